@@ -471,6 +471,9 @@ def render_enums(tags: list[TagRow], enums: dict[str, Enumeration], masks: dict[
             raise SystemExit(f"gen_spec: duplicate tag identifier {name}")
         seen.add(name)
         out.append(f"    {name} = 0x{tag.value:06X}\n")
+    # An enumeration with no named values (Opaque Data Type: extensions only) gets no
+    # class: Python enums need a member; its values stay plain ints.
+    enums = {name: enum for name, enum in enums.items() if enum.values}
     for group, base in ((enums, "KmipEnum"), (masks, "KmipMask")):
         for enum_name in sorted(group):
             enum = group[enum_name]

@@ -862,11 +862,6 @@ class ObjectType(KmipEnum):
     CERTIFICATE_REQUEST = 0x0000000A
 
 
-class OpaqueDataType(KmipEnum):
-    """Opaque Data Type (KMIP §11.35)."""
-
-
-
 class Operation(KmipEnum):
     """Operation (KMIP §11.36)."""
 
@@ -1791,7 +1786,6 @@ ENUM_CLASSES: dict[str, type[KmipEnum]] = {
     'Name Type': NameType,
     'Object Group Member': ObjectGroupMember,
     'Object Type': ObjectType,
-    'Opaque Data Type': OpaqueDataType,
     'Operation': Operation,
     'PKCS#11 Function': PKCS11Function,
     'PKCS#11 Return Code': PKCS11ReturnCode,

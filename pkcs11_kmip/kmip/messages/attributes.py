@@ -1,0 +1,351 @@
+"""Managed-object attributes in both of KMIP's forms.
+
+KMIP 1.x sends each attribute as an `Attribute` structure (Attribute Name, optional
+Attribute Index, Attribute Value), grouped in Template-Attribute structures. KMIP 2.x
+sends each attribute as an item with the attribute's own tag inside an `Attributes`
+structure, and vendor attributes as `Attribute` structures with a Vendor
+Identification. Both forms decode into typed values through one table,
+`ATTRIBUTE_TYPES`; names nobody knows (custom "x-..." attributes, vendor tags) keep
+their raw item, whatever its type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, NamedTuple, Self
+
+from pkcs11_kmip.kmip import spec
+from pkcs11_kmip.kmip.messages.core import (
+    LATEST,
+    RAW_ITEM,
+    Converter,
+    FieldSpec,
+    Structure,
+    _members,
+    converter_for,
+    kmip,
+    kmip_list,
+    structure,
+    version_text,
+)
+from pkcs11_kmip.kmip.messages.structures import (
+    V2_0,
+    AlternativeName,
+    ApplicationSpecificInformation,
+    CertificateIdentifier,
+    CertificateIssuer,
+    CertificateSubject,
+    CryptographicDomainParameters,
+    CryptographicParameters,
+    Digest,
+    KeyValueLocation,
+    Link,
+    Name,
+    RandomNumberGenerator,
+    RevocationReason,
+    RotateName,
+    UniqueId,
+    UsageLimits,
+    X509CertificateIdentifier,
+    X509CertificateIssuer,
+    X509CertificateSubject,
+)
+from pkcs11_kmip.kmip.spec import Tag, Version
+from pkcs11_kmip.kmip.spec.enums import (
+    CertificateType,
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    DigitalSignatureAlgorithm,
+    KeyFormatType,
+    NISTKeyType,
+    ObjectType,
+    ProtectionLevel,
+    ProtectionStorageMask,
+    State,
+)
+from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType
+
+# The value type of every attribute KMIP 1.0-2.1 defines (KMIP 1.4 §3, 2.1 §4).
+ATTRIBUTE_TYPES: dict[Tag, Any] = {
+    Tag.UNIQUE_IDENTIFIER: UniqueId,
+    Tag.NAME: Name,
+    Tag.OBJECT_TYPE: ObjectType,
+    Tag.CRYPTOGRAPHIC_ALGORITHM: CryptographicAlgorithm,
+    Tag.CRYPTOGRAPHIC_LENGTH: int,
+    Tag.CRYPTOGRAPHIC_PARAMETERS: CryptographicParameters,
+    Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS: CryptographicDomainParameters,
+    Tag.CERTIFICATE_TYPE: CertificateType,
+    Tag.CERTIFICATE_LENGTH: int,
+    Tag.X_509_CERTIFICATE_IDENTIFIER: X509CertificateIdentifier,
+    Tag.X_509_CERTIFICATE_SUBJECT: X509CertificateSubject,
+    Tag.X_509_CERTIFICATE_ISSUER: X509CertificateIssuer,
+    Tag.CERTIFICATE_IDENTIFIER: CertificateIdentifier,
+    Tag.CERTIFICATE_SUBJECT: CertificateSubject,
+    Tag.CERTIFICATE_ISSUER: CertificateIssuer,
+    Tag.DIGITAL_SIGNATURE_ALGORITHM: DigitalSignatureAlgorithm,
+    Tag.DIGEST: Digest,
+    Tag.OPERATION_POLICY_NAME: str,
+    Tag.CRYPTOGRAPHIC_USAGE_MASK: CryptographicUsageMask,
+    Tag.LEASE_TIME: int,
+    Tag.USAGE_LIMITS: UsageLimits,
+    Tag.STATE: State,
+    Tag.INITIAL_DATE: datetime,
+    Tag.ACTIVATION_DATE: datetime,
+    Tag.PROCESS_START_DATE: datetime,
+    Tag.PROTECT_STOP_DATE: datetime,
+    Tag.DEACTIVATION_DATE: datetime,
+    Tag.DESTROY_DATE: datetime,
+    Tag.COMPROMISE_OCCURRENCE_DATE: datetime,
+    Tag.COMPROMISE_DATE: datetime,
+    Tag.REVOCATION_REASON: RevocationReason,
+    Tag.ARCHIVE_DATE: datetime,
+    Tag.OBJECT_GROUP: str,
+    Tag.FRESH: bool,
+    Tag.LINK: Link,
+    Tag.APPLICATION_SPECIFIC_INFORMATION: ApplicationSpecificInformation,
+    Tag.CONTACT_INFORMATION: str,
+    Tag.LAST_CHANGE_DATE: datetime,
+    Tag.ALTERNATIVE_NAME: AlternativeName,
+    Tag.KEY_VALUE_PRESENT: bool,
+    Tag.KEY_VALUE_LOCATION: KeyValueLocation,
+    Tag.ORIGINAL_CREATION_DATE: datetime,
+    Tag.RANDOM_NUMBER_GENERATOR: RandomNumberGenerator,
+    Tag.PKCS_12_FRIENDLY_NAME: str,
+    Tag.DESCRIPTION: str,
+    Tag.COMMENT: str,
+    Tag.SENSITIVE: bool,
+    Tag.ALWAYS_SENSITIVE: bool,
+    Tag.EXTRACTABLE: bool,
+    Tag.NEVER_EXTRACTABLE: bool,
+    Tag.KEY_FORMAT_TYPE: KeyFormatType,
+    Tag.NIST_KEY_TYPE: NISTKeyType,
+    Tag.OPAQUE_DATA_TYPE: int,  # an enumeration with only extension values
+    Tag.PROTECTION_LEVEL: ProtectionLevel,
+    Tag.PROTECTION_PERIOD: int,
+    Tag.PROTECTION_STORAGE_MASK: ProtectionStorageMask,
+    Tag.QUANTUM_SAFE: bool,
+    Tag.SHORT_UNIQUE_IDENTIFIER: bytes,
+    Tag.ROTATE_AUTOMATIC: bool,
+    Tag.ROTATE_DATE: datetime,
+    Tag.ROTATE_GENERATION: int,
+    Tag.ROTATE_INTERVAL: int,
+    Tag.ROTATE_LATEST: bool,
+    Tag.ROTATE_NAME: RotateName,
+    Tag.ROTATE_OFFSET: int,
+    # KMIP 2.x Certificate Attributes: one text attribute per distinguished-name part.
+    **{
+        Tag[f"CERTIFICATE_{party}_{part}"]: str
+        for party in ("SUBJECT", "ISSUER")
+        for part in (
+            "CN",
+            "O",
+            "OU",
+            "EMAIL",
+            "C",
+            "ST",
+            "L",
+            "UID",
+            "SERIAL_NUMBER",
+            "TITLE",
+            "DC",
+            "DN_QUALIFIER",
+        )
+    },
+}
+
+_converter_cache: dict[int, tuple[Converter, ...]] = {}
+
+
+def attribute_converters(tag: int) -> tuple[Converter, ...]:
+    """How values of the attribute with this tag convert (a raw item for unknown attributes)."""
+    converters = _converter_cache.get(tag)
+    if converters is None:
+        annotation = ATTRIBUTE_TYPES.get(tag)  # type: ignore[call-overload]
+        if annotation is None:
+            converters = (RAW_ITEM,)
+        else:
+            converters = tuple(converter_for(member, tag) for member in _members(annotation)[1])
+        _converter_cache[tag] = converters
+    return converters
+
+
+def decode_attribute_value(tag: int, item: Item, version: Version, where: str) -> Any:
+    for converter in attribute_converters(tag):
+        if converter is RAW_ITEM or converter.item_type is item.type:
+            return converter.decode(item, version)
+    raise CodecError(f"{where}: attribute {spec.tag_xml_name(tag) or hex(tag)} cannot be a {item.type.name}")
+
+
+def encode_attribute_value(tag: int, item_tag: int, value: Any, version: Version, where: str) -> Item:
+    for converter in attribute_converters(tag):
+        if converter.accepts(value):
+            return converter.encode(item_tag, value, version)
+    raise CodecError(f"{where}: {value!r} is not a value of attribute {spec.tag_xml_name(tag) or hex(tag)}")
+
+
+# --- KMIP 1.x: Attribute structures ------------------------------------------------------
+
+
+@structure
+class Attribute(Structure):
+    """One attribute by name: the KMIP 1.x form, and KMIP 2.x vendor attributes.
+
+    `attribute_value` holds the typed value when the name is a standard attribute
+    ("Cryptographic Algorithm" -> CryptographicAlgorithm.AES), else the raw item.
+    """
+
+    TAG = Tag.ATTRIBUTE
+    vendor_identification: str | None = kmip(Tag.VENDOR_IDENTIFICATION, since=V2_0)
+    attribute_name: str | None = kmip(Tag.ATTRIBUTE_NAME, required=True)
+    attribute_index: int | None = kmip(Tag.ATTRIBUTE_INDEX)
+    attribute_value: Any = kmip(Tag.ATTRIBUTE_VALUE)
+
+    @property
+    def attribute_tag(self) -> int | None:
+        """The tag of the standard attribute this names (None for custom and vendor ones)."""
+        if self.vendor_identification is not None or self.attribute_name is None:
+            return None
+        return spec.tag_by_name(self.attribute_name)
+
+    @classmethod
+    def _construct(cls, values: dict[str, Any], other: list[Item], item: Item, version: Version) -> Self:
+        instance = super()._construct(values, other, item, version)
+        raw = instance.attribute_value
+        tag = instance.attribute_tag
+        if isinstance(raw, Item) and tag is not None:
+            instance.attribute_value = decode_attribute_value(
+                tag, raw, version, instance.attribute_name or ""
+            )
+        return instance
+
+    def _encode_value(self, field: FieldSpec, value: Any, version: Version) -> Item:
+        tag = self.attribute_tag
+        if field.tag == Tag.ATTRIBUTE_VALUE and tag is not None and not isinstance(value, Item):
+            return encode_attribute_value(tag, Tag.ATTRIBUTE_VALUE, value, version, self.attribute_name or "")
+        return super()._encode_value(field, value, version)
+
+
+@structure
+class TemplateAttribute(Structure):
+    """KMIP 1.x attributes for a new object: templates by Name, and individual attributes."""
+
+    TAG = Tag.TEMPLATE_ATTRIBUTE
+    names: list[Name] = kmip_list(Tag.NAME)
+    attributes: list[Attribute] = kmip_list(Tag.ATTRIBUTE)
+
+
+@structure
+class CommonTemplateAttribute(TemplateAttribute):
+    TAG = Tag.COMMON_TEMPLATE_ATTRIBUTE
+
+
+@structure
+class PrivateKeyTemplateAttribute(TemplateAttribute):
+    TAG = Tag.PRIVATE_KEY_TEMPLATE_ATTRIBUTE
+
+
+@structure
+class PublicKeyTemplateAttribute(TemplateAttribute):
+    TAG = Tag.PUBLIC_KEY_TEMPLATE_ATTRIBUTE
+
+
+# --- KMIP 2.x: Attributes structures -----------------------------------------------------
+
+
+class AttributeEntry(NamedTuple):
+    """One attribute of a 2.x Attributes structure: its tag and its typed value."""
+
+    tag: int
+    value: Any
+
+
+@structure
+class Attributes(Structure):
+    """KMIP 2.x Attributes: any attributes, each under its own tag, in the order given.
+
+    Vendor attributes are `Attribute` values under Tag.ATTRIBUTE; an unknown tag keeps
+    its raw item.
+    """
+
+    TAG = Tag.ATTRIBUTES
+    entries: list[AttributeEntry] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def of(cls, *entries: tuple[int, Any]) -> Self:
+        return cls(entries=[AttributeEntry(tag, value) for tag, value in entries])
+
+    def __iter__(self) -> Iterator[AttributeEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, tag: int) -> Any:
+        """The first value of the attribute, or None."""
+        for entry in self.entries:
+            if entry.tag == tag:
+                return entry.value
+        return None
+
+    def get_all(self, tag: int) -> list[Any]:
+        return [entry.value for entry in self.entries if entry.tag == tag]
+
+    def add(self, tag: int, value: Any) -> None:
+        self.entries.append(AttributeEntry(tag, value))
+
+    def remove(self, tag: int) -> None:
+        self.entries = [entry for entry in self.entries if entry.tag != tag]
+
+    @classmethod
+    def from_item(cls, item: Item, version: Version = LATEST) -> Self:
+        if item.type is not ItemType.STRUCTURE:
+            raise CodecError(f"{cls.__name__} must be a Structure, got a {item.type.name}")
+        entries = []
+        for child in item.children:
+            if child.tag == Tag.ATTRIBUTE:
+                value: Any = Attribute.from_item(child, version)
+            else:
+                value = decode_attribute_value(child.tag, child, version, cls.__name__)
+            entries.append(AttributeEntry(child.tag, value))
+        return cls(entries=entries)
+
+    def to_item(self, version: Version = LATEST) -> Item:
+        children = []
+        for tag, value in self.entries:
+            if not spec.tag_defined_in(tag, version):
+                name = spec.tag_xml_name(tag)
+                raise CodecError(f"attribute {name} is not defined in KMIP {version_text(version)}")
+            if isinstance(value, Attribute):
+                children.append(value.to_item(version))
+            else:
+                children.append(encode_attribute_value(tag, tag, value, version, type(self).__name__))
+        return Item(self.TAG, ItemType.STRUCTURE, children + self.other)
+
+
+@structure
+class CommonAttributes(Attributes):
+    TAG = Tag.COMMON_ATTRIBUTES
+
+
+@structure
+class PrivateKeyAttributes(Attributes):
+    TAG = Tag.PRIVATE_KEY_ATTRIBUTES
+
+
+@structure
+class PublicKeyAttributes(Attributes):
+    TAG = Tag.PUBLIC_KEY_ATTRIBUTES
+
+
+@structure
+class CurrentAttribute(Attributes):
+    """The one attribute (instance) an Add/Modify/Delete Attribute request acts on."""
+
+    TAG = Tag.CURRENT_ATTRIBUTE
+
+
+@structure
+class NewAttribute(Attributes):
+    TAG = Tag.NEW_ATTRIBUTE
