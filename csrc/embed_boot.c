@@ -13,6 +13,7 @@
 #define P11K_EXPORT __attribute__((visibility("default")))
 
 static volatile int p11k_ready; /* set by the embedding init code as its last step */
+static int p11k_started;        /* this library initialized the interpreter */
 static PyGILState_STATE p11k_fork_gil;
 
 /* Called from the init code (declared in the cffi cdef). */
@@ -183,19 +184,19 @@ P11K_EXPORT int pkcs11_kmip_embed_boot(struct p11k_boot *boot)
     if (boot->abi != P11K_BOOT_ABI)
         return p11k_fail(boot, "libpkcs11_kmip.so and libpkcs11_kmip_python.so are from "
                                "different builds%s%s", "", "");
-    boot->started_python = 0;
     if (!Py_IsInitialized()) {
         if ((boot->thread_key_count > 0 && p11k_partition_thread_keys(boot) != 0) ||
             (boot->make_global && p11k_promote_libpython(boot) != 0) ||
             p11k_start_python(boot) != 0)
             return -1;
-        boot->started_python = 1;
+        p11k_started = 1;
     }
     else if (p11k_finalizing()) {
         return p11k_fail(boot, "the process's Python interpreter is shutting down%s%s", "",
                          "");
     }
 
+    boot->started_python = p11k_started;
     gil = PyGILState_Ensure();
     result = p11k_prepare_imports(boot);
     if (result == 0) {

@@ -29,6 +29,9 @@
 #ifndef P11K_FALLBACK_PYTHON
 #define P11K_FALLBACK_PYTHON ""
 #endif
+#ifndef P11K_LIBPYTHON
+#define P11K_LIBPYTHON ""
+#endif
 
 enum { START_NOT_YET, START_READY, START_FAILED };
 enum { MODE_OWN, MODE_SHARED, MODE_NAMESPACE };
@@ -207,7 +210,7 @@ static int reserve_namespace_keys(void)
 
 /* ---------------------------------------------------------------- fork */
 
-enum { FORK_SKIP, FORK_LOCKED, FORK_PYTHON };
+enum { FORK_SKIP, FORK_DURING_START, FORK_LOCKED, FORK_PYTHON };
 
 static void fork_prepare(void)
 {
@@ -217,7 +220,13 @@ static void fork_prepare(void)
         fork_mode = FORK_SKIP;
         return;
     }
-    pthread_mutex_lock(&start_lock); /* no start-up half done in the child */
+    /* Another thread is starting the Python side. Waiting for it could deadlock
+     * (it may need the GIL of a Python host whose forking thread holds it), so
+     * do not wait: the child, which gets a half-done start, refuses to start. */
+    if (pthread_mutex_trylock(&start_lock) != 0) {
+        fork_mode = FORK_DURING_START;
+        return;
+    }
     fork_mode = FORK_LOCKED;
     if (atomic_load(&start_state) == START_READY && embed.started_python && embed.usable()) {
         embed.fork_prepare();
@@ -229,7 +238,7 @@ static void fork_parent(void)
 {
     if (fork_mode == FORK_PYTHON)
         embed.fork_parent();
-    if (fork_mode != FORK_SKIP)
+    if (fork_mode == FORK_LOCKED || fork_mode == FORK_PYTHON)
         pthread_mutex_unlock(&start_lock);
 }
 
@@ -237,14 +246,49 @@ static void fork_child(void)
 {
     if (fork_mode == FORK_PYTHON)
         embed.fork_child();
-    if (fork_mode != FORK_SKIP)
+    if (fork_mode == FORK_LOCKED || fork_mode == FORK_PYTHON)
         pthread_mutex_unlock(&start_lock);
+    if (fork_mode == FORK_DURING_START) {
+        pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+        start_lock = fresh; /* its owner does not exist in this process */
+        snprintf(start_failure, sizeof start_failure,
+                 "the process forked while another thread was starting the Python side");
+        atomic_store(&start_state, START_FAILED);
+    }
     /* PKCS#11: the child starts uninitialized (the Python side agrees: its state
      * is tied to the pid that called C_Initialize). */
     atomic_store(&initialized, 0);
 }
 
 /* ---------------------------------------------------------------- start-up */
+
+/* Load libpkcs11_kmip_python.so. When we bring our own interpreter, load the
+ * libpython it was built against first, by the absolute path recorded at build
+ * time, so that neither LD_LIBRARY_PATH nor another libpython3.X.so.1.0 on the
+ * loader path (Debian ships one) can stand in for it; RUNPATH is the fallback.
+ *   own:       libpython RTLD_GLOBAL, as its extension modules need;
+ *   shared:    the host's libpython is already there: load nothing else;
+ *   namespace: a new link-map namespace whose first object (libpython) provides
+ *              the global scope of everything later loaded in it. */
+static void *load_python_side(int mode, const char *library)
+{
+    int have_libpython = P11K_LIBPYTHON[0] != '\0' && access(P11K_LIBPYTHON, R_OK) == 0;
+    Lmid_t namespace_id;
+    void *libpython;
+
+    if (mode == MODE_SHARED || !have_libpython)
+        return mode == MODE_NAMESPACE ? dlmopen(LM_ID_NEWLM, library, RTLD_NOW | RTLD_LOCAL)
+                                      : dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    if (mode == MODE_OWN) {
+        if (dlopen(P11K_LIBPYTHON, RTLD_NOW | RTLD_GLOBAL) == NULL)
+            return NULL;
+        return dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    }
+    libpython = dlmopen(LM_ID_NEWLM, P11K_LIBPYTHON, RTLD_NOW | RTLD_LOCAL);
+    if (libpython == NULL || dlinfo(libpython, RTLD_DI_LMID, &namespace_id) != 0)
+        return NULL;
+    return dlmopen(namespace_id, library, RTLD_NOW | RTLD_LOCAL);
+}
 
 static int start_failed(const char *fmt, ...)
 {
@@ -279,10 +323,7 @@ static int start_python_side(void)
     mode = choose_mode(detail, sizeof detail);
     if (mode == MODE_NAMESPACE && reserve_namespace_keys() != 0)
         return -1;
-    if (mode == MODE_NAMESPACE)
-        handle = dlmopen(LM_ID_NEWLM, library, RTLD_NOW | RTLD_LOCAL);
-    else
-        handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    handle = load_python_side(mode, library);
     if (handle == NULL)
         return start_failed("cannot load the Python side (%s, %s): %s", mode_names[mode],
                             detail, dlerror());
