@@ -284,8 +284,12 @@ def convert(
     hex_output: bool = False,
     bind_placeholders: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    json_indent: int | None = 2,
 ) -> bytes:
-    """The input messages in the `target` encoding; raises CodecError for any bad input."""
+    """The input messages in the `target` encoding; raises CodecError for any bad input.
+
+    `json_indent=None` writes compact JSON, several times faster to produce.
+    """
     if len(data) > limits.max_message_size:
         raise LimitExceeded(f"the input is larger than {limits.max_message_size} bytes (see --max-size)")
     keeper: PlaceholderKeeper | None = None
@@ -313,7 +317,7 @@ def convert(
     if keeper is not None:
         for item, node in zip(items, nodes, strict=True):
             keeper.restore_json(item, node)
-    text = json.dumps(nodes[0] if len(nodes) == 1 else nodes, indent=2, ensure_ascii=False)
+    text = json.dumps(nodes[0] if len(nodes) == 1 else nodes, indent=json_indent, ensure_ascii=False)
     return (text + "\n").encode("utf-8")
 
 
