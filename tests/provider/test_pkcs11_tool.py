@@ -1,0 +1,42 @@
+"""OpenSC's pkcs11-tool, a real C host, loads the installed library."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from pkcs11_kmip.cryptoki.module import version_pair
+
+pytestmark = pytest.mark.skipif(shutil.which("pkcs11-tool") is None, reason="no pkcs11-tool")
+
+
+def pkcs11_tool(
+    module: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["pkcs11-tool", "--module", str(module), *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("scrubbed", [False, True], ids=["host-env", "scrubbed-env"])
+def test_show_info(module_path: Path, scrubbed: bool, scrubbed_env: dict[str, str]) -> None:
+    done = pkcs11_tool(module_path, "-I", env=scrubbed_env if scrubbed else None)
+    major, minor = version_pair(version("pkcs11-kmip"))
+    assert "Cryptoki version 3.0" in done.stdout, done.stderr
+    assert "Manufacturer     pkcs11-kmip" in done.stdout
+    assert f"Library          PKCS#11 over KMIP 2.0 (ver {major}.{minor})" in done.stdout
+    assert done.returncode >= 0  # not killed by a signal
+
+
+def test_list_slots_reports_not_supported_without_crashing(module_path: Path) -> None:
+    done = pkcs11_tool(module_path, "-L")
+    assert done.returncode >= 0
+    assert "CKR_FUNCTION_NOT_SUPPORTED" in done.stderr
