@@ -110,6 +110,7 @@ int main(int argc, char **argv)
     CK_RV (*get_function_list)(FUNCTIONS **);
     CK_RV (*get_interface)(unsigned char *, CK_VERSION *, CK_INTERFACE **, CK_ULONG);
     CK_INTERFACE *interface;
+    CK_RV (*wait_for_slot_event)(CK_ULONG, CK_ULONG *, void *);
     const char *mode = argc > 2 ? argv[2] : "basic";
     void *module;
 
@@ -131,6 +132,33 @@ int main(int argc, char **argv)
     printf("interface=%s %d.%d\n", (char *)interface->pInterfaceName,
            ((CK_VERSION *)interface->pFunctionList)->major,
            ((CK_VERSION *)interface->pFunctionList)->minor);
+    {
+        CK_RV (*get_interface_list)(CK_INTERFACE *, CK_ULONG *);
+        CK_INTERFACE list[4];
+        CK_VERSION v240 = {2, 40}, v99 = {9, 9};
+        CK_ULONG count = 0, i;
+        *(void **)&get_interface_list = dlsym(module, "C_GetInterfaceList");
+        printf("interfacelist_count_rv=0x%lx\n", get_interface_list(NULL, &count));
+        printf("interfacelist_count=%lu\n", count);
+        count = 1;
+        printf("interfacelist_small=0x%lx\n", get_interface_list(list, &count));
+        count = 4;
+        printf("interfacelist_rv=0x%lx\n", get_interface_list(list, &count));
+        printf("interfacelist=");
+        for (i = 0; i < count; i++)
+            printf("%s%s %d.%d", i ? "," : "", (char *)list[i].pInterfaceName,
+                   ((CK_VERSION *)list[i].pFunctionList)->major,
+                   ((CK_VERSION *)list[i].pFunctionList)->minor);
+        printf("\n");
+        printf("getinterface_240=0x%lx\n",
+               get_interface((unsigned char *)"PKCS 11", &v240, &interface, 0));
+        printf("getinterface_240_version=%d.%d\n",
+               ((CK_VERSION *)interface->pFunctionList)->major,
+               ((CK_VERSION *)interface->pFunctionList)->minor);
+        printf("getinterface_unknown=0x%lx\n", get_interface(NULL, &v99, &interface, 0));
+    }
+    *(void **)&wait_for_slot_event = dlsym(module, "C_WaitForSlotEvent");
+    printf("waitforslotevent_before_initialize=0x%lx\n", wait_for_slot_event(0, NULL, NULL));
     printf("python_before_initialize=%d\n", python_loaded());
     printf("getinfo_before_initialize=0x%lx\n", f->C_GetInfo(NULL));
 
@@ -154,6 +182,7 @@ int main(int argc, char **argv)
         print_info("");
         printf("getinfo_null=0x%lx\n", f->C_GetInfo(NULL));
         printf("getslotlist=0x%lx\n", f->C_GetSlotList(0, NULL, &count));
+        printf("waitforslotevent=0x%lx\n", wait_for_slot_event(0, NULL, NULL));
         printf("finalize_reserved=0x%lx\n", f->C_Finalize(&args));
         printf("finalize=0x%lx\n", f->C_Finalize(NULL));
         printf("finalize_again=0x%lx\n", f->C_Finalize(NULL));

@@ -28,6 +28,15 @@ def test_entry_points_answer_from_c_without_starting_python(
     assert run["getfunctionlist_version"] == "2.40"
     assert run["getinterface"] == "0x0"
     assert run["interface"] == "PKCS 11 3.0"
+    assert run["interfacelist_count_rv"] == "0x0"
+    assert run["interfacelist_count"] == "2"
+    assert run["interfacelist_small"] == "0x150"  # CKR_BUFFER_TOO_SMALL
+    assert run["interfacelist_rv"] == "0x0"
+    assert run["interfacelist"] == "PKCS 11 3.0,PKCS 11 2.40"
+    assert run["getinterface_240"] == "0x0"
+    assert run["getinterface_240_version"] == "2.40"
+    assert run["getinterface_unknown"] == ARGUMENTS_BAD
+    assert run["waitforslotevent_before_initialize"] == NOT_INITIALIZED
     assert run["python_before_initialize"] == "0"
     assert run["getinfo_before_initialize"] == NOT_INITIALIZED
 
@@ -56,6 +65,7 @@ def test_initialize_getinfo_finalize_in_a_scrubbed_environment(
     assert run["library"] == "{}.{}".format(*version_pair(version("pkcs11-kmip")))
     assert run["getinfo_null"] == ARGUMENTS_BAD
     assert run["getslotlist"] == FUNCTION_NOT_SUPPORTED
+    assert run["waitforslotevent"] == FUNCTION_NOT_SUPPORTED
     assert run["finalize_reserved"] == ARGUMENTS_BAD
     assert run["finalize"] == "0x0"
     assert run["finalize_again"] == NOT_INITIALIZED
