@@ -65,7 +65,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ProtectionStorageMask,
     State,
 )
-from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType
+from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType, binary
 
 # The value type of every attribute KMIP 1.0-2.1 defines (KMIP 1.4 §3, 2.1 §4).
 ATTRIBUTE_TYPES: dict[Tag, Any] = {
@@ -178,11 +178,27 @@ def decode_attribute_value(tag: int, item: Item, version: Version, where: str) -
     raise CodecError(f"{where}: attribute {spec.tag_xml_name(tag) or hex(tag)} cannot be a {item.type.name}")
 
 
-def encode_attribute_value(tag: int, item_tag: int, value: Any, version: Version, where: str) -> Item:
-    for converter in attribute_converters(tag):
-        if converter.accepts(value):
-            return converter.encode(item_tag, value, version)
-    raise CodecError(f"{where}: {value!r} is not a value of attribute {spec.tag_xml_name(tag) or hex(tag)}")
+_writer_cache: dict[tuple[int, type], Converter] = {}
+
+
+def write_attribute_value(
+    out: bytearray, tag: int, item_tag: int, value: Any, version: Version, where: str
+) -> None:
+    """Write the value of attribute `tag` under `item_tag` (the attribute's own tag, or Attribute Value)."""
+    key = (tag, type(value))
+    converter = _writer_cache.get(key)
+    if converter is None:
+        for candidate in attribute_converters(tag):
+            if candidate.accepts(value):
+                converter = _writer_cache[key] = candidate
+                break
+        else:
+            name = spec.tag_xml_name(tag) or hex(tag)
+            raise CodecError(f"{where}: {value!r} is not a value of attribute {name}")
+    try:
+        converter.write(out, item_tag, value, version)
+    except binary.ENCODE_ERRORS as error:
+        raise CodecError(f"{where}: {error}") from None
 
 
 # --- KMIP 1.x: Attribute structures ------------------------------------------------------
@@ -197,6 +213,7 @@ class Attribute(Structure):
     """
 
     TAG = Tag.ATTRIBUTE
+    CUSTOM_WRITE = frozenset({"attribute_value"})
     vendor_identification: str | None = kmip(Tag.VENDOR_IDENTIFICATION, since=V2_0)
     attribute_name: str | None = kmip(Tag.ATTRIBUTE_NAME, required=True)
     attribute_index: int | None = kmip(Tag.ATTRIBUTE_INDEX)
@@ -220,11 +237,12 @@ class Attribute(Structure):
             )
         return instance
 
-    def _encode_value(self, field: FieldSpec, value: Any, version: Version) -> Item:
+    def _write_value(self, out: bytearray, field: FieldSpec, value: Any, version: Version) -> None:
         tag = self.attribute_tag
-        if field.tag == Tag.ATTRIBUTE_VALUE and tag is not None and not isinstance(value, Item):
-            return encode_attribute_value(tag, Tag.ATTRIBUTE_VALUE, value, version, self.attribute_name or "")
-        return super()._encode_value(field, value, version)
+        if tag is not None and not isinstance(value, Item):
+            write_attribute_value(out, tag, Tag.ATTRIBUTE_VALUE, value, version, self.attribute_name or "")
+        else:
+            super()._write_value(out, field, value, version)
 
 
 @structure
@@ -311,17 +329,15 @@ class Attributes(Structure):
             entries.append(AttributeEntry(child.tag, value))
         return cls(entries=entries)
 
-    def to_item(self, version: Version = LATEST) -> Item:
-        children = []
+    def _write_fields(self, out: bytearray, version: Version) -> None:
         for tag, value in self.entries:
             if not spec.tag_defined_in(tag, version):
                 name = spec.tag_xml_name(tag)
                 raise CodecError(f"attribute {name} is not defined in KMIP {version_text(version)}")
             if isinstance(value, Attribute):
-                children.append(value.to_item(version))
+                value.write_to(out, version)
             else:
-                children.append(encode_attribute_value(tag, tag, value, version, type(self).__name__))
-        return Item(self.TAG, ItemType.STRUCTURE, children + self.other)
+                write_attribute_value(out, tag, tag, value, version, type(self).__name__)
 
 
 @structure

@@ -22,13 +22,14 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol, Self
 
 from pkcs11_kmip.kmip import spec
 from pkcs11_kmip.kmip.spec import KmipEnum, KmipMask, Version
-from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType
+from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType, Limits, binary
+from pkcs11_kmip.kmip.ttlv.limits import MAX_SUPPORTED_DEPTH
 
 LATEST: Version = (2, 1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,13 +44,13 @@ def version_text(version: Version) -> str:
 
 
 class Converter(Protocol):
-    """Maps one kind of Python value to items of one type (and back)."""
+    """Maps one kind of Python value to items of one type, and writes it as TTLV."""
 
     item_type: ItemType
 
     def accepts(self, value: object) -> bool: ...
 
-    def encode(self, tag: int, value: Any, version: Version) -> Item: ...
+    def write(self, out: bytearray, tag: int, value: Any, version: Version) -> None: ...
 
     def decode(self, item: Item, version: Version) -> Any: ...
 
@@ -60,14 +61,15 @@ class _Plain:
     def __init__(self, item_type: ItemType, python_type: type) -> None:
         self.item_type = item_type
         self.python_type = python_type
+        self.writer = binary.LEAF_WRITERS[item_type]
 
     def accepts(self, value: object) -> bool:
         if self.python_type is int:
             return type(value) is int
         return isinstance(value, self.python_type)
 
-    def encode(self, tag: int, value: Any, version: Version) -> Item:
-        return Item(tag, self.item_type, value)
+    def write(self, out: bytearray, tag: int, value: Any, version: Version) -> None:
+        self.writer(out, (tag << 8) | self.item_type, value)
 
     def decode(self, item: Item, version: Version) -> Any:
         return item.value
@@ -78,27 +80,24 @@ class _DateTime:
 
     def __init__(self, item_type: ItemType) -> None:
         self.item_type = item_type
-        self.unit = 1_000_000 if item_type is ItemType.DATE_TIME_EXTENDED else 1
+        self.extended = item_type is ItemType.DATE_TIME_EXTENDED
 
     def accepts(self, value: object) -> bool:
         return isinstance(value, datetime)
 
-    def encode(self, tag: int, value: Any, version: Version) -> Item:
+    def write(self, out: bytearray, tag: int, value: Any, version: Version) -> None:
         moment: datetime = value if value.tzinfo else value.replace(tzinfo=UTC)
         delta = moment - _EPOCH
-        whole = delta.days * 86400 + delta.seconds
-        if self.unit == 1:
-            return Item(tag, self.item_type, whole)
-        return Item(tag, self.item_type, whole * self.unit + delta.microseconds)
+        seconds = delta.days * 86400 + delta.seconds
+        number = seconds * 1_000_000 + delta.microseconds if self.extended else seconds
+        binary.LEAF_WRITERS[self.item_type](out, (tag << 8) | self.item_type, number)
 
     def decode(self, item: Item, version: Version) -> Any:
         assert isinstance(item.value, int)
         try:
-            return (
-                _EPOCH + timedelta(microseconds=item.value)
-                if self.unit != 1
-                else _EPOCH + timedelta(seconds=item.value)
-            )
+            if self.extended:
+                return _EPOCH + timedelta(microseconds=item.value)
+            return _EPOCH + timedelta(seconds=item.value)
         except OverflowError:
             raise CodecError(f"date-time {item.value} of 0x{item.tag:06X} is out of range") from None
 
@@ -107,16 +106,17 @@ class _Enum:
     def __init__(self, enum_class: type[KmipEnum]) -> None:
         self.item_type = ItemType.ENUMERATION
         self.enum_class = enum_class
+        self.members = enum_class._value2member_map_
 
     def accepts(self, value: object) -> bool:
         return isinstance(value, self.enum_class)
 
-    def encode(self, tag: int, value: Any, version: Version) -> Item:
-        return Item(tag, ItemType.ENUMERATION, int(value))
+    def write(self, out: bytearray, tag: int, value: Any, version: Version) -> None:
+        binary.LEAF_WRITERS[ItemType.ENUMERATION](out, (tag << 8) | ItemType.ENUMERATION, int(value))
 
     def decode(self, item: Item, version: Version) -> Any:
-        assert isinstance(item.value, int)
-        return self.enum_class(item.value)
+        member = self.members.get(item.value)
+        return member if member is not None else self.enum_class(item.value)  # type: ignore[arg-type]
 
 
 class _Mask:
@@ -127,9 +127,10 @@ class _Mask:
     def accepts(self, value: object) -> bool:
         return isinstance(value, self.mask_class)
 
-    def encode(self, tag: int, value: Any, version: Version) -> Item:
+    def write(self, out: bytearray, tag: int, value: Any, version: Version) -> None:
         raw = int(value) & 0xFFFFFFFF
-        return Item(tag, ItemType.INTEGER, raw - (1 << 32) if raw >= 1 << 31 else raw)
+        number = raw - (1 << 32) if raw >= 1 << 31 else raw
+        binary.LEAF_WRITERS[ItemType.INTEGER](out, (tag << 8) | ItemType.INTEGER, number)
 
     def decode(self, item: Item, version: Version) -> Any:
         assert isinstance(item.value, int)
@@ -144,10 +145,9 @@ class _Nested:
     def accepts(self, value: object) -> bool:
         return type(value) is self.structure
 
-    def encode(self, tag: int, value: Any, version: Version) -> Item:
-        item: Item = value.to_item(version)
+    def write(self, out: bytearray, tag: int, value: Any, version: Version) -> None:
         # The field decides the tag (e.g. RNG Parameters under Random Number Generator).
-        return item if item.tag == tag else Item(tag, item.type, item.value)
+        value.write_to(out, version, tag)
 
     def decode(self, item: Item, version: Version) -> Any:
         return self.structure.from_item(item, version)
@@ -161,8 +161,8 @@ class _RawItem:
     def accepts(self, value: object) -> bool:
         return isinstance(value, Item)
 
-    def encode(self, tag: int, value: Any, version: Version) -> Item:
-        return Item(tag, value.type, value.value)
+    def write(self, out: bytearray, tag: int, value: Any, version: Version) -> None:
+        binary.encode_into(out, value if value.tag == tag else Item(tag, value.type, value.value))
 
     def decode(self, item: Item, version: Version) -> Any:
         return item
@@ -231,17 +231,52 @@ def converter_for(python_type: Any, tag: int | None, item_type: ItemType | None 
 # --- fields -----------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
 class FieldSpec:
-    """One field of a structure: which children it holds and how they convert."""
+    """One field of a structure: which children it holds and how they convert.
 
-    name: str
-    tag: int | None  # None: the tag of the value's own class (a union of structures)
-    converters: tuple[Converter, ...]
-    repeated: bool
-    required: bool
-    since: Version | None
-    until: Version | None
+    The converters are indexed once, by item type (or by child tag for a union of
+    structures) for decoding and by Python type for encoding, so the per-item cost
+    is a dictionary lookup.
+    """
+
+    __slots__ = (
+        "_by_python_type",
+        "_decoders",
+        "converters",
+        "name",
+        "raw",
+        "repeated",
+        "required",
+        "since",
+        "tag",
+        "until",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        tag: int | None,
+        converters: tuple[Converter, ...],
+        repeated: bool,
+        required: bool,
+        since: Version | None,
+        until: Version | None,
+    ) -> None:
+        self.name = name
+        self.tag = tag  # None: the tag of the value's own class (a union of structures)
+        self.converters = converters
+        self.repeated = repeated
+        self.required = required
+        self.since = since
+        self.until = until
+        self.raw = RAW_ITEM in converters
+        self._decoders: dict[int, Converter] = {}
+        for converter in reversed(converters):  # the first listed wins
+            if tag is None and isinstance(converter, _Nested):
+                self._decoders[converter.structure.TAG] = converter
+            else:
+                self._decoders[converter.item_type] = converter
+        self._by_python_type: dict[type, Converter] = {}
 
     def defined_in(self, version: Version) -> bool:
         if self.since is not None and version < self.since:
@@ -254,24 +289,19 @@ class FieldSpec:
         return tuple(c.structure.TAG for c in self.converters if isinstance(c, _Nested))
 
     def converter_for_item(self, item: Item) -> Converter | None:
-        for converter in self.converters:
-            if converter is RAW_ITEM:
-                return converter
-            if converter.item_type is item.type:
-                if (
-                    self.tag is None
-                    and isinstance(converter, _Nested)
-                    and item.tag != converter.structure.TAG
-                ):
-                    continue
-                return converter
-        return None
+        if self.raw:
+            return RAW_ITEM
+        return self._decoders.get(item.tag if self.tag is None else item.type)
 
     def converter_for_value(self, value: object) -> Converter | None:
-        for converter in self.converters:
-            if converter.accepts(value):
-                return converter
-        return None
+        kind = type(value)
+        converter = self._by_python_type.get(kind)
+        if converter is None:
+            for candidate in self.converters:
+                if candidate.accepts(value):
+                    converter = self._by_python_type[kind] = candidate
+                    break
+        return converter
 
 
 def kmip(
@@ -359,6 +389,16 @@ class Structure:
     # Filled on first use, once every class the annotations name exists.
     _fields: ClassVar[tuple[FieldSpec, ...] | None] = None
     _by_tag: ClassVar[dict[int, FieldSpec]]
+    # version -> (names of the fields it defines, fields it requires)
+    _per_version: ClassVar[dict[Version, tuple[frozenset[str], tuple[FieldSpec, ...]]]]
+    # version -> the compiled writer of this class's fields (see _compile_writer)
+    _writers: ClassVar[dict[Version, Callable[[Any, bytearray, Version], None]]]
+    # version -> the compiled reader of this class's fields (see _compile_reader)
+    _readers: ClassVar[dict[Version, Callable[[list[Item], Version], tuple[dict[str, Any], list[Item]]]]]
+    # Defaults of dataclass fields that no item fills, for building decoded instances.
+    _blank: ClassVar[dict[str, Any]]
+    # Fields whose values this class writes itself, through _write_value.
+    CUSTOM_WRITE: ClassVar[frozenset[str]] = frozenset()
 
     # Children no field holds (vendor extensions, items of newer versions), kept
     # verbatim and re-encoded after the declared fields.
@@ -370,6 +410,17 @@ class Structure:
             cls._build_fields()
         assert cls._fields is not None
         return cls._fields
+
+    @classmethod
+    def _version_rules(cls, version: Version) -> tuple[frozenset[str], tuple[FieldSpec, ...]]:
+        """The fields `version` defines, and those it requires (computed once per version)."""
+        fields = cls.fields()
+        rules = cls._per_version.get(version)
+        if rules is None:
+            defined = [f for f in fields if f.defined_in(version)]
+            rules = (frozenset(f.name for f in defined), tuple(f for f in defined if f.required))
+            cls._per_version[version] = rules
+        return rules
 
     @classmethod
     def _build_fields(cls) -> None:
@@ -384,11 +435,23 @@ class Structure:
             converters = tuple(converter_for(member, tag, item_type) for member in members)
             spec_field = FieldSpec(field.name, tag, converters, repeated, required, since, until)
             if since is None and until is None:
-                tag_since, tag_until = _tag_since_until(spec_field.tags())
-                spec_field = dataclasses.replace(spec_field, since=tag_since, until=tag_until)
+                spec_field.since, spec_field.until = _tag_since_until(spec_field.tags())
             specs.append(spec_field)
         cls._fields = tuple(specs)
         cls._by_tag = {tag: f for f in specs for tag in f.tags()}
+        cls._per_version = {}
+        cls._writers = {}
+        cls._readers = {}
+        declared = {f.name for f in specs}
+        cls._blank = {}  # defaults of the dataclass fields no item fills
+        for field in dataclasses.fields(cls):
+            if field.name in declared or field.name == "other":
+                continue
+            if field.default_factory is not dataclasses.MISSING:
+                raise TypeError(
+                    f"{cls.__name__}.{field.name}: a decoded structure cannot run default factories"
+                )
+            cls._blank[field.name] = field.default
 
     # --- decoding -----------------------------------------------------------------------
 
@@ -396,57 +459,176 @@ class Structure:
     def from_item(cls, item: Item, version: Version = LATEST) -> Self:
         if item.type is not ItemType.STRUCTURE:
             raise CodecError(f"{cls.__name__} must be a Structure, got a {item.type.name}")
-        fields = cls.fields()
-        by_tag = cls._by_tag
-        values: dict[str, Any] = {}
-        other: list[Item] = []
-        for child in item.children:
-            field = by_tag.get(child.tag)
-            if field is None:
-                other.append(child)
-                continue
-            converter = field.converter_for_item(child)
-            if converter is None:
-                raise CodecError(f"{cls.__name__}.{field.name} cannot be a {child.type.name}")
-            value = converter.decode(child, version)
-            if field.repeated:
-                values.setdefault(field.name, []).append(value)
-            elif field.name in values:
-                raise CodecError(f"{cls.__name__}.{field.name} appears more than once")
-            else:
-                values[field.name] = value
-        for field in fields:
-            if field.required and field.name not in values and field.defined_in(version):
-                raise CodecError(f"{cls.__name__} lacks its required {field.name}")
+        try:
+            reader = cls.__dict__["_readers"][version]
+        except KeyError:
+            cls.fields()  # builds this class's tables, _readers among them
+            reader = cls._readers[version] = _compile_reader(cls, version)
+        values, other = reader(item.value, version)
         return cls._construct(values, other, item, version)
 
     @classmethod
     def _construct(cls, values: dict[str, Any], other: list[Item], item: Item, version: Version) -> Self:
-        """Build the instance from decoded field values (structures with context override it)."""
-        return cls(**values, other=other)
+        """Build the instance from decoded field values (structures with context override it).
+
+        `values` holds every declared field. Equivalent to `cls(**values, other=other)`
+        for these plain dataclasses (no __post_init__, every field defaulted), without
+        the keyword-argument overhead that dominated decoding.
+        """
+        state = dict(cls._blank)
+        state.update(values)
+        state["other"] = other
+        instance = cls.__new__(cls)
+        instance.__dict__ = state
+        return instance
 
     # --- encoding -----------------------------------------------------------------------
 
-    def to_item(self, version: Version = LATEST) -> Item:
-        children: list[Item] = []
-        for field in self.fields():
-            value = getattr(self, field.name)
-            if value is None or (field.repeated and not value):
-                if field.required and field.defined_in(version):
-                    raise CodecError(f"{type(self).__name__}.{field.name} is required")
-                continue
-            if not field.defined_in(version):
-                raise CodecError(
-                    f"{type(self).__name__}.{field.name} is not defined in KMIP {version_text(version)}"
-                )
-            for element in value if field.repeated else (value,):
-                children.append(self._encode_value(field, element, version))
-        children.extend(self.other)
-        return Item(self.TAG, ItemType.STRUCTURE, children)
+    def write_to(self, out: bytearray, version: Version = LATEST, tag: int | None = None) -> None:
+        """Append this structure's TTLV to `out`, as `version` defines it."""
+        mark = binary.begin_structure(out)
+        self._write_fields(out, version)
+        for item in self.other:
+            binary.encode_into(out, item)
+        binary.end_structure(out, mark, self.TAG if tag is None else tag)
 
-    def _encode_value(self, field: FieldSpec, value: Any, version: Version) -> Item:
-        converter = field.converter_for_value(value)
+    def _write_fields(self, out: bytearray, version: Version) -> None:
+        cls = type(self)
+        try:
+            writer = cls.__dict__["_writers"][version]
+        except KeyError:
+            cls.fields()  # builds this class's tables, _writers among them
+            writer = cls._writers[version] = _compile_writer(cls, version)
+        writer(self, out, version)
+
+    def _write_value(self, out: bytearray, field: FieldSpec, value: Any, version: Version) -> None:
+        converter = field._by_python_type.get(type(value)) or field.converter_for_value(value)
         if converter is None:
             raise CodecError(f"{type(self).__name__}.{field.name} cannot hold {value!r}")
-        tag = field.tag if field.tag is not None else type(value).TAG
-        return converter.encode(tag, value, version)
+        converter.write(out, field.tag if field.tag is not None else type(value).TAG, value, version)
+
+    def encode(self, version: Version = LATEST) -> bytes:
+        """This structure as TTLV bytes, in `version`."""
+        out = bytearray()
+        self.write_to(out, version)
+        return bytes(out)
+
+    def to_item(self, version: Version = LATEST) -> Item:
+        """This structure as an item tree (for the XML and JSON encodings)."""
+        return binary.decode(self.encode(version), _UNLIMITED)
+
+
+def _compile_reader(
+    cls: type[Structure], version: Version
+) -> Callable[[list[Item], Version], tuple[dict[str, Any], list[Item]]]:
+    """Straight-line code that reads the children of a `cls` structure in `version`.
+
+    The counterpart of _compile_writer: one branch per field tag, values kept in
+    local variables, unknown children collected in `other`; it raises on a child of
+    the wrong item type, a repeated single-valued field, or a missing required one.
+    """
+    required = {f.name for f in cls._version_rules(version)[1]}
+    name = cls.__name__
+    env: dict[str, Any] = {"CodecError": CodecError}
+    lines = ["def read_fields(children, version):", "    other = []"]
+    fields = cls.fields()
+    for index, field in enumerate(fields):
+        lines.append(f"    v{index} = {'[]' if field.repeated else 'None'}")
+    lines.append("    for child in children:")
+    lines.append("        t = child.tag")
+    keyword = "if"
+    for index, field in enumerate(fields):
+        for tag in field.tags():
+            lines.append(f"        {keyword} t == {tag}:")
+            keyword = "elif"
+            wrong_type = f"f'{name}.{field.name} cannot be a {{child.type.name}}'"
+            if len(field.converters) == 1 and field.tag is not None and not field.raw:
+                converter = field.converters[0]
+                env[f"D{index}"] = converter.decode
+                env[f"T{index}"] = converter.item_type
+                lines += [
+                    f"            if child.type is not T{index}:",
+                    f"                raise CodecError({wrong_type})",
+                ]
+                value = f"D{index}(child, version)"
+            else:
+                env[f"F{index}"] = field
+                lines += [
+                    f"            c = F{index}.converter_for_item(child)",
+                    "            if c is None:",
+                    f"                raise CodecError({wrong_type})",
+                ]
+                value = "c.decode(child, version)"
+            if field.repeated:
+                lines.append(f"            v{index}.append({value})")
+            else:
+                lines += [
+                    f"            if v{index} is not None:",
+                    f"                raise CodecError({f'{name}.{field.name} appears more than once'!r})",
+                    f"            v{index} = {value}",
+                ]
+    lines += (
+        ["        else:", "            other.append(child)"] if fields else ["        other.append(child)"]
+    )
+    for index, field in enumerate(fields):
+        if field.name in required:
+            missing = f"not v{index}" if field.repeated else f"v{index} is None"
+            lines += [
+                f"    if {missing}:",
+                f"        raise CodecError({f'{name} lacks its required {field.name}'!r})",
+            ]
+    pairs = ", ".join(f"{field.name!r}: v{index}" for index, field in enumerate(fields))
+    lines.append(f"    return {{{pairs}}}, other")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), f"<kmip reader {name} {version_text(version)}>", "exec"), env, namespace)
+    reader: Callable[[list[Item], Version], tuple[dict[str, Any], list[Item]]] = namespace["read_fields"]
+    return reader
+
+
+def _compile_writer(cls: type[Structure], version: Version) -> Callable[[Any, bytearray, Version], None]:
+    """Straight-line code that writes the fields of `cls` as `version` defines them.
+
+    Like dataclasses' generated __init__, this turns the field table into a plain
+    function once per class and version: no loop over absent fields, no per-value
+    dispatch where a field has a single converter. It raises what the generic rules
+    say: a missing required field, a field the version does not define, a value of
+    the wrong type (as CodecError naming the field).
+    """
+    defined = cls._version_rules(version)[0]
+    name = cls.__name__
+    env: dict[str, Any] = {"CodecError": CodecError, "ENCODE_ERRORS": binary.ENCODE_ERRORS}
+    lines = ["def write_fields(self, out, version):"]
+    for index, field in enumerate(cls.fields()):
+        attribute = field.name
+        present = "v" if field.repeated else "v is not None"
+        lines.append(f"    v = self.{attribute}")
+        if attribute not in defined:
+            message = f"{name}.{attribute} is not defined in KMIP {version_text(version)}"
+            lines += [f"    if {present}:", f"        raise CodecError({message!r})"]
+            continue
+        if attribute in cls.CUSTOM_WRITE or len(field.converters) != 1 or field.tag is None:
+            env[f"F{index}"] = field
+            call = f"self._write_value(out, F{index}, e, version)"
+        else:
+            env[f"W{index}"] = field.converters[0].write
+            call = f"W{index}(out, {field.tag}, e, version)"
+        lines += [f"    if {present}:", "        try:"]
+        if field.repeated:
+            lines += ["            for e in v:", f"                {call}"]
+        else:
+            lines += ["            e = v", f"            {call}"]
+        lines += [
+            "        except ENCODE_ERRORS as error:",
+            f"            raise CodecError(f'{name}.{attribute}: {{error}}') from None",
+        ]
+        if field.required:
+            lines += ["    else:", f"        raise CodecError({f'{name}.{attribute} is required'!r})"]
+    lines.append("    return None")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), f"<kmip writer {name} {version_text(version)}>", "exec"), env, namespace)
+    writer: Callable[[Any, bytearray, Version], None] = namespace["write_fields"]
+    return writer
+
+
+# Re-reading our own output: no size limit, the deepest nesting the decoder supports.
+_UNLIMITED = Limits(max_message_size=2**62, max_depth=MAX_SUPPORTED_DEPTH)

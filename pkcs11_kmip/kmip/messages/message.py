@@ -9,7 +9,7 @@ registered keeps its payload as a raw item.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pkcs11_kmip.kmip.messages.core import LATEST, FieldSpec, Structure, kmip, kmip_list, structure
 from pkcs11_kmip.kmip.messages.payloads import (
@@ -68,8 +68,8 @@ class ResponseHeader(Structure):
 class _BatchItem(Structure):
     """Shared by request and response batch items: the payload class follows the Operation."""
 
-    PAYLOAD_FIELD: str
-    REGISTRY: dict[Operation, Any]
+    PAYLOAD_FIELD: ClassVar[str]
+    REGISTRY: ClassVar[dict[Operation, Any]]
 
     @classmethod
     def _construct(cls, values: dict[str, Any], other: list[Item], item: Item, version: Version) -> Self:
@@ -83,16 +83,18 @@ class _BatchItem(Structure):
                 raise CodecError(f"{operation.name} payload: {error}") from None
         return super()._construct(values, other, item, version)
 
-    def _encode_value(self, field: FieldSpec, value: Any, version: Version) -> Item:
-        if field.name == self.PAYLOAD_FIELD and isinstance(value, Structure):
-            return value.to_item(version)
-        return super()._encode_value(field, value, version)
+    def _write_value(self, out: bytearray, field: FieldSpec, value: Any, version: Version) -> None:
+        if isinstance(value, Structure):
+            value.write_to(out, version)
+        else:
+            super()._write_value(out, field, value, version)
 
 
 @structure
 class RequestBatchItem(_BatchItem):
     TAG = Tag.BATCH_ITEM
     PAYLOAD_FIELD = "request_payload"
+    CUSTOM_WRITE = frozenset({PAYLOAD_FIELD})
     REGISTRY = REQUEST_PAYLOADS
     operation: Operation | None = kmip(Tag.OPERATION, required=True)
     ephemeral: bool | None = kmip(Tag.EPHEMERAL)
@@ -106,6 +108,7 @@ class RequestBatchItem(_BatchItem):
 class ResponseBatchItem(_BatchItem):
     TAG = Tag.BATCH_ITEM
     PAYLOAD_FIELD = "response_payload"
+    CUSTOM_WRITE = frozenset({PAYLOAD_FIELD})
     REGISTRY = RESPONSE_PAYLOADS
     operation: Operation | None = kmip(Tag.OPERATION)
     unique_batch_item_id: bytes | None = kmip(Tag.UNIQUE_BATCH_ITEM_ID)
@@ -130,21 +133,18 @@ class _Message(Structure):
             version = _header_version(item, cls.HEADER_TAG)
         return super().from_item(item, version)
 
-    def to_item(self, version: Version | None = None) -> Item:
-        header = getattr(self, "header", None)
-        if version is None:
-            pv = header.protocol_version if header is not None else None
-            version = pv.as_tuple() if pv is not None else LATEST
-        return super().to_item(version)
-
     def version(self) -> Version:
+        """The protocol version the header names (what the message is written in)."""
         header = getattr(self, "header", None)
         pv = header.protocol_version if header is not None else None
         return pv.as_tuple() if pv is not None else LATEST
 
-    def encode(self) -> bytes:
+    def encode(self, version: Version | None = None) -> bytes:
         """The message as binary TTLV, in its header's protocol version."""
-        return binary.encode(self.to_item())
+        return super().encode(self.version() if version is None else version)
+
+    def to_item(self, version: Version | None = None) -> Item:
+        return super().to_item(self.version() if version is None else version)
 
     @classmethod
     def decode(cls, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Self:

@@ -9,6 +9,8 @@ length can neither make it read out of bounds nor allocate what the peer claims.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from typing import Any
 
 from pkcs11_kmip.kmip.ttlv.errors import CodecError, LimitExceeded
 from pkcs11_kmip.kmip.ttlv.item import Item, ItemType
@@ -17,10 +19,7 @@ from pkcs11_kmip.kmip.ttlv.limits import DEFAULT_LIMITS, Limits
 HEADER_SIZE = 8
 
 _HEADER = struct.Struct(">II")
-_INT = struct.Struct(">i")
-_UINT = struct.Struct(">I")
-_LONG = struct.Struct(">q")
-_ULONG = struct.Struct(">Q")
+_LEAF = struct.Struct(">IIII")
 _ENC_INT = struct.Struct(">IIi4x")
 _ENC_UINT = struct.Struct(">III4x")
 _ENC_LONG = struct.Struct(">IIq")
@@ -90,17 +89,23 @@ def decode_all(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LI
 
 
 def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, out: list[Item]) -> None:
-    unpack_header = _HEADER.unpack_from
+    # Hot loop: one unpack reads a header and the 8 value bytes every fixed-size item has.
+    append = out.append
     while pos < end:
-        if end - pos < HEADER_SIZE:
-            raise CodecError(f"truncated item header ({end - pos} bytes left)", offset=pos)
-        word, length = unpack_header(buf, pos)
+        remaining = end - pos
+        if remaining >= 16:
+            word, length, high, low = _LEAF.unpack_from(buf, pos)
+        elif remaining >= HEADER_SIZE:
+            word, length = _HEADER.unpack_from(buf, pos)
+            high = low = -1  # no room for a fixed-size value
+        else:
+            raise CodecError(f"truncated item header ({remaining} bytes left)", offset=pos)
         tag = word >> 8
-        type_code = word & 0xFF
+        code = word & 0xFF
         if not (0x420000 <= tag <= 0x42FFFF or 0x540000 <= tag <= 0x54FFFF):
             _check_tag(tag, pos)
         start = pos + HEADER_SIZE
-        if type_code == 0x01:
+        if code == 0x01:
             stop = start + length
             if stop > end:
                 raise CodecError(
@@ -110,10 +115,21 @@ def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, ou
                 raise LimitExceeded(f"structures nested deeper than {max_depth} levels", offset=pos)
             children: list[Item] = []
             _decode_items(buf, start, stop, depth + 1, max_depth, children)
-            out.append(Item(tag, _STRUCTURE, children))
+            append(Item(tag, _STRUCTURE, children))
             pos = stop
-            continue
-        if type_code in (0x07, 0x08):
+        elif code == 0x05 or code == 0x02 or code == 0x0A:
+            if length != 4:
+                raise CodecError(f"{_TYPES[code].name} 0x{tag:06X} has length {length}, not 4", offset=pos)
+            if high < 0:
+                raise CodecError(f"value of 0x{tag:06X} is truncated", offset=pos)
+            if low:
+                raise CodecError(f"padding of 0x{tag:06X} is not zero", offset=pos)
+            if code == 0x02:
+                append(Item(tag, _INTEGER, high - 0x100000000 if high & 0x80000000 else high))
+            else:
+                append(Item(tag, _ENUMERATION if code == 0x05 else _INTERVAL, high))
+            pos += 16
+        elif code == 0x07 or code == 0x08:
             stop = start + ((length + 7) & ~7)
             if stop > end:
                 raise CodecError(
@@ -122,49 +138,32 @@ def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, ou
             raw = buf[start : start + length]
             if stop - start != length and buf[start + length : stop].strip(b"\x00"):
                 raise CodecError(f"padding of 0x{tag:06X} is not zero", offset=pos)
-            if type_code == 0x08:
-                out.append(Item(tag, _BYTE_STRING, raw))
+            if code == 0x08:
+                append(Item(tag, _BYTE_STRING, raw))
             else:
                 try:
-                    out.append(Item(tag, _TEXT_STRING, raw.decode("utf-8")))
+                    append(Item(tag, _TEXT_STRING, raw.decode("utf-8")))
                 except UnicodeDecodeError as error:
                     raise CodecError(
                         f"text string 0x{tag:06X} is not valid UTF-8 ({error.reason})", offset=pos
                     ) from None
             pos = stop
-            continue
-        if type_code in (0x02, 0x05, 0x0A):
-            if length != 4:
-                raise CodecError(
-                    f"{_TYPES[type_code].name} 0x{tag:06X} has length {length}, not 4", offset=pos
-                )
-            if start + 8 > end:
-                raise CodecError(f"value of 0x{tag:06X} is truncated", offset=pos)
-            if buf[start + 4 : start + 8] != b"\x00\x00\x00\x00":
-                raise CodecError(f"padding of 0x{tag:06X} is not zero", offset=pos)
-            if type_code == 0x02:
-                out.append(Item(tag, _INTEGER, _INT.unpack_from(buf, start)[0]))
-            else:
-                out.append(Item(tag, _TYPES[type_code], _UINT.unpack_from(buf, start)[0]))
-            pos = start + 8
-            continue
-        if type_code in (0x03, 0x06, 0x09, 0x0B):
+        elif code == 0x09 or code == 0x06 or code == 0x03 or code == 0x0B:
             if length != 8:
-                raise CodecError(
-                    f"{_TYPES[type_code].name} 0x{tag:06X} has length {length}, not 8", offset=pos
-                )
-            if start + 8 > end:
+                raise CodecError(f"{_TYPES[code].name} 0x{tag:06X} has length {length}, not 8", offset=pos)
+            if high < 0:
                 raise CodecError(f"value of 0x{tag:06X} is truncated", offset=pos)
-            if type_code == 0x06:
-                flag = _ULONG.unpack_from(buf, start)[0]
-                if flag > 1:
-                    raise CodecError(f"boolean 0x{tag:06X} holds {flag}, not 0 or 1", offset=pos)
-                out.append(Item(tag, _BOOLEAN, flag == 1))
+            if code == 0x06:
+                if high or low > 1:
+                    raise CodecError(
+                        f"boolean 0x{tag:06X} holds {(high << 32) | low}, not 0 or 1", offset=pos
+                    )
+                append(Item(tag, _BOOLEAN, low == 1))
             else:
-                out.append(Item(tag, _TYPES[type_code], _LONG.unpack_from(buf, start)[0]))
-            pos = start + 8
-            continue
-        if type_code == 0x04:
+                value = (high << 32) | low
+                append(Item(tag, _TYPES[code], value - (1 << 64) if high & 0x80000000 else value))
+            pos += 16
+        elif code == 0x04:
             if length == 0 or length % 8:
                 raise CodecError(
                     f"big integer 0x{tag:06X} has length {length}, not a multiple of 8", offset=pos
@@ -174,25 +173,28 @@ def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, ou
                 raise CodecError(
                     f"value of 0x{tag:06X} claims {length} bytes, {end - start} remain", offset=pos
                 )
-            out.append(Item(tag, _BIG_INTEGER, int.from_bytes(buf[start:stop], "big", signed=True)))
+            append(Item(tag, _BIG_INTEGER, int.from_bytes(buf[start:stop], "big", signed=True)))
             pos = stop
-            continue
-        raise CodecError(f"item 0x{tag:06X} has unknown type 0x{type_code:02X}", offset=pos)
+        else:
+            raise CodecError(f"item 0x{tag:06X} has unknown type 0x{code:02X}", offset=pos)
 
 
 def encode(item: Item) -> bytes:
     """Encode one item (normally a whole message) to TTLV bytes."""
     out = bytearray()
     try:
-        _encode_into(out, item)
-    except (struct.error, TypeError, AttributeError, OverflowError, UnicodeEncodeError) as error:
+        encode_into(out, item)
+    except ENCODE_ERRORS as error:
         item.validate()  # names the offending item if it can
         raise CodecError(f"cannot encode {item!r}: {error}") from None
     return bytes(out)
 
 
-def _pad(length: int) -> bytes:
-    return b"\x00" * (-length % 8)
+# What a leaf writer raises for a value of the wrong Python type or range; callers
+# turn it into a CodecError once, at the top of an encode.
+ENCODE_ERRORS = (struct.error, TypeError, AttributeError, OverflowError, UnicodeEncodeError)
+
+_PADDING = [b"\x00" * (-n % 8) for n in range(8)]
 
 
 def big_integer_bytes(value: int) -> bytes:
@@ -201,42 +203,90 @@ def big_integer_bytes(value: int) -> bytes:
     return value.to_bytes((size + 7) & ~7, "big", signed=True)
 
 
-def _encode_into(out: bytearray, item: Item) -> None:
+# One writer per leaf type: (output, tag << 8 | type, value). The typed message layer
+# writes through these too, so there is exactly one binary encoding of each type.
+LeafWriter = Callable[[bytearray, int, Any], None]
+
+
+def _write_integer(out: bytearray, head: int, value: Any) -> None:
+    if type(value) is not int:
+        raise TypeError("an Integer needs an int")
+    out += _ENC_INT.pack(head, 4, value)
+
+
+def _write_unsigned(out: bytearray, head: int, value: Any) -> None:
+    if type(value) is not int and not isinstance(value, int):
+        raise TypeError("an Enumeration or Interval needs an int")
+    out += _ENC_UINT.pack(head, 4, value)
+
+
+def _write_long(out: bytearray, head: int, value: Any) -> None:
+    if type(value) is not int:
+        raise TypeError("a Long Integer or Date-Time needs an int")
+    out += _ENC_LONG.pack(head, 8, value)
+
+
+def _write_boolean(out: bytearray, head: int, value: Any) -> None:
+    if type(value) is not bool:
+        raise TypeError("a Boolean needs a bool")
+    out += _ENC_LONG.pack(head, 8, value)
+
+
+def _write_text(out: bytearray, head: int, value: Any) -> None:
+    raw = value.encode("utf-8")
+    out += _HEADER.pack(head, len(raw))
+    out += raw
+    out += _PADDING[len(raw) & 7]
+
+
+def _write_bytes(out: bytearray, head: int, value: Any) -> None:
+    if not isinstance(value, bytes | bytearray):
+        raise TypeError("a Byte String needs bytes")
+    out += _HEADER.pack(head, len(value))
+    out += value
+    out += _PADDING[len(value) & 7]
+
+
+def _write_big_integer(out: bytearray, head: int, value: Any) -> None:
+    if type(value) is not int:
+        raise TypeError("a Big Integer needs an int")
+    raw = big_integer_bytes(value)
+    out += _HEADER.pack(head, len(raw))
+    out += raw
+
+
+LEAF_WRITERS: dict[ItemType, LeafWriter] = {
+    _INTEGER: _write_integer,
+    _LONG_INTEGER: _write_long,
+    _BIG_INTEGER: _write_big_integer,
+    _ENUMERATION: _write_unsigned,
+    _BOOLEAN: _write_boolean,
+    _TEXT_STRING: _write_text,
+    _BYTE_STRING: _write_bytes,
+    _DATE_TIME: _write_long,
+    _INTERVAL: _write_unsigned,
+    _DATE_TIME_EXTENDED: _write_long,
+}
+
+
+def begin_structure(out: bytearray) -> int:
+    """Reserve a Structure header; `end_structure` fills it in once the children are written."""
+    mark = len(out)
+    out += b"\x00" * HEADER_SIZE
+    return mark
+
+
+def end_structure(out: bytearray, mark: int, tag: int) -> None:
+    _HEADER.pack_into(out, mark, (tag << 8) | 0x01, len(out) - mark - HEADER_SIZE)
+
+
+def encode_into(out: bytearray, item: Item) -> None:
+    """Append the TTLV of `item` to `out` (raises ENCODE_ERRORS for unencodable values)."""
     kind = item.type
-    head = (item.tag << 8) | kind
-    value = item.value
     if kind is _STRUCTURE:
-        mark = len(out)
-        out += b"\x00" * HEADER_SIZE
-        for child in value:  # type: ignore[union-attr]
-            _encode_into(out, child)  # type: ignore[arg-type]
-        _HEADER.pack_into(out, mark, head, len(out) - mark - HEADER_SIZE)
-    elif kind is _INTEGER:
-        out += _ENC_INT.pack(head, 4, value)
-    elif kind is _ENUMERATION or kind is _INTERVAL:
-        out += _ENC_UINT.pack(head, 4, value)
-    elif kind is _TEXT_STRING:
-        raw = value.encode("utf-8")  # type: ignore[union-attr]
-        out += _HEADER.pack(head, len(raw))
-        out += raw
-        out += _pad(len(raw))
-    elif kind is _BYTE_STRING:
-        if not isinstance(value, bytes | bytearray):
-            raise TypeError("a Byte String needs bytes")
-        out += _HEADER.pack(head, len(value))
-        out += value
-        out += _pad(len(value))
-    elif kind is _BOOLEAN:
-        if not isinstance(value, bool):
-            raise TypeError("a Boolean needs a bool")
-        out += _ENC_LONG.pack(head, 8, int(value))
-    elif kind is _LONG_INTEGER or kind is _DATE_TIME or kind is _DATE_TIME_EXTENDED:
-        out += _ENC_LONG.pack(head, 8, value)
-    elif kind is _BIG_INTEGER:
-        if type(value) is not int:
-            raise TypeError("a Big Integer needs an int")
-        raw = big_integer_bytes(value)
-        out += _HEADER.pack(head, len(raw))
-        out += raw
+        mark = begin_structure(out)
+        for child in item.value:  # type: ignore[union-attr]
+            encode_into(out, child)  # type: ignore[arg-type]
+        end_structure(out, mark, item.tag)
     else:
-        raise TypeError(f"unknown item type {kind!r}")
+        LEAF_WRITERS[kind](out, (item.tag << 8) | kind, item.value)
