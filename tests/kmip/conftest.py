@@ -60,6 +60,11 @@ def bind() -> PlaceholderResolver:
 
 
 @pytest.fixture(scope="session")
+def testcases_dir() -> Path:
+    return _require(TESTCASES)
+
+
+@pytest.fixture(scope="session")
 def testcase_paths() -> list[Path]:
     return testcase_files()
 

@@ -103,7 +103,9 @@ def padded_message(size: int, as_text: Callable[[Item], str] | None) -> bytes | 
 
 
 def one_byte_more(document: bytes | str) -> bytes | str:
-    return document + (b"\x00" if isinstance(document, bytes) else " ")
+    if isinstance(document, bytes):
+        return document + b"\x00"
+    return document + " "
 
 
 SIZED: list[tuple[str, Callable[[Item], str] | None, Decoder]] = [
