@@ -132,7 +132,7 @@ TAG_MASKS: dict[str, str] = {
 # (enumeration or mask, value) -> extra accepted XML names; the spec's name stays primary.
 EXTRA_XML_SPELLINGS: dict[tuple[str, int], tuple[str, ...]] = {
     ("Mask Generator", 0x00000001): ("MGF1",),
-    ("Result Reason", 0x0000000C): ("NotAuthorized",),
+    ("Result Reason", 0x00000039): ("NotAuthorized",),  # the spec's "Not Authorised"
     ("Cryptographic Usage Mask", 0x00000040): ("ContentCommitment",),
 }
 

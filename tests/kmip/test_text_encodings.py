@@ -111,12 +111,6 @@ def test_equivalent_written_forms_decode_to_one_item(
         assert json_item(tag, item_type, form) == expected, form
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="doubtful table entry, reported: tools/gen_spec.py EXTRA_XML_SPELLINGS makes TC-DLOGIN-2-20's "
-    "'NotAuthorized' Result Reason 0x0C (Permission Denied); SOURCES.md calls it a spelling of "
-    "'Not Authorised' (0x39)",
-)
 def test_not_authorized_is_the_test_case_spelling_of_not_authorised() -> None:
     assert xml_item("ResultReason", "Enumeration", "NotAuthorized") == xml_item(
         "ResultReason", "Enumeration", "NotAuthorised"
@@ -163,12 +157,6 @@ def test_text_with_any_character_survives_binary_and_json(character: str) -> Non
     assert json_codec.decode(json_codec.encode(item)) == [item]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CodecError,
-    reason="codec bug, reported: xml_codec.encode writes text XML cannot hold (a TTLV Text String "
-    "with a control character) as malformed XML instead of refusing it with CodecError",
-)
 @pytest.mark.parametrize("character", XML_UNWRITABLE, ids=lambda c: f"U+{ord(c):04X}")
 def test_xml_refuses_text_it_cannot_write_rather_than_writing_malformed_xml(character: str) -> None:
     item = Item(Tag.UNIQUE_IDENTIFIER, ItemType.TEXT_STRING, f"a{character}b")
@@ -179,11 +167,6 @@ def test_xml_refuses_text_it_cannot_write_rather_than_writing_malformed_xml(char
     assert xml_codec.decode(document) == [item]  # writing it so it reads back is too
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="doubtful, reported: XML/JSON accept any 3-byte tag and binary.encode writes it, "
-    "but binary.decode refuses tags outside 0x42xxxx/0x54xxxx",
-)
 @pytest.mark.parametrize("codec", CODECS.values(), ids=CODECS.keys())
 def test_what_text_decoders_accept_binary_can_carry(codec: Codec) -> None:
     item = Item(0x000001, ItemType.INTEGER, 1)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pkcs11_kmip.kmip.ttlv.errors import CodecError, LimitExceeded
-from pkcs11_kmip.kmip.ttlv.item import Item, ItemType
+from pkcs11_kmip.kmip.ttlv.item import Item, ItemType, is_allocated_tag
 from pkcs11_kmip.kmip.ttlv.limits import DEFAULT_LIMITS, Limits
 
 HEADER_SIZE = 8
@@ -39,8 +39,7 @@ _TYPES = {int(t): t for t in ItemType}
 
 
 def _check_tag(tag: int, offset: int) -> None:
-    # 0x42xxxx are KMIP's own tags, 0x54xxxx the extension range; nothing else is allocated.
-    if not (0x420000 <= tag <= 0x42FFFF or 0x540000 <= tag <= 0x54FFFF):
+    if not is_allocated_tag(tag):
         raise CodecError(
             f"tag 0x{tag:06X} is outside the KMIP (0x42xxxx) and extension (0x54xxxx) ranges", offset=offset
         )
@@ -192,7 +191,7 @@ def encode(item: Item) -> bytes:
 
 # What a leaf writer raises for a value of the wrong Python type or range; callers
 # turn it into a CodecError once, at the top of an encode.
-ENCODE_ERRORS = (struct.error, TypeError, AttributeError, OverflowError, UnicodeEncodeError)
+ENCODE_ERRORS = (struct.error, TypeError, AttributeError, OverflowError, UnicodeEncodeError, KeyError)
 
 _PADDING = [b"\x00" * (-n % 8) for n in range(8)]
 
@@ -215,7 +214,7 @@ def _write_integer(out: bytearray, head: int, value: Any) -> None:
 
 
 def _write_unsigned(out: bytearray, head: int, value: Any) -> None:
-    if type(value) is not int and not isinstance(value, int):
+    if not isinstance(value, int) or isinstance(value, bool):  # enum members are ints too
         raise TypeError("an Enumeration or Interval needs an int")
     out += _ENC_UINT.pack(head, 4, value)
 

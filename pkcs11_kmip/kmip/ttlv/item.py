@@ -71,6 +71,11 @@ _PYTHON_TYPES: dict[ItemType, type] = {
 }
 
 
+def is_allocated_tag(tag: int) -> bool:
+    """KMIP's own tags are 0x42xxxx and extensions 0x54xxxx; nothing else is allocated."""
+    return 0x420000 <= tag <= 0x42FFFF or 0x540000 <= tag <= 0x54FFFF
+
+
 class Item:
     """One KMIP Tag-Type-Value node; a Structure's value is the list of its children."""
 
@@ -113,14 +118,18 @@ class Item:
         return (child for child in self.children if child.tag == tag)
 
     def validate(self) -> None:
-        """Check that every value fits its type, so encoding cannot fail half way."""
-        stack = [self]
+        """Check that every tag and value fits, so encoding cannot fail or write nonsense."""
+        stack: list[object] = [self]
         while stack:
             item = stack.pop()
+            if not isinstance(item, Item):
+                raise CodecError(f"a Structure holds {type(item).__name__}, not an Item")
             if not isinstance(item.type, ItemType):
                 raise CodecError(f"item 0x{item.tag:06X} has no valid item type")
-            if not 0 <= item.tag <= 0xFFFFFF:
-                raise CodecError(f"tag {item.tag:#x} does not fit in three bytes")
+            if not isinstance(item.tag, int) or not is_allocated_tag(item.tag):
+                raise CodecError(
+                    f"tag {item.tag!r} is outside the KMIP (0x42xxxx) and extension (0x54xxxx) ranges"
+                )
             value = item.value
             expected = _PYTHON_TYPES.get(item.type)
             if expected is not None:

@@ -17,13 +17,14 @@ from typing import Any
 
 from pkcs11_kmip.kmip import spec
 from pkcs11_kmip.kmip.ttlv.errors import CodecError, LimitExceeded
-from pkcs11_kmip.kmip.ttlv.item import TYPE_NAMES, TYPES_BY_NAME, Item, ItemType
+from pkcs11_kmip.kmip.ttlv.item import TYPE_NAMES, TYPES_BY_NAME, Item, ItemType, is_allocated_tag
 from pkcs11_kmip.kmip.ttlv.limits import DEFAULT_LIMITS, Limits
 from pkcs11_kmip.kmip.ttlv.text import (
     PlaceholderResolver,
     StructureScope,
     ValueContext,
     big_integer_hex,
+    byte_size,
     datetime_extended_text,
     datetime_text,
     enum_text,
@@ -46,8 +47,8 @@ def _tag(node: dict[str, Any], path: str) -> int:
             tag = int(name, 16)
         except ValueError:
             tag = -1
-        if not 0 <= tag <= 0xFFFFFF:
-            raise CodecError(f"{path}: {name!r} is not a three-byte hex tag")
+        if not is_allocated_tag(tag):
+            raise CodecError(f"{path}: {name!r} is not a tag in 0x42xxxx or 0x54xxxx")
         return tag
     tag_value = spec.tag_by_xml_name(name)
     if tag_value is None:
@@ -125,7 +126,7 @@ def decode(
     placeholders: PlaceholderResolver | None = None,
 ) -> list[Item]:
     """All items in a JSON document (one object, or an array of them)."""
-    if len(document) > limits.max_message_size:
+    if byte_size(document) > limits.max_message_size:
         raise LimitExceeded(
             f"JSON document of {len(document)} bytes exceeds the limit of {limits.max_message_size}"
         )
@@ -190,6 +191,8 @@ def to_json_object(item: Item, context: ValueContext | None = None) -> dict[str,
 
 def encode(items: Item | list[Item], *, indent: int | None = 2) -> str:
     """JSON text for one item, or an array for a list of them."""
+    for item in [items] if isinstance(items, Item) else items:
+        item.validate()
     if isinstance(items, Item):
         return json.dumps(to_json_object(items), indent=indent)
     return json.dumps([to_json_object(item) for item in items], indent=indent)

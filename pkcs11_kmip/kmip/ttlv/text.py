@@ -70,6 +70,13 @@ class StructureScope:
             self.attribute_context = context_for_attribute_name(item.value)
 
 
+def byte_size(document: str | bytes) -> int:
+    """The size a document's limit applies to: its UTF-8 bytes, however it was passed."""
+    if isinstance(document, str):
+        return len(document.encode("utf-8", "surrogatepass"))
+    return len(document)
+
+
 # --- value -> text ----------------------------------------------------------------------
 
 
@@ -151,7 +158,7 @@ def parse_mask(text: str, table: EnumTable) -> int:
         if bit is None:
             if _HEX.match(token):
                 bit = parse_hex_number(token, 32, signed=False)
-            elif token.lstrip("-").isdigit():
+            elif _DECIMAL.match(token):
                 bit = int(token) & 0xFFFFFFFF
             else:
                 raise CodecError(f"{token!r} is not a bit of mask {table.name!r}")
@@ -159,9 +166,12 @@ def parse_mask(text: str, table: EnumTable) -> int:
     return _signed(value, 32)
 
 
+_DECIMAL = re.compile(r"-?[0-9]{1,20}\Z")  # ASCII digits; no KMIP number needs more than 20
+
+
 def parse_decimal(text: str, item_type: ItemType) -> int:
-    if not re.fullmatch(r"-?\d+", text.strip()):
-        raise CodecError(f"{text!r} is not a decimal {item_type.name}")
+    if not _DECIMAL.match(text.strip()):
+        raise CodecError(f"{text[:40]!r} is not a decimal {item_type.name} of at most 20 digits")
     value = int(text)
     low, high = INT_RANGES.get(item_type, (None, None))
     if low is not None and high is not None and not low <= value <= high:

@@ -11,18 +11,20 @@ enforced while reading, and every error names the line and element.
 
 from __future__ import annotations
 
+import re
 from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
 from pkcs11_kmip.kmip import spec
 from pkcs11_kmip.kmip.ttlv.errors import CodecError, LimitExceeded
-from pkcs11_kmip.kmip.ttlv.item import TYPE_NAMES, TYPES_BY_NAME, Item, ItemType
+from pkcs11_kmip.kmip.ttlv.item import TYPE_NAMES, TYPES_BY_NAME, Item, ItemType, is_allocated_tag
 from pkcs11_kmip.kmip.ttlv.limits import DEFAULT_LIMITS, Limits
 from pkcs11_kmip.kmip.ttlv.text import (
     PlaceholderResolver,
     StructureScope,
     ValueContext,
     big_integer_hex,
+    byte_size,
     datetime_extended_text,
     datetime_text,
     enum_text,
@@ -73,8 +75,6 @@ class _Reader:
         if name == CONTAINER and not self.stack and not self.container and not self.roots:
             self.container = True
             return
-        if not self.stack and self.roots and not self.container:
-            raise self.fail("more than one root element (wrap several messages in <KMIP>)")
         tag = self.tag_of(name, attributes)
         type_name = attributes.get("type", "Structure")
         item_type = TYPES_BY_NAME.get(type_name)
@@ -109,8 +109,10 @@ class _Reader:
                 tag = int(text, 16) if text[:2] in ("0x", "0X") else -1
             except ValueError:
                 tag = -1
-            if not 0 <= tag <= 0xFFFFFF:
-                raise self.fail(f'<{UNNAMED}> needs a tag attribute such as tag="0x540001", not {text!r}')
+            if not is_allocated_tag(tag):
+                raise self.fail(
+                    f'<{UNNAMED}> needs a tag in 0x42xxxx or 0x54xxxx, such as "0x540001", not {text!r}'
+                )
             return tag
         tag_value = spec.tag_by_xml_name(name)
         if tag_value is None:
@@ -141,7 +143,7 @@ def decode(
     placeholders: PlaceholderResolver | None = None,
 ) -> list[Item]:
     """All items in an XML document: one, or each child of a `<KMIP>` container."""
-    if len(document) > limits.max_message_size:
+    if byte_size(document) > limits.max_message_size:
         raise LimitExceeded(
             f"XML document of {len(document)} bytes exceeds the limit of {limits.max_message_size}"
         )
@@ -149,7 +151,13 @@ def decode(
     try:
         reader.parser.Parse(document, True)
     except expat.ExpatError as error:
+        if error.code == expat.errors.codes[expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT]:
+            raise CodecError(f"{error}: several messages must be wrapped in <{CONTAINER}>") from None
         raise CodecError(f"malformed XML: {error}") from None
+    except LookupError as error:  # an encoding declaration expat does not know
+        raise CodecError(f"malformed XML: {error}") from None
+    except UnicodeEncodeError:  # str input holding a lone surrogate
+        raise CodecError("malformed XML: text that is not valid Unicode") from None
     except RecursionError:
         raise LimitExceeded("XML nested too deeply") from None
     return reader.roots
@@ -158,11 +166,17 @@ def decode(
 # --- writing ----------------------------------------------------------------------------
 
 
+# Characters XML 1.0 cannot hold at all (§2.2): most C0 controls, surrogates, U+FFFE/F.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _value_text(item: Item, context: ValueContext) -> str:
     kind = item.type
     value = item.value
     if kind is ItemType.TEXT_STRING:
         assert isinstance(value, str)
+        if _NOT_XML.search(value):
+            raise CodecError(f"text of 0x{item.tag:06X} holds a character XML cannot represent")
         return value
     if kind is ItemType.BYTE_STRING:
         assert isinstance(value, bytes)
@@ -204,6 +218,8 @@ def _write(item: Item, context: ValueContext, indent: str, out: list[str]) -> No
 
 def encode(items: Item | list[Item]) -> str:
     """XML text for one item, or a `<KMIP>` container for a list of them."""
+    for item in [items] if isinstance(items, Item) else items:
+        item.validate()
     out: list[str] = []
     if isinstance(items, Item):
         item = items
