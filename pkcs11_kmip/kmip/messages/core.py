@@ -475,22 +475,25 @@ class Structure:
         for these plain dataclasses (no __post_init__, every field defaulted), without
         the keyword-argument overhead that dominated decoding.
         """
-        state = dict(cls._blank)
-        state.update(values)
-        state["other"] = other
+        if cls._blank:
+            values = {**cls._blank, **values}
+        values["other"] = other
         instance = cls.__new__(cls)
-        instance.__dict__ = state
+        instance.__dict__ = values
         return instance
 
     # --- encoding -----------------------------------------------------------------------
 
     def write_to(self, out: bytearray, version: Version = LATEST, tag: int | None = None) -> None:
         """Append this structure's TTLV to `out`, as `version` defines it."""
-        mark = binary.begin_structure(out)
+        mark = len(out)
+        out += _STRUCTURE_PLACEHOLDER
         self._write_fields(out, version)
         for item in self.other:
             binary.encode_into(out, item)
-        binary.end_structure(out, mark, self.TAG if tag is None else tag)
+        binary.HEADER.pack_into(
+            out, mark, ((self.TAG if tag is None else tag) << 8) | 0x01, len(out) - mark - 8
+        )
 
     def _write_fields(self, out: bytearray, version: Version) -> None:
         cls = type(self)
@@ -629,6 +632,8 @@ def _compile_writer(cls: type[Structure], version: Version) -> Callable[[Any, by
     writer: Callable[[Any, bytearray, Version], None] = namespace["write_fields"]
     return writer
 
+
+_STRUCTURE_PLACEHOLDER = bytes(binary.HEADER_SIZE)  # a Structure's header, filled in once its length is known
 
 # Re-reading our own output: no size limit, the deepest nesting the decoder supports.
 _UNLIMITED = Limits(max_message_size=2**62, max_depth=MAX_SUPPORTED_DEPTH)

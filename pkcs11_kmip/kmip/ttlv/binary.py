@@ -18,7 +18,7 @@ from pkcs11_kmip.kmip.ttlv.limits import DEFAULT_LIMITS, Limits
 
 HEADER_SIZE = 8
 
-_HEADER = struct.Struct(">II")
+HEADER = _HEADER = struct.Struct(">II")  # tag << 8 | type, length
 _LEAF = struct.Struct(">IIII")
 _ENC_INT = struct.Struct(">IIi4x")
 _ENC_UINT = struct.Struct(">III4x")
