@@ -7,15 +7,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from pkcs11_kmip.cryptoki.calls import CALLS
 
 
 def tool(name: str) -> str:
     path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed")
+    assert path is not None, f"{name} is not installed (scripts/setup installs binutils)"
     return path
 
 

@@ -11,7 +11,10 @@ import pytest
 
 from pkcs11_kmip.cryptoki.module import version_pair
 
-pytestmark = pytest.mark.skipif(shutil.which("pkcs11-tool") is None, reason="no pkcs11-tool")
+
+@pytest.fixture(autouse=True)
+def _pkcs11_tool_installed() -> None:
+    assert shutil.which("pkcs11-tool"), "pkcs11-tool is missing (scripts/setup installs opensc)"
 
 
 def pkcs11_tool(
