@@ -64,7 +64,11 @@ def get_response() -> ResponseMessage:
     payload = GetResponse(object_type=ObjectType.SYMMETRIC_KEY, unique_identifier="4b6e2c3a-1", object=key)
     return ResponseMessage(
         header=ResponseHeader(protocol_version=VERSION, time_stamp=datetime.now(UTC), batch_count=1),
-        batch_items=[ResponseBatchItem(operation=Operation.GET, result_status=ResultStatus.SUCCESS, response_payload=payload)],
+        batch_items=[
+            ResponseBatchItem(
+                operation=Operation.GET, result_status=ResultStatus.SUCCESS, response_payload=payload
+            )
+        ],
     )
 
 
@@ -79,7 +83,9 @@ def locate_batch(size: int = 20) -> RequestMessage:
                 Attribute(attribute_name="Object Type", attribute_value=ObjectType.SYMMETRIC_KEY),
             ],
         )
-        return RequestBatchItem(operation=Operation.LOCATE, unique_batch_item_id=index.to_bytes(4, "big"), request_payload=payload)
+        return RequestBatchItem(
+            operation=Operation.LOCATE, unique_batch_item_id=index.to_bytes(4, "big"), request_payload=payload
+        )
 
     return RequestMessage(
         header=RequestHeader(protocol_version=VERSION, batch_count=size),
@@ -124,7 +130,9 @@ def pykmip_codec(wire: bytes, is_request: bool) -> tuple[Callable[[], object], C
         return bytes(stream.buffer)
 
     if encode() != wire:
-        raise SystemExit("PyKMIP does not reproduce the message byte for byte: the comparison would be unfair")
+        raise SystemExit(
+            "PyKMIP does not reproduce the message byte for byte: the comparison would be unfair"
+        )
     return decode, encode
 
 
@@ -153,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         wire = message.encode()
         message_class = type(message)
         ours = {"decode": lambda m=message_class, w=wire: m.decode(w), "encode": message.encode}
-        theirs = dict(zip(("decode", "encode"), pykmip_codec(wire, isinstance(message, RequestMessage)), strict=True))
+        theirs = dict(
+            zip(("decode", "encode"), pykmip_codec(wire, isinstance(message, RequestMessage)), strict=True)
+        )
         for direction in ("decode", "encode"):
             best_ours = best_theirs = 0.0
             for _ in range(options.rounds):
