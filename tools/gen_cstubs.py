@@ -49,7 +49,7 @@ def header() -> str:
         "#define CKF_OS_LOCKING_OK 0x00000002UL",
         "#define CKF_INTERFACE_FORK_SAFE 0x00000001UL",
         "",
-        "/* Return values (pkcs11_kmip/cryptoki/constants.py). */",
+        "/* Return values (the KMIP PKCS#11 Return Code table, via pkcs11_kmip/cryptoki/constants.py). */",
     ]
     lines += [f"#define CKR_{rv.name} 0x{rv.value:08X}UL" for rv in CKR]
     lines += ["", "/* Function pointer types, in CK_FUNCTION_LIST_3_0 order. */"]

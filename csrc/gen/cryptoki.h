@@ -157,7 +157,7 @@ typedef CK_FUNCTION_LIST_3_0_PTR *CK_FUNCTION_LIST_3_0_PTR_PTR;
 #define CKF_OS_LOCKING_OK 0x00000002UL
 #define CKF_INTERFACE_FORK_SAFE 0x00000001UL
 
-/* Return values (pkcs11_kmip/cryptoki/constants.py). */
+/* Return values (the KMIP PKCS#11 Return Code table, via pkcs11_kmip/cryptoki/constants.py). */
 #define CKR_OK 0x00000000UL
 #define CKR_CANCEL 0x00000001UL
 #define CKR_HOST_MEMORY 0x00000002UL

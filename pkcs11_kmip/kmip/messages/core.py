@@ -311,28 +311,24 @@ def kmip(
     since: Version | None = None,
     until: Version | None = None,
     item_type: ItemType | None = None,
+    repeated: bool = False,
 ) -> Any:
     """Declare a dataclass field that maps to child items with `tag`.
 
     `since`/`until` bound the protocol versions that define the field (default:
     what the tag table says); `item_type` picks Long Integer, Big Integer or
-    Interval for an `int` where the tag alone does not say.
+    Interval for an `int` where the tag alone does not say. A repeated field (its
+    annotation a `list[...]`) defaults to an empty list, any other to None.
     """
     metadata = {"kmip": (tag, required, since, until, item_type)}
+    if repeated:
+        return dataclasses.field(default_factory=list, metadata=metadata)
     return dataclasses.field(default=None, metadata=metadata)
 
 
-def kmip_list(
-    tag: int | None,
-    *,
-    required: bool = False,
-    since: Version | None = None,
-    until: Version | None = None,
-    item_type: ItemType | None = None,
-) -> Any:
-    """Declare a repeated field (a list, empty when absent)."""
-    metadata = {"kmip": (tag, required, since, until, item_type)}
-    return dataclasses.field(default_factory=list, metadata=metadata)
+def kmip_list(tag: int | None, **options: Any) -> Any:
+    """Declare a repeated field: `kmip(tag, repeated=True, ...)`."""
+    return kmip(tag, repeated=True, **options)
 
 
 def _members(annotation: Any) -> tuple[bool, list[Any]]:
