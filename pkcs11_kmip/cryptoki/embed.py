@@ -65,6 +65,7 @@ class Dispatcher:
             "C_Initialize": self._initialize,
             "C_Finalize": self._finalize,
             "C_GetInfo": self._get_info,
+            "C_GetSlotList": self._get_slot_list,
         }
 
     def dispatch(self, function_id: int, args: Any, nargs: int) -> int:
@@ -103,6 +104,23 @@ class Dispatcher:
         out.flags = info.flags
         self.ffi.memmove(out.libraryDescription, pad(info.library_description, 32), 32)
         out.libraryVersion.major, out.libraryVersion.minor = info.library_version
+
+    def _get_slot_list(self, raw: list[int]) -> None:
+        token_present, p_slot_list, pul_count = raw
+        slots = self.library.slot_list(bool(token_present))
+        if not pul_count:
+            raise CKRError(CKR.ARGUMENTS_BAD, "pulCount is NULL")
+        count = self.ffi.cast("CK_ULONG *", pul_count)
+        # The Cryptoki length convention: a NULL list asks for the count; a list too
+        # small gets CKR_BUFFER_TOO_SMALL and the count; nothing is written past it.
+        if p_slot_list:
+            if count[0] < len(slots):
+                count[0] = len(slots)
+                raise CKRError(CKR.BUFFER_TOO_SMALL)
+            out = self.ffi.cast("CK_SLOT_ID *", p_slot_list)
+            for index, slot in enumerate(slots):
+                out[index] = slot
+        count[0] = len(slots)
 
     def _not_supported(self, raw: list[int]) -> None:
         self.library.not_supported()

@@ -120,6 +120,12 @@ class Library:
         self.require_initialized()
         return self._info
 
+    def slot_list(self, token_present: bool) -> list[int]:
+        """The slots this library shows. None yet: slots come from the key server once
+        Cryptoki calls are forwarded to it; an empty list lets tools run cleanly."""
+        self.require_initialized()
+        return []
+
     def not_supported(self) -> None:
         """Every function not implemented yet: still honour the initialization rule."""
         self.require_initialized()

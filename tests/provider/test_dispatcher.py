@@ -178,10 +178,23 @@ def test_initialize_reads_ck_c_initialize_args(dispatcher: embed.Dispatcher, ffi
     assert call(dispatcher, ffi, "C_Finalize", 0) == CKR.OK
 
 
-def test_other_functions(dispatcher: embed.Dispatcher, ffi: Any) -> None:
-    assert call(dispatcher, ffi, "C_GetSlotList", 0, 0, 0) == CKR.CRYPTOKI_NOT_INITIALIZED
+def test_slot_list_is_empty_until_a_server_provides_slots(dispatcher: embed.Dispatcher, ffi: Any) -> None:
+    count = ffi.new("CK_ULONG *", 99)
+    slots = ffi.new("CK_SLOT_ID[]", [7, 7])
+    assert call(dispatcher, ffi, "C_GetSlotList", 0, 0, count) == CKR.CRYPTOKI_NOT_INITIALIZED
     call(dispatcher, ffi, "C_Initialize", 0)
-    assert call(dispatcher, ffi, "C_GetSlotList", 0, 0, 0) == CKR.FUNCTION_NOT_SUPPORTED
+    assert call(dispatcher, ffi, "C_GetSlotList", 0, 0, 0) == CKR.ARGUMENTS_BAD
+    assert call(dispatcher, ffi, "C_GetSlotList", 1, 0, count) == CKR.OK
+    assert count[0] == 0
+    count[0] = 2
+    assert call(dispatcher, ffi, "C_GetSlotList", 0, slots, count) == CKR.OK
+    assert (count[0], list(slots)) == (0, [7, 7])  # nothing written past the count
+
+
+def test_other_functions(dispatcher: embed.Dispatcher, ffi: Any) -> None:
+    assert call(dispatcher, ffi, "C_GetSlotInfo", 0, 0) == CKR.CRYPTOKI_NOT_INITIALIZED
+    call(dispatcher, ffi, "C_Initialize", 0)
+    assert call(dispatcher, ffi, "C_GetSlotInfo", 0, 0) == CKR.FUNCTION_NOT_SUPPORTED
 
 
 def test_calls_the_c_shim_answers_never_reach_python(

@@ -36,10 +36,11 @@ def test_show_info(module_path: Path, scrubbed: bool, scrubbed_env: dict[str, st
     assert "Cryptoki version 3.0" in done.stdout, done.stderr
     assert "Manufacturer     pkcs11-kmip" in done.stdout
     assert f"Library          PKCS#11 over KMIP 2.0 (ver {major}.{minor})" in done.stdout
-    assert done.returncode >= 0  # not killed by a signal
+    assert done.returncode >= 0  # not killed by a signal (it exits 1 when it finds no slots)
 
 
-def test_list_slots_reports_not_supported_without_crashing(module_path: Path) -> None:
+def test_list_slots_shows_none_until_a_server_provides_them(module_path: Path) -> None:
     done = pkcs11_tool(module_path, "-L")
-    assert done.returncode >= 0
-    assert "CKR_FUNCTION_NOT_SUPPORTED" in done.stderr
+    assert "Available slots:" in done.stdout, done.stderr
+    assert "No slots." in done.stdout + done.stderr
+    assert "CKR_" not in done.stderr  # no Cryptoki call failed
