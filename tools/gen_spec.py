@@ -371,6 +371,40 @@ def read_enumerations(
     return enums, masks
 
 
+RULE_KEYS = (
+    "SHALL always have a value",
+    "Initially set by",
+    "Modifiable by server",
+    "Modifiable by client",
+    "Deletable by client",
+    "Multiple instances permitted",
+    "When implicitly set",
+    "Applies to Object Types",
+)
+
+
+def read_attribute_rules(
+    shared: Path, html_tables: list[tuple[str, list[list[str]]]], tags: list[TagRow]
+) -> dict[int, tuple[str, ...]]:
+    """Each attribute's rule table (KMIP 2.1 §4, and 1.4 §3 for attributes 2.x dropped),
+    as the spec words it; the server interprets the words."""
+    by_name = {tag.name: tag.value for tag in tags}
+    rules: dict[int, tuple[str, ...]] = {}
+    data = json.loads((shared / "tables" / "kmip-v2.1-spec-tables.json").read_text())
+    for name, attribute in data["attributes"].items():
+        if name in by_name:
+            rules[by_name[name]] = tuple(clean(attribute["rules"].get(key, "")) for key in RULE_KEYS)
+    for heading, rows in html_tables:
+        if not rows or not rows[0] or rows[0][0] != RULE_KEYS[0]:
+            continue
+        name = re.sub(r"^[\d.]+ ", "", heading)
+        table = {cells[0]: clean(cells[1]) for cells in rows if len(cells) >= 2}
+        # "3 Attributes" heads the legend that explains the rows, not an attribute.
+        if name in by_name and by_name[name] not in rules and name != "Attributes":
+            rules[by_name[name]] = tuple(table.get(key, "") for key in RULE_KEYS)
+    return rules
+
+
 def read_pkcs11_enumerations(shared: Path) -> list[Enumeration]:
     functions = Enumeration("PKCS#11 Function", "11.38")
     with (shared / "tables" / "kmip-pkcs11-function-enum.csv").open(newline="") as handle:
@@ -424,6 +458,7 @@ def render_tables(
     masks: dict[str, Enumeration],
     tag_enumeration: dict[int, str],
     tag_mask: dict[int, str],
+    attribute_rules: dict[int, tuple[str, ...]],
 ) -> str:
     out = [HEADER.format(doc="KMIP tags, enumerations and masks of versions 1.0-2.1, as plain data.")]
     out.append("from __future__ import annotations\n\n")
@@ -455,6 +490,14 @@ def render_tables(
     out.append("TAG_MASK: dict[int, str] = {\n")
     for value in sorted(tag_mask):
         out.append(f"    0x{value:06X}: {tag_mask[value]!r},\n")
+    out.append("}\n\n")
+    out.append("# Attribute tag -> its rules, worded as the spec words them, in this order:\n")
+    out.extend(f"#   {key}\n" for key in RULE_KEYS)
+    out.append("ATTRIBUTE_RULES: dict[int, tuple[str, ...]] = {\n")
+    for value in sorted(attribute_rules):
+        out.append(f"    0x{value:06X}: (\n")
+        out.extend(f"        {text!r},\n" for text in attribute_rules[value])
+        out.append("    ),\n")
     out.append("}\n")
     return "".join(out)
 
@@ -517,8 +560,9 @@ def generate(shared: Path) -> dict[Path, str]:
         if enum_name in enums or enum_name == "Tag":
             tag_enumeration[tag.value] = enum_name
     tag_mask = {by_name[name].value: mask for name, mask in TAG_MASKS.items()}
+    attribute_rules = read_attribute_rules(shared, parser.tables, tags)
     return {
-        TABLES_OUT: render_tables(tags, enums, masks, tag_enumeration, tag_mask),
+        TABLES_OUT: render_tables(tags, enums, masks, tag_enumeration, tag_mask, attribute_rules),
         ENUMS_OUT: render_enums(tags, enums, masks),
     }
 
