@@ -171,8 +171,18 @@ def normalize_name(name: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words)
 
 
+# XML names the CamelCase split would mangle ("ChaCha20" is one word, not "CHA_CHA20").
+IDENTIFIER_OVERRIDES: dict[str, str] = {
+    "ChaCha20": "CHACHA20",
+    "ChaCha20Poly1305": "CHACHA20_POLY1305",
+    "QueryRNGs": "QUERY_RNGS",
+}
+
+
 def identifier(xml_name: str) -> str:
     """UPPER_SNAKE Python identifier for an XML name ("ReKeyKeyPair" -> "RE_KEY_KEY_PAIR")."""
+    if xml_name in IDENTIFIER_OVERRIDES:
+        return IDENTIFIER_OVERRIDES[xml_name]
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", xml_name)
     text = re.sub(r"(?<=[A-Z])(?=[A-Z][a-z])", "_", text)
     text = re.sub(r"_+", "_", text).upper()

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "provider-path": ("provider", "print the absolute path of the installed PKCS#11 library"),
     "ttlv": ("ttlv", "convert KMIP messages between TTLV, XML and JSON"),
+    "serve": ("serve", "run the KMIP server on a data directory"),
+    "init": ("init", "create a server data directory (configuration, PKI, admin client)"),
+    "ca": ("ca", "issue client identities from a data directory's CA"),
 }
 
 

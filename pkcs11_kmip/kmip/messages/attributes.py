@@ -330,14 +330,27 @@ class Attributes(Structure):
         return cls(entries=entries)
 
     def _write_fields(self, out: bytearray, version: Version) -> None:
-        for tag, value in self.entries:
+        for tag, _value in self.entries:
             if not spec.tag_defined_in(tag, version):
                 name = spec.tag_xml_name(tag)
                 raise CodecError(f"attribute {name} is not defined in KMIP {version_text(version)}")
+        self._write_entries(out, version)
+
+    def _write_entries(self, out: bytearray, version: Version) -> None:
+        for tag, value in self.entries:
             if isinstance(value, Attribute):
                 value.write_to(out, version)
             else:
                 write_attribute_value(out, tag, tag, value, version, type(self).__name__)
+
+    def encode_any_version(self) -> bytes:
+        """These attributes as TTLV, whichever versions define them: for storage, never the wire."""
+        out = bytearray()
+        mark = len(out)
+        out += bytes(binary.HEADER_SIZE)
+        self._write_entries(out, LATEST)
+        binary.end_structure(out, mark, self.TAG)
+        return bytes(out)
 
 
 @structure

@@ -130,7 +130,7 @@ class _Message(Structure):
         if item.type is not ItemType.STRUCTURE or item.tag != cls.TAG:
             raise CodecError(f"not a {cls.__name__}")
         if version is None:
-            version = _header_version(item, cls.HEADER_TAG)
+            version = header_version(item, cls.HEADER_TAG)
         return super().from_item(item, version)
 
     def version(self) -> Version:
@@ -152,7 +152,8 @@ class _Message(Structure):
         return cls.from_item(binary.decode(data, limits))
 
 
-def _header_version(item: Item, header_tag: int) -> Version:
+def header_version(item: Item, header_tag: int) -> Version:
+    """The protocol version a message's header names, read before decoding the rest."""
     header = item.find(header_tag)
     version = (
         header.find(Tag.PROTOCOL_VERSION)

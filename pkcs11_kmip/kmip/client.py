@@ -1,0 +1,178 @@
+"""A synchronous KMIP client over mutually authenticated TLS.
+
+    with KmipClient("127.0.0.1", cert="client.crt", key="client.key", ca="ca.crt") as kmip:
+        created = kmip.call(CreateRequest(object_type=ObjectType.SYMMETRIC_KEY, attributes=...))
+
+`call` sends one operation and returns its typed response payload, raising
+`KmipResultError` when the server answers with a failure; `send` exchanges whole
+messages (batches) and leaves the results to the caller.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from pkcs11_kmip.kmip.framing import MessageReader
+from pkcs11_kmip.kmip.messages import (
+    RequestBatchItem,
+    RequestHeader,
+    RequestMessage,
+    RequestPayload,
+    ResponseBatchItem,
+    ResponseMessage,
+)
+from pkcs11_kmip.kmip.messages.structures import ProtocolVersion
+from pkcs11_kmip.kmip.spec import Version
+from pkcs11_kmip.kmip.spec.enums import ResultReason, ResultStatus
+from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS, Item, Limits
+
+
+class KmipConnectionError(OSError):
+    """The server could not be reached, or the connection broke mid-exchange."""
+
+
+@dataclass
+class KmipResultError(Exception):
+    """The server answered a batch item with a failure."""
+
+    status: ResultStatus
+    reason: ResultReason | None
+    message: str | None
+
+    def __str__(self) -> str:
+        reason = self.reason.name if self.reason is not None else "no reason"
+        return f"{self.status.name}: {reason}" + (f": {self.message}" if self.message else "")
+
+
+def client_tls_context(cert: str | Path, key: str | Path, ca: str | Path) -> ssl.SSLContext:
+    """TLS 1.2+ with the server verified against `ca` and our certificate offered."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+class KmipClient:
+    """One TLS connection to a KMIP server, reused for every request (thread-safe)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 5696,
+        *,
+        cert: str | Path,
+        key: str | Path,
+        ca: str | Path,
+        version: Version = (2, 1),
+        timeout: float = 30.0,
+        server_hostname: str | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.version = version
+        self.timeout = timeout
+        self.limits = limits
+        self._server_hostname = server_hostname or host
+        self._context = client_tls_context(cert, key, ca)
+        self._socket: ssl.SSLSocket | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        self.connect()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        if self._socket is not None:
+            return
+        try:
+            raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as error:
+            raise KmipConnectionError(f"cannot reach {self.host}:{self.port}: {error}") from error
+        try:
+            self._socket = self._context.wrap_socket(raw, server_hostname=self._server_hostname)
+        except (OSError, ssl.SSLError) as error:
+            raw.close()
+            raise KmipConnectionError(f"TLS with {self.host}:{self.port} failed: {error}") from error
+
+    def close(self) -> None:
+        if self._socket is not None:
+            try:
+                self._socket.close()
+            finally:
+                self._socket = None
+
+    def exchange(self, request: bytes) -> bytes:
+        """Send one encoded message and return the encoded response."""
+        with self._lock:
+            self.connect()
+            assert self._socket is not None
+            try:
+                self._socket.sendall(request)
+                return self._read_message(self._socket)
+            except (OSError, ssl.SSLError) as error:
+                self.close()
+                raise KmipConnectionError(f"connection to {self.host}:{self.port} failed: {error}") from error
+
+    def _read_message(self, sock: ssl.SSLSocket) -> bytes:
+        reader = MessageReader(self.limits)
+        while True:
+            message = reader.next_message()
+            if message is not None:
+                return message
+            chunk = sock.recv(max(reader.bytes_wanted(), 4096))
+            if not chunk:
+                raise KmipConnectionError("the server closed the connection")
+            reader.feed(chunk)
+
+    def send(self, request: RequestMessage) -> ResponseMessage:
+        return ResponseMessage.decode(self.exchange(request.encode()), self.limits)
+
+    def request_message(self, *payloads: RequestPayload, **header: Any) -> RequestMessage:
+        """A request in this client's version; several payloads make a batch."""
+        items = [
+            RequestBatchItem(
+                operation=payload.OPERATION,
+                unique_batch_item_id=index.to_bytes(4, "big") if len(payloads) > 1 else None,
+                request_payload=payload,
+            )
+            for index, payload in enumerate(payloads)
+        ]
+        return RequestMessage(
+            header=RequestHeader(
+                protocol_version=ProtocolVersion.of(self.version),
+                time_stamp=header.pop("time_stamp", None) or datetime.now(UTC).replace(microsecond=0),
+                batch_count=len(items),
+                **header,
+            ),
+            batch_items=items,
+        )
+
+    def batch(self, *payloads: RequestPayload, **header: Any) -> list[ResponseBatchItem]:
+        return self.send(self.request_message(*payloads, **header)).batch_items
+
+    def call(self, payload: RequestPayload, **header: Any) -> Any:
+        """One operation; its response payload, or KmipResultError."""
+        (item,) = self.batch(payload, **header)
+        if item.result_status is not ResultStatus.SUCCESS:
+            raise KmipResultError(
+                item.result_status or ResultStatus.OPERATION_FAILED, item.result_reason, item.result_message
+            )
+        result = item.response_payload
+        if isinstance(result, Item):
+            raise KmipResultError(
+                ResultStatus.OPERATION_FAILED, None, "the response payload could not be typed"
+            )
+        return result

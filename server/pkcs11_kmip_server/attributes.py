@@ -1,0 +1,265 @@
+"""Attributes on the server: the spec's rules, and the 1.x and 2.x forms.
+
+Inside the server every object's attributes are one `Attributes` list in the 2.x
+form. KMIP 1.x clients send and receive named `Attribute` structures; custom "x-"
+and "y-" attributes are the 2.x vendor attributes of vendors "x" and "y" (KMIP 2.1
+§4.54), so both generations of clients see the same attributes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pkcs11_kmip.kmip import spec
+from pkcs11_kmip.kmip.messages import ATTRIBUTE_TYPES, Attribute, AttributeEntry, Attributes
+from pkcs11_kmip.kmip.messages.structures import AttributeReference
+from pkcs11_kmip.kmip.spec import Tag, Version, _tables
+from pkcs11_kmip.kmip.spec.enums import ResultReason, State
+from pkcs11_kmip.kmip.ttlv import Item
+from pkcs11_kmip_server.errors import KmipError
+
+
+class Modifiable(enum.Enum):
+    NEVER = "never"
+    ALWAYS = "always"
+    PRE_ACTIVE = "while Pre-Active"
+    PRE_ACTIVE_OR_ACTIVE = "while Pre-Active or Active"
+
+
+@dataclass(frozen=True)
+class AttributeRule:
+    """What the spec's rule table says of one attribute, interpreted."""
+
+    client_sets_initially: bool
+    client_modifies: Modifiable
+    client_deletes: bool
+    multiple: bool
+
+    def client_may_modify(self, state: State) -> bool:
+        if self.client_modifies is Modifiable.ALWAYS:
+            return True
+        if self.client_modifies is Modifiable.PRE_ACTIVE:
+            return state is State.PRE_ACTIVE
+        if self.client_modifies is Modifiable.PRE_ACTIVE_OR_ACTIVE:
+            return state in (State.PRE_ACTIVE, State.ACTIVE)
+        return False
+
+
+# Vendor attributes (and 1.x custom attributes) belong to their client entirely.
+VENDOR_RULE = AttributeRule(True, Modifiable.ALWAYS, True, True)
+UNKNOWN_RULE = AttributeRule(False, Modifiable.NEVER, False, False)
+
+
+def _interpret(words: tuple[str, ...]) -> AttributeRule:
+    _always, initially, _server, client, deletable, multiple, _implicit, _applies = words
+    if client.startswith("Yes, only while in Pre-Active or Active"):
+        modifies = Modifiable.PRE_ACTIVE_OR_ACTIVE
+    elif client.startswith("Yes, only while in Pre-Active"):
+        modifies = Modifiable.PRE_ACTIVE
+    elif client.startswith("Yes"):
+        modifies = Modifiable.ALWAYS
+    else:
+        modifies = Modifiable.NEVER
+    return AttributeRule(
+        client_sets_initially="Client" in initially,
+        client_modifies=modifies,
+        client_deletes=deletable.startswith("Yes"),
+        multiple=multiple.startswith("Yes"),
+    )
+
+
+@cache
+def rule(tag: int) -> AttributeRule:
+    if tag == Tag.ATTRIBUTE:
+        return VENDOR_RULE
+    words = _tables.ATTRIBUTE_RULES.get(tag)
+    if words is None:
+        # The Certificate Attributes parts share the rule of their group (KMIP 2.1 §4.8).
+        name = spec.tag_xml_name(tag) or ""
+        if name.startswith(("CertificateSubject", "CertificateIssuer")):
+            return AttributeRule(False, Modifiable.NEVER, False, False)
+        return UNKNOWN_RULE
+    return _interpret(words)
+
+
+def is_attribute(tag: int) -> bool:
+    return tag == Tag.ATTRIBUTE or tag in _tables.ATTRIBUTE_RULES or tag in ATTRIBUTE_TYPES_TAGS
+
+
+ATTRIBUTE_TYPES_TAGS = frozenset(int(tag) for tag in ATTRIBUTE_TYPES)
+
+
+# --- KMIP 1.x named attributes <-> the canonical form ----------------------------------
+
+
+def vendor_of_custom_name(name: str) -> tuple[str, str]:
+    """A 1.x custom attribute name as (vendor, name): "x-foo" is vendor "x", name "foo"."""
+    if len(name) > 2 and name[1] == "-" and name[0] in "xy":
+        return name[0], name[2:]
+    return "", name
+
+
+def custom_name_of_vendor(vendor: str, name: str) -> str:
+    return f"{vendor}-{name}" if vendor in ("x", "y") else name
+
+
+def from_named(attribute: Attribute) -> AttributeEntry:
+    """One 1.x Attribute as a canonical entry (a standard tag, or a vendor attribute)."""
+    name = attribute.attribute_name or ""
+    tag = spec.tag_by_name(name) if attribute.vendor_identification is None else None
+    if tag is not None and int(tag) in ATTRIBUTE_TYPES_TAGS:
+        if isinstance(attribute.attribute_value, Item):
+            raise KmipError(ResultReason.INVALID_FIELD, f"attribute {name!r} has a value of the wrong type")
+        if attribute.attribute_value is None:
+            raise KmipError(ResultReason.INVALID_FIELD, f"attribute {name!r} has no value")
+        return AttributeEntry(tag, attribute.attribute_value)
+    if attribute.vendor_identification is not None:
+        return AttributeEntry(Tag.ATTRIBUTE, attribute)
+    vendor, short = vendor_of_custom_name(name)
+    return AttributeEntry(
+        Tag.ATTRIBUTE,
+        Attribute(
+            vendor_identification=vendor, attribute_name=short, attribute_value=attribute.attribute_value
+        ),
+    )
+
+
+def from_named_list(attributes: Iterable[Attribute]) -> Attributes:
+    return Attributes(entries=[from_named(attribute) for attribute in attributes])
+
+
+def to_named(entry: AttributeEntry, index: int) -> Attribute:
+    """A canonical entry as the 1.x Attribute a 1.x client understands."""
+    if isinstance(entry.value, Attribute):
+        vendor = entry.value.vendor_identification or ""
+        return Attribute(
+            attribute_name=custom_name_of_vendor(vendor, entry.value.attribute_name or ""),
+            attribute_index=index or None,
+            attribute_value=entry.value.attribute_value,
+        )
+    row = spec.tag_info(entry.tag)
+    name = row.name if row is not None else f"0x{entry.tag:06X}"
+    return Attribute(attribute_name=name, attribute_index=index or None, attribute_value=entry.value)
+
+
+def to_named_list(attributes: Iterable[AttributeEntry], version: Version) -> list[Attribute]:
+    """Entries as 1.x Attributes, leaving out what `version` does not define."""
+    seen: dict[tuple[Any, ...], int] = {}
+    out = []
+    for entry in attributes:
+        if entry.tag != Tag.ATTRIBUTE and not spec.tag_defined_in(entry.tag, version):
+            continue
+        key = _identity(entry)
+        index = seen.get(key, 0)
+        seen[key] = index + 1
+        out.append(to_named(entry, index))
+    return out
+
+
+def for_version(attributes: Iterable[AttributeEntry], version: Version) -> Attributes:
+    """Entries a 2.x client of `version` may receive (1.x-only attributes left out)."""
+    return Attributes(
+        entries=[e for e in attributes if e.tag == Tag.ATTRIBUTE or spec.tag_defined_in(e.tag, version)]
+    )
+
+
+def _identity(entry: AttributeEntry) -> tuple[Any, ...]:
+    if isinstance(entry.value, Attribute):
+        return (Tag.ATTRIBUTE, entry.value.vendor_identification or "", entry.value.attribute_name)
+    return (entry.tag,)
+
+
+# --- selecting attributes by name or reference -----------------------------------------
+
+
+def matches_name(entry: AttributeEntry, name: str) -> bool:
+    """Whether a 1.x Attribute Name names this entry ("Name", "x-foo", ...)."""
+    if isinstance(entry.value, Attribute):
+        vendor = entry.value.vendor_identification or ""
+        return custom_name_of_vendor(vendor, entry.value.attribute_name or "") == name
+    row = spec.tag_info(entry.tag)
+    return row is not None and row.name == name
+
+
+def matches_reference(entry: AttributeEntry, reference: Tag | AttributeReference) -> bool:
+    """Whether a 2.x Attribute Reference names this entry."""
+    if isinstance(reference, AttributeReference):
+        return (
+            isinstance(entry.value, Attribute)
+            and (entry.value.vendor_identification or "") == (reference.vendor_identification or "")
+            and entry.value.attribute_name == reference.attribute_name
+        )
+    return entry.tag == reference
+
+
+def select_by_names(attributes: Attributes, names: list[str]) -> list[AttributeEntry]:
+    """The entries named, in the order the names were asked for."""
+    return [entry for name in names for entry in attributes if matches_name(entry, name)]
+
+
+def select_by_references(
+    attributes: Attributes, references: list[Tag | AttributeReference]
+) -> list[AttributeEntry]:
+    return [entry for reference in references for entry in attributes if matches_reference(entry, reference)]
+
+
+def reference_of(entry: AttributeEntry) -> Tag | AttributeReference:
+    if isinstance(entry.value, Attribute):
+        return AttributeReference(
+            vendor_identification=entry.value.vendor_identification or "",
+            attribute_name=entry.value.attribute_name,
+        )
+    return Tag(entry.tag)
+
+
+def name_of(entry: AttributeEntry) -> str:
+    if isinstance(entry.value, Attribute):
+        vendor = entry.value.vendor_identification or ""
+        return custom_name_of_vendor(vendor, entry.value.attribute_name or "")
+    row = spec.tag_info(entry.tag)
+    return row.name if row is not None else f"0x{entry.tag:06X}"
+
+
+# --- what a client may set --------------------------------------------------------------
+
+
+# Attributes the rule tables say the server sets, but that a client names as the
+# parameters of what to create ("Create an AES 256-bit key").
+CREATION_PARAMETERS = frozenset(
+    {
+        Tag.CRYPTOGRAPHIC_ALGORITHM,
+        Tag.CRYPTOGRAPHIC_LENGTH,
+        Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS,
+        Tag.OBJECT_TYPE,
+        Tag.CERTIFICATE_TYPE,
+        Tag.OPAQUE_DATA_TYPE,
+        Tag.DIGITAL_SIGNATURE_ALGORITHM,
+        Tag.KEY_FORMAT_TYPE,
+        Tag.PROTECTION_STORAGE_MASK,
+    }
+)
+
+
+def server_only(tag: int) -> bool:
+    """Whether only the server ever sets this attribute (State, Unique Identifier, dates ...)."""
+    return not rule(tag).client_sets_initially and tag not in CREATION_PARAMETERS
+
+
+def check_client_settable(attributes: Iterable[AttributeEntry]) -> None:
+    """Refuse attributes only the server sets (Unique Identifier, State, Initial Date ...)."""
+    for entry in attributes:
+        if server_only(entry.tag) and entry.tag in _tables.ATTRIBUTE_RULES:
+            raise KmipError(ResultReason.ATTRIBUTE_READ_ONLY, f"{name_of(entry)} is set by the server")
+
+
+def check_single_valued(attributes: Attributes) -> None:
+    counts: dict[tuple[Any, ...], int] = {}
+    for entry in attributes:
+        key = _identity(entry)
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] > 1 and not rule(entry.tag).multiple:
+            raise KmipError(ResultReason.MULTI_VALUED_ATTRIBUTE, f"{name_of(entry)} may have only one value")

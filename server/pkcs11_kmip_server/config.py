@@ -1,0 +1,124 @@
+"""server.toml: the editable configuration of one server data directory.
+
+Relative paths in it are relative to the data directory, so a data directory can
+be moved or copied whole.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pkcs11_kmip.kmip.ttlv import Limits
+
+# TLS 1.2 suites Java and Go appliances negotiate (ECDHE with AES-GCM first, then
+# ChaCha20, then the CBC suites older appliances still need); TLS 1.3 suites are
+# always enabled by OpenSSL.
+DEFAULT_CIPHERS = ":".join(
+    [
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES256-GCM-SHA384",
+        "DHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-SHA384",
+        "ECDHE-RSA-AES256-SHA384",
+        "ECDHE-ECDSA-AES128-SHA256",
+        "ECDHE-RSA-AES128-SHA256",
+        "AES256-GCM-SHA384",
+        "AES128-GCM-SHA256",
+    ]
+)
+
+DEFAULT_PORT = 5696
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    workers: int = 16
+    max_message_size: int = 16 * 1024 * 1024
+    max_depth: int = 32
+    idle_timeout: float = 300.0
+    read_timeout: float = 30.0
+    ca: Path = field(default_factory=lambda: Path("pki/ca.crt"))
+    certificate: Path = field(default_factory=lambda: Path("pki/server.crt"))
+    key: Path = field(default_factory=lambda: Path("pki/server.key"))
+    ciphers: str = DEFAULT_CIPHERS
+    store_path: Path = field(default_factory=lambda: Path("kmip.sqlite3"))
+    master_key: Path = field(default_factory=lambda: Path("master.key"))
+    synchronous: str = "NORMAL"
+    log_level: str = "info"
+
+    def path(self, relative: Path) -> Path:
+        return relative if relative.is_absolute() else self.data_dir / relative
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_message_size=self.max_message_size, max_depth=self.max_depth)
+
+    @classmethod
+    def load(cls, data_dir: Path) -> ServerConfig:
+        path = data_dir / "server.toml"
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+        server = document.get("server", {})
+        tls = document.get("tls", {})
+        store = document.get("store", {})
+        log = document.get("log", {})
+        host, _, port = str(server.get("listen", f"127.0.0.1:{DEFAULT_PORT}")).rpartition(":")
+        config = cls(
+            data_dir=data_dir,
+            host=host.strip("[]") or "127.0.0.1",
+            port=int(port),
+            workers=int(server.get("workers", 16)),
+            max_message_size=int(server.get("max_message_size", 16 * 1024 * 1024)),
+            max_depth=int(server.get("max_depth", 32)),
+            idle_timeout=float(server.get("idle_timeout", 300)),
+            read_timeout=float(server.get("read_timeout", 30)),
+            ca=Path(tls.get("ca", "pki/ca.crt")),
+            certificate=Path(tls.get("certificate", "pki/server.crt")),
+            key=Path(tls.get("key", "pki/server.key")),
+            ciphers=str(tls.get("ciphers", DEFAULT_CIPHERS)),
+            store_path=Path(store.get("path", "kmip.sqlite3")),
+            master_key=Path(store.get("master_key", "master.key")),
+            synchronous=str(store.get("synchronous", "NORMAL")).upper(),
+            log_level=str(log.get("level", "info")),
+        )
+        config.limits  # noqa: B018 - validates the limits now, not at the first request
+        if config.synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"{path}: [store] synchronous must be NORMAL or FULL")
+        return config
+
+    def render(self) -> str:
+        """The text of a fresh server.toml (defaults, with comments)."""
+        return f'''# pkcs11-kmip server configuration. Paths are relative to this directory.
+
+[server]
+listen = "{self.host}:{self.port}"
+workers = {self.workers}                  # threads that execute requests
+max_message_size = {self.max_message_size}  # bytes; larger messages are refused before reading them
+max_depth = {self.max_depth}                # structure nesting a message may have
+idle_timeout = {self.idle_timeout:g}            # seconds a connection may stay silent between messages
+read_timeout = {self.read_timeout:g}             # seconds to finish a message once it has started
+
+[tls]
+ca = "{self.ca}"              # clients must present a certificate issued by this CA
+certificate = "{self.certificate}"
+key = "{self.key}"
+ciphers = "{self.ciphers}"
+
+[store]
+path = "{self.store_path}"
+master_key = "{self.master_key}"        # encrypts key material at rest; keep it safe, mode 0600
+synchronous = "{self.synchronous}"      # NORMAL survives a crash of the process, FULL also a power cut
+
+[log]
+level = "{self.log_level}"
+'''

@@ -1,0 +1,59 @@
+"""What an operation sees of its request: who asks, in which version, when, and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pkcs11_kmip.kmip.spec import Version
+from pkcs11_kmip.kmip.spec.enums import ResultReason, UniqueIdentifier
+from pkcs11_kmip_server.errors import KmipError, not_found
+from pkcs11_kmip_server.store import ObjectRecord, StoreSession
+
+
+@dataclass
+class RequestContext:
+    """One request message: shared by its batch items, which run in order.
+
+    `now` is read once per message, so every item of a batch sees the same instant.
+    """
+
+    principal: str
+    version: Version
+    now: datetime
+    session: StoreSession
+    # The ID Placeholder: the object the previous batch item created or acted on.
+    id_placeholder: str | None = None
+    # Objects created by earlier items of this batch, by their position (KMIP 2.x lets a
+    # Unique Identifier be an Integer: the index of an earlier batch item's object).
+    batch_objects: list[str | None] = field(default_factory=list)
+
+    @property
+    def is_1x(self) -> bool:
+        return self.version < (2, 0)
+
+    def resolve(self, uid: str | UniqueIdentifier | int | None) -> str:
+        """The Unique Identifier a request means: given, or the ID Placeholder."""
+        if uid is None or uid is UniqueIdentifier.ID_PLACEHOLDER:
+            if self.id_placeholder is None:
+                raise KmipError(
+                    ResultReason.MISSING_DATA, "no Unique Identifier, and no ID Placeholder to use"
+                )
+            return self.id_placeholder
+        if isinstance(uid, UniqueIdentifier):
+            raise KmipError(ResultReason.INVALID_FIELD, f"Unique Identifier {uid.name} is not supported here")
+        if isinstance(uid, int):
+            if not 0 <= uid < len(self.batch_objects) or self.batch_objects[uid] is None:
+                raise KmipError(ResultReason.INVALID_FIELD, f"no batch item {uid} created an object")
+            resolved = self.batch_objects[uid]
+            assert resolved is not None
+            return resolved
+        return uid
+
+    def load(self, uid: str | UniqueIdentifier | int | None) -> ObjectRecord:
+        """The caller's object, or Object Not Found (whether absent or someone else's)."""
+        resolved = self.resolve(uid)
+        record = self.session.load(resolved, self.principal)
+        if record is None:
+            raise not_found(resolved)
+        return record

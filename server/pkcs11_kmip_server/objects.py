@@ -1,0 +1,136 @@
+"""New managed objects: the attributes a client asked for, and those the server sets.
+
+Create, Register, Create Key Pair, Re-key and the others all make objects the same
+way: the client's attributes (checked against the spec's rules), then what the
+server sets on every new object (identifier, type, state, dates, digest, the
+Sensitive/Extractable flags and their "always/never" companions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+
+from pkcs11_kmip.kmip.messages import Attributes, Structure
+from pkcs11_kmip.kmip.messages.attributes import TemplateAttribute
+from pkcs11_kmip.kmip.messages.objects import Certificate, KeyBlock, KeyValue, OpaqueObject
+from pkcs11_kmip.kmip.messages.structures import Digest
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, KeyFormatType, ObjectType, ResultReason, State
+from pkcs11_kmip_server import attributes as rules
+from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.lifecycle import set_single
+from pkcs11_kmip_server.store import ObjectRecord
+
+
+def requested_attributes(
+    context: RequestContext,
+    *,
+    attributes: Attributes | None = None,
+    template_attribute: TemplateAttribute | None = None,
+) -> Attributes:
+    """The attributes a creating request asks for, in the canonical form, checked."""
+    if attributes is not None:
+        requested = Attributes(entries=list(attributes.entries))
+    elif template_attribute is not None:
+        if template_attribute.names:
+            raise KmipError(
+                ResultReason.FEATURE_NOT_SUPPORTED,
+                "Template objects named in a Template-Attribute are not supported",
+            )
+        requested = rules.from_named_list(template_attribute.attributes)
+    else:
+        requested = Attributes()
+    rules.check_client_settable(requested)
+    rules.check_single_valued(requested)
+    return requested
+
+
+def key_block_of(material: Structure | None) -> KeyBlock | None:
+    block = getattr(material, "key_block", None)
+    return block if isinstance(block, KeyBlock) else None
+
+
+def digest_of(material: Structure | None) -> Digest | None:
+    """SHA-256 over the object's value as stored (KMIP 2.1 §4.18)."""
+    value: bytes | None = None
+    key_format: KeyFormatType | None = None
+    block = key_block_of(material)
+    if (
+        block is not None
+        and isinstance(block.key_value, KeyValue)
+        and isinstance(block.key_value.key_material, bytes)
+    ):
+        value, key_format = block.key_value.key_material, block.key_format_type
+    elif isinstance(material, Certificate):
+        value = material.certificate_value
+    elif isinstance(material, OpaqueObject):
+        value = material.opaque_data_value
+    if value is None:
+        return None
+    return Digest(
+        hashing_algorithm=HashingAlgorithm.SHA_256,
+        digest_value=hashlib.sha256(value).digest(),
+        key_format_type=key_format,
+    )
+
+
+def new_record(
+    context: RequestContext,
+    object_type: ObjectType,
+    material: Structure | None,
+    requested: Attributes,
+) -> ObjectRecord:
+    """A new object of the caller's, with the server-set attributes added to `requested`."""
+    uid = str(uuid.uuid4())
+    now = context.now
+    attributes = Attributes()
+    attributes.add(Tag.UNIQUE_IDENTIFIER, uid)
+    attributes.add(Tag.SHORT_UNIQUE_IDENTIFIER, hashlib.sha256(uid.encode()).digest())
+    attributes.add(Tag.OBJECT_TYPE, object_type)
+    block = key_block_of(material)
+    if block is not None:
+        if block.cryptographic_algorithm is not None and requested.get(Tag.CRYPTOGRAPHIC_ALGORITHM) is None:
+            attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, block.cryptographic_algorithm)
+        if block.cryptographic_length is not None and requested.get(Tag.CRYPTOGRAPHIC_LENGTH) is None:
+            attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, block.cryptographic_length)
+        if block.key_format_type is not None:
+            attributes.add(Tag.KEY_FORMAT_TYPE, block.key_format_type)
+    attributes.entries.extend(requested.entries)
+    digest = digest_of(material)
+    if digest is not None:
+        attributes.add(Tag.DIGEST, digest)
+    attributes.add(Tag.STATE, State.PRE_ACTIVE)
+    attributes.add(Tag.INITIAL_DATE, now)
+    attributes.add(Tag.LAST_CHANGE_DATE, now)
+    attributes.add(Tag.ORIGINAL_CREATION_DATE, now)
+    if object_type in (
+        ObjectType.SYMMETRIC_KEY,
+        ObjectType.PRIVATE_KEY,
+        ObjectType.SECRET_DATA,
+        ObjectType.SPLIT_KEY,
+    ):
+        sensitive = requested.get(Tag.SENSITIVE)
+        extractable = requested.get(Tag.EXTRACTABLE)
+        if sensitive is None:
+            attributes.add(Tag.SENSITIVE, False)
+        if extractable is None:
+            attributes.add(Tag.EXTRACTABLE, True)
+        attributes.add(Tag.ALWAYS_SENSITIVE, bool(sensitive))
+        attributes.add(Tag.NEVER_EXTRACTABLE, extractable is False)
+    attributes.add(Tag.FRESH, True)
+    return ObjectRecord(uid, object_type, context.principal, attributes, material)
+
+
+def require_material(record: ObjectRecord) -> Structure:
+    """The object's value, or Object Destroyed once Destroy has removed it."""
+    if record.material is None:
+        raise KmipError(ResultReason.OBJECT_DESTROYED, f"the value of {record.uid} was destroyed")
+    return record.material
+
+
+def touch(record: ObjectRecord, now: datetime) -> None:
+    """Record a change (Last Change Date) before saving."""
+    set_single(record.attributes, Tag.LAST_CHANGE_DATE, now)

@@ -1,0 +1,59 @@
+"""Running a server: data directory, store, engine and transport, until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from pkcs11_kmip_server.config import ServerConfig
+from pkcs11_kmip_server.datadir import DataDirLock, initialize, is_initialized
+from pkcs11_kmip_server.engine import Engine
+from pkcs11_kmip_server.store.sealing import Sealer
+from pkcs11_kmip_server.store.sqlite import SqliteStore
+from pkcs11_kmip_server.transport import KmipServer
+
+log = logging.getLogger("pkcs11_kmip_server")
+
+
+def open_store(config: ServerConfig) -> SqliteStore:
+    sealer = Sealer.from_file(config.path(config.master_key))
+    return SqliteStore(config.path(config.store_path), sealer, config.synchronous)
+
+
+def prepare(data_dir: Path, host: str | None = None, port: int | None = None) -> ServerConfig:
+    """The configuration to run with: the data directory's, created on first use."""
+    if not is_initialized(data_dir):
+        initialize(data_dir, host or "127.0.0.1", port or 5696)
+        log.info("initialized %s (client identity in %s)", data_dir, data_dir / "clients" / "admin")
+    config = ServerConfig.load(data_dir)
+    if host is not None:
+        config.host = host
+    if port is not None:
+        config.port = port
+    return config
+
+
+async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; then finish the messages in progress and stop."""
+    lock = DataDirLock(config.data_dir)
+    lock.acquire()
+    store = open_store(config)
+    server = KmipServer(config, Engine(store, config.limits))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await server.start()
+        log.info("listening on %s:%d (KMIP over TLS)", config.host, server.port)
+        print(f"pkcs11-kmip server listening on {config.host}:{server.port}", flush=True)
+        if ready is not None:
+            ready.set()
+        await stopping.wait()
+        log.info("stopping")
+    finally:
+        await server.stop()
+        store.close()
+        lock.release()

@@ -1,0 +1,101 @@
+"""The object store: a narrow interface, one implementation per database.
+
+Operations see `Store.session()` (one transaction: commit on success, roll back on
+error) and the records it loads and saves. Implementations: `sqlite` (the embedded
+default). Each one indexes attributes so that Locate runs in the database.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pkcs11_kmip.kmip.messages import Attributes, Structure
+from pkcs11_kmip.kmip.spec.enums import ObjectType
+
+
+class Conflict(Exception):
+    """Another transaction changed what this one read: the request must run again."""
+
+
+class Storage(enum.IntEnum):
+    """Where an object lives (the Storage Status Mask bits)."""
+
+    ONLINE = 1
+    ARCHIVED = 2
+    DESTROYED = 4
+
+
+@dataclass
+class ObjectRecord:
+    """A managed object: its attributes (the canonical 2.x form) and its material.
+
+    `material` is the typed managed object (e.g. a SymmetricKey with its key block),
+    None once destroyed; the store keeps it encrypted.
+    """
+
+    uid: str
+    object_type: ObjectType
+    owner: str
+    attributes: Attributes
+    material: Structure | None
+    storage: Storage = Storage.ONLINE
+
+
+@dataclass
+class AttributeFilter:
+    """One Locate criterion: an attribute (by tag, or by vendor and name) and its value."""
+
+    tag: int
+    value: Any
+    vendor: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class LocateQuery:
+    owner: str
+    now: datetime
+    filters: list[AttributeFilter] = field(default_factory=list)
+    offset: int = 0
+    maximum: int | None = None
+    storage: int = Storage.ONLINE
+
+
+class StoreSession(Protocol):
+    """One transaction's view of the store."""
+
+    def insert(self, record: ObjectRecord) -> None: ...
+
+    def load(self, uid: str, owner: str) -> ObjectRecord | None:
+        """The caller's object, or None (whether it does not exist or is someone else's)."""
+        ...
+
+    def save(self, record: ObjectRecord) -> None: ...
+
+    def locate(self, query: LocateQuery) -> tuple[list[str], int]:
+        """Matching uids, newest first, after offset and maximum; and how many match in all."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested scope whose changes are undone if it raises (batch items run in one)."""
+        ...
+
+
+class Store(Protocol):
+    def session(self) -> AbstractContextManager[StoreSession]: ...
+
+    def close(self) -> None: ...
+
+
+def iter_filters_by_tag(filters: list[AttributeFilter]) -> Iterator[tuple[int, list[AttributeFilter]]]:
+    """Group a Locate's criteria by attribute (two dates of one attribute make a range)."""
+    groups: dict[tuple[int, str | None, str | None], list[AttributeFilter]] = {}
+    for criterion in filters:
+        groups.setdefault((criterion.tag, criterion.vendor, criterion.name), []).append(criterion)
+    for (tag, _vendor, _name), group in groups.items():
+        yield tag, group

@@ -1,0 +1,363 @@
+"""The embedded object store: SQLite in WAL mode, key material sealed with the master key.
+
+Tables:
+  object     one row per managed object: the columns Locate and the lifecycle need,
+             the attributes (TTLV, no secrets) and the sealed material
+  attribute  one row per attribute instance, indexed: what Locate searches
+Every worker thread has its own connection; a session is one transaction.
+Transactions start deferred so readers never wait for each other; a write that
+meets a newer snapshot raises `Conflict`, and the engine runs the message again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pkcs11_kmip.kmip.messages import Attribute, Attributes, Structure
+from pkcs11_kmip.kmip.messages.objects import (
+    Certificate,
+    CertificateRequest,
+    OpaqueObject,
+    PGPKey,
+    PrivateKey,
+    PublicKey,
+    SecretData,
+    SplitKey,
+    SymmetricKey,
+    Template,
+)
+from pkcs11_kmip.kmip.messages.structures import (
+    AlternativeName,
+    ApplicationSpecificInformation,
+    Link,
+    Name,
+)
+from pkcs11_kmip.kmip.spec import KmipEnum, KmipMask, Tag
+from pkcs11_kmip.kmip.spec.enums import ObjectType, State
+from pkcs11_kmip.kmip.ttlv import Item, Limits, binary
+from pkcs11_kmip.kmip.ttlv.limits import MAX_SUPPORTED_DEPTH
+from pkcs11_kmip_server.store import (
+    AttributeFilter,
+    Conflict,
+    LocateQuery,
+    ObjectRecord,
+    Storage,
+    iter_filters_by_tag,
+)
+from pkcs11_kmip_server.store.sealing import Sealer
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS object (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid TEXT NOT NULL UNIQUE,
+    object_type INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    storage INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    activation_date INTEGER,
+    deactivation_date INTEGER,
+    attributes BLOB NOT NULL,
+    material BLOB
+);
+CREATE INDEX IF NOT EXISTS object_owner ON object (owner, seq);
+CREATE TABLE IF NOT EXISTS attribute (
+    object_seq INTEGER NOT NULL REFERENCES object (seq) ON DELETE CASCADE,
+    tag INTEGER NOT NULL,
+    name TEXT,
+    text_value TEXT,
+    text_value2 TEXT,
+    int_value INTEGER,
+    blob_value BLOB
+);
+CREATE INDEX IF NOT EXISTS attribute_text ON attribute (tag, text_value);
+CREATE INDEX IF NOT EXISTS attribute_int ON attribute (tag, int_value);
+CREATE INDEX IF NOT EXISTS attribute_named ON attribute (name, text_value);
+CREATE INDEX IF NOT EXISTS attribute_object ON attribute (object_seq);
+"""
+
+MATERIAL_CLASSES: dict[ObjectType, type[Structure]] = {
+    ObjectType.CERTIFICATE: Certificate,
+    ObjectType.CERTIFICATE_REQUEST: CertificateRequest,
+    ObjectType.SYMMETRIC_KEY: SymmetricKey,
+    ObjectType.PUBLIC_KEY: PublicKey,
+    ObjectType.PRIVATE_KEY: PrivateKey,
+    ObjectType.SPLIT_KEY: SplitKey,
+    ObjectType.TEMPLATE: Template,
+    ObjectType.SECRET_DATA: SecretData,
+    ObjectType.OPAQUE_OBJECT: OpaqueObject,
+    ObjectType.PGP_KEY: PGPKey,
+}
+
+INSERT_ATTRIBUTE = (
+    "INSERT INTO attribute (object_seq, tag, name, text_value, text_value2, int_value, blob_value)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+# The effective state (lifecycle.effective_state) as SQL, for Locate by State.
+EFFECTIVE_STATE = f"""(CASE
+    WHEN o.state = {State.PRE_ACTIVE} AND o.activation_date IS NOT NULL AND o.activation_date <= :now THEN
+        (CASE WHEN o.deactivation_date IS NOT NULL AND o.deactivation_date <= :now
+              THEN {State.DEACTIVATED} ELSE {State.ACTIVE} END)
+    WHEN o.state = {State.ACTIVE} AND o.deactivation_date IS NOT NULL AND o.deactivation_date <= :now
+        THEN {State.DEACTIVATED}
+    ELSE o.state END)"""
+
+
+def epoch(moment: datetime) -> int:
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+def vendor_key(attribute: Attribute) -> str:
+    return f"{attribute.vendor_identification or ''}\x00{attribute.attribute_name or ''}"
+
+
+def index_values(tag: int, value: Any) -> tuple[str | None, str | None, str | None, int | None, bytes | None]:
+    """(name, text, text2, int, blob) columns of one attribute instance."""
+    if isinstance(value, Attribute):
+        raw = value.attribute_value
+        text = raw.value if isinstance(raw, Item) and isinstance(raw.value, str) else None
+        number = raw.value if isinstance(raw, Item) and type(raw.value) is int else None
+        blob = binary.encode(raw) if isinstance(raw, Item) and text is None and number is None else None
+        return vendor_key(value), text, None, number, blob
+    if isinstance(value, Name):
+        return (
+            None,
+            value.name_value,
+            None,
+            int(value.name_type) if value.name_type is not None else None,
+            None,
+        )
+    if isinstance(value, AlternativeName):
+        alt_type = value.alternative_name_type
+        return None, value.alternative_name_value, None, int(alt_type) if alt_type is not None else None, None
+    if isinstance(value, ApplicationSpecificInformation):
+        return None, value.application_namespace, value.application_data, None, None
+    if isinstance(value, Link):
+        linked = value.linked_object_identifier
+        return None, str(linked) if linked is not None else None, None, int(value.link_type or 0), None
+    if isinstance(value, str):
+        return None, value, None, None, None
+    if isinstance(value, datetime):
+        return None, None, None, epoch(value), None
+    if isinstance(value, bool | int):  # enums and masks are ints too
+        return None, None, None, int(value), None
+    if isinstance(value, bytes):
+        return None, None, None, None, value
+    if isinstance(value, Structure):
+        return None, None, None, None, value.encode()
+    return None, None, None, None, None
+
+
+# Our own records: written by us, so no size limit applies; nesting as deep as allowed.
+_STORED = Limits(max_message_size=2**62, max_depth=MAX_SUPPORTED_DEPTH)
+
+
+class SqliteStore:
+    def __init__(self, path: Path, sealer: Sealer, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self.sealer = sealer
+        self.synchronous = synchronous
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        with self._connection() as connection:
+            connection.executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(f"PRAGMA synchronous={self.synchronous}")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self._local.connection = connection
+            with self._all_lock:
+                self._all.append(connection)
+        return connection
+
+    @contextmanager
+    def session(self) -> Iterator[SqliteSession]:
+        connection = self._connection()
+        connection.execute("BEGIN")
+        try:
+            yield SqliteSession(connection, self.sealer)
+            connection.execute("COMMIT")
+        except BaseException as error:
+            connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
+                raise Conflict(str(error)) from error
+            raise
+
+    def close(self) -> None:
+        with self._all_lock:
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+class SqliteSession:
+    _savepoints = itertools.count()
+
+    def __init__(self, connection: sqlite3.Connection, sealer: Sealer) -> None:
+        self.connection = connection
+        self.sealer = sealer
+
+    def _execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self.connection.execute(sql, parameters)
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                raise Conflict(str(error)) from error
+            raise
+
+    def _columns(self, record: ObjectRecord) -> dict[str, Any]:
+        attributes = record.attributes
+        state = attributes.get(Tag.STATE)
+        activation = attributes.get(Tag.ACTIVATION_DATE)
+        deactivation = attributes.get(Tag.DEACTIVATION_DATE)
+        material = None
+        if record.material is not None:
+            material = self.sealer.seal(record.material.encode(), record.uid)
+        return {
+            "uid": record.uid,
+            "object_type": int(record.object_type),
+            "owner": record.owner,
+            "storage": int(record.storage),
+            "state": int(state if state is not None else State.PRE_ACTIVE),
+            "activation_date": epoch(activation) if activation is not None else None,
+            "deactivation_date": epoch(deactivation) if deactivation is not None else None,
+            "attributes": attributes.encode_any_version(),
+            "material": material,
+        }
+
+    def insert(self, record: ObjectRecord) -> None:
+        columns = self._columns(record)
+        names = ", ".join(columns)
+        marks = ", ".join(f":{name}" for name in columns)
+        cursor = self._execute(f"INSERT INTO object ({names}) VALUES ({marks})", columns)
+        self._index(cursor.lastrowid, record.attributes)
+
+    def save(self, record: ObjectRecord) -> None:
+        columns = self._columns(record)
+        assignments = ", ".join(f"{name} = :{name}" for name in columns if name != "uid")
+        self._execute(f"UPDATE object SET {assignments} WHERE uid = :uid", columns)
+        (seq,) = self._execute("SELECT seq FROM object WHERE uid = ?", (record.uid,)).fetchone()
+        self._execute("DELETE FROM attribute WHERE object_seq = ?", (seq,))
+        self._index(seq, record.attributes)
+
+    def _index(self, seq: int | None, attributes: Attributes) -> None:
+        rows = [(seq, entry.tag, *index_values(entry.tag, entry.value)) for entry in attributes]
+        for row in rows:
+            self._execute(INSERT_ATTRIBUTE, row)
+
+    def load(self, uid: str, owner: str) -> ObjectRecord | None:
+        row = self._execute(
+            "SELECT object_type, storage, attributes, material FROM object WHERE uid = ? AND owner = ?",
+            (uid, owner),
+        ).fetchone()
+        if row is None:
+            return None
+        object_type = ObjectType(row[0])
+        attributes = Attributes.from_item(binary.decode(row[2], _STORED))
+        material = None
+        if row[3] is not None:
+            plain = self.sealer.open(row[3], uid)
+            material = MATERIAL_CLASSES[object_type].from_item(binary.decode(plain, _STORED))
+        return ObjectRecord(uid, object_type, owner, attributes, material, Storage(row[1]))
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        name = f"item{next(self._savepoints)}"
+        self._execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._execute(f"ROLLBACK TO {name}")
+            self._execute(f"RELEASE {name}")
+            raise
+        self._execute(f"RELEASE {name}")
+
+    def locate(self, query: LocateQuery) -> tuple[list[str], int]:
+        where = ["o.owner = :owner"]
+        parameters: dict[str, Any] = {"owner": query.owner, "now": epoch(query.now)}
+        storages = [int(bit) for bit in Storage if query.storage & bit]
+        state_filter = [f for f in query.filters if f.tag == Tag.STATE]
+        if any(f.value in (State.DESTROYED, State.DESTROYED_COMPROMISED) for f in state_filter):
+            storages.append(int(Storage.DESTROYED))
+        where.append(f"o.storage IN ({', '.join(str(s) for s in sorted(set(storages)))})")
+        for number, (tag, group) in enumerate(iter_filters_by_tag(query.filters)):
+            where.append(self._condition(number, tag, group, parameters))
+        sql_where = " AND ".join(where)
+        (total,) = self._execute(f"SELECT COUNT(*) FROM object o WHERE {sql_where}", parameters).fetchone()
+        parameters["maximum"] = -1 if query.maximum is None else query.maximum  # SQLite: -1 is no limit
+        parameters["offset"] = query.offset
+        rows = self._execute(
+            f"SELECT o.uid FROM object o WHERE {sql_where} ORDER BY o.seq DESC LIMIT :maximum OFFSET :offset",
+            parameters,
+        ).fetchall()
+        return [row[0] for row in rows], total
+
+    def _condition(
+        self, number: int, tag: int, group: list[AttributeFilter], parameters: dict[str, Any]
+    ) -> str:
+        """SQL for one attribute's criteria (all of them must hold)."""
+        prefix = f"f{number}_"
+        if tag == Tag.STATE:
+            states = {int(f.value) for f in group}
+            return f"{EFFECTIVE_STATE} IN ({', '.join(str(s) for s in sorted(states))})"
+        if tag == Tag.OBJECT_TYPE:
+            parameters[prefix] = int(group[0].value)
+            return f"o.object_type = :{prefix}"
+        first = group[0].value
+        if isinstance(first, datetime):
+            # One date: that instant; two: the range between them (KMIP Locate rules).
+            moments = sorted(epoch(f.value) for f in group)
+            parameters[prefix + "low"], parameters[prefix + "high"] = moments[0], moments[-1]
+            return self._exists(
+                tag, f"a.int_value BETWEEN :{prefix}low AND :{prefix}high", parameters, prefix
+            )
+        conditions = []
+        for index, criterion in enumerate(group):
+            key = f"{prefix}{index}"
+            conditions.append(self._exists(tag, self._match(criterion, key, parameters), parameters, key))
+        return " AND ".join(conditions)
+
+    @staticmethod
+    def _exists(tag: int, condition: str, parameters: dict[str, Any], key: str) -> str:
+        parameters[key + "tag"] = tag
+        match = f"a.object_seq = o.seq AND a.tag = :{key}tag AND {condition}"
+        return f"EXISTS (SELECT 1 FROM attribute a WHERE {match})"
+
+    @staticmethod
+    def _match(criterion: AttributeFilter, key: str, parameters: dict[str, Any]) -> str:
+        name, text, text2, number, blob = index_values(criterion.tag, criterion.value)
+        parts = []
+        if name is not None:
+            parameters[key + "name"] = name
+            parts.append(f"a.name = :{key}name")
+        if isinstance(criterion.value, KmipMask):
+            # A usage mask matches an object whose mask has (at least) these bits.
+            parameters[key + "int"] = number
+            parts.append(f"(a.int_value & :{key}int) = :{key}int")
+        else:
+            for column, value in (("text_value", text), ("text_value2", text2), ("int_value", number)):
+                if value is not None:
+                    parameters[key + column] = value
+                    parts.append(f"a.{column} = :{key}{column}")
+            if blob is not None and not isinstance(criterion.value, KmipEnum):
+                parameters[key + "blob"] = blob
+                parts.append(f"a.blob_value = :{key}blob")
+        return " AND ".join(parts) or "1"

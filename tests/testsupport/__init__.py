@@ -1,0 +1,1 @@
+"""Helpers shared by the test directories (importable: pyproject puts tests/ on sys.path)."""
