@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "run the KMIP server on a data directory"),
     "init": ("init", "create a server data directory (configuration, PKI, admin client)"),
     "ca": ("ca", "issue client identities from a data directory's CA"),
+    "conformance": ("conformance", "replay OASIS KMIP XML test cases against a KMIP server"),
 }
 
 
