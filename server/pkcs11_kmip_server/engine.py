@@ -30,6 +30,7 @@ from pkcs11_kmip.kmip.messages.structures import ProtocolVersion
 from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.spec.enums import BatchErrorContinuationOption, Operation, ResultReason, ResultStatus
 from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType, Limits, binary
+from pkcs11_kmip_server.auth import CredentialError, PasswordUsers
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.operations import Handler, load_all
@@ -112,6 +113,7 @@ class _Undo(Exception):
 class Engine:
     store: Store
     limits: Limits
+    users: PasswordUsers | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     handlers: dict[Operation, Handler] = field(default_factory=load_all)
 
@@ -147,7 +149,13 @@ class Engine:
             return self._refusal(
                 version, ResultReason.AUTHENTICATION_NOT_SUCCESSFUL, "no client identity", now
             )
-        outcomes = self._execute(peer.principal, version, now, header, batch)
+        principal = peer.principal
+        if self.users is not None:
+            try:
+                principal = self.users.principal(header.authentication, peer.principal)
+            except CredentialError as error:
+                return self._refusal(version, ResultReason.AUTHENTICATION_NOT_SUCCESSFUL, str(error), now)
+        outcomes = self._execute(principal, version, now, header, batch)
         return self._respond(version, now, header, outcomes)
 
     def refuse(self, message: str) -> bytes:

@@ -7,6 +7,7 @@ import logging
 import signal
 from pathlib import Path
 
+from pkcs11_kmip_server.auth import USERS_FILE, PasswordUsers
 from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.datadir import DataDirLock, initialize, is_initialized
 from pkcs11_kmip_server.engine import Engine
@@ -40,7 +41,8 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     lock = DataDirLock(config.data_dir)
     lock.acquire()
     store = open_store(config)
-    server = KmipServer(config, Engine(store, config.limits))
+    users = PasswordUsers(config.data_dir / USERS_FILE)
+    server = KmipServer(config, Engine(store, config.limits, users))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

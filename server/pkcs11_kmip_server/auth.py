@@ -1,0 +1,125 @@
+"""Who a request speaks for: its TLS client certificate, or a KMIP Credential.
+
+Every connection is authenticated by its certificate (subject CN). A request may
+also carry a Username and Password Credential (NetApp and other appliances send
+one); when the data directory lists that user, a valid password makes the request
+act as that user, and a wrong one fails the request. Passwords are kept as scrypt
+hashes in DIR/users.toml; verified ones are remembered briefly, since scrypt is
+slow on purpose and some clients send the credential with every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pkcs11_kmip.kmip.messages.structures import Authentication
+from pkcs11_kmip.kmip.spec.enums import CredentialType
+
+USERS_FILE = "users.toml"
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+REMEMBER_SECONDS = 300.0
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+    return hmac.compare_digest(candidate, bytes.fromhex(digest))
+
+
+def add_user(data_dir: Path, name: str, password: str) -> None:
+    """Add or replace a user's password in DIR/users.toml (mode 0600)."""
+    path = data_dir / USERS_FILE
+    users = _read(path)
+    users[name] = hash_password(password)
+    lines = ["# Users who may authenticate with a KMIP Username and Password Credential.\n"]
+    lines += [f'"{user}" = "{stored}"\n' for user, stored in sorted(users.items())]
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.writelines(lines)
+    os.replace(temporary, path)
+
+
+def _read(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        return {str(name): str(stored) for name, stored in tomllib.load(handle).items()}
+
+
+class CredentialError(Exception):
+    """A Credential that names a known user with the wrong password (or is malformed)."""
+
+
+@dataclass
+class PasswordUsers:
+    """DIR/users.toml, re-read when it changes."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mtime: float | None = None
+        self._users: dict[str, str] = {}
+        self._verified: dict[tuple[str, bytes], float] = {}
+
+    def _current(self) -> dict[str, str]:
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            mtime = None
+        with self._lock:
+            if mtime != self._mtime:
+                self._users = _read(self.path) if mtime is not None else {}
+                self._verified.clear()
+                self._mtime = mtime
+            return self._users
+
+    def principal(self, authentication: Authentication | None, certificate_principal: str) -> str:
+        """The identity the request acts as (raises CredentialError for a wrong password)."""
+        if authentication is None:
+            return certificate_principal
+        users = self._current()
+        for credential in authentication.credentials:
+            value = credential.credential_value
+            if credential.credential_type is not CredentialType.USERNAME_AND_PASSWORD or value is None:
+                continue
+            name = value.username or ""
+            stored = users.get(name)
+            if stored is None:
+                continue  # not a user of this server: the certificate identifies the client
+            if self._verify(name, value.password or "", stored):
+                return name
+            raise CredentialError(f"wrong password for {name!r}")
+        return certificate_principal
+
+    def _verify(self, name: str, password: str, stored: str) -> bool:
+        key = (name, hashlib.sha256(password.encode()).digest())
+        now = time.monotonic()
+        with self._lock:
+            if self._verified.get(key, 0.0) > now:
+                return True
+        if not password_matches(password, stored):
+            return False
+        with self._lock:
+            self._verified[key] = now + REMEMBER_SECONDS
+        return True

@@ -1,0 +1,96 @@
+"""KMIP Username and Password Credentials, where the data directory lists the user."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from testsupport.server import RunningServer, cli
+
+from pkcs11_kmip.kmip.client import KmipResultError
+from pkcs11_kmip.kmip.messages import Attribute, Attributes, TemplateAttribute
+from pkcs11_kmip.kmip.messages.payloads import CreateRequest, GetRequest
+from pkcs11_kmip.kmip.messages.structures import Authentication, Credential, CredentialValue
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import CredentialType, CryptographicAlgorithm, ObjectType, ResultReason
+
+
+def credential(username: str, password: str) -> Authentication:
+    value = CredentialValue(username=username, password=password)
+    return Authentication(
+        credentials=[Credential(credential_type=CredentialType.USERNAME_AND_PASSWORD, credential_value=value)]
+    )
+
+
+def create(version: tuple[int, int] = (2, 1), **header: object) -> tuple[CreateRequest, dict[str, object]]:
+    """An AES-128 Create in the attribute form of `version`."""
+    if version < (2, 0):
+        template = TemplateAttribute(
+            attributes=[
+                Attribute(
+                    attribute_name="Cryptographic Algorithm", attribute_value=CryptographicAlgorithm.AES
+                ),
+                Attribute(attribute_name="Cryptographic Length", attribute_value=128),
+            ]
+        )
+        return CreateRequest(object_type=ObjectType.SYMMETRIC_KEY, template_attribute=template), header
+    attributes = Attributes.of(
+        (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES), (Tag.CRYPTOGRAPHIC_LENGTH, 128)
+    )
+    return CreateRequest(object_type=ObjectType.SYMMETRIC_KEY, attributes=attributes), header
+
+
+@pytest.fixture(scope="module")
+def appliance_user(kmip_server: RunningServer) -> str:
+    subprocess.run(
+        [
+            *cli(),
+            "admin",
+            "users",
+            "add",
+            "appliance",
+            "--data-dir",
+            str(kmip_server.data_dir),
+            "--password-stdin",
+        ],
+        input="s3cret\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return "appliance"
+
+
+def test_a_valid_credential_acts_as_its_user_whatever_the_certificate(
+    kmip_server: RunningServer, appliance_user: str
+) -> None:
+    with (
+        kmip_server.client("cred-host-1", version=(1, 2)) as first,
+        kmip_server.client("cred-host-2") as second,
+    ):
+        request, header = create((1, 2), authentication=credential(appliance_user, "s3cret"))
+        uid = first.call(request, **header).unique_identifier
+        # Another host presenting the same credential is the same user...
+        assert second.call(
+            GetRequest(unique_identifier=uid), authentication=credential(appliance_user, "s3cret")
+        )
+        # ...while the certificate alone is someone else.
+        with pytest.raises(KmipResultError) as refused:
+            second.call(GetRequest(unique_identifier=uid))
+        assert refused.value.reason is ResultReason.OBJECT_NOT_FOUND
+
+
+def test_a_wrong_password_fails_the_request(kmip_server: RunningServer, appliance_user: str) -> None:
+    with kmip_server.client("cred-host-3") as client:
+        request, header = create(authentication=credential(appliance_user, "guess"))
+        with pytest.raises(KmipResultError) as refused:
+            client.call(request, **header)
+        assert refused.value.reason is ResultReason.AUTHENTICATION_NOT_SUCCESSFUL
+
+
+def test_a_user_the_server_does_not_know_leaves_the_certificate_in_charge(kmip_server: RunningServer) -> None:
+    with kmip_server.client("cred-host-4") as client:
+        request, header = create(authentication=credential("nobody-here", "x"))
+        uid = client.call(request, **header).unique_identifier
+        assert client.call(GetRequest(unique_identifier=uid)).unique_identifier == uid
