@@ -1,0 +1,234 @@
+"""The engine without sockets: bytes in, bytes out, over a real SQLite store.
+
+Batches (order, error continuation, ID Placeholder, Unique Batch Item ID), version
+negotiation, the reasons a 1.x client gets, and malformed input answered, not raised.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pkcs11_kmip.kmip.messages import (
+    Attribute,
+    Attributes,
+    RequestBatchItem,
+    RequestHeader,
+    RequestMessage,
+    ResponseMessage,
+    TemplateAttribute,
+)
+from pkcs11_kmip.kmip.messages.payloads import (
+    ActivateRequest,
+    CreateRequest,
+    DestroyRequest,
+    DiscoverVersionsRequest,
+    GetAttributesRequest,
+    GetRequest,
+    LocateRequest,
+    RequestPayload,
+)
+from pkcs11_kmip.kmip.messages.structures import ProtocolVersion
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import (
+    BatchErrorContinuationOption,
+    CryptographicAlgorithm,
+    ObjectType,
+    Operation,
+    ResultReason,
+    ResultStatus,
+    State,
+)
+from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS, Item, ItemType, binary
+from pkcs11_kmip_server.engine import Engine, Peer
+from pkcs11_kmip_server.store.sealing import Sealer
+from pkcs11_kmip_server.store.sqlite import SqliteStore
+
+ALICE = Peer("alice")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    store = SqliteStore(tmp_path / "store.sqlite3", Sealer(secrets.token_bytes(32)))
+    yield Engine(store, DEFAULT_LIMITS, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    store.close()
+
+
+def aes(version: tuple[int, int]) -> CreateRequest:
+    if version < (2, 0):
+        template = TemplateAttribute(
+            attributes=[
+                Attribute(
+                    attribute_name="Cryptographic Algorithm", attribute_value=CryptographicAlgorithm.AES
+                ),
+                Attribute(attribute_name="Cryptographic Length", attribute_value=128),
+            ]
+        )
+        return CreateRequest(object_type=ObjectType.SYMMETRIC_KEY, template_attribute=template)
+    attributes = Attributes.of(
+        (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES), (Tag.CRYPTOGRAPHIC_LENGTH, 128)
+    )
+    return CreateRequest(object_type=ObjectType.SYMMETRIC_KEY, attributes=attributes)
+
+
+def message(
+    version: tuple[int, int],
+    *payloads: RequestPayload,
+    option: BatchErrorContinuationOption | None = None,
+    maximum_response_size: int | None = None,
+) -> bytes:
+    items = [
+        RequestBatchItem(operation=p.OPERATION, unique_batch_item_id=bytes([i]), request_payload=p)
+        for i, p in enumerate(payloads)
+    ]
+    header = RequestHeader(
+        protocol_version=ProtocolVersion.of(version),
+        batch_error_continuation_option=option,
+        maximum_response_size=maximum_response_size,
+        batch_count=len(items),
+    )
+    return RequestMessage(header=header, batch_items=items).encode()
+
+
+def exchange(engine: Engine, data: bytes, peer: Peer = ALICE) -> ResponseMessage:
+    return ResponseMessage.decode(engine.handle(data, peer))
+
+
+def test_the_id_placeholder_carries_an_object_through_a_batch(engine: Engine) -> None:
+    response = exchange(engine, message((2, 1), aes((2, 1)), ActivateRequest(), GetAttributesRequest()))
+    create, activate, attributes = response.batch_items
+    assert [i.result_status for i in response.batch_items] == [ResultStatus.SUCCESS] * 3
+    assert [i.unique_batch_item_id for i in response.batch_items] == [b"\x00", b"\x01", b"\x02"]
+    uid = create.response_payload.unique_identifier  # type: ignore[union-attr]
+    assert activate.response_payload.unique_identifier == uid  # type: ignore[union-attr]
+    assert attributes.response_payload.attributes.get(Tag.STATE) is State.ACTIVE  # type: ignore[union-attr]
+
+
+def test_stop_leaves_the_rest_unprocessed_and_keeps_what_was_done(engine: Engine) -> None:
+    response = exchange(
+        engine, message((2, 1), aes((2, 1)), GetRequest(unique_identifier="missing"), ActivateRequest())
+    )
+    assert [i.result_status for i in response.batch_items] == [
+        ResultStatus.SUCCESS,
+        ResultStatus.OPERATION_FAILED,
+    ]
+    assert response.header is not None and response.header.batch_count == 2
+    uid = response.batch_items[0].response_payload.unique_identifier  # type: ignore[union-attr]
+    assert exchange(engine, message((2, 1), GetRequest(unique_identifier=uid))).batch_items[
+        0
+    ].result_status is (ResultStatus.SUCCESS)
+
+
+def test_continue_processes_every_item(engine: Engine) -> None:
+    response = exchange(
+        engine,
+        message(
+            (2, 1),
+            GetRequest(unique_identifier="missing"),
+            aes((2, 1)),
+            option=BatchErrorContinuationOption.CONTINUE,
+        ),
+    )
+    assert [i.result_status for i in response.batch_items] == [
+        ResultStatus.OPERATION_FAILED,
+        ResultStatus.SUCCESS,
+    ]
+
+
+def test_undo_rolls_back_what_the_batch_did(engine: Engine) -> None:
+    response = exchange(
+        engine,
+        message(
+            (2, 1),
+            aes((2, 1)),
+            DestroyRequest(unique_identifier="missing"),
+            option=BatchErrorContinuationOption.UNDO,
+        ),
+    )
+    assert [i.result_status for i in response.batch_items] == [
+        ResultStatus.OPERATION_UNDONE,
+        ResultStatus.OPERATION_FAILED,
+    ]
+    located = exchange(engine, message((2, 1), LocateRequest(attributes=Attributes.of())))
+    assert located.batch_items[0].response_payload.unique_identifiers == []  # type: ignore[union-attr]
+
+
+def test_a_1x_client_gets_the_reason_its_version_knows(engine: Engine) -> None:
+    response = exchange(engine, message((1, 2), GetRequest(unique_identifier="missing")))
+    assert response.version() == (1, 2)
+    assert response.batch_items[0].result_reason is ResultReason.ITEM_NOT_FOUND
+    response = exchange(engine, message((2, 0), GetRequest(unique_identifier="missing")))
+    assert response.batch_items[0].result_reason is ResultReason.OBJECT_NOT_FOUND
+
+
+def test_1x_clients_see_1x_attribute_forms(engine: Engine) -> None:
+    create = exchange(engine, message((1, 1), aes((1, 1)))).batch_items[0]
+    uid = create.response_payload.unique_identifier  # type: ignore[union-attr]
+    found = exchange(
+        engine, message((1, 1), GetAttributesRequest(unique_identifier=uid, attribute_names=["State"]))
+    )
+    (state,) = found.batch_items[0].response_payload.attribute_list  # type: ignore[union-attr]
+    assert (state.attribute_name, state.attribute_value) == ("State", State.PRE_ACTIVE)
+
+
+def test_an_unsupported_version_is_answered_in_one_we_speak(engine: Engine) -> None:
+    response = exchange(engine, message((3, 0), DiscoverVersionsRequest()))
+    assert response.version() == (2, 1)
+    assert response.batch_items[0].result_reason is ResultReason.UNSUPPORTED_PROTOCOL_VERSION
+
+
+def test_discover_versions_lists_what_both_speak(engine: Engine) -> None:
+    offered = [ProtocolVersion.of(v) for v in ((3, 0), (1, 4), (1, 2))]
+    response = exchange(engine, message((1, 0), DiscoverVersionsRequest(protocol_versions=offered)))
+    versions = response.batch_items[0].response_payload.protocol_versions  # type: ignore[union-attr]
+    assert [v.as_tuple() for v in versions] == [(1, 4), (1, 2)]
+
+
+def test_maximum_response_size(engine: Engine) -> None:
+    response = exchange(engine, message((2, 1), aes((2, 1)), maximum_response_size=64))
+    assert response.batch_items[0].result_reason is ResultReason.RESPONSE_TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x42\x00\x78\x01\x00\x00\x00\x08garbage!", ResultReason.INVALID_MESSAGE),
+        (binary.encode(Item(Tag.REQUEST_MESSAGE, ItemType.STRUCTURE, [])), ResultReason.INVALID_MESSAGE),
+    ],
+    ids=["malformed TTLV", "no header"],
+)
+def test_malformed_messages_get_invalid_message(engine: Engine, data: bytes, reason: ResultReason) -> None:
+    assert exchange(engine, data).batch_items[0].result_reason is reason
+
+
+def test_a_malformed_payload_fails_only_its_item(engine: Engine) -> None:
+    good = RequestMessage.decode(message((2, 1), aes((2, 1)), GetRequest(unique_identifier="x")))
+    item = good.to_item()
+    bad_payload = item.children[2].children[2]
+    bad_payload.value = [Item(Tag.UNIQUE_IDENTIFIER, ItemType.BOOLEAN, True)]
+    response = exchange(engine, binary.encode(item))
+    first, second = response.batch_items
+    assert first.result_status is ResultStatus.SUCCESS
+    assert (second.operation, second.result_reason) == (Operation.GET, ResultReason.INVALID_FIELD)
+
+
+def test_an_unknown_operation_is_not_supported(engine: Engine) -> None:
+    item = RequestMessage.decode(message((2, 1), GetRequest(unique_identifier="x"))).to_item()
+    batch = item.children[1]
+    batch.value = [
+        Item(Tag.OPERATION, ItemType.ENUMERATION, 0x80000042),
+        Item(Tag.REQUEST_PAYLOAD, ItemType.STRUCTURE, []),
+    ]
+    response = exchange(engine, binary.encode(item))
+    assert response.batch_items[0].result_reason is ResultReason.OPERATION_NOT_SUPPORTED
+
+
+def test_clients_are_isolated(engine: Engine) -> None:
+    create = exchange(engine, message((2, 1), aes((2, 1)))).batch_items[0]
+    uid = create.response_payload.unique_identifier  # type: ignore[union-attr]
+    other = exchange(engine, message((2, 1), GetRequest(unique_identifier=uid)), Peer("mallory"))
+    assert other.batch_items[0].result_reason is ResultReason.OBJECT_NOT_FOUND
