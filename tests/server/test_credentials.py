@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from testsupport.server import RunningServer, cli
 
 from pkcs11_kmip.kmip.client import KmipResultError
 from pkcs11_kmip.kmip.messages import Attribute, Attributes, TemplateAttribute
@@ -13,6 +12,7 @@ from pkcs11_kmip.kmip.messages.payloads import CreateRequest, GetRequest
 from pkcs11_kmip.kmip.messages.structures import Authentication, Credential, CredentialValue
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CredentialType, CryptographicAlgorithm, ObjectType, ResultReason
+from testsupport.server import RunningServer, cli
 
 
 def credential(username: str, password: str) -> Authentication:

@@ -8,7 +8,6 @@ import ssl
 import subprocess
 
 import pytest
-from testsupport.server import RunningServer, cli
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
 from pkcs11_kmip.kmip.messages import Attributes
@@ -30,6 +29,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultReason,
     State,
 )
+from testsupport.server import RunningServer, cli
 
 
 def aes_key(name: str) -> CreateRequest:
