@@ -8,6 +8,8 @@ from datetime import datetime
 from pkcs11_kmip.kmip.spec import Version
 from pkcs11_kmip.kmip.spec.enums import ResultReason, UniqueIdentifier
 from pkcs11_kmip_server.errors import KmipError, not_found
+from pkcs11_kmip_server.jobs import AsyncJobs
+from pkcs11_kmip_server.outcome import Outcome
 from pkcs11_kmip_server.store import ObjectRecord, StoreSession
 
 
@@ -22,6 +24,7 @@ class RequestContext:
     version: Version
     now: datetime
     session: StoreSession
+    jobs: AsyncJobs[Outcome] | None = None
     # The ID Placeholder: the object the previous batch item created or acted on.
     id_placeholder: str | None = None
     # Objects created by earlier items of this batch, by their position (KMIP 2.x lets a

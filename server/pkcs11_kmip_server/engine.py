@@ -13,7 +13,7 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from pkcs11_kmip.kmip import spec
@@ -23,17 +23,24 @@ from pkcs11_kmip.kmip.messages import (
     ResponseBatchItem,
     ResponseHeader,
     ResponseMessage,
-    ResponsePayload,
 )
 from pkcs11_kmip.kmip.messages.message import header_version
 from pkcs11_kmip.kmip.messages.structures import ProtocolVersion
 from pkcs11_kmip.kmip.spec import Tag, Version
-from pkcs11_kmip.kmip.spec.enums import BatchErrorContinuationOption, Operation, ResultReason, ResultStatus
+from pkcs11_kmip.kmip.spec.enums import (
+    AsynchronousIndicator,
+    BatchErrorContinuationOption,
+    Operation,
+    ResultReason,
+    ResultStatus,
+)
 from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType, Limits, binary
 from pkcs11_kmip_server.auth import CredentialError, PasswordUsers
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.jobs import AsyncJobs
 from pkcs11_kmip_server.operations import Handler, load_all
+from pkcs11_kmip_server.outcome import Outcome
 from pkcs11_kmip_server.store import Conflict, Store
 from pkcs11_kmip_server.versions import SUPPORTED_VERSIONS
 
@@ -82,18 +89,6 @@ def fallback_version(requested: Version | None) -> Version:
 
 
 @dataclass
-class Outcome:
-    """The result of one batch item, before it is written in the response's version."""
-
-    operation: Operation | None
-    batch_item_id: bytes | None
-    status: ResultStatus
-    reason: ResultReason | None = None
-    message: str | None = None
-    payload: ResponsePayload | None = None
-
-
-@dataclass
 class Peer:
     """Who is on the other end: the TLS client certificate's subject CN."""
 
@@ -116,10 +111,15 @@ class Engine:
     users: PasswordUsers | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     handlers: dict[Operation, Handler] = field(default_factory=load_all)
+    jobs: AsyncJobs[Outcome] = field(default_factory=AsyncJobs)
 
     def __post_init__(self) -> None:
         self._correlation = itertools.count(1)
         self._correlation_prefix = secrets.token_hex(4).upper()
+
+    def close(self) -> None:
+        """Let running asynchronous operations finish; drop the queued ones."""
+        self.jobs.shutdown()
 
     # --- the whole exchange ----------------------------------------------------------------
 
@@ -155,7 +155,10 @@ class Engine:
                 principal = self.users.principal(header.authentication, peer.principal)
             except CredentialError as error:
                 return self._refusal(version, ResultReason.AUTHENTICATION_NOT_SUCCESSFUL, str(error), now)
-        outcomes = self._execute(principal, version, now, header, batch)
+        if _wants_background(header, batch):
+            outcomes = self._start_in_background(principal, version, now, header, batch)
+        else:
+            outcomes = self._execute(principal, version, now, header, batch)
         return self._respond(version, now, header, outcomes)
 
     def refuse(self, message: str) -> bytes:
@@ -184,6 +187,35 @@ class Engine:
 
     # --- the batch -------------------------------------------------------------------------
 
+    def _start_in_background(
+        self,
+        principal: str,
+        version: Version,
+        now: datetime,
+        header: RequestHeader,
+        batch: list[RequestBatchItem | Outcome],
+    ) -> list[Outcome]:
+        """Queue the batch; each item answered Operation Pending with its correlation value."""
+
+        def work() -> list[Outcome]:
+            outcomes = self._execute(principal, version, now, header, batch)
+            # Items after a Stop never ran: Poll says so rather than leaving them pending.
+            return outcomes + [_not_run(item) for item in batch[len(outcomes) :]]
+
+        try:
+            correlations = self.jobs.submit(principal, work, len(batch))
+        except KmipError as error:
+            return [_failed(item, error.reason, error.message) for item in batch]
+        return [
+            Outcome(
+                _operation(item),
+                _batch_item_id(item),
+                ResultStatus.OPERATION_PENDING,
+                asynchronous_correlation_value=correlation,
+            )
+            for item, correlation in zip(batch, correlations, strict=True)
+        ]
+
     def _execute(
         self,
         principal: str,
@@ -196,7 +228,7 @@ class Engine:
         for attempt in range(ATTEMPTS):
             try:
                 with self.store.session() as session:
-                    context = RequestContext(principal, version, now, session)
+                    context = RequestContext(principal, version, now, session, self.jobs)
                     outcomes = self._run_items(context, batch, option)
                     if option is BatchErrorContinuationOption.UNDO and any(
                         o.status is ResultStatus.OPERATION_FAILED for o in outcomes
@@ -207,16 +239,8 @@ class Engine:
                 return [_undone(o) for o in undo.outcomes]
             except Conflict:
                 log.debug("store conflict, running the message again (attempt %d)", attempt + 1)
-        return [
-            Outcome(
-                item.operation,
-                item.unique_batch_item_id if isinstance(item, RequestBatchItem) else item.batch_item_id,
-                ResultStatus.OPERATION_FAILED,
-                ResultReason.GENERAL_FAILURE,
-                "the store stayed busy; try again",
-            )
-            for item in batch
-        ]
+        busy = "the store stayed busy; try again"
+        return [_failed(item, ResultReason.GENERAL_FAILURE, busy) for item in batch]
 
     def _run_items(
         self,
@@ -262,6 +286,8 @@ class Engine:
                 f"internal error [ref {reference}]",
             )
             return outcome
+        if isinstance(result, Outcome):  # Poll: the polled operation's own answer
+            return replace(result, batch_item_id=item.unique_batch_item_id)
         outcome.status = ResultStatus.SUCCESS
         outcome.payload = result
         return outcome
@@ -333,6 +359,8 @@ class Engine:
         )
         if outcome.status is ResultStatus.SUCCESS:
             item.response_payload = outcome.payload
+        elif outcome.status is ResultStatus.OPERATION_PENDING:
+            item.asynchronous_correlation_value = outcome.asynchronous_correlation_value
         else:
             item.result_reason = reason_for(outcome.reason or ResultReason.GENERAL_FAILURE, version)
             item.result_message = outcome.message
@@ -346,6 +374,38 @@ class Engine:
             header=self._header(answer, now, None, 1), batch_items=[self._batch_item(answer, outcome)]
         )
         return response.encode(answer)
+
+
+# Operations that answer about other operations; a batch with them runs at once.
+_ALWAYS_SYNCHRONOUS = frozenset({Operation.POLL, Operation.CANCEL, Operation.DISCOVER_VERSIONS})
+
+
+def _wants_background(header: RequestHeader, batch: list[RequestBatchItem | Outcome]) -> bool:
+    """Whether the client asked for asynchronous processing that we grant.
+
+    1.x asks with true; 2.x with Mandatory. Optional leaves the choice to the server,
+    and every operation we have is quick enough to answer at once.
+    """
+    asked = header.asynchronous_indicator
+    if asked is not True and asked is not AsynchronousIndicator.MANDATORY:
+        return False
+    return not any(_operation(item) in _ALWAYS_SYNCHRONOUS for item in batch)
+
+
+def _operation(item: RequestBatchItem | Outcome) -> Operation | None:
+    return item.operation
+
+
+def _batch_item_id(item: RequestBatchItem | Outcome) -> bytes | None:
+    return item.unique_batch_item_id if isinstance(item, RequestBatchItem) else item.batch_item_id
+
+
+def _failed(item: RequestBatchItem | Outcome, reason: ResultReason, message: str) -> Outcome:
+    return Outcome(_operation(item), _batch_item_id(item), ResultStatus.OPERATION_FAILED, reason, message)
+
+
+def _not_run(item: RequestBatchItem | Outcome) -> Outcome:
+    return _failed(item, ResultReason.GENERAL_FAILURE, "not run: an earlier item of its batch failed")
 
 
 def _undecodable(raw: Item, message: str) -> Outcome:

@@ -42,7 +42,8 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     lock.acquire()
     store = open_store(config)
     users = PasswordUsers(config.data_dir / USERS_FILE)
-    server = KmipServer(config, Engine(store, config.limits, users))
+    engine = Engine(store, config.limits, users)
+    server = KmipServer(config, engine)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -57,5 +58,6 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
         log.info("stopping")
     finally:
         await server.stop()
+        engine.close()
         store.close()
         lock.release()

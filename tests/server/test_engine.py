@@ -7,6 +7,8 @@ negotiation, the reasons a 1.x client gets, and malformed input answered, not ra
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,23 +21,28 @@ from pkcs11_kmip.kmip.messages import (
     RequestBatchItem,
     RequestHeader,
     RequestMessage,
+    ResponseBatchItem,
     ResponseMessage,
     TemplateAttribute,
 )
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
+    CancelRequest,
     CreateRequest,
     DestroyRequest,
     DiscoverVersionsRequest,
     GetAttributesRequest,
     GetRequest,
     LocateRequest,
+    PollRequest,
     RequestPayload,
 )
 from pkcs11_kmip.kmip.messages.structures import ProtocolVersion
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
+    AsynchronousIndicator,
     BatchErrorContinuationOption,
+    CancellationResult,
     CryptographicAlgorithm,
     ObjectType,
     Operation,
@@ -45,6 +52,8 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS, Item, ItemType, binary
 from pkcs11_kmip_server.engine import Engine, Peer
+from pkcs11_kmip_server.jobs import AsyncJobs
+from pkcs11_kmip_server.outcome import Outcome
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 
@@ -54,7 +63,11 @@ ALICE = Peer("alice")
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     store = SqliteStore(tmp_path / "store.sqlite3", Sealer(secrets.token_bytes(32)))
-    yield Engine(store, DEFAULT_LIMITS, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    engine = Engine(
+        store, DEFAULT_LIMITS, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC), jobs=AsyncJobs(workers=1)
+    )
+    yield engine
+    engine.close()
     store.close()
 
 
@@ -80,6 +93,7 @@ def message(
     *payloads: RequestPayload,
     option: BatchErrorContinuationOption | None = None,
     maximum_response_size: int | None = None,
+    asynchronous: bool | AsynchronousIndicator | None = None,
 ) -> bytes:
     items = [
         RequestBatchItem(operation=p.OPERATION, unique_batch_item_id=bytes([i]), request_payload=p)
@@ -89,6 +103,7 @@ def message(
         protocol_version=ProtocolVersion.of(version),
         batch_error_continuation_option=option,
         maximum_response_size=maximum_response_size,
+        asynchronous_indicator=asynchronous,
         batch_count=len(items),
     )
     return RequestMessage(header=header, batch_items=items).encode()
@@ -232,3 +247,118 @@ def test_clients_are_isolated(engine: Engine) -> None:
     uid = create.response_payload.unique_identifier  # type: ignore[union-attr]
     other = exchange(engine, message((2, 1), GetRequest(unique_identifier=uid)), Peer("mallory"))
     assert other.batch_items[0].result_reason is ResultReason.OBJECT_NOT_FOUND
+
+
+# --- asynchronous operations ------------------------------------------------------------------
+
+
+def poll(
+    engine: Engine, version: tuple[int, int], correlation: bytes, peer: Peer = ALICE
+) -> ResponseBatchItem:
+    """Poll until the operation is no longer pending (the background worker is quick)."""
+    deadline = time.monotonic() + 10
+    while True:
+        request = message(version, PollRequest(asynchronous_correlation_value=correlation))
+        item = exchange(engine, request, peer).batch_items[0]
+        if item.result_status is not ResultStatus.OPERATION_PENDING or time.monotonic() > deadline:
+            return item
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize(("version", "asked"), [((2, 1), AsynchronousIndicator.MANDATORY), ((1, 4), True)])
+def test_an_asynchronous_batch_is_pending_then_polled_once(
+    engine: Engine, version: tuple[int, int], asked: bool | AsynchronousIndicator
+) -> None:
+    response = exchange(engine, message(version, aes(version), ActivateRequest(), asynchronous=asked))
+    create, activate = response.batch_items
+    assert [i.result_status for i in response.batch_items] == [ResultStatus.OPERATION_PENDING] * 2
+    assert create.asynchronous_correlation_value and activate.asynchronous_correlation_value
+    assert create.asynchronous_correlation_value != activate.asynchronous_correlation_value
+    assert create.response_payload is None
+
+    created = poll(engine, version, create.asynchronous_correlation_value)
+    assert (created.operation, created.result_status) == (Operation.CREATE, ResultStatus.SUCCESS)
+    uid = created.response_payload.unique_identifier  # type: ignore[union-attr]
+    activated = poll(engine, version, activate.asynchronous_correlation_value)
+    assert activated.operation is Operation.ACTIVATE
+    assert activated.response_payload.unique_identifier == uid  # type: ignore[union-attr]
+
+    again = poll(engine, version, create.asynchronous_correlation_value)
+    assert again.result_status is ResultStatus.OPERATION_FAILED
+    # 1.x has no Invalid Asynchronous Correlation Value
+    expected = (
+        ResultReason.INVALID_FIELD
+        if version < (2, 0)
+        else ResultReason.INVALID_ASYNCHRONOUS_CORRELATION_VALUE
+    )
+    assert again.result_reason is expected
+
+
+def test_only_the_asking_client_can_poll(engine: Engine) -> None:
+    response = exchange(engine, message((2, 1), aes((2, 1)), asynchronous=AsynchronousIndicator.MANDATORY))
+    correlation = response.batch_items[0].asynchronous_correlation_value
+    assert correlation is not None
+    stolen = poll(engine, (2, 1), correlation, Peer("mallory"))
+    assert stolen.result_reason is ResultReason.INVALID_ASYNCHRONOUS_CORRELATION_VALUE
+    assert poll(engine, (2, 1), correlation).result_status is ResultStatus.SUCCESS
+
+
+def test_optional_asynchrony_is_answered_at_once(engine: Engine) -> None:
+    response = exchange(engine, message((2, 1), aes((2, 1)), asynchronous=AsynchronousIndicator.OPTIONAL))
+    assert response.batch_items[0].result_status is ResultStatus.SUCCESS
+
+
+def test_items_after_a_stop_are_reported_not_run(engine: Engine) -> None:
+    response = exchange(
+        engine,
+        message(
+            (2, 1),
+            GetRequest(unique_identifier="missing"),
+            aes((2, 1)),
+            asynchronous=AsynchronousIndicator.MANDATORY,
+        ),
+    )
+    failed, skipped = (
+        poll(engine, (2, 1), i.asynchronous_correlation_value or b"") for i in response.batch_items
+    )
+    assert failed.result_reason is ResultReason.OBJECT_NOT_FOUND
+    assert skipped.result_status is ResultStatus.OPERATION_FAILED
+    assert skipped.result_message and "not run" in skipped.result_message
+
+
+def test_cancel_before_the_operation_starts(engine: Engine) -> None:
+    gate = threading.Event()
+
+    def blocker() -> list[Outcome]:
+        gate.wait(10)
+        return []
+
+    engine.jobs.submit("someone", blocker, 1)  # occupies the only worker
+    try:
+        response = exchange(
+            engine, message((2, 1), aes((2, 1)), asynchronous=AsynchronousIndicator.MANDATORY)
+        )
+        correlation = response.batch_items[0].asynchronous_correlation_value
+        assert correlation is not None
+        canceled = exchange(
+            engine, message((2, 1), CancelRequest(asynchronous_correlation_value=correlation))
+        )
+        payload = canceled.batch_items[0].response_payload
+        assert payload.cancellation_result is CancellationResult.CANCELED  # type: ignore[union-attr]
+    finally:
+        gate.set()
+    assert (
+        poll(engine, (2, 1), correlation).result_reason is ResultReason.INVALID_ASYNCHRONOUS_CORRELATION_VALUE
+    )
+    located = exchange(engine, message((2, 1), LocateRequest(attributes=Attributes.of())))
+    assert located.batch_items[0].response_payload.unique_identifiers == []  # type: ignore[union-attr]
+
+
+def test_cancel_after_completion_says_completed(engine: Engine) -> None:
+    response = exchange(engine, message((2, 1), aes((2, 1)), asynchronous=AsynchronousIndicator.MANDATORY))
+    correlation = response.batch_items[0].asynchronous_correlation_value
+    assert correlation is not None
+    engine.jobs.shutdown()  # waits for the running job
+    canceled = exchange(engine, message((2, 1), CancelRequest(asynchronous_correlation_value=correlation)))
+    payload = canceled.batch_items[0].response_payload
+    assert payload.cancellation_result is CancellationResult.COMPLETED  # type: ignore[union-attr]

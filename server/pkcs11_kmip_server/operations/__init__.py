@@ -1,7 +1,8 @@
 """One module per KMIP operation, each registering its handler with `@handles(...)`.
 
 A handler takes the request context and the typed request payload and returns the
-typed response payload, or raises KmipError. Handlers run in worker threads, one
+typed response payload, or raises KmipError. (Poll returns an Outcome: the polled
+operation's own status and payload.) Handlers run in worker threads, one
 message at a time per thread, inside that message's store transaction.
 """
 
@@ -15,9 +16,10 @@ from typing import Any, TypeVar
 from pkcs11_kmip.kmip.messages import RequestPayload, ResponsePayload
 from pkcs11_kmip.kmip.spec.enums import Operation
 from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.outcome import Outcome
 
-Handler = Callable[[RequestContext, Any], ResponsePayload]
-H = TypeVar("H", bound=Callable[..., ResponsePayload])
+Handler = Callable[[RequestContext, Any], ResponsePayload | Outcome]
+H = TypeVar("H", bound=Callable[..., ResponsePayload | Outcome])
 
 HANDLERS: dict[Operation, Handler] = {}
 
