@@ -23,6 +23,7 @@ from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import set_single
 from pkcs11_kmip_server.store import ObjectRecord
+from pkcs11_kmip_server.templates import template_attributes
 
 
 def requested_attributes(
@@ -35,12 +36,7 @@ def requested_attributes(
     if attributes is not None:
         requested = Attributes(entries=list(attributes.entries))
     elif template_attribute is not None:
-        if template_attribute.names:
-            raise KmipError(
-                ResultReason.FEATURE_NOT_SUPPORTED,
-                "Template objects named in a Template-Attribute are not supported",
-            )
-        requested = rules.from_named_list(template_attribute.attributes)
+        requested = template_attributes(context, template_attribute)
     else:
         requested = Attributes()
     rules.check_client_settable(requested)
