@@ -11,11 +11,13 @@ from pkcs11_kmip_server.formats import convert_material
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.objects import require_material
 from pkcs11_kmip_server.operations import handles
+from pkcs11_kmip_server.operations.archive import require_online
 
 
 @handles(Operation.GET)
 def get(context: RequestContext, request: GetRequest) -> GetResponse:
     record = context.load(request.unique_identifier)
+    require_online(record)
     refresh_state(record.attributes, context.now)
     material = require_material(record)
     if request.key_wrapping_specification is not None:
