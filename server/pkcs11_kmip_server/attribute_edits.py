@@ -262,16 +262,17 @@ def check_value(
         _check_one_way(record, entry.tag, entry.value)
     if entry.tag == Tag.USAGE_LIMITS and isinstance(entry.value, UsageLimits):
         # The count is the server's: a client sets the total (and unit), the count starts there.
-        total = entry.value.usage_limits_total
-        return AttributeEntry(
-            entry.tag,
-            UsageLimits(
-                usage_limits_total=total,
-                usage_limits_count=total,
-                usage_limits_unit=entry.value.usage_limits_unit,
-            ),
-        )
+        return AttributeEntry(entry.tag, full_allowance(entry.value))
     return entry
+
+
+def full_allowance(limits: UsageLimits) -> UsageLimits:
+    """Usage Limits with nothing allocated yet: the count is the total."""
+    return UsageLimits(
+        usage_limits_total=limits.usage_limits_total,
+        usage_limits_count=limits.usage_limits_total,
+        usage_limits_unit=limits.usage_limits_unit,
+    )
 
 
 # --- changes -----------------------------------------------------------------------------

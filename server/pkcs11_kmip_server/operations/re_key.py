@@ -23,7 +23,7 @@ from pkcs11_kmip.kmip.messages.structures import Link, Name, UsageLimits
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import KeyFormatType, LinkType, ObjectType, Operation, ResultReason, State
 from pkcs11_kmip_server import keys
-from pkcs11_kmip_server.attribute_edits import check_unique_name
+from pkcs11_kmip_server.attribute_edits import check_unique_name, full_allowance
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
@@ -80,14 +80,7 @@ def copied(attributes: Attributes) -> list[AttributeEntry]:
             continue
         if entry.tag == Tag.USAGE_LIMITS and isinstance(entry.value, UsageLimits):
             # The replacement starts with its whole allowance (Table 304).
-            total = entry.value.usage_limits_total
-            entry = entry._replace(
-                value=UsageLimits(
-                    usage_limits_total=total,
-                    usage_limits_count=total,
-                    usage_limits_unit=entry.value.usage_limits_unit,
-                )
-            )
+            entry = AttributeEntry(entry.tag, full_allowance(entry.value))
         kept.append(entry)
     return kept
 
