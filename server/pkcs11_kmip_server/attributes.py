@@ -151,7 +151,7 @@ def to_named_list(attributes: Iterable[AttributeEntry], version: Version) -> lis
     seen: dict[tuple[Any, ...], int] = {}
     out = []
     for entry in attributes:
-        if entry.tag != Tag.ATTRIBUTE and not spec.tag_defined_in(entry.tag, version):
+        if entry.tag != Tag.ATTRIBUTE and not spec.attribute_defined_in(entry.tag, version):
             continue
         key = _identity(entry)
         index = seen.get(key, 0)
@@ -163,7 +163,7 @@ def to_named_list(attributes: Iterable[AttributeEntry], version: Version) -> lis
 def for_version(attributes: Iterable[AttributeEntry], version: Version) -> Attributes:
     """Entries a 2.x client of `version` may receive (1.x-only attributes left out)."""
     return Attributes(
-        entries=[e for e in attributes if e.tag == Tag.ATTRIBUTE or spec.tag_defined_in(e.tag, version)]
+        entries=[e for e in attributes if e.tag == Tag.ATTRIBUTE or spec.attribute_defined_in(e.tag, version)]
     )
 
 

@@ -198,11 +198,6 @@ def test_locate_pages_with_offset_and_maximum(
 # PyKMIP 0.11 at KMIP 2.0 cannot decode Short Unique Identifier, an attribute every 2.0
 # server may return, so only the 1.x versions can ask for "all attributes".
 @pytest.mark.parametrize("version", [v for v in VERSIONS if v < (2, 0)], ids=lambda v: f"{v[0]}.{v[1]}")
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: Get Attributes/Get Attribute List give KMIP 1.x clients 'Key Format Type', "
-    "an attribute only since KMIP 2.0; PyKMIP rejects the answer",
-)
 def test_all_attributes_are_ones_the_version_defines(
     pykmip: tuple[ProxyKmipClient, list[tuple[str, Version]]], version: Version
 ) -> None:

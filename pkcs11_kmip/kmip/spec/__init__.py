@@ -22,6 +22,7 @@ __all__ = [
     "Tag",
     "TagRow",
     "Version",
+    "attribute_defined_in",
     "enum_table_for_tag",
     "enumeration",
     "is_extension_tag",
@@ -70,6 +71,13 @@ def tag_defined_in(tag: int, version: Version) -> bool:
     if row is None:
         return is_extension_tag(tag)
     return row.since <= version and (row.until is None or version <= row.until)
+
+
+def attribute_defined_in(tag: int, version: Version) -> bool:
+    """Whether a client of `version` knows `tag` as an attribute (not just as a field)."""
+    if version < (2, 0) and not is_extension_tag(tag) and tag not in _tables.ATTRIBUTES_1X:
+        return False
+    return tag_defined_in(tag, version)
 
 
 class EnumTable:
