@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -48,6 +50,23 @@ log = logging.getLogger("pkcs11_kmip_server.engine")
 
 ATTEMPTS = 8  # runs of a message whose transaction met a concurrent write
 
+# Operations that (nearly always) only read: a batch of them starts a read transaction.
+# Get may still write (it clears Fresh); the store then reports a Conflict if another
+# writer came first, and the message runs again as a writer.
+READ_ONLY_OPERATIONS = frozenset(
+    {
+        Operation.GET,
+        Operation.GET_ATTRIBUTES,
+        Operation.GET_ATTRIBUTE_LIST,
+        Operation.LOCATE,
+        Operation.QUERY,
+        Operation.DISCOVER_VERSIONS,
+        Operation.OBTAIN_LEASE,
+        Operation.POLL,
+        Operation.INTEROP,
+    }
+)
+
 # What to answer a KMIP 1.x client for a reason only 2.x defines (as the OASIS test
 # cases do, e.g. Wrong Key Lifecycle State is Permission Denied in 1.4).
 REASONS_FOR_1X: dict[ResultReason, ResultReason] = {
@@ -59,6 +78,9 @@ REASONS_FOR_1X: dict[ResultReason, ResultReason] = {
     ResultReason.ATTRIBUTE_READ_ONLY: ResultReason.PERMISSION_DENIED,
     ResultReason.CONSTRAINT_VIOLATION: ResultReason.PERMISSION_DENIED,
     ResultReason.NOT_AUTHORISED: ResultReason.PERMISSION_DENIED,
+    ResultReason.USAGE_LIMIT_EXCEEDED: ResultReason.PERMISSION_DENIED,
+    ResultReason.ATTRIBUTE_INSTANCE_NOT_FOUND: ResultReason.INDEX_OUT_OF_BOUNDS,
+    ResultReason.ATTRIBUTE_NOT_FOUND: ResultReason.ITEM_NOT_FOUND,
     ResultReason.MISSING_INITIALIZATION_VECTOR: ResultReason.MISSING_DATA,
     ResultReason.UNSUPPORTED_PROTOCOL_VERSION: ResultReason.INVALID_MESSAGE,
     ResultReason.CODEC_ERROR: ResultReason.INVALID_MESSAGE,
@@ -225,9 +247,10 @@ class Engine:
         batch: list[RequestBatchItem | Outcome],
     ) -> list[Outcome]:
         option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
+        write = not all(_operation(item) in READ_ONLY_OPERATIONS for item in batch)
         for attempt in range(ATTEMPTS):
             try:
-                with self.store.session() as session:
+                with self.store.session(write=write or attempt > 0) as session:
                     context = RequestContext(principal, version, now, session, self.jobs)
                     outcomes = self._run_items(context, batch, option)
                     if option is BatchErrorContinuationOption.UNDO and any(
@@ -239,6 +262,7 @@ class Engine:
                 return [_undone(o) for o in undo.outcomes]
             except Conflict:
                 log.debug("store conflict, running the message again (attempt %d)", attempt + 1)
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
         busy = "the store stayed busy; try again"
         return [_failed(item, ResultReason.GENERAL_FAILURE, busy) for item in batch]
 
@@ -357,7 +381,7 @@ class Engine:
             unique_batch_item_id=outcome.batch_item_id,
             result_status=outcome.status,
         )
-        if outcome.status is ResultStatus.SUCCESS:
+        if outcome.status in (ResultStatus.SUCCESS, ResultStatus.OPERATION_UNDONE):
             item.response_payload = outcome.payload
         elif outcome.status is ResultStatus.OPERATION_PENDING:
             item.asynchronous_correlation_value = outcome.asynchronous_correlation_value
@@ -425,8 +449,9 @@ def _undecodable(raw: Item, message: str) -> Outcome:
 
 
 def _undone(outcome: Outcome) -> Outcome:
+    """A succeeded item, rolled back: Operation Undone, its payload kept (as in BL-M-2-21)."""
     if outcome.status is ResultStatus.SUCCESS:
-        return Outcome(outcome.operation, outcome.batch_item_id, ResultStatus.OPERATION_UNDONE)
+        return replace(outcome, status=ResultStatus.OPERATION_UNDONE)
     return outcome
 
 

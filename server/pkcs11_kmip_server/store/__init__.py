@@ -87,7 +87,9 @@ class StoreSession(Protocol):
 
 
 class Store(Protocol):
-    def session(self) -> AbstractContextManager[StoreSession]: ...
+    def session(self, write: bool = True) -> AbstractContextManager[StoreSession]:
+        """One transaction; `write=False` is a hint that it will probably only read."""
+        ...
 
     def close(self) -> None: ...
 

@@ -5,8 +5,10 @@ Tables:
              the attributes (TTLV, no secrets) and the sealed material
   attribute  one row per attribute instance, indexed: what Locate searches
 Every worker thread has its own connection; a session is one transaction.
-Transactions start deferred so readers never wait for each other; a write that
-meets a newer snapshot raises `Conflict`, and the engine runs the message again.
+A session meant to write starts IMMEDIATE: writers queue for SQLite's one write lock
+(up to the busy timeout) instead of failing. A read session starts deferred, so
+readers never wait; if it writes after all and meets a newer snapshot, it raises
+`Conflict` and the engine runs the message again as a writer.
 """
 
 from __future__ import annotations
@@ -185,9 +187,9 @@ class SqliteStore:
         return connection
 
     @contextmanager
-    def session(self) -> Iterator[SqliteSession]:
+    def session(self, write: bool = True) -> Iterator[SqliteSession]:
         connection = self._connection()
-        connection.execute("BEGIN")
+        connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield SqliteSession(connection, self.sealer)
             connection.execute("COMMIT")
