@@ -17,7 +17,14 @@ from pkcs11_kmip.kmip.messages.attributes import TemplateAttribute
 from pkcs11_kmip.kmip.messages.objects import Certificate, KeyBlock, KeyValue, OpaqueObject
 from pkcs11_kmip.kmip.messages.structures import Digest
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, KeyFormatType, ObjectType, ResultReason, State
+from pkcs11_kmip.kmip.spec.enums import (
+    HashingAlgorithm,
+    KeyFormatType,
+    ObjectType,
+    ProtectionStorageMask,
+    ResultReason,
+    State,
+)
 from pkcs11_kmip_server import attributes as rules
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
@@ -117,6 +124,8 @@ def new_record(
         attributes.add(Tag.ALWAYS_SENSITIVE, bool(sensitive))
         attributes.add(Tag.NEVER_EXTRACTABLE, extractable is False)
     attributes.add(Tag.FRESH, True)
+    if requested.get(Tag.PROTECTION_STORAGE_MASK) is None:  # 2.x only; where the store keeps it
+        attributes.add(Tag.PROTECTION_STORAGE_MASK, ProtectionStorageMask.SOFTWARE)
     return ObjectRecord(uid, object_type, context.principal, attributes, material)
 
 

@@ -8,7 +8,7 @@ from pkcs11_kmip.kmip.spec.enums import Operation, ResultReason
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
-from pkcs11_kmip_server.lifecycle import refresh_state
+from pkcs11_kmip_server.lifecycle import refresh_state, set_single
 from pkcs11_kmip_server.objects import require_material
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.operations.archive import require_online
@@ -27,4 +27,7 @@ def get(context: RequestContext, request: GetRequest) -> GetResponse:
     if record.attributes.get(Tag.SENSITIVE) is True:
         raise KmipError(ResultReason.SENSITIVE, "a Sensitive object leaves the server only wrapped")
     value = convert_material(material, request.key_format_type, request.key_compression_type)
+    if record.attributes.get(Tag.FRESH) is True:  # KMIP 2.1 §4.21: no longer fresh once served
+        set_single(record.attributes, Tag.FRESH, False)
+        context.session.save(record)
     return GetResponse(object_type=record.object_type, unique_identifier=record.uid, object=value)  # type: ignore[arg-type]

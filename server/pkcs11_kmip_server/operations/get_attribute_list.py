@@ -20,5 +20,7 @@ def get_attribute_list(context: RequestContext, request: GetAttributeListRequest
         response.attribute_names = list(dict.fromkeys(name for name in names if name))
     else:
         present = forms.for_version(record.attributes, context.version)
-        response.attribute_references = list(dict.fromkeys(forms.reference_of(entry) for entry in present))
+        # One reference per attribute, however many instances (vendor ones by their name).
+        unique = {forms.name_of(entry): forms.reference_of(entry) for entry in present}
+        response.attribute_references = list(unique.values())
     return response

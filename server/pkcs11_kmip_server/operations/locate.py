@@ -5,19 +5,15 @@ from __future__ import annotations
 from pkcs11_kmip.kmip.messages import Attribute
 from pkcs11_kmip.kmip.messages.payloads import LocateRequest, LocateResponse
 from pkcs11_kmip.kmip.spec.enums import Operation
-from pkcs11_kmip_server import attributes as forms
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, Storage
+from pkcs11_kmip_server.templates import locate_criteria
 
 
 @handles(Operation.LOCATE)
 def locate(context: RequestContext, request: LocateRequest) -> LocateResponse:
-    criteria = (
-        request.attributes
-        if request.attributes is not None
-        else forms.from_named_list(request.attribute_list)
-    )
+    criteria = locate_criteria(context, request)
     filters = []
     for entry in criteria:
         value = entry.value
