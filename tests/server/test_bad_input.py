@@ -256,7 +256,7 @@ def test_an_unknown_operation_is_operation_not_supported(
     assert (first.result_status, query.result_status) == (ResultStatus.SUCCESS, ResultStatus.SUCCESS)
     assert unknown.result_status is ResultStatus.OPERATION_FAILED
     assert unknown.result_reason is ResultReason.OPERATION_NOT_SUPPORTED
-    assert (unknown.operation, unknown.unique_batch_item_id) == (value, b"\x01")
+    assert (unknown.operation, unknown.unique_batch_item_id) == (value, (1).to_bytes(4, "big"))
     assert value not in query.response_payload.operations
     assert_serves(kmip_server)
 
@@ -291,6 +291,18 @@ def test_an_unsupported_version_is_refused_in_a_version_the_client_reads(
         assert item.result_reason is reason
         assert f"{asked[0]}.{asked[1]}" in (item.result_message or "")
         assert_answers_normally(sock)
+    assert_serves(kmip_server)
+
+
+def test_clients_that_hang_up_before_their_answer_leave_the_server_serving(
+    kmip_server: RunningServer,
+) -> None:
+    """Twenty clients send a Create and reset the connection (RST) without reading the answer."""
+    create = request(VERSION, aes_create(VERSION, 128)).encode()
+    for _ in range(20):
+        with raw_tls(kmip_server, kmip_server.client_identity("bad-input-rude")) as sock:
+            sock.sendall(create)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     assert_serves(kmip_server)
 
 

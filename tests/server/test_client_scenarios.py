@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -376,3 +378,60 @@ def test_netapp_registers_with_16_custom_attributes_under_its_credential(
             node_b, uid, RevocationReasonCode.CESSATION_OF_OPERATION, "deleted", authentication=authentication
         )
         assert locate(node_b, custom_text("x-NETAPP-KeyId", key_id), authentication=authentication) == []
+
+
+# --- all of them at once ----------------------------------------------------------------------
+
+ROUNDS_AT_ONCE = 40
+
+
+def test_the_clients_at_once_are_all_served(kmip_server: RunningServer) -> None:
+    """Appliances share a server: one's Get or Activate never fails because another is writing.
+
+    Get (of a Fresh object) and Activate read, then write. In a deferred SQLite transaction
+    that write meets SQLITE_BUSY_SNAPSHOT whenever another client committed in between.
+    """
+    failures: list[str] = []
+
+    def each_round(identity: str, version: Version, steps: Callable[[KmipClient], None]) -> None:
+        # Failures are recorded, not raised: a thread's exception would not fail the test.
+        try:
+            with kmip_server.client(identity, version=version) as kmip:
+                for _ in range(ROUNDS_AT_ONCE):
+                    try:
+                        steps(kmip)
+                    except (KmipResultError, AssertionError) as error:
+                        failures.append(f"{identity}: {error!r}")
+        except Exception as error:
+            failures.append(f"{identity} stopped: {error!r}")
+
+    def mongodb(kmip: KmipClient) -> None:
+        uid = kmip.call(aes_create((1, 2), 256)).unique_identifier
+        key_material(kmip, uid)
+        kmip.call(ActivateRequest(unique_identifier=uid))
+        assert attribute_values(kmip, uid, "State") == {"State": State.ACTIVE}
+
+    group = unique("at-once-percona")
+
+    def percona(kmip: KmipClient) -> None:
+        uid = kmip.call(aes_register((1, 4), os.urandom(32), (Tag.OBJECT_GROUP, group))).unique_identifier
+        kmip.call(ActivateRequest(unique_identifier=uid))
+
+    def provisioning(kmip: KmipClient) -> None:
+        """A bulk provisioning tool: four Creates in a batch."""
+        for item in kmip.batch(*(aes_create((2, 1), 256) for _ in range(4))):
+            assert item.result_status is ResultStatus.SUCCESS, item
+
+    clients = [
+        ("at-once-mongodb-1", (1, 2), mongodb),
+        ("at-once-mongodb-2", (1, 2), mongodb),
+        ("at-once-percona", (1, 4), percona),
+        ("at-once-provisioning", (2, 1), provisioning),
+    ]
+    threads = [threading.Thread(target=each_round, args=client) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+    assert failures == []

@@ -120,7 +120,7 @@ def request(version: Version, *payloads: RequestPayload, **header: Any) -> Reque
     items = [
         RequestBatchItem(
             operation=payload.OPERATION,
-            unique_batch_item_id=bytes([index]) if len(payloads) > 1 else None,
+            unique_batch_item_id=index.to_bytes(4, "big") if len(payloads) > 1 else None,
             request_payload=payload,
         )
         for index, payload in enumerate(payloads)
