@@ -21,10 +21,9 @@ from pkcs11_kmip.kmip.framing import MessageReader
 from pkcs11_kmip.kmip.ttlv import CodecError
 from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.engine import Engine, Peer
+from pkcs11_kmip_server.tls import READ_CHUNK, TlsStream
 
 log = logging.getLogger("pkcs11_kmip_server.transport")
-
-READ_CHUNK = 64 * 1024
 
 
 def server_tls_context(config: ServerConfig) -> ssl.SSLContext:
@@ -54,6 +53,7 @@ class KmipServer:
         self.config = config
         self.engine = engine
         self.workers = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="kmip-worker")
+        self._tls_context = server_tls_context(config)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -62,8 +62,6 @@ class KmipServer:
             self._serve_connection,
             self.config.host,
             self.config.port,
-            ssl=server_tls_context(self.config),
-            ssl_handshake_timeout=self.config.read_timeout,
             limit=READ_CHUNK,
         )
 
@@ -88,21 +86,25 @@ class KmipServer:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
-        address = writer.get_extra_info("peername")
-        peer = Peer(principal_of(writer.get_extra_info("peercert")), str(address))
+        address = str(writer.get_extra_info("peername"))
+        stream = TlsStream(reader, writer, self._tls_context)
         try:
-            await self._exchange(reader, writer, peer)
-        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as error:
-            log.debug("connection from %s ended: %s", peer.address, error)
+            await asyncio.wait_for(stream.handshake(), timeout=self.config.read_timeout)
+            peer = Peer(principal_of(stream.peer_certificate()), address)
+            await self._exchange(stream, peer)
+        except TimeoutError:
+            log.info("closing %s: no TLS handshake in time", address)
+        except (ConnectionError, ssl.SSLError) as error:
+            log.debug("connection from %s ended: %s", address, error)
         except asyncio.CancelledError:
             pass
         finally:
             self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError, TimeoutError, asyncio.CancelledError):
+            with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(stream.close(), timeout=5)
                 await asyncio.wait_for(writer.wait_closed(), timeout=5)
 
-    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Peer) -> None:
+    async def _exchange(self, stream: TlsStream, peer: Peer) -> None:
         loop = asyncio.get_running_loop()
         framer = MessageReader(self.config.limits)
         started = 0.0  # when the message being read began arriving
@@ -112,7 +114,7 @@ class KmipServer:
             else:
                 timeout = self.config.idle_timeout
             try:
-                chunk = await asyncio.wait_for(reader.read(READ_CHUNK), timeout=timeout)
+                chunk = await asyncio.wait_for(stream.read(), timeout=timeout)
             except TimeoutError:
                 log.info(
                     "closing %s: %s", peer.address, "message incomplete" if framer.mid_message else "idle"
@@ -129,13 +131,11 @@ class KmipServer:
                 except CodecError as error:
                     # The stream cannot be resynchronised: answer once, then hang up.
                     log.info("refusing %s: %s", peer.address, error)
-                    writer.write(self.engine.refuse(str(error)))
-                    await writer.drain()
+                    await stream.write(self.engine.refuse(str(error)))
                     return
                 if message is None:
                     break
                 response = await loop.run_in_executor(self.workers, self.engine.handle, message, peer)
-                writer.write(response)
-                await writer.drain()
+                await stream.write(response)
                 if framer.mid_message:
                     started = time.monotonic()
