@@ -350,11 +350,6 @@ def test_a_refused_client_does_not_disturb_a_connected_one(
     assert_serves(kmip_server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: asyncio drops the TLS alert of a failed handshake (CPython gh-98078), so a "
-    "refused client sees only an EOF, not why",
-)
 @pytest.mark.parametrize(
     ("handshake", "alert"),
     [("no certificate", "SSLV3_ALERT_HANDSHAKE_FAILURE"), ("another CA", "TLSV1_ALERT_UNKNOWN_CA")],
