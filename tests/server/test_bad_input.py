@@ -351,21 +351,32 @@ def test_a_refused_client_does_not_disturb_a_connected_one(
 
 
 @pytest.mark.parametrize(
-    ("handshake", "alert"),
-    [("no certificate", "SSLV3_ALERT_HANDSHAKE_FAILURE"), ("another CA", "TLSV1_ALERT_UNKNOWN_CA")],
+    ("tls", "handshake", "alert"),
+    [
+        (ssl.TLSVersion.TLSv1_2, "no certificate", "SSLV3_ALERT_HANDSHAKE_FAILURE"),
+        (ssl.TLSVersion.TLSv1_2, "another CA", "TLSV1_ALERT_UNKNOWN_CA"),
+        (ssl.TLSVersion.TLSv1_3, "no certificate", "TLSV13_ALERT_CERTIFICATE_REQUIRED"),
+        (ssl.TLSVersion.TLSv1_3, "another CA", "TLSV1_ALERT_UNKNOWN_CA"),
+    ],
+    ids=["1.2 no certificate", "1.2 another CA", "1.3 no certificate", "1.3 another CA"],
 )
 def test_a_refused_client_is_told_why_by_a_tls_alert(
-    kmip_server: RunningServer, stranger_ca: RunningServer, handshake: str, alert: str
+    kmip_server: RunningServer, stranger_ca: RunningServer, tls: ssl.TLSVersion, handshake: str, alert: str
 ) -> None:
-    """In TLS 1.2 the refusal comes inside the handshake, as the alert RFC 5246 §7.2 asks for."""
+    """The alert RFC 8446 §6.2 asks for: in the handshake (TLS 1.2), or at the first read (TLS 1.3)."""
     context = ssl.create_default_context(cafile=str(kmip_server.client_identity().ca))
-    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.minimum_version = context.maximum_version = tls
     if handshake == "another CA":
         stranger = stranger_ca.client_identity("stranger")
         context.load_cert_chain(str(stranger.cert), str(stranger.key))
     address = (kmip_server.host, kmip_server.port)
-    with socket.create_connection(address, timeout=IO_TIMEOUT) as raw, pytest.raises(ssl.SSLError) as failure:
-        context.wrap_socket(raw, server_hostname=kmip_server.host)
+    with (
+        socket.create_connection(address, timeout=IO_TIMEOUT) as raw,
+        pytest.raises(ssl.SSLError) as failure,
+        context.wrap_socket(raw, server_hostname=kmip_server.host) as sock,
+    ):
+        sock.sendall(discover_versions())
+        sock.recv(4096)
     assert failure.value.reason == alert
 
 
