@@ -243,16 +243,17 @@ class Comparison:
                 f"expected {value_text(exp_status)}, got {got}"
                 + (f" ({': '.join(details)})" if details else ""),
             )
+        # What the server generated is known from its answer alone, whatever else differs.
+        payload = actual.find(Tag.RESPONSE_PAYLOAD)
+        succeeded = act_status is not None and act_status.value == ResultStatus.SUCCESS
+        if scope.operation in tol.GENERATING_OPERATIONS and succeeded and payload is not None:
+            for tag in (
+                Tag.UNIQUE_IDENTIFIER,
+                Tag.PRIVATE_KEY_UNIQUE_IDENTIFIER,
+                Tag.PUBLIC_KEY_UNIQUE_IDENTIFIER,
+            ):
+                self.generated.update(str(item.value) for item in payload.find_all(tag))
         self._structure(expected, actual, path, scope)
-        if scope.operation in tol.GENERATING_OPERATIONS and act_status is not None:
-            payload = actual.find(Tag.RESPONSE_PAYLOAD)
-            if act_status.value == ResultStatus.SUCCESS and payload is not None:
-                for tag in (
-                    Tag.UNIQUE_IDENTIFIER,
-                    Tag.PRIVATE_KEY_UNIQUE_IDENTIFIER,
-                    Tag.PUBLIC_KEY_UNIQUE_IDENTIFIER,
-                ):
-                    self.generated.update(str(item.value) for item in payload.find_all(tag))
 
     # --- structures ---------------------------------------------------------------------------
 

@@ -45,6 +45,19 @@ def test_a_passing_file_prints_pass_and_the_summary(
     assert done.returncode == 0
 
 
+def test_verbose_lists_the_tolerances_applied(
+    kmip_server: RunningServer, testcase_files: dict[str, Path]
+) -> None:
+    done = conformance(kmip_server, "conformance-cli-verbose", "-v", testcase_files["SASED-M-1-21"])
+    assert done.stdout.splitlines() == [
+        "PASS SASED-M-1-21",
+        "  tolerated: message 1 / BatchItem / ResponsePayload: "
+        "the server describes itself: only the kinds of answer are compared",
+        "1 passed, 0 failed",
+    ], done.stderr
+    assert done.returncode == 0
+
+
 def test_a_failing_file_prints_its_first_difference_and_exits_1(
     kmip_server: RunningServer, testcase_files: dict[str, Path], tmp_path: Path
 ) -> None:
