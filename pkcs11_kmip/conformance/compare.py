@@ -411,7 +411,9 @@ class Comparison:
                 raise _Found(path, f"expected a {TYPE_NAMES[exp_value.type]} value, got {got}")
             self._note(path, f"the value is the server's ({chosen[1]})")
             return
-        self._item(expected, actual, path, scope)
+        self._item(
+            expected, actual, path, replace(scope, value_context=StructureScope().context(expected.tag))
+        )
 
     def _capabilities(self, expected: Item, actual: Item, path: tuple[str, ...]) -> None:
         """Query: the server describes itself; the kinds of answer the file expects must be there."""

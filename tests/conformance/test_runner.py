@@ -164,6 +164,23 @@ def test_a_wrong_value_fails_with_its_path() -> None:
     )
 
 
+def test_values_are_written_as_the_xml_encoding_writes_them() -> None:
+    case = CREATE + CREATED + get_attributes("State", "CryptographicUsageMask")
+    case += attributes(
+        "$UNIQUE_IDENTIFIER_0", STATE_PREACTIVE + '<CryptographicUsageMask type="Integer" value="Encrypt"/>'
+    )
+    mask = '<CryptographicUsageMask type="Integer" value="Encrypt"/>'
+    assert difference(
+        case, created("k"), attributes("k", STATE_PREACTIVE.replace("PreActive", "Active") + mask)
+    ) == ("message 2 / BatchItem / ResponsePayload / Attributes / State: expected PreActive, got Active")
+    assert difference(
+        case, created("k"), attributes("k", STATE_PREACTIVE + mask.replace("Encrypt", "Decrypt Sign"))
+    ) == (
+        "message 2 / BatchItem / ResponsePayload / Attributes / CryptographicUsageMask: "
+        "expected Encrypt, got Sign Decrypt"
+    )
+
+
 def test_kmip_1_attribute_paths_name_the_attribute() -> None:
     case = (
         request(ask("Create", '<ObjectType type="Enumeration" value="SymmetricKey"/>'), version="1.4")
