@@ -35,7 +35,12 @@ from pkcs11_kmip.kmip.messages.payloads import (
     PKCS11Request,
     PKCS11Response,
 )
-from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, Name, ProtocolVersion
+from pkcs11_kmip.kmip.messages.structures import (
+    CertificateIdentifier,
+    CryptographicParameters,
+    Name,
+    ProtocolVersion,
+)
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     BlockCipherMode,
@@ -351,3 +356,15 @@ def test_cryptographic_parameters_nest_inside_attributes() -> None:
     params = CryptographicParameters(block_cipher_mode=BlockCipherMode.GCM, tag_length=16)
     attributes = Attributes.of((Tag.CRYPTOGRAPHIC_PARAMETERS, params))
     assert Attributes.from_item(attributes.to_item()).get(Tag.CRYPTOGRAPHIC_PARAMETERS) == params
+
+
+def test_stored_attributes_keep_1x_only_structures() -> None:
+    """Storage encodes each attribute in a version that defines it (Certificate Identifier is 1.x)."""
+    attributes = Attributes.of(
+        (Tag.CERTIFICATE_IDENTIFIER, CertificateIdentifier(issuer="CN=ca", serial_number="01")),
+        (Tag.OBJECT_GROUP, "g"),
+    )
+    stored = binary.decode(attributes.encode_any_version())
+    assert Attributes.from_item(stored) == attributes
+    with pytest.raises(CodecError, match=r"not defined in KMIP 2\.1"):
+        attributes.encode()

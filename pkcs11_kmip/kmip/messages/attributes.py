@@ -336,21 +336,33 @@ class Attributes(Structure):
                 raise CodecError(f"attribute {name} is not defined in KMIP {version_text(version)}")
         self._write_entries(out, version)
 
-    def _write_entries(self, out: bytearray, version: Version) -> None:
+    def _write_entries(self, out: bytearray, version: Version | None) -> None:
+        """Write the entries in `version`, or (None) each in the newest that defines it."""
         for tag, value in self.entries:
+            written_in = version or _newest_defining(tag)
             if isinstance(value, Attribute):
-                value.write_to(out, version)
+                value.write_to(out, written_in)
             else:
-                write_attribute_value(out, tag, tag, value, version, type(self).__name__)
+                write_attribute_value(out, tag, tag, value, written_in, type(self).__name__)
 
     def encode_any_version(self) -> bytes:
-        """These attributes as TTLV, whichever versions define them: for storage, never the wire."""
+        """These attributes as TTLV, whichever versions define them: for storage, never the wire.
+
+        Each entry is written in the newest version that defines it, so 1.x-only
+        structures (Certificate Identifier, ...) keep their 1.x fields.
+        """
         out = bytearray()
         mark = len(out)
         out += bytes(binary.HEADER_SIZE)
-        self._write_entries(out, LATEST)
+        self._write_entries(out, None)
         binary.end_structure(out, mark, self.TAG)
         return bytes(out)
+
+
+def _newest_defining(tag: int) -> Version:
+    if spec.tag_defined_in(tag, LATEST):
+        return LATEST
+    return next((v for v in reversed(spec.KMIP_VERSIONS) if spec.tag_defined_in(tag, v)), LATEST)
 
 
 @structure
