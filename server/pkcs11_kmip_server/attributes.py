@@ -78,10 +78,11 @@ def rule(tag: int) -> AttributeRule:
         return VENDOR_RULE
     words = _tables.ATTRIBUTE_RULES.get(tag)
     if words is None:
-        # The Certificate Attributes parts share the rule of their group (KMIP 2.1 §4.8).
+        # The Certificate Attributes parts share the rule of their group (KMIP 2.1 §4.8,
+        # Table 40): set by the server from the certificate, each part possibly repeated.
         name = spec.tag_xml_name(tag) or ""
         if name.startswith(("CertificateSubject", "CertificateIssuer")):
-            return AttributeRule(False, Modifiable.NEVER, False, False)
+            return AttributeRule(False, Modifiable.NEVER, False, True)
         return UNKNOWN_RULE
     return _interpret(words)
 

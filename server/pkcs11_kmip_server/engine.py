@@ -456,5 +456,9 @@ def _undone(outcome: Outcome) -> Outcome:
 
 
 def _created_uid(outcome: Outcome) -> str | None:
-    uid = getattr(outcome.payload, "unique_identifier", None)
-    return uid if isinstance(uid, str) else None
+    """The object a later item means by this item's index: for a key pair, the private key."""
+    for field_name in ("unique_identifier", "private_key_unique_identifier"):
+        uid = getattr(outcome.payload, field_name, None)
+        if isinstance(uid, str):
+            return uid
+    return None

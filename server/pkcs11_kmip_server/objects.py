@@ -109,20 +109,16 @@ def new_record(
     attributes.add(Tag.INITIAL_DATE, now)
     attributes.add(Tag.LAST_CHANGE_DATE, now)
     attributes.add(Tag.ORIGINAL_CREATION_DATE, now)
-    if object_type in (
-        ObjectType.SYMMETRIC_KEY,
-        ObjectType.PRIVATE_KEY,
-        ObjectType.SECRET_DATA,
-        ObjectType.SPLIT_KEY,
-    ):
-        sensitive = requested.get(Tag.SENSITIVE)
-        extractable = requested.get(Tag.EXTRACTABLE)
-        if sensitive is None:
-            attributes.add(Tag.SENSITIVE, False)
-        if extractable is None:
-            attributes.add(Tag.EXTRACTABLE, True)
-        attributes.add(Tag.ALWAYS_SENSITIVE, bool(sensitive))
-        attributes.add(Tag.NEVER_EXTRACTABLE, extractable is False)
+    # Every object has the four flags (as AKLC-O-1 and TC-CERTATTR-1 show for public
+    # keys and certificates), so PKCS#11 CKA_SENSITIVE/CKA_EXTRACTABLE always map.
+    sensitive = requested.get(Tag.SENSITIVE)
+    extractable = requested.get(Tag.EXTRACTABLE)
+    if sensitive is None:
+        attributes.add(Tag.SENSITIVE, False)
+    if extractable is None:
+        attributes.add(Tag.EXTRACTABLE, True)
+    attributes.add(Tag.ALWAYS_SENSITIVE, bool(sensitive))
+    attributes.add(Tag.NEVER_EXTRACTABLE, extractable is False)
     attributes.add(Tag.FRESH, True)
     if requested.get(Tag.PROTECTION_STORAGE_MASK) is None:  # 2.x only; where the store keeps it
         attributes.add(Tag.PROTECTION_STORAGE_MASK, ProtectionStorageMask.SOFTWARE)

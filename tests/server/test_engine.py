@@ -25,9 +25,11 @@ from pkcs11_kmip.kmip.messages import (
     ResponseMessage,
     TemplateAttribute,
 )
+from pkcs11_kmip.kmip.messages.attributes import CommonAttributes
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
     CancelRequest,
+    CreateKeyPairRequest,
     CreateRequest,
     DestroyRequest,
     DiscoverVersionsRequest,
@@ -44,6 +46,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     BatchErrorContinuationOption,
     CancellationResult,
     CryptographicAlgorithm,
+    KeyFormatType,
     ObjectType,
     Operation,
     ResultReason,
@@ -121,6 +124,30 @@ def test_the_id_placeholder_carries_an_object_through_a_batch(engine: Engine) ->
     uid = create.response_payload.unique_identifier  # type: ignore[union-attr]
     assert activate.response_payload.unique_identifier == uid  # type: ignore[union-attr]
     assert attributes.response_payload.attributes.get(Tag.STATE) is State.ACTIVE  # type: ignore[union-attr]
+
+
+def test_a_batch_index_names_the_private_key_of_a_pair(engine: Engine) -> None:
+    pair = CreateKeyPairRequest(
+        common_attributes=CommonAttributes.of(
+            (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.EC),
+            (Tag.CRYPTOGRAPHIC_LENGTH, 256),
+        )
+    )
+    response = exchange(engine, message((2, 1), pair, GetRequest(unique_identifier=0)))
+    created, got = response.batch_items
+    assert got.result_status is ResultStatus.SUCCESS, got.result_message
+    private = created.response_payload.private_key_unique_identifier  # type: ignore[union-attr]
+    assert got.response_payload.unique_identifier == private  # type: ignore[union-attr]
+    assert got.response_payload.object_type is ObjectType.PRIVATE_KEY  # type: ignore[union-attr]
+
+
+def test_create_keeps_the_key_in_the_format_asked_for(engine: Engine) -> None:
+    request = aes((2, 1))
+    assert request.attributes is not None
+    request.attributes.add(Tag.KEY_FORMAT_TYPE, KeyFormatType.TRANSPARENT_SYMMETRIC_KEY)
+    created = exchange(engine, message((2, 1), request, GetAttributesRequest()))
+    attributes = created.batch_items[1].response_payload.attributes  # type: ignore[union-attr]
+    assert attributes.get_all(Tag.KEY_FORMAT_TYPE) == [KeyFormatType.TRANSPARENT_SYMMETRIC_KEY]
 
 
 def test_stop_leaves_the_rest_unprocessed_and_keeps_what_was_done(engine: Engine) -> None:

@@ -9,6 +9,7 @@ from pkcs11_kmip.kmip.spec.enums import KeyFormatType, ObjectType, Operation, Re
 from pkcs11_kmip_server import keys
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.formats import convert_material
 from pkcs11_kmip_server.objects import new_record, requested_attributes
 from pkcs11_kmip_server.operations import handles
 
@@ -39,6 +40,12 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
         raise KmipError(
             ResultReason.INVALID_OBJECT_TYPE, f"Create makes symmetric keys and secret data, not {kind}"
         )
+    # A Key Format Type in the request is the one to keep the key in (KMIP 2.1 §4.26):
+    # honoured or refused, and recorded from the key block by new_record.
+    wanted = requested.get(Tag.KEY_FORMAT_TYPE)
+    requested.remove(Tag.KEY_FORMAT_TYPE)
+    if wanted is not None:
+        material = convert_material(material, wanted, None)  # type: ignore[assignment]
     record = new_record(context, request.object_type, material, requested)
     context.session.insert(record)
     context.id_placeholder = record.uid
