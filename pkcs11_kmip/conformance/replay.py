@@ -33,6 +33,8 @@ class Session:
 
 @dataclass(frozen=True)
 class CaseResult:
+    """One file's verdict: PASS, or FAIL with the first difference."""
+
     name: str
     passed: bool
     difference: str | None = None
@@ -45,6 +47,8 @@ class CaseResult:
 
 
 class Replay:
+    """One file's replay: next_request() and receive() in turn until done, then result()."""
+
     def __init__(
         self, case: TestCase, session: Session, time_tolerance: int = DEFAULT_TIME_TOLERANCE
     ) -> None:
@@ -54,7 +58,7 @@ class Replay:
         self.comparison = Comparison(case.placeholders, self.bindings, session.generated, time_tolerance)
         self._index = 0
         self._sent_at: int | None = None
-        self.difference: Difference | str | None = None
+        self.difference: Difference | None = None
 
     @property
     def done(self) -> bool:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pkcs11_kmip.kmip import spec
 from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType, xml_codec
 
@@ -89,16 +90,13 @@ class Step:
 
 @dataclass
 class TestCase:
+    """A file's exchanges, and the placeholders its items stand for."""
+
     __test__ = False  # not a pytest test class, whatever its name
 
     name: str
     steps: list[Step]
     placeholders: Placeholders = field(repr=False)
-
-    @property
-    def version(self) -> Version | None:
-        """The protocol version the first request speaks."""
-        return version_of(self.steps[0].request, Tag.REQUEST_HEADER) if self.steps else None
 
 
 def parse(document: bytes | str, name: str) -> TestCase:
@@ -113,7 +111,8 @@ def parse(document: bytes | str, name: str) -> TestCase:
         pair = items[index : index + 2]
         number = index // 2 + 1
         if pair[0].tag != Tag.REQUEST_MESSAGE:
-            raise TestCaseError(f"message {number}: expected a RequestMessage, found {_name(pair[0].tag)}")
+            found = spec.tag_xml_name(pair[0].tag) or f"0x{pair[0].tag:06X}"
+            raise TestCaseError(f"message {number}: expected a RequestMessage, found {found}")
         if len(pair) < 2 or pair[1].tag != Tag.RESPONSE_MESSAGE:
             raise TestCaseError(f"message {number}: the RequestMessage has no ResponseMessage after it")
         steps.append(Step(number, pair[0], pair[1]))
@@ -137,10 +136,3 @@ def version_of(message: Item, header_tag: int) -> Version | None:
 def load(path: str | Path) -> TestCase:
     path = Path(path)
     return parse(path.read_bytes(), path.stem)
-
-
-def _name(tag: int) -> str:
-    try:
-        return Tag(tag).name
-    except ValueError:
-        return f"0x{tag:06X}"
