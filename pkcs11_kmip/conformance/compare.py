@@ -217,20 +217,35 @@ class Comparison:
         act_items = [c for c in actual.children if c.tag == Tag.BATCH_ITEM]
         exp_rest = [c for c in expected.children if c.tag != Tag.BATCH_ITEM]
         act_rest = [c for c in actual.children if c.tag != Tag.BATCH_ITEM]
-        self._ordered(exp_rest, act_rest, path, _Scope(parent=expected.tag))
         labels = _labels(["BatchItem"] * len(exp_items))
-        for index, (exp, label) in enumerate(zip(exp_items, labels, strict=True)):
-            if index >= len(act_items):
-                raise _Found(path, f"missing {label} (the response has {len(act_items)} batch items)")
-            operation_item = exp.find(Tag.OPERATION)
-            code = operation_item.value if operation_item is not None else None
-            operation = Operation(code) if isinstance(code, int) else None
-            request = requests[index] if index < len(requests) else None
-            self._batch_item(exp, act_items[index], (*path, label), _Scope(operation, request))
+        # When the counts differ, the first item that differs says more than the count does
+        # (e.g. the failure that stopped a batch), so the items the two share go first.
+        shared = min(len(exp_items), len(act_items))
+        if len(exp_items) != len(act_items):
+            self._batch_items(exp_items[:shared], act_items, labels, path, requests)
+        self._ordered(exp_rest, act_rest, path, _Scope(parent=expected.tag))
+        if len(act_items) < len(exp_items):
+            raise _Found(path, f"missing {labels[shared]} (the response has {len(act_items)} batch items)")
         if len(act_items) > len(exp_items):
             raise _Found(
                 path, f"unexpected BatchItem (the response has {len(act_items)}, expected {len(exp_items)})"
             )
+        self._batch_items(exp_items, act_items, labels, path, requests)
+
+    def _batch_items(
+        self,
+        expected: list[Item],
+        actual: list[Item],
+        labels: list[str],
+        path: tuple[str, ...],
+        requests: list[Item | None],
+    ) -> None:
+        for index, (exp, act) in enumerate(zip(expected, actual, strict=False)):
+            operation_item = exp.find(Tag.OPERATION)
+            code = operation_item.value if operation_item is not None else None
+            operation = Operation(code) if isinstance(code, int) else None
+            request = requests[index] if index < len(requests) else None
+            self._batch_item(exp, act, (*path, labels[index]), _Scope(operation, request))
 
     def _batch_item(self, expected: Item, actual: Item, path: tuple[str, ...], scope: _Scope) -> None:
         exp_status, act_status = expected.find(Tag.RESULT_STATUS), actual.find(Tag.RESULT_STATUS)

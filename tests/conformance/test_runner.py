@@ -235,6 +235,23 @@ def test_result_status_differences_name_the_servers_reason() -> None:
     )
 
 
+def test_a_shorter_batch_reports_the_item_that_stopped_it() -> None:
+    get = ask("Get", uid("x"))
+    case = request(get, get) + response(item("Get", uid("x")), item("Get", uid("x")))
+    failed = item(
+        "Get", None, status="OperationFailed", extra='<ResultReason type="Enumeration" value="ItemNotFound"/>'
+    )
+    assert difference(case, response(failed)) == (
+        "message 1 / BatchItem[1] / ResultStatus: expected Success, got OperationFailed (ItemNotFound)"
+    )
+    assert difference(case, response(item("Get", uid("x")))) == (
+        "message 1 / ResponseHeader / BatchCount: expected 2, got 1"
+    )
+    assert difference(
+        case, response(item("Get", uid("x")), item("Get", uid("x")), item("Get", uid("x")))
+    ) == ("message 1 / ResponseHeader / BatchCount: expected 2, got 3")
+
+
 def test_a_missing_response_payload_is_a_difference() -> None:
     case = request(ask("Log", '<LogMessage type="TextString" value="x"/>')) + response(item("Log", ""))
     assert difference(case, response(item("Log", None))) == "message 1 / BatchItem: missing ResponsePayload"
