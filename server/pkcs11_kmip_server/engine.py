@@ -87,8 +87,19 @@ REASONS_FOR_1X: dict[ResultReason, ResultReason] = {
 }
 
 
-def reason_for(reason: ResultReason, version: Version) -> ResultReason:
-    """A Result Reason the client's version defines, closest to `reason`."""
+# KMIP 2.0's error tables do not yet list Wrong Key Lifecycle State for these operations
+# (2.0 Table 249, Modify Attribute); its profiles answer Permission Denied (AKLC-M-2-20,
+# AKLC-M-3-20). KMIP 2.1 lists it, and its profiles expect it.
+REASONS_FOR_2_0: dict[tuple[Operation, ResultReason], ResultReason] = {
+    (Operation.MODIFY_ATTRIBUTE, ResultReason.WRONG_KEY_LIFECYCLE_STATE): ResultReason.PERMISSION_DENIED,
+    (Operation.DESTROY, ResultReason.WRONG_KEY_LIFECYCLE_STATE): ResultReason.PERMISSION_DENIED,
+}
+
+
+def reason_for(reason: ResultReason, version: Version, operation: Operation | None = None) -> ResultReason:
+    """A Result Reason the client's version defines (for this operation), closest to `reason`."""
+    if version == (2, 0) and operation is not None:
+        reason = REASONS_FOR_2_0.get((operation, reason), reason)
     row = next((r for r in spec.enumeration("Result Reason").rows if r.value == reason), None)
     if row is None or (row.since <= version and (row.until is None or version <= row.until)):
         return reason
@@ -386,7 +397,8 @@ class Engine:
         elif outcome.status is ResultStatus.OPERATION_PENDING:
             item.asynchronous_correlation_value = outcome.asynchronous_correlation_value
         else:
-            item.result_reason = reason_for(outcome.reason or ResultReason.GENERAL_FAILURE, version)
+            reason = outcome.reason or ResultReason.GENERAL_FAILURE
+            item.result_reason = reason_for(reason, version, outcome.operation)
             item.result_message = outcome.message
         return item
 

@@ -15,14 +15,16 @@ from datetime import datetime
 from pkcs11_kmip.kmip.messages import Attributes, Structure
 from pkcs11_kmip.kmip.messages.attributes import TemplateAttribute
 from pkcs11_kmip.kmip.messages.objects import Certificate, KeyBlock, KeyValue, OpaqueObject
-from pkcs11_kmip.kmip.messages.structures import Digest
+from pkcs11_kmip.kmip.messages.structures import Digest, RandomNumberGenerator
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
+    CryptographicAlgorithm,
     HashingAlgorithm,
     KeyFormatType,
     ObjectType,
     ProtectionStorageMask,
     ResultReason,
+    RNGAlgorithm,
     State,
 )
 from pkcs11_kmip_server import attributes as rules
@@ -85,8 +87,13 @@ def new_record(
     object_type: ObjectType,
     material: Structure | None,
     requested: Attributes,
+    generated: bool = False,
 ) -> ObjectRecord:
-    """A new object of the caller's, with the server-set attributes added to `requested`."""
+    """A new object of the caller's, with the server-set attributes added to `requested`.
+
+    `generated`: the server made the key material (Create, Create Key Pair, Re-key),
+    so the object records the random number generator (KMIP 2.1 §4.46).
+    """
     uid = str(uuid.uuid4())
     now = context.now
     attributes = Attributes()
@@ -119,10 +126,35 @@ def new_record(
         attributes.add(Tag.EXTRACTABLE, True)
     attributes.add(Tag.ALWAYS_SENSITIVE, bool(sensitive))
     attributes.add(Tag.NEVER_EXTRACTABLE, extractable is False)
-    attributes.add(Tag.FRESH, True)
+    if requested.get(Tag.FRESH) is None:  # a client may set it initially (BL-M-13-21)
+        attributes.add(Tag.FRESH, True)
+    if generated and requested.get(Tag.RANDOM_NUMBER_GENERATOR) is None:
+        attributes.add(Tag.RANDOM_NUMBER_GENERATOR, SERVER_RNG)
+    if attributes.get(Tag.QUANTUM_SAFE) is True and not quantum_safe(attributes):
+        raise KmipError(ResultReason.GENERAL_FAILURE, "NOT_SAFE: the key is not quantum safe")
     if requested.get(Tag.PROTECTION_STORAGE_MASK) is None:  # 2.x only; where the store keeps it
         attributes.add(Tag.PROTECTION_STORAGE_MASK, ProtectionStorageMask.SOFTWARE)
     return ObjectRecord(uid, object_type, context.principal, attributes, material)
+
+
+# The operating system's CSPRNG (Python's secrets; OpenSSL's DRBG for key pairs): no
+# one NIST algorithm to name, which the spec says to record as Unspecified.
+SERVER_RNG = RandomNumberGenerator(rng_algorithm=RNGAlgorithm.UNSPECIFIED)
+
+# Symmetric algorithms that keep a useful margin against Grover's search at 256 bits.
+_QUANTUM_SAFE_SYMMETRIC = frozenset(
+    {CryptographicAlgorithm.AES, CryptographicAlgorithm.CAMELLIA, CryptographicAlgorithm.CHACHA20}
+)
+
+
+def quantum_safe(attributes: Attributes) -> bool:
+    """Whether the object's algorithm resists a quantum adversary: 256-bit symmetric keys
+    and HMAC keys of 256 bits or more; no RSA, EC or (EC)DH key does."""
+    algorithm = attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+    length = attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) or 0
+    if algorithm in _QUANTUM_SAFE_SYMMETRIC:
+        return bool(length >= 256)
+    return algorithm is not None and algorithm.name.startswith("HMAC_SHA") and length >= 256
 
 
 def require_material(record: ObjectRecord) -> Structure:

@@ -46,7 +46,7 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
     requested.remove(Tag.KEY_FORMAT_TYPE)
     if wanted is not None:
         material = convert_material(material, wanted, None)  # type: ignore[assignment]
-    record = new_record(context, request.object_type, material, requested)
+    record = new_record(context, request.object_type, material, requested, generated=True)
     context.session.insert(record)
     context.id_placeholder = record.uid
     return CreateResponse(object_type=request.object_type, unique_identifier=record.uid)

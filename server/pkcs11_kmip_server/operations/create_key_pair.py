@@ -127,8 +127,12 @@ def create_pair(
                 Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS,
                 CryptographicDomainParameters(recommended_curve=spec.curve),
             )
-    private_record = new_record(context, ObjectType.PRIVATE_KEY, PrivateKey(key_block=private_block), private)
-    public_record = new_record(context, ObjectType.PUBLIC_KEY, PublicKey(key_block=public_block), public)
+    private_record = new_record(
+        context, ObjectType.PRIVATE_KEY, PrivateKey(key_block=private_block), private, generated=True
+    )
+    public_record = new_record(
+        context, ObjectType.PUBLIC_KEY, PublicKey(key_block=public_block), public, generated=True
+    )
     for record, link_type, other in (
         (private_record, LinkType.PUBLIC_KEY_LINK, public_record),
         (public_record, LinkType.PRIVATE_KEY_LINK, private_record),

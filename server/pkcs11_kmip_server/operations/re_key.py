@@ -139,7 +139,7 @@ def re_key(context: RequestContext, request: ReKeyRequest) -> ReKeyResponse:
             cryptographic_length=length,
         )
     )
-    replacement = new_record(context, ObjectType.SYMMETRIC_KEY, material, attributes)
+    replacement = new_record(context, ObjectType.SYMMETRIC_KEY, material, attributes, generated=True)
     refresh_state(replacement.attributes, context.now)  # copied dates may make it Active already
     context.session.insert(replacement)
 
