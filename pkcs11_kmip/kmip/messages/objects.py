@@ -12,6 +12,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     KeyCompressionType,
     KeyFormatType,
+    ObjectType,
     RecommendedCurve,
     SecretDataType,
     SplitKeyMethod,
@@ -151,3 +152,18 @@ ManagedObject = (
     | OpaqueObject
     | PGPKey
 )
+
+
+# The structure that carries each Object Type's value (Register, Get, storage).
+OBJECT_CLASSES: dict[ObjectType, type[Structure]] = {
+    ObjectType.CERTIFICATE: Certificate,
+    ObjectType.CERTIFICATE_REQUEST: CertificateRequest,
+    ObjectType.SYMMETRIC_KEY: SymmetricKey,
+    ObjectType.PUBLIC_KEY: PublicKey,
+    ObjectType.PRIVATE_KEY: PrivateKey,
+    ObjectType.SPLIT_KEY: SplitKey,
+    ObjectType.TEMPLATE: Template,
+    ObjectType.SECRET_DATA: SecretData,
+    ObjectType.OPAQUE_OBJECT: OpaqueObject,
+    ObjectType.PGP_KEY: PGPKey,
+}

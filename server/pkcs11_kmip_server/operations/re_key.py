@@ -30,6 +30,7 @@ from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.objects import new_record, requested_attributes, touch
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.operations.archive import require_online
+from pkcs11_kmip_server.store import ObjectRecord
 from pkcs11_kmip_server.templates import overlay
 
 # Attributes the replacement does not take from the existing key: those Table 304
@@ -143,6 +144,13 @@ def re_key(context: RequestContext, request: ReKeyRequest) -> ReKeyResponse:
     refresh_state(replacement.attributes, context.now)  # copied dates may make it Active already
     context.session.insert(replacement)
 
+    replaced_by(existing, replacement, context)
+    context.id_placeholder = replacement.uid
+    return ReKeyResponse(unique_identifier=replacement.uid)
+
+
+def replaced_by(existing: ObjectRecord, replacement: ObjectRecord, context: RequestContext) -> None:
+    """The existing key gives up its Names and links to its replacement."""
     existing.attributes.remove(Tag.NAME)
     existing.attributes.entries = [
         entry
@@ -154,5 +162,3 @@ def re_key(context: RequestContext, request: ReKeyRequest) -> ReKeyResponse:
     )
     touch(existing, context.now)
     context.session.save(existing)
-    context.id_placeholder = replacement.uid
-    return ReKeyResponse(unique_identifier=replacement.uid)

@@ -19,11 +19,10 @@ from pkcs11_kmip.kmip.spec.enums import LinkType, ObjectType, Operation, ResultR
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
-from pkcs11_kmip_server.objects import touch
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.operations.archive import require_online
 from pkcs11_kmip_server.operations.create_key_pair import check_names, create_pair, pair_attributes
-from pkcs11_kmip_server.operations.re_key import GONE, copied, offset_dates
+from pkcs11_kmip_server.operations.re_key import GONE, copied, offset_dates, replaced_by
 from pkcs11_kmip_server.store import ObjectRecord
 from pkcs11_kmip_server.templates import overlay
 
@@ -90,21 +89,6 @@ def _inherited(
     return attributes
 
 
-def _replaced(existing: ObjectRecord, replacement: ObjectRecord, context: RequestContext) -> None:
-    """The existing key gives up its Names and links to its replacement."""
-    existing.attributes.remove(Tag.NAME)
-    existing.attributes.entries = [
-        entry
-        for entry in existing.attributes
-        if not (entry.tag == Tag.LINK and entry.value.link_type is LinkType.REPLACEMENT_OBJECT_LINK)
-    ]
-    existing.attributes.add(
-        Tag.LINK, Link(link_type=LinkType.REPLACEMENT_OBJECT_LINK, linked_object_identifier=replacement.uid)
-    )
-    touch(existing, context.now)
-    context.session.save(existing)
-
-
 @handles(Operation.RE_KEY_KEY_PAIR)
 def re_key_key_pair(context: RequestContext, request: ReKeyKeyPairRequest) -> ReKeyKeyPairResponse:
     old_private = _existing(context, request.private_key_unique_identifier, ObjectType.PRIVATE_KEY)
@@ -123,7 +107,7 @@ def re_key_key_pair(context: RequestContext, request: ReKeyKeyPairRequest) -> Re
     check_names(context, private, public, besides=(old_private.uid, old_public.uid))
     new_private, new_public = create_pair(context, private, public)
     for existing, replacement in ((old_private, new_private), (old_public, new_public)):
-        _replaced(existing, replacement, context)
+        replaced_by(existing, replacement, context)
     return ReKeyKeyPairResponse(
         private_key_unique_identifier=new_private.uid, public_key_unique_identifier=new_public.uid
     )

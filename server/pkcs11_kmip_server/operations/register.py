@@ -15,17 +15,12 @@ from typing import Any
 
 from pkcs11_kmip.kmip.messages import Attributes, Structure
 from pkcs11_kmip.kmip.messages.objects import (
+    OBJECT_CLASSES,
     Certificate,
-    CertificateRequest,
     KeyBlock,
-    OpaqueObject,
-    PGPKey,
     PrivateKey,
     PublicKey,
-    SecretData,
-    SplitKey,
     SymmetricKey,
-    Template,
 )
 from pkcs11_kmip.kmip.messages.payloads import RegisterRequest, RegisterResponse
 from pkcs11_kmip.kmip.messages.structures import CryptographicDomainParameters
@@ -33,7 +28,6 @@ from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     KeyFormatType,
-    ObjectType,
     Operation,
     ResultReason,
 )
@@ -43,19 +37,6 @@ from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.objects import key_block_of, new_record, requested_attributes
 from pkcs11_kmip_server.operations import handles
-
-OBJECT_CLASSES: dict[ObjectType, type] = {
-    ObjectType.CERTIFICATE: Certificate,
-    ObjectType.CERTIFICATE_REQUEST: CertificateRequest,
-    ObjectType.SYMMETRIC_KEY: SymmetricKey,
-    ObjectType.PUBLIC_KEY: PublicKey,
-    ObjectType.PRIVATE_KEY: PrivateKey,
-    ObjectType.SPLIT_KEY: SplitKey,
-    ObjectType.TEMPLATE: Template,
-    ObjectType.SECRET_DATA: SecretData,
-    ObjectType.OPAQUE_OBJECT: OpaqueObject,
-    ObjectType.PGP_KEY: PGPKey,
-}
 
 
 @handles(Operation.REGISTER)

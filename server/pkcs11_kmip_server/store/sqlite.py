@@ -24,16 +24,7 @@ from typing import Any
 
 from pkcs11_kmip.kmip.messages import Attribute, Attributes, Structure
 from pkcs11_kmip.kmip.messages.objects import (
-    Certificate,
-    CertificateRequest,
-    OpaqueObject,
-    PGPKey,
-    PrivateKey,
-    PublicKey,
-    SecretData,
-    SplitKey,
-    SymmetricKey,
-    Template,
+    OBJECT_CLASSES,
 )
 from pkcs11_kmip.kmip.messages.structures import (
     AlternativeName,
@@ -84,18 +75,6 @@ CREATE INDEX IF NOT EXISTS attribute_named ON attribute (name, text_value);
 CREATE INDEX IF NOT EXISTS attribute_object ON attribute (object_seq);
 """
 
-MATERIAL_CLASSES: dict[ObjectType, type[Structure]] = {
-    ObjectType.CERTIFICATE: Certificate,
-    ObjectType.CERTIFICATE_REQUEST: CertificateRequest,
-    ObjectType.SYMMETRIC_KEY: SymmetricKey,
-    ObjectType.PUBLIC_KEY: PublicKey,
-    ObjectType.PRIVATE_KEY: PrivateKey,
-    ObjectType.SPLIT_KEY: SplitKey,
-    ObjectType.TEMPLATE: Template,
-    ObjectType.SECRET_DATA: SecretData,
-    ObjectType.OPAQUE_OBJECT: OpaqueObject,
-    ObjectType.PGP_KEY: PGPKey,
-}
 
 INSERT_ATTRIBUTE = (
     "INSERT INTO attribute (object_seq, tag, name, text_value, text_value2, int_value, blob_value)"
@@ -277,7 +256,7 @@ class SqliteSession:
         material = None
         if row[3] is not None:
             plain = self.sealer.open(row[3], uid)
-            material = MATERIAL_CLASSES[object_type].from_item(binary.decode(plain, _STORED))
+            material = OBJECT_CLASSES[object_type].from_item(binary.decode(plain, _STORED))
         return ObjectRecord(uid, object_type, owner, attributes, material, Storage(row[1]))
 
     @contextmanager
