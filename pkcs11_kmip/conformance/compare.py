@@ -240,23 +240,28 @@ class Comparison:
         path: tuple[str, ...],
         requests: list[Item | None],
     ) -> None:
+        # An item undone or left pending is explained by the one that failed in its batch.
+        failed = next((i for i, a in enumerate(actual) if _status(a) == ResultStatus.OPERATION_FAILED), None)
+        cause = None if failed is None else f"BatchItem[{failed + 1}] failed: {_outcome(actual[failed])}"
         for index, (exp, act) in enumerate(zip(expected, actual, strict=False)):
             operation_item = exp.find(Tag.OPERATION)
             code = operation_item.value if operation_item is not None else None
             operation = Operation(code) if isinstance(code, int) else None
             request = requests[index] if index < len(requests) else None
-            self._batch_item(exp, act, (*path, labels[index]), _Scope(operation, request))
+            self._batch_item(exp, act, (*path, labels[index]), _Scope(operation, request), cause)
 
-    def _batch_item(self, expected: Item, actual: Item, path: tuple[str, ...], scope: _Scope) -> None:
+    def _batch_item(
+        self, expected: Item, actual: Item, path: tuple[str, ...], scope: _Scope, cause: str | None = None
+    ) -> None:
         exp_status, act_status = expected.find(Tag.RESULT_STATUS), actual.find(Tag.RESULT_STATUS)
         if exp_status is not None and act_status is not None and exp_status.value != act_status.value:
-            got = value_text(act_status)
-            details = [value_text(i) for i in (actual.find(Tag.RESULT_REASON),) if i is not None]
-            details += [str(i.value) for i in (actual.find(Tag.RESULT_MESSAGE),) if i is not None]
+            details = _outcome(actual)
+            if act_status.value != ResultStatus.OPERATION_FAILED and cause is not None:
+                details = cause if not details else f"{details}; {cause}"
             raise _Found(
                 (*path, "ResultStatus"),
-                f"expected {value_text(exp_status)}, got {got}"
-                + (f" ({': '.join(details)})" if details else ""),
+                f"expected {value_text(exp_status)}, got {value_text(act_status)}"
+                + (f" ({details})" if details else ""),
             )
         # What the server generated is known from its answer alone, whatever else differs.
         payload = actual.find(Tag.RESPONSE_PAYLOAD)
@@ -514,6 +519,18 @@ def _leaf_value(item: Item) -> Leaf:
     value = item.value
     assert not isinstance(value, list)
     return value
+
+
+def _status(batch_item: Item) -> int | None:
+    status = batch_item.find(Tag.RESULT_STATUS)
+    return status.value if status is not None and isinstance(status.value, int) else None
+
+
+def _outcome(batch_item: Item) -> str:
+    """A batch item's Result Reason and Result Message, as a report shows them."""
+    parts = [value_text(i) for i in (batch_item.find(Tag.RESULT_REASON),) if i is not None]
+    parts += [str(i.value) for i in (batch_item.find(Tag.RESULT_MESSAGE),) if i is not None]
+    return ": ".join(parts)
 
 
 def _significant(items: list[Item]) -> list[Item]:

@@ -252,6 +252,23 @@ def test_a_shorter_batch_reports_the_item_that_stopped_it() -> None:
     ) == ("message 1 / ResponseHeader / BatchCount: expected 2, got 3")
 
 
+def test_an_undone_item_names_the_item_that_failed() -> None:
+    get = ask("Get", uid("x"))
+    case = request(get, get) + response(item("Get", uid("x")), item("Get", uid("x")))
+    undone = item("Get", uid("x"), status="OperationUndone")
+    failed = item(
+        "Get",
+        None,
+        status="OperationFailed",
+        extra='<ResultReason type="Enumeration" value="FeatureNotSupported"/>'
+        '<ResultMessage type="TextString" value="no wrapping"/>',
+    )
+    assert difference(case, response(undone, failed)) == (
+        "message 1 / BatchItem[1] / ResultStatus: expected Success, got OperationUndone "
+        "(BatchItem[2] failed: FeatureNotSupported: no wrapping)"
+    )
+
+
 def test_a_missing_response_payload_is_a_difference() -> None:
     case = request(ask("Log", '<LogMessage type="TextString" value="x"/>')) + response(item("Log", ""))
     assert difference(case, response(item("Log", None))) == "message 1 / BatchItem: missing ResponsePayload"
