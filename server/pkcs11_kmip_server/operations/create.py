@@ -34,7 +34,8 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
         block = KeyBlock(
             key_format_type=KeyFormatType.OPAQUE, key_value=KeyValue(key_material=keys.random_bytes(size))
         )
-        material = SecretData(secret_data_type=SecretDataType.SEED, key_block=block)
+        # Random bytes a client uses as a secret: a Password, as in TC-CREATE-SD-1-20.
+        material = SecretData(secret_data_type=SecretDataType.PASSWORD, key_block=block)
     else:
         kind = request.object_type.name if request.object_type is not None else "?"
         raise KmipError(

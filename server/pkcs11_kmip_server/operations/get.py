@@ -20,10 +20,10 @@ def get(context: RequestContext, request: GetRequest) -> GetResponse:
     require_online(record)
     refresh_state(record.attributes, context.now)
     material = require_material(record)
+    if record.attributes.get(Tag.EXTRACTABLE) is False:  # not even wrapped (TC-EXTRACTABLE-1-20)
+        raise KmipError(ResultReason.NOT_EXTRACTABLE, "the object is not extractable")
     if request.key_wrapping_specification is not None:
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "key wrapping is not supported yet")
-    if record.attributes.get(Tag.EXTRACTABLE) is False:
-        raise KmipError(ResultReason.NOT_EXTRACTABLE, "the object is not extractable")
     if record.attributes.get(Tag.SENSITIVE) is True:
         raise KmipError(ResultReason.SENSITIVE, "a Sensitive object leaves the server only wrapped")
     value = convert_material(material, request.key_format_type, request.key_compression_type)

@@ -25,6 +25,9 @@ def locate(context: RequestContext, request: LocateRequest) -> LocateResponse:
             )
         else:
             filters.append(AttributeFilter(entry.tag, value))
+    # Located Items (1.3+) tells a pager how many match in all.
+    paged = request.offset_items is not None or request.maximum_items is not None
+    wants_count = context.version >= (1, 3) and paged
     query = LocateQuery(
         owner=context.principal,
         now=context.now,
@@ -32,11 +35,12 @@ def locate(context: RequestContext, request: LocateRequest) -> LocateResponse:
         offset=request.offset_items or 0,
         maximum=request.maximum_items,
         storage=int(request.storage_status_mask) if request.storage_status_mask else Storage.ONLINE,
+        count=wants_count,
     )
     uids, total = context.session.locate(query)
     # KMIP 2.1 §6.1.27: one match becomes the ID Placeholder; several empty it.
     context.id_placeholder = uids[0] if len(uids) == 1 else None
     response = LocateResponse(unique_identifiers=list(uids))
-    if context.version >= (1, 3) and (request.offset_items is not None or request.maximum_items is not None):
+    if wants_count:
         response.located_items = total
     return response

@@ -64,6 +64,7 @@ class LocateQuery:
     offset: int = 0
     maximum: int | None = None
     storage: int = Storage.ONLINE
+    count: bool = False  # also count every match (Located Items), a second query
 
 
 class StoreSession(Protocol):
@@ -77,8 +78,8 @@ class StoreSession(Protocol):
 
     def save(self, record: ObjectRecord) -> None: ...
 
-    def locate(self, query: LocateQuery) -> tuple[list[str], int]:
-        """Matching uids, newest first, after offset and maximum; and how many match in all."""
+    def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
+        """Matching uids, newest first, after offset and maximum; and, if asked, how many in all."""
         ...
 
     def savepoint(self) -> AbstractContextManager[None]:

@@ -13,6 +13,7 @@ readers never wait; if it writes after all and meets a newer snapshot, it raises
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sqlite3
 import threading
@@ -148,6 +149,11 @@ class SqliteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        # SQLite has one write lock per database; its busy handler waits for it by polling
+        # with growing sleeps, so under load some writers wait far longer than others.
+        # Writers of this process (the only one: the data directory is locked) queue here
+        # instead and are woken as soon as the previous one commits.
+        self._writer = threading.Lock()
         with self._connection() as connection:
             connection.executescript(SCHEMA)
 
@@ -168,15 +174,16 @@ class SqliteStore:
     @contextmanager
     def session(self, write: bool = True) -> Iterator[SqliteSession]:
         connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            yield SqliteSession(connection, self.sealer)
-            connection.execute("COMMIT")
-        except BaseException as error:
-            connection.execute("ROLLBACK")
-            if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
-                raise Conflict(str(error)) from error
-            raise
+        with self._writer if write else contextlib.nullcontext():
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield SqliteSession(connection, self.sealer)
+                connection.execute("COMMIT")
+            except BaseException as error:
+                connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
+                    raise Conflict(str(error)) from error
+                raise
 
     def close(self) -> None:
         with self._all_lock:
@@ -271,7 +278,7 @@ class SqliteSession:
             raise
         self._execute(f"RELEASE {name}")
 
-    def locate(self, query: LocateQuery) -> tuple[list[str], int]:
+    def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
         where = ["o.owner = :owner"]
         parameters: dict[str, Any] = {"owner": query.owner, "now": epoch(query.now)}
         storages = [int(bit) for bit in Storage if query.storage & bit]
@@ -282,7 +289,10 @@ class SqliteSession:
         for number, (tag, group) in enumerate(iter_filters_by_tag(query.filters)):
             where.append(self._condition(number, tag, group, parameters))
         sql_where = " AND ".join(where)
-        (total,) = self._execute(f"SELECT COUNT(*) FROM object o WHERE {sql_where}", parameters).fetchone()
+        total = None
+        if query.count:
+            counted = self._execute(f"SELECT COUNT(*) FROM object o WHERE {sql_where}", parameters)
+            (total,) = counted.fetchone()
         parameters["maximum"] = -1 if query.maximum is None else query.maximum  # SQLite: -1 is no limit
         parameters["offset"] = query.offset
         rows = self._execute(
@@ -318,9 +328,13 @@ class SqliteSession:
 
     @staticmethod
     def _exists(tag: int, condition: str, parameters: dict[str, Any], key: str) -> str:
+        """Objects with an instance of `tag` meeting `condition`.
+
+        An uncorrelated IN runs the attribute search once, through the (tag, value)
+        indexes; a correlated EXISTS would repeat it for every candidate object.
+        """
         parameters[key + "tag"] = tag
-        match = f"a.object_seq = o.seq AND a.tag = :{key}tag AND {condition}"
-        return f"EXISTS (SELECT 1 FROM attribute a WHERE {match})"
+        return f"o.seq IN (SELECT a.object_seq FROM attribute a WHERE a.tag = :{key}tag AND {condition})"
 
     @staticmethod
     def _match(criterion: AttributeFilter, key: str, parameters: dict[str, Any]) -> str:
@@ -337,7 +351,10 @@ class SqliteSession:
             for column, value in (("text_value", text), ("text_value2", text2), ("int_value", number)):
                 if value is not None:
                     parameters[key + column] = value
-                    parts.append(f"a.{column} = :{key}{column}")
+                    # With a text to search by, the (tag, text_value) index is the selective
+                    # one: "+" keeps SQLite from picking (tag, int_value) for a Name Type.
+                    unary = "+" if column == "int_value" and text is not None else ""
+                    parts.append(f"{unary}a.{column} = :{key}{column}")
             if blob is not None and not isinstance(criterion.value, KmipEnum):
                 parameters[key + "blob"] = blob
                 parts.append(f"a.blob_value = :{key}blob")

@@ -1,0 +1,74 @@
+"""The SQLite store itself: Locate runs on the indexes, not on every stored attribute."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pkcs11_kmip.kmip.messages import Attributes
+from pkcs11_kmip.kmip.messages.structures import Name
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, NameType, ObjectType, State
+from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, ObjectRecord
+from pkcs11_kmip_server.store.sealing import Sealer
+from pkcs11_kmip_server.store.sqlite import SqliteStore
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def name(value: str) -> Name:
+    return Name(name_value=value, name_type=NameType.UNINTERPRETED_TEXT_STRING)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "store.sqlite3", Sealer(secrets.token_bytes(32)))
+    with store.session() as session:
+        for index in range(50):
+            attributes = Attributes.of(
+                (Tag.NAME, name(f"key-{index}")),
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES),
+                (Tag.STATE, State.PRE_ACTIVE),
+            )
+            owner = "alice" if index % 2 == 0 else "bob"
+            session.insert(ObjectRecord(f"uid-{index}", ObjectType.SYMMETRIC_KEY, owner, attributes, None))
+    yield store
+    store.close()
+
+
+def plans(store: SqliteStore, query: LocateQuery) -> tuple[list[str], int | None, list[str]]:
+    """Locate's answer, and SQLite's plan for each statement it ran."""
+    statements: list[str] = []
+    with store.session(write=False) as session:
+        session.connection.set_trace_callback(statements.append)
+        uids, total = session.locate(query)
+        session.connection.set_trace_callback(None)
+        steps = [
+            str(row[-1])
+            for sql in statements
+            if sql.lstrip().upper().startswith("SELECT")
+            for row in session.connection.execute(f"EXPLAIN QUERY PLAN {sql}")
+        ]
+    return uids, total, steps
+
+
+def test_locate_by_name_searches_the_text_index_once(store: SqliteStore) -> None:
+    query = LocateQuery(owner="alice", now=NOW, filters=[AttributeFilter(Tag.NAME, name("key-10"))])
+    uids, total, steps = plans(store, query)
+    assert (uids, total) == (["uid-10"], None)  # no count unless asked
+    assert any("attribute_text" in step for step in steps), steps
+    assert not any("CORRELATED" in step for step in steps), steps
+
+
+def test_locate_counts_only_when_asked(store: SqliteStore) -> None:
+    criteria = [AttributeFilter(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES)]
+    query = LocateQuery(owner="alice", now=NOW, filters=criteria, maximum=10, count=True)
+    uids, total, _ = plans(store, query)
+    assert total == 25 and len(uids) == 10
+    assert uids[0] == "uid-48"  # newest first
+    bob = plans(store, LocateQuery(owner="bob", now=NOW, filters=[AttributeFilter(Tag.NAME, name("key-10"))]))
+    assert bob[0] == []  # alice's key, by its name: not bob's to find
