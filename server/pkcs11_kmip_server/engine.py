@@ -9,6 +9,7 @@ of the server: whatever the input, a response comes out.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import random
@@ -96,6 +97,27 @@ REASONS_FOR_2_0: dict[tuple[Operation, ResultReason], ResultReason] = {
 }
 
 
+# Operations that compute for long (RSA key generation takes up to seconds): the
+# transport runs messages with them on separate threads.
+LONG_OPERATIONS = frozenset({Operation.CREATE_KEY_PAIR, Operation.RE_KEY_KEY_PAIR})
+_OPERATION_HEADER = binary.HEADER.pack(Tag.OPERATION << 8 | ItemType.ENUMERATION, 4)
+
+
+def is_long(data: bytes) -> bool:
+    """Whether a request message asks for a long operation, by a scan of its bytes.
+
+    Cheap enough for the event loop; a false positive (the same bytes inside a value)
+    only sends a quick message to the long-operation threads.
+    """
+    start = data.find(_OPERATION_HEADER)
+    while start >= 0:
+        value = int.from_bytes(data[start + 8 : start + 12], "big")
+        if value in LONG_OPERATIONS:
+            return True
+        start = data.find(_OPERATION_HEADER, start + 16)
+    return False
+
+
 def reason_for(reason: ResultReason, version: Version, operation: Operation | None = None) -> ResultReason:
     """A Result Reason the client's version defines (for this operation), closest to `reason`."""
     if version == (2, 0) and operation is not None:
@@ -130,7 +152,7 @@ class Peer:
 
 
 class _Undo(Exception):
-    """Raised out of the transaction so that it rolls back (Batch Error Continuation: Undo)."""
+    """Raised out of the transaction so that it rolls back (Undo, or a lone item that failed)."""
 
     def __init__(self, outcomes: list[Outcome]) -> None:
         super().__init__("undo")
@@ -264,9 +286,9 @@ class Engine:
                 with self.store.session(write=write or attempt > 0) as session:
                     context = RequestContext(principal, version, now, session, self.jobs)
                     outcomes = self._run_items(context, batch, option)
-                    if option is BatchErrorContinuationOption.UNDO and any(
-                        o.status is ResultStatus.OPERATION_FAILED for o in outcomes
-                    ):
+                    failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
+                    # A lone item runs without a savepoint: its failure rolls back the lot.
+                    if failed and (option is BatchErrorContinuationOption.UNDO or len(batch) == 1):
                         raise _Undo(outcomes)
                 return outcomes
             except _Undo as undo:
@@ -285,7 +307,7 @@ class Engine:
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for item in batch:
-            outcome = item if isinstance(item, Outcome) else self._run_item(context, item)
+            outcome = item if isinstance(item, Outcome) else self._run_item(context, item, len(batch) > 1)
             outcomes.append(outcome)
             context.batch_objects.append(_created_uid(outcome))
             if (
@@ -295,7 +317,8 @@ class Engine:
                 break
         return outcomes
 
-    def _run_item(self, context: RequestContext, item: RequestBatchItem) -> Outcome:
+    def _run_item(self, context: RequestContext, item: RequestBatchItem, isolated: bool) -> Outcome:
+        """Run one item; `isolated`: in a savepoint, so that its failure undoes only itself."""
         operation = item.operation
         outcome = Outcome(operation, item.unique_batch_item_id, ResultStatus.OPERATION_FAILED)
         handler = self.handlers.get(operation) if operation is not None else None
@@ -306,7 +329,7 @@ class Engine:
             outcome.message = f"operation {name} is not supported"
             return outcome
         try:
-            with context.session.savepoint():
+            with context.session.savepoint() if isolated else contextlib.nullcontext():
                 result = handler(context, payload)
         except KmipError as error:
             outcome.reason, outcome.message = error.reason, error.message

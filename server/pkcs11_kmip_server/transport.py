@@ -2,7 +2,8 @@
 
 TLS 1.2/1.3 only, a client certificate from the data directory's CA required. Each
 connection reads whole messages through the sans-I/O framer and hands each one to a
-worker thread; the event loop itself never decodes, queries the store or does
+worker thread (a separate few for long operations such as key pair generation, so
+they hold up nobody); the event loop itself never decodes, queries the store or does
 cryptography, so no connection waits for another's work. A peer that goes quiet in
 the middle of a message, or stays idle too long, is disconnected.
 """
@@ -20,7 +21,7 @@ from typing import Any
 from pkcs11_kmip.kmip.framing import MessageReader
 from pkcs11_kmip.kmip.ttlv import CodecError
 from pkcs11_kmip_server.config import ServerConfig
-from pkcs11_kmip_server.engine import Engine, Peer
+from pkcs11_kmip_server.engine import Engine, Peer, is_long
 from pkcs11_kmip_server.tls import READ_CHUNK, TlsStream
 
 log = logging.getLogger("pkcs11_kmip_server.transport")
@@ -53,6 +54,9 @@ class KmipServer:
         self.config = config
         self.engine = engine
         self.workers = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="kmip-worker")
+        self.long_workers = ThreadPoolExecutor(
+            max_workers=config.long_workers, thread_name_prefix="kmip-long"
+        )
         self._tls_context = server_tls_context(config)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
@@ -81,6 +85,7 @@ class KmipServer:
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
         self.workers.shutdown(wait=True)
+        self.long_workers.shutdown(wait=True)
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -135,7 +140,8 @@ class KmipServer:
                     return
                 if message is None:
                     break
-                response = await loop.run_in_executor(self.workers, self.engine.handle, message, peer)
+                pool = self.long_workers if is_long(message) else self.workers
+                response = await loop.run_in_executor(pool, self.engine.handle, message, peer)
                 await stream.write(response)
                 if framer.mid_message:
                     started = time.monotonic()

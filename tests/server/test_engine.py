@@ -54,7 +54,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     State,
 )
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS, Item, ItemType, binary
-from pkcs11_kmip_server.engine import Engine, Peer
+from pkcs11_kmip_server.engine import Engine, Peer, is_long
 from pkcs11_kmip_server.jobs import AsyncJobs
 from pkcs11_kmip_server.outcome import Outcome
 from pkcs11_kmip_server.store.sealing import Sealer
@@ -389,3 +389,12 @@ def test_cancel_after_completion_says_completed(engine: Engine) -> None:
     canceled = exchange(engine, message((2, 1), CancelRequest(asynchronous_correlation_value=correlation)))
     payload = canceled.batch_items[0].response_payload
     assert payload.cancellation_result is CancellationResult.COMPLETED  # type: ignore[union-attr]
+
+
+def test_long_operations_are_recognised_from_the_raw_bytes() -> None:
+    pair = CreateKeyPairRequest(
+        common_attributes=CommonAttributes.of((Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.RSA))
+    )
+    assert is_long(message((2, 1), pair))
+    assert is_long(message((2, 0), GetRequest(unique_identifier="x"), pair))
+    assert not is_long(message((2, 1), GetRequest(unique_identifier="x"), aes((2, 1))))

@@ -70,9 +70,9 @@ CREATE TABLE IF NOT EXISTS attribute (
     int_value INTEGER,
     blob_value BLOB
 );
-CREATE INDEX IF NOT EXISTS attribute_text ON attribute (tag, text_value);
+CREATE INDEX IF NOT EXISTS attribute_text ON attribute (tag, text_value) WHERE text_value IS NOT NULL;
 CREATE INDEX IF NOT EXISTS attribute_int ON attribute (tag, int_value);
-CREATE INDEX IF NOT EXISTS attribute_named ON attribute (name, text_value);
+CREATE INDEX IF NOT EXISTS attribute_named ON attribute (name, text_value) WHERE name IS NOT NULL;
 CREATE INDEX IF NOT EXISTS attribute_object ON attribute (object_seq);
 """
 
@@ -203,8 +203,11 @@ class SqliteSession:
         self.connection = connection
         self.sealer = sealer
 
-    def _execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+    def _execute(self, sql: str, parameters: Any = (), many: bool = False) -> sqlite3.Cursor:
+        """Run a statement (`many`: once per row of parameters); a busy database is a Conflict."""
         try:
+            if many:
+                return self.connection.executemany(sql, parameters)
             return self.connection.execute(sql, parameters)
         except sqlite3.OperationalError as error:
             if _is_busy(error):
@@ -241,15 +244,15 @@ class SqliteSession:
     def save(self, record: ObjectRecord) -> None:
         columns = self._columns(record)
         assignments = ", ".join(f"{name} = :{name}" for name in columns if name != "uid")
-        self._execute(f"UPDATE object SET {assignments} WHERE uid = :uid", columns)
-        (seq,) = self._execute("SELECT seq FROM object WHERE uid = ?", (record.uid,)).fetchone()
+        (seq,) = self._execute(
+            f"UPDATE object SET {assignments} WHERE uid = :uid RETURNING seq", columns
+        ).fetchone()
         self._execute("DELETE FROM attribute WHERE object_seq = ?", (seq,))
         self._index(seq, record.attributes)
 
     def _index(self, seq: int | None, attributes: Attributes) -> None:
         rows = [(seq, entry.tag, *index_values(entry.tag, entry.value)) for entry in attributes]
-        for row in rows:
-            self._execute(INSERT_ATTRIBUTE, row)
+        self._execute(INSERT_ATTRIBUTE, rows, many=True)
 
     def load(self, uid: str, owner: str) -> ObjectRecord | None:
         row = self._execute(
