@@ -1,0 +1,51 @@
+"""The crypto-provider interface: what operations ask of whoever holds the keys.
+
+Operations never handle key material. They pass the key's record (its attributes,
+and whatever the store keeps of its value) and a checked `CipherSpec`; the provider
+finds the key itself. The software provider reads the key bytes from the record; a
+hardware provider finds the HSM object the record names and keeps the key inside the
+HSM. Either way the operation gets back a `CipherOperation` to feed and finish, the
+shape PKCS#11 (C_EncryptInit/Update/Final) and KMIP streams both have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from pkcs11_kmip_server.crypto.mechanisms import CipherSpec
+from pkcs11_kmip_server.store import ObjectRecord
+
+
+@dataclass(frozen=True)
+class CipherOutput:
+    """The last output of an operation, and the tag an authenticated encryption made."""
+
+    data: bytes
+    tag: bytes | None = None
+
+
+class CipherOperation(Protocol):
+    """One encryption or decryption in progress.
+
+    `update` returns what can be output so far (possibly nothing: a partial block, or
+    a mechanism that needs all its input); `finish` the rest, verifying a decryption's
+    tag or padding. Either raises KmipError for input the mechanism refuses; after an
+    error the operation is not used again.
+    """
+
+    def update(self, data: bytes) -> bytes: ...
+
+    def finish(self) -> CipherOutput: ...
+
+
+class CryptoProvider(Protocol):
+    """Cryptography with keys the provider holds, by their records."""
+
+    def cipher(self, key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> CipherOperation:
+        """Start encrypting or decrypting with the key (KmipError if it cannot serve as one)."""
+        ...
+
+    def random_bytes(self, count: int) -> bytes:
+        """Bytes from the provider's random generator (IVs the server makes)."""
+        ...

@@ -1,0 +1,120 @@
+"""Streams: cryptographic operations that span requests (KMIP 2.1 §6.1.11, §6.1.17).
+
+A client starts one with Init Indicator, sends its parts with the Correlation Value
+the server answered, and ends it with Final Indicator. The live operation (a cipher
+context today; a signer, MAC or hash later) stays in the engine's memory: it holds
+key-dependent state a store must not see, and it cannot outlive the process anyway.
+
+Each stream belongs to the client that started it and to one operation; any other
+client, operation, or an expired stream gets Invalid Correlation Value, the same
+answer as a value never issued, so a correlation value reveals nothing. Streams are
+bounded in number (per client and in all) and in idle time, since each holds memory
+and key state.
+
+A part takes its stream out of the table while it runs, so two parts of one stream
+never run at once (the second is refused), and puts it back when it succeeds. A part
+that fails ends its stream, as a failing C_EncryptUpdate ends a PKCS#11 operation:
+the state after a failure is not one to continue from. Streams are not transactional:
+a batch undone by its Batch Error Continuation Option does not rewind them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pkcs11_kmip.kmip.spec.enums import Operation, ResultReason
+from pkcs11_kmip_server.errors import KmipError
+
+CORRELATION_BYTES = 16
+
+
+@dataclass
+class Stream:
+    """One operation in progress: whose, which, on which object, and its live state."""
+
+    owner: str
+    operation: Operation
+    object_uid: str
+    state: object
+    correlation: bytes = b""
+    last_used: float = 0.0
+
+
+def invalid_correlation() -> KmipError:
+    """The one answer for a stream that is unknown, expired, busy or not the caller's."""
+    return KmipError(
+        ResultReason.INVALID_CORRELATION_VALUE, "no stream of this client has that Correlation Value"
+    )
+
+
+class StreamTable:
+    """The streams of one engine, safe to use from its worker threads."""
+
+    def __init__(
+        self,
+        per_client: int = 64,
+        total: int = 4096,
+        idle_seconds: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_client = per_client
+        self.total = total
+        self.idle_seconds = idle_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._streams: dict[bytes, Stream] = {}
+        self._busy: set[bytes] = set()  # taken by a running part
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._streams) + len(self._busy)
+
+    def open(self, stream: Stream) -> bytes:
+        """Keep a new stream; its Correlation Value (Server Limit Exceeded when full)."""
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            if len(self._streams) + len(self._busy) >= self.total:
+                raise KmipError(ResultReason.SERVER_LIMIT_EXCEEDED, "too many streams are open; try later")
+            mine = sum(1 for s in self._streams.values() if s.owner == stream.owner)
+            if mine >= self.per_client:
+                raise KmipError(
+                    ResultReason.SERVER_LIMIT_EXCEEDED,
+                    f"a client may have {self.per_client} streams open; finish one first",
+                )
+            correlation = secrets.token_bytes(CORRELATION_BYTES)
+            stream.correlation, stream.last_used = correlation, now
+            self._streams[correlation] = stream
+            return correlation
+
+    def take(self, owner: str, correlation: bytes, operation: Operation) -> Stream:
+        """The caller's stream of this operation, out of the table until `put_back`."""
+        with self._lock:
+            stream = self._streams.get(correlation)
+            if stream is None or stream.owner != owner or stream.operation is not operation:
+                raise invalid_correlation()
+            del self._streams[correlation]
+            if self._clock() - stream.last_used > self.idle_seconds:
+                raise invalid_correlation()
+            self._busy.add(correlation)
+            return stream
+
+    def put_back(self, stream: Stream) -> None:
+        """Return a taken stream after a part that succeeded; its idle time starts again."""
+        with self._lock:
+            self._busy.discard(stream.correlation)
+            stream.last_used = self._clock()
+            self._streams[stream.correlation] = stream
+
+    def end(self, stream: Stream) -> None:
+        """Forget a taken stream: finished, or failed."""
+        with self._lock:
+            self._busy.discard(stream.correlation)
+
+    def _expire(self, now: float) -> None:
+        for correlation in [c for c, s in self._streams.items() if now - s.last_used > self.idle_seconds]:
+            del self._streams[correlation]
