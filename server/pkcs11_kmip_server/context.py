@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pkcs11_kmip.kmip.spec import Version
 from pkcs11_kmip.kmip.spec.enums import ResultReason, UniqueIdentifier
@@ -11,6 +12,9 @@ from pkcs11_kmip_server.errors import KmipError, not_found
 from pkcs11_kmip_server.jobs import AsyncJobs
 from pkcs11_kmip_server.outcome import Outcome
 from pkcs11_kmip_server.store import ObjectRecord, StoreSession
+
+if TYPE_CHECKING:
+    from pkcs11_kmip_server.crypto.services import CryptoServices
 
 
 @dataclass
@@ -30,6 +34,8 @@ class RequestContext:
     # Objects created by earlier items of this batch, by their position (KMIP 2.x lets a
     # Unique Identifier be an Integer: the index of an earlier batch item's object).
     batch_objects: list[str | None] = field(default_factory=list)
+    # The engine's crypto provider and open streams (Encrypt, Decrypt, ...).
+    crypto: CryptoServices | None = None
 
     @property
     def is_1x(self) -> bool:

@@ -40,6 +40,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType, Limits, binary
 from pkcs11_kmip_server.auth import CredentialError, PasswordUsers
 from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.crypto.services import CryptoServices
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.jobs import AsyncJobs
 from pkcs11_kmip_server.operations import Handler, load_all
@@ -167,6 +168,7 @@ class Engine:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     handlers: dict[Operation, Handler] = field(default_factory=load_all)
     jobs: AsyncJobs[Outcome] = field(default_factory=AsyncJobs)
+    crypto: CryptoServices = field(default_factory=CryptoServices)  # provider, open streams
 
     def __post_init__(self) -> None:
         self._correlation = itertools.count(1)
@@ -284,7 +286,7 @@ class Engine:
         for attempt in range(ATTEMPTS):
             try:
                 with self.store.session(write=write or attempt > 0) as session:
-                    context = RequestContext(principal, version, now, session, self.jobs)
+                    context = RequestContext(principal, version, now, session, self.jobs, crypto=self.crypto)
                     outcomes = self._run_items(context, batch, option)
                     failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
                     # A lone item runs without a savepoint: its failure rolls back the lot.
