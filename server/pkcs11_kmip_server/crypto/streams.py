@@ -16,6 +16,13 @@ never run at once (the second is refused), and puts it back when it succeeds. A 
 that fails ends its stream, as a failing C_EncryptUpdate ends a PKCS#11 operation:
 the state after a failure is not one to continue from. Streams are not transactional:
 a batch undone by its Batch Error Continuation Option does not rewind them.
+
+A Correlation Value is random, except that a stream the client finished with Final
+Indicator hands its value on to the next stream the same client opens on the same
+object (within the idle time): the OASIS streaming test cases (TC-STREAM-ENC-2-20,
+TC-STREAM-ENCDEC-1-20) expect one value for consecutive streams, and after a clean
+finish the client knows the old stream is gone. A stream that failed or expired
+never passes its value on, so a client still holding it cannot reach another stream.
 """
 
 from __future__ import annotations
@@ -68,6 +75,8 @@ class StreamTable:
         self._lock = threading.Lock()
         self._streams: dict[bytes, Stream] = {}
         self._busy: set[bytes] = set()  # taken by a running part
+        # (owner, object) -> values of streams finished cleanly, and when, for the next stream
+        self._finished: dict[tuple[str, str], list[tuple[bytes, float]]] = {}
 
     def __len__(self) -> int:
         with self._lock:
@@ -86,7 +95,7 @@ class StreamTable:
                     ResultReason.SERVER_LIMIT_EXCEEDED,
                     f"a client may have {self.per_client} streams open; finish one first",
                 )
-            correlation = secrets.token_bytes(CORRELATION_BYTES)
+            correlation = self._reusable(stream.owner, stream.object_uid)
             stream.correlation, stream.last_used = correlation, now
             self._streams[correlation] = stream
             return correlation
@@ -110,11 +119,27 @@ class StreamTable:
             stream.last_used = self._clock()
             self._streams[stream.correlation] = stream
 
-    def end(self, stream: Stream) -> None:
-        """Forget a taken stream: finished, or failed."""
+    def end(self, stream: Stream, finished: bool = False) -> None:
+        """Forget a taken stream: `finished` by the client's Final Indicator, or failed."""
         with self._lock:
             self._busy.discard(stream.correlation)
+            if finished:
+                key = (stream.owner, stream.object_uid)
+                self._finished.setdefault(key, []).append((stream.correlation, self._clock()))
+
+    def _reusable(self, owner: str, object_uid: str) -> bytes:
+        """A cleanly finished stream's value for this client and object, else a new random one."""
+        released = self._finished.get((owner, object_uid))
+        while released:
+            correlation, _when = released.pop(0)
+            if correlation not in self._streams and correlation not in self._busy:
+                return correlation
+        return secrets.token_bytes(CORRELATION_BYTES)
 
     def _expire(self, now: float) -> None:
         for correlation in [c for c, s in self._streams.items() if now - s.last_used > self.idle_seconds]:
             del self._streams[correlation]
+        for key, released in list(self._finished.items()):
+            released[:] = [(c, when) for c, when in released if now - when <= self.idle_seconds]
+            if not released:
+                del self._finished[key]
