@@ -252,14 +252,14 @@ def _names_mechanism(algorithm: CryptographicAlgorithm, parameters: Cryptographi
 def effective_parameters(
     requested: CryptographicParameters | None,
     attribute: CryptographicParameters | None,
-    algorithm: CryptographicAlgorithm,
+    algorithm: CryptographicAlgorithm | None,
 ) -> CryptographicParameters:
     """The parameters that apply: the request's, else the key's, else the algorithm's default."""
     chosen = requested or attribute
-    default = DEFAULT_PARAMETERS.get(algorithm)
+    default = DEFAULT_PARAMETERS.get(algorithm) if algorithm is not None else None
     if chosen is None:
         return default or CryptographicParameters()
-    if default is None or _names_mechanism(algorithm, chosen):
+    if default is None or algorithm is None or _names_mechanism(algorithm, chosen):
         return chosen
     given = {f.name: getattr(chosen, f.name) for f in dataclasses.fields(chosen) if f.name != "other"}
     return dataclasses.replace(default, **{name: value for name, value in given.items() if value is not None})
