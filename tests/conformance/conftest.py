@@ -1,8 +1,9 @@
 """The OASIS profile files the conformance runner replays, and which of them fail today.
 
 `profile_file` is parametrized over every file of the Baseline, Symmetric and
-Asymmetric Key Lifecycle, Storage Array, Tape Library, Opaque Managed Object Store and
-Query profiles for KMIP 1.4, 2.0 and 2.1 (mandatory and optional). A file listed in
+Asymmetric Key Lifecycle, Storage Array, Tape Library, Opaque Managed Object Store,
+Query and Cryptographic Services Block Cipher profiles for KMIP 1.4, 2.0 and 2.1
+(mandatory and optional). A file listed in
 expected_failures.toml is marked xfail(strict=True) with its reason, so a file that
 starts to pass fails the run until its entry is removed. The reference data lives
 beside the repository; its absence is an error, never a reason to skip.
@@ -20,7 +21,7 @@ import pytest
 TESTCASES = Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases"
 COVERAGE = TESTCASES.parent / "tables" / "profile-testcase-coverage.json"
 VERSION_FOLDERS = ("kmip-profiles-v1.4", "kmip-profiles-v2.0", "kmip-profiles-v2.1")
-PROFILES = ("BL", "SKLC", "AKLC", "SASED", "TL", "OMOS", "QS")
+PROFILES = ("BL", "SKLC", "AKLC", "SASED", "TL", "OMOS", "QS", "CS-BC")
 EXPECTED_FAILURES = Path(__file__).with_name("expected_failures.toml")
 
 
@@ -31,7 +32,8 @@ def _require(path: Path) -> Path:
 
 
 def profile_of(path: Path) -> str:
-    return path.name.split("-", 1)[0]
+    """The profile a file belongs to: its name's first part, or two for the CS-* profiles."""
+    return next((p for p in PROFILES if path.name.startswith(f"{p}-")), path.name.split("-", 1)[0])
 
 
 @cache

@@ -580,7 +580,7 @@ def _perfect_server(case: TestCase) -> Callable[[bytes], bytes]:
 def test_every_profile_file_passes_against_a_server_that_answers_as_expected(
     profile_paths: list[Path],
 ) -> None:
-    """The whole replay (reading, filling in requests, binding, comparing) on all 61 files."""
+    """The whole replay (reading, filling in requests, binding, comparing) on every profile file."""
     for path in profile_paths:
         case = load(path)
         result = run_files([path], _perfect_server(case), clock=lambda: NOW)[0]
