@@ -980,6 +980,9 @@ def test_the_stream_table_expires_idle_streams_and_never_reissues_their_values()
     taken = table.take("a", second, Operation.ENCRYPT)
     with pytest.raises(KmipError):  # busy: a second part of the same stream waits for none
         table.take("a", second, Operation.ENCRYPT)
+    with pytest.raises(KmipError) as limit:  # a busy stream still counts against its client
+        table.open(new())
+    assert limit.value.reason is ResultReason.SERVER_LIMIT_EXCEEDED
     table.end(taken, finished=True)
     assert table.open(new()) == second
     assert table.open(new("b")) not in (first, second, third)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,7 +60,12 @@ def invalid_correlation() -> KmipError:
 
 
 class StreamTable:
-    """The streams of one engine, safe to use from its worker threads."""
+    """The streams of one engine, safe to use from its worker threads.
+
+    Idle streams are kept in order of last use, so expiring them is a look at the
+    oldest; finished values are kept per (client, object) in order of finishing, at
+    most `total` of those.
+    """
 
     def __init__(
         self,
@@ -73,73 +79,88 @@ class StreamTable:
         self.idle_seconds = idle_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._streams: dict[bytes, Stream] = {}
-        self._busy: set[bytes] = set()  # taken by a running part
-        # (owner, object) -> values of streams finished cleanly, and when, for the next stream
-        self._finished: dict[tuple[str, str], list[tuple[bytes, float]]] = {}
+        self._idle: OrderedDict[bytes, Stream] = OrderedDict()  # least recently used first
+        self._busy: dict[bytes, Stream] = {}  # taken by a running part
+        self._per_client: Counter[str] = Counter()
+        # (owner, object) -> values of streams finished cleanly, for that client's next stream
+        self._finished: OrderedDict[tuple[str, str], tuple[list[bytes], float]] = OrderedDict()
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._streams) + len(self._busy)
+            return len(self._idle) + len(self._busy)
 
     def open(self, stream: Stream) -> bytes:
         """Keep a new stream; its Correlation Value (Server Limit Exceeded when full)."""
         with self._lock:
             now = self._clock()
             self._expire(now)
-            if len(self._streams) + len(self._busy) >= self.total:
+            if len(self._idle) + len(self._busy) >= self.total:
                 raise KmipError(ResultReason.SERVER_LIMIT_EXCEEDED, "too many streams are open; try later")
-            mine = sum(1 for s in self._streams.values() if s.owner == stream.owner)
-            if mine >= self.per_client:
+            if self._per_client[stream.owner] >= self.per_client:
                 raise KmipError(
                     ResultReason.SERVER_LIMIT_EXCEEDED,
                     f"a client may have {self.per_client} streams open; finish one first",
                 )
-            correlation = self._reusable(stream.owner, stream.object_uid)
-            stream.correlation, stream.last_used = correlation, now
-            self._streams[correlation] = stream
-            return correlation
+            stream.correlation, stream.last_used = self._new_value(stream.owner, stream.object_uid), now
+            self._idle[stream.correlation] = stream
+            self._per_client[stream.owner] += 1
+            return stream.correlation
 
     def take(self, owner: str, correlation: bytes, operation: Operation) -> Stream:
-        """The caller's stream of this operation, out of the table until `put_back`."""
+        """The caller's stream of this operation, out of the table until `put_back` or `end`."""
         with self._lock:
-            stream = self._streams.get(correlation)
+            self._expire(self._clock())
+            stream = self._idle.get(correlation)
             if stream is None or stream.owner != owner or stream.operation is not operation:
                 raise invalid_correlation()
-            del self._streams[correlation]
-            if self._clock() - stream.last_used > self.idle_seconds:
-                raise invalid_correlation()
-            self._busy.add(correlation)
+            del self._idle[correlation]
+            self._busy[correlation] = stream
             return stream
 
     def put_back(self, stream: Stream) -> None:
         """Return a taken stream after a part that succeeded; its idle time starts again."""
         with self._lock:
-            self._busy.discard(stream.correlation)
+            del self._busy[stream.correlation]
             stream.last_used = self._clock()
-            self._streams[stream.correlation] = stream
+            self._idle[stream.correlation] = stream
 
     def end(self, stream: Stream, finished: bool = False) -> None:
         """Forget a taken stream: `finished` by the client's Final Indicator, or failed."""
         with self._lock:
-            self._busy.discard(stream.correlation)
-            if finished:
-                key = (stream.owner, stream.object_uid)
-                self._finished.setdefault(key, []).append((stream.correlation, self._clock()))
+            del self._busy[stream.correlation]
+            self._release(stream.owner)
+            if not finished:
+                return
+            key = (stream.owner, stream.object_uid)
+            values, _when = self._finished.pop(key, ([], 0.0))
+            values.append(stream.correlation)
+            self._finished[key] = (values, self._clock())
+            while len(self._finished) > self.total:
+                self._finished.popitem(last=False)
 
-    def _reusable(self, owner: str, object_uid: str) -> bytes:
+    def _release(self, owner: str) -> None:
+        self._per_client[owner] -= 1
+        if not self._per_client[owner]:
+            del self._per_client[owner]
+
+    def _new_value(self, owner: str, object_uid: str) -> bytes:
         """A cleanly finished stream's value for this client and object, else a new random one."""
-        released = self._finished.get((owner, object_uid))
-        while released:
-            correlation, _when = released.pop(0)
-            if correlation not in self._streams and correlation not in self._busy:
+        values, _when = self._finished.get((owner, object_uid), ([], 0.0))
+        while values:
+            correlation = values.pop(0)
+            if correlation not in self._idle and correlation not in self._busy:
                 return correlation
         return secrets.token_bytes(CORRELATION_BYTES)
 
     def _expire(self, now: float) -> None:
-        for correlation in [c for c, s in self._streams.items() if now - s.last_used > self.idle_seconds]:
-            del self._streams[correlation]
-        for key, released in list(self._finished.items()):
-            released[:] = [(c, when) for c, when in released if now - when <= self.idle_seconds]
-            if not released:
-                del self._finished[key]
+        while self._idle:
+            oldest = next(iter(self._idle.values()))
+            if now - oldest.last_used <= self.idle_seconds:
+                break
+            del self._idle[oldest.correlation]
+            self._release(oldest.owner)
+        while self._finished:
+            _values, when = next(iter(self._finished.values()))
+            if now - when <= self.idle_seconds:
+                break
+            self._finished.popitem(last=False)
