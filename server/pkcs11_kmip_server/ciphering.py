@@ -52,7 +52,6 @@ class CipherStream:
     """What a stream of Encrypt or Decrypt parts keeps between requests."""
 
     operation: CipherOperation
-    mechanism: CipherMechanism
     # The parameters of the first part, as asked and as applied: later parts may repeat them.
     parameters: tuple[CryptographicParameters | None, CryptographicParameters]
 
@@ -126,7 +125,7 @@ def _first_part(
         context.principal,
         _operation(encrypt),
         record.uid,
-        CipherStream(operation, mechanism, (requested, parameters)),
+        CipherStream(operation, (requested, parameters)),
     )
     correlation = services.streams.open(stream)
     return CipherResult(record.uid, output or None, generated_iv, correlation)
