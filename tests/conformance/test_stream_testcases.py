@@ -1,0 +1,57 @@
+"""The OASIS streaming test cases of Encrypt and Decrypt (KMIP 2.0 test cases, TC-STREAM-*).
+
+They are not part of a profile, so test_profiles.py does not run them; they run here
+the same way, each with a client identity of its own. TC-STREAM-ENC-1-20 expects the
+ciphertexts of the key the reference server generated in its first message, which no
+other server can produce (as CS-BC-M-1 in expected_failures.toml); the other
+TC-STREAM files (Hash, MAC, Sign) wait for those operations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pkcs11_kmip.conformance import run_files
+from testsupport.server import RunningServer
+
+FOLDER = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases" / "kmip-testcases-v2.0-cnd02"
+)
+GENERATED_KEY = (
+    "the expected ciphertexts were made with the key the reference server generated at random in message 1"
+)
+FILES: dict[str, str | None] = {
+    "TC-STREAM-ENC-1-20": (
+        "message 2 / BatchItem / ResponsePayload / Data: expected fd912d102dbb482f6f6e91bd57119095, got"
+    ),
+    "TC-STREAM-ENC-2-20": None,
+    "TC-STREAM-ENCDEC-1-20": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "difference"),
+    [
+        pytest.param(
+            name,
+            difference,
+            id=name,
+            marks=[pytest.mark.xfail(strict=True, raises=pytest.xfail.Exception, reason=GENERATED_KEY)]
+            if difference
+            else [],
+        )
+        for name, difference in FILES.items()
+    ],
+)
+def test_stream_file(kmip_server: RunningServer, name: str, difference: str | None) -> None:
+    path = FOLDER / f"{name}.xml"
+    if not path.exists():
+        raise pytest.UsageError(f"KMIP reference data missing: {path}")
+    with kmip_server.client(f"conformance-{name}") as client:
+        (result,) = run_files([path], client.exchange)
+    if difference is not None and result.difference is not None:
+        assert result.difference.startswith(difference), result.difference
+        pytest.xfail(result.difference)
+    assert result.passed, result.line()
