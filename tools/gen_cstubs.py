@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pkcs11_kmip.cryptoki.calls import CALLS, LAST_V2_FUNCTION, Call  # noqa: E402
-from pkcs11_kmip.cryptoki.cdefs import TYPES  # noqa: E402
+from pkcs11_kmip.cryptoki.cdefs import TYPES, function_lists  # noqa: E402
 from pkcs11_kmip.cryptoki.constants import CKR  # noqa: E402
 
 OUT_DIR = ROOT / "csrc" / "gen"
@@ -53,11 +53,7 @@ def header() -> str:
     ]
     lines += [f"#define CKR_{rv.name} 0x{rv.value:08X}UL" for rv in CKR]
     lines += ["", "/* Function pointer types, in CK_FUNCTION_LIST_3_0 order. */"]
-    lines += [f"typedef CK_RV (*CK_{c.name})({c.c_signature});" for c in CALLS]
-    for struct, calls in (("CK_FUNCTION_LIST", v2_calls()), ("CK_FUNCTION_LIST_3_0", CALLS)):
-        lines += ["", f"struct {struct} {{", "    CK_VERSION version;"]
-        lines += [f"    CK_{c.name} {c.name};" for c in calls]
-        lines += ["};"]
+    lines += function_lists([(c.name, c.c_signature) for c in CALLS], len(v2_calls())).splitlines()
     lines += ["", "/* Exported entry points. */"]
     lines += [f"CK_RV {c.name}({c.c_signature});" for c in CALLS]
     lines += [
