@@ -9,18 +9,23 @@ point. Only this module touches C memory; decisions live in `module.Library`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import traceback
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from pkcs11_kmip.cryptoki import cmem, wire
 from pkcs11_kmip.cryptoki.calls import BY_ID, Call
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
-from pkcs11_kmip.cryptoki.module import InitArgs, Library, default_info, pad
+from pkcs11_kmip.cryptoki.log import log
+from pkcs11_kmip.cryptoki.module import InitArgs, Library, default_info
+from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, Field, Kind, OutData, OutRequest, Value
+
+if TYPE_CHECKING:
+    from pkcs11_kmip.cryptoki.remote import Transport
 
 ENTRY_POINT = "pkcs11_kmip_dispatch"
 
@@ -42,12 +47,6 @@ class FFI(Protocol):
 Handler = Callable[[list[int]], None]
 
 
-def log(message: str) -> None:
-    """One syslog-style line on stderr, written with a single write(2); never raises."""
-    with contextlib.suppress(OSError):
-        os.write(2, f"pkcs11-kmip[{os.getpid()}]: {message}\n".encode("utf-8", "replace"))
-
-
 def describe_failure(exc: BaseException, tb: TracebackType | None) -> str:
     """Exception type and where it was raised: no message, which could carry data."""
     frames = traceback.extract_tb(tb) if tb is not None else []
@@ -56,17 +55,17 @@ def describe_failure(exc: BaseException, tb: TracebackType | None) -> str:
 
 
 class Dispatcher:
-    """Route a call id to its handler; convert raw pointers; map failures to a CK_RV."""
+    """Route a call id to its handler; convert raw pointers; map failures to a CK_RV.
+
+    C_Initialize and C_Finalize are handled here (they are local and forwarded);
+    every other function goes through one generic path driven by its wire plan:
+    read the arguments (NULL checks), forward, check that every answer fits the
+    caller's buffers, and only then write them.
+    """
 
     def __init__(self, ffi: FFI, library: Library) -> None:
         self.ffi = ffi
         self.library = library
-        self._handlers: dict[str, Handler] = {
-            "C_Initialize": self._initialize,
-            "C_Finalize": self._finalize,
-            "C_GetInfo": self._get_info,
-            "C_GetSlotList": self._get_slot_list,
-        }
 
     def dispatch(self, function_id: int, args: Any, nargs: int) -> int:
         call = BY_ID.get(function_id)
@@ -75,15 +74,18 @@ class Dispatcher:
                 log(f"dispatch called with function id {function_id} and {nargs} arguments")
                 return CKR.GENERAL_ERROR
             raw = [int(args[i]) for i in range(nargs)]
-            self._handlers.get(call.name, self._not_supported)(raw)
+            if call.name == "C_Initialize":
+                self._initialize(raw)
+            elif call.name == "C_Finalize":
+                self._finalize(raw)
+            else:
+                self._forward(call, raw)
         except CKRError as error:
             return error.rv
         except Exception as error:
             report_unexpected(call, error, error.__traceback__)
             return CKR.GENERAL_ERROR
         return CKR.OK
-
-    # -- handlers: one per implemented function, arguments as in calls.py ------------
 
     def _initialize(self, raw: list[int]) -> None:
         (p_init_args,) = raw
@@ -93,37 +95,182 @@ class Dispatcher:
         (p_reserved,) = raw
         self.library.finalize(reserved=p_reserved != 0)
 
-    def _get_info(self, raw: list[int]) -> None:
-        (p_info,) = raw
-        info = self.library.get_info()
-        if not p_info:
-            raise CKRError(CKR.ARGUMENTS_BAD, "pInfo is NULL")
-        out = self.ffi.cast("CK_INFO *", p_info)
-        out.cryptokiVersion.major, out.cryptokiVersion.minor = info.cryptoki_version
-        self.ffi.memmove(out.manufacturerID, pad(info.manufacturer_id, 32), 32)
-        out.flags = info.flags
-        self.ffi.memmove(out.libraryDescription, pad(info.library_description, 32), 32)
-        out.libraryVersion.major, out.libraryVersion.minor = info.library_version
+    def _forward(self, call: Call, raw: list[int]) -> None:
+        self.library.require_initialized()
+        plan = wire.plan(call)
+        if not plan.supported:
+            raise CKRError(CKR.FUNCTION_NOT_SUPPORTED)
+        inputs: dict[str, Value] = {}
+        for field in plan.fields:
+            args = [raw[i] for i in field.params]
+            reader = self._READERS.get(field.kind)
+            if reader is not None:
+                inputs[field.name] = reader(self, field, args)
+            elif field.kind in (Kind.OUT_ULONG, Kind.OUT_STRUCT) and not args[0]:
+                raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
+        rv, outputs = self.library.call(call, inputs)
+        if outputs is not None:
+            writes = [
+                self._WRITERS[field.kind](
+                    self,
+                    field,
+                    [raw[i] for i in field.params],
+                    inputs.get(field.name),
+                    outputs[field.name],
+                    rv,
+                )
+                for field in plan.outputs
+            ]
+            for write in writes:  # all checked: nothing is written unless everything fits
+                write()
+        if rv != CKR.OK:
+            raise CKRError(rv)
 
-    def _get_slot_list(self, raw: list[int]) -> None:
-        token_present, p_slot_list, pul_count = raw
-        slots = self.library.slot_list(bool(token_present))
-        if not pul_count:
-            raise CKRError(CKR.ARGUMENTS_BAD, "pulCount is NULL")
-        count = self.ffi.cast("CK_ULONG *", pul_count)
-        # The Cryptoki length convention: a NULL list asks for the count; a list too
-        # small gets CKR_BUFFER_TOO_SMALL and the count; nothing is written past it.
-        if p_slot_list:
-            if count[0] < len(slots):
-                count[0] = len(slots)
-                raise CKRError(CKR.BUFFER_TOO_SMALL)
-            out = self.ffi.cast("CK_SLOT_ID *", p_slot_list)
-            for index, slot in enumerate(slots):
-                out[index] = slot
-        count[0] = len(slots)
+    # -- reading the caller's arguments ----------------------------------------------------
 
-    def _not_supported(self, raw: list[int]) -> None:
-        self.library.not_supported()
+    def _read_ulong(self, field: Field, args: list[int]) -> Value:
+        return args[0]
+
+    def _read_bbool(self, field: Field, args: list[int]) -> Value:
+        return args[0] & 0xFF
+
+    def _read_version(self, field: Field, args: list[int]) -> Value:
+        return wire.ENCODING_VERSION
+
+    def _read_data(self, field: Field, args: list[int]) -> Value:
+        pointer, length = args
+        if not pointer:
+            if length:
+                raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
+            return None
+        if length > wire.MAX_LENGTH:
+            raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is too long")
+        return cmem.read_bytes(self.ffi, pointer, length)
+
+    def _read_label(self, field: Field, args: list[int]) -> Value:
+        if not args[0]:
+            raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
+        return cmem.read_bytes(self.ffi, args[0], 32)
+
+    def _read_template(self, field: Field, args: list[int]) -> Value:
+        return cmem.read_template(self.ffi, args[0], args[1])
+
+    def _read_query(self, field: Field, args: list[int]) -> Value:
+        pointer, count = args
+        if not pointer:
+            raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
+        entries = self.ffi.cast("CK_ATTRIBUTE *", pointer)
+        return tuple(
+            AttributeQuery(int(e.type), not cmem.is_null(self.ffi, e.pValue), int(e.ulValueLen))
+            for e in (entries[i] for i in range(count))
+        )
+
+    def _read_mechanism(self, field: Field, args: list[int]) -> Value:
+        if not args[0]:
+            raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
+        return cmem.read_mechanism(self.ffi, args[0])
+
+    def _read_request(self, field: Field, args: list[int]) -> Value:
+        """An output buffer: is it there, and how big (the length convention's inputs)."""
+        if field.kind in (Kind.OUT_DATA, Kind.OUT_LIST):
+            pointer, p_length = args
+            if not p_length:
+                raise CKRError(CKR.ARGUMENTS_BAD, f"the length of {field.name} is NULL")
+            return OutRequest(pointer != 0, int(self.ffi.cast("CK_ULONG *", p_length)[0]))
+        if not args[0] or (field.kind is Kind.OUT_HANDLES and not args[2]):
+            raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
+        return OutRequest(True, args[1])
+
+    _READERS: ClassVar[dict[Kind, Callable[[Dispatcher, Field, list[int]], Value]]] = {
+        Kind.ENCODING_VERSION: _read_version,
+        Kind.ULONG: _read_ulong,
+        Kind.BBOOL: _read_bbool,
+        Kind.DATA: _read_data,
+        Kind.LABEL: _read_label,
+        Kind.TEMPLATE: _read_template,
+        Kind.QUERY: _read_query,
+        Kind.MECHANISM: _read_mechanism,
+        **dict.fromkeys(wire.OUT_BUFFERS, _read_request),
+    }
+
+    # -- checking, then writing, the answers -----------------------------------------------
+
+    def _write_buffer(self, field: Field, args: list[int], request: Value, answer: Value, rv: int) -> Write:
+        assert isinstance(request, OutRequest)
+        if not isinstance(answer, OutData):
+            raise _malformed(field)
+        data = answer.data
+        if data is not None and (not request.present or answer.length > request.capacity):
+            raise _malformed(field)  # never past the caller's buffer, whatever the server says
+        if field.kind is Kind.OUT_FIXED and rv == CKR.OK and answer.length != request.capacity:
+            raise _malformed(field)
+        if rv == CKR.OK and request.present and data is None:
+            raise _malformed(field)
+        ffi = self.ffi
+
+        def write() -> None:
+            if isinstance(data, bytes):
+                ffi.memmove(ffi.cast("CK_BYTE *", args[0]), data, len(data))
+            elif data is not None:
+                ffi.cast("CK_ULONG *", args[0])[0 : len(data)] = list(data)
+            if field.kind is Kind.OUT_HANDLES:
+                ffi.cast("CK_ULONG *", args[2])[0] = answer.length
+            elif field.kind is not Kind.OUT_FIXED:
+                ffi.cast("CK_ULONG *", args[1])[0] = answer.length
+
+        return write
+
+    def _write_ulong(self, field: Field, args: list[int], request: Value, answer: Value, rv: int) -> Write:
+        if not isinstance(answer, int):
+            raise _malformed(field)
+        ffi = self.ffi
+
+        def write() -> None:
+            if rv == CKR.OK:
+                ffi.cast("CK_ULONG *", args[0])[0] = answer
+
+        return write
+
+    def _write_struct(self, field: Field, args: list[int], request: Value, answer: Value, rv: int) -> Write:
+        if not isinstance(answer, dict):
+            raise _malformed(field)
+        ffi = self.ffi
+
+        def write() -> None:
+            if rv == CKR.OK:
+                cmem.fill_struct(ffi, ffi.cast(f"{field.struct} *", args[0]), field.struct, answer, [])
+
+        return write
+
+    def _write_results(self, field: Field, args: list[int], request: Value, answer: Value, rv: int) -> Write:
+        """C_GetAttributeValue: each value copied only into a buffer the caller gave and that holds it."""
+        assert isinstance(request, tuple)
+        if not isinstance(answer, tuple) or len(answer) != len(request):
+            raise _malformed(field)
+        for asked, got in zip(request, answer, strict=True):
+            assert isinstance(asked, AttributeQuery)
+            if not isinstance(got, Attribute) or got.type != asked.type or isinstance(got.value, tuple):
+                raise _malformed(field)
+            if got.value is not None and (not asked.has_buffer or len(got.value) > asked.capacity):
+                raise _malformed(field)
+        ffi = self.ffi
+
+        def write() -> None:
+            entries = ffi.cast("CK_ATTRIBUTE *", args[0])
+            for i, got in enumerate(answer):
+                assert isinstance(got, Attribute)
+                if isinstance(got.value, bytes):
+                    ffi.memmove(ffi.cast("CK_BYTE *", entries[i].pValue), got.value, len(got.value))
+                entries[i].ulValueLen = wire.UNAVAILABLE if got.length is None else got.length
+
+        return write
+
+    _WRITERS: ClassVar[dict[Kind, Callable[[Dispatcher, Field, list[int], Value, Value, int], Write]]] = {
+        Kind.OUT_ULONG: _write_ulong,
+        Kind.OUT_STRUCT: _write_struct,
+        Kind.QUERY: _write_results,
+        **dict.fromkeys(wire.OUT_BUFFERS, _write_buffer),
+    }
 
     # -- pointer readers ------------------------------------------------------------------
 
@@ -142,6 +289,15 @@ class Dispatcher:
         )
 
 
+Write = Callable[[], None]
+
+
+def _malformed(field: Field) -> CKRError:
+    """An answer that does not fit what the caller gave: the server is wrong, nothing is written."""
+    log(f"CKR_DEVICE_ERROR: the server's answer for {field.name} does not fit the caller's arguments")
+    return CKRError(CKR.DEVICE_ERROR)
+
+
 def report_unexpected(call: Call | None, error: BaseException, tb: TracebackType | None) -> str:
     """Log an unexpected failure with a reference id an operator can grep for; return it."""
     reference = secrets.token_hex(4)
@@ -156,6 +312,20 @@ def on_callback_error(exc_type: type[BaseException], exc: BaseException, tb: Tra
     report_unexpected(None, exc, tb)
 
 
+def connect_from_config() -> Transport | None:
+    """The configured server; None without a configuration (then no slots, and no log line:
+    hosts such as p11-kit load every module they know, configured or not)."""
+    from pkcs11_kmip.cryptoki import config
+    from pkcs11_kmip.cryptoki.remote import Remote
+
+    try:
+        found = config.find()
+    except config.ConfigError as error:
+        log(f"C_Initialize: CKR_GENERAL_ERROR: {error}")
+        raise CKRError(CKR.GENERAL_ERROR) from error
+    return None if found is None else Remote(found)
+
+
 _installed: Dispatcher | None = None
 
 
@@ -166,7 +336,7 @@ def install(ffi: FFI, package_version: str | None = None) -> Dispatcher:
         from pkcs11_kmip import __version__
 
         package_version = __version__
-    dispatcher = Dispatcher(ffi, Library(default_info(package_version)))
+    dispatcher = Dispatcher(ffi, Library(default_info(package_version), connect=connect_from_config))
 
     @ffi.def_extern(name=ENTRY_POINT, error=int(CKR.GENERAL_ERROR), onerror=on_callback_error)
     def _entry(function_id: int, args: Any, nargs: int) -> int:

@@ -9,11 +9,19 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from pkcs11_kmip.cryptoki import empty, wire
+from pkcs11_kmip.cryptoki.calls import Call
 from pkcs11_kmip.cryptoki.constants import CKR, CRYPTOKI_VERSION
 from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.log import log
+from pkcs11_kmip.cryptoki.wire import StructValue, Value
+
+if TYPE_CHECKING:
+    from pkcs11_kmip.cryptoki.remote import Transport
 
 MANUFACTURER_ID = "pkcs11-kmip"
 LIBRARY_DESCRIPTION = "PKCS#11 over KMIP 2.0"
@@ -40,6 +48,16 @@ class Info:
     flags: int
     library_description: str
     library_version: tuple[int, int]
+
+    def as_struct(self) -> StructValue:
+        """CK_INFO as the wire encoding's structure value."""
+        return {
+            "cryptokiVersion": self.cryptoki_version,
+            "manufacturerID": pad(self.manufacturer_id, 32),
+            "flags": self.flags,
+            "libraryDescription": pad(self.library_description, 32),
+            "libraryVersion": self.library_version,
+        }
 
 
 def pad(text: str, size: int) -> bytes:
@@ -70,18 +88,28 @@ def default_info(package_version: str) -> Info:
 
 
 class Library:
-    """Initialized/finalized state of one process's use of the library.
+    """Initialized/finalized state of one process's use of the library, and its calls.
 
     The state belongs to the process that called C_Initialize: after fork() the
     child sees CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize itself,
     as PKCS#11 asks, so a child never reuses its parent's server context.
+
+    `connect` gives the server to forward to (a Transport), or None when no server
+    is configured: the library then answers as a service with no slots.
     """
 
-    def __init__(self, info: Info, getpid: Callable[[], int] = os.getpid) -> None:
+    def __init__(
+        self,
+        info: Info,
+        getpid: Callable[[], int] = os.getpid,
+        connect: Callable[[], Transport | None] | None = None,
+    ) -> None:
         self._info = info
         self._getpid = getpid
+        self._connect = connect or (lambda: None)
         self._lock = threading.Lock()
         self._owner_pid: int | None = None
+        self._transport: Transport | None = None
 
     @property
     def initialized(self) -> bool:
@@ -103,6 +131,11 @@ class Library:
         with self._lock:
             if self.initialized:
                 raise CKRError(CKR.CRYPTOKI_ALREADY_INITIALIZED)
+            # A parent's transport (after fork) is left alone: its socket is the parent's.
+            transport = self._connect()
+            if transport is not None:
+                transport.initialize()
+            self._transport = transport
             self._owner_pid = self._getpid()
 
     def finalize(self, reserved: bool) -> None:
@@ -110,23 +143,31 @@ class Library:
             raise CKRError(CKR.ARGUMENTS_BAD, "pReserved must be NULL")
         with self._lock:
             self.require_initialized()
+            transport, self._transport = self._transport, None
             self._owner_pid = None
+        if transport is not None:
+            transport.finalize()
 
     def require_initialized(self) -> None:
         if not self.initialized:
             raise CKRError(CKR.CRYPTOKI_NOT_INITIALIZED)
 
     def get_info(self) -> Info:
+        """This library's own CK_INFO (C_GetInfo itself is answered by the server)."""
         self.require_initialized()
         return self._info
 
-    def slot_list(self, token_present: bool) -> list[int]:
-        """The slots this library shows. None yet: slots come from the key server once
-        Cryptoki calls are forwarded to it; an empty list lets tools run cleanly."""
+    def call(self, call: Call, inputs: Mapping[str, Value]) -> tuple[int, dict[str, Value] | None]:
+        """A forwarded function: its CK_RV and, when the CK_RV carries them, its outputs."""
         self.require_initialized()
-        return []
-
-    def not_supported(self) -> None:
-        """Every function not implemented yet: still honour the initialization rule."""
-        self.require_initialized()
-        raise CKRError(CKR.FUNCTION_NOT_SUPPORTED)
+        transport = self._transport
+        if transport is None:
+            return empty.answer(call, dict(inputs), self._info.as_struct())
+        rv, output = transport.call(call, wire.encode_inputs(call, inputs))
+        if output is None or not wire.carries_outputs(call, rv):
+            return rv, None
+        try:
+            return rv, wire.decode_outputs(call, output)
+        except wire.WireError as error:
+            log(f"{call.name}: CKR_DEVICE_ERROR: the server's Output Parameters are malformed: {error}")
+            raise CKRError(CKR.DEVICE_ERROR) from error

@@ -1,0 +1,190 @@
+"""Wire values <-> C memory, through any cffi FFI that knows pkcs11_kmip.cryptoki.cdefs.
+
+Both C edges use these: the provider reads the application's structures and writes
+answers into them (pkcs11_kmip.cryptoki.embed), the server builds the arguments of a
+real module's functions and reads what it wrote (pkcs11_kmip_server.hsm). Layouts
+come from the tables of `wire`; nothing here knows a particular function.
+
+`keep` lists collect the cffi objects that own memory a C pointer refers to: the
+caller holds the list until the C call has returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pkcs11_kmip.cryptoki import wire
+from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.wire import Attribute, AttributeKind, FieldKind, Mechanism, StructValue
+
+FFI = Any  # cffi ships no type hints: an FFI object
+CData = Any  # and its cdata
+
+MAX_NESTING = 2
+"""Template attributes (CKA_WRAP_TEMPLATE ...) nest this deep at most."""
+
+
+def is_null(ffi: FFI, pointer: CData) -> bool:
+    return bool(pointer == ffi.NULL)
+
+
+def read_bytes(ffi: FFI, pointer: CData, length: int) -> bytes:
+    return bytes(ffi.buffer(ffi.cast("CK_BYTE *", pointer), length)) if length else b""
+
+
+def new_bytes(ffi: FFI, data: bytes, keep: list[Any]) -> CData:
+    """A C copy of `data` (an empty array for b"", never NULL)."""
+    buffer = ffi.new("CK_BYTE[]", max(len(data), 1))
+    ffi.memmove(buffer, data, len(data))
+    keep.append(buffer)
+    return buffer
+
+
+# --- structures ---------------------------------------------------------------------------
+
+
+def read_struct(ffi: FFI, pointer: CData, name: str) -> StructValue:
+    """A structure's members as wire values (`pointer` is a `name *` cdata)."""
+    value: StructValue = {}
+    for member in wire.STRUCTS[name]:
+        item = getattr(pointer, member.name)
+        if member.kind in (FieldKind.ULONG, FieldKind.BYTE):
+            value[member.name] = int(item)
+        elif member.kind is FieldKind.VERSION:
+            value[member.name] = (int(item.major), int(item.minor))
+        elif member.kind is FieldKind.CHARS:
+            value[member.name] = bytes(ffi.buffer(item, member.size))
+        else:
+            length = int(getattr(pointer, member.length_name))
+            value[member.name] = None if is_null(ffi, item) else read_bytes(ffi, item, length)
+    return value
+
+
+def fill_struct(ffi: FFI, pointer: CData, name: str, value: StructValue, keep: list[Any]) -> None:
+    """Write wire values into a structure; DATA members get C copies held in `keep`."""
+    for member in wire.STRUCTS[name]:
+        item = value.get(member.name)
+        if member.kind in (FieldKind.ULONG, FieldKind.BYTE):
+            setattr(pointer, member.name, item)
+        elif member.kind is FieldKind.VERSION:
+            assert isinstance(item, tuple)
+            target = getattr(pointer, member.name)
+            target.major, target.minor = item
+        elif member.kind is FieldKind.CHARS:
+            assert isinstance(item, bytes) and len(item) == member.size
+            ffi.memmove(getattr(pointer, member.name), item, member.size)
+        elif item is None:
+            setattr(pointer, member.name, ffi.NULL)
+            setattr(pointer, member.length_name, 0)
+        else:
+            assert isinstance(item, bytes)
+            setattr(pointer, member.name, new_bytes(ffi, item, keep))
+            setattr(pointer, member.length_name, len(item))
+
+
+# --- mechanisms ---------------------------------------------------------------------------
+
+
+def read_mechanism(ffi: FFI, address: int) -> Mechanism:
+    """The application's CK_MECHANISM; a wrong parameter size is CKR_MECHANISM_PARAM_INVALID."""
+    mechanism = ffi.cast("CK_MECHANISM *", address)
+    type_ = int(mechanism.mechanism)
+    length = int(mechanism.ulParameterLen)
+    if is_null(ffi, mechanism.pParameter):
+        if length:
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, "NULL parameter with a length")
+        return Mechanism(type_)
+    layout = wire.parameter_layout(type_)
+    if layout is None or layout == wire.RAW:
+        return Mechanism(type_, read_bytes(ffi, mechanism.pParameter, length))
+    ctype = "CK_ULONG" if layout == wire.ULONG else layout
+    if length != ffi.sizeof(ctype):
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"{ctype} parameter of {length} bytes")
+    if layout == wire.ULONG:
+        return Mechanism(type_, int(ffi.cast("CK_ULONG *", mechanism.pParameter)[0]))
+    return Mechanism(type_, read_struct(ffi, ffi.cast(f"{layout} *", mechanism.pParameter), layout))
+
+
+def build_mechanism(ffi: FFI, value: Mechanism, keep: list[Any]) -> CData:
+    """A CK_MECHANISM for a module; a parameter of unknown layout is refused, since it
+    could hold pointers the module would follow into this process's memory."""
+    mechanism = ffi.new("CK_MECHANISM *")
+    keep.append(mechanism)
+    mechanism.mechanism = value.type
+    parameter = value.parameter
+    layout = wire.parameter_layout(value.type)
+    if parameter is None:
+        mechanism.pParameter = ffi.NULL
+        mechanism.ulParameterLen = 0
+    elif isinstance(parameter, bytes) and layout == wire.RAW:
+        mechanism.pParameter = new_bytes(ffi, parameter, keep)
+        mechanism.ulParameterLen = len(parameter)
+    elif isinstance(parameter, int) and layout == wire.ULONG:
+        word = ffi.new("CK_ULONG *", parameter)
+        keep.append(word)
+        mechanism.pParameter = word
+        mechanism.ulParameterLen = ffi.sizeof("CK_ULONG")
+    elif isinstance(parameter, dict) and layout is not None and layout in wire.STRUCTS:
+        struct = ffi.new(f"{layout} *")
+        keep.append(struct)
+        fill_struct(ffi, struct, layout, parameter, keep)
+        mechanism.pParameter = struct
+        mechanism.ulParameterLen = ffi.sizeof(layout)
+    else:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"no parameter layout for mechanism 0x{value.type:X}")
+    return mechanism
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+def read_template(ffi: FFI, address: int, count: int, depth: int = 0) -> tuple[Attribute, ...]:
+    """The application's CK_ATTRIBUTE array (values copied; nested templates followed)."""
+    if not address:
+        if count:
+            raise CKRError(CKR.ARGUMENTS_BAD, "NULL template with a count")
+        return ()
+    entries = ffi.cast("CK_ATTRIBUTE *", address)
+    template = []
+    for i in range(count):
+        entry = entries[i]
+        type_ = int(entry.type)
+        length = int(entry.ulValueLen)
+        if is_null(ffi, entry.pValue):
+            if length:
+                raise CKRError(CKR.ARGUMENTS_BAD, "NULL attribute value with a length")
+            template.append(Attribute(type_, None, 0))
+        elif wire.attribute_kind(type_) is AttributeKind.TEMPLATE:
+            size = ffi.sizeof("CK_ATTRIBUTE")
+            if depth >= MAX_NESTING or length % size:
+                raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "not a nested template")
+            nested = read_template(ffi, int(ffi.cast("uintptr_t", entry.pValue)), length // size, depth + 1)
+            template.append(Attribute(type_, nested, len(nested)))
+        else:
+            template.append(Attribute.of(type_, read_bytes(ffi, entry.pValue, length)))
+    return tuple(template)
+
+
+def build_template(ffi: FFI, template: tuple[Attribute, ...], keep: list[Any]) -> tuple[CData, int]:
+    """A CK_ATTRIBUTE array for a module (NULL for an empty template) and its count."""
+    if not template:
+        return ffi.NULL, 0
+    entries = ffi.new("CK_ATTRIBUTE[]", len(template))
+    keep.append(entries)
+    for entry, attribute in zip(entries, template, strict=True):
+        entry.type = attribute.type
+        value = attribute.value
+        if isinstance(value, tuple):
+            nested, count = build_template(ffi, value, keep)
+            entry.pValue = nested
+            entry.ulValueLen = count * ffi.sizeof("CK_ATTRIBUTE")
+        elif value is None:
+            if attribute.length:
+                raise CKRError(CKR.ARGUMENTS_BAD, "an attribute without a value has a length")
+            entry.pValue = ffi.NULL
+            entry.ulValueLen = 0
+        else:
+            entry.pValue = new_bytes(ffi, value, keep)
+            entry.ulValueLen = len(value)
+    return entries, len(template)

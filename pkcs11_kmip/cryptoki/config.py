@@ -1,0 +1,105 @@
+"""The provider's configuration: which KMIP server, with which TLS identity.
+
+A TOML file named by PKCS11_KMIP_CONFIG, else ~/.config/pkcs11-kmip/pkcs11-kmip.toml,
+else /etc/pkcs11-kmip/pkcs11-kmip.toml:
+
+    [server]
+    address = "kmip.example.com:5696"
+    ca = "ca.crt"              # paths relative to this file
+    certificate = "client.crt"
+    key = "client.key"
+    timeout = 30               # seconds for connecting and for each answer
+    # server_name = "..."      # the name the server certificate must carry (default: the host)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ENVIRONMENT_VARIABLE = "PKCS11_KMIP_CONFIG"
+DEFAULT_TIMEOUT = 30.0
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or wrong (the message says where)."""
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    path: Path
+    host: str
+    port: int
+    ca: Path
+    certificate: Path
+    key: Path
+    timeout: float = DEFAULT_TIMEOUT
+    server_name: str | None = None
+
+
+def search_path(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Where the configuration is looked for, in order."""
+    environ = os.environ if environ is None else environ
+    if environ.get(ENVIRONMENT_VARIABLE):
+        return [Path(environ[ENVIRONMENT_VARIABLE])]
+    home = Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+    return [home / ".config/pkcs11-kmip/pkcs11-kmip.toml", Path("/etc/pkcs11-kmip/pkcs11-kmip.toml")]
+
+
+def find(environ: Mapping[str, str] | None = None) -> ClientConfig | None:
+    """The configuration to use; None when there is none (the library then has no slots).
+
+    A file named by PKCS11_KMIP_CONFIG must exist: naming a missing file is an error.
+    """
+    environ = os.environ if environ is None else environ
+    candidates = search_path(environ)
+    for path in candidates:
+        if path.is_file():
+            return load(path)
+    if environ.get(ENVIRONMENT_VARIABLE):
+        raise ConfigError(f"{candidates[0]} (named by {ENVIRONMENT_VARIABLE}) does not exist")
+    return None
+
+
+def load(path: Path) -> ClientConfig:
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from error
+    server = document.get("server")
+    if not isinstance(server, dict):
+        raise ConfigError(f"{path}: no [server] table")
+    base = path.resolve().parent
+
+    def text(key: str) -> str:
+        value = server.get(key)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}: [server] {key} must be set")
+        return value
+
+    def file(key: str) -> Path:
+        return base / text(key)  # an absolute path stays absolute
+
+    host, _, port = text("address").rpartition(":")
+    timeout = server.get("timeout", DEFAULT_TIMEOUT)
+    if not host or not port.isdigit():
+        raise ConfigError(f"{path}: [server] address must be HOST:PORT")
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+        raise ConfigError(f"{path}: [server] timeout must be a positive number of seconds")
+    server_name = server.get("server_name")
+    if server_name is not None and not isinstance(server_name, str):
+        raise ConfigError(f"{path}: [server] server_name must be a string")
+    return ClientConfig(
+        path=path,
+        host=host.strip("[]"),
+        port=int(port),
+        ca=file("ca"),
+        certificate=file("certificate"),
+        key=file("key"),
+        timeout=float(timeout),
+        server_name=server_name,
+    )

@@ -1,0 +1,133 @@
+"""The server behind the library: Cryptoki calls sent in KMIP PKCS#11 operations.
+
+One KmipClient (one TLS connection, thread-safe, reconnecting after a failure) per
+initialized process, and one server-side application context, named by the
+Correlation Value the server's C_Initialize returned. A server that has lost the
+context (it restarted, or closed it as idle) answers CKR_CRYPTOKI_NOT_INITIALIZED:
+the context is then made again and the call repeated once; its sessions are gone,
+so they answer CKR_SESSION_HANDLE_INVALID, as after a token removal.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from pkcs11_kmip.cryptoki.calls import BY_NAME, Call
+from pkcs11_kmip.cryptoki.config import ClientConfig
+from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.log import log
+from pkcs11_kmip.cryptoki.wire import ENCODING_VERSION
+from pkcs11_kmip.kmip.client import KmipClient, KmipConnectionError, KmipResultError
+from pkcs11_kmip.kmip.messages.payloads import PKCS11Request, PKCS11Response
+from pkcs11_kmip.kmip.spec.enums import PKCS11Function, ResultReason
+from pkcs11_kmip.kmip.ttlv import CodecError
+
+C_INITIALIZE = BY_NAME["C_Initialize"]
+C_FINALIZE = BY_NAME["C_Finalize"]
+
+# A failed KMIP batch item, as the application sees it. Anything else (the server
+# refused us, is broken, or cannot be reached) is CKR_DEVICE_ERROR.
+REASON_TO_CKR: dict[ResultReason, int] = {
+    ResultReason.PKCS_11_INVALID_FUNCTION: CKR.FUNCTION_NOT_SUPPORTED,
+    ResultReason.PKCS_11_INVALID_INTERFACE: CKR.FUNCTION_NOT_SUPPORTED,
+    ResultReason.OPERATION_NOT_SUPPORTED: CKR.FUNCTION_NOT_SUPPORTED,
+    ResultReason.PKCS_11_CODEC_ERROR: CKR.GENERAL_ERROR,
+}
+
+
+class Transport(Protocol):
+    """Where forwarded calls go (Remote; tests use an in-process server)."""
+
+    def initialize(self) -> None: ...
+
+    def finalize(self) -> None: ...
+
+    def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]: ...
+
+
+class Remote:
+    """A KMIP server's PKCS#11 operation, with this process's context on it."""
+
+    def __init__(self, config: ClientConfig, client: KmipClient | None = None) -> None:
+        self.config = config
+        self.client = client or KmipClient(
+            config.host,
+            config.port,
+            cert=config.certificate,
+            key=config.key,
+            ca=config.ca,
+            timeout=config.timeout,
+            server_hostname=config.server_name,
+        )
+        self._correlation_value: bytes | None = None
+        self._lock = threading.Lock()
+
+    def _send(self, call: Call, data: bytes, correlation_value: bytes | None) -> PKCS11Response:
+        request = PKCS11Request(
+            pkcs_11_function=PKCS11Function(call.id),
+            correlation_value=correlation_value,
+            pkcs_11_input_parameters=data or None,
+        )
+        try:
+            response = self.client.call(request)
+        except KmipConnectionError as error:
+            log(f"{call.name}: CKR_DEVICE_ERROR: {error}")
+            raise CKRError(CKR.DEVICE_ERROR) from error
+        except KmipResultError as error:
+            rv = REASON_TO_CKR.get(error.reason, CKR.DEVICE_ERROR) if error.reason else CKR.DEVICE_ERROR
+            log(f"{call.name}: the server refused it ({error})")
+            raise CKRError(rv) from error
+        except CodecError as error:
+            log(f"{call.name}: CKR_DEVICE_ERROR: the server's answer cannot be read: {error}")
+            raise CKRError(CKR.DEVICE_ERROR) from error
+        if not isinstance(response, PKCS11Response) or response.pkcs_11_return_code is None:
+            log(f"{call.name}: CKR_DEVICE_ERROR: the server's answer is not a PKCS#11 response")
+            raise CKRError(CKR.DEVICE_ERROR)
+        return response
+
+    def _open_context(self) -> None:
+        response = self._send(C_INITIALIZE, bytes([ENCODING_VERSION]), None)
+        rv = int(response.pkcs_11_return_code or 0)
+        if rv != CKR.OK:
+            raise CKRError(rv)
+        if not response.correlation_value:
+            log("C_Initialize: CKR_DEVICE_ERROR: the server gave no Correlation Value")
+            raise CKRError(CKR.DEVICE_ERROR)
+        self._correlation_value = response.correlation_value
+
+    def initialize(self) -> None:
+        """The forwarded C_Initialize: a new context on the server (CKRError on failure)."""
+        with self._lock:
+            try:
+                self._open_context()
+            except CKRError:
+                self.client.close()
+                raise
+
+    def finalize(self) -> None:
+        """The forwarded C_Finalize: the server closes the context's sessions. Best effort:
+        the application is finalized whatever the server says."""
+        with self._lock:
+            correlation_value, self._correlation_value = self._correlation_value, None
+            try:
+                if correlation_value is not None:
+                    self._send(C_FINALIZE, b"", correlation_value)
+            except CKRError:
+                pass
+            finally:
+                self.client.close()
+
+    def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]:
+        """One forwarded call: its CK_RV and Output Parameters."""
+        correlation_value = self._correlation_value
+        response = self._send(call, data, correlation_value)
+        if response.pkcs_11_return_code == CKR.CRYPTOKI_NOT_INITIALIZED:
+            with self._lock:
+                if self._correlation_value == correlation_value:  # no other thread did it yet
+                    log(f"{call.name}: the server lost this process's context; opening a new one")
+                    self._open_context()
+                correlation_value = self._correlation_value
+            response = self._send(call, data, correlation_value)
+        return int(response.pkcs_11_return_code or 0), response.pkcs_11_output_parameters
