@@ -1,0 +1,282 @@
+"""Client application contexts of the PKCS#11 operation, and the token behind them.
+
+C_Initialize makes a context: a random Correlation Value bound to the client's
+principal and to a backend (a worker process with its own instance of the module, or
+the token-less answers when no module is configured). Every later call names the
+context by its Correlation Value; one that is unknown, finalized, or another
+principal's is answered CKR_CRYPTOKI_NOT_INITIALIZED, so nothing of one client's
+context (sessions, logins, handles) is reachable by another. C_Finalize, an idle
+timeout, and the server's exit close the context and with it its sessions.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pkcs11_kmip import __version__
+from pkcs11_kmip.cryptoki import empty, wire
+from pkcs11_kmip.cryptoki.calls import BY_ID, BY_NAME
+from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.module import Info, default_info
+from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
+from pkcs11_kmip_server.hsm.worker import CodecFailure, WorkerGone, WorkerProcess
+
+log = logging.getLogger("pkcs11_kmip_server.hsm")
+
+CORRELATION_VALUE_BYTES = 16
+C_INITIALIZE = BY_NAME["C_Initialize"].id
+C_FINALIZE = BY_NAME["C_Finalize"].id
+C_GET_INFO = BY_NAME["C_GetInfo"].id
+
+
+@dataclass
+class Reply:
+    """What the operation answers: a CK_RV, Output Parameters, a new Correlation Value."""
+
+    rv: int
+    output: bytes | None = None
+    correlation_value: bytes | None = None
+
+
+class Backend(Protocol):
+    """The token side of one context."""
+
+    def call(self, function_id: int, data: bytes) -> tuple[int, bytes | None]:
+        """A forwarded call's CK_RV and Output Parameters; wire.WireError for bad inputs."""
+        ...
+
+    def finalize(self) -> int: ...
+
+
+class EmptyBackend:
+    """No module configured: no slots (pkcs11_kmip.cryptoki.empty)."""
+
+    def __init__(self, info: Info) -> None:
+        self.info = info
+
+    def call(self, function_id: int, data: bytes) -> tuple[int, bytes | None]:
+        return empty.answer_wire(BY_ID[function_id], data, self.info.as_struct())
+
+    def finalize(self) -> int:
+        return CKR.OK
+
+
+class WorkerBackend:
+    """The module in a worker process of this context's own."""
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.worker = worker
+        self.gone = False
+
+    def call(self, function_id: int, data: bytes) -> tuple[int, bytes | None]:
+        try:
+            return self.worker.call(function_id, data)
+        except CodecFailure as failure:
+            raise wire.WireError(str(failure)) from failure
+        except WorkerGone as error:
+            log.error("a PKCS#11 context lost its module: %s", error)
+            self.gone = True
+            return CKR.DEVICE_ERROR, None
+
+    def finalize(self) -> int:
+        return self.worker.finalize()
+
+
+class WorkerPool:
+    """Starts workers, keeping one spare started so that C_Initialize does not wait for
+    an interpreter to start and import (about 0.3 s)."""
+
+    def __init__(self, settings: Pkcs11Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._spare: WorkerProcess | None = WorkerProcess(settings.environment)
+
+    def take(self) -> WorkerProcess:
+        with self._lock:
+            worker, self._spare = self._spare, None
+        if worker is not None and worker.process.poll() is None:
+            return worker
+        return WorkerProcess(self.settings.environment)
+
+    def replenish(self) -> None:
+        """Start the next spare (after a C_Initialize, so the two do not share the CPU)."""
+        with self._lock:
+            if self._spare is None:
+                self._spare = WorkerProcess(self.settings.environment)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._spare is not None:
+                self._spare.close()
+                self._spare = None
+
+
+@dataclass
+class Context:
+    principal: str
+    backend: Backend
+    last_used: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Pkcs11Service:
+    """The contexts of one server (the engine holds one, shared by its request threads)."""
+
+    def __init__(
+        self,
+        settings: Pkcs11Settings | None = None,
+        info: Info | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings or Pkcs11Settings()
+        # CK_INFO describes the service a client library talks to: this server.
+        self.info = info or default_info(__version__)
+        self.clock = clock
+        self._contexts: dict[bytes, Context] = {}
+        self._lock = threading.Lock()
+        self._pool = WorkerPool(self.settings) if self.settings.module is not None else None
+        self._sweeper: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    def allowed(self, principal: str) -> bool:
+        return self.settings.clients is None or principal in self.settings.clients
+
+    # --- the three kinds of call ----------------------------------------------------------
+
+    def handle(self, principal: str, function_id: int, data: bytes, correlation_value: bytes | None) -> Reply:
+        """One forwarded call (function_id is a Cryptoki function that is not local)."""
+        if function_id == C_INITIALIZE:
+            return self.initialize(principal, data, correlation_value)
+        if function_id == C_FINALIZE:
+            wire.decode_inputs(BY_ID[C_FINALIZE], data)
+            return Reply(self.finalize(principal, correlation_value))
+        context = self._context(principal, correlation_value)
+        if context is None:
+            wire.decode_inputs(BY_ID[function_id], data)  # a codec error is still one
+            return Reply(CKR.CRYPTOKI_NOT_INITIALIZED)
+        if function_id == C_GET_INFO:
+            return Reply(*empty.answer_wire(BY_ID[C_GET_INFO], data, self.info.as_struct()))
+        with context.lock:
+            context.last_used = self.clock()
+            try:
+                rv, output = context.backend.call(function_id, data)
+            finally:
+                context.last_used = self.clock()
+        if isinstance(context.backend, WorkerBackend) and context.backend.gone:
+            self._drop(correlation_value)
+        return Reply(rv, output)
+
+    def initialize(self, principal: str, data: bytes, correlation_value: bytes | None) -> Reply:
+        wire.decode_inputs(BY_ID[C_INITIALIZE], data)
+        if self._context(principal, correlation_value) is not None:
+            return Reply(CKR.CRYPTOKI_ALREADY_INITIALIZED)
+        with self._lock:
+            mine = sum(1 for c in self._contexts.values() if c.principal == principal)
+            if (
+                len(self._contexts) >= self.settings.max_contexts
+                or mine >= self.settings.max_contexts_per_client
+            ):
+                log.warning("PKCS#11 context refused to %s: context limit reached", principal)
+                return Reply(CKR.DEVICE_MEMORY)
+        backend: Backend
+        if self._pool is None:
+            backend = EmptyBackend(self.info)
+        else:
+            worker = self._pool.take()
+            try:
+                rv = worker.load(str(self.settings.module))
+            except (WorkerGone, CodecFailure) as error:
+                log.error("cannot start a PKCS#11 module worker: %s", error)
+                rv = CKR.DEVICE_ERROR
+            self._pool.replenish()
+            if rv != CKR.OK:
+                worker.close()
+                return Reply(rv)
+            backend = WorkerBackend(worker)
+        value = secrets.token_bytes(CORRELATION_VALUE_BYTES)
+        with self._lock:
+            self._contexts[value] = Context(principal, backend, self.clock())
+        self._start_sweeper()
+        return Reply(CKR.OK, correlation_value=value)
+
+    def finalize(self, principal: str, correlation_value: bytes | None) -> int:
+        context = self._context(principal, correlation_value)
+        if context is None:
+            return CKR.CRYPTOKI_NOT_INITIALIZED
+        assert correlation_value is not None
+        self._drop(correlation_value)
+        with context.lock:  # let a call still running in it finish first
+            rv = context.backend.finalize()
+        return CKR.OK if rv in (CKR.OK, CKR.CRYPTOKI_NOT_INITIALIZED) else rv
+
+    # --- contexts -------------------------------------------------------------------------
+
+    def _context(self, principal: str, correlation_value: bytes | None) -> Context | None:
+        if correlation_value is None:
+            return None
+        with self._lock:
+            context = self._contexts.get(correlation_value)
+        if context is None or context.principal != principal:
+            return None
+        return context
+
+    def _drop(self, correlation_value: bytes | None) -> Context | None:
+        with self._lock:
+            return self._contexts.pop(correlation_value, None) if correlation_value else None
+
+    @property
+    def context_count(self) -> int:
+        with self._lock:
+            return len(self._contexts)
+
+    def sweep(self) -> int:
+        """Close the contexts unused for longer than the idle timeout; how many were closed."""
+        deadline = self.clock() - self.settings.idle_timeout
+        with self._lock:
+            idle = [
+                (value, context)
+                for value, context in self._contexts.items()
+                if context.last_used < deadline and not context.lock.locked()
+            ]
+            for value, _ in idle:
+                del self._contexts[value]
+        for _, context in idle:
+            log.info("closing an idle PKCS#11 context of %s", context.principal)
+            with context.lock:
+                context.backend.finalize()
+        return len(idle)
+
+    def _start_sweeper(self) -> None:
+        with self._lock:
+            if self._sweeper is not None:
+                return
+            period = max(1.0, min(60.0, self.settings.idle_timeout / 4))
+
+            def run() -> None:
+                while not self._closed.wait(period):
+                    try:
+                        self.sweep()
+                    except Exception:
+                        log.exception("sweeping idle PKCS#11 contexts failed")
+
+            self._sweeper = threading.Thread(target=run, name="pkcs11-sweeper", daemon=True)
+            self._sweeper.start()
+            atexit.register(self.close)
+
+    def close(self) -> None:
+        """Finalize every context (their workers exit) and stop the spare worker."""
+        self._closed.set()
+        with self._lock:
+            contexts = list(self._contexts.values())
+            self._contexts.clear()
+        for context in contexts:
+            context.backend.finalize()
+        if self._pool is not None:
+            self._pool.close()
