@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pkcs11_kmip.kmip.ttlv import Limits
+from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
 
 # TLS 1.2 suites Java and Go appliances negotiate (ECDHE with AES-GCM first, then
 # ChaCha20, then the CBC suites older appliances still need); TLS 1.3 suites are
@@ -60,6 +61,7 @@ class ServerConfig:
     master_key: Path = field(default_factory=lambda: Path("master.key"))
     synchronous: str = "NORMAL"
     log_level: str = "info"
+    pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)  # [pkcs11]: the HSM passthrough
 
     def path(self, relative: Path) -> Path:
         return relative if relative.is_absolute() else self.data_dir / relative
@@ -96,6 +98,7 @@ class ServerConfig:
             master_key=Path(store.get("master_key", "master.key")),
             synchronous=str(store.get("synchronous", "NORMAL")).upper(),
             log_level=str(log.get("level", "info")),
+            pkcs11=Pkcs11Settings.from_table(document.get("pkcs11", {}), data_dir),
         )
         config.limits  # noqa: B018 - validates the limits now, not at the first request
         if config.synchronous not in ("NORMAL", "FULL"):

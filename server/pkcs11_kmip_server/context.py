@@ -15,6 +15,7 @@ from pkcs11_kmip_server.store import ObjectRecord, StoreSession
 
 if TYPE_CHECKING:
     from pkcs11_kmip_server.crypto.services import CryptoServices
+    from pkcs11_kmip_server.hsm.service import Pkcs11Service
 
 
 @dataclass
@@ -36,6 +37,8 @@ class RequestContext:
     batch_objects: list[str | None] = field(default_factory=list)
     # The engine's crypto provider and open streams (Encrypt, Decrypt, ...).
     crypto: CryptoServices | None = None
+    # The PKCS#11 operation's client contexts (Correlation Values) and the module behind them.
+    pkcs11: Pkcs11Service | None = None
 
     @property
     def is_1x(self) -> bool:

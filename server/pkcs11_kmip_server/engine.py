@@ -42,6 +42,7 @@ from pkcs11_kmip_server.auth import CredentialError, PasswordUsers
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.services import CryptoServices
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.jobs import AsyncJobs
 from pkcs11_kmip_server.operations import Handler, load_all
 from pkcs11_kmip_server.outcome import Outcome
@@ -66,6 +67,7 @@ READ_ONLY_OPERATIONS = frozenset(
         Operation.OBTAIN_LEASE,
         Operation.POLL,
         Operation.INTEROP,
+        Operation.PKCS_11,  # never touches the store: no writer lock around a module call
     }
 )
 
@@ -169,6 +171,7 @@ class Engine:
     handlers: dict[Operation, Handler] = field(default_factory=load_all)
     jobs: AsyncJobs[Outcome] = field(default_factory=AsyncJobs)
     crypto: CryptoServices = field(default_factory=CryptoServices)  # provider, open streams
+    pkcs11: Pkcs11Service = field(default_factory=Pkcs11Service)  # PKCS#11 client contexts
 
     def __post_init__(self) -> None:
         self._correlation = itertools.count(1)
@@ -286,7 +289,9 @@ class Engine:
         for attempt in range(ATTEMPTS):
             try:
                 with self.store.session(write=write or attempt > 0) as session:
-                    context = RequestContext(principal, version, now, session, self.jobs, crypto=self.crypto)
+                    context = RequestContext(
+                        principal, version, now, session, self.jobs, crypto=self.crypto, pkcs11=self.pkcs11
+                    )
                     outcomes = self._run_items(context, batch, option)
                     failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
                     # A lone item runs without a savepoint: its failure rolls back the lot.

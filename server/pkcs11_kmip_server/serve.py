@@ -11,6 +11,7 @@ from pkcs11_kmip_server.auth import USERS_FILE, PasswordUsers
 from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.datadir import DataDirLock, initialize, is_initialized
 from pkcs11_kmip_server.engine import Engine
+from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 from pkcs11_kmip_server.transport import KmipServer
@@ -42,7 +43,7 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     lock.acquire()
     store = open_store(config)
     users = PasswordUsers(config.data_dir / USERS_FILE)
-    engine = Engine(store, config.limits, users)
+    engine = Engine(store, config.limits, users, pkcs11=Pkcs11Service(config.pkcs11))
     server = KmipServer(config, engine)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -59,5 +60,6 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     finally:
         await server.stop()
         engine.close()
+        engine.pkcs11.close()  # finalize the PKCS#11 contexts: their sessions close on the module
         store.close()
         lock.release()
