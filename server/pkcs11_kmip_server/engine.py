@@ -91,12 +91,12 @@ REASONS_FOR_1X: dict[ResultReason, ResultReason] = {
 }
 
 
-# KMIP 2.0's error tables do not yet list Wrong Key Lifecycle State for these operations
-# (2.0 Table 249, Modify Attribute); its profiles answer Permission Denied (AKLC-M-2-20,
-# AKLC-M-3-20). KMIP 2.1 lists it, and its profiles expect it.
+# KMIP 2.0's profiles answer Permission Denied where a key's state forbids the operation
+# (AKLC-M-2-20, AKLC-M-3-20, CS-BC-M-14-20); its error tables allow it (Table 249, Modify
+# Attribute, lists nothing else). KMIP 2.1's profiles expect Wrong Key Lifecycle State.
 REASONS_FOR_2_0: dict[tuple[Operation, ResultReason], ResultReason] = {
-    (Operation.MODIFY_ATTRIBUTE, ResultReason.WRONG_KEY_LIFECYCLE_STATE): ResultReason.PERMISSION_DENIED,
-    (Operation.DESTROY, ResultReason.WRONG_KEY_LIFECYCLE_STATE): ResultReason.PERMISSION_DENIED,
+    (operation, ResultReason.WRONG_KEY_LIFECYCLE_STATE): ResultReason.PERMISSION_DENIED
+    for operation in (Operation.MODIFY_ATTRIBUTE, Operation.DESTROY, Operation.ENCRYPT, Operation.DECRYPT)
 }
 
 
