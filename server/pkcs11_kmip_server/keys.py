@@ -15,7 +15,7 @@ A = CryptographicAlgorithm
 
 # Algorithm -> allowed lengths in bits (None: any multiple of 8 from 8 to 4096 bits).
 SYMMETRIC_LENGTHS: dict[CryptographicAlgorithm, frozenset[int] | None] = {
-    A.AES: frozenset({128, 192, 256}),
+    A.AES: frozenset({128, 192, 256, 512}),  # 512: two AES-256 keys, for XTS
     A.DES3: frozenset({112, 168, 192}),
     A.DES: frozenset({56, 64}),
     A.CHACHA20: frozenset({256}),
