@@ -1,0 +1,306 @@
+"""Cryptoki calling conventions at the library's C edge, with SoftHSM2 behind the server.
+
+The dispatcher reads and writes real C memory (an ABI-mode cffi FFI built from the
+library's own declarations); calls go through the wire encoding and the library's
+Remote to the server's PKCS#11 service (a module worker per context) in this process:
+only the KMIP connection is left out (test_forwarding.py has it). Buffers are filled with a sentinel byte
+so that any byte written past what the caller allowed shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cffi
+import pytest
+
+from pkcs11_kmip.cryptoki import embed, wire
+from pkcs11_kmip.cryptoki.calls import BY_NAME, Call
+from pkcs11_kmip.cryptoki.cdefs import TYPES
+from pkcs11_kmip.cryptoki.config import ClientConfig
+from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.module import Library, default_info
+from pkcs11_kmip.cryptoki.remote import Remote
+from pkcs11_kmip.cryptoki.wire import OutData
+from pkcs11_kmip.kmip.messages.payloads import PKCS11Request, PKCS11Response
+from pkcs11_kmip.kmip.spec.enums import PKCS11ReturnCode
+from pkcs11_kmip_server.hsm.service import Pkcs11Service
+from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
+from testsupport.softhsm import SOFTHSM_MODULE, Token, init_token
+
+SENTINEL = 0xA5
+UNAVAILABLE = wire.UNAVAILABLE
+CKF_SERIAL_RW = 6
+CKU_USER = 1
+CKA_CLASS, CKA_TOKEN, CKA_LABEL, CKA_VALUE, CKA_SENSITIVE, CKA_EC_PARAMS = 0x0, 0x1, 0x3, 0x11, 0x103, 0x180
+CKM_EC_KEY_PAIR_GEN, CKM_ECDSA = 0x1040, 0x1041
+CKO_PRIVATE_KEY = 3
+P256 = bytes.fromhex("06082a8648ce3d030107")
+
+
+class ServiceClient:
+    """The server's PKCS#11 operation in this process, in place of a KmipClient."""
+
+    def __init__(self, service: Pkcs11Service, principal: str = "tester") -> None:
+        self.service = service
+        self.principal = principal
+
+    def call(self, request: PKCS11Request) -> PKCS11Response:
+        function = int(request.pkcs_11_function or 0)
+        data = request.pkcs_11_input_parameters or b""
+        reply = self.service.handle(self.principal, function, data, request.correlation_value)
+        return PKCS11Response(
+            pkcs_11_function=request.pkcs_11_function,
+            correlation_value=reply.correlation_value,
+            pkcs_11_output_parameters=reply.output,
+            pkcs_11_return_code=PKCS11ReturnCode(reply.rv),
+        )
+
+    def close(self) -> None:
+        pass
+
+
+UNUSED_CONFIG = ClientConfig(Path("unused.toml"), "127.0.0.1", 1, Path("ca"), Path("crt"), Path("key"))
+
+
+class ServiceTransport:
+    """The server's PKCS#11 service in this process, as the library's transport."""
+
+    def __init__(self, service: Pkcs11Service, principal: str = "tester") -> None:
+        self.service = service
+        self.principal = principal
+        self.correlation_value: bytes | None = None
+
+    def initialize(self) -> None:
+        reply = self.service.handle(self.principal, 1, b"\x01", None)
+        if reply.rv != CKR.OK:
+            raise CKRError(reply.rv)
+        self.correlation_value = reply.correlation_value
+
+    def finalize(self) -> None:
+        self.service.handle(self.principal, 2, b"", self.correlation_value)
+
+    def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]:
+        reply = self.service.handle(self.principal, call.id, data, self.correlation_value)
+        return reply.rv, reply.output
+
+
+@pytest.fixture(scope="module")
+def token(tmp_path_factory: pytest.TempPathFactory) -> Token:
+    return init_token(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="module")
+def service(token: Token) -> Iterator[Pkcs11Service]:
+    service = Pkcs11Service(
+        Pkcs11Settings(module=SOFTHSM_MODULE, environment={"SOFTHSM2_CONF": str(token.conf)})
+    )
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def ffi() -> Any:
+    ffi = cffi.FFI()
+    ffi.cdef(TYPES)
+    return ffi
+
+
+class Host:
+    """An application calling the library's C functions with raw pointers."""
+
+    def __init__(self, ffi: Any, library: Library) -> None:
+        self.ffi = ffi
+        self.dispatcher = embed.Dispatcher(ffi, library)
+
+    def __call__(self, name: str, *args: Any) -> int:
+        raw = [int(self.ffi.cast("uintptr_t", a)) if isinstance(a, self.ffi.CData) else a for a in args]
+        return self.dispatcher.dispatch(BY_NAME[name].id, self.ffi.new("uintptr_t[]", raw or [0]), len(raw))
+
+    def buffer(self, size: int) -> Any:
+        return self.ffi.new("CK_BYTE[]", [SENTINEL] * size)
+
+    def ulong(self, value: int = 0) -> Any:
+        return self.ffi.new("CK_ULONG *", value)
+
+    def template(self, *entries: tuple[int, Any, int]) -> Any:
+        template = self.ffi.new("CK_ATTRIBUTE[]", len(entries))
+        for entry, (type_, value, length) in zip(template, entries, strict=True):
+            entry.type, entry.pValue, entry.ulValueLen = type_, value or self.ffi.NULL, length
+        return template
+
+
+@pytest.fixture
+def host(ffi: Any, service: Pkcs11Service) -> Iterator[Host]:
+    remote = Remote(UNUSED_CONFIG, client=ServiceClient(service))  # type: ignore[arg-type]
+    host = Host(ffi, Library(default_info("0.1.0"), connect=lambda: remote))
+    assert host("C_Initialize", 0) == CKR.OK
+    yield host
+    host("C_Finalize", 0)
+
+
+@pytest.fixture
+def session(host: Host, token: Token) -> int:
+    count = host.ulong(2)
+    slots = host.ffi.new("CK_SLOT_ID[2]")  # SoftHSM2: our token, then a free slot
+    assert host("C_GetSlotList", 1, slots, count) == CKR.OK
+    handle = host.ffi.new("CK_SESSION_HANDLE *")
+    assert host("C_OpenSession", slots[0], CKF_SERIAL_RW, 0, 0, handle) == CKR.OK
+    pin = host.ffi.new("CK_UTF8CHAR[]", token.pin.encode())
+    assert host("C_Login", handle[0], CKU_USER, pin, len(token.pin)) == CKR.OK
+    return int(handle[0])
+
+
+def ec_key(host: Host, session: int) -> tuple[int, int]:
+    ffi = host.ffi
+    mechanism = ffi.new("CK_MECHANISM *", {"mechanism": CKM_EC_KEY_PAIR_GEN})
+    params = ffi.new("CK_BYTE[]", P256)
+    false, true = ffi.new("CK_BBOOL *", 0), ffi.new("CK_BBOOL *", 1)
+    public = host.template((CKA_EC_PARAMS, params, len(P256)), (CKA_TOKEN, false, 1))
+    private = host.template((CKA_TOKEN, false, 1), (CKA_SENSITIVE, true, 1))
+    handles = ffi.new("CK_OBJECT_HANDLE[2]")
+    rv = host("C_GenerateKeyPair", session, mechanism, public, 2, private, 2, handles, handles + 1)
+    assert rv == CKR.OK
+    return int(handles[0]), int(handles[1])
+
+
+def test_slot_list_length_convention(host: Host) -> None:
+    count = host.ulong(0)
+    assert host("C_GetSlotList", 0, 0, count) == CKR.OK
+    assert count[0] == 2
+    slots = host.ffi.new("CK_SLOT_ID[3]", [7, 7, 7])
+    count[0] = 1
+    assert host("C_GetSlotList", 0, slots, count) == CKR.BUFFER_TOO_SMALL
+    assert count[0] == 2 and list(slots) == [7, 7, 7]
+    count[0] = 3
+    assert host("C_GetSlotList", 0, slots, count) == CKR.OK
+    assert count[0] == 2 and slots[2] == 7 and slots[0] != 7
+
+
+def test_signature_length_convention(host: Host, session: int) -> None:
+    _, private = ec_key(host, session)
+    ffi = host.ffi
+    assert host("C_SignInit", session, ffi.new("CK_MECHANISM *", {"mechanism": CKM_ECDSA}), private) == CKR.OK
+    digest = ffi.new("CK_BYTE[32]")
+    length = host.ulong(0)
+    assert host("C_Sign", session, digest, 32, 0, length) == CKR.OK
+    assert length[0] == 64
+    small = host.buffer(80)
+    length[0] = 10
+    assert host("C_Sign", session, digest, 32, small, length) == CKR.BUFFER_TOO_SMALL
+    assert length[0] == 64 and bytes(small) == bytes([SENTINEL]) * 80
+    length[0] = 70
+    assert host("C_Sign", session, digest, 32, small, length) == CKR.OK
+    assert length[0] == 64 and bytes(small[64:80]) == bytes([SENTINEL]) * 16
+    assert host("C_Sign", session, digest, 32, small, 0) == CKR.ARGUMENTS_BAD
+
+
+def test_partial_attribute_values(host: Host, session: int) -> None:
+    _, private = ec_key(host, session)
+    ffi = host.ffi
+    value, klass, params = host.buffer(64), host.buffer(16), host.buffer(4)
+    template = host.template(
+        (CKA_VALUE, value, 64),  # sensitive
+        (CKA_CLASS, klass, 16),
+        (CKA_LABEL, 0, 99),  # a length query
+        (CKA_EC_PARAMS, params, 4),  # too small
+        (0x7FFFFFF0, klass, 16),  # no such attribute
+    )
+    rv = host("C_GetAttributeValue", session, private, template, 5)
+    assert rv in (CKR.ATTRIBUTE_SENSITIVE, CKR.ATTRIBUTE_TYPE_INVALID, CKR.BUFFER_TOO_SMALL)
+    lengths = [int(template[i].ulValueLen) for i in range(5)]
+    assert lengths == [UNAVAILABLE, ffi.sizeof("CK_ULONG"), 0, UNAVAILABLE, UNAVAILABLE]
+    assert ffi.cast("CK_ULONG *", klass)[0] == CKO_PRIVATE_KEY
+    assert bytes(klass[8:16]) == bytes([SENTINEL]) * 8
+    assert bytes(value) == bytes([SENTINEL]) * 64 and bytes(params) == bytes([SENTINEL]) * 4
+
+
+def test_find_objects_writes_at_most_the_maximum(host: Host, session: int) -> None:
+    ec_key(host, session)
+    ffi = host.ffi
+    assert host("C_FindObjectsInit", session, 0, 0) == CKR.OK
+    found = ffi.new("CK_OBJECT_HANDLE[3]", [7, 7, 7])
+    count = host.ulong(99)
+    assert host("C_FindObjects", session, found, 1, count) == CKR.OK
+    assert count[0] == 1 and found[0] != 7 and list(found[1:3]) == [7, 7]
+    assert host("C_FindObjects", session, 0, 1, count) == CKR.ARGUMENTS_BAD
+    assert host("C_FindObjectsFinal", session) == CKR.OK
+
+
+def test_random_bytes_fill_exactly_the_buffer(host: Host, session: int) -> None:
+    buffer = host.buffer(40)
+    assert host("C_GenerateRandom", session, buffer, 32) == CKR.OK
+    assert bytes(buffer[32:40]) == bytes([SENTINEL]) * 8 and bytes(buffer[0:32]) != bytes([SENTINEL]) * 32
+    assert host("C_GenerateRandom", session, 0, 32) == CKR.ARGUMENTS_BAD
+
+
+def test_null_pointers_are_arguments_bad(host: Host, session: int) -> None:
+    info = host.ffi.new("CK_SESSION_INFO *")
+    assert host("C_GetSessionInfo", session, 0) == CKR.ARGUMENTS_BAD
+    assert host("C_GetSessionInfo", session, info) == CKR.OK and info.state == 3
+    assert host("C_OpenSession", 1, CKF_SERIAL_RW, 0, 0, 0) == CKR.ARGUMENTS_BAD
+    assert host("C_Login", session, CKU_USER, 0, 4) == CKR.ARGUMENTS_BAD
+    assert host("C_GetAttributeValue", session, 1, 0, 1) == CKR.ARGUMENTS_BAD
+    assert host("C_FindObjectsInit", session, 0, 2) == CKR.ARGUMENTS_BAD
+    assert host("C_SignInit", session, 0, 1) == CKR.ARGUMENTS_BAD
+    assert host("C_GetTokenInfo", 1, 0) == CKR.ARGUMENTS_BAD
+
+
+def test_sessions_end_with_c_finalize(host: Host, session: int, service: Pkcs11Service) -> None:
+    before = service.context_count
+    assert host("C_Finalize", 0) == CKR.OK
+    assert service.context_count == before - 1
+    assert (
+        host("C_GetSessionInfo", session, host.ffi.new("CK_SESSION_INFO *")) == CKR.CRYPTOKI_NOT_INITIALIZED
+    )
+    assert host("C_Initialize", 0) == CKR.OK
+    assert host("C_GetSessionInfo", session, host.ffi.new("CK_SESSION_INFO *")) == CKR.SESSION_HANDLE_INVALID
+
+
+def test_a_lost_context_is_opened_again(host: Host, session: int, service: Pkcs11Service) -> None:
+    """The server forgot us (restart, idle timeout): the next call opens a new context
+    and runs there; the old sessions are gone, as after a token removal."""
+    remote = host.dispatcher.library._transport
+    assert isinstance(remote, Remote)
+    service.finalize("tester", remote._correlation_value)
+    info = host.ffi.new("CK_SESSION_INFO *")
+    assert host("C_GetSessionInfo", session, info) == CKR.SESSION_HANDLE_INVALID
+    count = host.ulong()
+    assert host("C_GetSlotList", 1, 0, count) == CKR.OK and count[0] == 2
+
+
+class LyingTransport(ServiceTransport):
+    """A server that answers more than the caller asked for."""
+
+    def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]:
+        if call.name == "C_GenerateRandom":
+            return CKR.OK, wire.encode_outputs(call, {"RandomData": OutData(64, bytes(64))})
+        if call.name == "C_GetSlotList":
+            return CKR.OK, wire.encode_outputs(call, {"pSlotList": OutData(3, (1, 2, 3))})
+        return super().call(call, data)
+
+
+def test_an_answer_that_does_not_fit_is_never_written(ffi: Any, service: Pkcs11Service) -> None:
+    host = Host(ffi, Library(default_info("0.1.0"), connect=lambda: LyingTransport(service)))
+    assert host("C_Initialize", 0) == CKR.OK
+    buffer = host.buffer(40)
+    assert host("C_GenerateRandom", 1, buffer, 32) == CKR.DEVICE_ERROR
+    assert bytes(buffer) == bytes([SENTINEL]) * 40
+    slots, count = ffi.new("CK_SLOT_ID[2]", [7, 7]), host.ulong(2)
+    assert host("C_GetSlotList", 0, slots, count) == CKR.DEVICE_ERROR
+    assert list(slots) == [7, 7] and count[0] == 2
+    assert host("C_Finalize", 0) == CKR.OK
+
+
+def test_unreadable_outputs_are_a_device_error(ffi: Any, service: Pkcs11Service, tmp_path: Path) -> None:
+    class Garbled(ServiceTransport):
+        def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]:
+            return CKR.OK, b"\x07"
+
+    host = Host(ffi, Library(default_info("0.1.0"), connect=lambda: Garbled(service)))
+    assert host("C_Initialize", 0) == CKR.OK
+    assert host("C_GetInfo", ffi.new("CK_INFO *")) == CKR.DEVICE_ERROR
+    assert host("C_Finalize", 0) == CKR.OK
