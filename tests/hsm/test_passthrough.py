@@ -292,10 +292,18 @@ def test_a_parameter_of_unknown_layout_never_reaches_the_module(service: Pkcs11S
 
 
 def test_context_limits(make_service: Callable[..., Pkcs11Service]) -> None:
-    service = make_service(max_contexts_per_client=1)
-    App(service, "alice")
+    now = [1000.0]
+    service = make_service(max_contexts_per_client=1, max_contexts=2)
+    service.clock = lambda: now[0]
+    first = App(service, "alice")
     assert service.handle("alice", BY_NAME["C_Initialize"].id, b"\x01", None).rv == CKR.DEVICE_MEMORY
-    assert App(service, "bob").correlation_value
+    App(service, "bob")
+    assert service.handle("carol", BY_NAME["C_Initialize"].id, b"\x01", None).rv == CKR.DEVICE_MEMORY
+    # An application that exited without C_Finalize: its context makes room after a while.
+    now[0] += 61
+    second = App(service, "alice")
+    assert first("C_GetInfo")[0] == CKR.CRYPTOKI_NOT_INITIALIZED
+    assert second.ok("C_GetInfo")
 
 
 def test_a_module_that_does_not_load(make_service: Callable[..., Pkcs11Service], tmp_path: Path) -> None:

@@ -158,6 +158,50 @@ def test_a_signature_made_through_us_verifies_with_openssl(
     assert verified.stdout.strip() == "Verified OK", verified.stderr
 
 
+def test_rsa_mechanism_parameters_cross_intact(
+    module_path: Path, ours: dict[str, str], token: Token, tmp_path: Path
+) -> None:
+    """CK_RSA_PKCS_PSS_PARAMS and CK_RSA_PKCS_OAEP_PARAMS (structures with a pointer) on the wire."""
+    pin = ("--login", "--pin", token.pin)
+    made = tool(
+        module_path, ours, *pin, "--keypairgen", "--key-type", "rsa:2048", "--label", "r", "--id", "0b"
+    )
+    assert made.returncode == 0, made.stderr
+    exported = tool(
+        module_path, ours, "--read-object", "--type", "pubkey", "--id", "0b", "-o", str(tmp_path / "pub.der")
+    )
+    assert exported.returncode == 0, exported.stderr
+
+    def openssl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["openssl", *args], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT
+        )
+
+    assert openssl("pkey", "-pubin", "-inform", "DER", "-in", "pub.der", "-out", "pub.pem").returncode == 0
+    (tmp_path / "data").write_bytes(b"PSS through KMIP\n")
+    signed = tool(
+        module_path, ours, *pin, "--sign", "-m", "SHA256-RSA-PKCS-PSS", "--mgf", "MGF1-SHA256", "--id", "0b",
+        "-i", str(tmp_path / "data"), "-o", str(tmp_path / "sig"),
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    verified = openssl(
+        "dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:-1",
+        "-verify", "pub.pem", "-signature", "sig", "data",
+    )  # fmt: skip
+    assert verified.stdout.strip() == "Verified OK", verified.stderr
+    encrypted = openssl(
+        "pkeyutl", "-encrypt", "-pubin", "-inkey", "pub.pem", "-pkeyopt", "rsa_padding_mode:oaep",
+        "-in", "data", "-out", "oaep",
+    )  # fmt: skip
+    assert encrypted.returncode == 0, encrypted.stderr
+    decrypted = tool(
+        module_path, ours, *pin, "--decrypt", "-m", "RSA-PKCS-OAEP", "--hash-algorithm", "SHA-1",
+        "--mgf", "MGF1-SHA1", "--id", "0b", "-i", str(tmp_path / "oaep"), "-o", str(tmp_path / "plain"),
+    )  # fmt: skip
+    assert decrypted.returncode == 0, decrypted.stderr
+    assert (tmp_path / "plain").read_bytes() == b"PSS through KMIP\n"
+
+
 def test_random_bytes(module_path: Path, ours: dict[str, str], tmp_path: Path) -> None:
     done = tool(module_path, ours, "--generate-random", "48", "-o", str(tmp_path / "random"))
     assert done.returncode == 0, done.stderr

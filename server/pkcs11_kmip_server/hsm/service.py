@@ -31,6 +31,8 @@ from pkcs11_kmip_server.hsm.worker import CodecFailure, WorkerGone, WorkerProces
 log = logging.getLogger("pkcs11_kmip_server.hsm")
 
 CORRELATION_VALUE_BYTES = 16
+REUSE_AFTER = 60.0
+"""Seconds unused after which a client's context may be closed to open the client a new one."""
 C_INITIALIZE = BY_NAME["C_Initialize"].id
 C_FINALIZE = BY_NAME["C_Finalize"].id
 C_GET_INFO = BY_NAME["C_GetInfo"].id
@@ -177,14 +179,9 @@ class Pkcs11Service:
         wire.decode_inputs(BY_ID[C_INITIALIZE], data)
         if self._context(principal, correlation_value) is not None:
             return Reply(CKR.CRYPTOKI_ALREADY_INITIALIZED)
-        with self._lock:
-            mine = sum(1 for c in self._contexts.values() if c.principal == principal)
-            if (
-                len(self._contexts) >= self.settings.max_contexts
-                or mine >= self.settings.max_contexts_per_client
-            ):
-                log.warning("PKCS#11 context refused to %s: context limit reached", principal)
-                return Reply(CKR.DEVICE_MEMORY)
+        if not self._make_room(principal):
+            log.warning("PKCS#11 context refused to %s: context limit reached", principal)
+            return Reply(CKR.DEVICE_MEMORY)
         backend: Backend
         if self._pool is None:
             backend = EmptyBackend(self.info)
@@ -205,6 +202,27 @@ class Pkcs11Service:
             self._contexts[value] = Context(principal, backend, self.clock())
         self._start_sweeper()
         return Reply(CKR.OK, correlation_value=value)
+
+    def _make_room(self, principal: str) -> bool:
+        """Whether a new context fits the limits. At the client's own limit, its least
+        recently used context unused for REUSE_AFTER seconds is closed: an application
+        that exited without C_Finalize left it, and nobody will use it again."""
+        with self._lock:
+            mine = sorted(
+                ((c.last_used, v) for v, c in self._contexts.items() if c.principal == principal),
+                key=lambda pair: pair[0],
+            )
+            if len(mine) < self.settings.max_contexts_per_client:
+                return len(self._contexts) < self.settings.max_contexts
+            last_used, oldest = mine[0]
+            context = self._contexts[oldest]
+            if last_used > self.clock() - REUSE_AFTER or context.lock.locked():
+                return False
+            del self._contexts[oldest]
+        log.info("closing the least recently used PKCS#11 context of %s to open a new one", principal)
+        with context.lock:
+            context.backend.finalize()
+        return True
 
     def finalize(self, principal: str, correlation_value: bytes | None) -> int:
         context = self._context(principal, correlation_value)
