@@ -346,3 +346,15 @@ def test_settings_from_server_toml(tmp_path: Path) -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             Pkcs11Settings.from_table(bad, tmp_path)
+
+
+def test_what_one_call_may_allocate_on_the_server_is_bounded(service: Pkcs11Service) -> None:
+    app = App(service)
+    session = app.session()
+    rv, _ = app("C_GenerateRandom", hSession=session, RandomData=OutRequest(True, 17 * 2**20))
+    assert rv == CKR.DEVICE_MEMORY
+    query = tuple(AttributeQuery(CKA_LABEL, True, 16 * 2**20) for _ in range(5))
+    assert app("C_GetAttributeValue", hSession=session, hObject=1, pTemplate=query)[0] == CKR.DEVICE_MEMORY
+    # A large capacity alone is fine: the module is given at most 16 MiB, and answers what it has.
+    slots = app.ok("C_GetSlotList", tokenPresent=0, pSlotList=OutRequest(True, 2**31))["pSlotList"]
+    assert slots.length == 2 and len(slots.data) == 2

@@ -36,11 +36,13 @@ log = logging.getLogger("pkcs11_kmip_server.hsm")
 
 MAX_BUFFER = 16 * 1024 * 1024
 """The largest output buffer allocated for a module (bytes), whatever capacity a client names."""
+MAX_QUERY = 4 * MAX_BUFFER
+"""The most bytes allocated for the values of one C_GetAttributeValue."""
 MAX_HANDLES = 65536
 """The most object handles one C_FindObjects asks a module for."""
 
 _V2_COUNT = BY_NAME[LAST_V2_FUNCTION].id
-_INTERFACE_NAME = b"PKCS 11\0"
+_INTERFACE_NAME = b"PKCS 11"
 
 
 def _ffi() -> Any:
@@ -74,9 +76,10 @@ class Module:
     def _function_list(self, path: str) -> tuple[Any, tuple[int, int]]:
         try:
             interface = ffi.new("CK_INTERFACE_PTR *")
-            if self.lib.C_GetInterface(ffi.from_buffer(_INTERFACE_NAME), ffi.NULL, interface, 0) == CKR.OK:
+            name = ffi.new("CK_UTF8CHAR[]", _INTERFACE_NAME)
+            if self.lib.C_GetInterface(name, ffi.NULL, interface, 0) == CKR.OK and interface[0] != ffi.NULL:
                 functions = ffi.cast("CK_FUNCTION_LIST_3_0 *", interface[0].pFunctionList)
-                if functions.version.major >= 3:
+                if functions != ffi.NULL and functions.version.major >= 3:
                     return functions, (3, functions.version.minor)
         except AttributeError:  # a 2.x module: no C_GetInterface
             pass
@@ -87,9 +90,10 @@ class Module:
             raise ModuleError(f"{path} has no C_GetFunctionList") from error
         if rv != CKR.OK or pointer[0] == ffi.NULL:
             raise ModuleError(f"C_GetFunctionList of {path} failed: 0x{rv:X}")
+        # Whatever version it says, a list from C_GetFunctionList is only known to have
+        # the 2.40 functions: the 3.0 ones are never looked up in it.
         version = pointer[0].version
-        # Only the 2.40 part of a list we did not get through C_GetInterface is known to exist.
-        return ffi.cast("CK_FUNCTION_LIST_3_0 *", pointer[0]), (version.major, version.minor)
+        return ffi.cast("CK_FUNCTION_LIST_3_0 *", pointer[0]), (2, min(version.minor, 40))
 
     def function(self, call_id: int) -> Any | None:
         """The module's function with this id, or None if its function list lacks it."""
@@ -134,7 +138,7 @@ def _clamp(capacity: int) -> int:
 def _out_buffer(field: Field, request: Value, keep: list[Any]) -> _Slot:
     assert isinstance(request, OutRequest)
     element = "CK_BYTE" if field.element == 1 else "CK_ULONG"
-    limit = MAX_HANDLES if field.kind is Kind.OUT_HANDLES else _clamp(request.capacity)
+    limit = MAX_HANDLES if field.kind is Kind.OUT_HANDLES else MAX_BUFFER // field.element
     capacity = min(request.capacity, limit)
     if field.kind is Kind.OUT_FIXED and request.capacity > MAX_BUFFER:
         raise CKRError(CKR.DEVICE_MEMORY, "more random bytes than one answer may carry")
@@ -168,12 +172,16 @@ def _query(request: Value, keep: list[Any]) -> _Slot:
     entries = ffi.new("CK_ATTRIBUTE[]", max(len(request), 1))
     keep.append(entries)
     capacities = []
+    total = 0
     for entry, query in zip(entries, request, strict=False):
         assert isinstance(query, AttributeQuery)
         entry.type = query.type
         # A template-valued attribute's value holds pointers: only its length is asked.
         readable = query.has_buffer and wire.attribute_kind(query.type) is not AttributeKind.TEMPLATE
         capacity = _clamp(query.capacity) if readable else 0
+        total += capacity
+        if total > MAX_QUERY:
+            raise CKRError(CKR.DEVICE_MEMORY, "attribute buffers beyond what one call may allocate")
         entry.pValue = cmem.new_bytes(ffi, bytes(capacity), keep) if readable else ffi.NULL
         entry.ulValueLen = capacity if readable else query.capacity
         capacities.append((readable, capacity))
