@@ -100,9 +100,10 @@ REASONS_FOR_2_0: dict[tuple[Operation, ResultReason], ResultReason] = {
 }
 
 
-# Operations that compute for long (RSA key generation takes up to seconds): the
-# transport runs messages with them on separate threads.
-LONG_OPERATIONS = frozenset({Operation.CREATE_KEY_PAIR, Operation.RE_KEY_KEY_PAIR})
+# Operations that may take long (RSA key generation takes up to seconds; a forwarded
+# PKCS#11 call waits for the HSM): the transport runs messages with them on separate
+# threads, so quick requests never queue behind them.
+LONG_OPERATIONS = frozenset({Operation.CREATE_KEY_PAIR, Operation.RE_KEY_KEY_PAIR, Operation.PKCS_11})
 _OPERATION_HEADER = binary.HEADER.pack(Tag.OPERATION << 8 | ItemType.ENUMERATION, 4)
 
 
