@@ -10,8 +10,6 @@ so they answer CKR_SESSION_HANDLE_INVALID, as after a token removal.
 
 from __future__ import annotations
 
-import select
-import ssl
 import threading
 from typing import Protocol
 
@@ -39,41 +37,6 @@ REASON_TO_CKR: dict[ResultReason, int] = {
 }
 
 
-class PersistentClient(KmipClient):
-    """A KmipClient that keeps one connection for the life of the process.
-
-    Servers close idle connections (and restart): before a request goes out on a
-    connection that has been waiting, it is checked, and replaced if the server has
-    closed it. Nothing was sent on it, so nothing can run twice. A connection that
-    breaks once a request is sent is an error for that call (CKR_DEVICE_ERROR): the
-    server may have run it.
-    """
-
-    def connect(self) -> None:
-        if self._socket is not None and not _still_open(self._socket):
-            self.close()
-        super().connect()
-
-
-def _still_open(sock: ssl.SSLSocket) -> bool:
-    """Between answers the server owes us nothing: anything to read but TLS's own records
-    (session tickets) means it closed the connection, or that we are out of step."""
-    readable, _, _ = select.select([sock], [], [], 0)
-    if not readable and not sock.pending():
-        return True
-    timeout = sock.gettimeout()
-    sock.setblocking(False)
-    try:
-        sock.recv(1)
-    except ssl.SSLWantReadError:
-        return True  # only TLS records were waiting
-    except (OSError, ssl.SSLError):
-        return False
-    finally:
-        sock.settimeout(timeout)
-    return False
-
-
 class Transport(Protocol):
     """Where forwarded calls go (Remote; tests use an in-process server)."""
 
@@ -89,7 +52,7 @@ class Remote:
 
     def __init__(self, config: ClientConfig, client: KmipClient | None = None) -> None:
         self.config = config
-        self.client = client or PersistentClient(
+        self.client = client or KmipClient(
             config.host,
             config.port,
             cert=config.certificate,

@@ -10,6 +10,7 @@ messages (batches) and leaves the results to the caller.
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
@@ -95,6 +96,15 @@ class KmipClient:
         self.close()
 
     def connect(self) -> None:
+        """Connect, or keep the connection, unless the server has closed it meanwhile.
+
+        Servers close idle connections (and restart): a connection that has been
+        waiting is checked before a request goes out, and replaced if the server
+        closed it. Nothing was sent on it, so nothing runs twice. A connection that
+        breaks once a request is sent is that request's error: the server may have run it.
+        """
+        if self._socket is not None and not _still_open(self._socket):
+            self.close()
         if self._socket is not None:
             return
         try:
@@ -176,3 +186,22 @@ class KmipClient:
                 ResultStatus.OPERATION_FAILED, None, "the response payload could not be typed"
             )
         return result
+
+
+def _still_open(sock: ssl.SSLSocket) -> bool:
+    """Between answers the server owes us nothing: anything to read but TLS's own records
+    (session tickets) means it closed the connection, or that we are out of step."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable and not sock.pending():
+        return True
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        sock.recv(1)
+    except ssl.SSLWantReadError:
+        return True  # only TLS records were waiting
+    except (OSError, ssl.SSLError):
+        return False
+    finally:
+        sock.settimeout(timeout)
+    return False

@@ -112,3 +112,12 @@ def test_sigterm_stops_cleanly_and_the_data_survives(fresh_kmip_server: RunningS
     fresh_kmip_server.start()
     with fresh_kmip_server.client() as kmip:
         assert kmip.call(GetRequest(unique_identifier=uid)).unique_identifier == uid
+
+
+def test_a_client_outlives_a_server_restart(fresh_kmip_server: RunningServer) -> None:
+    """A connection the server closed while idle is replaced before the next request."""
+    with fresh_kmip_server.client() as kmip:
+        uid = kmip.call(aes_key("restarted")).unique_identifier
+        assert fresh_kmip_server.stop(signal.SIGTERM) == 0
+        fresh_kmip_server.start()
+        assert kmip.call(GetRequest(unique_identifier=uid)).unique_identifier == uid
