@@ -12,16 +12,19 @@ their raw item, whatever its type.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple, Self
 
 from pkcs11_kmip.kmip import spec
 from pkcs11_kmip.kmip.messages.core import (
+    _UNLIMITED,
     LATEST,
     RAW_ITEM,
     Converter,
     FieldSpec,
+    LeafConverter,
     Structure,
     _members,
     converter_for,
@@ -171,11 +174,27 @@ def attribute_converters(tag: int) -> tuple[Converter, ...]:
     return converters
 
 
-def decode_attribute_value(tag: int, item: Item, version: Version, where: str) -> Any:
+ValueDecoder = Callable[[Item, Version], Any]
+
+# tag << 8 | item type -> the decode of the converter for values of that tag and type.
+_decoder_cache: dict[int, ValueDecoder] = {}
+
+
+def _value_decoder(tag: int, item_type: ItemType) -> ValueDecoder | None:
+    """How an item of this type decodes as a value of attribute `tag` (None: it cannot)."""
     for converter in attribute_converters(tag):
-        if converter is RAW_ITEM or converter.item_type is item.type:
-            return converter.decode(item, version)
-    raise CodecError(f"{where}: attribute {spec.tag_xml_name(tag) or hex(tag)} cannot be a {item.type.name}")
+        if converter is RAW_ITEM or converter.item_type is item_type:
+            decoder = _decoder_cache[tag << 8 | item_type] = converter.decode
+            return decoder
+    return None
+
+
+def decode_attribute_value(tag: int, item: Item, version: Version, where: str) -> Any:
+    decoder = _decoder_cache.get(tag << 8 | item.type) or _value_decoder(tag, item.type)
+    if decoder is None:
+        name = spec.tag_xml_name(tag) or hex(tag)
+        raise CodecError(f"{where}: attribute {name} cannot be a {item.type.name}")
+    return decoder(item, version)
 
 
 _writer_cache: dict[tuple[int, type], Converter] = {}
@@ -279,6 +298,11 @@ class AttributeEntry(NamedTuple):
     value: Any
 
 
+# AttributeEntry(tag, value) without the Python-level __new__ of a NamedTuple.
+_new_entry = tuple.__new__
+_ATTRIBUTE = int(Tag.ATTRIBUTE)
+
+
 @structure
 class Attributes(Structure):
     """KMIP 2.x Attributes: any attributes, each under its own tag, in the order given.
@@ -320,13 +344,10 @@ class Attributes(Structure):
     def from_item(cls, item: Item, version: Version = LATEST) -> Self:
         if item.type is not ItemType.STRUCTURE:
             raise CodecError(f"{cls.__name__} must be a Structure, got a {item.type.name}")
-        entries = []
-        for child in item.children:
-            if child.tag == Tag.ATTRIBUTE:
-                value: Any = Attribute.from_item(child, version)
-            else:
-                value = decode_attribute_value(child.tag, child, version, cls.__name__)
-            entries.append(AttributeEntry(child.tag, value))
+        where = cls.__name__
+        entries = [
+            _new_entry(AttributeEntry, (c.tag, _entry_value(c, version, where))) for c in item.children
+        ]
         return cls(entries=entries)
 
     def _write_fields(self, out: bytearray, version: Version) -> None:
@@ -338,12 +359,13 @@ class Attributes(Structure):
 
     def _write_entries(self, out: bytearray, version: Version | None) -> None:
         """Write the entries in `version`, or (None) each in the newest that defines it."""
+        where = type(self).__name__
         for tag, value in self.entries:
             written_in = version or _newest_defining(tag)
             if isinstance(value, Attribute):
                 value.write_to(out, written_in)
             else:
-                write_attribute_value(out, tag, tag, value, written_in, type(self).__name__)
+                write_attribute_value(out, tag, tag, value, written_in, where)
 
     def encode_any_version(self) -> bytes:
         """These attributes as TTLV, whichever versions define them: for storage, never the wire.
@@ -358,7 +380,52 @@ class Attributes(Structure):
         binary.end_structure(out, mark, self.TAG)
         return bytes(out)
 
+    @classmethod
+    def decode_any_version(cls, data: bytes) -> Self:
+        """Attributes that `encode_any_version` wrote (what `from_item` of their item gives).
 
+        A stored object's attributes are read on every load, so this reads the
+        entries straight from the bytes, without an item tree for them.
+        """
+        return cls(entries=binary.decode_children(data, _stored_entry, _UNLIMITED))
+
+
+def _entry_value(item: Item, version: Version, where: str) -> Any:
+    """The value of one entry of an Attributes structure (a vendor attribute: an Attribute)."""
+    if item.tag == _ATTRIBUTE:
+        return Attribute.from_item(item, version)
+    return decode_attribute_value(item.tag, item, version, where)
+
+
+def _entry_value_through_item(item_type: ItemType, value: Any, tag: int) -> Any:
+    return _entry_value(Item(tag, item_type, value), LATEST, Attributes.__name__)
+
+
+# tag << 8 | item type -> (value of the item, tag) -> the typed value of a stored entry.
+_stored_decoders: dict[int, Callable[[Any, int], Any]] = {}
+
+
+def _stored_decoder(tag: int, item_type: ItemType) -> Callable[[Any, int], Any]:
+    """A leaf converts from its value alone; anything else (a structure, a vendor
+    attribute, an unknown attribute's raw item) goes through an Item as in from_item."""
+    converters = attribute_converters(tag)
+    converter = next((c for c in converters if c is RAW_ITEM or c.item_type is item_type), None)
+    decoder: Callable[[Any, int], Any]
+    if isinstance(converter, LeafConverter):
+        decoder = converter.decode_value
+    else:
+        decoder = functools.partial(_entry_value_through_item, item_type)
+    _stored_decoders[tag << 8 | item_type] = decoder
+    return decoder
+
+
+def _stored_entry(tag: int, item_type: ItemType, value: Any) -> AttributeEntry:
+    """One entry of stored attributes, from what its item would hold (binary.decode_children)."""
+    decoder = _stored_decoders.get(tag << 8 | item_type) or _stored_decoder(tag, item_type)
+    return _new_entry(AttributeEntry, (tag, decoder(value, tag)))
+
+
+@functools.cache  # once per tag: storing an object writes every attribute through here
 def _newest_defining(tag: int) -> Version:
     if spec.tag_defined_in(tag, LATEST):
         return LATEST

@@ -55,6 +55,15 @@ class Converter(Protocol):
     def decode(self, item: Item, version: Version) -> Any: ...
 
 
+@typing.runtime_checkable
+class LeafConverter(Converter, Protocol):
+    """A converter of values that are one leaf item: it needs only the item's value."""
+
+    def decode_value(self, value: Any, tag: int) -> Any:
+        """The typed value of a leaf item's value (`tag`: the item's, for error messages)."""
+        ...
+
+
 class _Plain:
     """str, bytes, bool and int values, stored in the item as they are."""
 
@@ -74,6 +83,9 @@ class _Plain:
     def decode(self, item: Item, version: Version) -> Any:
         return item.value
 
+    def decode_value(self, value: Any, tag: int) -> Any:
+        return value
+
 
 class _DateTime:
     """datetime values (timezone-aware, UTC) as Date-Time or Date-Time Extended items."""
@@ -81,6 +93,7 @@ class _DateTime:
     def __init__(self, item_type: ItemType) -> None:
         self.item_type = item_type
         self.extended = item_type is ItemType.DATE_TIME_EXTENDED
+        self.writer = binary.LEAF_WRITERS[item_type]
 
     def accepts(self, value: object) -> bool:
         return isinstance(value, datetime)
@@ -90,16 +103,19 @@ class _DateTime:
         delta = moment - _EPOCH
         seconds = delta.days * 86400 + delta.seconds
         number = seconds * 1_000_000 + delta.microseconds if self.extended else seconds
-        binary.LEAF_WRITERS[self.item_type](out, (tag << 8) | self.item_type, number)
+        self.writer(out, (tag << 8) | self.item_type, number)
 
     def decode(self, item: Item, version: Version) -> Any:
-        assert isinstance(item.value, int)
+        return self.decode_value(item.value, item.tag)
+
+    def decode_value(self, value: Any, tag: int) -> Any:
+        assert isinstance(value, int)
         try:
             if self.extended:
-                return _EPOCH + timedelta(microseconds=item.value)
-            return _EPOCH + timedelta(seconds=item.value)
+                return _EPOCH + timedelta(microseconds=value)
+            return _EPOCH + timedelta(seconds=value)
         except OverflowError:
-            raise CodecError(f"date-time {item.value} of 0x{item.tag:06X} is out of range") from None
+            raise CodecError(f"date-time {value} of 0x{tag:06X} is out of range") from None
 
 
 class _Enum:
@@ -107,22 +123,27 @@ class _Enum:
         self.item_type = ItemType.ENUMERATION
         self.enum_class = enum_class
         self.members = enum_class._value2member_map_
+        self.writer = binary.LEAF_WRITERS[ItemType.ENUMERATION]
 
     def accepts(self, value: object) -> bool:
         return isinstance(value, self.enum_class)
 
     def write(self, out: bytearray, tag: int, value: Any, version: Version) -> None:
-        binary.LEAF_WRITERS[ItemType.ENUMERATION](out, (tag << 8) | ItemType.ENUMERATION, int(value))
+        self.writer(out, (tag << 8) | self.item_type, int(value))
 
     def decode(self, item: Item, version: Version) -> Any:
-        member = self.members.get(item.value)
-        return member if member is not None else self.enum_class(item.value)  # type: ignore[arg-type]
+        return self.decode_value(item.value, item.tag)
+
+    def decode_value(self, value: Any, tag: int) -> Any:
+        member = self.members.get(value)
+        return member if member is not None else self.enum_class(value)
 
 
 class _Mask:
     def __init__(self, mask_class: type[KmipMask]) -> None:
         self.item_type = ItemType.INTEGER
         self.mask_class = mask_class
+        self.writer = binary.LEAF_WRITERS[ItemType.INTEGER]
 
     def accepts(self, value: object) -> bool:
         return isinstance(value, self.mask_class)
@@ -130,11 +151,14 @@ class _Mask:
     def write(self, out: bytearray, tag: int, value: Any, version: Version) -> None:
         raw = int(value) & 0xFFFFFFFF
         number = raw - (1 << 32) if raw >= 1 << 31 else raw
-        binary.LEAF_WRITERS[ItemType.INTEGER](out, (tag << 8) | ItemType.INTEGER, number)
+        self.writer(out, (tag << 8) | self.item_type, number)
 
     def decode(self, item: Item, version: Version) -> Any:
-        assert isinstance(item.value, int)
-        return self.mask_class(item.value & 0xFFFFFFFF)
+        return self.decode_value(item.value, item.tag)
+
+    def decode_value(self, value: Any, tag: int) -> Any:
+        assert isinstance(value, int)
+        return self.mask_class(value & 0xFFFFFFFF)
 
 
 class _Nested:

@@ -87,8 +87,34 @@ def decode_all(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LI
     return out
 
 
-def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, out: list[Item]) -> None:
+# What the decoder builds of each item: (tag, type, value) -> the item.
+ItemMaker = Callable[[int, ItemType, Any], Any]
+
+
+def decode_children(
+    data: bytes | bytearray | memoryview, make: ItemMaker, limits: Limits = DEFAULT_LIMITS
+) -> list[Any]:
+    """The children of the one Structure `data` holds, each built by `make(tag, type, value)`.
+
+    For readers that want typed values, not an item tree they would walk again:
+    `make` gets what an Item would hold (a nested Structure's value: its child Items).
+    """
+    buffer = bytes(data)
+    total = frame_length(buffer, limits)  # a Structure whose length fits the limit
+    if total != len(buffer):
+        raise CodecError(f"expected one item of {total} bytes, found {len(buffer)} bytes")
+    if limits.max_depth < 1:
+        raise LimitExceeded(f"structures nested deeper than {limits.max_depth} levels", offset=0)
+    out: list[Any] = []
+    _decode_items(buffer, HEADER_SIZE, total, 1, limits.max_depth, out, make)
+    return out
+
+
+def _decode_items(
+    buf: bytes, pos: int, end: int, depth: int, max_depth: int, out: list[Any], make: ItemMaker = Item
+) -> None:
     # Hot loop: one unpack reads a header and the 8 value bytes every fixed-size item has.
+    # `make` builds the items of this level only; nested structures hold Items.
     append = out.append
     while pos < end:
         remaining = end - pos
@@ -114,7 +140,7 @@ def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, ou
                 raise LimitExceeded(f"structures nested deeper than {max_depth} levels", offset=pos)
             children: list[Item] = []
             _decode_items(buf, start, stop, depth + 1, max_depth, children)
-            append(Item(tag, _STRUCTURE, children))
+            append(make(tag, _STRUCTURE, children))
             pos = stop
         elif code == 0x05 or code == 0x02 or code == 0x0A:
             if length != 4:
@@ -124,9 +150,9 @@ def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, ou
             if low:
                 raise CodecError(f"padding of 0x{tag:06X} is not zero", offset=pos)
             if code == 0x02:
-                append(Item(tag, _INTEGER, high - 0x100000000 if high & 0x80000000 else high))
+                append(make(tag, _INTEGER, high - 0x100000000 if high & 0x80000000 else high))
             else:
-                append(Item(tag, _ENUMERATION if code == 0x05 else _INTERVAL, high))
+                append(make(tag, _ENUMERATION if code == 0x05 else _INTERVAL, high))
             pos += 16
         elif code == 0x07 or code == 0x08:
             stop = start + ((length + 7) & ~7)
@@ -138,10 +164,10 @@ def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, ou
             if stop - start != length and buf[start + length : stop].strip(b"\x00"):
                 raise CodecError(f"padding of 0x{tag:06X} is not zero", offset=pos)
             if code == 0x08:
-                append(Item(tag, _BYTE_STRING, raw))
+                append(make(tag, _BYTE_STRING, raw))
             else:
                 try:
-                    append(Item(tag, _TEXT_STRING, raw.decode("utf-8")))
+                    append(make(tag, _TEXT_STRING, raw.decode("utf-8")))
                 except UnicodeDecodeError as error:
                     raise CodecError(
                         f"text string 0x{tag:06X} is not valid UTF-8 ({error.reason})", offset=pos
@@ -157,10 +183,10 @@ def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, ou
                     raise CodecError(
                         f"boolean 0x{tag:06X} holds {(high << 32) | low}, not 0 or 1", offset=pos
                     )
-                append(Item(tag, _BOOLEAN, low == 1))
+                append(make(tag, _BOOLEAN, low == 1))
             else:
                 value = (high << 32) | low
-                append(Item(tag, _TYPES[code], value - (1 << 64) if high & 0x80000000 else value))
+                append(make(tag, _TYPES[code], value - (1 << 64) if high & 0x80000000 else value))
             pos += 16
         elif code == 0x04:
             if length == 0 or length % 8:
@@ -172,7 +198,7 @@ def _decode_items(buf: bytes, pos: int, end: int, depth: int, max_depth: int, ou
                 raise CodecError(
                     f"value of 0x{tag:06X} claims {length} bytes, {end - start} remain", offset=pos
                 )
-            append(Item(tag, _BIG_INTEGER, int.from_bytes(buf[start:stop], "big", signed=True)))
+            append(make(tag, _BIG_INTEGER, int.from_bytes(buf[start:stop], "big", signed=True)))
             pos = stop
         else:
             raise CodecError(f"item 0x{tag:06X} has unknown type 0x{code:02X}", offset=pos)
