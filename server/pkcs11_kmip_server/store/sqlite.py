@@ -3,7 +3,8 @@
 Tables:
   object     one row per managed object: the columns Locate and the lifecycle need,
              the attributes (TTLV, no secrets) and the sealed material
-  attribute  one row per attribute instance, indexed: what Locate searches
+  attribute  one row per attribute instance, indexed: what Locate searches (except the
+             attributes it finds by the object's columns: State, Object Type)
 Every worker thread has its own connection; a session is one transaction.
 A session meant to write starts IMMEDIATE: writers queue for SQLite's one write lock
 (up to the busy timeout) instead of failing. A read session starts deferred, so
@@ -17,7 +18,7 @@ import contextlib
 import itertools
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,10 +78,32 @@ CREATE INDEX IF NOT EXISTS attribute_object ON attribute (object_seq);
 """
 
 
+# What insert and save write to an object's row (the uid last: save finds the row by it).
+OBJECT_COLUMNS = (
+    "object_type",
+    "owner",
+    "storage",
+    "state",
+    "activation_date",
+    "deactivation_date",
+    "attributes",
+    "material",
+    "uid",
+)
+INSERT_OBJECT = (
+    f"INSERT INTO object ({', '.join(OBJECT_COLUMNS)}) VALUES ({', '.join('?' * len(OBJECT_COLUMNS))})"
+)
+UPDATE_OBJECT = (
+    f"UPDATE object SET {', '.join(f'{c} = ?' for c in OBJECT_COLUMNS[:-1])} WHERE uid = ? RETURNING seq"
+)
 INSERT_ATTRIBUTE = (
     "INSERT INTO attribute (object_seq, tag, name, text_value, text_value2, int_value, blob_value)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+
+# Attributes Locate finds by the object's own columns (see _condition), so they get
+# no attribute rows: each row costs an index entry, and a page written, per commit.
+LOCATED_BY_COLUMN = frozenset({Tag.STATE, Tag.OBJECT_TYPE})
 
 # The effective state (lifecycle.effective_state) as SQL, for Locate by State.
 EFFECTIVE_STATE = f"""(CASE
@@ -100,41 +123,66 @@ def vendor_key(attribute: Attribute) -> str:
     return f"{attribute.vendor_identification or ''}\x00{attribute.attribute_name or ''}"
 
 
-def index_values(tag: int, value: Any) -> tuple[str | None, str | None, str | None, int | None, bytes | None]:
+IndexColumns = tuple[str | None, str | None, str | None, int | None, bytes | None]
+_NO_COLUMNS: IndexColumns = (None, None, None, None, None)
+
+
+def _vendor_columns(value: Attribute) -> IndexColumns:
+    raw = value.attribute_value
+    text = raw.value if isinstance(raw, Item) and isinstance(raw.value, str) else None
+    number = raw.value if isinstance(raw, Item) and type(raw.value) is int else None
+    blob = binary.encode(raw) if isinstance(raw, Item) and text is None and number is None else None
+    return vendor_key(value), text, None, number, blob
+
+
+def _name_columns(value: Name) -> IndexColumns:
+    name_type = value.name_type
+    return None, value.name_value, None, int(name_type) if name_type is not None else None, None
+
+
+def _alternative_name_columns(value: AlternativeName) -> IndexColumns:
+    alt_type = value.alternative_name_type
+    return None, value.alternative_name_value, None, int(alt_type) if alt_type is not None else None, None
+
+
+def _application_columns(value: ApplicationSpecificInformation) -> IndexColumns:
+    return None, value.application_namespace, value.application_data, None, None
+
+
+def _link_columns(value: Link) -> IndexColumns:
+    linked = value.linked_object_identifier
+    return None, str(linked) if linked is not None else None, None, int(value.link_type or 0), None
+
+
+# What indexes a value, by its class, most specific first: a value takes the first
+# entry its class is a subclass of (Attribute and Name before any Structure, bool
+# and the enums and masks as int).
+_COLUMNS_BY_CLASS: tuple[tuple[type, Callable[[Any], IndexColumns]], ...] = (
+    (Attribute, _vendor_columns),
+    (Name, _name_columns),
+    (AlternativeName, _alternative_name_columns),
+    (ApplicationSpecificInformation, _application_columns),
+    (Link, _link_columns),
+    (str, lambda value: (None, value, None, None, None)),
+    (datetime, lambda value: (None, None, None, epoch(value), None)),
+    (int, lambda value: (None, None, None, int(value), None)),
+    (bytes, lambda value: (None, None, None, None, value)),
+    (Structure, lambda value: (None, None, None, None, value.encode())),
+)
+# The same, per exact class, filled on first use: one dictionary lookup per value.
+_columns_cache: dict[type, Callable[[Any], IndexColumns]] = {}
+
+
+def _columns_for(kind: type) -> Callable[[Any], IndexColumns]:
+    columns = next((c for base, c in _COLUMNS_BY_CLASS if issubclass(kind, base)), lambda value: _NO_COLUMNS)
+    _columns_cache[kind] = columns
+    return columns
+
+
+def index_values(tag: int, value: Any) -> IndexColumns:
     """(name, text, text2, int, blob) columns of one attribute instance."""
-    if isinstance(value, Attribute):
-        raw = value.attribute_value
-        text = raw.value if isinstance(raw, Item) and isinstance(raw.value, str) else None
-        number = raw.value if isinstance(raw, Item) and type(raw.value) is int else None
-        blob = binary.encode(raw) if isinstance(raw, Item) and text is None and number is None else None
-        return vendor_key(value), text, None, number, blob
-    if isinstance(value, Name):
-        return (
-            None,
-            value.name_value,
-            None,
-            int(value.name_type) if value.name_type is not None else None,
-            None,
-        )
-    if isinstance(value, AlternativeName):
-        alt_type = value.alternative_name_type
-        return None, value.alternative_name_value, None, int(alt_type) if alt_type is not None else None, None
-    if isinstance(value, ApplicationSpecificInformation):
-        return None, value.application_namespace, value.application_data, None, None
-    if isinstance(value, Link):
-        linked = value.linked_object_identifier
-        return None, str(linked) if linked is not None else None, None, int(value.link_type or 0), None
-    if isinstance(value, str):
-        return None, value, None, None, None
-    if isinstance(value, datetime):
-        return None, None, None, epoch(value), None
-    if isinstance(value, bool | int):  # enums and masks are ints too
-        return None, None, None, int(value), None
-    if isinstance(value, bytes):
-        return None, None, None, None, value
-    if isinstance(value, Structure):
-        return None, None, None, None, value.encode()
-    return None, None, None, None, None
+    kind = type(value)
+    return (_columns_cache.get(kind) or _columns_for(kind))(value)
 
 
 # Our own records: written by us, so no size limit applies; nesting as deep as allowed.
@@ -214,7 +262,8 @@ class SqliteSession:
                 raise Conflict(str(error)) from error
             raise
 
-    def _columns(self, record: ObjectRecord) -> dict[str, Any]:
+    def _columns(self, record: ObjectRecord) -> tuple[Any, ...]:
+        """The record's OBJECT_COLUMNS values, in that order."""
         attributes = record.attributes
         state = attributes.get(Tag.STATE)
         activation = attributes.get(Tag.ACTIVATION_DATE)
@@ -222,36 +271,33 @@ class SqliteSession:
         material = None
         if record.material is not None:
             material = self.sealer.seal(record.material.encode(), record.uid)
-        return {
-            "uid": record.uid,
-            "object_type": int(record.object_type),
-            "owner": record.owner,
-            "storage": int(record.storage),
-            "state": int(state if state is not None else State.PRE_ACTIVE),
-            "activation_date": epoch(activation) if activation is not None else None,
-            "deactivation_date": epoch(deactivation) if deactivation is not None else None,
-            "attributes": attributes.encode_any_version(),
-            "material": material,
-        }
+        return (
+            int(record.object_type),
+            record.owner,
+            int(record.storage),
+            int(state if state is not None else State.PRE_ACTIVE),
+            epoch(activation) if activation is not None else None,
+            epoch(deactivation) if deactivation is not None else None,
+            attributes.encode_any_version(),
+            material,
+            record.uid,
+        )
 
     def insert(self, record: ObjectRecord) -> None:
-        columns = self._columns(record)
-        names = ", ".join(columns)
-        marks = ", ".join(f":{name}" for name in columns)
-        cursor = self._execute(f"INSERT INTO object ({names}) VALUES ({marks})", columns)
+        cursor = self._execute(INSERT_OBJECT, self._columns(record))
         self._index(cursor.lastrowid, record.attributes)
 
     def save(self, record: ObjectRecord) -> None:
-        columns = self._columns(record)
-        assignments = ", ".join(f"{name} = :{name}" for name in columns if name != "uid")
-        (seq,) = self._execute(
-            f"UPDATE object SET {assignments} WHERE uid = :uid RETURNING seq", columns
-        ).fetchone()
+        (seq,) = self._execute(UPDATE_OBJECT, self._columns(record)).fetchone()
         self._execute("DELETE FROM attribute WHERE object_seq = ?", (seq,))
         self._index(seq, record.attributes)
 
     def _index(self, seq: int | None, attributes: Attributes) -> None:
-        rows = [(seq, entry.tag, *index_values(entry.tag, entry.value)) for entry in attributes]
+        rows = [
+            (seq, tag, *index_values(tag, value))
+            for tag, value in attributes.entries
+            if tag not in LOCATED_BY_COLUMN
+        ]
         self._execute(INSERT_ATTRIBUTE, rows, many=True)
 
     def load(self, uid: str, owner: str) -> ObjectRecord | None:
@@ -262,7 +308,7 @@ class SqliteSession:
         if row is None:
             return None
         object_type = ObjectType(row[0])
-        attributes = Attributes.from_item(binary.decode(row[2], _STORED))
+        attributes = Attributes.decode_any_version(row[2])
         material = None
         if row[3] is not None:
             plain = self.sealer.open(row[3], uid)
