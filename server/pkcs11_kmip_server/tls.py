@@ -1,14 +1,14 @@
-"""TLS over a plain asyncio stream, through OpenSSL memory buffers.
+"""Server-side TLS, sans I/O: OpenSSL memory buffers, ciphertext in and out.
 
 asyncio's own TLS drops the alert OpenSSL writes when it refuses a handshake
 (CPython gh-98078), so a client without a certificate, or with one from another CA,
 would only see the connection close. Driving the TLS object ourselves lets every
-alert reach the client; the work per byte is what asyncio's TLS does anyway.
+alert reach the client. Doing no I/O here keeps the caller (transport.py, an asyncio
+Protocol) free of awaits per record, and lets the tests drive both ends in memory.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
 from typing import Any
@@ -16,76 +16,60 @@ from typing import Any
 READ_CHUNK = 64 * 1024
 
 
-class TlsStream:
-    """One server-side TLS connection over `reader`/`writer`."""
+class TlsSession:
+    """One server-side TLS connection: feed it what the peer sent, send what it has to say.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, context: ssl.SSLContext):
-        self._reader, self._writer = reader, writer
+    After every call, `outgoing()` holds the records to put on the wire (handshake
+    messages, alerts, answers to a TLS 1.3 KeyUpdate, close_notify).
+    """
+
+    def __init__(self, context: ssl.SSLContext) -> None:
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        self.established = False
+        self.peer_closed = False  # the peer sent close_notify (or its stream ended uncleanly)
 
-    async def _flush(self) -> None:
-        data = self._outgoing.read()
-        if data:
-            self._writer.write(data)
-            await self._writer.drain()
+    def receive(self, data: bytes | memoryview) -> bytes:
+        """Take ciphertext; return the application data it completes (often b"").
 
-    async def _fill(self) -> bool:
-        """Move what the peer sent into OpenSSL; False at end of stream."""
-        data = await self._reader.read(READ_CHUNK)
-        if not data:
-            self._incoming.write_eof()
-            return False
+        Raises ssl.SSLError on a refused handshake or a broken record; the alert that
+        tells the peer why is then in `outgoing()`.
+        """
         self._incoming.write(data)
-        return True
-
-    async def _flush_alert(self) -> None:
-        with contextlib.suppress(ConnectionError):
-            await self._flush()
-
-    async def handshake(self) -> None:
-        """Complete the handshake; on refusal the alert is sent before SSLError is raised."""
-        while True:
+        if not self.established:
             try:
                 self._tls.do_handshake()
             except ssl.SSLWantReadError:
-                await self._flush()
-                if not await self._fill():
-                    raise ConnectionResetError(
-                        "the peer closed the connection during the handshake"
-                    ) from None
-            except ssl.SSLError:
-                await self._flush_alert()
-                raise
-            else:
-                await self._flush()
-                return
+                return b""
+            self.established = True
+        chunks = []
+        # Checking the buffers first spares the SSLWantReadError a read would raise.
+        while self._incoming.pending or self._tls.pending():
+            try:
+                chunk = self._tls.read(READ_CHUNK)
+            except ssl.SSLWantReadError:
+                break  # a partial record, or a record without application data
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                chunk = b""
+            if not chunk:
+                self.peer_closed = True
+                break
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def send(self, data: bytes) -> None:
+        """Encrypt application data into `outgoing()`."""
+        self._tls.write(data)
+
+    def outgoing(self) -> bytes:
+        """The ciphertext to send now (b"" if none), taken out of the buffer."""
+        return self._outgoing.read() if self._outgoing.pending else b""
+
+    def close(self) -> None:
+        """Queue close_notify, best effort (nothing after a refused handshake)."""
+        if self.established:
+            with contextlib.suppress(ssl.SSLError):
+                self._tls.unwrap()  # SSLWantReadError: it would wait for the peer's close_notify
 
     def peer_certificate(self) -> dict[str, Any] | None:
         return self._tls.getpeercert()
-
-    async def read(self) -> bytes:
-        """The next application data; b"" once the peer has closed."""
-        while True:
-            try:
-                return self._tls.read(READ_CHUNK)
-            except ssl.SSLWantReadError:
-                await self._flush()  # e.g. a TLS 1.3 KeyUpdate answer
-                await self._fill()
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                return b""
-            except ssl.SSLError:
-                await self._flush_alert()
-                raise
-
-    async def write(self, data: bytes) -> None:
-        self._tls.write(data)
-        await self._flush()
-
-    async def close(self) -> None:
-        """Send close_notify (best effort) and close the socket."""
-        with contextlib.suppress(ssl.SSLError, ConnectionError):
-            self._tls.unwrap()
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self._flush()
-        self._writer.close()

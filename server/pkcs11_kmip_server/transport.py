@@ -1,20 +1,22 @@
 """The network edge: asyncio TLS connections that move bytes to the engine and back.
 
 TLS 1.2/1.3 only, a client certificate from the data directory's CA required. Each
-connection reads whole messages through the sans-I/O framer and hands each one to a
+connection is an asyncio BufferedProtocol driving a sans-I/O TLS session (tls.py) and
+the sans-I/O framer, with no coroutine, task or per-read timer in the path of a
+message: the socket is read into one buffer the server shares, whole messages go to a
 worker thread (a separate few for long operations such as key pair generation, so
-they hold up nobody); the event loop itself never decodes, queries the store or does
-cryptography, so no connection waits for another's work. A peer that goes quiet in
-the middle of a message, or stays idle too long, is disconnected.
+they hold up nobody), and the answer is written from the future's callback. The event
+loop itself never decodes, queries the store or does cryptography, so no connection
+waits for another's work. One message per connection is in flight at a time, so
+pipelined requests are answered in order. A peer that goes quiet in the middle of a
+message, or stays idle too long, is disconnected.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,9 +24,12 @@ from pkcs11_kmip.kmip.framing import MessageReader
 from pkcs11_kmip.kmip.ttlv import CodecError
 from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.engine import Engine, Peer, is_long
-from pkcs11_kmip_server.tls import READ_CHUNK, TlsStream
+from pkcs11_kmip_server.tls import READ_CHUNK, TlsSession
 
 log = logging.getLogger("pkcs11_kmip_server.transport")
+
+# How long a closing connection may take to flush its last bytes before it is aborted.
+CLOSE_GRACE = 5.0
 
 
 def server_tls_context(config: ServerConfig) -> ssl.SSLContext:
@@ -57,16 +62,19 @@ class KmipServer:
         self.long_workers = ThreadPoolExecutor(
             max_workers=config.long_workers, thread_name_prefix="kmip-long"
         )
-        self._tls_context = server_tls_context(config)
+        self.tls_context = server_tls_context(config)
+        self.connections: set[KmipConnection] = set()
+        self.stopping = False
+        # What every connection's socket reads into (asyncio would allocate 256 kB per read,
+        # an mmap and munmap each time). One is enough: the loop fills it, and the
+        # connection has copied the bytes into OpenSSL before the next read.
+        self.read_buffer = memoryview(bytearray(READ_CHUNK))
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve_connection,
-            self.config.host,
-            self.config.port,
-            limit=READ_CHUNK,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: KmipConnection(self), self.config.host, self.config.port
         )
 
     @property
@@ -76,72 +84,240 @@ class KmipServer:
         return port
 
     async def stop(self) -> None:
-        """Stop accepting, let the messages in progress finish, close connections."""
+        """Stop accepting, let the messages in progress finish and be answered, close connections."""
+        self.stopping = True
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        for task in list(self._connections):
-            task.cancel()
-        if self._connections:
-            await asyncio.gather(*self._connections, return_exceptions=True)
+        connections = list(self.connections)
+        for connection in connections:
+            connection.shut_down()
+        if connections:
+            await asyncio.gather(*(connection.closed for connection in connections))
         self.workers.shutdown(wait=True)
         self.long_workers.shutdown(wait=True)
 
-    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        address = str(writer.get_extra_info("peername"))
-        stream = TlsStream(reader, writer, self._tls_context)
-        try:
-            await asyncio.wait_for(stream.handshake(), timeout=self.config.read_timeout)
-            peer = Peer(principal_of(stream.peer_certificate()), address)
-            await self._exchange(stream, peer)
-        except TimeoutError:
-            log.info("closing %s: no TLS handshake in time", address)
-        except (ConnectionError, ssl.SSLError) as error:
-            log.debug("connection from %s ended: %s", address, error)
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self._connections.discard(task)
-            with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(stream.close(), timeout=5)
-                await asyncio.wait_for(writer.wait_closed(), timeout=5)
 
-    async def _exchange(self, stream: TlsStream, peer: Peer) -> None:
-        loop = asyncio.get_running_loop()
-        framer = MessageReader(self.config.limits)
-        started = 0.0  # when the message being read began arriving
-        while True:
-            if framer.mid_message:
-                timeout = max(self.config.read_timeout - (time.monotonic() - started), 0.01)
-            else:
-                timeout = self.config.idle_timeout
-            try:
-                chunk = await asyncio.wait_for(stream.read(), timeout=timeout)
-            except TimeoutError:
-                log.info(
-                    "closing %s: %s", peer.address, "message incomplete" if framer.mid_message else "idle"
-                )
+class KmipConnection(asyncio.BufferedProtocol):
+    """One client connection: TLS, framing, one message at a time to the workers.
+
+    Deadlines rather than timers per read: `_deadline` is when the current wait ends
+    (the handshake, the rest of a message from its first byte, or the next message).
+    It is set when a wait begins, never by the bytes that follow, so trickling bytes
+    cannot extend it; one timer handle chases it, re-armed only when it fires early
+    or the deadline comes closer, so a message usually costs no timer churn at all.
+    """
+
+    def __init__(self, server: KmipServer) -> None:
+        self._server = server
+        self._config = server.config
+        self._loop = asyncio.get_running_loop()
+        self._tls = TlsSession(server.tls_context)
+        self._framer = MessageReader(server.config.limits)
+        self._transport: asyncio.Transport | None = None
+        self._address = ""
+        self._peer = Peer(None)
+        self._started = 0.0  # when the message being read began arriving
+        self._deadline: float | None = None  # None while a message is with the engine
+        self._timer: asyncio.TimerHandle | None = None
+        self._busy = False  # a message is with the engine
+        self._reading_paused = False
+        self._writing_paused = False
+        self._peer_done = False  # no more requests will come (close_notify or end of stream)
+        self._stopping = False
+        self._closing = False
+        self._abort_timer: asyncio.TimerHandle | None = None
+        self.closed: asyncio.Future[None] = self._loop.create_future()
+
+    # --- asyncio.BufferedProtocol -------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._address = str(transport.get_extra_info("peername"))
+        self._server.connections.add(self)
+        self._set_deadline(self._loop.time() + self._config.read_timeout)  # for the handshake
+        if self._server.stopping:  # accepted just before the server stopped listening
+            self.shut_down()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._server.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._closing:
+            return
+        data = self._server.read_buffer[:nbytes]
+        was_established = self._tls.established
+        try:
+            plaintext = self._tls.receive(data)
+        except ssl.SSLError as error:
+            log.debug("connection from %s ended: %s", self._address, error)
+            self._flush()  # the alert that tells the client why
+            self._close(notify=False)
+            return
+        self._flush()
+        if not was_established and self._tls.established:
+            self._peer = Peer(principal_of(self._tls.peer_certificate()), self._address)
+            self._set_deadline(self._loop.time() + self._config.idle_timeout)
+        if plaintext:
+            if not self._busy and not self._framer.mid_message:
+                self._started = self._loop.time()
+            self._framer.feed(plaintext)
+        if self._tls.peer_closed:
+            self._peer_done = True
+        if self._busy or self._writing_paused:
+            # Keep what arrived, but take no more until the answer is out (and read).
+            if not self._reading_paused and not self._peer_done:
+                self._reading_paused = True
+                assert self._transport is not None
+                self._transport.pause_reading()
+        elif plaintext or self._peer_done:
+            self._next()
+
+    def eof_received(self) -> bool:
+        """Keep the socket open for the answers still owed; close once they are out."""
+        if not self._tls.established:
+            return False  # the transport closes
+        self._peer_done = True
+        if not self._busy:
+            self._next()
+        return True
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if not self._busy:
+            self._next()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            log.debug("connection from %s ended: %s", self._address, exc)
+        self._closing = True
+        self._deadline = None
+        for timer in (self._timer, self._abort_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._abort_timer = None
+        self._server.connections.discard(self)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # --- messages -------------------------------------------------------------------------
+
+    def _next(self) -> None:
+        """Hand the next whole message to a worker, or wait for one (with its deadline)."""
+        if self._busy or self._closing or not self._tls.established:
+            return
+        if self._stopping:
+            self._close()
+            return
+        if self._writing_paused:
+            return  # resume_writing comes back here
+        try:
+            message = self._framer.next_message()
+        except CodecError as error:
+            # The stream cannot be resynchronised: answer once, then hang up.
+            log.info("refusing %s: %s", self._address, error)
+            self._send(self._server.engine.refuse(str(error)))
+            self._close()
+            return
+        if message is None:
+            if self._peer_done:
+                self._close()
                 return
-            if not chunk:
-                return
-            if not framer.mid_message:
-                started = time.monotonic()
-            framer.feed(chunk)
-            while True:
-                try:
-                    message = framer.next_message()
-                except CodecError as error:
-                    # The stream cannot be resynchronised: answer once, then hang up.
-                    log.info("refusing %s: %s", peer.address, error)
-                    await stream.write(self.engine.refuse(str(error)))
-                    return
-                if message is None:
-                    break
-                pool = self.long_workers if is_long(message) else self.workers
-                response = await loop.run_in_executor(pool, self.engine.handle, message, peer)
-                await stream.write(response)
-                if framer.mid_message:
-                    started = time.monotonic()
+            if self._framer.mid_message:
+                self._set_deadline(self._started + self._config.read_timeout)
+            if self._reading_paused:
+                self._reading_paused = False
+                assert self._transport is not None
+                self._transport.resume_reading()
+            return
+        self._busy = True
+        self._deadline = None
+        server = self._server
+        pool = server.long_workers if is_long(message) else server.workers
+        future = self._loop.run_in_executor(pool, server.engine.handle, message, self._peer)
+        future.add_done_callback(self._answered)
+
+    def _answered(self, future: asyncio.Future[bytes]) -> None:
+        self._busy = False
+        if self._closing:
+            return
+        try:
+            response = future.result()
+        except Exception:
+            log.exception("no answer for %s", self._address)
+            self._close()
+            return
+        self._send(response)
+        now = self._loop.time()
+        if self._framer.mid_message:
+            self._started = now
+            self._set_deadline(now + self._config.read_timeout)
+        else:
+            self._set_deadline(now + self._config.idle_timeout)
+        self._next()
+
+    def shut_down(self) -> None:
+        """Take no more messages; close now, or once the one in progress is answered."""
+        self._stopping = True
+        if not self._busy:
+            self._close()
+
+    # --- deadlines ------------------------------------------------------------------------
+
+    def _set_deadline(self, deadline: float) -> None:
+        self._deadline = deadline
+        if self._timer is None or deadline < self._timer.when():
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._expire)
+        # else the timer fires earlier, finds the deadline moved on, and follows it
+
+    def _expire(self) -> None:
+        fired, self._timer = self._timer, None
+        if self._deadline is None or self._closing or fired is None:
+            return
+        if self._deadline > fired.when():
+            self._timer = self._loop.call_at(self._deadline, self._expire)
+            return
+        if not self._tls.established:
+            reason = "no TLS handshake in time"
+        else:
+            reason = "message incomplete" if self._framer.mid_message else "idle"
+        log.info("closing %s: %s", self._address, reason)
+        self._close()
+
+    # --- output ---------------------------------------------------------------------------
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self._tls.send(data)
+        except ssl.SSLError as error:
+            log.debug("connection from %s ended: %s", self._address, error)
+            self._close(notify=False)
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        data = self._tls.outgoing()
+        if data and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def _close(self, notify: bool = True) -> None:
+        """close_notify (best effort), then close once the last bytes are out, or abort."""
+        if self._closing:
+            return
+        self._closing = True
+        self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if notify:
+            self._tls.close()
+            self._flush()
+        assert self._transport is not None
+        self._transport.close()
+        self._abort_timer = self._loop.call_later(CLOSE_GRACE, self._transport.abort)
