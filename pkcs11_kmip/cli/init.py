@@ -1,4 +1,8 @@
-"""`pkcs11-kmip init`: create a server data directory without starting the server."""
+"""`pkcs11-kmip init`: create a server data directory without starting the server.
+
+It holds a ready admin client: DIR/clients/admin/ with its certificate and a provider
+configuration (pkcs11-kmip.toml) for the address given here.
+"""
 
 from __future__ import annotations
 
@@ -24,5 +28,7 @@ def run(options: argparse.Namespace) -> int:
     except (DataDirError, ValueError) as error:
         print(f"pkcs11-kmip: {error}", file=sys.stderr)
         return 1
-    print(f"initialized {options.data_dir}; client identity: {options.data_dir / 'clients' / 'admin'}")
+    admin = options.data_dir / "clients" / "admin"
+    print(f"initialized {options.data_dir}; client identity: {admin}")
+    print(f"provider configuration: PKCS11_KMIP_CONFIG={admin / 'pkcs11-kmip.toml'}")
     return 0

@@ -86,8 +86,8 @@ def load(path: Path) -> ClientConfig:
 
     host, _, port = text("address").rpartition(":")
     timeout = server.get("timeout", DEFAULT_TIMEOUT)
-    if not host or not port.isdigit():
-        raise ConfigError(f"{path}: [server] address must be HOST:PORT")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{path}: [server] address must be HOST:PORT (a port from 1 to 65535)")
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
         raise ConfigError(f"{path}: [server] timeout must be a positive number of seconds")
     server_name = server.get("server_name")
@@ -103,3 +103,31 @@ def load(path: Path) -> ClientConfig:
         timeout=float(timeout),
         server_name=server_name,
     )
+
+
+def render(
+    host: str,
+    port: int,
+    *,
+    ca: str = "ca.crt",
+    certificate: str = "client.crt",
+    key: str = "client.key",
+    timeout: float = DEFAULT_TIMEOUT,
+) -> str:
+    """The text of a pkcs11-kmip.toml (what `load` reads), with comments.
+
+    The paths default to the names of a client identity folder (DIR/clients/NAME), the
+    file's own folder: the folder can be copied whole to the client machine.
+    """
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"""# pkcs11-kmip provider configuration: name this file in PKCS11_KMIP_CONFIG, or copy it
+# to ~/.config/pkcs11-kmip/pkcs11-kmip.toml. Relative paths are relative to this file.
+
+[server]
+address = "{address}"
+ca = "{ca}"                 # the server's certificate must be issued by this CA
+certificate = "{certificate}"  # this client's identity
+key = "{key}"
+timeout = {timeout:g}                # seconds, for connecting and for each answer
+# server_name = "..."         # the name the server certificate must carry (default: the host)
+"""

@@ -2,7 +2,8 @@
 
 DIR/server.toml                       the editable configuration
 DIR/pki/{ca.crt,ca.key,server.crt,server.key}
-DIR/clients/NAME/{client.crt,client.key,ca.crt}   one ready identity per client
+DIR/clients/NAME/{client.crt,client.key,ca.crt}   one ready identity per client, with
+DIR/clients/NAME/pkcs11-kmip.toml                 the provider configuration that uses it
 DIR/master.key                        encrypts key material at rest (mode 0600)
 DIR/kmip.sqlite3                      the object store
 """
@@ -16,6 +17,7 @@ import secrets
 from pathlib import Path
 from typing import IO
 
+from pkcs11_kmip.cryptoki import config as provider_config
 from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.pki import CertificateAuthority, server_names, write_private
 
@@ -45,7 +47,7 @@ def initialize(data_dir: Path, host: str = "127.0.0.1", port: int = 5696) -> Ser
     key, certificate = authority.issue("pkcs11-kmip server", server=True, dns_names=dns, ip_addresses=ips)
     authority.write_leaf(key, certificate, config.path(config.certificate), config.path(config.key))
     write_private(config.path(config.master_key), secrets.token_bytes(MASTER_KEY_BYTES))
-    _write_client(data_dir, authority, ADMIN)
+    _write_client(config, authority, ADMIN)
     # Written last: its presence means the directory is complete.
     (data_dir / "server.toml").write_text(config.render())
     return config
@@ -59,14 +61,18 @@ def issue_client(data_dir: Path, name: str) -> Path:
         raise DataDirError(f"client {name!r} already exists in {data_dir}")
     config = ServerConfig.load(data_dir)
     authority = CertificateAuthority.load(config.path(config.ca), data_dir / "pki" / "ca.key")
-    return _write_client(data_dir, authority, name)
+    return _write_client(config, authority, name)
 
 
-def _write_client(data_dir: Path, authority: CertificateAuthority, name: str) -> Path:
-    folder = data_dir / "clients" / name
+def _write_client(config: ServerConfig, authority: CertificateAuthority, name: str) -> Path:
+    """DIR/clients/NAME: the identity, and a provider configuration that reaches this server
+    with it (the server's listen address as it is now; a wildcard one as loopback)."""
+    folder = config.data_dir / "clients" / name
     key, certificate = authority.issue(name, server=False)
     authority.write_leaf(key, certificate, folder / "client.crt", folder / "client.key")
     (folder / "ca.crt").write_bytes(authority.ca_pem())
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(config.host, config.host)
+    (folder / "pkcs11-kmip.toml").write_text(provider_config.render(host, config.port))
     return folder
 
 

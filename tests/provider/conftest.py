@@ -11,11 +11,14 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from testsupport.server import RunningServer
+from testsupport.softhsm import Token, init_token, start_pkcs11_server, write_client_config
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 90  # seconds, for every subprocess: a hang is a failure, not a stuck CI job
@@ -139,6 +142,31 @@ def run_py(module_path: Path) -> Callable[..., Run]:
         return run_host([python, "-I", script, str(module or module_path), mode])
 
     return run
+
+
+# --- the whole path: a SoftHSM2 token behind a real server, per test module ---------------
+
+
+@pytest.fixture(scope="module")
+def token(tmp_path_factory: pytest.TempPathFactory) -> Token:
+    return init_token(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="module")
+def hsm_server(tmp_path_factory: pytest.TempPathFactory, token: Token) -> Iterator[RunningServer]:
+    server = start_pkcs11_server(tmp_path_factory.mktemp("hsm-server"), token)
+    yield server
+    if server.process is not None:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory: pytest.TempPathFactory, hsm_server: RunningServer) -> dict[str, str]:
+    """The environment of a host using our library: the client configuration, and no
+    SOFTHSM2_CONF (the token is the server's business)."""
+    config = write_client_config(tmp_path_factory.mktemp("client") / "pkcs11-kmip.toml", hsm_server)
+    env = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
+    return {**env, "PKCS11_KMIP_CONFIG": str(config)}
 
 
 def other_pythons() -> list[Path]:

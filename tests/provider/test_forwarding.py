@@ -15,37 +15,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from testsupport.server import RunningServer
-from testsupport.softhsm import SOFTHSM_MODULE, Token, init_token, start_pkcs11_server, write_client_config
+from testsupport.softhsm import SOFTHSM_MODULE, Token, start_pkcs11_server, write_client_config
 
 TIMEOUT = 90
-
-
-@pytest.fixture(scope="module")
-def token(tmp_path_factory: pytest.TempPathFactory) -> Token:
-    return init_token(tmp_path_factory.mktemp("softhsm"))
-
-
-@pytest.fixture(scope="module")
-def hsm_server(tmp_path_factory: pytest.TempPathFactory, token: Token) -> Iterator[RunningServer]:
-    server = start_pkcs11_server(tmp_path_factory.mktemp("hsm-server"), token)
-    yield server
-    if server.process is not None:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def ours(tmp_path_factory: pytest.TempPathFactory, hsm_server: RunningServer) -> dict[str, str]:
-    """The environment of a host using our library: the client configuration, and no
-    SOFTHSM2_CONF (the token is the server's business)."""
-    config = write_client_config(tmp_path_factory.mktemp("client") / "pkcs11-kmip.toml", hsm_server)
-    env = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
-    return {**env, "PKCS11_KMIP_CONFIG": str(config)}
 
 
 def tool(

@@ -66,13 +66,19 @@ def pkcs11_section(token: Token | None, **extra: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def start_pkcs11_server(tmp: Path, token: Token | None, **extra: str) -> RunningServer:
-    """A server whose PKCS#11 operation runs on `token` (values of `extra` are TOML)."""
+def start_pkcs11_server(tmp: Path, token: Token | None, port: int = 0, **extra: str) -> RunningServer:
+    """A server whose PKCS#11 operation runs on `token` (values of `extra` are TOML), on
+    `port` (0: any free one; init then writes it into the clients' configurations)."""
     data_dir = tmp / "data"
-    subprocess.run([*cli(), "init", "--data-dir", str(data_dir)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [*cli(), "init", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     with (data_dir / "server.toml").open("a") as handle:
         handle.write(pkcs11_section(token, **extra))
-    server = RunningServer(data_dir)
+    server = RunningServer(data_dir, port=port)
     server.start()
     return server
 
