@@ -92,11 +92,20 @@ REASONS_FOR_1X: dict[ResultReason, ResultReason] = {
 
 
 # KMIP 2.0's profiles answer Permission Denied where a key's state forbids the operation
-# (AKLC-M-2-20, AKLC-M-3-20, CS-BC-M-14-20); its error tables allow it (Table 249, Modify
-# Attribute, lists nothing else). KMIP 2.1's profiles expect Wrong Key Lifecycle State.
+# (AKLC-M-2-20, AKLC-M-3-20, CS-BC-M-14-20, CS-AC-M-8-20); its error tables allow it (Table
+# 249, Modify Attribute, lists nothing else). KMIP 2.1's profiles expect Wrong Key Lifecycle State.
 REASONS_FOR_2_0: dict[tuple[Operation, ResultReason], ResultReason] = {
     (operation, ResultReason.WRONG_KEY_LIFECYCLE_STATE): ResultReason.PERMISSION_DENIED
-    for operation in (Operation.MODIFY_ATTRIBUTE, Operation.DESTROY, Operation.ENCRYPT, Operation.DECRYPT)
+    for operation in (
+        Operation.MODIFY_ATTRIBUTE,
+        Operation.DESTROY,
+        Operation.ENCRYPT,
+        Operation.DECRYPT,
+        Operation.SIGN,
+        Operation.SIGNATURE_VERIFY,
+        Operation.MAC,
+        Operation.MAC_VERIFY,
+    )
 }
 
 
