@@ -10,9 +10,11 @@ shape PKCS#11 (C_EncryptInit/Update/Final) and KMIP streams both have.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from pkcs11_kmip_server.crypto.derivation import DerivationSpec
 from pkcs11_kmip_server.crypto.mechanisms import CipherSpec
 from pkcs11_kmip_server.store import ObjectRecord
 
@@ -44,6 +46,18 @@ class CryptoProvider(Protocol):
 
     def cipher(self, key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> CipherOperation:
         """Start encrypting or decrypting with the key (KmipError if it cannot serve as one)."""
+        ...
+
+    def wrap(self, key: ObjectRecord, spec: CipherSpec, plaintext: bytes) -> bytes:
+        """Key material (or its TTLV encoding) wrapped under `key`, an AEAD tag appended."""
+        ...
+
+    def unwrap(self, key: ObjectRecord, spec: CipherSpec, wrapped: bytes) -> bytes:
+        """What `wrap` wrapped (Cryptographic Failure if it does not unwrap with `key`)."""
+        ...
+
+    def derive(self, sources: Sequence[ObjectRecord], spec: DerivationSpec) -> bytes:
+        """New key material derived from the sources' values (see `crypto.derivation`)."""
         ...
 
     def random_bytes(self, count: int) -> bytes:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, algo
 from pkcs11_kmip.kmip.messages.objects import KeyBlock
 from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultReason
 from pkcs11_kmip_server import formats
+from pkcs11_kmip_server.crypto import derivation, wrapping
 from pkcs11_kmip_server.crypto.mechanisms import BUFFER_LIMIT, CipherSpec
 from pkcs11_kmip_server.crypto.provider import CipherOperation, CipherOutput
 from pkcs11_kmip_server.errors import KmipError
@@ -358,3 +359,12 @@ class SoftwareProvider:
 
     def random_bytes(self, count: int) -> bytes:
         return secrets.token_bytes(count)
+
+    def wrap(self, key: ObjectRecord, spec: CipherSpec, plaintext: bytes) -> bytes:
+        return wrapping.software_wrap(self.cipher, key, spec, plaintext)
+
+    def unwrap(self, key: ObjectRecord, spec: CipherSpec, wrapped: bytes) -> bytes:
+        return wrapping.software_unwrap(self.cipher, key, spec, wrapped)
+
+    def derive(self, sources: Sequence[ObjectRecord], spec: derivation.DerivationSpec) -> bytes:
+        return derivation.software_derive(sources, spec)
