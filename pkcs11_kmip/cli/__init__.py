@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # name -> (module under pkcs11_kmip.cli, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "provider-path": ("provider", "print the absolute path of the installed PKCS#11 library"),
+    "p11-kit-install": ("p11kit", "register the PKCS#11 library with p11-kit (a pkcs11-kmip.module file)"),
     "ttlv": ("ttlv", "convert KMIP messages between TTLV, XML and JSON"),
     "serve": ("serve", "run the KMIP server on a data directory"),
     "init": ("init", "create a server data directory (configuration, PKI, admin client)"),

@@ -18,6 +18,7 @@ from pkcs11_kmip.cryptoki.config import ClientConfig
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.log import log
+from pkcs11_kmip.cryptoki.openssl_queue import clear_error_queue
 from pkcs11_kmip.cryptoki.wire import ENCODING_VERSION
 from pkcs11_kmip.kmip.client import KmipClient, KmipConnectionError, KmipResultError
 from pkcs11_kmip.kmip.messages.payloads import PKCS11Request, PKCS11Response
@@ -70,6 +71,7 @@ class Remote:
             correlation_value=correlation_value,
             pkcs_11_input_parameters=data or None,
         )
+        clear_error_queue()  # errors other code left would fail our TLS I/O
         try:
             response = self.client.call(request)
         except KmipConnectionError as error:

@@ -17,6 +17,16 @@ class SessionInfo(ctypes.Structure):
     _fields_ = [("slotID", CK_ULONG), ("state", CK_ULONG), ("flags", CK_ULONG), ("ulDeviceError", CK_ULONG)]
 
 
+def leave_an_openssl_error() -> int:
+    """What SoftHSM2 does when it loads (looking for an ENGINE that is not there): leave
+    an error on this thread's OpenSSL queue; answers 0 if one is there."""
+    libcrypto = ctypes.CDLL("libcrypto.so.3")
+    libcrypto.ENGINE_by_id.restype = ctypes.c_void_p
+    libcrypto.ERR_peek_error.restype = CK_ULONG
+    assert libcrypto.ENGINE_by_id(b"no-such-engine") is None
+    return 0 if libcrypto.ERR_peek_error() else 1
+
+
 def main() -> int:
     lib = ctypes.CDLL(sys.argv[1])
     slots = (CK_ULONG * 8)()
@@ -29,6 +39,7 @@ def main() -> int:
         "open": lambda: lib.C_OpenSession(slots[0], CK_ULONG(6), None, None, ctypes.byref(session)),
         "info": lambda: lib.C_GetSessionInfo(session, ctypes.byref(info)),
         "finalize": lambda: lib.C_Finalize(None),
+        "dirty": leave_an_openssl_error,
     }
     for line in sys.stdin:
         name = line.strip()
