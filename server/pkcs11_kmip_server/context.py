@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pkcs11_kmip.kmip.spec import Version
-from pkcs11_kmip.kmip.spec.enums import ResultReason, UniqueIdentifier
+from pkcs11_kmip.kmip.spec.enums import Operation, ResultReason, UniqueIdentifier
+from pkcs11_kmip_server.access import authorize
 from pkcs11_kmip_server.errors import KmipError, not_found
 from pkcs11_kmip_server.jobs import AsyncJobs
 from pkcs11_kmip_server.outcome import Outcome
@@ -39,6 +40,8 @@ class RequestContext:
     crypto: CryptoServices | None = None
     # The PKCS#11 operation's client contexts (Correlation Values) and the module behind them.
     pkcs11: Pkcs11Service | None = None
+    # The operation of the batch item that runs: what `load` checks the caller may do.
+    operation: Operation | None = None
 
     @property
     def is_1x(self) -> bool:
@@ -63,9 +66,11 @@ class RequestContext:
         return uid
 
     def load(self, uid: str | UniqueIdentifier | int | None) -> ObjectRecord:
-        """The caller's object, or Object Not Found (whether absent or someone else's)."""
+        """The object, if the caller may run this operation on it (access.authorize);
+        Object Not Found whether it is absent or not the caller's to see."""
         resolved = self.resolve(uid)
-        record = self.session.load(resolved, self.principal)
+        record = self.session.load(resolved, None)
         if record is None:
             raise not_found(resolved)
+        authorize(self.session, self.principal, self.operation, record)
         return record

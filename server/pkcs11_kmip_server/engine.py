@@ -38,6 +38,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultStatus,
 )
 from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType, Limits, binary
+from pkcs11_kmip_server.audit import AuditLog
 from pkcs11_kmip_server.auth import CredentialError, PasswordUsers
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.services import CryptoServices
@@ -182,6 +183,7 @@ class Engine:
     jobs: AsyncJobs[Outcome] = field(default_factory=AsyncJobs)
     crypto: CryptoServices = field(default_factory=CryptoServices)  # provider, open streams
     pkcs11: Pkcs11Service = field(default_factory=Pkcs11Service)  # PKCS#11 client contexts
+    audit: AuditLog | None = None  # DIR/audit.log: a line per request message
 
     def __post_init__(self) -> None:
         self._correlation = itertools.count(1)
@@ -201,35 +203,47 @@ class Engine:
             if item.tag != Tag.REQUEST_MESSAGE or item.type is not ItemType.STRUCTURE:
                 raise CodecError("not a Request Message")
         except CodecError as error:
-            return self._refusal(None, ResultReason.INVALID_MESSAGE, str(error), now)
+            return self._refused(peer, None, ResultReason.INVALID_MESSAGE, str(error), now)
         try:
             requested = header_version(item, Tag.REQUEST_HEADER)
         except CodecError as error:
-            return self._refusal(None, ResultReason.INVALID_MESSAGE, str(error), now)
+            return self._refused(peer, None, ResultReason.INVALID_MESSAGE, str(error), now)
         version = negotiated(requested)
         if version is None:
             answer = fallback_version(requested)
             text = f"KMIP {requested[0]}.{requested[1]} is not supported"
-            return self._refusal(answer, ResultReason.UNSUPPORTED_PROTOCOL_VERSION, text, now)
+            return self._refused(peer, answer, ResultReason.UNSUPPORTED_PROTOCOL_VERSION, text, now)
         try:
             header, batch = self._decode(item, version)
         except CodecError as error:
-            return self._refusal(version, ResultReason.INVALID_MESSAGE, str(error), now)
+            return self._refused(peer, version, ResultReason.INVALID_MESSAGE, str(error), now)
         if peer.principal is None:
-            return self._refusal(
-                version, ResultReason.AUTHENTICATION_NOT_SUCCESSFUL, "no client identity", now
+            return self._refused(
+                peer, version, ResultReason.AUTHENTICATION_NOT_SUCCESSFUL, "no client identity", now
             )
         principal = peer.principal
         if self.users is not None:
             try:
                 principal = self.users.principal(header.authentication, peer.principal)
             except CredentialError as error:
-                return self._refusal(version, ResultReason.AUTHENTICATION_NOT_SUCCESSFUL, str(error), now)
+                reason = ResultReason.AUTHENTICATION_NOT_SUCCESSFUL
+                return self._refused(peer, version, reason, str(error), now)
         if _wants_background(header, batch):
             outcomes = self._start_in_background(principal, version, now, header, batch)
         else:
             outcomes = self._execute(principal, version, now, header, batch)
+        if self.audit is not None:
+            self.audit.request(now, principal, peer.address, version, batch, outcomes)
         return self._respond(version, now, header, outcomes)
+
+    def _refused(
+        self, peer: Peer, version: Version | None, reason: ResultReason, message: str, now: datetime
+    ) -> bytes:
+        """A refusal of the whole message, recorded in the audit log."""
+        if self.audit is not None:
+            refusal = Outcome(None, None, ResultStatus.OPERATION_FAILED, reason)
+            self.audit.request(now, peer.principal, peer.address, version, [], [refusal])
+        return self._refusal(version, reason, message, now)
 
     def refuse(self, message: str) -> bytes:
         """An Invalid Message answer for a stream that cannot be read (e.g. an oversized frame)."""
@@ -337,6 +351,7 @@ class Engine:
     def _run_item(self, context: RequestContext, item: RequestBatchItem, isolated: bool) -> Outcome:
         """Run one item; `isolated`: in a savepoint, so that its failure undoes only itself."""
         operation = item.operation
+        context.operation = operation  # what access.authorize checks for the objects it loads
         outcome = Outcome(operation, item.unique_batch_item_id, ResultStatus.OPERATION_FAILED)
         handler = self.handlers.get(operation) if operation is not None else None
         payload = item.request_payload

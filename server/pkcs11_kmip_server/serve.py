@@ -7,6 +7,7 @@ import logging
 import signal
 from pathlib import Path
 
+from pkcs11_kmip_server.audit import AUDIT_FILE, AuditLog
 from pkcs11_kmip_server.auth import USERS_FILE, PasswordUsers
 from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.datadir import DataDirLock, initialize, is_initialized
@@ -43,7 +44,8 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     lock.acquire()
     store = open_store(config)
     users = PasswordUsers(config.data_dir / USERS_FILE)
-    engine = Engine(store, config.limits, users, pkcs11=Pkcs11Service(config.pkcs11))
+    audit = AuditLog(config.data_dir / AUDIT_FILE)
+    engine = Engine(store, config.limits, users, pkcs11=Pkcs11Service(config.pkcs11), audit=audit)
     server = KmipServer(config, engine)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -62,4 +64,5 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
         engine.close()
         engine.pkcs11.close()  # finalize the PKCS#11 contexts: their sessions close on the module
         store.close()
+        audit.close()
         lock.release()

@@ -1,4 +1,4 @@
-"""Locate: the caller's objects matching every given attribute, newest first, paged."""
+"""Locate: the objects the caller may locate matching every given attribute, newest first, paged."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def locate(context: RequestContext, request: LocateRequest) -> LocateResponse:
         maximum=request.maximum_items,
         storage=int(request.storage_status_mask) if request.storage_status_mask else Storage.ONLINE,
         count=wants_count,
+        shared=True,  # also what grants let the caller locate (access control, in the query)
     )
     uids, total = context.session.locate(query)
     # KMIP 2.1 §6.1.27: one match becomes the ID Placeholder; several empty it.

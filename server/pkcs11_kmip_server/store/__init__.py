@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pkcs11_kmip.kmip.messages import Attributes, Structure
 from pkcs11_kmip.kmip.spec.enums import ObjectType
+from pkcs11_kmip_server.store.access import Rights
 
 
 class Conflict(Exception):
@@ -58,6 +59,11 @@ class AttributeFilter:
 
 @dataclass
 class LocateQuery:
+    """A search for objects. `owner` is the caller: the query finds the caller's objects,
+    and with `shared` (the Locate operation) also those the access grants let it locate
+    (every object, for an administrator). Server-internal lookups (unique names,
+    templates) stay within the caller's own objects."""
+
     owner: str
     now: datetime
     filters: list[AttributeFilter] = field(default_factory=list)
@@ -65,6 +71,7 @@ class LocateQuery:
     maximum: int | None = None
     storage: int = Storage.ONLINE
     count: bool = False  # also count every match (Located Items), a second query
+    shared: bool = False
 
 
 class StoreSession(Protocol):
@@ -72,8 +79,12 @@ class StoreSession(Protocol):
 
     def insert(self, record: ObjectRecord) -> None: ...
 
-    def load(self, uid: str, owner: str) -> ObjectRecord | None:
-        """The caller's object, or None (whether it does not exist or is someone else's)."""
+    def load(self, uid: str, owner: str | None) -> ObjectRecord | None:
+        """The object if `owner` owns it (None: whoever does), else None."""
+        ...
+
+    def rights(self, principal: str, record: ObjectRecord) -> Rights:
+        """What the access tables let `principal` do with `record` (ownership aside)."""
         ...
 
     def save(self, record: ObjectRecord) -> None: ...

@@ -5,6 +5,7 @@ Tables:
              the attributes (TTLV, no secrets) and the sealed material
   attribute  one row per attribute instance, indexed: what Locate searches (except the
              attributes it finds by the object's columns: State, Object Type)
+  principal, access_*  users, groups and grants (see store.access)
 Every worker thread has its own connection; a session is one transaction.
 A session meant to write starts IMMEDIATE: writers queue for SQLite's one write lock
 (up to the busy timeout) instead of failing. A read session starts deferred, so
@@ -35,7 +36,7 @@ from pkcs11_kmip.kmip.messages.structures import (
     Name,
 )
 from pkcs11_kmip.kmip.spec import KmipEnum, KmipMask, Tag
-from pkcs11_kmip.kmip.spec.enums import ObjectType, State
+from pkcs11_kmip.kmip.spec.enums import ObjectType, Operation, State
 from pkcs11_kmip.kmip.ttlv import Item, Limits, binary
 from pkcs11_kmip.kmip.ttlv.limits import MAX_SUPPORTED_DEPTH
 from pkcs11_kmip_server.store import (
@@ -45,6 +46,14 @@ from pkcs11_kmip_server.store import (
     ObjectRecord,
     Storage,
     iter_filters_by_tag,
+)
+from pkcs11_kmip_server.store.access import (
+    ACCESS_SCHEMA,
+    GRANTED,
+    GRANTS_FOR_OPERATION,
+    IS_ADMIN,
+    Rights,
+    rights,
 )
 from pkcs11_kmip_server.store.sealing import Sealer
 
@@ -203,7 +212,7 @@ class SqliteStore:
         # instead and are woken as soon as the previous one commits.
         self._writer = threading.Lock()
         with self._connection() as connection:
-            connection.executescript(SCHEMA)
+            connection.executescript(SCHEMA + ACCESS_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -300,10 +309,11 @@ class SqliteSession:
         ]
         self._execute(INSERT_ATTRIBUTE, rows, many=True)
 
-    def load(self, uid: str, owner: str) -> ObjectRecord | None:
+    def load(self, uid: str, owner: str | None) -> ObjectRecord | None:
         row = self._execute(
-            "SELECT object_type, storage, attributes, material FROM object WHERE uid = ? AND owner = ?",
-            (uid, owner),
+            "SELECT object_type, storage, attributes, material, owner FROM object"
+            " WHERE uid = ? AND (? IS NULL OR owner = ?)",
+            (uid, owner, owner),
         ).fetchone()
         if row is None:
             return None
@@ -313,7 +323,10 @@ class SqliteSession:
         if row[3] is not None:
             plain = self.sealer.open(row[3], uid)
             material = OBJECT_CLASSES[object_type].from_item(binary.decode(plain, _STORED))
-        return ObjectRecord(uid, object_type, owner, attributes, material, Storage(row[1]))
+        return ObjectRecord(uid, object_type, row[4], attributes, material, Storage(row[1]))
+
+    def rights(self, principal: str, record: ObjectRecord) -> Rights:
+        return rights(self._execute, principal, record.uid, int(record.object_type), Tag.OBJECT_GROUP)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -328,8 +341,9 @@ class SqliteSession:
         self._execute(f"RELEASE {name}")
 
     def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
-        where = ["o.owner = :owner"]
         parameters: dict[str, Any] = {"owner": query.owner, "now": epoch(query.now)}
+        prefix, visible = self._visible(query, parameters)
+        where = [visible] if visible else []
         storages = [int(bit) for bit in Storage if query.storage & bit]
         state_filter = [f for f in query.filters if f.tag == Tag.STATE]
         if any(f.value in (State.DESTROYED, State.DESTROYED_COMPROMISED) for f in state_filter):
@@ -337,18 +351,42 @@ class SqliteSession:
         where.append(f"o.storage IN ({', '.join(str(s) for s in sorted(set(storages)))})")
         for number, (tag, group) in enumerate(iter_filters_by_tag(query.filters)):
             where.append(self._condition(number, tag, group, parameters))
-        sql_where = " AND ".join(where)
+        sql_where = " AND ".join(where) or "1 = 1"
         total = None
         if query.count:
-            counted = self._execute(f"SELECT COUNT(*) FROM object o WHERE {sql_where}", parameters)
+            counted = self._execute(f"{prefix}SELECT COUNT(*) FROM object o WHERE {sql_where}", parameters)
             (total,) = counted.fetchone()
         parameters["maximum"] = -1 if query.maximum is None else query.maximum  # SQLite: -1 is no limit
         parameters["offset"] = query.offset
         rows = self._execute(
-            f"SELECT o.uid FROM object o WHERE {sql_where} ORDER BY o.seq DESC LIMIT :maximum OFFSET :offset",
+            f"{prefix}SELECT o.uid FROM object o WHERE {sql_where}"
+            " ORDER BY o.seq DESC LIMIT :maximum OFFSET :offset",
             parameters,
         ).fetchall()
         return [row[0] for row in rows], total
+
+    def _visible(self, query: LocateQuery, parameters: dict[str, Any]) -> tuple[str, str | None]:
+        """The objects the query may return: (a WITH prefix, a condition on `o`; None: all).
+
+        Without `shared`, or for a caller no grant lets Locate anything (one small query
+        over the access tables tells), it is the caller's own objects, through the
+        (owner, seq) index. With grants, the grant rule itself joins the condition, so
+        the objects are still filtered in the database.
+        """
+        if not query.shared:
+            return "", "o.owner = :owner"
+        parameters.update(
+            me=query.owner, operation=int(Operation.LOCATE), object_group_tag=int(Tag.OBJECT_GROUP)
+        )
+        with_grants = f"WITH RECURSIVE {GRANTS_FOR_OPERATION} "
+        admin, granted = self._execute(
+            f"{with_grants}SELECT ({IS_ADMIN}), EXISTS (SELECT 1 FROM op_grants)", parameters
+        ).fetchone()
+        if admin:
+            return "", None
+        if not granted:
+            return "", "o.owner = :owner"
+        return with_grants, f"(o.owner = :owner OR {GRANTED})"
 
     def _condition(
         self, number: int, tag: int, group: list[AttributeFilter], parameters: dict[str, Any]

@@ -1,0 +1,115 @@
+"""The audit log: DIR/audit.log, one JSON object per line, appended by server and admin CLI.
+
+Two kinds of lines:
+  {"kind": "request", "time", "principal", "address", "version", "items": [{"operation",
+   "ids", "status", "reason"}]}     every KMIP request message the server answered
+  {"kind": "admin", "time", "who", "action", ...}   every change to users, groups, grants
+
+A request line names objects only by their Unique Identifiers: no payload, attribute
+value or result message goes in (they may carry key material or secret attribute values).
+Each line is one write(2) on a descriptor opened with O_APPEND, so the server's worker
+threads and an admin command running beside it never interleave within a line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pkcs11_kmip.kmip.messages import RequestBatchItem
+from pkcs11_kmip_server.access import display_name
+from pkcs11_kmip_server.outcome import Outcome
+
+AUDIT_FILE = "audit.log"
+MAX_IDS = 50  # per item: a Locate may answer thousands; the line says how many in all
+
+log = logging.getLogger("pkcs11_kmip_server.audit")
+
+
+def _identifiers(payload: object) -> Iterator[str]:
+    """The Unique Identifiers a payload names (fields *unique_identifier*, and their lists)."""
+    if payload is None or not dataclasses.is_dataclass(payload):
+        return
+    for found in dataclasses.fields(payload):
+        if "unique_identifier" not in found.name:
+            continue
+        value = getattr(payload, found.name)
+        for uid in value if isinstance(value, list) else [value]:
+            if isinstance(uid, str):
+                yield uid
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+class AuditLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def close(self) -> None:
+        os.close(self._descriptor)
+
+    def write(self, entry: dict[str, Any]) -> None:
+        """Append one line (a failure to write is logged, not raised: the request is answered)."""
+        line = json.dumps(entry, separators=(",", ":"), default=str) + "\n"
+        try:
+            os.write(self._descriptor, line.encode())
+        except OSError:
+            log.exception("cannot write the audit log %s", self.path)
+
+    def request(
+        self,
+        now: datetime,
+        principal: str | None,
+        address: str,
+        version: tuple[int, int] | None,
+        batch: Sequence[RequestBatchItem | Outcome],
+        outcomes: Sequence[Outcome],
+    ) -> None:
+        """One request message: who, from where; per batch item what, on which objects, with what result."""
+        items = []
+        for position, outcome in enumerate(outcomes):
+            request = batch[position] if position < len(batch) else None
+            ids = list(
+                dict.fromkeys(
+                    [
+                        *_identifiers(
+                            request.request_payload if isinstance(request, RequestBatchItem) else None
+                        ),
+                        *_identifiers(outcome.payload),
+                    ]
+                )
+            )
+            item: dict[str, Any] = {
+                "operation": display_name(outcome.operation) if outcome.operation is not None else None,
+                "ids": ids[:MAX_IDS],
+                "status": _title(outcome.status.name),
+            }
+            if len(ids) > MAX_IDS:
+                item["ids_total"] = len(ids)
+            if outcome.reason is not None:
+                item["reason"] = _title(outcome.reason.name)
+            items.append(item)
+        self.write(
+            {
+                "kind": "request",
+                "time": now.isoformat(),
+                "principal": principal,
+                "address": address,
+                "version": f"{version[0]}.{version[1]}" if version else None,
+                "items": items,
+            }
+        )
+
+    def admin(self, who: str, action: str, **details: Any) -> None:
+        """One administrative change (users, groups, grants)."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        self.write({"kind": "admin", "time": now.isoformat(), "who": who, "action": action, **details})

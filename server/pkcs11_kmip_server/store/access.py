@@ -1,0 +1,479 @@
+"""Who may do what to which objects, as tables beside the objects, in portable SQL.
+
+Tables:
+  principal               users the administrators know (by certificate CN or credential
+                          username), and which of them are administrators
+  access_group            named groups of two kinds: 'user' groups (of users and user
+                          groups) and 'object' groups (the Object Group attribute's values,
+                          which may contain other object groups)
+  access_member           a group's members: users, or groups of the same kind
+  access_grant            (user | user group) x (object | object group | object type)
+  access_grant_operation  the operations a grant allows (a role is stored expanded)
+
+Membership is evaluated transitively with recursive queries (UNION, so a cycle that got
+in anyway still terminates); `AccessAdmin` refuses to make one. The server reads these
+tables on every request that needs them, so a change takes effect on the next request.
+The fragments below are shared by the object check and by Locate, so both apply one rule.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+ACCESS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS principal (
+    name TEXT PRIMARY KEY,
+    admin INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS access_group (
+    kind TEXT NOT NULL CHECK (kind IN ('user', 'object')),
+    name TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE TABLE IF NOT EXISTS access_member (
+    kind TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    member_kind TEXT NOT NULL CHECK (member_kind IN ('user', 'group')),
+    member TEXT NOT NULL,
+    PRIMARY KEY (kind, group_name, member_kind, member),
+    FOREIGN KEY (kind, group_name) REFERENCES access_group (kind, name) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS access_member_of ON access_member (kind, member_kind, member, group_name);
+CREATE TABLE IF NOT EXISTS access_grant (
+    id INTEGER PRIMARY KEY,
+    grantee_kind TEXT NOT NULL CHECK (grantee_kind IN ('user', 'group')),
+    grantee TEXT NOT NULL,
+    target_uid TEXT,
+    target_group TEXT,
+    target_type INTEGER,
+    role TEXT,
+    created TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    CHECK ((CASE WHEN target_uid IS NULL THEN 0 ELSE 1 END)
+         + (CASE WHEN target_group IS NULL THEN 0 ELSE 1 END)
+         + (CASE WHEN target_type IS NULL THEN 0 ELSE 1 END) = 1)
+);
+CREATE INDEX IF NOT EXISTS access_grant_grantee ON access_grant (grantee_kind, grantee);
+CREATE TABLE IF NOT EXISTS access_grant_operation (
+    grant_id INTEGER NOT NULL REFERENCES access_grant (id) ON DELETE CASCADE,
+    operation INTEGER NOT NULL,
+    PRIMARY KEY (grant_id, operation)
+);
+"""
+
+# Common table expressions (after WITH RECURSIVE), parameter :me:
+#   my_groups: the user groups :me is in, directly or through nested groups;
+#   my_grants: the grants to :me or to one of those groups.
+MY_GRANTS = """my_groups(name) AS (
+    SELECT m.group_name FROM access_member m
+    WHERE m.kind = 'user' AND m.member_kind = 'user' AND m.member = :me
+    UNION
+    SELECT m.group_name FROM access_member m JOIN my_groups g
+        ON m.kind = 'user' AND m.member_kind = 'group' AND m.member = g.name
+),
+my_grants(id, target_uid, target_group, target_type) AS (
+    SELECT g.id, g.target_uid, g.target_group, g.target_type FROM access_grant g
+    WHERE (g.grantee_kind = 'user' AND g.grantee = :me)
+       OR (g.grantee_kind = 'group' AND g.grantee IN (SELECT name FROM my_groups))
+)"""
+
+# my_grants narrowed to those allowing :operation, and the object groups they cover
+# (each granted group and the groups nested in it). Parameters :me, :operation.
+GRANTS_FOR_OPERATION = (
+    MY_GRANTS
+    + """,
+op_grants(target_uid, target_group, target_type) AS (
+    SELECT g.target_uid, g.target_group, g.target_type FROM my_grants g
+    WHERE EXISTS (SELECT 1 FROM access_grant_operation p WHERE p.grant_id = g.id AND p.operation = :operation)
+),
+op_groups(name) AS (
+    SELECT target_group FROM op_grants WHERE target_group IS NOT NULL
+    UNION
+    SELECT m.member FROM access_member m JOIN op_groups s
+        ON m.kind = 'object' AND m.member_kind = 'group' AND m.group_name = s.name
+)"""
+)
+
+# Whether grants let the caller use object `o` for :operation (with GRANTS_FOR_OPERATION).
+# The granted uids and types are small lists SQLite computes once per statement; the
+# object groups are probed per candidate row through the (object_seq) index. So the
+# cost is a few index probes per object the other criteria leave (a selective Locate
+# stays selective, a page stops at its size), never a set of every granted object.
+GRANTED = """(o.uid IN (SELECT target_uid FROM op_grants)
+    OR o.object_type IN (SELECT target_type FROM op_grants)
+    OR EXISTS (SELECT 1 FROM attribute a WHERE a.object_seq = o.seq AND a.tag = :object_group_tag
+               AND a.text_value IN (SELECT name FROM op_groups)))"""
+
+# The operations granted to :me on the object :uid (of type :object_type): through a grant
+# on it, on its type, or on an object group it is in (its Object Group attribute values and
+# the groups containing those, transitively).
+OPERATIONS_ON_OBJECT = (
+    "WITH RECURSIVE "
+    + MY_GRANTS
+    + """,
+object_groups(name) AS (
+    SELECT a.text_value FROM attribute a JOIN object o ON o.seq = a.object_seq
+    WHERE o.uid = :uid AND a.tag = :object_group_tag AND a.text_value IS NOT NULL
+    UNION
+    SELECT m.group_name FROM access_member m JOIN object_groups c
+        ON m.kind = 'object' AND m.member_kind = 'group' AND m.member = c.name
+)
+SELECT DISTINCT p.operation FROM my_grants g JOIN access_grant_operation p ON p.grant_id = g.id
+WHERE g.target_uid = :uid OR g.target_type = :object_type
+   OR g.target_group IN (SELECT name FROM object_groups)"""
+)
+
+IS_ADMIN = "SELECT admin FROM principal WHERE name = :me"
+
+GroupKind = Literal["user", "object"]
+MemberKind = Literal["user", "group"]
+TargetKind = Literal["object", "group", "type"]
+
+
+class AccessAdminError(Exception):
+    """A change the access tables refuse: an unknown name, a duplicate, a group cycle."""
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What one principal may do with one object through the access tables (not ownership)."""
+
+    admin: bool
+    operations: frozenset[int]
+
+
+def rights(execute: Any, me: str, uid: str, object_type: int, object_group_tag: int) -> Rights:
+    """A caller's rights on an object that is not theirs (`execute` runs one statement)."""
+    admin = execute(IS_ADMIN, {"me": me}).fetchone()
+    parameters = {"me": me, "uid": uid, "object_type": object_type, "object_group_tag": object_group_tag}
+    operations = frozenset(row[0] for row in execute(OPERATIONS_ON_OBJECT, parameters))
+    return Rights(bool(admin and admin[0]), operations)
+
+
+@dataclass
+class Grant:
+    id: int
+    grantee_kind: MemberKind
+    grantee: str
+    target_kind: TargetKind
+    target: str | int
+    role: str | None
+    operations: list[int]
+    created: str
+    created_by: str
+
+
+@dataclass
+class Group:
+    kind: GroupKind
+    name: str
+    members: list[tuple[MemberKind, str]] = field(default_factory=list)
+
+
+@dataclass
+class Principal:
+    name: str
+    admin: bool
+    created: str
+    groups: list[str] = field(default_factory=list)
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+# One membership row, by its key.
+_MEMBER = "kind = ? AND group_name = ? AND member_kind = ? AND member = ?"
+
+
+def _delete_grants(where: str, parameters: Sequence[Any]) -> list[tuple[str, Sequence[Any]]]:
+    """Statements removing the grants `where` selects, with their operations (no reliance on
+    the connection enforcing ON DELETE CASCADE)."""
+    return [
+        (
+            "DELETE FROM access_grant_operation"
+            f" WHERE grant_id IN (SELECT id FROM access_grant WHERE {where})",
+            parameters,
+        ),
+        (f"DELETE FROM access_grant WHERE {where}", parameters),
+    ]
+
+
+class AccessAdmin:
+    """Changes to the access tables, one transaction each, checked before they are made."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        """`connection` in autocommit mode (isolation_level=None): each change is one
+        transaction begun here, checks and writes together."""
+        self.connection = connection
+        connection.executescript(ACCESS_SCHEMA)
+
+    @classmethod
+    def open(cls, path: Path) -> AccessAdmin:
+        """The access tables of the store at `path` (created if missing), beside a running server."""
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        return cls(connection)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def _write(self, statements: Iterable[tuple[str, Sequence[Any] | dict[str, Any]]]) -> None:
+        for sql, parameters in statements:
+            self.connection.execute(sql, parameters)
+
+    # --- principals ------------------------------------------------------------------------
+
+    def users(self) -> list[Principal]:
+        rows = self.connection.execute("SELECT name, admin, created FROM principal ORDER BY name").fetchall()
+        memberships = self.connection.execute(
+            "SELECT member, group_name FROM access_member WHERE kind = 'user' AND member_kind = 'user'"
+            " ORDER BY group_name"
+        ).fetchall()
+        users = [Principal(name, bool(admin), created) for name, admin, created in rows]
+        by_name = {user.name: user for user in users}
+        for member, group in memberships:
+            if member in by_name:
+                by_name[member].groups.append(group)
+        return users
+
+    def user_exists(self, name: str) -> bool:
+        return (
+            self.connection.execute("SELECT 1 FROM principal WHERE name = ?", (name,)).fetchone() is not None
+        )
+
+    def add_user(self, name: str, admin: bool) -> bool:
+        """Add a user, or set an existing one's administrator flag; True if it is new."""
+        with self._transaction():
+            new = not self.user_exists(name)
+            sql = (
+                "INSERT INTO principal (name, admin, created) VALUES (?, ?, ?)"
+                if new
+                else "UPDATE principal SET admin = ? WHERE name = ?"
+            )
+            self._write([(sql, (name, int(admin), _now()) if new else (int(admin), name))])
+            return new
+
+    def remove_user(self, name: str) -> None:
+        """Remove a user with their group memberships and the grants to them (not their objects)."""
+        with self._transaction():
+            if not self.user_exists(name):
+                raise AccessAdminError(f"no user {name!r}")
+            self._write(
+                [
+                    (
+                        "DELETE FROM access_member"
+                        " WHERE kind = 'user' AND member_kind = 'user' AND member = ?",
+                        (name,),
+                    ),
+                    *_delete_grants("grantee_kind = 'user' AND grantee = ?", (name,)),
+                    ("DELETE FROM principal WHERE name = ?", (name,)),
+                ]
+            )
+
+    # --- groups ----------------------------------------------------------------------------
+
+    def groups(self, kind: GroupKind | None = None) -> list[Group]:
+        rows = self.connection.execute(
+            "SELECT kind, name FROM access_group WHERE (? IS NULL OR kind = ?) ORDER BY kind DESC, name",
+            (kind, kind),
+        ).fetchall()
+        groups = [Group(row_kind, name) for row_kind, name in rows]
+        by_key = {(group.kind, group.name): group for group in groups}
+        for row_kind, group_name, member_kind, member in self.connection.execute(
+            "SELECT kind, group_name, member_kind, member FROM access_member"
+            " ORDER BY member_kind DESC, member"
+        ):
+            if (row_kind, group_name) in by_key:
+                by_key[(row_kind, group_name)].members.append((member_kind, member))
+        return groups
+
+    def group_exists(self, kind: GroupKind, name: str) -> bool:
+        found = self.connection.execute(
+            "SELECT 1 FROM access_group WHERE kind = ? AND name = ?", (kind, name)
+        ).fetchone()
+        return found is not None
+
+    def add_group(
+        self, kind: GroupKind, name: str, users: Sequence[str] = (), groups: Sequence[str] = ()
+    ) -> None:
+        """Create the group if it is new, and add members: users (user groups only), groups of its kind."""
+        with self._transaction():
+            if kind == "object" and users:
+                raise AccessAdminError(
+                    "an object group's members are object groups (objects join by attribute)"
+                )
+            for user in users:
+                if not self.user_exists(user):
+                    raise AccessAdminError(f"no user {user!r} (add it with `pkcs11-kmip admin users add`)")
+            for member in groups:
+                if member == name or name in self._contained(kind, member):
+                    raise AccessAdminError(
+                        f"{kind} group {member!r} contains {name!r}: adding it would make a cycle"
+                    )
+            statements: list[tuple[str, Sequence[Any]]] = []
+            if not self.group_exists(kind, name):
+                statements.append(
+                    ("INSERT INTO access_group (kind, name, created) VALUES (?, ?, ?)", (kind, name, _now()))
+                )
+            for member in groups:
+                if not self.group_exists(kind, member):
+                    statements.append(
+                        (
+                            "INSERT INTO access_group (kind, name, created) VALUES (?, ?, ?)",
+                            (kind, member, _now()),
+                        )
+                    )
+            insert = (
+                "INSERT INTO access_member (kind, group_name, member_kind, member) SELECT ?, ?, ?, ?"
+                f" WHERE NOT EXISTS (SELECT 1 FROM access_member WHERE {_MEMBER})"
+            )
+            for member_kind, members in (("user", users), ("group", groups)):
+                for member in members:
+                    key = (kind, name, member_kind, member)
+                    statements.append((insert, key + key))
+            self._write(statements)
+
+    def _contained(self, kind: GroupKind, name: str) -> set[str]:
+        """The groups nested in `name`, transitively."""
+        rows = self.connection.execute(
+            """WITH RECURSIVE inner_groups(name) AS (
+                SELECT member FROM access_member
+                WHERE kind = :kind AND member_kind = 'group' AND group_name = :name
+                UNION
+                SELECT m.member FROM access_member m JOIN inner_groups i
+                    ON m.kind = :kind AND m.member_kind = 'group' AND m.group_name = i.name
+            ) SELECT name FROM inner_groups""",
+            {"kind": kind, "name": name},
+        )
+        return {row[0] for row in rows}
+
+    def remove_group(
+        self, kind: GroupKind, name: str, users: Sequence[str] = (), groups: Sequence[str] = ()
+    ) -> None:
+        """Remove members; with none named, the group itself (its memberships, and grants to it)."""
+        with self._transaction():
+            if not self.group_exists(kind, name):
+                raise AccessAdminError(f"no {kind} group {name!r}")
+            if users or groups:
+                statements: list[tuple[str, Sequence[Any]]] = []
+                for member_kind, members in (("user", users), ("group", groups)):
+                    for member in members:
+                        key = (kind, name, member_kind, member)
+                        found = self.connection.execute(f"SELECT 1 FROM access_member WHERE {_MEMBER}", key)
+                        if found.fetchone() is None:
+                            raise AccessAdminError(f"{member_kind} {member!r} is not a member of {name!r}")
+                        statements.append((f"DELETE FROM access_member WHERE {_MEMBER}", key))
+                self._write(statements)
+                return
+            grants = _delete_grants(
+                "grantee_kind = 'group' AND grantee = ?" if kind == "user" else "target_group = ?", (name,)
+            )
+            self._write(
+                [
+                    (
+                        "DELETE FROM access_member WHERE kind = ? AND member_kind = 'group' AND member = ?",
+                        (kind, name),
+                    ),
+                    ("DELETE FROM access_member WHERE kind = ? AND group_name = ?", (kind, name)),
+                    *grants,
+                    ("DELETE FROM access_group WHERE kind = ? AND name = ?", (kind, name)),
+                ]
+            )
+
+    # --- grants ----------------------------------------------------------------------------
+
+    def grants(self, grantee: str | None = None) -> list[Grant]:
+        rows = self.connection.execute(
+            "SELECT id, grantee_kind, grantee, target_uid, target_group, target_type, role, created,"
+            " created_by FROM access_grant WHERE (? IS NULL OR grantee = ?) ORDER BY id",
+            (grantee, grantee),
+        ).fetchall()
+        operations: dict[int, list[int]] = {}
+        for grant_id, operation in self.connection.execute(
+            "SELECT grant_id, operation FROM access_grant_operation ORDER BY grant_id, operation"
+        ):
+            operations.setdefault(grant_id, []).append(operation)
+        grants = []
+        for grant_id, grantee_kind, name, uid, group, object_type, role, created, created_by in rows:
+            target_kind: TargetKind = (
+                "object" if uid is not None else "group" if group is not None else "type"
+            )
+            target = uid if uid is not None else group if group is not None else object_type
+            grants.append(
+                Grant(
+                    grant_id,
+                    grantee_kind,
+                    name,
+                    target_kind,
+                    target,
+                    role,
+                    operations.get(grant_id, []),
+                    created,
+                    created_by,
+                )
+            )
+        return grants
+
+    def add_grant(
+        self,
+        grantee_kind: MemberKind,
+        grantee: str,
+        target_kind: TargetKind,
+        target: str | int,
+        operations: Iterable[int],
+        role: str | None,
+        created_by: str,
+    ) -> int:
+        """Record a grant; its id (used to remove it)."""
+        with self._transaction():
+            if grantee_kind == "user" and not self.user_exists(grantee):
+                raise AccessAdminError(f"no user {grantee!r} (add it with `pkcs11-kmip admin users add`)")
+            if grantee_kind == "group" and not self.group_exists("user", grantee):
+                raise AccessAdminError(
+                    f"no user group {grantee!r} (add it with `pkcs11-kmip admin groups add`)"
+                )
+            wanted = sorted(set(operations))
+            if not wanted:
+                raise AccessAdminError("a grant needs a role or at least one operation")
+            columns = {"object": "target_uid", "group": "target_group", "type": "target_type"}[target_kind]
+            cursor = self.connection.execute(
+                f"INSERT INTO access_grant (grantee_kind, grantee, {columns}, role, created, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (grantee_kind, grantee, target, role, _now(), created_by),
+            )
+            grant_id = cursor.lastrowid
+            assert grant_id is not None
+            self.connection.executemany(
+                "INSERT INTO access_grant_operation (grant_id, operation) VALUES (?, ?)",
+                [(grant_id, operation) for operation in wanted],
+            )
+            return grant_id
+
+    def remove_grant(self, grant_id: int) -> Grant:
+        """Remove a grant by its id; what it was."""
+        with self._transaction():
+            found = [grant for grant in self.grants() if grant.id == grant_id]
+            if not found:
+                raise AccessAdminError(f"no grant {grant_id}")
+            self._write(_delete_grants("id = ?", (grant_id,)))
+            return found[0]
