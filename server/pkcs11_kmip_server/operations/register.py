@@ -1,10 +1,12 @@
 """Register: store an object the client made (keys, certificates, secret data, opaque data).
 
-Keys are read before they are stored: malformed material, or material that is not
-what its Key Format Type and Cryptographic Algorithm say, is Invalid Field. What the
-server can read out of the object (a key's algorithm, length and curve; a
-certificate's subject, issuer, serial number ...) it records as attributes; where the
-client also gave one of them, the two must agree.
+A wrapped key is unwrapped first, with the Unwrap Key key its Key Wrapping Data names
+(`key_wrapping`), and stored in the clear; a wrapping that does not unwrap is
+Cryptographic Failure. Keys are read before they are stored: malformed material, or
+material that is not what its Key Format Type and Cryptographic Algorithm say, is
+Invalid Field. What the server can read out of the object (a key's algorithm, length
+and curve; a certificate's subject, issuer, serial number ...) it records as
+attributes; where the client also gave one of them, the two must agree.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pkcs11_kmip_server import attributes as rules
 from pkcs11_kmip_server import certificates, formats, keys
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.key_wrapping import REGISTERED_WRAPPING, unwrap_registered
 from pkcs11_kmip_server.objects import key_block_of, new_record, requested_attributes
 from pkcs11_kmip_server.operations import handles
 
@@ -52,7 +55,8 @@ def register(context: RequestContext, request: RegisterRequest) -> RegisterRespo
     requested = requested_attributes(
         context, attributes=request.attributes, template_attribute=request.template_attribute
     )
-    material, derived = read_object(given_object, requested)
+    unwrapped, registered_wrapping = unwrap_registered(context, given_object)
+    material, derived = read_object(unwrapped, requested)
     requested = settle(requested, derived)
     block = key_block_of(material)
     if block is not None:
@@ -64,6 +68,8 @@ def register(context: RequestContext, request: RegisterRequest) -> RegisterRespo
             )
         requested.remove(Tag.KEY_FORMAT_TYPE)  # the server records the key block's own
     record = new_record(context, object_type, material, requested)
+    if registered_wrapping is not None:
+        record.attributes.add(REGISTERED_WRAPPING, registered_wrapping)
     context.session.insert(record)
     context.id_placeholder = record.uid
     return RegisterResponse(unique_identifier=record.uid)

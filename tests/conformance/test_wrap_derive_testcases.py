@@ -1,0 +1,55 @@
+"""The OASIS test cases of key wrapping and Derive Key (KMIP 2.0 test cases), through the runner.
+
+They belong to no profile, so test_profiles.py does not run them; they run here the
+same way, each with a client identity of its own. A file no conformant server can pass
+is listed with the reason and the beginning of the runner's first difference, and is
+marked xfail(strict): it must fail exactly so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pkcs11_kmip.conformance import run_files
+from testsupport.server import RunningServer
+
+FOLDER = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases" / "kmip-testcases-v2.0-cnd02"
+)
+
+# name -> None (passes), or (reason, the beginning of the runner's first difference)
+FILES: dict[str, tuple[str, str] | None] = {
+    "TC-WRAP-1-20": None,
+    "TC-WRAP-2-20": None,
+    "TC-WRAP-3-20": None,
+    "TC-SENSITIVE-1-20": None,
+    "TC-EXTRACTABLE-1-20": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "listed"),
+    [
+        pytest.param(
+            name,
+            listed,
+            id=name,
+            marks=[pytest.mark.xfail(strict=True, raises=pytest.xfail.Exception, reason=listed[0])]
+            if listed
+            else [],
+        )
+        for name, listed in FILES.items()
+    ],
+)
+def test_testcase_file(kmip_server: RunningServer, name: str, listed: tuple[str, str] | None) -> None:
+    path = FOLDER / f"{name}.xml"
+    if not path.exists():
+        raise pytest.UsageError(f"KMIP reference data missing: {path}")
+    with kmip_server.client(f"conformance-{name}") as client:
+        (result,) = run_files([path], client.exchange)
+    if listed is not None and result.difference is not None:
+        assert result.difference.startswith(listed[1]), result.difference
+        pytest.xfail(result.difference)
+    assert result.passed, result.line()

@@ -1,0 +1,439 @@
+"""Key wrapping over real TLS: Get with a Key Wrapping Specification, Register of wrapped keys.
+
+Known answers are RFC 3394 §4.1/§4.6 and RFC 5649 §6 (copied from the RFCs). The
+cross-checks: what the server wraps (AES-GCM, RSA-OAEP, PKCS#1 v1.5, TTLV-encoded or
+not) pyca/cryptography unwraps locally to the bytes a plain Get gives; what the test
+wraps locally the server registers, and then encrypts with so that pyca decrypts it.
+Every refusal is checked for its Result Reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, keywrap
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from pkcs11_kmip.kmip.client import KmipClient
+from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SymmetricKey
+from pkcs11_kmip.kmip.messages.payloads import (
+    DestroyRequest,
+    EncryptRequest,
+    GetRequest,
+    GetResponse,
+    RegisterRequest,
+)
+from pkcs11_kmip.kmip.messages.structures import (
+    CryptographicParameters,
+    EncryptionKeyInformation,
+    KeyWrappingData,
+    KeyWrappingSpecification,
+    MACSignatureKeyInformation,
+)
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    EncodingOption,
+    HashingAlgorithm,
+    KeyFormatType,
+    KeyWrapType,
+    ObjectType,
+    PaddingMethod,
+    ResultReason,
+    WrappingMethod,
+)
+from pkcs11_kmip.kmip.ttlv import binary
+from testsupport.kmip_builders import attribute_fields
+from testsupport.managed_keys import an_hour_ago, reason_of_version, refusal, register_key, register_pair
+from testsupport.server import RunningServer
+
+A = CryptographicAlgorithm
+M = BlockCipherMode
+U = CryptographicUsageMask
+WRAP = U.WRAP_KEY | U.UNWRAP_KEY
+DATA = U.ENCRYPT | U.DECRYPT
+RAW_BYTES = EncodingOption.NO_ENCODING
+CLIENT = "key-wrapping"
+h = bytes.fromhex
+
+
+@pytest.fixture(params=[(1, 4), (2, 1)], ids=["1.4", "2.1"])
+def kmip(request: pytest.FixtureRequest, kmip_server: RunningServer) -> Iterator[KmipClient]:
+    with kmip_server.client(CLIENT, version=request.param) as client:
+        yield client
+
+
+@pytest.fixture
+def v2(kmip_server: RunningServer) -> Iterator[KmipClient]:
+    with kmip_server.client(CLIENT, version=(2, 1)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(65537, 2048)
+
+
+def parameters(**fields: Any) -> CryptographicParameters:
+    return CryptographicParameters(**fields)
+
+
+def wrapping(
+    kek: str,
+    encoding: EncodingOption | None = RAW_BYTES,
+    names: tuple[str, ...] = (),
+    given: CryptographicParameters | None = None,
+    method: WrappingMethod = WrappingMethod.ENCRYPT,
+) -> KeyWrappingSpecification:
+    return KeyWrappingSpecification(
+        wrapping_method=method,
+        encryption_key_information=EncryptionKeyInformation(
+            unique_identifier=kek, cryptographic_parameters=given
+        ),
+        attribute_names=list(names),
+        encoding_option=encoding,
+    )
+
+
+def get(kmip: KmipClient, uid: str, **fields: Any) -> KeyBlock:
+    answer: GetResponse = kmip.call(GetRequest(unique_identifier=uid, **fields))
+    block = answer.object.key_block  # type: ignore[union-attr]
+    assert isinstance(block, KeyBlock)
+    return block
+
+
+def wrapped_get(kmip: KmipClient, uid: str, spec: KeyWrappingSpecification) -> tuple[bytes, KeyWrappingData]:
+    block = get(kmip, uid, key_wrapping_specification=spec)
+    assert isinstance(block.key_value, bytes) and block.key_wrapping_data is not None
+    return block.key_value, block.key_wrapping_data
+
+
+def plain(kmip: KmipClient, uid: str) -> bytes:
+    value = get(kmip, uid).key_value
+    assert isinstance(value, KeyValue) and isinstance(value.key_material, bytes)
+    return value.key_material
+
+
+def kek(kmip: KmipClient, material: bytes, mode: BlockCipherMode, usage: U = WRAP, **options: Any) -> str:
+    """An AES wrapping key whose Cryptographic Parameters name `mode`."""
+    return register_key(
+        kmip,
+        A.AES,
+        material,
+        usage,
+        (Tag.CRYPTOGRAPHIC_PARAMETERS, parameters(block_cipher_mode=mode)),
+        **options,
+    )
+
+
+# --- known answers ----------------------------------------------------------------------------
+
+KNOWN_ANSWERS = [
+    # RFC 3394 §4.1: 128 bits of key data with a 128-bit KEK
+    (M.NIST_KEY_WRAP, "000102030405060708090A0B0C0D0E0F", "00112233445566778899AABBCCDDEEFF",
+     "1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5"),
+    # RFC 3394 §4.6: 256 bits of key data with a 256-bit KEK
+    (M.NIST_KEY_WRAP, "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F",
+     "00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F",
+     "28C9F404C4B810F4CBCCB35CFB87F8263F5786E2D80ED326CBC7F0E71A99F43BFB988B9B7A02DD21"),
+    # RFC 5649 §6: 20 octets and 7 octets of key with a 192-bit KEK
+    (M.AES_KEY_WRAP_PADDING, "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
+     "c37b7e6492584340bed12207808941155068f738",
+     "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a"),
+    (M.AES_KEY_WRAP_PADDING, "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8", "466f7250617369",
+     "afbeb0f07dfbf5419200f2ccb50bb24f"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "kek_hex", "key_hex", "wrapped_hex"), KNOWN_ANSWERS)
+def test_known_answers_both_ways(
+    kmip: KmipClient, mode: BlockCipherMode, kek_hex: str, key_hex: str, wrapped_hex: str
+) -> None:
+    wrapping_key = kek(kmip, h(kek_hex), mode)
+    # An HMAC key: any whole number of bytes (RFC 5649 wraps 7 and 20 of them).
+    key = register_key(kmip, A.HMAC_SHA256, h(key_hex), U.MAC_GENERATE)
+    wrapped, data = wrapped_get(kmip, key, wrapping(wrapping_key))
+    assert wrapped == h(wrapped_hex)
+    assert data.wrapping_method is WrappingMethod.ENCRYPT
+    assert data.encryption_key_information == EncryptionKeyInformation(unique_identifier=wrapping_key)
+    assert data.encoding_option is RAW_BYTES and data.iv_counter_nonce is None
+    # The reverse: the wrapped bytes register, and the server holds the key itself.
+    block = wrapped_block(key_hex, wrapped, data)
+    registered = kmip.call(
+        RegisterRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            object=SymmetricKey(key_block=block),
+            **attribute_fields(kmip.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, U.MAC_GENERATE)),
+        )
+    ).unique_identifier
+    assert plain(kmip, registered) == h(key_hex)
+    # As Registered: wrapped again as it came (AES-KW and KWP are deterministic).
+    again = get(kmip, registered, key_wrap_type=KeyWrapType.AS_REGISTERED)
+    assert again.key_value == wrapped and again.key_wrapping_data is not None
+    assert get(kmip, registered, key_wrap_type=KeyWrapType.NOT_WRAPPED).key_value == KeyValue(
+        key_material=h(key_hex)
+    )
+
+
+def wrapped_block(key_hex: str, wrapped: bytes, data: KeyWrappingData) -> KeyBlock:
+    return KeyBlock(
+        key_format_type=KeyFormatType.RAW,
+        key_value=wrapped,
+        cryptographic_algorithm=A.HMAC_SHA256,
+        cryptographic_length=4 * len(key_hex),
+        key_wrapping_data=data,
+    )
+
+
+# --- cross-checks with pyca/cryptography ------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", [RAW_BYTES, EncodingOption.TTLV_ENCODING, None])
+def test_aes_gcm_wrapping_unwraps_locally(kmip: KmipClient, encoding: EncodingOption | None) -> None:
+    kek_bytes, key_bytes = os.urandom(32), os.urandom(16)
+    wrapping_key = kek(kmip, kek_bytes, M.GCM)
+    key = register_key(kmip, A.AES, key_bytes, DATA)
+    names = () if encoding is RAW_BYTES else ("Cryptographic Algorithm", "Cryptographic Length")
+    wrapped, data = wrapped_get(kmip, key, wrapping(wrapping_key, encoding, names))
+    assert data.iv_counter_nonce is not None and len(data.iv_counter_nonce) == 12
+    opened = AESGCM(kek_bytes).decrypt(data.iv_counter_nonce, wrapped, None)  # tag after the ciphertext
+    if encoding is RAW_BYTES:
+        assert opened == key_bytes == plain(kmip, key)
+        return
+    value = KeyValue.from_item(binary.decode(opened), kmip.version)
+    assert value.key_material == key_bytes
+    carried = (
+        {a.attribute_name: a.attribute_value for a in value.attribute_list}
+        if kmip.version < (2, 0)
+        else {e.tag: e.value for e in value.attributes or []}
+    )
+    assert list(carried.values()) == [A.AES, 128], carried
+
+
+@pytest.mark.parametrize(
+    ("given", "scheme"),
+    [
+        (None, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)),  # the server's default
+        (
+            parameters(padding_method=PaddingMethod.OAEP, hashing_algorithm=HashingAlgorithm.SHA_1),
+            padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None),
+        ),
+        (parameters(padding_method=PaddingMethod.PKCS1_V1_5), padding.PKCS1v15()),
+    ],
+    ids=["OAEP-SHA256", "OAEP-SHA1", "PKCS1-v1_5"],
+)
+def test_rsa_wrapping_unwraps_locally_and_the_reverse(
+    v2: KmipClient, rsa_key: rsa.RSAPrivateKey, given: CryptographicParameters | None, scheme: Any
+) -> None:
+    # The wrapping key must have the parameters the request names (KMIP 2.1 §7.18).
+    extra = [(Tag.CRYPTOGRAPHIC_PARAMETERS, given)] if given is not None else []
+    public, private = register_pair(v2, rsa_key, A.RSA, (U.WRAP_KEY, U.UNWRAP_KEY), *extra)
+    key_bytes = os.urandom(32)
+    key = register_key(v2, A.AES, key_bytes, DATA)
+    wrapped, _ = wrapped_get(v2, key, wrapping(public, given=given))
+    assert rsa_key.decrypt(wrapped, scheme) == key_bytes
+    # The reverse: wrapped locally with the public key, unwrapped by the server's private key.
+    other = os.urandom(16)
+    block = KeyBlock(
+        key_format_type=KeyFormatType.RAW,
+        key_value=rsa_key.public_key().encrypt(other, scheme),
+        cryptographic_algorithm=A.AES,
+        cryptographic_length=128,
+        key_wrapping_data=KeyWrappingData(
+            wrapping_method=WrappingMethod.ENCRYPT,
+            encryption_key_information=EncryptionKeyInformation(
+                unique_identifier=private, cryptographic_parameters=given
+            ),
+            encoding_option=RAW_BYTES,
+        ),
+    )
+    uid = v2.call(
+        RegisterRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            object=SymmetricKey(key_block=block),
+            **attribute_fields(v2.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, DATA)),
+        )
+    ).unique_identifier
+    assert plain(v2, uid) == other
+
+
+def test_a_key_wrapped_locally_registers_and_encrypts(v2: KmipClient) -> None:
+    kek_bytes, key_bytes, iv = os.urandom(16), os.urandom(32), os.urandom(12)
+    wrapping_key = kek(v2, kek_bytes, M.GCM)
+    block = KeyBlock(
+        key_format_type=KeyFormatType.RAW,
+        key_value=AESGCM(kek_bytes).encrypt(iv, key_bytes, None),
+        cryptographic_algorithm=A.AES,
+        cryptographic_length=256,
+        key_wrapping_data=KeyWrappingData(
+            wrapping_method=WrappingMethod.ENCRYPT,
+            encryption_key_information=EncryptionKeyInformation(unique_identifier=wrapping_key),
+            iv_counter_nonce=iv,
+            encoding_option=RAW_BYTES,
+        ),
+    )
+    uid = v2.call(
+        RegisterRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            object=SymmetricKey(key_block=block),
+            **attribute_fields(
+                v2.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, DATA), (Tag.ACTIVATION_DATE, an_hour_ago())
+            ),
+        )
+    ).unique_identifier
+    nonce = os.urandom(12)
+    answer = v2.call(
+        EncryptRequest(
+            unique_identifier=uid,
+            data=b"wrapped on the client",
+            cryptographic_parameters=parameters(block_cipher_mode=M.GCM, tag_length=16),
+            iv_counter_nonce=nonce,
+        )
+    )
+    sealed = answer.data + answer.authenticated_encryption_tag
+    assert AESGCM(key_bytes).decrypt(nonce, sealed, None) == b"wrapped on the client"
+
+
+def test_a_ttlv_encoded_key_round_trips_through_register(v2: KmipClient) -> None:
+    wrapping_key = kek(v2, os.urandom(16), M.AES_KEY_WRAP_PADDING)
+    key_bytes = os.urandom(24)
+    key = register_key(v2, A.AES, key_bytes, DATA)
+    block = get(v2, key, key_wrapping_specification=wrapping(wrapping_key, EncodingOption.TTLV_ENCODING))
+    uid = v2.call(
+        RegisterRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            object=SymmetricKey(key_block=block),
+            **attribute_fields(v2.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, DATA)),
+        )
+    ).unique_identifier
+    assert plain(v2, uid) == key_bytes
+
+
+# --- what each flag and state allows -----------------------------------------------------------
+
+
+def test_a_sensitive_key_leaves_only_wrapped(kmip: KmipClient) -> None:
+    wrapping_key = kek(kmip, os.urandom(16), M.NIST_KEY_WRAP)
+    key_bytes = os.urandom(16)
+    key = register_key(kmip, A.AES, key_bytes, DATA, (Tag.SENSITIVE, True))
+    assert refusal(kmip, GetRequest(unique_identifier=key)) is ResultReason.SENSITIVE
+    wrapped, _ = wrapped_get(kmip, key, wrapping(wrapping_key))
+    assert keywrap.aes_key_unwrap(plain(kmip, wrapping_key), wrapped) == key_bytes
+
+
+def test_a_non_extractable_key_never_leaves(kmip: KmipClient) -> None:
+    wrapping_key = kek(kmip, os.urandom(16), M.NIST_KEY_WRAP)
+    key = register_key(kmip, A.AES, os.urandom(16), DATA, (Tag.EXTRACTABLE, False))
+    request = GetRequest(unique_identifier=key, key_wrapping_specification=wrapping(wrapping_key))
+    assert refusal(kmip, request) is ResultReason.NOT_EXTRACTABLE
+
+
+def test_the_wrapping_key_must_allow_it_and_be_active(kmip: KmipClient) -> None:
+    key = register_key(kmip, A.AES, os.urandom(16), DATA)
+
+    def wrapping_with(uid: str, **fields: Any) -> ResultReason | None:
+        spec = wrapping(uid, **fields)
+        return refusal(kmip, GetRequest(unique_identifier=key, key_wrapping_specification=spec))
+
+    encrypt_only = kek(kmip, os.urandom(16), M.NIST_KEY_WRAP, usage=DATA)
+    assert wrapping_with(encrypt_only) is reason_of_version(
+        kmip, ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
+    )
+    unwrap_only = kek(kmip, os.urandom(16), M.NIST_KEY_WRAP, usage=U.UNWRAP_KEY)
+    assert wrapping_with(unwrap_only) is reason_of_version(
+        kmip, ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
+    )
+    pre_active = kek(kmip, os.urandom(16), M.NIST_KEY_WRAP, active=False)
+    assert wrapping_with(pre_active) is reason_of_version(kmip, ResultReason.WRONG_KEY_LIFECYCLE_STATE)
+    gone = kek(kmip, os.urandom(16), M.NIST_KEY_WRAP, active=False)
+    kmip.call(DestroyRequest(unique_identifier=gone))
+    assert wrapping_with(gone) is reason_of_version(kmip, ResultReason.WRAPPING_OBJECT_DESTROYED)
+    assert wrapping_with("no-such-key") is reason_of_version(kmip, ResultReason.WRAPPING_OBJECT_NOT_FOUND)
+
+
+def test_wrapping_parameters_and_encodings_that_are_refused(v2: KmipClient) -> None:
+    wrapping_key = kek(v2, os.urandom(16), M.NIST_KEY_WRAP)
+    cbc_key = kek(v2, os.urandom(16), M.CBC)
+    key = register_key(v2, A.AES, os.urandom(16), DATA)
+
+    def refused_with(spec: KeyWrappingSpecification, **fields: Any) -> ResultReason | None:
+        return refusal(v2, GetRequest(unique_identifier=key, key_wrapping_specification=spec, **fields))
+
+    # §7.18: parameters given must match one of the wrapping key's Cryptographic Parameters.
+    kwp = parameters(block_cipher_mode=M.AES_KEY_WRAP_PADDING)
+    assert refused_with(wrapping(wrapping_key, given=kwp)) is ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS
+    assert refused_with(wrapping(cbc_key)) is ResultReason.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS
+    named = wrapping(wrapping_key, RAW_BYTES, ("Cryptographic Algorithm",))
+    assert refused_with(named) is ResultReason.ENCODING_OPTION_ERROR
+    transparent = {"key_format_type": KeyFormatType.TRANSPARENT_SYMMETRIC_KEY}
+    assert refused_with(wrapping(wrapping_key), **transparent) is ResultReason.ENCODING_OPTION_ERROR
+    mac = wrapping(wrapping_key, method=WrappingMethod.MAC_SIGN)
+    assert refused_with(mac) is ResultReason.FEATURE_NOT_SUPPORTED
+    mac_info = KeyWrappingSpecification(
+        wrapping_method=WrappingMethod.ENCRYPT,
+        mac_signature_key_information=MACSignatureKeyInformation(unique_identifier=wrapping_key),
+    )
+    assert refused_with(mac_info) is ResultReason.FEATURE_NOT_SUPPORTED
+    itself = GetRequest(unique_identifier=wrapping_key, key_wrapping_specification=wrapping(wrapping_key))
+    assert refusal(v2, itself) is ResultReason.INVALID_FIELD
+    # Transparent with TTLV Encoding wraps the structure.
+    ttlv = wrapping(wrapping_key, EncodingOption.TTLV_ENCODING)
+    block = get(v2, key, key_wrapping_specification=ttlv, **transparent)
+    assert block.key_format_type is KeyFormatType.TRANSPARENT_SYMMETRIC_KEY
+    assert isinstance(block.key_value, bytes)
+
+
+def test_a_wrapped_key_that_does_not_unwrap_is_not_registered(kmip: KmipClient) -> None:
+    kek_bytes = os.urandom(16)
+    kw_key = kek(kmip, kek_bytes, M.NIST_KEY_WRAP)
+    gcm_key = kek(kmip, kek_bytes, M.GCM)
+    wrap_only = kek(kmip, kek_bytes, M.NIST_KEY_WRAP, usage=U.WRAP_KEY)
+    pre_active = kek(kmip, kek_bytes, M.NIST_KEY_WRAP, active=False)
+    key_bytes, iv = os.urandom(16), os.urandom(12)
+
+    def register_wrapped(uid: str, wrapped: bytes, iv: bytes | None = None) -> ResultReason | None:
+        block = KeyBlock(
+            key_format_type=KeyFormatType.RAW,
+            key_value=wrapped,
+            cryptographic_algorithm=A.AES,
+            cryptographic_length=128,
+            key_wrapping_data=KeyWrappingData(
+                wrapping_method=WrappingMethod.ENCRYPT,
+                encryption_key_information=EncryptionKeyInformation(unique_identifier=uid),
+                iv_counter_nonce=iv,
+                encoding_option=RAW_BYTES,
+            ),
+        )
+        request = RegisterRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            object=SymmetricKey(key_block=block),
+            **attribute_fields(kmip.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, DATA)),
+        )
+        return refusal(kmip, request)
+
+    good = keywrap.aes_key_wrap(kek_bytes, key_bytes)
+    tampered = good[:-1] + bytes([good[-1] ^ 1])
+    assert register_wrapped(kw_key, tampered) is reason_of_version(kmip, ResultReason.CRYPTOGRAPHIC_FAILURE)
+    assert register_wrapped(kw_key, good[:-3]) is ResultReason.CRYPTOGRAPHIC_FAILURE  # not 8-byte blocks
+    sealed = AESGCM(kek_bytes).encrypt(iv, key_bytes, None)
+    bad_tag = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    assert register_wrapped(gcm_key, bad_tag, iv) is reason_of_version(
+        kmip, ResultReason.CRYPTOGRAPHIC_FAILURE
+    )
+    assert register_wrapped(gcm_key, sealed[:8], iv) is reason_of_version(
+        kmip, ResultReason.CRYPTOGRAPHIC_FAILURE
+    )  # shorter than a tag
+    assert register_wrapped(wrap_only, good) is reason_of_version(
+        kmip, ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
+    )
+    assert register_wrapped(pre_active, good) is reason_of_version(
+        kmip, ResultReason.WRONG_KEY_LIFECYCLE_STATE
+    )
+    missing = reason_of_version(kmip, ResultReason.WRAPPING_OBJECT_NOT_FOUND)
+    assert register_wrapped("no-such-key", good) is missing
