@@ -13,10 +13,9 @@ import pytest
 
 from pkcs11_kmip.cryptoki import config
 from pkcs11_kmip_server.datadir import initialize, issue_client
+from testsupport import tools
 from testsupport.server import RunningServer, cli
 from testsupport.softhsm import Token, start_pkcs11_server
-
-TIMEOUT = 90
 
 
 def free_port() -> int:
@@ -36,13 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, token: Token) -> Iterator[R
 
 def pkcs11_tool(module_path: Path, config_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
-    return subprocess.run(
-        ["pkcs11-tool", "--module", str(module_path), *args],
-        env={**env, "PKCS11_KMIP_CONFIG": str(config_path)},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return tools.pkcs11_tool(module_path, {**env, "PKCS11_KMIP_CONFIG": str(config_path)}, *args)
 
 
 def test_the_admin_configuration_from_init_reaches_the_token(
@@ -60,12 +53,7 @@ def test_the_admin_configuration_from_init_reaches_the_token(
 def test_issue_client_writes_one_for_the_new_client(
     module_path: Path, server: RunningServer, token: Token
 ) -> None:
-    issued = subprocess.run(
-        [*cli(), "ca", "issue-client", "app1", "--data-dir", str(server.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    issued = tools.run([*cli(), "ca", "issue-client", "app1", "--data-dir", str(server.data_dir)])
     assert issued.returncode == 0, issued.stderr
     written = Path(issued.stdout.strip()) / "pkcs11-kmip.toml"
     made = pkcs11_tool(
@@ -78,12 +66,7 @@ def test_issue_client_writes_one_for_the_new_client(
 
 
 def test_init_without_a_server_prints_the_configuration(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [*cli(), "init", "--data-dir", str(tmp_path / "d"), "--listen", "0.0.0.0:5697"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = tools.run([*cli(), "init", "--data-dir", str(tmp_path / "d"), "--listen", "0.0.0.0:5697"])
     assert done.returncode == 0, done.stderr
     written = tmp_path / "d" / "clients" / "admin" / "pkcs11-kmip.toml"
     assert f"PKCS11_KMIP_CONFIG={written}" in done.stdout

@@ -21,21 +21,9 @@ import pytest
 
 from testsupport.server import RunningServer
 from testsupport.softhsm import SOFTHSM_MODULE, Token, start_pkcs11_server, write_client_config
+from testsupport.tools import pkcs11_tool as tool
 
 TIMEOUT = 90
-
-
-def tool(
-    module: Path, env: dict[str, str], *args: str, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["pkcs11-tool", "--module", str(module), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
 
 
 def both(module_path: Path, ours: dict[str, str], token: Token, *args: str) -> tuple[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -18,13 +17,9 @@ from pkcs11_kmip.cli.p11kit import FILE_NAME, user_directory
 from pkcs11_kmip.cryptoki import config
 from testsupport.server import RunningServer, cli
 from testsupport.softhsm import SOFTHSM_MODULE, Token
+from testsupport.tools import make_key, run
 
-TIMEOUT = 90
 NOBODY = 65534
-
-
-def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def blocks(listing: str) -> list[str]:
@@ -42,12 +37,7 @@ def blocks(listing: str) -> list[str]:
 def test_p11tool_lists_the_same_tokens_and_objects_as_on_softhsm(
     module_path: Path, ours: dict[str, str], token: Token
 ) -> None:
-    made = run(
-        ["pkcs11-tool", "--module", str(module_path), "--login", "--pin", token.pin,
-         "--keypairgen", "--key-type", "EC:prime256v1", "--label", "gnutls", "--id", "21"],
-        ours,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    make_key(module_path, ours, token.pin, "EC:prime256v1", "gnutls", "21")
     listings = []
     for module, env in ((module_path, ours), (SOFTHSM_MODULE, token.env)):
         tokens = run(["p11tool", "--provider", str(module), "--list-tokens"], env)
@@ -64,12 +54,7 @@ def test_p11tool_lists_the_same_tokens_and_objects_as_on_softhsm(
 
 
 def test_p11tool_signs_through_us(module_path: Path, ours: dict[str, str], token: Token) -> None:
-    made = run(
-        ["pkcs11-tool", "--module", str(module_path), "--login", "--pin", token.pin,
-         "--keypairgen", "--key-type", "EC:prime256v1", "--label", "gnutls-sign", "--id", "22"],
-        ours,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    make_key(module_path, ours, token.pin, "EC:prime256v1", "gnutls-sign", "22")
     signed = run(
         ["p11tool", "--provider", str(module_path), "--login", "--test-sign",
          f"pkcs11:token={token.label};object=gnutls-sign"],
@@ -152,12 +137,9 @@ def test_errors_other_code_left_on_the_openssl_queue_do_not_break_our_tls(
     """Under p11-kit, SoftHSM2 (loaded first) leaves ENGINE errors on the thread's queue;
     Python's ssl would read them as its own failure (CPython issue 81891)."""
     commands = ["dirty", "init", "slot", "dirty", "open", "dirty", "info", "dirty", "finalize"]
-    done = subprocess.run(
+    done = run(
         [sys.executable, str(Path(__file__).with_name("session_host.py")), str(module_path)],
+        ours,
         input="\n".join(commands) + "\n",
-        env=ours,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
     )
     assert done.stdout.splitlines() == [f"{command}=0x0" for command in commands], done.stderr

@@ -1,0 +1,49 @@
+"""Running the real command-line hosts (pkcs11-tool, openssl, p11tool, p11-kit, keytool)
+with a timeout: a hang is a failure, not a stuck CI job."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+TIMEOUT = 90
+
+
+def run(
+    argv: list[str], env: Mapping[str, str] | None = None, cwd: Path | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def pkcs11_tool(
+    module: Path, env: Mapping[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return run(["pkcs11-tool", "--module", str(module), *args], env, cwd)
+
+
+def make_key(module: Path, env: Mapping[str, str], pin: str, key_type: str, label: str, key_id: str) -> None:
+    """A key pair (`rsa:2048`, `EC:prime256v1`) or, for `AES:N`, a secret key, made by pkcs11-tool."""
+    kind = "--keygen" if key_type.startswith("AES") else "--keypairgen"
+    made = pkcs11_tool(
+        module, env, "--login", "--pin", pin, kind, "--key-type", key_type, "--label", label, "--id", key_id
+    )
+    assert made.returncode == 0, made.stderr
+
+
+def export_public_key(module: Path, env: Mapping[str, str], key_id: str, pem: Path) -> Path:
+    """The public key with this CKA_ID, read with pkcs11-tool and converted to PEM by openssl."""
+    der = pem.with_suffix(".der")
+    read = pkcs11_tool(module, env, "--read-object", "--type", "pubkey", "--id", key_id, "-o", str(der))
+    assert read.returncode == 0, read.stderr
+    converted = run(["openssl", "pkey", "-pubin", "-inform", "DER", "-in", str(der), "-out", str(pem)])
+    assert converted.returncode == 0, converted.stderr
+    return pem
