@@ -2,7 +2,8 @@
 
 `profile_file` is parametrized over every file of the Baseline, Symmetric and
 Asymmetric Key Lifecycle, Storage Array, Tape Library, Opaque Managed Object Store,
-Query and Cryptographic Services Block Cipher profiles for KMIP 1.4, 2.0 and 2.1
+Query and Cryptographic Services Block Cipher, Asymmetric/Cryptographic (CS-AC: Sign,
+Signature Verify, MAC, Hash, RSA-OAEP) and RNG profiles for KMIP 1.4, 2.0 and 2.1
 (mandatory and optional). A file listed in
 expected_failures.toml is marked xfail(strict=True) with its reason, so a file that
 starts to pass fails the run until its entry is removed. The reference data lives
@@ -21,7 +22,7 @@ import pytest
 TESTCASES = Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases"
 COVERAGE = TESTCASES.parent / "tables" / "profile-testcase-coverage.json"
 VERSION_FOLDERS = ("kmip-profiles-v1.4", "kmip-profiles-v2.0", "kmip-profiles-v2.1")
-PROFILES = ("BL", "SKLC", "AKLC", "SASED", "TL", "OMOS", "QS", "CS-BC")
+PROFILES = ("BL", "SKLC", "AKLC", "SASED", "TL", "OMOS", "QS", "CS-BC", "CS-AC", "CS-RNG")
 EXPECTED_FAILURES = Path(__file__).with_name("expected_failures.toml")
 
 

@@ -5,7 +5,8 @@ and whatever the store keeps of its value) and a checked `CipherSpec`; the provi
 finds the key itself. The software provider reads the key bytes from the record; a
 hardware provider finds the HSM object the record names and keeps the key inside the
 HSM. Either way the operation gets back a `CipherOperation` to feed and finish, the
-shape PKCS#11 (C_EncryptInit/Update/Final) and KMIP streams both have.
+shape PKCS#11 (C_EncryptInit/Update/Final) and KMIP streams both have; signatures,
+MACs and hashes the same way (`DigestOperation`, C_SignInit/Update/Final).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm
 from pkcs11_kmip_server.crypto.derivation import DerivationSpec
 from pkcs11_kmip_server.crypto.mechanisms import CipherSpec
+from pkcs11_kmip_server.crypto.signatures import MacSpec, SignatureSpec
 from pkcs11_kmip_server.store import ObjectRecord
 
 
@@ -41,11 +44,38 @@ class CipherOperation(Protocol):
     def finish(self) -> CipherOutput: ...
 
 
+class DigestOperation(Protocol):
+    """A signature, MAC or hash in progress: fed its data, then finished into one value.
+
+    `finish` gives the signature, MAC or digest; `verify` instead checks one and says
+    whether it is valid (a wrong value is an answer, never an error). Either raises
+    KmipError for input the mechanism refuses; the operation is not used afterwards.
+    """
+
+    def update(self, data: bytes) -> None: ...
+
+    def finish(self) -> bytes: ...
+
+    def verify(self, expected: bytes) -> bool: ...
+
+
 class CryptoProvider(Protocol):
     """Cryptography with keys the provider holds, by their records."""
 
     def cipher(self, key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> CipherOperation:
         """Start encrypting or decrypting with the key (KmipError if it cannot serve as one)."""
+        ...
+
+    def sign(self, key: ObjectRecord, spec: SignatureSpec, verify: bool) -> DigestOperation:
+        """Start signing with a private key, or verifying with a public one (`verify`)."""
+        ...
+
+    def mac(self, key: ObjectRecord, spec: MacSpec) -> DigestOperation:
+        """Start computing or verifying a MAC with the key."""
+        ...
+
+    def digest(self, hashing: HashingAlgorithm) -> DigestOperation:
+        """Start hashing (no key)."""
         ...
 
     def wrap(self, key: ObjectRecord, spec: CipherSpec, plaintext: bytes) -> bytes:
@@ -61,5 +91,9 @@ class CryptoProvider(Protocol):
         ...
 
     def random_bytes(self, count: int) -> bytes:
-        """Bytes from the provider's random generator (IVs the server makes)."""
+        """Bytes from the provider's random generator (IVs the server makes, RNG Retrieve)."""
+        ...
+
+    def seed_random(self, seed: bytes) -> int:
+        """Give the random generator seed material; how many bytes it used (0: it takes none)."""
         ...

@@ -19,17 +19,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, keywrap, padding, poly1305
+from cryptography.hazmat.primitives import keywrap, padding, poly1305
 from cryptography.hazmat.primitives.asymmetric import padding as asymmetric_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, algorithms, modes
 
-from pkcs11_kmip.kmip.messages.objects import KeyBlock
 from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultReason
 from pkcs11_kmip_server import formats
-from pkcs11_kmip_server.crypto import derivation, wrapping
+from pkcs11_kmip_server.crypto import derivation, macs, signing, wrapping
 from pkcs11_kmip_server.crypto.mechanisms import BUFFER_LIMIT, CipherSpec
-from pkcs11_kmip_server.crypto.provider import CipherOperation, CipherOutput
+from pkcs11_kmip_server.crypto.provider import CipherOperation, CipherOutput, DigestOperation
+from pkcs11_kmip_server.crypto.pyca import HASHES as _HASHES
+from pkcs11_kmip_server.crypto.pyca import key_block as _key_block
+from pkcs11_kmip_server.crypto.signatures import MacSpec, SignatureSpec
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.store import ObjectRecord
 
@@ -37,14 +39,6 @@ try:  # pyca/cryptography 43 moved 3DES among the "decrepit" algorithms
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 except ImportError:  # pragma: no cover - older pyca/cryptography
     TripleDES = algorithms.TripleDES  # type: ignore[misc]
-
-_HASHES: dict[HashingAlgorithm, Callable[[], hashes.HashAlgorithm]] = {
-    HashingAlgorithm.SHA_1: hashes.SHA1,
-    HashingAlgorithm.SHA_224: hashes.SHA224,
-    HashingAlgorithm.SHA_256: hashes.SHA256,
-    HashingAlgorithm.SHA_384: hashes.SHA384,
-    HashingAlgorithm.SHA_512: hashes.SHA512,
-}
 
 
 def _failure(message: str) -> KmipError:
@@ -183,17 +177,6 @@ def _chacha20(key: bytes, counter: int, nonce: bytes) -> Cipher[None]:
 # --- builders, one per mechanism -------------------------------------------------------
 
 Builder = Callable[[ObjectRecord, CipherSpec, bool], CipherOperation]
-
-
-def _key_block(key: ObjectRecord) -> KeyBlock:
-    block = getattr(key.material, "key_block", None)
-    if not isinstance(block, KeyBlock):
-        raise KmipError(ResultReason.KEY_VALUE_NOT_PRESENT, f"{key.uid} holds no key")
-    if block.key_wrapping_data is not None:
-        raise KmipError(
-            ResultReason.KEY_VALUE_NOT_PRESENT, f"{key.uid} is stored wrapped: the server cannot use it"
-        )
-    return block
 
 
 def _secret(key: ObjectRecord) -> bytes:
@@ -357,6 +340,15 @@ class SoftwareProvider:
             )
         return build(key, spec, encrypt)
 
+    def sign(self, key: ObjectRecord, spec: SignatureSpec, verify: bool) -> DigestOperation:
+        return signing.start(key, spec, verify)
+
+    def mac(self, key: ObjectRecord, spec: MacSpec) -> DigestOperation:
+        return macs.start_mac(key, spec)
+
+    def digest(self, hashing: HashingAlgorithm) -> DigestOperation:
+        return macs.start_digest(hashing)
+
     def random_bytes(self, count: int) -> bytes:
         return secrets.token_bytes(count)
 
@@ -368,3 +360,7 @@ class SoftwareProvider:
 
     def derive(self, sources: Sequence[ObjectRecord], spec: derivation.DerivationSpec) -> bytes:
         return derivation.software_derive(sources, spec)
+
+    def seed_random(self, seed: bytes) -> int:
+        """The OS generator this uses (secrets) takes no seed from a client: none is used."""
+        return 0

@@ -1,0 +1,60 @@
+"""MAC: a message authentication code with a managed key, in one part or streamed (KMIP 2.1 §6.1.32).
+
+HMAC (SHA-1 to SHA-512, SHA-3) or CMAC-AES, as `crypto.signatures.mac_spec` chooses
+from the parameters and the key. The key is a Symmetric Key or Secret Data, Active
+and allowed to MAC Generate; Usage Limits are spent as for Sign. The flow is
+`by_parts`; MAC Verify shares `begin_mac`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pkcs11_kmip.kmip.messages.payloads import MACRequest, MACResponse
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask, ObjectType, Operation
+from pkcs11_kmip_server import by_parts
+from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.crypto.provider import DigestOperation
+from pkcs11_kmip_server.crypto.signatures import mac_spec
+from pkcs11_kmip_server.operations import handles
+from pkcs11_kmip_server.store import ObjectRecord
+
+MAC_KEYS = frozenset({ObjectType.SYMMETRIC_KEY, ObjectType.SECRET_DATA})
+
+
+def begin_mac(context: RequestContext) -> Callable[[ObjectRecord, CryptographicParameters], DigestOperation]:
+    """Begins the MAC the parameters and the key name, with the context's provider."""
+    provider = by_parts.crypto_services(context).provider
+
+    def begin(record: ObjectRecord, parameters: CryptographicParameters) -> DigestOperation:
+        return provider.mac(record, mac_spec(parameters, record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)))
+
+    return begin
+
+
+@handles(Operation.MAC)
+def mac(context: RequestContext, request: MACRequest) -> MACResponse:
+    start, resume = by_parts.with_key(
+        context,
+        request.unique_identifier,
+        request.cryptographic_parameters,
+        CryptographicUsageMask.MAC_GENERATE,
+        MAC_KEYS,
+        request.data,
+        begin_mac(context),
+        spends=True,
+    )
+    outcome = by_parts.run(
+        context,
+        request,
+        Operation.MAC,
+        request.data,
+        start,
+        resume,
+        lambda started: started.operation.finish(),
+    )
+    return MACResponse(
+        unique_identifier=outcome.uid, mac_data=outcome.result, correlation_value=outcome.correlation
+    )

@@ -1,0 +1,46 @@
+"""MAC Verify: is this the MAC of the data under a managed key? (KMIP 2.1 §6.1.33)
+
+Answers Valid or Invalid (a wrong MAC is an answer, not an error); streamed parts
+answer no Validity Indicator until the final one. Like Decrypt and Signature Verify,
+verifying is allowed while the key is Deactivated or Compromised and spends no Usage
+Limits. MAC Data may come with the first part of a stream (TC-STREAM-MAC-1) or later.
+"""
+
+from __future__ import annotations
+
+from pkcs11_kmip.kmip.messages.payloads import MACVerifyRequest, MACVerifyResponse
+from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask, Operation
+from pkcs11_kmip_server import by_parts
+from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.operations import handles
+from pkcs11_kmip_server.operations.mac import MAC_KEYS, begin_mac
+from pkcs11_kmip_server.operations.signature_verify import validity
+
+
+@handles(Operation.MAC_VERIFY)
+def mac_verify(context: RequestContext, request: MACVerifyRequest) -> MACVerifyResponse:
+    start, resume = by_parts.with_key(
+        context,
+        request.unique_identifier,
+        request.cryptographic_parameters,
+        CryptographicUsageMask.MAC_VERIFY,
+        MAC_KEYS,
+        request.data,
+        begin_mac(context),
+        spends=False,
+    )
+    outcome = by_parts.run(
+        context,
+        request,
+        Operation.MAC_VERIFY,
+        request.data,
+        start,
+        resume,
+        validity,
+        expected=request.mac_data,
+    )
+    return MACVerifyResponse(
+        unique_identifier=outcome.uid,
+        validity_indicator=outcome.result,
+        correlation_value=outcome.correlation,
+    )

@@ -1,0 +1,89 @@
+"""Signature Verify: is this a valid signature by a managed public key? (KMIP 2.1 §6.1.56)
+
+The answer is the Validity Indicator, Valid or Invalid: a wrong signature, or one of
+a scheme the key cannot make (RSA-PSS parameters with an EC key, as
+TC-ECDSA-SIGN-DIGESTEDDATA-1 expects), is Invalid, not an error. Refusals are for
+the request itself: the key, its state and usage mask, unsupported parameters,
+malformed input. Verifying processes what a key protected, so it is allowed while the
+key is Deactivated or Compromised too (NIST SP 800-57), and spends no Usage Limits.
+Streamed parts answer no Validity Indicator until the final one (§6.1.56).
+"""
+
+from __future__ import annotations
+
+from pkcs11_kmip.kmip.messages.payloads import SignatureVerifyRequest, SignatureVerifyResponse
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
+from pkcs11_kmip.kmip.spec.enums import (
+    CryptographicUsageMask,
+    ObjectType,
+    Operation,
+    ResultReason,
+    ValidityIndicator,
+)
+from pkcs11_kmip_server import by_parts
+from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.crypto.provider import DigestOperation
+from pkcs11_kmip_server.crypto.signatures import KeyMismatch
+from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.operations import handles
+from pkcs11_kmip_server.operations.sign import signed_data, spec_for
+from pkcs11_kmip_server.store import ObjectRecord
+
+
+class NeverValid:
+    """The verification of a scheme the key cannot make: it takes the data and says Invalid."""
+
+    def update(self, data: bytes) -> None:
+        pass
+
+    def finish(self) -> bytes:
+        raise AssertionError("a verification is not finished into a value")
+
+    def verify(self, expected: bytes) -> bool:
+        return False
+
+
+def validity(started: by_parts.Started) -> ValidityIndicator:
+    """Valid or Invalid, once the operation has all its data and the value to check."""
+    if started.expected is None:
+        raise KmipError(ResultReason.MISSING_DATA, "a verification needs the value to verify")
+    valid = started.operation.verify(started.expected)
+    return ValidityIndicator.VALID if valid else ValidityIndicator.INVALID
+
+
+@handles(Operation.SIGNATURE_VERIFY)
+def signature_verify(context: RequestContext, request: SignatureVerifyRequest) -> SignatureVerifyResponse:
+    data, prehashed = signed_data(request)
+    provider = by_parts.crypto_services(context).provider
+
+    def begin(record: ObjectRecord, parameters: CryptographicParameters) -> DigestOperation:
+        try:
+            return provider.sign(record, spec_for(record, parameters, prehashed), verify=True)
+        except KeyMismatch:
+            return NeverValid()
+
+    start, resume = by_parts.with_key(
+        context,
+        request.unique_identifier,
+        request.cryptographic_parameters,
+        CryptographicUsageMask.VERIFY,
+        frozenset({ObjectType.PUBLIC_KEY}),
+        data,
+        begin,
+        spends=False,
+    )
+    outcome = by_parts.run(
+        context,
+        request,
+        Operation.SIGNATURE_VERIFY,
+        data,
+        start,
+        resume,
+        validity,
+        expected=request.signature_data,
+    )
+    return SignatureVerifyResponse(
+        unique_identifier=outcome.uid,
+        validity_indicator=outcome.result,
+        correlation_value=outcome.correlation,
+    )
