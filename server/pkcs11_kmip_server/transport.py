@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import ssl
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -72,9 +74,15 @@ class KmipServer:
         # connection has copied the bytes into OpenSSL before the next read.
         self.read_buffer = memoryview(bytearray(READ_CHUNK))
         self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Answers the workers finished, for the loop to send. One wake-up of the loop
+        # (a byte through its self-pipe) serves every answer that arrives before it
+        # runs: under load that is one syscall per loop turn, not one per message.
+        self._answers: deque[tuple[KmipConnection, concurrent.futures.Future[bytes]]] = deque()
+        self._wake_pending = False
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: KmipConnection(self), self.config.host, self.config.port
         )
@@ -98,6 +106,30 @@ class KmipServer:
             await asyncio.gather(*(connection.closed for connection in connections))
         self.workers.shutdown(wait=True)
         self.long_workers.shutdown(wait=True)
+
+    def answered(self, connection: KmipConnection, work: concurrent.futures.Future[bytes]) -> None:
+        """In a worker thread: queue the answer, and wake the loop unless a wake-up is pending.
+
+        The order matters: the answer is queued before the flag is read, and the loop
+        clears the flag before it empties the queue, so no answer waits unseen.
+        """
+        self._answers.append((connection, work))
+        if not self._wake_pending:
+            self._wake_pending = True
+            assert self._loop is not None
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the server stopped
+                self._loop.call_soon_threadsafe(self._send_answers)
+
+    def _send_answers(self) -> None:
+        self._wake_pending = False
+        answers = self._answers
+        while answers:
+            connection, work = answers.popleft()
+            try:
+                connection.answer(work)
+            except Exception:  # one connection's failure must not strand the others' answers
+                log.exception("sending an answer failed")
+                connection.shut_down()
 
 
 class KmipConnection(asyncio.BufferedProtocol):
@@ -243,14 +275,10 @@ class KmipConnection(asyncio.BufferedProtocol):
         # Straight to the pool and back with one call_soon_threadsafe: run_in_executor's
         # extra asyncio Future costs more than the rest of this edge (bench/kmip_load.py).
         work = pool.submit(server.engine.handle, message, self._peer)
-        work.add_done_callback(self._wake)
+        work.add_done_callback(functools.partial(server.answered, self))
 
-    def _wake(self, work: concurrent.futures.Future[bytes]) -> None:
-        """In the worker thread: hand the answer to the event loop."""
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the server stopped
-            self._loop.call_soon_threadsafe(self._answered, work)
-
-    def _answered(self, future: concurrent.futures.Future[bytes]) -> None:
+    def answer(self, future: concurrent.futures.Future[bytes]) -> None:
+        """In the loop: send the worker's answer, then take the next message."""
         self._busy = False
         if self._closing:
             return
