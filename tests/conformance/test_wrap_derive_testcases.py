@@ -26,6 +26,18 @@ FILES: dict[str, tuple[str, str] | None] = {
     "TC-WRAP-3-20": None,
     "TC-SENSITIVE-1-20": None,
     "TC-EXTRACTABLE-1-20": None,
+    "TC-DERIVEKEY-1-20": None,
+    "TC-DERIVEKEY-2-20": None,
+    "TC-DERIVEKEY-3-20": None,
+    "TC-DERIVEKEY-4-20": None,
+    "TC-DERIVEKEY-5-20": None,
+    "TC-DERIVEKEY-6-20": (
+        "the expected key material of the ECDH derivation is c5e478d5..., TC-DERIVEKEY-5's PBKDF2 output "
+        "(RFC 6070's SHA-256 vector) copied here; the two key pairs are generated at random in messages 1 "
+        "and 2, so no server's shared secret of them can equal it",
+        "message 4 / BatchItem / ResponsePayload / SymmetricKey / KeyBlock / KeyValue / KeyMaterial: "
+        "expected c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a, got",
+    ),
 }
 
 

@@ -10,7 +10,8 @@ bytes from their records, as `software` does for ciphers:
   TC-DERIVEKEY-3/4 expect, PKCS#5's default).
 - HASH: the hash of the source key's bytes; the hash must be named.
 - HMAC: HMAC over the Derivation Data keyed by the source key; the hash is the key's
-  own (an HMAC-SHA* key) or the one named.
+  own (an HMAC-SHA* key) or the one named. (Derivation Data may instead be a second
+  source, a Secret Data object, for every method but ECDH.)
 - HKDF (RFC 5869): the key is the input keying material, Salt the salt, Derivation
   Data the info; SHA-256 by default (KMIP 2.1 §7.12).
 - NIST SP 800-108 counter mode with HMAC as PRF: a 32-bit counter before the fixed
@@ -26,6 +27,7 @@ A length beyond what the method can output is Invalid Field, as §6.1.14 require
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -62,15 +64,17 @@ class DerivationMethodRow:
     needs_data: bool = False  # Derivation Data (or a Secret Data source) required
     takes_data: bool = True
     needs_salt_and_count: bool = False
+    takes_salt: bool = False
+    keyed_prf: bool = False  # HMAC keyed by the source: an HMAC key names its own hash
     asymmetric: bool = False  # a private key and a peer public key
 
 
 DERIVATION_METHODS: dict[DerivationMethod, DerivationMethodRow] = {
-    D.PBKDF2: DerivationMethodRow(H.SHA_1, takes_data=False, needs_salt_and_count=True),
+    D.PBKDF2: DerivationMethodRow(H.SHA_1, takes_data=False, needs_salt_and_count=True, takes_salt=True),
     D.HASH: DerivationMethodRow(None, takes_data=False),
-    D.HMAC: DerivationMethodRow(None, needs_data=True),
-    D.HKDF: DerivationMethodRow(H.SHA_256),
-    D.NIST800_108_C: DerivationMethodRow(H.SHA_256, needs_data=True),
+    D.HMAC: DerivationMethodRow(None, needs_data=True, keyed_prf=True),
+    D.HKDF: DerivationMethodRow(H.SHA_256, takes_salt=True),
+    D.NIST800_108_C: DerivationMethodRow(H.SHA_256, needs_data=True, keyed_prf=True),
     D.ASYMMETRIC_KEY: DerivationMethodRow(None, asymmetric=True),
 }
 
@@ -205,6 +209,9 @@ def software_derive(sources: Sequence[ObjectRecord], spec: DerivationSpec) -> by
     if spec.method is D.ASYMMETRIC_KEY:
         return _fit(_shared_secret(sources, spec), spec.length, spec.method)
     secret = _plain_bytes(sources[0])
+    # Derivation Data given as a Secret Data object (KMIP 2.1 §7.12): the second source.
+    data = spec.data if len(sources) < 2 else _plain_bytes(sources[1])
+    spec = dataclasses.replace(spec, data=data)
     assert spec.hashing is not None
     name = HASH_NAMES[spec.hashing]
     algorithm = _PYCA_HASHES[name]()

@@ -1,0 +1,323 @@
+"""Derive Key over real TLS: published vectors, ECDH against pyca/cryptography, links, refusals.
+
+Known answers are copied from RFC 6070 (PBKDF2-HMAC-SHA1), RFC 5869 appendix A (HKDF),
+NIST CAVP KDFCTR_gen.rsp ([PRF=HMAC_SHA256] [CTRLOCATION=BEFORE_FIXED] [RLEN=32_BITS],
+COUNT 0 and 10) and TC-DERIVEKEY-1/2-20 (HASH, HMAC). ECDH secrets the server derives
+are compared with pyca's exchange of the same keys, and a derived AES key is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from pkcs11_kmip.kmip.client import KmipClient
+from pkcs11_kmip.kmip.messages.objects import KeyValue
+from pkcs11_kmip.kmip.messages.payloads import (
+    ActivateRequest,
+    DeriveKeyRequest,
+    EncryptRequest,
+    GetAttributesRequest,
+    GetRequest,
+)
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, DerivationParameters, Link
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    DerivationMethod,
+    HashingAlgorithm,
+    LinkType,
+    ObjectType,
+    ResultReason,
+)
+from testsupport.kmip_builders import attribute_fields
+from testsupport.managed_keys import (
+    AnyPrivateKey,
+    reason_of_version,
+    refusal,
+    register_key,
+    register_object,
+    register_pair,
+    secret_data,
+)
+from testsupport.server import RunningServer
+
+A = CryptographicAlgorithm
+D = DerivationMethod
+H = HashingAlgorithm
+U = CryptographicUsageMask
+CLIENT = "derive-key"
+h = bytes.fromhex
+
+
+@pytest.fixture(params=[(1, 4), (2, 1)], ids=["1.4", "2.1"])
+def kmip(request: pytest.FixtureRequest, kmip_server: RunningServer) -> Iterator[KmipClient]:
+    with kmip_server.client(CLIENT, version=request.param) as client:
+        yield client
+
+
+@pytest.fixture
+def v2(kmip_server: RunningServer) -> Iterator[KmipClient]:
+    with kmip_server.client(CLIENT, version=(2, 1)) as client:
+        yield client
+
+
+def derive_request(
+    kmip: KmipClient,
+    sources: list[str],
+    method: DerivationMethod,
+    bits: int | None,
+    *,
+    object_type: ObjectType = ObjectType.SECRET_DATA,
+    algorithm: CryptographicAlgorithm | None = None,
+    hashing: HashingAlgorithm | None = None,
+    **parameters: Any,
+) -> DeriveKeyRequest:
+    named = CryptographicParameters(hashing_algorithm=hashing) if hashing is not None else None
+    attributes: list[tuple[int, Any]] = [(Tag.CRYPTOGRAPHIC_USAGE_MASK, U.ENCRYPT | U.DECRYPT)]
+    if bits is not None:
+        attributes.append((Tag.CRYPTOGRAPHIC_LENGTH, bits))
+    if algorithm is not None:
+        attributes.append((Tag.CRYPTOGRAPHIC_ALGORITHM, algorithm))
+    return DeriveKeyRequest(
+        object_type=object_type,
+        unique_identifiers=sources,
+        derivation_method=method,
+        derivation_parameters=DerivationParameters(cryptographic_parameters=named, **parameters),
+        **attribute_fields(kmip.version, *attributes),
+    )
+
+
+def derived_bytes(kmip: KmipClient, request: DeriveKeyRequest) -> bytes:
+    uid = kmip.call(request).unique_identifier
+    value = kmip.call(GetRequest(unique_identifier=uid)).object.key_block.key_value
+    assert isinstance(value, KeyValue) and isinstance(value.key_material, bytes)
+    return value.key_material
+
+
+def secret(kmip: KmipClient, material: bytes, usage: U = U.DERIVE_KEY, **options: Any) -> str:
+    return register_object(kmip, ObjectType.SECRET_DATA, secret_data(material), usage, **options)
+
+
+# --- known answers ---------------------------------------------------------------------------
+
+PBKDF2_SHA1 = [  # RFC 6070 §2: (P, S, c, DK)
+    (b"password", b"salt", 1, "0c60c80f961f0e71f3a9b524af6012062fe037a6"),
+    (b"password", b"salt", 2, "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957"),
+    (b"password", b"salt", 4096, "4b007901b765489abead49d926f721d065a429c1"),
+    (b"passwordPASSWORDpassword", b"saltSALTsaltSALTsaltSALTsaltSALTsalt", 4096,
+     "3d2eec4fe41c849b80c8d83662c0e44a8b291a964cf2f07038"),
+    (b"pass\0word", b"sa\0lt", 4096, "56fa6aa75548099dcc37d7f03425e0c3"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("password", "salt", "count", "expected"), PBKDF2_SHA1)
+def test_pbkdf2_rfc6070(kmip: KmipClient, password: bytes, salt: bytes, count: int, expected: str) -> None:
+    source = secret(kmip, password)
+    request = derive_request(kmip, [source], D.PBKDF2, 4 * len(expected), salt=salt, iteration_count=count)
+    assert derived_bytes(kmip, request) == h(expected)
+
+
+HKDF_VECTORS = [  # RFC 5869 appendix A: (hash, IKM, salt, info, OKM)
+    (H.SHA_256, "0b" * 22, "000102030405060708090a0b0c", "f0f1f2f3f4f5f6f7f8f9",
+     "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"),  # A.1
+    (H.SHA_256, "0b" * 22, None, None,
+     "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"),  # A.3
+    (H.SHA_1, "0b" * 11, "000102030405060708090a0b0c", "f0f1f2f3f4f5f6f7f8f9",
+     "085a01ea1b10f36933068b56efa5ad81a4f14b822f5b091568a9cdd4f155fda2c22e422478d305f3f896"),  # A.4
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("hashing", "ikm", "salt", "info", "okm"), HKDF_VECTORS)
+def test_hkdf_rfc5869(
+    kmip: KmipClient, hashing: HashingAlgorithm, ikm: str, salt: str | None, info: str | None, okm: str
+) -> None:
+    source = secret(kmip, h(ikm))
+    default = hashing is H.SHA_256  # KMIP 2.1 §7.12: SHA-256 when none is named
+    request = derive_request(
+        kmip,
+        [source],
+        D.HKDF,
+        4 * len(okm),
+        hashing=None if default else hashing,
+        salt=h(salt) if salt else None,
+        derivation_data=h(info) if info else None,
+    )
+    assert derived_bytes(kmip, request) == h(okm)
+
+
+SP800_108_COUNTER = [  # CAVP KDFCTR_gen.rsp, HMAC_SHA256, BEFORE_FIXED, RLEN=32_BITS: (KI, fixed, KO)
+    ("dd1d91b7d90b2bd3138533ce92b272fbf8a369316aefe242e659cc0ae238afe0",
+     "01322b96b30acd197979444e468e1c5c6859bf1b1cf951b7e725303e237e46b864a145fab25e517b08f8683d0315bb2911d80a0e8aba17f3b413faac",
+     "10621342bfb0fd40046c0e29f2cfdbf0"),  # COUNT=0, L=128
+    ("e204d6d466aad507ffaf6d6dab0a5b26152c9e21e764370464e360c8fbc765c6",
+     "7b03b98d9f94b899e591f3ef264b71b193fba7043c7e953cde23bc5384bc1a6293580115fae3495fd845dadbd02bd6455cf48d0f62b33e62364a3a80",
+     "770dfab6a6a4a4bee0257ff335213f78d8287b4fd537d5c1fffa956910e7c779"),  # COUNT=10, L=256
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("ki", "fixed", "ko"), SP800_108_COUNTER)
+def test_sp800_108_counter_mode(kmip: KmipClient, ki: str, fixed: str, ko: str) -> None:
+    key = register_key(kmip, A.HMAC_SHA256, h(ki), U.DERIVE_KEY)
+    request = derive_request(kmip, [key], D.NIST800_108_C, 4 * len(ko), derivation_data=h(fixed))
+    assert derived_bytes(kmip, request) == h(ko)
+
+
+def test_hash_and_hmac_as_tc_derivekey_1_and_2(kmip: KmipClient) -> None:
+    key_bytes = h("00112233445566778899aabbccddeeff")
+    key = register_key(kmip, A.AES, key_bytes, U.DERIVE_KEY | U.ENCRYPT)
+    hashed = derive_request(kmip, [key], D.HASH, 128, hashing=H.SHA_256)
+    assert derived_bytes(kmip, hashed) == h("a8faed6abbf35c12a4b26e40f6feb19d")
+    maced = derive_request(kmip, [key], D.HMAC, 128, hashing=H.SHA_256, derivation_data=h("0102"))
+    assert derived_bytes(kmip, maced) == h("1e15c1f1da233629f770fb0a04a5020e")
+    # An HMAC key's own hash is the PRF's, whatever the parameters name (KMIP 2.1 §7.12).
+    hmac_key_bytes = os.urandom(64)
+    hmac_key = register_key(kmip, A.HMAC_SHA512, hmac_key_bytes, U.DERIVE_KEY)
+    own = derive_request(kmip, [hmac_key], D.HMAC, 512, hashing=H.SHA_256, derivation_data=b"data")
+    assert derived_bytes(kmip, own) == hmac.new(hmac_key_bytes, b"data", "sha512").digest()
+    # Derivation Data given as a Secret Data object.
+    data_object = secret(kmip, b"as an object")
+    from_object = derive_request(kmip, [hmac_key, data_object], D.HMAC, 256)
+    assert (
+        derived_bytes(kmip, from_object) == hmac.new(hmac_key_bytes, b"as an object", "sha512").digest()[:32]
+    )
+    sha3 = derive_request(kmip, [key], D.HASH, 224, hashing=H.SHA3_224)
+    assert derived_bytes(kmip, sha3) == hashlib.sha3_224(key_bytes).digest()
+
+
+# --- ECDH against pyca/cryptography ------------------------------------------------------------
+
+CURVES = [
+    pytest.param(lambda: ec.generate_private_key(ec.SECP256R1()), A.EC, id="P-256"),
+    pytest.param(lambda: ec.generate_private_key(ec.SECP384R1()), A.EC, id="P-384"),
+    pytest.param(lambda: ec.generate_private_key(ec.SECP521R1()), A.EC, id="P-521"),
+    pytest.param(x25519.X25519PrivateKey.generate, A.ECDH, id="X25519"),
+]
+
+
+def point_of(key: AnyPrivateKey) -> bytes:
+    """The public key as PKCS#11 gives ECDH its peer: an X9.62 point, or X25519's 32 bytes."""
+    if isinstance(key, x25519.X25519PrivateKey):
+        return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
+def exchange(mine: AnyPrivateKey, theirs: AnyPrivateKey) -> bytes:
+    if isinstance(mine, x25519.X25519PrivateKey) and isinstance(theirs, x25519.X25519PrivateKey):
+        return mine.exchange(theirs.public_key())
+    assert isinstance(mine, ec.EllipticCurvePrivateKey) and isinstance(theirs, ec.EllipticCurvePrivateKey)
+    return mine.exchange(ec.ECDH(), theirs.public_key())
+
+
+@pytest.mark.parametrize(("generate", "algorithm"), CURVES)
+def test_ecdh_equals_pycas_exchange(v2: KmipClient, generate: Any, algorithm: CryptographicAlgorithm) -> None:
+    ours, theirs = generate(), generate()
+    _, private = register_pair(v2, ours, algorithm, (U.DERIVE_KEY, U.DERIVE_KEY))
+    their_public, _ = register_pair(v2, theirs, algorithm, (U.DERIVE_KEY, U.DERIVE_KEY))
+    expected = exchange(ours, theirs)
+    bits = 8 * len(expected)
+    with_object = derive_request(v2, [private, their_public], D.ASYMMETRIC_KEY, bits)
+    assert derived_bytes(v2, with_object) == expected
+    with_data = derive_request(v2, [private], D.ASYMMETRIC_KEY, 128, derivation_data=point_of(theirs))
+    assert derived_bytes(v2, with_data) == expected[:16]  # truncated, as CKD_NULL
+    too_long = derive_request(v2, [private], D.ASYMMETRIC_KEY, bits + 8, derivation_data=point_of(theirs))
+    assert refusal(v2, too_long) is ResultReason.INVALID_FIELD
+
+
+def test_a_derived_key_is_linked_and_usable(v2: KmipClient) -> None:
+    ikm, info = os.urandom(32), b"an AES key"
+    source = secret(v2, ikm)
+    request = derive_request(
+        v2, [source], D.HKDF, 256, object_type=ObjectType.SYMMETRIC_KEY, algorithm=A.AES, derivation_data=info
+    )
+    uid = v2.call(request).unique_identifier
+
+    def links(of: str) -> list[Any]:
+        answer = v2.call(GetAttributesRequest(unique_identifier=of, attribute_references=[Tag.LINK]))
+        return [entry.value for entry in answer.attributes]
+
+    assert links(uid) == [
+        Link(link_type=LinkType.DERIVATION_BASE_OBJECT_LINK, linked_object_identifier=source)
+    ]
+    assert links(source) == [Link(link_type=LinkType.DERIVED_KEY_LINK, linked_object_identifier=uid)]
+    key = HKDF(hashes.SHA256(), 32, None, info).derive(ikm)
+    v2.call(ActivateRequest(unique_identifier=uid))
+    nonce = os.urandom(12)
+    answer = v2.call(
+        EncryptRequest(
+            unique_identifier=uid,
+            data=b"derived",
+            cryptographic_parameters=CryptographicParameters(block_cipher_mode=BlockCipherMode.GCM),
+            iv_counter_nonce=nonce,
+        )
+    )
+    assert AESGCM(key).decrypt(nonce, answer.data + answer.authenticated_encryption_tag, None) == b"derived"
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+def test_every_bad_request_gets_its_reason(kmip: KmipClient) -> None:
+    password = secret(kmip, b"password")
+
+    def reason(*args: Any, **kwargs: Any) -> ResultReason | None:
+        return refusal(kmip, derive_request(kmip, *args, **kwargs))
+
+    pbkdf2 = {"salt": b"salt", "iteration_count": 2}
+    no_derive = secret(kmip, b"password", U.ENCRYPT)
+    assert reason([no_derive], D.PBKDF2, 128, **pbkdf2) is reason_of_version(
+        kmip, ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
+    )
+    pre_active = secret(kmip, b"password", active=False)
+    assert reason([pre_active], D.PBKDF2, 128, **pbkdf2) is reason_of_version(
+        kmip, ResultReason.WRONG_KEY_LIFECYCLE_STATE
+    )
+    invalid = ResultReason.INVALID_FIELD
+    wrong_type = reason_of_version(kmip, ResultReason.INVALID_OBJECT_TYPE)
+    assert reason([password], D.PBKDF2, None, **pbkdf2) is invalid  # no Cryptographic Length
+    assert reason([password], D.PBKDF2, 100, **pbkdf2) is invalid  # not whole bytes
+    assert reason([password], D.PBKDF2, 128, object_type=ObjectType.SYMMETRIC_KEY, **pbkdf2) is invalid
+    assert reason([password], D.PBKDF2, 128, salt=b"salt") is invalid  # no Iteration Count
+    assert reason([password], D.PBKDF2, 128, salt=b"s", iteration_count=0) is invalid
+    assert reason([password], D.PBKDF2, 128, derivation_data=b"x", **pbkdf2) is invalid
+    assert reason([password], D.HASH, 128) is invalid  # HASH names its hash
+    assert reason([password], D.HASH, 264, hashing=H.SHA_256) is invalid  # beyond SHA-256's 256 bits
+    assert reason([password], D.HMAC, 128, hashing=H.SHA_256) is invalid  # HMAC over no data
+    assert reason([password, password], D.HKDF, 128, derivation_data=b"x") is invalid  # data twice
+    assert reason([password], D.HKDF, 128, initialization_vector=b"iv") is invalid
+    assert reason([password], D.HASH, 128, hashing=H.SHA_256, salt=b"s") is invalid
+    aes = {"object_type": ObjectType.SYMMETRIC_KEY, "algorithm": A.AES}
+    assert reason([password], D.HKDF, 136, **aes) is invalid  # not an AES length
+    assert reason([password], D.HASH, 128, hashing=H.MD5) is reason_of_version(
+        kmip, ResultReason.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS
+    )
+    assert reason([password], D.ENCRYPT, 128) is reason_of_version(kmip, ResultReason.FEATURE_NOT_SUPPORTED)
+    assert reason([password], D.HKDF, 128, object_type=ObjectType.PUBLIC_KEY) is wrong_type
+    public, private = register_pair(
+        kmip, ec.generate_private_key(ec.SECP256R1()), A.EC, (U.DERIVE_KEY, U.DERIVE_KEY)
+    )
+    assert reason([private], D.HKDF, 128) is wrong_type  # not a secret
+    other_curve, _ = register_pair(
+        kmip, ec.generate_private_key(ec.SECP384R1()), A.EC, (U.DERIVE_KEY, U.DERIVE_KEY)
+    )
+    assert reason([private, other_curve], D.ASYMMETRIC_KEY, 128) is wrong_type
+    assert reason([private], D.ASYMMETRIC_KEY, 128) is invalid  # no peer key
+    assert reason([private, public], D.ASYMMETRIC_KEY, 128, derivation_data=b"\x04" * 65) is invalid
+    assert reason([private], D.ASYMMETRIC_KEY, 128, derivation_data=b"\x04" + bytes(64)) is invalid
+    assert refusal(kmip, derive_request(kmip, ["no-such-object"], D.HKDF, 128)) is reason_of_version(
+        kmip, ResultReason.OBJECT_NOT_FOUND
+    )
