@@ -19,12 +19,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pkcs11_kmip.kmip.client import KmipClient
-from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SymmetricKey
+from pkcs11_kmip.kmip.messages import Attributes
+from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SecretData, SymmetricKey
 from pkcs11_kmip.kmip.messages.payloads import (
     DestroyRequest,
     EncryptRequest,
+    ExportRequest,
+    GetAttributesRequest,
     GetRequest,
     GetResponse,
+    ImportRequest,
     RegisterRequest,
 )
 from pkcs11_kmip.kmip.messages.structures import (
@@ -46,11 +50,20 @@ from pkcs11_kmip.kmip.spec.enums import (
     ObjectType,
     PaddingMethod,
     ResultReason,
+    SecretDataType,
+    State,
     WrappingMethod,
 )
 from pkcs11_kmip.kmip.ttlv import binary
 from testsupport.kmip_builders import attribute_fields
-from testsupport.managed_keys import an_hour_ago, reason_of_version, refusal, register_key, register_pair
+from testsupport.managed_keys import (
+    an_hour_ago,
+    reason_of_version,
+    refusal,
+    register_key,
+    register_pair,
+    symmetric,
+)
 from testsupport.server import RunningServer
 
 A = CryptographicAlgorithm
@@ -437,3 +450,79 @@ def test_a_wrapped_key_that_does_not_unwrap_is_not_registered(kmip: KmipClient) 
     )
     missing = reason_of_version(kmip, ResultReason.WRAPPING_OBJECT_NOT_FOUND)
     assert register_wrapped("no-such-key", good) is missing
+
+
+# --- Export and Import (KMIP 2.0+) -------------------------------------------------------------
+
+
+def test_export_wraps_as_get_does_and_gives_the_attributes(v2: KmipClient) -> None:
+    kek_bytes, key_bytes = os.urandom(16), os.urandom(32)
+    wrapping_key = kek(v2, kek_bytes, M.NIST_KEY_WRAP)
+    key = register_key(v2, A.AES, key_bytes, DATA, (Tag.SENSITIVE, True))
+    assert refusal(v2, ExportRequest(unique_identifier=key)) is ResultReason.SENSITIVE
+    answer = v2.call(ExportRequest(unique_identifier=key, key_wrapping_specification=wrapping(wrapping_key)))
+    block = answer.object.key_block
+    assert keywrap.aes_key_unwrap(kek_bytes, block.key_value) == key_bytes
+    exported = {entry.tag: entry.value for entry in answer.attributes}
+    assert exported[Tag.UNIQUE_IDENTIFIER] == key and exported[Tag.SENSITIVE] is True
+    assert exported[Tag.FRESH] is True  # as it was when asked (TC-IMPEXP-1-20)
+    again = v2.call(ExportRequest(unique_identifier=key, key_wrapping_specification=wrapping(wrapping_key)))
+    assert {entry.tag: entry.value for entry in again.attributes}[Tag.FRESH] is False
+
+
+def test_import_sets_the_identifier_and_attributes_given_and_replaces_only_when_asked(
+    v2: KmipClient, kmip_server: RunningServer
+) -> None:
+    uid = f"imported-{os.urandom(4).hex()}"
+    first, second = os.urandom(16), os.urandom(16)
+    activated = an_hour_ago()
+
+    def import_key(material: bytes, replace: bool | None, **fields: Any) -> ImportRequest:
+        attributes = Attributes()
+        attributes.add(Tag.CRYPTOGRAPHIC_USAGE_MASK, DATA)
+        attributes.add(Tag.STATE, State.ACTIVE)
+        attributes.add(Tag.ACTIVATION_DATE, activated)
+        request = ImportRequest(
+            unique_identifier=uid,
+            object_type=fields.pop("object_type", ObjectType.SYMMETRIC_KEY),
+            replace_existing=replace,
+            attributes=attributes,
+            object=fields.pop("object", symmetric(A.AES, material)),
+            **fields,
+        )
+        return request
+
+    assert v2.call(import_key(first, None)).unique_identifier == uid
+    assert plain(v2, uid) == first
+    answer = v2.call(GetAttributesRequest(unique_identifier=uid))
+    given = {entry.tag: entry.value for entry in answer.attributes}
+    assert given[Tag.STATE] is State.ACTIVE and given[Tag.ACTIVATION_DATE] == activated
+    assert refusal(v2, import_key(second, False)) is ResultReason.OBJECT_ALREADY_EXISTS
+    assert plain(v2, uid) == first
+    secret = SecretData(secret_data_type=SecretDataType.PASSWORD, key_block=get(v2, uid))
+    other_type = import_key(second, True, object_type=ObjectType.SECRET_DATA, object=secret)
+    assert refusal(v2, other_type) is ResultReason.INVALID_FIELD
+    with kmip_server.client("key-wrapping-other", version=(2, 1)) as other:
+        assert refusal(other, import_key(second, True)) is ResultReason.PERMISSION_DENIED
+    v2.call(import_key(second, True))
+    assert plain(v2, uid) == second
+    # A wrapped key imported Not Wrapped is unwrapped; As Registered it is kept as provided.
+    kek_bytes = os.urandom(16)
+    wrapping_key = kek(v2, kek_bytes, M.NIST_KEY_WRAP)
+    third = os.urandom(16)
+    block = KeyBlock(
+        key_format_type=KeyFormatType.RAW,
+        key_value=keywrap.aes_key_wrap(kek_bytes, third),
+        cryptographic_algorithm=A.AES,
+        cryptographic_length=128,
+        key_wrapping_data=KeyWrappingData(
+            wrapping_method=WrappingMethod.ENCRYPT,
+            encryption_key_information=EncryptionKeyInformation(unique_identifier=wrapping_key),
+            encoding_option=RAW_BYTES,
+        ),
+    )
+    wrapped_key = SymmetricKey(key_block=block)
+    v2.call(import_key(third, True, object=wrapped_key, key_wrap_type=KeyWrapType.NOT_WRAPPED))
+    assert plain(v2, uid) == third
+    v2.call(import_key(third, True, object=wrapped_key, key_wrap_type=KeyWrapType.AS_REGISTERED))
+    assert get(v2, uid).key_value == block.key_value

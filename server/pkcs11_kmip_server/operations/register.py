@@ -30,6 +30,7 @@ from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     KeyFormatType,
+    ObjectType,
     Operation,
     ResultReason,
 )
@@ -44,14 +45,7 @@ from pkcs11_kmip_server.operations import handles
 
 @handles(Operation.REGISTER)
 def register(context: RequestContext, request: RegisterRequest) -> RegisterResponse:
-    object_type, given_object = request.object_type, request.object
-    expected = OBJECT_CLASSES.get(object_type) if object_type is not None else None
-    if object_type is None or given_object is None or expected is None or type(given_object) is not expected:
-        given = type(request.object).__name__
-        kind = request.object_type.name if request.object_type is not None else "?"
-        raise KmipError(
-            ResultReason.INVALID_FIELD, f"Object Type {kind} does not match the {given} registered"
-        )
+    object_type, given_object = checked_object(request.object_type, request.object)
     requested = requested_attributes(
         context, attributes=request.attributes, template_attribute=request.template_attribute
     )
@@ -73,6 +67,20 @@ def register(context: RequestContext, request: RegisterRequest) -> RegisterRespo
     context.session.insert(record)
     context.id_placeholder = record.uid
     return RegisterResponse(unique_identifier=record.uid)
+
+
+def checked_object(
+    object_type: ObjectType | None, given_object: Structure | None
+) -> tuple[ObjectType, Structure]:
+    """The Object Type and the object a Register or Import carries, if they agree (else Invalid Field)."""
+    expected = OBJECT_CLASSES.get(object_type) if object_type is not None else None
+    if object_type is None or given_object is None or expected is None or type(given_object) is not expected:
+        given = type(given_object).__name__
+        kind = object_type.name if object_type is not None else "?"
+        raise KmipError(
+            ResultReason.INVALID_FIELD, f"Object Type {kind} does not match the {given} registered"
+        )
+    return object_type, given_object
 
 
 # Formats the server keeps without reading them: opaque by definition, or DSA/DH keys it does not implement.
