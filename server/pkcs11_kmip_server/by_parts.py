@@ -13,7 +13,8 @@ conflict that makes the engine run the message again finds the stream as it was.
 What a verification checks against (Signature Data, MAC Data) may come with the
 first part, as TC-STREAM-SIGNVFY-1 and TC-STREAM-MAC-1 send it, or with a later one;
 given twice it must be the same. Encrypt and Decrypt, whose every part has output,
-keep their own flow in `ciphering`, with the same stream table and rules.
+keep their own first part in `ciphering`; later parts of both go through
+`StreamTable.run_part` (checks, then cryptography; a failure ends the stream).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pkcs11_kmip_server.crypto.signatures import applicable
 from pkcs11_kmip_server.crypto.streams import Stream
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_use import spend_usage, usable_key
-from pkcs11_kmip_server.store import Conflict, ObjectRecord
+from pkcs11_kmip_server.store import ObjectRecord
 
 R = TypeVar("R")
 
@@ -79,39 +80,58 @@ def crypto_services(context: RequestContext) -> CryptoServices:
     return context.crypto
 
 
-def with_key(
+class KeyedRequest(PartRequest, Protocol):
+    @property
+    def unique_identifier(self) -> UniqueId | None: ...
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """How an operation uses its key: for what, which objects serve, whether it spends Usage Limits."""
+
+    operation: Operation
+    usage: CryptographicUsageMask
+    object_types: frozenset[ObjectType]
+    spends: bool  # Sign and MAC: one use and the data's bytes on the first part, the bytes later
+
+
+def value(started: Started) -> bytes:
+    """The signature, MAC or digest of an operation fed all its data."""
+    return started.operation.finish()
+
+
+def run_with_key(
     context: RequestContext,
-    uid: UniqueId | None,
-    requested: CryptographicParameters | None,
-    usage: CryptographicUsageMask,
-    object_types: frozenset[ObjectType],
+    request: KeyedRequest,
+    use: KeyUse,
     data: bytes | None,
     begin: Callable[[ObjectRecord, CryptographicParameters], DigestOperation],
-    spends: bool,
-) -> tuple[Callable[[bytes | None], Started], Callable[[str], str]]:
-    """`start` and `resume` for an operation with a key: checked for `usage` at every part.
+    finish: Callable[[Started], R],
+    expected: bytes | None = None,
+) -> Outcome[R]:
+    """`run` for an operation with a key, checked for its use at every part.
 
     `begin` gets the key and the parameters that apply (the request's, else the key's)
-    and has the provider begin; an operation that `spends` (Sign, MAC) takes one use and
-    the data's bytes from Usage Limits on its first part, the bytes on later ones.
+    and has the provider begin.
     """
     size = len(data or b"")
+    requested = request.cryptographic_parameters
 
     def start(expected: bytes | None) -> Started:
-        record = usable_key(context, uid, usage, object_types)
+        record = usable_key(context, request.unique_identifier, use.usage, use.object_types)
         parameters = applicable(requested, record.attributes.get(Tag.CRYPTOGRAPHIC_PARAMETERS))
         operation = begin(record, parameters)
-        if spends:
+        if use.spends:
             spend_usage(context, record, size, 1)
         return Started(record.uid, operation, (requested, parameters), expected)
 
     def resume(stream_uid: str) -> str:
-        record = usable_key(context, stream_uid, usage, object_types)
-        if spends:
+        record = usable_key(context, stream_uid, use.usage, use.object_types)
+        if use.spends:
             spend_usage(context, record, size, 0)
         return record.uid
 
-    return start, resume
+    return run(context, request, use.operation, data, start, resume, finish, expected)
 
 
 def run(
@@ -157,9 +177,9 @@ def _next_part(
     expected: bytes | None,
 ) -> Outcome[R]:
     assert request.correlation_value is not None
-    stream = services.streams.take(context.principal, request.correlation_value, operation)
-    state = stream.state
-    try:
+
+    def check(stream: Stream) -> tuple[Started, str]:
+        state = stream.state
         if not isinstance(state, Started):
             raise KmipError(ResultReason.INVALID_CORRELATION_VALUE, "the stream is of another operation")
         uid = getattr(request, "unique_identifier", None)
@@ -171,23 +191,15 @@ def _next_part(
             )
         if expected is not None and state.expected not in (None, expected):
             raise KmipError(ResultReason.INVALID_FIELD, "the stream was given another value to verify")
-        record_uid = resume(stream.object_uid)
-    except Conflict:  # nothing was computed: the engine runs the message again
-        services.streams.put_back(stream)
-        raise
-    except BaseException:
-        services.streams.end(stream)
-        raise
-    try:
+        return state, resume(stream.object_uid)
+
+    def work(stream: Stream, checked: tuple[Started, str]) -> tuple[Outcome[R], bool]:
+        state, record_uid = checked
         if expected is not None:
             state.expected = expected
         state.operation.update(data or b"")
         if not request.final_indicator:
-            services.streams.put_back(stream)
-            return Outcome(record_uid, correlation=stream.correlation)
-        result = finish(state)
-    except BaseException:
-        services.streams.end(stream)
-        raise
-    services.streams.end(stream, finished=True)
-    return Outcome(record_uid, result)
+            return Outcome(record_uid, correlation=stream.correlation), False
+        return Outcome(record_uid, finish(state)), True
+
+    return services.streams.run_part(context.principal, request.correlation_value, operation, check, work)

@@ -33,7 +33,7 @@ from pkcs11_kmip_server.crypto.services import CryptoServices
 from pkcs11_kmip_server.crypto.streams import Stream
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_use import spend_usage, usable_key
-from pkcs11_kmip_server.store import Conflict, ObjectRecord
+from pkcs11_kmip_server.store import ObjectRecord
 
 
 @dataclass(frozen=True)
@@ -145,9 +145,10 @@ def _next_part(
     context: RequestContext, services: CryptoServices, request: EncryptRequest, encrypt: bool
 ) -> CipherResult:
     assert request.correlation_value is not None
-    stream = services.streams.take(context.principal, request.correlation_value, _operation(encrypt))
-    state = stream.state
-    try:
+    data = request.data or b""
+
+    def check(stream: Stream) -> tuple[CipherStream, ObjectRecord]:
+        state = stream.state
         if not isinstance(state, CipherStream):
             raise KmipError(ResultReason.INVALID_CORRELATION_VALUE, "the stream is not a cipher stream")
         if (
@@ -169,23 +170,18 @@ def _next_part(
                 "IV, additional data and tag go with the first part of a stream only",
             )
         record = usable_key(context, stream.object_uid, _usage(encrypt))
-        data = request.data or b""
         if encrypt:
             spend_usage(context, record, len(data), 0)
-    except Conflict:  # nothing was computed: the engine runs the message again
-        services.streams.put_back(stream)
-        raise
-    except BaseException:
-        services.streams.end(stream)
-        raise
-    try:
+        return state, record
+
+    def work(stream: Stream, checked: tuple[CipherStream, ObjectRecord]) -> tuple[CipherResult, bool]:
+        state, record = checked
         output = state.operation.update(data)
         if not request.final_indicator:
-            services.streams.put_back(stream)
-            return CipherResult(record.uid, output or None, correlation=stream.correlation)
+            return CipherResult(record.uid, output or None, correlation=stream.correlation), False
         final = state.operation.finish()
-    except BaseException:
-        services.streams.end(stream)
-        raise
-    services.streams.end(stream, finished=True)
-    return CipherResult(record.uid, output + final.data or None, tag=final.tag)
+        return CipherResult(record.uid, output + final.data or None, tag=final.tag), True
+
+    return services.streams.run_part(
+        context.principal, request.correlation_value, _operation(encrypt), check, work
+    )

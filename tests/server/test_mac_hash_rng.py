@@ -12,21 +12,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
 
-from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
+from pkcs11_kmip.kmip.client import KmipClient
 from pkcs11_kmip.kmip.messages import RequestPayload
-from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SecretData, SymmetricKey
 from pkcs11_kmip.kmip.messages.payloads import (
     HashRequest,
     MACRequest,
     MACVerifyRequest,
-    RegisterRequest,
     RevokeRequest,
     RNGRetrieveRequest,
     RNGSeedRequest,
@@ -38,7 +35,6 @@ from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     CryptographicUsageMask,
     HashingAlgorithm,
-    KeyFormatType,
     ObjectType,
     ResultReason,
     RevocationReasonCode,
@@ -46,8 +42,11 @@ from pkcs11_kmip.kmip.spec.enums import (
     UsageLimitsUnit,
     ValidityIndicator,
 )
-from pkcs11_kmip_server.engine import reason_for
-from testsupport.kmip_builders import AttributeSpec, attribute_fields
+from testsupport import managed_keys
+from testsupport.kmip_builders import AttributeSpec
+from testsupport.managed_keys import reason_of_version as expected
+from testsupport.managed_keys import refusal as refused
+from testsupport.managed_keys import register_object, secret_data
 from testsupport.server import RunningServer
 
 A = CryptographicAlgorithm
@@ -65,10 +64,6 @@ def kmip(request: pytest.FixtureRequest, kmip_server: RunningServer) -> Iterator
         yield client
 
 
-def an_hour_ago() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-
-
 def register_key(
     kmip: KmipClient,
     algorithm: CryptographicAlgorithm,
@@ -77,22 +72,8 @@ def register_key(
     usage: CryptographicUsageMask = MAC_BOTH,
     active: bool = True,
 ) -> str:
-    """A symmetric key the test knows (an HMAC key of any length, or AES), Active unless asked."""
-    block = KeyBlock(
-        key_format_type=KeyFormatType.RAW,
-        key_value=KeyValue(key_material=material),
-        cryptographic_algorithm=algorithm,
-        cryptographic_length=8 * len(material),
-    )
-    dates: tuple[AttributeSpec, ...] = ((Tag.ACTIVATION_DATE, an_hour_ago()),) if active else ()
-    uid: str = kmip.call(
-        RegisterRequest(
-            object_type=ObjectType.SYMMETRIC_KEY,
-            object=SymmetricKey(key_block=block),
-            **attribute_fields(kmip.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, usage), *dates, *extra),
-        )
-    ).unique_identifier
-    return uid
+    """A Raw key the test knows (an HMAC key of any length, or AES), for MACs, Active unless asked."""
+    return managed_keys.register_key(kmip, algorithm, material, usage, *extra, active=active)
 
 
 def params(**fields: Any) -> CryptographicParameters:
@@ -110,16 +91,6 @@ def mac_verify(kmip: KmipClient, uid: str, data: bytes, mac_data: bytes, **field
     return kmip.call(
         MACVerifyRequest(unique_identifier=uid, data=data, mac_data=mac_data, **fields)
     ).validity_indicator
-
-
-def refused(kmip: KmipClient, payload: RequestPayload) -> ResultReason | None:
-    with pytest.raises(KmipResultError) as failure:
-        kmip.call(payload)
-    return failure.value.reason
-
-
-def expected(kmip: KmipClient, reason: ResultReason) -> ResultReason:
-    return reason_for(reason, kmip.version)
 
 
 # --- known answers ----------------------------------------------------------------------------
@@ -269,17 +240,7 @@ def test_the_keys_parameters_name_hmac_for_an_aes_key(kmip: KmipClient) -> None:
 
 def test_secret_data_is_an_hmac_key(kmip: KmipClient) -> None:
     secret = b"a secret that is not a key of any algorithm"
-    block = KeyBlock(key_format_type=KeyFormatType.OPAQUE, key_value=KeyValue(key_material=secret))
-    fields = attribute_fields(
-        kmip.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, MAC_BOTH), (Tag.ACTIVATION_DATE, an_hour_ago())
-    )
-    uid = kmip.call(
-        RegisterRequest(
-            object_type=ObjectType.SECRET_DATA,
-            object=SecretData(secret_data_type=SecretDataType.SEED, key_block=block),
-            **fields,
-        )
-    ).unique_identifier
+    uid = register_object(kmip, ObjectType.SECRET_DATA, secret_data(secret, SecretDataType.SEED), MAC_BOTH)
     sha256 = params(hashing_algorithm=H.SHA_256)
     tag = hmac.new(secret, DATA, "sha256").digest()
     assert mac(kmip, uid, DATA, cryptographic_parameters=sha256) == tag

@@ -14,20 +14,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
+from pkcs11_kmip.kmip.client import KmipClient
 from pkcs11_kmip.kmip.messages import RequestPayload
-from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, PrivateKey, PublicKey
 from pkcs11_kmip.kmip.messages.payloads import (
-    RegisterRequest,
     RevokeRequest,
     SignatureVerifyRequest,
     SignatureVerifyResponse,
@@ -41,16 +38,17 @@ from pkcs11_kmip.kmip.spec.enums import (
     CryptographicUsageMask,
     DigitalSignatureAlgorithm,
     HashingAlgorithm,
-    KeyFormatType,
-    ObjectType,
     PaddingMethod,
     ResultReason,
     RevocationReasonCode,
     UsageLimitsUnit,
     ValidityIndicator,
 )
-from pkcs11_kmip_server.engine import reason_for
-from testsupport.kmip_builders import AttributeSpec, aes_register, attribute_fields
+from testsupport import managed_keys
+from testsupport.kmip_builders import AttributeSpec, aes_register
+from testsupport.managed_keys import an_hour_ago
+from testsupport.managed_keys import reason_of_version as expected
+from testsupport.managed_keys import refusal as refused
 from testsupport.server import RunningServer
 
 A = CryptographicAlgorithm
@@ -108,18 +106,12 @@ def ec_keys() -> dict[int, ec.EllipticCurvePrivateKey]:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def an_hour_ago() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-
-
-def algorithm_and_length(key: PrivateKeyType) -> tuple[CryptographicAlgorithm, int]:
+def algorithm_of(key: PrivateKeyType) -> CryptographicAlgorithm:
     if isinstance(key, rsa.RSAPrivateKey):
-        return A.RSA, key.key_size
+        return A.RSA
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return A.EC, key.curve.key_size
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return A.ED25519, 256
-    return A.ED448, 448
+        return A.EC
+    return A.ED25519 if isinstance(key, ed25519.Ed25519PrivateKey) else A.ED448
 
 
 @dataclass(frozen=True)
@@ -136,33 +128,8 @@ def register_pair(
     active: bool = True,
 ) -> Pair:
     """The key pair as two registered objects (X.509 public, PKCS#8 private), Active unless asked."""
-    algorithm, length = algorithm_and_length(key)
-
-    def block(key_format: KeyFormatType, der: bytes) -> KeyBlock:
-        return KeyBlock(
-            key_format_type=key_format,
-            key_value=KeyValue(key_material=der),
-            cryptographic_algorithm=algorithm,
-            cryptographic_length=length,
-        )
-
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    private = key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    dates: tuple[AttributeSpec, ...] = ((Tag.ACTIVATION_DATE, an_hour_ago()),) if active else ()
-    uids = []
-    for object_type, value, usage in (
-        (ObjectType.PUBLIC_KEY, PublicKey(key_block=block(KeyFormatType.X_509, public)), usages[0]),
-        (ObjectType.PRIVATE_KEY, PrivateKey(key_block=block(KeyFormatType.PKCS_8, private)), usages[1]),
-    ):
-        fields = attribute_fields(kmip.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, usage), *dates, *extra)
-        uids.append(
-            kmip.call(RegisterRequest(object_type=object_type, object=value, **fields)).unique_identifier
-        )
-    return Pair(uids[0], uids[1])
+    public, private = managed_keys.register_pair(kmip, key, algorithm_of(key), usages, *extra, active=active)
+    return Pair(public, private)
 
 
 def params(**fields: Any) -> CryptographicParameters:
@@ -179,16 +146,6 @@ def verify(kmip: KmipClient, uid: str, data: bytes | None, signature: bytes | No
         SignatureVerifyRequest(unique_identifier=uid, data=data, signature_data=signature, **fields)
     )
     return answer.validity_indicator
-
-
-def refused(kmip: KmipClient, payload: RequestPayload) -> ResultReason | None:
-    with pytest.raises(KmipResultError) as failure:
-        kmip.call(payload)
-    return failure.value.reason
-
-
-def expected(kmip: KmipClient, reason: ResultReason) -> ResultReason:
-    return reason_for(reason, kmip.version)
 
 
 def flip(signature: bytes) -> bytes:

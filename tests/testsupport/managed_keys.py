@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
 from pkcs11_kmip.kmip.messages import RequestPayload
@@ -36,7 +36,13 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip_server.engine import reason_for
 from testsupport.kmip_builders import AttributeSpec, attribute_fields
 
-AnyPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey
+AnyPrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | x25519.X25519PrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+)
 
 
 def an_hour_ago() -> datetime:
@@ -94,9 +100,13 @@ def register_pair(
     algorithm: CryptographicAlgorithm,
     usages: tuple[CryptographicUsageMask, CryptographicUsageMask],
     *extra: AttributeSpec,
+    active: bool = True,
 ) -> tuple[str, str]:
-    """The pair as two Active objects, (public key, private key): X.509 and PKCS#8 DER."""
-    length = key.key_size if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else 256
+    """The pair as two objects, (public key, private key): X.509 and PKCS#8 DER, Active unless asked."""
+    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        length = key.key_size
+    else:
+        length = 448 if isinstance(key, ed448.Ed448PrivateKey) else 256
 
     def block(key_format: KeyFormatType, der: bytes) -> KeyBlock:
         return KeyBlock(
@@ -119,6 +129,7 @@ def register_pair(
             PublicKey(key_block=block(KeyFormatType.X_509, public)),
             usages[0],
             *extra,
+            active=active,
         ),
         register_object(
             kmip,
@@ -126,6 +137,7 @@ def register_pair(
             PrivateKey(key_block=block(KeyFormatType.PKCS_8, private)),
             usages[1],
             *extra,
+            active=active,
         ),
     )
 

@@ -42,6 +42,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     PaddingMethod,
     ResultReason,
 )
+from pkcs11_kmip_server.crypto.derivation import HMAC_KEY_HASHES
 from pkcs11_kmip_server.errors import KmipError
 
 A = CryptographicAlgorithm
@@ -115,17 +116,8 @@ SIGNATURE_HASHES = frozenset(
 DEFAULT_HASH_BY_LENGTH: dict[int, HashingAlgorithm] = {384: H.SHA_384, 521: H.SHA_512}
 DEFAULT_SIGNATURE_HASH = H.SHA_256
 
-HMAC_HASHES: dict[CryptographicAlgorithm, HashingAlgorithm] = {
-    A.HMAC_SHA1: H.SHA_1,
-    A.HMAC_SHA224: H.SHA_224,
-    A.HMAC_SHA256: H.SHA_256,
-    A.HMAC_SHA384: H.SHA_384,
-    A.HMAC_SHA512: H.SHA_512,
-    A.HMAC_SHA3_224: H.SHA3_224,
-    A.HMAC_SHA3_256: H.SHA3_256,
-    A.HMAC_SHA3_384: H.SHA3_384,
-    A.HMAC_SHA3_512: H.SHA3_512,
-}
+# An HMAC key names its own hash; the table is the one Derive Key's HMAC uses.
+HMAC_HASHES = HMAC_KEY_HASHES
 
 # What the Hash operation computes (SHA-2 including the truncated SHA-512s, and SHA-3).
 DIGESTS = frozenset({*SIGNATURE_HASHES, H.SHA_512_224, H.SHA_512_256})

@@ -33,9 +33,14 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pkcs11_kmip.kmip.spec.enums import Operation, ResultReason
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.store import Conflict
+
+C = TypeVar("C")
+R = TypeVar("R")
 
 CORRELATION_BYTES = 16
 
@@ -116,6 +121,40 @@ class StreamTable:
             del self._idle[correlation]
             self._busy[correlation] = stream
             return stream
+
+    def run_part(
+        self,
+        owner: str,
+        correlation: bytes,
+        operation: Operation,
+        check: Callable[[Stream], C],
+        work: Callable[[Stream, C], tuple[R, bool]],
+    ) -> R:
+        """Run a later part of the caller's stream: `check` it (store reads and writes, no
+        cryptography), then do its `work` (the result, and whether the stream is finished).
+
+        A store Conflict in `check` puts the stream back as it was, for the engine to run
+        the message again; any other failure ends the stream.
+        """
+        stream = self.take(owner, correlation, operation)
+        try:
+            checked = check(stream)
+        except Conflict:
+            self.put_back(stream)
+            raise
+        except BaseException:
+            self.end(stream)
+            raise
+        try:
+            result, finished = work(stream, checked)
+        except BaseException:
+            self.end(stream)
+            raise
+        if finished:
+            self.end(stream, finished=True)
+        else:
+            self.put_back(stream)
+        return result
 
     def put_back(self, stream: Stream) -> None:
         """Return a taken stream after a part that succeeded; its idle time starts again."""

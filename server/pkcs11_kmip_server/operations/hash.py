@@ -31,6 +31,6 @@ def hash_data(context: RequestContext, request: HashRequest) -> HashResponse:
         request.data,
         start,
         lambda uid: uid,
-        lambda started: started.operation.finish(),
+        by_parts.value,
     )
     return HashResponse(data=outcome.result, correlation_value=outcome.correlation)

@@ -34,26 +34,13 @@ def begin_mac(context: RequestContext) -> Callable[[ObjectRecord, CryptographicP
     return begin
 
 
+MAC_GENERATING = by_parts.KeyUse(Operation.MAC, CryptographicUsageMask.MAC_GENERATE, MAC_KEYS, True)
+
+
 @handles(Operation.MAC)
 def mac(context: RequestContext, request: MACRequest) -> MACResponse:
-    start, resume = by_parts.with_key(
-        context,
-        request.unique_identifier,
-        request.cryptographic_parameters,
-        CryptographicUsageMask.MAC_GENERATE,
-        MAC_KEYS,
-        request.data,
-        begin_mac(context),
-        spends=True,
-    )
-    outcome = by_parts.run(
-        context,
-        request,
-        Operation.MAC,
-        request.data,
-        start,
-        resume,
-        lambda started: started.operation.finish(),
+    outcome = by_parts.run_with_key(
+        context, request, MAC_GENERATING, request.data, begin_mac(context), by_parts.value
     )
     return MACResponse(
         unique_identifier=outcome.uid, mac_data=outcome.result, correlation_value=outcome.correlation

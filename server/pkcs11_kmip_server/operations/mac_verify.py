@@ -16,28 +16,13 @@ from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.operations.mac import MAC_KEYS, begin_mac
 from pkcs11_kmip_server.operations.signature_verify import validity
 
+MAC_VERIFYING = by_parts.KeyUse(Operation.MAC_VERIFY, CryptographicUsageMask.MAC_VERIFY, MAC_KEYS, False)
+
 
 @handles(Operation.MAC_VERIFY)
 def mac_verify(context: RequestContext, request: MACVerifyRequest) -> MACVerifyResponse:
-    start, resume = by_parts.with_key(
-        context,
-        request.unique_identifier,
-        request.cryptographic_parameters,
-        CryptographicUsageMask.MAC_VERIFY,
-        MAC_KEYS,
-        request.data,
-        begin_mac(context),
-        spends=False,
-    )
-    outcome = by_parts.run(
-        context,
-        request,
-        Operation.MAC_VERIFY,
-        request.data,
-        start,
-        resume,
-        validity,
-        expected=request.mac_data,
+    outcome = by_parts.run_with_key(
+        context, request, MAC_VERIFYING, request.data, begin_mac(context), validity, expected=request.mac_data
     )
     return MACVerifyResponse(
         unique_identifier=outcome.uid,

@@ -44,6 +44,11 @@ def spec_for(record: ObjectRecord, parameters: CryptographicParameters, prehashe
     )
 
 
+SIGNING = by_parts.KeyUse(
+    Operation.SIGN, CryptographicUsageMask.SIGN, frozenset({ObjectType.PRIVATE_KEY}), True
+)
+
+
 @handles(Operation.SIGN)
 def sign(context: RequestContext, request: SignRequest) -> SignResponse:
     data, prehashed = signed_data(request)
@@ -52,19 +57,7 @@ def sign(context: RequestContext, request: SignRequest) -> SignResponse:
     def begin(record: ObjectRecord, parameters: CryptographicParameters) -> DigestOperation:
         return provider.sign(record, spec_for(record, parameters, prehashed), verify=False)
 
-    start, resume = by_parts.with_key(
-        context,
-        request.unique_identifier,
-        request.cryptographic_parameters,
-        CryptographicUsageMask.SIGN,
-        frozenset({ObjectType.PRIVATE_KEY}),
-        data,
-        begin,
-        spends=True,
-    )
-    outcome = by_parts.run(
-        context, request, Operation.SIGN, data, start, resume, lambda started: started.operation.finish()
-    )
+    outcome = by_parts.run_with_key(context, request, SIGNING, data, begin, by_parts.value)
     return SignResponse(
         unique_identifier=outcome.uid, signature_data=outcome.result, correlation_value=outcome.correlation
     )

@@ -51,6 +51,11 @@ def validity(started: by_parts.Started) -> ValidityIndicator:
     return ValidityIndicator.VALID if valid else ValidityIndicator.INVALID
 
 
+VERIFYING = by_parts.KeyUse(
+    Operation.SIGNATURE_VERIFY, CryptographicUsageMask.VERIFY, frozenset({ObjectType.PUBLIC_KEY}), False
+)
+
+
 @handles(Operation.SIGNATURE_VERIFY)
 def signature_verify(context: RequestContext, request: SignatureVerifyRequest) -> SignatureVerifyResponse:
     data, prehashed = signed_data(request)
@@ -62,25 +67,8 @@ def signature_verify(context: RequestContext, request: SignatureVerifyRequest) -
         except KeyMismatch:
             return NeverValid()
 
-    start, resume = by_parts.with_key(
-        context,
-        request.unique_identifier,
-        request.cryptographic_parameters,
-        CryptographicUsageMask.VERIFY,
-        frozenset({ObjectType.PUBLIC_KEY}),
-        data,
-        begin,
-        spends=False,
-    )
-    outcome = by_parts.run(
-        context,
-        request,
-        Operation.SIGNATURE_VERIFY,
-        data,
-        start,
-        resume,
-        validity,
-        expected=request.signature_data,
+    outcome = by_parts.run_with_key(
+        context, request, VERIFYING, data, begin, validity, expected=request.signature_data
     )
     return SignatureVerifyResponse(
         unique_identifier=outcome.uid,
