@@ -1,6 +1,6 @@
 """A ctypes host for fork and thread tests against a real server and token.
 
-Usage: python fork_host.py MODULE PIN fork|threads
+Usage: python fork_host.py MODULE PIN fork|threads|restart
 Prints key=value lines (CK_RVs in hex). Runs under any Python 3.9+ (no project imports).
 
 fork: the parent logs in and keeps threads calling while it forks; the child must see
@@ -8,6 +8,9 @@ CKR_CRYPTOKI_NOT_INITIALIZED (0x190) until its own C_Initialize, then work with 
 sessions; the parent's session and login must be untouched.
 threads: many threads, each with its own session, call at once (random and digests
 checked against hashlib).
+restart: 4 threads call until told to stop, opening a new session after a failure; each
+line on stdin asks for the number of successful calls so far ("count") or stops them
+("stop", then the failures by CK_RV are printed): the test restarts the server meanwhile.
 """
 
 import ctypes
@@ -163,11 +166,49 @@ def threads_mode(host):
     print(f"seconds={time.monotonic() - started:.2f}")
 
 
+def restart_mode(host):
+    stop = threading.Event()
+    lock = threading.Lock()
+    successes = [0]
+    failures = {}
+
+    def worker():
+        session = None
+        while not stop.is_set():
+            if session is None:
+                rv, opened = host.open()
+                session = None if rv else opened
+            else:
+                rv = host.random(session)
+            if rv == 0:
+                with lock:
+                    successes[0] += 1
+                continue
+            with lock:
+                failures[rv] = failures.get(rv, 0) + 1
+            session = None
+            time.sleep(0.05)  # the server may be down for a while: do not spin
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for line in sys.stdin:
+        if line.strip() == "count":
+            with lock:
+                print(f"count={successes[0]}", flush=True)
+        else:
+            break
+    stop.set()
+    for thread in threads:
+        thread.join()
+    print("failures=" + ",".join(f"{hexrv(rv)}:{n}" for rv, n in sorted(failures.items())))
+
+
 def main():
     host = Host(sys.argv[1], sys.argv[2])
     print(f"initialize={hexrv(host.initialize())}")
     print(f"slots={hexrv(host.first_slot())}")
-    {"fork": fork_mode, "threads": threads_mode}[sys.argv[3]](host)
+    {"fork": fork_mode, "threads": threads_mode, "restart": restart_mode}[sys.argv[3]](host)
     print(f"finalize={hexrv(host.lib.C_Finalize(None))}", flush=True)
 
 

@@ -1,16 +1,20 @@
 """Fork safety and many threads, against the real server and token: a forked child sees
 CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize, then works with a context of
 its own, while the parent's sessions, login and threads carry on; many threads with a
-session each call at once; pkcs11-tool's --test-fork and --test-threads pass."""
+session each call at once; pkcs11-tool's --test-fork and --test-threads pass; threads
+calling through a server restart carry on."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from testsupport.softhsm import Token
+from testsupport.softhsm import Token, start_pkcs11_server, write_client_config
 from testsupport.tools import pkcs11_tool, run
 
 HOST = Path(__file__).with_name("fork_host.py")
@@ -90,3 +94,55 @@ def test_pkcs11_tool_test_threads(module_path: Path, ours: dict[str, str], token
         for line in returned
     ), returned
     assert f"token label        : {token.label}" in output
+
+
+def test_threads_survive_a_server_restart(
+    module_path: Path, token: Token, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Threads calling while the server stops and starts again: calls fail only with
+    CKR_DEVICE_ERROR (the server is away, or went away with a request) or
+    CKR_SESSION_HANDLE_INVALID (the session was lost), then work again in new sessions."""
+    server = start_pkcs11_server(tmp_path_factory.mktemp("restarting"), token)
+    config = write_client_config(tmp_path_factory.mktemp("restart-threads") / "pkcs11-kmip.toml", server)
+    env = {**os.environ, "PKCS11_KMIP_CONFIG": str(config)}
+    process = subprocess.Popen(
+        [sys.executable, str(HOST), str(module_path), token.pin, "restart"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdin is not None and process.stdout is not None
+
+    def count() -> int:
+        process.stdin.write("count\n")  # type: ignore[union-attr]
+        process.stdin.flush()  # type: ignore[union-attr]
+        while not (line := process.stdout.readline()).startswith("count="):  # type: ignore[union-attr]
+            assert line, "the host exited"
+        return int(line.partition("=")[2])
+
+    def calls_go_on(since: int) -> int:
+        deadline = time.monotonic() + 30
+        while (now := count()) < since + 50:
+            assert time.monotonic() < deadline, f"no progress past {now} calls"
+            time.sleep(0.1)
+        return now
+
+    try:
+        before = calls_go_on(0)
+        server.stop()
+        time.sleep(0.5)  # calls made now find no server
+        server.start()
+        calls_go_on(count())
+        assert count() > before
+        output, _ = process.communicate("stop\n", timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if server.process is not None:
+            server.stop()
+    values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    failures = dict(item.split(":") for item in values["failures"].split(",") if item)
+    assert set(failures) <= {"0x30", "0xb3"}, failures  # CKR_DEVICE_ERROR, CKR_SESSION_HANDLE_INVALID
+    assert failures, "the restart went unnoticed: were the calls going to this server?"
+    assert values["finalize"] == "0x0"
