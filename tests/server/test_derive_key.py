@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -44,6 +43,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 from testsupport.kmip_builders import attribute_fields
 from testsupport.managed_keys import (
     AnyPrivateKey,
+    client_fixture,
     reason_of_version,
     refusal,
     register_key,
@@ -51,7 +51,6 @@ from testsupport.managed_keys import (
     register_pair,
     secret_data,
 )
-from testsupport.server import RunningServer
 
 A = CryptographicAlgorithm
 D = DerivationMethod
@@ -61,16 +60,8 @@ CLIENT = "derive-key"
 h = bytes.fromhex
 
 
-@pytest.fixture(params=[(1, 4), (2, 1)], ids=["1.4", "2.1"])
-def kmip(request: pytest.FixtureRequest, kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=request.param) as client:
-        yield client
-
-
-@pytest.fixture
-def v2(kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=(2, 1)) as client:
-        yield client
+kmip = client_fixture(CLIENT, (1, 4), (2, 1))
+v2 = client_fixture(CLIENT, (2, 1))
 
 
 def derive_request(

@@ -10,7 +10,6 @@ Every refusal is checked for its Result Reason.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -58,9 +57,11 @@ from pkcs11_kmip.kmip.ttlv import binary
 from testsupport.kmip_builders import attribute_fields
 from testsupport.managed_keys import (
     an_hour_ago,
+    client_fixture,
     reason_of_version,
     refusal,
     register_key,
+    register_object,
     register_pair,
     symmetric,
 )
@@ -76,16 +77,8 @@ CLIENT = "key-wrapping"
 h = bytes.fromhex
 
 
-@pytest.fixture(params=[(1, 4), (2, 1)], ids=["1.4", "2.1"])
-def kmip(request: pytest.FixtureRequest, kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=request.param) as client:
-        yield client
-
-
-@pytest.fixture
-def v2(kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=(2, 1)) as client:
-        yield client
+kmip = client_fixture(CLIENT, (1, 4), (2, 1))
+v2 = client_fixture(CLIENT, (2, 1))
 
 
 @pytest.fixture(scope="module")
@@ -177,14 +170,8 @@ def test_known_answers_both_ways(
     assert data.encryption_key_information == EncryptionKeyInformation(unique_identifier=wrapping_key)
     assert data.encoding_option is RAW_BYTES and data.iv_counter_nonce is None
     # The reverse: the wrapped bytes register, and the server holds the key itself.
-    block = wrapped_block(key_hex, wrapped, data)
-    registered = kmip.call(
-        RegisterRequest(
-            object_type=ObjectType.SYMMETRIC_KEY,
-            object=SymmetricKey(key_block=block),
-            **attribute_fields(kmip.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, U.MAC_GENERATE)),
-        )
-    ).unique_identifier
+    block = wrapped_block(wrapped, wrapping_key, A.HMAC_SHA256, 4 * len(key_hex))
+    registered = register_block(kmip, block, U.MAC_GENERATE)
     assert plain(kmip, registered) == h(key_hex)
     # As Registered: wrapped again as it came (AES-KW and KWP are deterministic).
     again = get(kmip, registered, key_wrap_type=KeyWrapType.AS_REGISTERED)
@@ -194,13 +181,35 @@ def test_known_answers_both_ways(
     )
 
 
-def wrapped_block(key_hex: str, wrapped: bytes, data: KeyWrappingData) -> KeyBlock:
+def wrapped_block(
+    wrapped: bytes,
+    kek_uid: str,
+    algorithm: CryptographicAlgorithm = A.AES,
+    bits: int = 128,
+    given: CryptographicParameters | None = None,
+    iv: bytes | None = None,
+) -> KeyBlock:
+    """A Raw key block wrapped (Encrypt, No Encoding) under the key `kek_uid`."""
     return KeyBlock(
         key_format_type=KeyFormatType.RAW,
         key_value=wrapped,
-        cryptographic_algorithm=A.HMAC_SHA256,
-        cryptographic_length=4 * len(key_hex),
-        key_wrapping_data=data,
+        cryptographic_algorithm=algorithm,
+        cryptographic_length=bits,
+        key_wrapping_data=KeyWrappingData(
+            wrapping_method=WrappingMethod.ENCRYPT,
+            encryption_key_information=EncryptionKeyInformation(
+                unique_identifier=kek_uid, cryptographic_parameters=given
+            ),
+            iv_counter_nonce=iv,
+            encoding_option=RAW_BYTES,
+        ),
+    )
+
+
+def register_block(kmip: KmipClient, block: KeyBlock, usage: U = DATA, active: bool = False) -> str:
+    """A symmetric key registered from a (wrapped) key block."""
+    return register_object(
+        kmip, ObjectType.SYMMETRIC_KEY, SymmetricKey(key_block=block), usage, active=active
     )
 
 
@@ -253,53 +262,16 @@ def test_rsa_wrapping_unwraps_locally_and_the_reverse(
     assert rsa_key.decrypt(wrapped, scheme) == key_bytes
     # The reverse: wrapped locally with the public key, unwrapped by the server's private key.
     other = os.urandom(16)
-    block = KeyBlock(
-        key_format_type=KeyFormatType.RAW,
-        key_value=rsa_key.public_key().encrypt(other, scheme),
-        cryptographic_algorithm=A.AES,
-        cryptographic_length=128,
-        key_wrapping_data=KeyWrappingData(
-            wrapping_method=WrappingMethod.ENCRYPT,
-            encryption_key_information=EncryptionKeyInformation(
-                unique_identifier=private, cryptographic_parameters=given
-            ),
-            encoding_option=RAW_BYTES,
-        ),
-    )
-    uid = v2.call(
-        RegisterRequest(
-            object_type=ObjectType.SYMMETRIC_KEY,
-            object=SymmetricKey(key_block=block),
-            **attribute_fields(v2.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, DATA)),
-        )
-    ).unique_identifier
+    block = wrapped_block(rsa_key.public_key().encrypt(other, scheme), private, given=given)
+    uid = register_block(v2, block)
     assert plain(v2, uid) == other
 
 
 def test_a_key_wrapped_locally_registers_and_encrypts(v2: KmipClient) -> None:
     kek_bytes, key_bytes, iv = os.urandom(16), os.urandom(32), os.urandom(12)
     wrapping_key = kek(v2, kek_bytes, M.GCM)
-    block = KeyBlock(
-        key_format_type=KeyFormatType.RAW,
-        key_value=AESGCM(kek_bytes).encrypt(iv, key_bytes, None),
-        cryptographic_algorithm=A.AES,
-        cryptographic_length=256,
-        key_wrapping_data=KeyWrappingData(
-            wrapping_method=WrappingMethod.ENCRYPT,
-            encryption_key_information=EncryptionKeyInformation(unique_identifier=wrapping_key),
-            iv_counter_nonce=iv,
-            encoding_option=RAW_BYTES,
-        ),
-    )
-    uid = v2.call(
-        RegisterRequest(
-            object_type=ObjectType.SYMMETRIC_KEY,
-            object=SymmetricKey(key_block=block),
-            **attribute_fields(
-                v2.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, DATA), (Tag.ACTIVATION_DATE, an_hour_ago())
-            ),
-        )
-    ).unique_identifier
+    block = wrapped_block(AESGCM(kek_bytes).encrypt(iv, key_bytes, None), wrapping_key, bits=256, iv=iv)
+    uid = register_block(v2, block, active=True)
     nonce = os.urandom(12)
     answer = v2.call(
         EncryptRequest(
@@ -318,14 +290,7 @@ def test_a_ttlv_encoded_key_round_trips_through_register(v2: KmipClient) -> None
     key_bytes = os.urandom(24)
     key = register_key(v2, A.AES, key_bytes, DATA)
     block = get(v2, key, key_wrapping_specification=wrapping(wrapping_key, EncodingOption.TTLV_ENCODING))
-    uid = v2.call(
-        RegisterRequest(
-            object_type=ObjectType.SYMMETRIC_KEY,
-            object=SymmetricKey(key_block=block),
-            **attribute_fields(v2.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, DATA)),
-        )
-    ).unique_identifier
-    assert plain(v2, uid) == key_bytes
+    assert plain(v2, register_block(v2, block)) == key_bytes
 
 
 # --- what each flag and state allows -----------------------------------------------------------
@@ -411,18 +376,7 @@ def test_a_wrapped_key_that_does_not_unwrap_is_not_registered(kmip: KmipClient) 
     key_bytes, iv = os.urandom(16), os.urandom(12)
 
     def register_wrapped(uid: str, wrapped: bytes, iv: bytes | None = None) -> ResultReason | None:
-        block = KeyBlock(
-            key_format_type=KeyFormatType.RAW,
-            key_value=wrapped,
-            cryptographic_algorithm=A.AES,
-            cryptographic_length=128,
-            key_wrapping_data=KeyWrappingData(
-                wrapping_method=WrappingMethod.ENCRYPT,
-                encryption_key_information=EncryptionKeyInformation(unique_identifier=uid),
-                iv_counter_nonce=iv,
-                encoding_option=RAW_BYTES,
-            ),
-        )
+        block = wrapped_block(wrapped, uid, iv=iv)
         request = RegisterRequest(
             object_type=ObjectType.SYMMETRIC_KEY,
             object=SymmetricKey(key_block=block),
@@ -510,17 +464,7 @@ def test_import_sets_the_identifier_and_attributes_given_and_replaces_only_when_
     kek_bytes = os.urandom(16)
     wrapping_key = kek(v2, kek_bytes, M.NIST_KEY_WRAP)
     third = os.urandom(16)
-    block = KeyBlock(
-        key_format_type=KeyFormatType.RAW,
-        key_value=keywrap.aes_key_wrap(kek_bytes, third),
-        cryptographic_algorithm=A.AES,
-        cryptographic_length=128,
-        key_wrapping_data=KeyWrappingData(
-            wrapping_method=WrappingMethod.ENCRYPT,
-            encryption_key_information=EncryptionKeyInformation(unique_identifier=wrapping_key),
-            encoding_option=RAW_BYTES,
-        ),
-    )
+    block = wrapped_block(keywrap.aes_key_wrap(kek_bytes, third), wrapping_key)
     wrapped_key = SymmetricKey(key_block=block)
     v2.call(import_key(third, True, object=wrapped_key, key_wrap_type=KeyWrapType.NOT_WRAPPED))
     assert plain(v2, uid) == third

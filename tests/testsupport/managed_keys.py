@@ -6,7 +6,9 @@ the attributes to add in either KMIP generation's form (`kmip_builders`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -24,7 +26,7 @@ from pkcs11_kmip.kmip.messages.objects import (
     SymmetricKey,
 )
 from pkcs11_kmip.kmip.messages.payloads import RegisterRequest
-from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     CryptographicUsageMask,
@@ -35,6 +37,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server.engine import reason_for
 from testsupport.kmip_builders import AttributeSpec, attribute_fields
+from testsupport.server import RunningServer
 
 AnyPrivateKey = (
     rsa.RSAPrivateKey
@@ -122,24 +125,25 @@ def register_pair(
     private = key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return (
-        register_object(
-            kmip,
-            ObjectType.PUBLIC_KEY,
-            PublicKey(key_block=block(KeyFormatType.X_509, public)),
-            usages[0],
-            *extra,
-            active=active,
-        ),
-        register_object(
-            kmip,
-            ObjectType.PRIVATE_KEY,
-            PrivateKey(key_block=block(KeyFormatType.PKCS_8, private)),
-            usages[1],
-            *extra,
-            active=active,
-        ),
+    public_uid, private_uid = (
+        register_object(kmip, kind, value, usage, *extra, active=active)
+        for kind, value, usage in (
+            (ObjectType.PUBLIC_KEY, PublicKey(key_block=block(KeyFormatType.X_509, public)), usages[0]),
+            (ObjectType.PRIVATE_KEY, PrivateKey(key_block=block(KeyFormatType.PKCS_8, private)), usages[1]),
+        )
     )
+    return public_uid, private_uid
+
+
+def client_fixture(name: str, *versions: Version) -> Any:
+    """A fixture: a client of `name` for each version (a parametrized fixture if several)."""
+
+    @pytest.fixture(params=versions, ids=[f"{major}.{minor}" for major, minor in versions])
+    def client(request: pytest.FixtureRequest, kmip_server: RunningServer) -> Iterator[KmipClient]:
+        with kmip_server.client(name, version=request.param) as kmip:
+            yield kmip
+
+    return client
 
 
 def refusal(kmip: KmipClient, payload: RequestPayload) -> ResultReason | None:
