@@ -22,6 +22,7 @@ import pytest
 from testsupport.server import RunningServer
 from testsupport.softhsm import SOFTHSM_MODULE, Token, start_pkcs11_server, write_client_config
 from testsupport.tools import pkcs11_tool as tool
+from testsupport.tools import sorted_blocks
 
 TIMEOUT = 90
 
@@ -37,14 +38,8 @@ def both(module_path: Path, ours: dict[str, str], token: Token, *args: str) -> t
 
 
 def objects(listing: str) -> list[str]:
-    """pkcs11-tool -O's objects, sorted: SoftHSM2 lists them in an order of its own per process."""
-    blocks: list[list[str]] = []
-    for line in listing.splitlines():
-        if "Object;" in line and not line.startswith(" "):
-            blocks.append([])
-        if blocks:
-            blocks[-1].append(line)
-    return sorted("\n".join(block) for block in blocks)
+    """pkcs11-tool -O's objects, sorted."""
+    return sorted_blocks(listing, lambda line: "Object;" in line and not line.startswith(" "))
 
 
 def test_slots_tokens_and_mechanisms_are_softhsms(

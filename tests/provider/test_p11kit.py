@@ -17,21 +17,16 @@ from pkcs11_kmip.cli.p11kit import FILE_NAME, user_directory
 from pkcs11_kmip.cryptoki import config
 from testsupport.server import RunningServer, cli
 from testsupport.softhsm import SOFTHSM_MODULE, Token
-from testsupport.tools import make_key, run
+from testsupport.tools import make_key, run, sorted_blocks
 
 NOBODY = 65534
 
 
 def blocks(listing: str) -> list[str]:
-    """p11tool's tokens or objects, without their numbers, sorted (SoftHSM2 orders objects
-    its own way in each process)."""
-    found: list[list[str]] = []
-    for line in listing.splitlines():
-        if line.startswith(("Token ", "Object ")) and line.endswith(":"):
-            found.append([])
-        elif found:
-            found[-1].append(line)
-    return sorted("\n".join(block) for block in found)
+    """p11tool's tokens or objects, without their numbers."""
+    return sorted_blocks(
+        listing, lambda line: line.startswith(("Token ", "Object ")) and line.endswith(":"), keep_header=False
+    )
 
 
 def test_p11tool_lists_the_same_tokens_and_objects_as_on_softhsm(

@@ -4,7 +4,7 @@ with a timeout: a hang is a failure, not a stuck CI job."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 TIMEOUT = 90
@@ -47,3 +47,16 @@ def export_public_key(module: Path, env: Mapping[str, str], key_id: str, pem: Pa
     converted = run(["openssl", "pkey", "-pubin", "-inform", "DER", "-in", str(der), "-out", str(pem)])
     assert converted.returncode == 0, converted.stderr
     return pem
+
+
+def sorted_blocks(listing: str, is_header: Callable[[str], bool], keep_header: bool = True) -> list[str]:
+    """A tool's listing cut into blocks, each starting at a header line, sorted: SoftHSM2
+    lists objects in an order of its own in each process. Headers that only number the
+    blocks ("Object 0:") are dropped with keep_header=False."""
+    blocks: list[list[str]] = []
+    for line in listing.splitlines():
+        if is_header(line):
+            blocks.append([line] if keep_header else [])
+        elif blocks:
+            blocks[-1].append(line)
+    return sorted("\n".join(block) for block in blocks)
