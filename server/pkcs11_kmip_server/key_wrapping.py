@@ -20,7 +20,12 @@ the wrapped bytes, so that Get with Key Wrap Type As Registered wraps it again t
 same way (AES-KW, AES-KWP give the registered bytes back; AES-GCM and RSA give a fresh
 wrapping of the same key).
 
-Only the Encrypt wrapping method is implemented; MAC/sign methods are Feature Not
+Wrapping Methods (§11.60): Encrypt; MAC/sign (the Key Value stays in the clear, its
+MAC or signature in the Key Wrapping Data); Encrypt then MAC/sign (over the wrapped
+bytes); MAC/sign then Encrypt (over the plaintext). The MAC/Signature key is an HMAC
+or CMAC key (MAC Generate to wrap, MAC Verify to unwrap), or a private key that signs
+(Sign) and whose linked public key verifies (Verify), through `crypto.signatures`. A
+MAC or signature that does not verify is Cryptographic Failure. TR-31 is Feature Not
 Supported.
 """
 
@@ -36,6 +41,8 @@ from pkcs11_kmip.kmip.messages.structures import (
     EncryptionKeyInformation,
     KeyWrappingData,
     KeyWrappingSpecification,
+    Link,
+    MACSignatureKeyInformation,
 )
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
@@ -45,7 +52,9 @@ from pkcs11_kmip.kmip.spec.enums import (
     EncodingOption,
     HashingAlgorithm,
     KeyWrapType,
+    LinkType,
     MaskGenerator,
+    ObjectType,
     PaddingMethod,
     ResultReason,
     WrappingMethod,
@@ -55,12 +64,15 @@ from pkcs11_kmip.kmip.ttlv.errors import CodecError
 from pkcs11_kmip_server import attributes as forms
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.mechanisms import CipherSpec, choose, cipher_spec, effective_parameters
-from pkcs11_kmip_server.crypto.provider import CryptoProvider
+from pkcs11_kmip_server.crypto.provider import CryptoProvider, DigestOperation
+from pkcs11_kmip_server.crypto.signatures import applicable, mac_spec, signature_spec
 from pkcs11_kmip_server.crypto.wrapping import check_wrapping_mechanism, split_tag
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.key_use import usable_key
+from pkcs11_kmip_server.key_use import KEYS, usable_key
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.store import ObjectRecord
+
+U = CryptographicUsageMask
 
 # The mechanism a wrapping key with no Cryptographic Parameters (given or as attribute)
 # wraps with: AES Key Wrap with Padding wraps keys of any length; RSA-OAEP with SHA-256.
@@ -90,9 +102,15 @@ def _provider(context: RequestContext) -> CryptoProvider:
     return context.crypto.provider
 
 
-def _wrapping_key(context: RequestContext, uid: str | None, usage: CryptographicUsageMask) -> ObjectRecord:
+def _wrapping_key(
+    context: RequestContext,
+    uid: str | None,
+    usage: CryptographicUsageMask,
+    object_types: frozenset[ObjectType] = KEYS,
+) -> ObjectRecord:
+    """The key a wrapping names, usable so now (its absence, archival, destruction: Wrapping Object ...)."""
     try:
-        return usable_key(context, uid, usage)
+        return usable_key(context, uid, usage, object_types)
     except KmipError as error:
         reason = _WRAPPING_REASONS.get(error.reason)
         if reason is None:
@@ -109,17 +127,47 @@ def _matches(given: CryptographicParameters, instance: object) -> bool:
     )
 
 
-def _key_information(method: WrappingMethod | None, info: EncryptionKeyInformation | None) -> str:
-    if method is not WrappingMethod.ENCRYPT:
+def _check_parameters(key: ObjectRecord, given: CryptographicParameters | None) -> None:
+    """§7.18: parameters given must match one of the key's Cryptographic Parameters."""
+    instances = key.attributes.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS)
+    if given is not None and not any(_matches(given, instance) for instance in instances):
+        raise KmipError(
+            ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS,
+            "the Cryptographic Parameters match none of the wrapping key's Cryptographic Parameters",
+        )
+
+
+# What each Wrapping Method does: (encrypts, authenticates). MAC/sign-then-encrypt MACs or
+# signs the plaintext; encrypt-then-MAC/sign the wrapped bytes; MAC/sign alone leaves the
+# Key Value in the clear and MACs or signs it (KMIP 2.1 §3.3, §11.60).
+WRAPPING_METHODS: dict[WrappingMethod, tuple[bool, bool]] = {
+    WrappingMethod.ENCRYPT: (True, False),
+    WrappingMethod.MAC_SIGN: (False, True),
+    WrappingMethod.ENCRYPT_THEN_MAC_SIGN: (True, True),
+    WrappingMethod.MAC_SIGN_THEN_ENCRYPT: (True, True),
+}
+MAC_KEYS = frozenset({ObjectType.SYMMETRIC_KEY, ObjectType.SECRET_DATA})
+
+
+def _roles(
+    method: WrappingMethod | None,
+    encryption: EncryptionKeyInformation | None,
+    authentication: MACSignatureKeyInformation | None,
+) -> tuple[EncryptionKeyInformation | None, MACSignatureKeyInformation | None]:
+    """The key information the method uses (each required if used, refused if not)."""
+    row = WRAPPING_METHODS.get(method) if method is not None else None
+    if method is None or row is None:
         name = method.name if method is not None else "none"
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, f"Wrapping Method {name} is not supported")
-    if info is None or info.unique_identifier is None:
-        raise KmipError(
-            ResultReason.INVALID_FIELD, "the Encrypt wrapping method needs Encryption Key Information"
-        )
-    if not isinstance(info.unique_identifier, str):
-        raise KmipError(ResultReason.INVALID_FIELD, "the wrapping key is named by its Unique Identifier")
-    return info.unique_identifier
+    for used, info, what in (
+        (row[0], encryption, "Encryption Key Information"),
+        (row[1], authentication, "MAC/Signature Key Information"),
+    ):
+        if used and (info is None or not isinstance(info.unique_identifier, str)):
+            raise KmipError(ResultReason.INVALID_FIELD, f"{method.name} wrapping needs {what} naming its key")
+        if not used and info is not None:
+            raise KmipError(ResultReason.INVALID_FIELD, f"{method.name} wrapping takes no {what}")
+    return (encryption if row[0] else None, authentication if row[1] else None)
 
 
 def _spec(
@@ -132,12 +180,8 @@ def _spec(
     wrapped: bytes = b"",
 ) -> tuple[CipherSpec, bytes | None, bytes]:
     """The checked spec, the IV made for a wrap (else None), and the ciphertext of an unwrap."""
+    _check_parameters(key, given)
     instances = key.attributes.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS)
-    if given is not None and not any(_matches(given, instance) for instance in instances):
-        raise KmipError(
-            ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS,
-            "the Cryptographic Parameters match none of the wrapping key's Cryptographic Parameters",
-        )
     algorithm = key.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
     chosen = given or (instances[0] if instances else None) or WRAPPING_DEFAULTS.get(algorithm)
     parameters = effective_parameters(chosen, None, algorithm)
@@ -159,32 +203,95 @@ def _spec(
     return spec, generated, wrapped
 
 
-def _plaintext(
+def _public_half(context: RequestContext, private: ObjectRecord) -> str:
+    """A signature is verified with the public key linked to the private key named."""
+    for link in private.attributes.get_all(Tag.LINK):
+        if isinstance(link, Link) and link.link_type is LinkType.PUBLIC_KEY_LINK:
+            return context.resolve(link.linked_object_identifier)
+    raise KmipError(
+        ResultReason.INVALID_FIELD, f"the private key {private.uid} has no public key to verify with"
+    )
+
+
+def _authenticator(
+    context: RequestContext, info: MACSignatureKeyInformation, generate: bool
+) -> tuple[ObjectRecord, DigestOperation]:
+    """The MAC key or signing key the information names, and its operation begun."""
+    uid = info.unique_identifier
+    assert isinstance(uid, str)
+    try:
+        kind = context.load(uid)
+    except KmipError as error:
+        raise KmipError(_WRAPPING_REASONS.get(error.reason, error.reason), error.message) from None
+    if kind.object_type in MAC_KEYS:
+        usage, types = (U.MAC_GENERATE if generate else U.MAC_VERIFY), MAC_KEYS
+    elif generate:
+        usage, types = U.SIGN, frozenset({ObjectType.PRIVATE_KEY})
+    else:
+        if kind.object_type is ObjectType.PRIVATE_KEY:
+            uid = _public_half(context, kind)
+        usage, types = U.VERIFY, frozenset({ObjectType.PUBLIC_KEY})
+    key = _wrapping_key(context, uid, usage, types)
+    _check_parameters(key, info.cryptographic_parameters)
+    parameters = applicable(info.cryptographic_parameters, key.attributes.get(Tag.CRYPTOGRAPHIC_PARAMETERS))
+    algorithm = key.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+    provider = _provider(context)
+    if key.object_type in MAC_KEYS:
+        return key, provider.mac(key, mac_spec(parameters, algorithm))
+    length = key.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH)
+    return key, provider.sign(key, signature_spec(parameters, algorithm, length, False), verify=not generate)
+
+
+def _authenticate(
+    context: RequestContext, info: MACSignatureKeyInformation, data: bytes
+) -> tuple[MACSignatureKeyInformation, bytes]:
+    key, operation = _authenticator(context, info, generate=True)
+    operation.update(data)
+    return MACSignatureKeyInformation(
+        unique_identifier=key.uid, cryptographic_parameters=info.cryptographic_parameters
+    ), operation.finish()
+
+
+def _verify(context: RequestContext, info: MACSignatureKeyInformation, data: bytes, expected: bytes) -> None:
+    _, operation = _authenticator(context, info, generate=False)
+    operation.update(data)
+    if not operation.verify(expected):
+        raise KmipError(
+            ResultReason.CRYPTOGRAPHIC_FAILURE, "the MAC/Signature does not verify the wrapped key"
+        )
+
+
+def _encoded(context: RequestContext, value: KeyValue, encoding: EncodingOption | None) -> bytes:
+    """What a wrapping covers: the Key Material bytes (No Encoding), or the Key Value's TTLV encoding."""
+    if encoding is not EncodingOption.NO_ENCODING:
+        return value.encode(context.version)
+    if value.attribute_list or value.attributes is not None:
+        raise KmipError(ResultReason.ENCODING_OPTION_ERROR, "No Encoding wraps no attributes")
+    if not isinstance(value.key_material, bytes):
+        raise KmipError(
+            ResultReason.ENCODING_OPTION_ERROR, "the key material is a structure: wrap it with TTLV Encoding"
+        )
+    return value.key_material
+
+
+def _value_to_wrap(
     context: RequestContext, record: ObjectRecord, block: KeyBlock, wrapping: KeyWrappingSpecification
-) -> bytes:
-    """What is wrapped: the Key Material bytes, or the TTLV encoding of the Key Value."""
+) -> KeyValue:
+    """The Key Value to wrap: the key's, with the attributes the Attribute Names select."""
     value = block.key_value
     if not isinstance(value, KeyValue):
         raise KmipError(ResultReason.KEY_VALUE_NOT_PRESENT, f"{record.uid} holds no plain key value to wrap")
+    if not wrapping.attribute_names:
+        return KeyValue(key_material=value.key_material)
     if wrapping.encoding_option is EncodingOption.NO_ENCODING:
-        if wrapping.attribute_names:
-            raise KmipError(ResultReason.ENCODING_OPTION_ERROR, "No Encoding wraps no attributes")
-        if not isinstance(value.key_material, bytes):
-            raise KmipError(
-                ResultReason.ENCODING_OPTION_ERROR,
-                f"a {block.key_format_type.name if block.key_format_type else ''} key is a structure: "
-                "wrap it with TTLV Encoding",
-            )
-        return value.key_material
+        raise KmipError(ResultReason.ENCODING_OPTION_ERROR, "No Encoding wraps no attributes")
     selected = forms.select_by_names(record.attributes, wrapping.attribute_names)
     if context.is_1x:
-        encoded = KeyValue(
+        return KeyValue(
             key_material=value.key_material, attribute_list=forms.to_named_list(selected, context.version)
         )
-    else:
-        chosen = forms.for_version(selected, context.version)
-        encoded = KeyValue(key_material=value.key_material, attributes=chosen if chosen.entries else None)
-    return encoded.encode(context.version)
+    chosen = forms.for_version(selected, context.version)
+    return KeyValue(key_material=value.key_material, attributes=chosen if chosen.entries else None)
 
 
 def wrap_object(
@@ -194,57 +301,84 @@ def wrap_object(
     block = key_block_of(material)
     if block is None:
         raise KmipError(ResultReason.INVALID_OBJECT_TYPE, f"a {record.object_type.name} has no key to wrap")
-    if wrapping.mac_signature_key_information is not None:
-        raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "MAC/signature wrapping is not supported")
-    info = wrapping.encryption_key_information
-    uid = _key_information(wrapping.wrapping_method, info)
-    assert info is not None
-    key = _wrapping_key(context, uid, CryptographicUsageMask.WRAP_KEY)
-    if key.uid == record.uid:
-        raise KmipError(ResultReason.INVALID_FIELD, "a key does not wrap itself")
-    provider = _provider(context)
-    spec, iv, _ = _spec(provider, key, info.cryptographic_parameters, wrap=True, iv=None)
-    wrapped = provider.wrap(key, spec, _plaintext(context, record, block, wrapping))
-    data = KeyWrappingData(
-        wrapping_method=wrapping.wrapping_method,
-        encryption_key_information=EncryptionKeyInformation(
-            unique_identifier=key.uid, cryptographic_parameters=info.cryptographic_parameters
-        ),
-        iv_counter_nonce=iv,
-        encoding_option=wrapping.encoding_option,
+    method = wrapping.wrapping_method
+    encryption, authentication = _roles(
+        method, wrapping.encryption_key_information, wrapping.mac_signature_key_information
     )
+    value = _value_to_wrap(context, record, block, wrapping)
+    plaintext = _encoded(context, value, wrapping.encoding_option)
+    data = KeyWrappingData(wrapping_method=method, encoding_option=wrapping.encoding_option)
+    if authentication is not None and method is not WrappingMethod.ENCRYPT_THEN_MAC_SIGN:
+        data.mac_signature_key_information, data.mac_signature = _authenticate(
+            context, authentication, plaintext
+        )
+    wrapped: KeyValue | bytes = value
+    if encryption is not None:
+        key = _wrapping_key(context, encryption.unique_identifier, U.WRAP_KEY)  # type: ignore[arg-type]
+        if key.uid == record.uid:
+            raise KmipError(ResultReason.INVALID_FIELD, "a key does not wrap itself")
+        provider = _provider(context)
+        spec, data.iv_counter_nonce, _ = _spec(
+            provider, key, encryption.cryptographic_parameters, wrap=True, iv=None
+        )
+        wrapped = provider.wrap(key, spec, plaintext)
+        data.encryption_key_information = EncryptionKeyInformation(
+            unique_identifier=key.uid, cryptographic_parameters=encryption.cryptographic_parameters
+        )
+        if authentication is not None and method is WrappingMethod.ENCRYPT_THEN_MAC_SIGN:
+            data.mac_signature_key_information, data.mac_signature = _authenticate(
+                context, authentication, wrapped
+            )
     out = copy.copy(material)
     out.key_block = dataclasses.replace(block, key_value=wrapped, key_wrapping_data=data)  # type: ignore[attr-defined]
     return out
 
 
 def unwrap_block(context: RequestContext, block: KeyBlock) -> KeyBlock:
-    """A wrapped key block in the clear (Cryptographic Failure if it does not unwrap)."""
+    """A wrapped key block in the clear (Cryptographic Failure if it does not unwrap or verify)."""
     data = block.key_wrapping_data
     assert data is not None
-    if data.mac_signature_key_information is not None or data.mac_signature is not None:
-        raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "MAC/signature wrapping is not supported")
-    info = data.encryption_key_information
-    uid = _key_information(data.wrapping_method, info)
-    assert info is not None
-    if not isinstance(block.key_value, bytes):
-        raise KmipError(ResultReason.INVALID_FIELD, "a wrapped Key Value is a Byte String")
-    key = _wrapping_key(context, uid, CryptographicUsageMask.UNWRAP_KEY)
+    method = data.wrapping_method
+    encryption, authentication = _roles(
+        method, data.encryption_key_information, data.mac_signature_key_information
+    )
+    if authentication is not None and data.mac_signature is None:
+        raise KmipError(
+            ResultReason.INVALID_FIELD, f"{method.name if method else ''} wrapping needs its MAC/Signature"
+        )
+    value = block.key_value
+    if encryption is None:  # MAC/sign alone: the Key Value is in the clear
+        if not isinstance(value, KeyValue):
+            raise KmipError(
+                ResultReason.INVALID_FIELD, "a Key Value that is only MACed or signed is a structure"
+            )
+        assert authentication is not None and data.mac_signature is not None
+        _verify(context, authentication, _encoded(context, value, data.encoding_option), data.mac_signature)
+        return dataclasses.replace(block, key_wrapping_data=None)
+    if not isinstance(value, bytes):
+        raise KmipError(ResultReason.INVALID_FIELD, "an encrypted Key Value is a Byte String")
+    if authentication is not None and method is WrappingMethod.ENCRYPT_THEN_MAC_SIGN:
+        assert data.mac_signature is not None
+        _verify(context, authentication, value, data.mac_signature)
+    key = _wrapping_key(context, encryption.unique_identifier, U.UNWRAP_KEY)  # type: ignore[arg-type]
     provider = _provider(context)
     spec, _, ciphertext = _spec(
         provider,
         key,
-        info.cryptographic_parameters,
+        encryption.cryptographic_parameters,
         wrap=False,
         iv=data.iv_counter_nonce,
-        wrapped=block.key_value,
+        wrapped=value,
     )
     plaintext = provider.unwrap(key, spec, ciphertext)
+    if authentication is not None and method is WrappingMethod.MAC_SIGN_THEN_ENCRYPT:
+        assert data.mac_signature is not None
+        _verify(context, authentication, plaintext, data.mac_signature)
     if data.encoding_option is EncodingOption.NO_ENCODING:
-        value = KeyValue(key_material=plaintext)
+        plain = KeyValue(key_material=plaintext)
     else:
-        value = _decoded_key_value(context, plaintext)
-    return dataclasses.replace(block, key_value=value, key_wrapping_data=None)
+        plain = _decoded_key_value(context, plaintext)
+    return dataclasses.replace(block, key_value=plain, key_wrapping_data=None)
 
 
 def _decoded_key_value(context: RequestContext, plaintext: bytes) -> KeyValue:
@@ -271,13 +405,20 @@ def unwrap_registered(context: RequestContext, material: Structure) -> tuple[Str
         return material, None
     plain = unwrap_block(context, block)
     data = block.key_wrapping_data
-    info = data.encryption_key_information
-    assert info is not None
+    encryption, authentication = data.encryption_key_information, data.mac_signature_key_information
     kept = KeyWrappingSpecification(
         wrapping_method=data.wrapping_method,
-        encryption_key_information=EncryptionKeyInformation(
-            unique_identifier=context.resolve(info.unique_identifier),
-            cryptographic_parameters=info.cryptographic_parameters,
+        encryption_key_information=None
+        if encryption is None
+        else EncryptionKeyInformation(
+            unique_identifier=context.resolve(encryption.unique_identifier),
+            cryptographic_parameters=encryption.cryptographic_parameters,
+        ),
+        mac_signature_key_information=None
+        if authentication is None
+        else MACSignatureKeyInformation(
+            unique_identifier=context.resolve(authentication.unique_identifier),
+            cryptographic_parameters=authentication.cryptographic_parameters,
         ),
         encoding_option=data.encoding_option,
     )

@@ -4,20 +4,24 @@ Known answers are RFC 3394 §4.1/§4.6 and RFC 5649 §6 (copied from the RFCs). 
 cross-checks: what the server wraps (AES-GCM, RSA-OAEP, PKCS#1 v1.5, TTLV-encoded or
 not) pyca/cryptography unwraps locally to the bytes a plain Get gives; what the test
 wraps locally the server registers, and then encrypts with so that pyca decrypts it.
-Every refusal is checked for its Result Reason.
+The MAC/sign methods are checked against pyca's HMAC and ECDSA the same way. Export
+and Import are here too: they wrap and unwrap as Get and Register do. Every refusal is
+checked for its Result Reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hmac
 import os
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, keywrap
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pkcs11_kmip.kmip.client import KmipClient
+from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SecretData, SymmetricKey
 from pkcs11_kmip.kmip.messages.payloads import (
@@ -69,6 +73,7 @@ from testsupport.server import RunningServer
 
 A = CryptographicAlgorithm
 M = BlockCipherMode
+W = WrappingMethod
 U = CryptographicUsageMask
 WRAP = U.WRAP_KEY | U.UNWRAP_KEY
 DATA = U.ENCRYPT | U.DECRYPT
@@ -91,17 +96,23 @@ def parameters(**fields: Any) -> CryptographicParameters:
 
 
 def wrapping(
-    kek: str,
+    kek: str | None,
     encoding: EncodingOption | None = RAW_BYTES,
     names: tuple[str, ...] = (),
     given: CryptographicParameters | None = None,
     method: WrappingMethod = WrappingMethod.ENCRYPT,
+    mac: str | None = None,
 ) -> KeyWrappingSpecification:
     return KeyWrappingSpecification(
         wrapping_method=method,
         encryption_key_information=EncryptionKeyInformation(
             unique_identifier=kek, cryptographic_parameters=given
-        ),
+        )
+        if kek is not None
+        else None,
+        mac_signature_key_information=MACSignatureKeyInformation(unique_identifier=mac)
+        if mac is not None
+        else None,
         attribute_names=list(names),
         encoding_option=encoding,
     )
@@ -351,13 +362,13 @@ def test_wrapping_parameters_and_encodings_that_are_refused(v2: KmipClient) -> N
     assert refused_with(named) is ResultReason.ENCODING_OPTION_ERROR
     transparent = {"key_format_type": KeyFormatType.TRANSPARENT_SYMMETRIC_KEY}
     assert refused_with(wrapping(wrapping_key), **transparent) is ResultReason.ENCODING_OPTION_ERROR
-    mac = wrapping(wrapping_key, method=WrappingMethod.MAC_SIGN)
-    assert refused_with(mac) is ResultReason.FEATURE_NOT_SUPPORTED
-    mac_info = KeyWrappingSpecification(
-        wrapping_method=WrappingMethod.ENCRYPT,
-        mac_signature_key_information=MACSignatureKeyInformation(unique_identifier=wrapping_key),
-    )
-    assert refused_with(mac_info) is ResultReason.FEATURE_NOT_SUPPORTED
+    # Each method takes the key information it uses, and no other.
+    assert refused_with(wrapping(wrapping_key, method=WrappingMethod.MAC_SIGN)) is ResultReason.INVALID_FIELD
+    assert refused_with(wrapping(wrapping_key, mac=wrapping_key)) is ResultReason.INVALID_FIELD
+    then_mac = WrappingMethod.ENCRYPT_THEN_MAC_SIGN
+    assert refused_with(wrapping(wrapping_key, method=then_mac)) is ResultReason.INVALID_FIELD
+    tr31 = wrapping(wrapping_key, method=WrappingMethod.TR_31)
+    assert refused_with(tr31) is ResultReason.FEATURE_NOT_SUPPORTED
     itself = GetRequest(unique_identifier=wrapping_key, key_wrapping_specification=wrapping(wrapping_key))
     assert refusal(v2, itself) is ResultReason.INVALID_FIELD
     # Transparent with TTLV Encoding wraps the structure.
@@ -470,3 +481,103 @@ def test_import_sets_the_identifier_and_attributes_given_and_replaces_only_when_
     assert plain(v2, uid) == third
     v2.call(import_key(third, True, object=wrapped_key, key_wrap_type=KeyWrapType.AS_REGISTERED))
     assert get(v2, uid).key_value == block.key_value
+
+
+# --- MAC/sign wrapping methods -----------------------------------------------------------------
+
+
+def register_wrapped_block(kmip: KmipClient, block: KeyBlock) -> ResultReason | str:
+    """Register the block: its identifier, or the reason the server refuses it."""
+    request = RegisterRequest(
+        object_type=ObjectType.SYMMETRIC_KEY,
+        object=SymmetricKey(key_block=block),
+        **attribute_fields(kmip.version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, DATA)),
+    )
+    try:
+        uid: str = kmip.call(request).unique_identifier
+    except KmipResultError as error:
+        assert error.reason is not None
+        return error.reason
+    return uid
+
+
+def tampered(value: bytes) -> bytes:
+    return value[:-1] + bytes([value[-1] ^ 1])
+
+
+@pytest.mark.parametrize("encoding", [RAW_BYTES, EncodingOption.TTLV_ENCODING])
+def test_mac_wrapping_alone_and_after_encryption(kmip: KmipClient, encoding: EncodingOption) -> None:
+    mac_bytes, kek_bytes, key_bytes = os.urandom(32), os.urandom(16), os.urandom(16)
+    mac_key = register_key(kmip, A.HMAC_SHA256, mac_bytes, U.MAC_GENERATE | U.MAC_VERIFY)
+    wrapping_key = kek(kmip, kek_bytes, M.NIST_KEY_WRAP)
+    key = register_key(kmip, A.AES, key_bytes, DATA)
+    # MAC/sign alone: the Key Value stays in the clear, its HMAC in the Key Wrapping Data.
+    block = get(
+        kmip, key, key_wrapping_specification=wrapping(None, encoding, method=W.MAC_SIGN, mac=mac_key)
+    )
+    assert isinstance(block.key_value, KeyValue) and block.key_value.key_material == key_bytes
+    data = block.key_wrapping_data
+    assert data is not None and data.mac_signature is not None
+    covered = key_bytes if encoding is RAW_BYTES else block.key_value.encode(kmip.version)
+    assert data.mac_signature == hmac.new(mac_bytes, covered, "sha256").digest()
+    assert data.mac_signature_key_information == MACSignatureKeyInformation(unique_identifier=mac_key)
+    uid = register_wrapped_block(kmip, block)
+    assert isinstance(uid, str) and plain(kmip, uid) == key_bytes
+    forged = dataclasses.replace(
+        block, key_wrapping_data=dataclasses.replace(data, mac_signature=tampered(data.mac_signature))
+    )
+    assert register_wrapped_block(kmip, forged) is reason_of_version(kmip, ResultReason.CRYPTOGRAPHIC_FAILURE)
+    # Encrypt then MAC: the HMAC covers the wrapped bytes.
+    spec = wrapping(wrapping_key, encoding, method=W.ENCRYPT_THEN_MAC_SIGN, mac=mac_key)
+    block = get(kmip, key, key_wrapping_specification=spec)
+    data = block.key_wrapping_data
+    assert isinstance(block.key_value, bytes) and data is not None and data.mac_signature is not None
+    assert data.mac_signature == hmac.new(mac_bytes, block.key_value, "sha256").digest()
+    opened = keywrap.aes_key_unwrap(kek_bytes, block.key_value)
+    assert (
+        opened == key_bytes
+        or KeyValue.from_item(binary.decode(opened), kmip.version).key_material == key_bytes
+    )
+    uid = register_wrapped_block(kmip, block)
+    assert isinstance(uid, str) and plain(kmip, uid) == key_bytes
+    forged = dataclasses.replace(block, key_value=keywrap.aes_key_wrap(kek_bytes, os.urandom(16)))
+    assert register_wrapped_block(kmip, forged) is reason_of_version(kmip, ResultReason.CRYPTOGRAPHIC_FAILURE)
+
+
+def test_signing_then_encrypting_verifies_with_the_public_key(v2: KmipClient) -> None:
+    signer = ec.generate_private_key(ec.SECP256R1())
+    public, private = register_pair(v2, signer, A.EC, (U.VERIFY, U.SIGN))
+    kek_bytes, key_bytes = os.urandom(32), os.urandom(32)
+    wrapping_key = kek(v2, kek_bytes, M.GCM)
+    key = register_key(v2, A.AES, key_bytes, DATA)
+    spec = wrapping(wrapping_key, method=W.MAC_SIGN_THEN_ENCRYPT, mac=private)
+    block = get(v2, key, key_wrapping_specification=spec)
+    data = block.key_wrapping_data
+    assert isinstance(block.key_value, bytes) and data is not None and data.mac_signature is not None
+    assert data.iv_counter_nonce is not None
+    assert AESGCM(kek_bytes).decrypt(data.iv_counter_nonce, block.key_value, None) == key_bytes
+    signer.public_key().verify(data.mac_signature, key_bytes, ec.ECDSA(hashes.SHA256()))  # over the plaintext
+    # Registered back, verified with the public key (§3.3: the private key or its public key).
+    by_public = dataclasses.replace(
+        data, mac_signature_key_information=MACSignatureKeyInformation(unique_identifier=public)
+    )
+    uid = register_wrapped_block(v2, dataclasses.replace(block, key_wrapping_data=by_public))
+    assert isinstance(uid, str) and plain(v2, uid) == key_bytes
+    forged = dataclasses.replace(
+        by_public, mac_signature=signer.sign(os.urandom(32), ec.ECDSA(hashes.SHA256()))
+    )
+    failure = register_wrapped_block(v2, dataclasses.replace(block, key_wrapping_data=forged))
+    assert failure is ResultReason.CRYPTOGRAPHIC_FAILURE
+    # The private key named at registration has no public key linked to verify with.
+    assert register_wrapped_block(v2, block) is ResultReason.INVALID_FIELD
+    # Usage: a MAC key that may not MAC, a signing key that may not sign.
+    no_mac = register_key(v2, A.HMAC_SHA256, os.urandom(32), U.MAC_VERIFY)
+    refused = GetRequest(
+        unique_identifier=key, key_wrapping_specification=wrapping(None, method=W.MAC_SIGN, mac=no_mac)
+    )
+    assert refusal(v2, refused) is ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
+    _, verify_only = register_pair(v2, ec.generate_private_key(ec.SECP256R1()), A.EC, (U.VERIFY, U.VERIFY))
+    refused = GetRequest(
+        unique_identifier=key, key_wrapping_specification=wrapping(None, method=W.MAC_SIGN, mac=verify_only)
+    )
+    assert refusal(v2, refused) is ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
