@@ -20,7 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init", "create a server data directory (configuration, PKI, admin client)"),
     "ca": ("ca", "issue client identities from a data directory's CA"),
     "conformance": ("conformance", "replay OASIS KMIP XML test cases against a KMIP server"),
-    "admin": ("admin", "administer a server's users (on its data directory)"),
+    "admin": ("admin", "administer a server's users, groups and grants (on its data directory)"),
 }
 
 

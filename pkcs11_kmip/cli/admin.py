@@ -1,44 +1,341 @@
-"""`pkcs11-kmip admin`: administration of a server's data directory.
+"""`pkcs11-kmip admin`: users, groups and grants of a server, on its data directory.
 
-    pkcs11-kmip admin users add NAME --data-dir DIR [--password-stdin]
+    pkcs11-kmip admin users  list|add|remove ... --data-dir DIR [--json]
+    pkcs11-kmip admin groups list|add|remove ... --data-dir DIR [--json]
+    pkcs11-kmip admin grants list|add|remove ... --data-dir DIR [--json]
 
-A user added here may authenticate with a KMIP Username and Password Credential in
-the request header; the server notices the change without a restart.
+Users are principals: a client certificate's CN, or a username that authenticates with a
+KMIP Username and Password Credential (its scrypt hash in DIR/users.toml). Groups are user
+groups (of users and user groups) or, with --objects, object groups (values of the
+Object Group attribute, which may contain other object groups). A grant gives a user or
+user group a role (reader, user, manager, admin) or a list of operations on an object,
+an object group or an object type. The owner of an object always has every right.
+
+This works on the data directory, also while a server runs on it: the server reads the
+access tables on each request, so a change applies to the next request. (Administration
+over KMIP by an admin principal is not built yet.) Every change is appended to
+DIR/audit.log with who made it.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pkcs11_kmip_server.store.access import AccessAdmin, Grant, GroupKind, MemberKind, TargetKind
+
+Action = Callable[[argparse.Namespace], int]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     areas = parser.add_subparsers(dest="area", required=True, metavar="AREA")
-    users = areas.add_parser("users", help="users who authenticate with a username and password")
-    actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="add a user, or set a user's password")
+
+    users = _actions(areas, "users", "principals: certificate CNs and credential usernames")
+    _action(users, "list", "list the users", _list_users)
+    add = _action(users, "add", "add a user, or change a user's password or administrator flag", _add_user)
     add.add_argument("name")
-    add.add_argument("--data-dir", type=Path, required=True)
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.set_defaults(run=add_user)
+    add.add_argument("--admin", action="store_true", help="an administrator: every right on every object")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    secret.add_argument(
+        "--no-password", action="store_true", help="no password (a certificate user); keep any it has"
+    )
+    remove = _action(users, "remove", "remove a user, their group memberships and grants", _remove_user)
+    remove.add_argument("name")
+
+    groups = _actions(areas, "groups", "user groups and object groups (they nest; cycles are refused)")
+    _action(groups, "list", "list the groups and their members", _list_groups).add_argument(
+        "--objects", action="store_true", help="object groups only"
+    )
+    for name, help_text, run in (
+        ("add", "create a group and/or add members", _add_group),
+        ("remove", "remove members, or (with none named) the group", _remove_group),
+    ):
+        action = _action(groups, name, help_text, run)
+        action.add_argument("name")
+        action.add_argument("--objects", action="store_true", help="an object group (else a user group)")
+        action.add_argument("--user", action="append", default=[], metavar="USER", help="a member user")
+        action.add_argument("--group", action="append", default=[], metavar="GROUP", help="a member group")
+
+    grants = _actions(areas, "grants", "who may do what with which objects")
+    listing = _action(grants, "list", "list the grants", _list_grants)
+    listing.add_argument("--to", metavar="NAME", help="only the grants to this user or group")
+    add = _action(grants, "add", "grant a role or operations", _add_grant)
+    grantee = add.add_mutually_exclusive_group(required=True)
+    grantee.add_argument("--user", help="the user it is granted to")
+    grantee.add_argument("--group", help="the user group it is granted to")
+    target = add.add_mutually_exclusive_group(required=True)
+    target.add_argument("--object", metavar="UID", help="one object, by its Unique Identifier")
+    target.add_argument(
+        "--object-group", metavar="GROUP", help="objects of this object group (and nested ones)"
+    )
+    target.add_argument("--object-type", metavar="TYPE", help="every object of a type, e.g. SymmetricKey")
+    what = add.add_mutually_exclusive_group(required=True)
+    what.add_argument("--role", choices=("reader", "user", "manager", "admin"))
+    what.add_argument("--operations", metavar="OPS", help="comma-separated, e.g. Get,GetAttributes,Locate")
+    remove = _action(grants, "remove", "remove a grant by its id", _remove_grant)
+    remove.add_argument("id", type=int)
 
 
-def add_user(options: argparse.Namespace) -> int:
-    from pkcs11_kmip_server.auth import add_user as add
+def _actions(areas: Any, name: str, help_text: str) -> Any:
+    parser = areas.add_parser(name, help=help_text)
+    return parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
+def _action(actions: Any, name: str, help_text: str, run: Action) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(run=_guarded(run))
+    return parser
+
+
+class _Refused(Exception):
+    """Something the command cannot do; its message goes to standard error."""
+
+
+def _guarded(run: Action) -> Action:
+    def guarded(options: argparse.Namespace) -> int:
+        from pkcs11_kmip_server.store.access import AccessAdminError
+
+        try:
+            return run(options)
+        except (_Refused, AccessAdminError, ValueError) as error:
+            print(f"pkcs11-kmip: {error}", file=sys.stderr)
+            return 1
+
+    return guarded
+
+
+@contextmanager
+def _access(options: argparse.Namespace) -> Iterator[AccessAdmin]:
+    from pkcs11_kmip_server.config import ServerConfig
     from pkcs11_kmip_server.datadir import is_initialized
+    from pkcs11_kmip_server.store.access import AccessAdmin
 
     if not is_initialized(options.data_dir):
-        print(f"pkcs11-kmip: {options.data_dir} is not a server data directory", file=sys.stderr)
-        return 1
+        raise _Refused(f"{options.data_dir} is not a server data directory")
+    config = ServerConfig.load(options.data_dir)
+    admin = AccessAdmin.open(config.path(config.store_path))
+    try:
+        yield admin
+    finally:
+        admin.close()
+
+
+def _record(options: argparse.Namespace, action: str, **details: Any) -> None:
+    """The change, in DIR/audit.log (who: the account running this command)."""
+    from pkcs11_kmip_server.audit import AUDIT_FILE, AuditLog
+
+    audit = AuditLog(options.data_dir / AUDIT_FILE)
+    try:
+        audit.admin(f"{getpass.getuser()} (pkcs11-kmip admin on the data directory)", action, **details)
+    finally:
+        audit.close()
+
+
+def _print(options: argparse.Namespace, headers: Sequence[str], rows: list[dict[str, Any]]) -> int:
+    """Rows as JSON (a list of objects) or as an aligned table."""
+    if options.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    cells = [[_cell(row[header]) for header in headers] for row in rows]
+    widths = [max([len(header), *(len(line[i]) for line in cells)]) for i, header in enumerate(headers)]
+    for line in [[header.upper() for header in headers], *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value) or "-"
+    return "-" if value is None else str(value)
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def _list_users(options: argparse.Namespace) -> int:
+    from pkcs11_kmip_server.auth import password_users
+
+    with _access(options) as admin:
+        users = admin.users()
+    with_password = password_users(options.data_dir)
+    rows = [
+        {
+            "name": user.name,
+            "admin": user.admin,
+            "password": user.name in with_password,
+            "groups": user.groups,
+            "created": user.created,
+        }
+        for user in users
+    ]
+    return _print(options, ("name", "admin", "password", "groups", "created"), rows)
+
+
+def _add_user(options: argparse.Namespace) -> int:
+    from pkcs11_kmip_server.auth import add_user
+
+    password = None
     if options.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
-    else:
+    elif not options.no_password:
         password = getpass.getpass(f"password for {options.name}: ")
-    if not password:
-        print("pkcs11-kmip: an empty password is not accepted", file=sys.stderr)
-        return 1
-    add(options.data_dir, options.name, password)
+    if password == "":
+        raise _Refused("an empty password is not accepted")
+    with _access(options) as admin:
+        new = admin.add_user(options.name, options.admin)
+    if password is not None:
+        add_user(options.data_dir, options.name, password)
+    _record(
+        options,
+        "user added" if new else "user changed",
+        user=options.name,
+        admin=options.admin,
+        password_set=password is not None,
+    )
     print(f"user {options.name} saved in {options.data_dir}")
+    return 0
+
+
+def _remove_user(options: argparse.Namespace) -> int:
+    from pkcs11_kmip_server.auth import remove_user
+
+    with _access(options) as admin:
+        admin.remove_user(options.name)
+    remove_user(options.data_dir, options.name)
+    _record(options, "user removed", user=options.name)
+    print(f"user {options.name} removed")
+    return 0
+
+
+# --- groups ----------------------------------------------------------------------------------
+
+
+def _list_groups(options: argparse.Namespace) -> int:
+    with _access(options) as admin:
+        groups = admin.groups("object" if options.objects else None)
+    rows = [
+        {
+            "kind": group.kind,
+            "name": group.name,
+            "users": [member for kind, member in group.members if kind == "user"],
+            "groups": [member for kind, member in group.members if kind == "group"],
+        }
+        for group in groups
+    ]
+    return _print(options, ("kind", "name", "users", "groups"), rows)
+
+
+def _add_group(options: argparse.Namespace) -> int:
+    kind: GroupKind = "object" if options.objects else "user"
+    with _access(options) as admin:
+        admin.add_group(kind, options.name, options.user, options.group)
+    _record(
+        options, "group added", group_kind=kind, group=options.name, users=options.user, groups=options.group
+    )
+    print(f"{kind} group {options.name} saved")
+    return 0
+
+
+def _remove_group(options: argparse.Namespace) -> int:
+    kind: GroupKind = "object" if options.objects else "user"
+    with _access(options) as admin:
+        admin.remove_group(kind, options.name, options.user, options.group)
+    whole = not (options.user or options.group)
+    _record(
+        options,
+        "group removed" if whole else "group members removed",
+        group_kind=kind,
+        group=options.name,
+        users=options.user,
+        groups=options.group,
+    )
+    print(f"{kind} group {options.name} removed" if whole else f"members removed from {options.name}")
+    return 0
+
+
+# --- grants ----------------------------------------------------------------------------------
+
+
+def _list_grants(options: argparse.Namespace) -> int:
+    with _access(options) as admin:
+        grants = admin.grants(options.to)
+    rows = [_grant_row(grant) for grant in grants]
+    return _print(options, ("id", "to", "on", "role", "operations", "created", "created_by"), rows)
+
+
+def _grant_row(grant: Grant) -> dict[str, Any]:
+    from pkcs11_kmip.kmip.spec.enums import ObjectType
+    from pkcs11_kmip_server.access import display_name
+
+    target = ObjectType(int(grant.target)).name if grant.target_kind == "type" else grant.target
+    return {
+        "id": grant.id,
+        "to": f"{grant.grantee_kind}:{grant.grantee}",
+        "on": f"{grant.target_kind}:{target}",
+        "role": grant.role,
+        "operations": [display_name(operation) for operation in grant.operations],
+        "created": grant.created,
+        "created_by": grant.created_by,
+    }
+
+
+def _object_type(text: str) -> int:
+    from pkcs11_kmip.kmip.spec.enums import ObjectType
+
+    key = text.replace("_", "").replace(" ", "").replace("-", "").lower()
+    for object_type in ObjectType:
+        if object_type.name.replace("_", "").lower() == key:
+            return int(object_type)
+    raise _Refused(f"no object type {text!r} (e.g. SymmetricKey, PrivateKey, Certificate)")
+
+
+def _add_grant(options: argparse.Namespace) -> int:
+    from pkcs11_kmip_server.access import ROLES, operation_named
+
+    if options.role is not None:
+        operations = [int(operation) for operation in ROLES[options.role]]
+    else:
+        operations = [
+            int(operation_named(name.strip())) for name in options.operations.split(",") if name.strip()
+        ]
+    grantee_kind: MemberKind = "user" if options.user else "group"
+    grantee = options.user or options.group
+    target_kind: TargetKind
+    target: str | int
+    if options.object is not None:
+        target_kind, target = "object", options.object
+    elif options.object_group is not None:
+        target_kind, target = "group", options.object_group
+    else:
+        target_kind, target = "type", _object_type(options.object_type)
+    who = getpass.getuser()
+    with _access(options) as admin:
+        grant_id = admin.add_grant(grantee_kind, grantee, target_kind, target, operations, options.role, who)
+        grant = next(grant for grant in admin.grants() if grant.id == grant_id)
+    row = _grant_row(grant)
+    _record(options, "grant added", grant=row)
+    if options.json:
+        print(json.dumps(row, indent=2))
+    else:
+        print(f"grant {grant_id}: {row['to']} on {row['on']}: {options.role or ','.join(row['operations'])}")
+    return 0
+
+
+def _remove_grant(options: argparse.Namespace) -> int:
+    with _access(options) as admin:
+        grant = admin.remove_grant(options.id)
+    _record(options, "grant removed", grant=_grant_row(grant))
+    print(f"grant {options.id} removed")
     return 0

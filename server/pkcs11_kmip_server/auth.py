@@ -50,6 +50,23 @@ def add_user(data_dir: Path, name: str, password: str) -> None:
     path = data_dir / USERS_FILE
     users = _read(path)
     users[name] = hash_password(password)
+    _write(path, users)
+
+
+def remove_user(data_dir: Path, name: str) -> None:
+    """Forget a user's password (no-op for a user without one)."""
+    path = data_dir / USERS_FILE
+    users = _read(path)
+    if users.pop(name, None) is not None:
+        _write(path, users)
+
+
+def password_users(data_dir: Path) -> set[str]:
+    """The users with a password in DIR/users.toml."""
+    return set(_read(data_dir / USERS_FILE))
+
+
+def _write(path: Path, users: dict[str, str]) -> None:
     lines = ["# Users who may authenticate with a KMIP Username and Password Credential.\n"]
     lines += [f'"{user}" = "{stored}"\n' for user, stored in sorted(users.items())]
     temporary = path.with_suffix(".tmp")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,7 +14,9 @@ from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.structures import Name
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, NameType, ObjectType, State
+from pkcs11_kmip_server.access import ROLES
 from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, ObjectRecord
+from pkcs11_kmip_server.store.access import AccessAdmin
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 
@@ -50,7 +53,7 @@ def plans(store: SqliteStore, query: LocateQuery) -> tuple[list[str], int | None
         steps = [
             str(row[-1])
             for sql in statements
-            if sql.lstrip().upper().startswith("SELECT")
+            if sql.lstrip().upper().startswith(("SELECT", "WITH"))
             for row in session.connection.execute(f"EXPLAIN QUERY PLAN {sql}")
         ]
     return uids, total, steps
@@ -72,3 +75,38 @@ def test_locate_counts_only_when_asked(store: SqliteStore) -> None:
     assert uids[0] == "uid-48"  # newest first
     bob = plans(store, LocateQuery(owner="bob", now=NOW, filters=[AttributeFilter(Tag.NAME, name("key-10"))]))
     assert bob[0] == []  # alice's key, by its name: not bob's to find
+
+
+def test_locate_applies_the_grant_rule_in_the_query_on_the_indexes(store: SqliteStore) -> None:
+    """A grantee's Locate: still one search of the criteria's index, with the grant rule
+    (object groups nested, user groups nested) probed per candidate row, never a scan."""
+    with store.session() as session:
+        for index in range(50, 60):
+            attributes = Attributes.of(
+                (Tag.NAME, name(f"key-{index}")),
+                (Tag.OBJECT_GROUP, "payments-eu" if index % 2 == 0 else "other"),
+                (Tag.STATE, State.PRE_ACTIVE),
+            )
+            session.insert(ObjectRecord(f"uid-{index}", ObjectType.SYMMETRIC_KEY, "alice", attributes, None))
+    admin = AccessAdmin.open(store.path)
+    admin.add_user("carol", admin=False)
+    admin.add_group("user", "eu-auditors", users=["carol"])
+    admin.add_group("user", "auditors", groups=["eu-auditors"])
+    admin.add_group("object", "payments", groups=["payments-eu"])
+    admin.add_grant("group", "auditors", "group", "payments", ROLES["reader"], "reader", "test")
+    admin.close()
+
+    def carol(*filters: AttributeFilter) -> LocateQuery:
+        return LocateQuery(owner="carol", now=NOW, filters=list(filters), shared=True, count=True)
+
+    uids, total, steps = plans(store, carol(AttributeFilter(Tag.NAME, name("key-52"))))
+    assert (uids, total) == (["uid-52"], 1)
+    assert any("attribute_text" in step for step in steps), steps
+    assert any("attribute_object" in step for step in steps), steps  # the group probe, by row
+    assert not any(re.match(r"SCAN (o|object|a|attribute)\b", step) for step in steps), steps
+    assert plans(store, carol(AttributeFilter(Tag.NAME, name("key-53"))))[:2] == ([], 0)  # group "other"
+    assert plans(store, carol())[:2] == (["uid-58", "uid-56", "uid-54", "uid-52", "uid-50"], 5)
+    # Without shared (server-internal lookups), and for a caller without grants: the owner index.
+    assert plans(store, LocateQuery(owner="carol", now=NOW))[0] == []
+    _, _, owner_steps = plans(store, LocateQuery(owner="bob", now=NOW, shared=True))
+    assert any("object_owner" in step for step in owner_steps), owner_steps
