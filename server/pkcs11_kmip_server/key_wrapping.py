@@ -12,7 +12,8 @@ must be one of `crypto.wrapping.WRAPPING_MECHANISMS`.
 Encoding Option (§3.3): No Encoding wraps the Key Material bytes alone, so it takes
 byte-string formats (Raw, PKCS#1, PKCS#8 ...) and no attributes (else Encoding Option
 Error); TTLV Encoding, the default, wraps the TTLV encoding of the Key Value structure,
-with the attributes the Attribute Names select.
+with the attributes the Attribute Names select. Wrapping spends the wrapping key's Usage
+Limits as an Encrypt of the wrapped bytes does.
 
 A key registered wrapped is unwrapped here and stored in the clear (the store
 encrypts every value at rest). What it was wrapped with stays in the record, without
@@ -68,7 +69,7 @@ from pkcs11_kmip_server.crypto.provider import CryptoProvider, DigestOperation
 from pkcs11_kmip_server.crypto.signatures import applicable, mac_spec, signature_spec
 from pkcs11_kmip_server.crypto.wrapping import check_wrapping_mechanism, split_tag
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.key_use import KEYS, usable_key
+from pkcs11_kmip_server.key_use import KEYS, spend_usage, usable_key
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.store import ObjectRecord
 
@@ -321,6 +322,7 @@ def wrap_object(
         spec, data.iv_counter_nonce, _ = _spec(
             provider, key, encryption.cryptographic_parameters, wrap=True, iv=None
         )
+        spend_usage(context, key, len(plaintext), 1)  # wrapping protects, as Encrypt does
         wrapped = provider.wrap(key, spec, plaintext)
         data.encryption_key_information = EncryptionKeyInformation(
             unique_identifier=key.uid, cryptographic_parameters=encryption.cryptographic_parameters

@@ -28,7 +28,12 @@ from pkcs11_kmip.kmip.messages.payloads import (
     GetAttributesRequest,
     GetRequest,
 )
-from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, DerivationParameters, Link
+from pkcs11_kmip.kmip.messages.structures import (
+    CryptographicParameters,
+    DerivationParameters,
+    Link,
+    UsageLimits,
+)
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     BlockCipherMode,
@@ -39,6 +44,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     LinkType,
     ObjectType,
     ResultReason,
+    UsageLimitsUnit,
 )
 from testsupport.kmip_builders import attribute_fields
 from testsupport.managed_keys import (
@@ -312,3 +318,13 @@ def test_every_bad_request_gets_its_reason(kmip: KmipClient) -> None:
     assert refusal(kmip, derive_request(kmip, ["no-such-object"], D.HKDF, 128)) is reason_of_version(
         kmip, ResultReason.OBJECT_NOT_FOUND
     )
+
+
+def test_derivation_spends_the_sources_usage_limits(kmip: KmipClient) -> None:
+    once = UsageLimits(usage_limits_total=1, usage_limits_unit=UsageLimitsUnit.OBJECT)
+    source = register_object(
+        kmip, ObjectType.SECRET_DATA, secret_data(b"password"), U.DERIVE_KEY, (Tag.USAGE_LIMITS, once)
+    )
+    request = derive_request(kmip, [source], D.HKDF, 128)
+    kmip.call(request)
+    assert refusal(kmip, request) is ResultReason.PERMISSION_DENIED

@@ -40,6 +40,7 @@ from pkcs11_kmip.kmip.messages.structures import (
     KeyWrappingData,
     KeyWrappingSpecification,
     MACSignatureKeyInformation,
+    UsageLimits,
 )
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
@@ -55,10 +56,11 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultReason,
     SecretDataType,
     State,
+    UsageLimitsUnit,
     WrappingMethod,
 )
 from pkcs11_kmip.kmip.ttlv import binary
-from testsupport.kmip_builders import attribute_fields
+from testsupport.kmip_builders import AttributeSpec, attribute_fields
 from testsupport.managed_keys import (
     an_hour_ago,
     client_fixture,
@@ -137,16 +139,17 @@ def plain(kmip: KmipClient, uid: str) -> bytes:
     return value.key_material
 
 
-def kek(kmip: KmipClient, material: bytes, mode: BlockCipherMode, usage: U = WRAP, **options: Any) -> str:
+def kek(
+    kmip: KmipClient,
+    material: bytes,
+    mode: BlockCipherMode,
+    usage: U = WRAP,
+    *extra: AttributeSpec,
+    **options: Any,
+) -> str:
     """An AES wrapping key whose Cryptographic Parameters name `mode`."""
-    return register_key(
-        kmip,
-        A.AES,
-        material,
-        usage,
-        (Tag.CRYPTOGRAPHIC_PARAMETERS, parameters(block_cipher_mode=mode)),
-        **options,
-    )
+    named = (Tag.CRYPTOGRAPHIC_PARAMETERS, parameters(block_cipher_mode=mode))
+    return register_key(kmip, A.AES, material, usage, named, *extra, **options)
 
 
 # --- known answers ----------------------------------------------------------------------------
@@ -581,3 +584,12 @@ def test_signing_then_encrypting_verifies_with_the_public_key(v2: KmipClient) ->
         unique_identifier=key, key_wrapping_specification=wrapping(None, method=W.MAC_SIGN, mac=verify_only)
     )
     assert refusal(v2, refused) is ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
+
+
+def test_wrapping_spends_the_wrapping_keys_usage_limits(kmip: KmipClient) -> None:
+    once = UsageLimits(usage_limits_total=1, usage_limits_unit=UsageLimitsUnit.OBJECT)
+    wrapping_key = kek(kmip, os.urandom(16), M.NIST_KEY_WRAP, U.WRAP_KEY, (Tag.USAGE_LIMITS, once))
+    key = register_key(kmip, A.AES, os.urandom(16), DATA)
+    wrapped_get(kmip, key, wrapping(wrapping_key))
+    request = GetRequest(unique_identifier=key, key_wrapping_specification=wrapping(wrapping_key))
+    assert refusal(kmip, request) is ResultReason.PERMISSION_DENIED

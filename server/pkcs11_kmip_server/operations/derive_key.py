@@ -4,7 +4,8 @@ Every source must allow Derive Key and be usable now (`key_use`: Active, the cal
 the methods and what each needs of the Derivation Parameters are the table in
 `crypto.derivation`, and the provider does the work. The new object is made as
 Register makes one from a client's bytes (its length checked against its algorithm);
-it gets a Derivation Base Object link to each source, and each source a Derived Key
+each source spends one use (or the derived bytes) of its Usage Limits. The new object
+gets a Derivation Base Object link to each source, and each source a Derived Key
 link to it, as §6.1.14 says. Faults in the request are Invalid Field (a length not
 given, not whole bytes, or more than the method outputs; parameters the method lacks
 or does not take), Invalid Object Type (a source the method cannot use) and
@@ -41,7 +42,7 @@ from pkcs11_kmip_server.crypto.derivation import (
 )
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
-from pkcs11_kmip_server.key_use import usable_key
+from pkcs11_kmip_server.key_use import spend_usage, usable_key
 from pkcs11_kmip_server.objects import new_record, requested_attributes, touch
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.operations.register import read_object, settle
@@ -89,6 +90,8 @@ def derive_key(context: RequestContext, request: DeriveKeyRequest) -> DeriveKeyR
     spec = _spec(request, row, sources, length // 8)
     if context.crypto is None:
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "this server has no cryptographic provider")
+    for source in sources:  # a derivation is one use of each source (Usage Limits)
+        spend_usage(context, source, spec.length, 1)
     derived_bytes = context.crypto.provider.derive(sources, spec)
     record = _new_object(context, object_type, derived_bytes, algorithm, length, requested)
     for source in dict((s.uid, s) for s in sources).values():
