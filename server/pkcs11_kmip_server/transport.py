@@ -168,7 +168,7 @@ class KmipConnection(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        self._address = str(transport.get_extra_info("peername"))
+        self._address = _host_port(transport.get_extra_info("peername"))
         self._server.connections.add(self)
         self._set_deadline(self._loop.time() + self._config.read_timeout)  # for the handshake
         if self._server.stopping:  # accepted just before the server stopped listening
@@ -358,3 +358,11 @@ class KmipConnection(asyncio.BufferedProtocol):
         assert self._transport is not None
         self._transport.close()
         self._abort_timer = self._loop.call_later(CLOSE_GRACE, self._transport.abort)
+
+
+def _host_port(peername: object) -> str:
+    """HOST:PORT of a peer (IPv6 in brackets), for logs and the audit log."""
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        host, port = peername[0], peername[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peername or "")

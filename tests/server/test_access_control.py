@@ -232,6 +232,7 @@ def test_the_audit_log_records_requests_and_changes_without_key_material(server:
     requests = [line for line in lines if line["kind"] == "request"]
     item = {"operation": "Get", "ids": [uid], "status": "Success"}
     assert any(r["principal"] == alice and item in r["items"] for r in requests)
+    assert all(r["address"].startswith("127.0.0.1:") for r in requests)
     denied = {
         "operation": "Destroy",
         "ids": [uid],
