@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from pkcs11_kmip.kmip.client import KmipClient
-from pkcs11_kmip.kmip.messages import RequestPayload
+from pkcs11_kmip.kmip.messages import Attributes, RequestPayload
+from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, PrivateKey
 from pkcs11_kmip.kmip.messages.payloads import (
     RevokeRequest,
     SignatureVerifyRequest,
@@ -38,12 +39,16 @@ from pkcs11_kmip.kmip.spec.enums import (
     CryptographicUsageMask,
     DigitalSignatureAlgorithm,
     HashingAlgorithm,
+    KeyFormatType,
+    ObjectType,
     PaddingMethod,
     ResultReason,
     RevocationReasonCode,
     UsageLimitsUnit,
     ValidityIndicator,
 )
+from pkcs11_kmip_server.crypto import pyca
+from pkcs11_kmip_server.store import ObjectRecord
 from testsupport import managed_keys
 from testsupport.kmip_builders import AttributeSpec, aes_register
 from testsupport.managed_keys import an_hour_ago
@@ -622,3 +627,28 @@ def test_pyca_agrees_that_changed_signatures_fail(keys: dict[str, PrivateKeyType
     good = pyca_sign(keys["rsa"], DATA, scheme)
     with pytest.raises(InvalidSignature):
         pyca_verify(keys["rsa"], flip(good), DATA, scheme)
+
+
+def test_a_stored_key_is_parsed_once_per_value(rsa_key: rsa.RSAPrivateKey) -> None:
+    """pyca checks an RSA private key as it parses it (~100 signatures' worth): the provider keeps it."""
+    other = rsa.generate_private_key(65537, 2048)
+
+    def record(key: rsa.RSAPrivateKey) -> ObjectRecord:
+        der = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        block = KeyBlock(
+            key_format_type=KeyFormatType.PKCS_8,
+            key_value=KeyValue(key_material=der),
+            cryptographic_algorithm=A.RSA,
+            cryptographic_length=2048,
+        )
+        return ObjectRecord(
+            "kept-key", ObjectType.PRIVATE_KEY, "owner", Attributes(), PrivateKey(key_block=block)
+        )
+
+    first = pyca.loaded_key(record(rsa_key), private=True)
+    assert pyca.loaded_key(record(rsa_key), private=True) is first
+    changed = pyca.loaded_key(record(other), private=True)  # same object, another value: parsed again
+    assert changed is not first
+    assert changed.private_numbers() == other.private_numbers()

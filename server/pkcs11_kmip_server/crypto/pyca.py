@@ -1,12 +1,22 @@
 """What the software provider's modules share: pyca/cryptography's hashes by KMIP name,
-and a record's key block and key bytes (KmipError when the record holds no usable key).
+and a record's key block, key bytes and parsed asymmetric key (KmipError when the
+record holds no usable key).
 
 Ciphers (`software`), signatures (`signing`) and MACs (`macs`) all read keys through
 here, so a wrapped or missing key gets one answer whatever the operation.
+
+Parsed asymmetric keys are kept (`KEPT_KEYS`, least recently used out): pyca checks an
+RSA private key when it parses one (a primality test of its factors), about 100 times
+the cost of an RSA-2048 signature, and a stored key was checked when it was
+registered or made. The cache is keyed by the object and its exact key bytes, so a
+changed value is parsed again; a destroyed key never reaches it (the operation
+refuses it first) and leaves it when evicted.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes
@@ -18,6 +28,7 @@ from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.store import ObjectRecord
 
 H = HashingAlgorithm
+KEPT_KEYS = 256
 
 HASHES: dict[HashingAlgorithm, Callable[[], hashes.HashAlgorithm]] = {
     H.SHA_1: hashes.SHA1,
@@ -53,3 +64,27 @@ def secret_bytes(key: ObjectRecord) -> bytes:
     if block.key_format_type is KeyFormatType.OPAQUE and isinstance(value, bytes) and value:
         return value
     return formats.symmetric_key_bytes(block)
+
+
+_kept: OrderedDict[tuple[str, bool, bytes], formats.AnyKey] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def loaded_key(key: ObjectRecord, private: bool) -> formats.AnyKey:
+    """The record's asymmetric key as pyca's object, parsed once while it is used."""
+    block = key_block(key)
+    material = getattr(block.key_value, "key_material", None)
+    if not isinstance(material, bytes):  # Transparent keys: parsed each time
+        return formats.load_key(block, private)
+    index = (key.uid, private, material)
+    with _kept_lock:
+        found = _kept.get(index)
+        if found is not None:
+            _kept.move_to_end(index)
+            return found
+    loaded = formats.load_key(block, private)
+    with _kept_lock:
+        _kept[index] = loaded
+        while len(_kept) > KEPT_KEYS:
+            _kept.popitem(last=False)
+    return loaded

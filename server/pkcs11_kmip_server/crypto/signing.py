@@ -23,9 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import padding as asymmetric_padd
 from cryptography.hazmat.primitives.asymmetric.utils import NoDigestInfo, Prehashed
 
 from pkcs11_kmip.kmip.spec.enums import ResultReason
-from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.crypto.mechanisms import BUFFER_LIMIT
-from pkcs11_kmip_server.crypto.pyca import HASHES, key_block
+from pkcs11_kmip_server.crypto.pyca import HASHES, loaded_key
 from pkcs11_kmip_server.crypto.signatures import (
     ECDSA,
     ED448,
@@ -99,7 +98,7 @@ class Signature:
 
 def start(key: ObjectRecord, spec: SignatureSpec, verify: bool) -> Signature:
     """Sign with a private key, or verify with a public one, as `spec` says."""
-    loaded: Any = formats.load_key(key_block(key), private=not verify)
+    loaded: Any = loaded_key(key, private=not verify)
     build = _SCHEMES[spec.scheme]
     return build(loaded, spec, verify)
 

@@ -31,6 +31,7 @@ from pkcs11_kmip_server.crypto.mechanisms import BUFFER_LIMIT, CipherSpec
 from pkcs11_kmip_server.crypto.provider import CipherOperation, CipherOutput, DigestOperation
 from pkcs11_kmip_server.crypto.pyca import HASHES as _HASHES
 from pkcs11_kmip_server.crypto.pyca import key_block as _key_block
+from pkcs11_kmip_server.crypto.pyca import loaded_key
 from pkcs11_kmip_server.crypto.signatures import MacSpec, SignatureSpec
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.store import ObjectRecord
@@ -276,7 +277,7 @@ def _chacha20_poly1305(key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> Ci
 
 
 def _rsa(key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> CipherOperation:
-    loaded = formats.load_key(_key_block(key), private=not encrypt)
+    loaded = loaded_key(key, private=not encrypt)
     if not isinstance(loaded, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         raise KmipError(ResultReason.INVALID_OBJECT_TYPE, f"{key.uid} is not an RSA key")
     size = (loaded.key_size + 7) // 8
