@@ -8,6 +8,9 @@ for a fixed time and time each one:
   mix      Create AES-256, Get, Locate by Name, GetAttributes, Activate (weights: --mix)
   get      Get of a 256-bit AES key only
   create   Create of a 256-bit AES key only
+  sign-ecdsa  Sign 64 bytes with a registered P-256 key (ECDSA with SHA-256)   } not run unless
+  sign-rsa    Sign 64 bytes with a registered RSA-2048 key (PSS with SHA-256)  } named in
+  mac         MAC 64 bytes with a registered 256-bit HMAC-SHA256 key           } --scenarios
 
 Fairness: both servers get the same client code (pkcs11_kmip.kmip.client.KmipClient),
 the same KMIP version (1.2, which both speak), the same TLS (1.2 with
@@ -54,31 +57,55 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from pkcs11_kmip.kmip.client import KmipClient, KmipConnectionError, KmipResultError
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.attributes import Attribute, TemplateAttribute
+from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, ManagedObject, PrivateKey, SymmetricKey
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
     CreateRequest,
     GetAttributesRequest,
     GetRequest,
     LocateRequest,
+    MACRequest,
+    RegisterRequest,
+    SignRequest,
 )
-from pkcs11_kmip.kmip.messages.structures import Name
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, Name
 from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     CryptographicUsageMask,
+    HashingAlgorithm,
+    KeyFormatType,
     NameType,
     ObjectType,
+    PaddingMethod,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pykmip_server import PyKmipServer
 
-OPERATIONS = ("create", "get", "locate", "get_attributes", "activate")
+OPERATIONS = ("create", "get", "locate", "get_attributes", "activate", "sign_ecdsa", "sign_rsa", "mac")
 DEFAULT_MIX = "create=1,get=4,locate=1,get_attributes=2,activate=1"
 SCENARIOS = ("mix", "get", "create")
+# Scenarios with a key made for them (run only when named): scenario -> its one operation.
+CRYPTO_SCENARIOS = {"sign-ecdsa": "sign_ecdsa", "sign-rsa": "sign_rsa", "mac": "mac"}
+CRYPTO_DATA = bytes(range(64))
+CRYPTO_PARAMETERS = {
+    "sign_ecdsa": CryptographicParameters(
+        cryptographic_algorithm=CryptographicAlgorithm.ECDSA, hashing_algorithm=HashingAlgorithm.SHA_256
+    ),
+    "sign_rsa": CryptographicParameters(
+        cryptographic_algorithm=CryptographicAlgorithm.RSA,
+        padding_method=PaddingMethod.PSS,
+        hashing_algorithm=HashingAlgorithm.SHA_256,
+    ),
+    "mac": CryptographicParameters(cryptographic_algorithm=CryptographicAlgorithm.HMAC_SHA256),
+}
 SAME_TLS_CIPHER = "ECDHE-RSA-AES256-SHA384"
 START_TIMEOUT = 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -226,6 +253,31 @@ class _Runner:
 
     def activate(self) -> None:
         self.client.call(ActivateRequest(unique_identifier=self.pending.pop()))
+
+    def _crypto(self, operation: str) -> bytes | None:
+        if not self.job.targets:
+            raise ValueError("the server refused the key this scenario registers")
+        uid, parameters = self._target().uid, CRYPTO_PARAMETERS[operation]
+        if operation == "mac":
+            return self.client.call(
+                MACRequest(unique_identifier=uid, cryptographic_parameters=parameters, data=CRYPTO_DATA)
+            ).mac_data
+        answer = self.client.call(
+            SignRequest(unique_identifier=uid, cryptographic_parameters=parameters, data=CRYPTO_DATA)
+        )
+        return answer.signature_data
+
+    def sign_ecdsa(self) -> None:
+        if not self._crypto("sign_ecdsa"):
+            raise ValueError("Sign returned no signature")
+
+    def sign_rsa(self) -> None:
+        if len(self._crypto("sign_rsa") or b"") != 256:
+            raise ValueError("Sign returned no RSA-2048 signature")
+
+    def mac(self) -> None:
+        if len(self._crypto("mac") or b"") != 32:
+            raise ValueError("MAC returned no HMAC-SHA256")
 
 
 def worker_main(job: WorkerJob, channel: Connection, in_process: bool) -> None:
@@ -653,6 +705,69 @@ def seed(endpoint: Endpoint, count: int, tag: str) -> tuple[Target, ...]:
     return tuple(targets)
 
 
+def crypto_key(operation: str) -> tuple[ObjectType, ManagedObject, CryptographicUsageMask]:
+    """The key a crypto scenario registers: P-256 or RSA-2048 (PKCS#8), or HMAC-SHA256 (Raw)."""
+    if operation == "mac":
+        block = KeyBlock(
+            key_format_type=KeyFormatType.RAW,
+            key_value=KeyValue(key_material=os.urandom(32)),
+            cryptographic_algorithm=CryptographicAlgorithm.HMAC_SHA256,
+            cryptographic_length=256,
+        )
+        return ObjectType.SYMMETRIC_KEY, SymmetricKey(key_block=block), CryptographicUsageMask.MAC_GENERATE
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    if operation == "sign_ecdsa":
+        key, algorithm = ec.generate_private_key(ec.SECP256R1()), CryptographicAlgorithm.EC
+    else:
+        key, algorithm = rsa.generate_private_key(65537, 2048), CryptographicAlgorithm.RSA
+    der = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    block = KeyBlock(
+        key_format_type=KeyFormatType.PKCS_8,
+        key_value=KeyValue(key_material=der),
+        cryptographic_algorithm=algorithm,
+        cryptographic_length=key.key_size,
+    )
+    return ObjectType.PRIVATE_KEY, PrivateKey(key_block=block), CryptographicUsageMask.SIGN
+
+
+def seed_crypto(endpoint: Endpoint, scenarios: list[str], tag: str) -> dict[str, tuple[Target, ...]]:
+    """Register and activate the key of each crypto scenario asked for (none if the server refuses it)."""
+    targets: dict[str, tuple[Target, ...]] = {}
+    with endpoint.client() as client:
+        for scenario in scenarios:
+            operation = CRYPTO_SCENARIOS.get(scenario)
+            if operation is None:
+                continue
+            object_type, value, usage = crypto_key(operation)
+            name = f"seed-{tag}-{scenario}"
+            template = TemplateAttribute(
+                attributes=[
+                    Attribute(attribute_name="Cryptographic Usage Mask", attribute_value=usage),
+                    Attribute(attribute_name="Name", attribute_value=_name(name)),
+                ]
+            )
+            fields: dict[str, Any] = (
+                {"attributes": Attributes.of((Tag.CRYPTOGRAPHIC_USAGE_MASK, usage), (Tag.NAME, _name(name)))}
+                if endpoint.version >= (2, 0)
+                else {"template_attribute": template}
+            )
+            try:
+                uid = client.call(
+                    RegisterRequest(object_type=object_type, object=value, **fields)
+                ).unique_identifier
+                client.call(ActivateRequest(unique_identifier=uid))
+            except KmipResultError as error:
+                print(
+                    f"{scenario}: the server refused its key ({error}); its operations will count as errors"
+                )
+                targets[scenario] = ()
+                continue
+            targets[scenario] = (Target(uid, name),)
+    return targets
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
@@ -680,7 +795,8 @@ def parse_mix(text: str) -> tuple[str, ...]:
 
 
 def sequences(args: argparse.Namespace) -> dict[str, tuple[str, ...]]:
-    return {"mix": args.mix, "get": ("get",), "create": ("create",)}
+    crypto = {scenario: (operation,) for scenario, operation in CRYPTO_SCENARIOS.items()}
+    return {"mix": args.mix, "get": ("get",), "create": ("create",), **crypto}
 
 
 def make_template(workdir: Path, synchronous: str | None = None) -> Path:
@@ -727,6 +843,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Phase]:
                     args.tls == "same",
                 )
                 targets = seed(endpoint, args.seed_keys, f"r{round_index}")
+                crypto_targets = seed_crypto(endpoint, args.scenarios, f"r{round_index}")
                 for scenario in args.scenarios:
                     for clients in args.clients:
                         profile = None
@@ -737,7 +854,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Phase]:
                             endpoint,
                             scenario,
                             sequences(args)[scenario],
-                            targets,
+                            crypto_targets.get(scenario, targets),
                             clients,
                             args,
                             round_index,
@@ -977,7 +1094,7 @@ def main(argv: list[str] | None = None) -> int:
     major, _, minor = args.version.partition(".")
     args.version = (int(major), int(minor))
     for scenario in args.scenarios:
-        if scenario not in SCENARIOS:
+        if scenario not in SCENARIOS and scenario not in CRYPTO_SCENARIOS:
             parser.error(f"unknown scenario {scenario!r}")
     for server in args.servers:
         if server not in ("ours", "pykmip"):
