@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from testsupport.softhsm import SOFTHSM_MODULE, Token
-from testsupport.tools import make_key, pkcs11_tool, run
+from testsupport.tools import make_certified_key, run
 
 JAVA_SIGN = Path(__file__).with_name("JavaSign.java")
 KEYS = {
@@ -20,29 +20,11 @@ KEYS = {
 
 
 @pytest.fixture(scope="module")
-def entries(
-    module_path: Path, ours: dict[str, str], token: Token, tmp_path_factory: pytest.TempPathFactory
-) -> list[str]:
-    """Key pairs made through us, each with a self-signed certificate (made by OpenSSL
-    through libp11's engine, stored with pkcs11-tool): keytool lists only keys with one."""
-    assert shutil.which("keytool") and shutil.which("java"), "no Java (scripts/setup installs a JRE)"
-    folder = tmp_path_factory.mktemp("java")
-    engine_env = {**ours, "PKCS11_MODULE_PATH": str(module_path)}
+def entries(module_path: Path, ours: dict[str, str], token: Token) -> list[str]:
+    """Key pairs made through us, each with a certificate: keytool lists only those."""
+    assert shutil.which("keytool") and shutil.which("java"), "no Java (scripts/setup installs a JDK)"
     for label, (key_type, key_id, _algorithm) in KEYS.items():
-        make_key(module_path, ours, token.pin, key_type, label, key_id)
-        certificate = folder / f"{label}.der"
-        made = run(
-            ["openssl", "req", "-new", "-x509", "-engine", "pkcs11", "-keyform", "engine",
-             "-key", f"pkcs11:token={token.label};object={label};type=private;pin-value={token.pin}",
-             "-subj", f"/CN={label}", "-days", "30", "-outform", "DER", "-out", str(certificate)],
-            engine_env,
-        )  # fmt: skip
-        assert made.returncode == 0, made.stderr
-        stored = pkcs11_tool(
-            module_path, ours, "--login", "--pin", token.pin, "--write-object", str(certificate),
-            "--type", "cert", "--id", key_id, "--label", label,
-        )  # fmt: skip
-        assert stored.returncode == 0, stored.stderr
+        make_certified_key(module_path, ours, token.label, token.pin, key_type, label, key_id)
     return list(KEYS)
 
 

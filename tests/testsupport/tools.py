@@ -4,6 +4,7 @@ with a timeout: a hang is a failure, not a stuck CI job."""
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -60,3 +61,26 @@ def sorted_blocks(listing: str, is_header: Callable[[str], bool], keep_header: b
         elif blocks:
             blocks[-1].append(line)
     return sorted("\n".join(block) for block in blocks)
+
+
+def make_certified_key(
+    module: Path, env: Mapping[str, str], token_label: str, pin: str, key_type: str, label: str, key_id: str
+) -> None:
+    """A key pair with a self-signed certificate beside it (same CKA_ID and label), as
+    Java's keytool and NSS want before they list a key: the certificate is made by
+    OpenSSL through libp11's engine with the key on the token, stored by pkcs11-tool."""
+    make_key(module, env, pin, key_type, label, key_id)
+    with tempfile.TemporaryDirectory() as folder:
+        certificate = Path(folder) / "cert.der"
+        made = run(
+            ["openssl", "req", "-new", "-x509", "-engine", "pkcs11", "-keyform", "engine",
+             "-key", f"pkcs11:token={token_label};object={label};type=private;pin-value={pin}",
+             "-subj", f"/CN={label}", "-days", "30", "-outform", "DER", "-out", str(certificate)],
+            {**env, "PKCS11_MODULE_PATH": str(module)},
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        stored = pkcs11_tool(
+            module, env, "--login", "--pin", pin, "--write-object", str(certificate),
+            "--type", "cert", "--id", key_id, "--label", label,
+        )  # fmt: skip
+        assert stored.returncode == 0, stored.stderr
