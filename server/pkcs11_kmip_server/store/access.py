@@ -102,15 +102,24 @@ op_groups(name) AS (
 )"""
 )
 
-# Whether grants let the caller use object `o` for :operation (with GRANTS_FOR_OPERATION).
-# The granted uids and types are small lists SQLite computes once per statement; the
-# object groups are probed per candidate row through the (object_seq) index. So the
-# cost is a few index probes per object the other criteria leave (a selective Locate
-# stays selective, a page stops at its size), never a set of every granted object.
-GRANTED = """(o.uid IN (SELECT target_uid FROM op_grants)
+# The caller may Locate object `o` (with GRANTS_FOR_OPERATION, :operation = Locate), in
+# two shapes of one rule, each for what SQLite does best with it:
+# VISIBLE_PROBE, for a page: the granted uids and types are small lists computed once per
+#   statement, the object groups an index probe per candidate row ((object_seq, tag)).
+#   A selective Locate stays on its criteria's index, a page stops at its size.
+# VISIBLE_SET, for Located Items: the set of visible objects, built once from the
+#   (owner, seq), uid, (object_type) and (tag, text_value) indexes, so a count costs in
+#   proportion to what the caller may see, not to the whole store.
+VISIBLE_PROBE = """(o.owner = :owner
+    OR o.uid IN (SELECT target_uid FROM op_grants)
     OR o.object_type IN (SELECT target_type FROM op_grants)
     OR EXISTS (SELECT 1 FROM attribute a WHERE a.object_seq = o.seq AND a.tag = :object_group_tag
                AND a.text_value IN (SELECT name FROM op_groups)))"""
+VISIBLE_SET = """o.seq IN (SELECT v.seq FROM object v WHERE v.owner = :owner
+    UNION SELECT v.seq FROM object v WHERE v.uid IN (SELECT target_uid FROM op_grants)
+    UNION SELECT v.seq FROM object v WHERE v.object_type IN (SELECT target_type FROM op_grants)
+    UNION SELECT a.object_seq FROM attribute a
+        WHERE a.tag = :object_group_tag AND a.text_value IN (SELECT name FROM op_groups))"""
 
 # The operations granted to :me on the object :uid (of type :object_type): through a grant
 # on it, on its type, or on an object group it is in (its Object Group attribute values and

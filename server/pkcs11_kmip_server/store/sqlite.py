@@ -49,9 +49,10 @@ from pkcs11_kmip_server.store import (
 )
 from pkcs11_kmip_server.store.access import (
     ACCESS_SCHEMA,
-    GRANTED,
     GRANTS_FOR_OPERATION,
     IS_ADMIN,
+    VISIBLE_PROBE,
+    VISIBLE_SET,
     Rights,
     rights,
 )
@@ -71,6 +72,7 @@ CREATE TABLE IF NOT EXISTS object (
     material BLOB
 );
 CREATE INDEX IF NOT EXISTS object_owner ON object (owner, seq);
+CREATE INDEX IF NOT EXISTS object_type ON object (object_type);
 CREATE TABLE IF NOT EXISTS attribute (
     object_seq INTEGER NOT NULL REFERENCES object (seq) ON DELETE CASCADE,
     tag INTEGER NOT NULL,
@@ -83,7 +85,8 @@ CREATE TABLE IF NOT EXISTS attribute (
 CREATE INDEX IF NOT EXISTS attribute_text ON attribute (tag, text_value) WHERE text_value IS NOT NULL;
 CREATE INDEX IF NOT EXISTS attribute_int ON attribute (tag, int_value);
 CREATE INDEX IF NOT EXISTS attribute_named ON attribute (name, text_value) WHERE name IS NOT NULL;
-CREATE INDEX IF NOT EXISTS attribute_object ON attribute (object_seq);
+CREATE INDEX IF NOT EXISTS attribute_object_tag ON attribute (object_seq, tag);
+DROP INDEX IF EXISTS attribute_object;
 """
 
 
@@ -342,8 +345,8 @@ class SqliteSession:
 
     def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
         parameters: dict[str, Any] = {"owner": query.owner, "now": epoch(query.now)}
-        prefix, visible = self._visible(query, parameters)
-        where = [visible] if visible else []
+        prefix, visible, counted_visible = self._visible(query, parameters)
+        where = []
         storages = [int(bit) for bit in Storage if query.storage & bit]
         state_filter = [f for f in query.filters if f.tag == Tag.STATE]
         if any(f.value in (State.DESTROYED, State.DESTROYED_COMPROMISED) for f in state_filter):
@@ -351,13 +354,16 @@ class SqliteSession:
         where.append(f"o.storage IN ({', '.join(str(s) for s in sorted(set(storages)))})")
         for number, (tag, group) in enumerate(iter_filters_by_tag(query.filters)):
             where.append(self._condition(number, tag, group, parameters))
-        sql_where = " AND ".join(where) or "1 = 1"
+        sql_where = " AND ".join(where)
         total = None
         if query.count:
-            counted = self._execute(f"{prefix}SELECT COUNT(*) FROM object o WHERE {sql_where}", parameters)
+            count_where = " AND ".join([counted_visible, *where] if counted_visible else where)
+            counted = self._execute(f"{prefix}SELECT COUNT(*) FROM object o WHERE {count_where}", parameters)
             (total,) = counted.fetchone()
         parameters["maximum"] = -1 if query.maximum is None else query.maximum  # SQLite: -1 is no limit
         parameters["offset"] = query.offset
+        if visible:
+            sql_where = f"{visible} AND {sql_where}"
         rows = self._execute(
             f"{prefix}SELECT o.uid FROM object o WHERE {sql_where}"
             " ORDER BY o.seq DESC LIMIT :maximum OFFSET :offset",
@@ -365,16 +371,18 @@ class SqliteSession:
         ).fetchall()
         return [row[0] for row in rows], total
 
-    def _visible(self, query: LocateQuery, parameters: dict[str, Any]) -> tuple[str, str | None]:
-        """The objects the query may return: (a WITH prefix, a condition on `o`; None: all).
+    def _visible(self, query: LocateQuery, parameters: dict[str, Any]) -> tuple[str, str | None, str | None]:
+        """The objects the query may return: a WITH prefix, and conditions on `o` for the
+        page and for the count (store.access); None: every object.
 
         Without `shared`, or for a caller no grant lets Locate anything (one small query
         over the access tables tells), it is the caller's own objects, through the
-        (owner, seq) index. With grants, the grant rule itself joins the condition, so
+        (owner, seq) index. With grants, the grant rule itself joins the conditions, so
         the objects are still filtered in the database.
         """
+        own = "o.owner = :owner"
         if not query.shared:
-            return "", "o.owner = :owner"
+            return "", own, own
         parameters.update(
             me=query.owner, operation=int(Operation.LOCATE), object_group_tag=int(Tag.OBJECT_GROUP)
         )
@@ -383,10 +391,10 @@ class SqliteSession:
             f"{with_grants}SELECT ({IS_ADMIN}), EXISTS (SELECT 1 FROM op_grants)", parameters
         ).fetchone()
         if admin:
-            return "", None
+            return "", None, None
         if not granted:
-            return "", "o.owner = :owner"
-        return with_grants, f"(o.owner = :owner OR {GRANTED})"
+            return "", own, own
+        return with_grants, VISIBLE_PROBE, VISIBLE_SET
 
     def _condition(
         self, number: int, tag: int, group: list[AttributeFilter], parameters: dict[str, Any]
