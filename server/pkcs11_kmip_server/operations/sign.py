@@ -8,6 +8,8 @@ flow shared with Signature Verify, MAC and Hash is in `by_parts`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pkcs11_kmip.kmip.messages.payloads import SignatureVerifyRequest, SignRequest, SignResponse
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec import Tag
@@ -15,7 +17,7 @@ from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask, ObjectType, Oper
 from pkcs11_kmip_server import by_parts
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.provider import DigestOperation
-from pkcs11_kmip_server.crypto.signatures import SignatureSpec, signature_spec
+from pkcs11_kmip_server.crypto.signatures import KeyMismatch, signature_spec
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.store import ObjectRecord
@@ -34,14 +36,46 @@ def signed_data(request: SignRequest | SignatureVerifyRequest) -> tuple[bytes | 
     return request.digested_data, True
 
 
-def spec_for(record: ObjectRecord, parameters: CryptographicParameters, prehashed: bool) -> SignatureSpec:
-    """The signature scheme for this key, as the parameters name it."""
-    return signature_spec(
-        parameters,
-        record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM),
-        record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH),
-        prehashed,
-    )
+class NeverValid:
+    """The verification of a scheme the key cannot make: it takes the data and says Invalid."""
+
+    def update(self, data: bytes) -> None:
+        pass
+
+    def finish(self) -> bytes:
+        raise AssertionError("a verification is not finished into a value")
+
+    def verify(self, expected: bytes) -> bool:
+        return False
+
+
+Begin = Callable[[ObjectRecord, CryptographicParameters], DigestOperation]
+
+
+def signature_input(
+    context: RequestContext, request: SignRequest | SignatureVerifyRequest, verify: bool
+) -> tuple[bytes | None, Begin]:
+    """The data to feed, and how to begin signing it (or verifying a signature of it) with a key.
+
+    Parameters the key cannot use refuse a signature (Bad Cryptographic Parameters) and
+    make a verification answer Invalid (`NeverValid`).
+    """
+    data, prehashed = signed_data(request)
+    provider = by_parts.crypto_services(context).provider
+
+    def begin(record: ObjectRecord, parameters: CryptographicParameters) -> DigestOperation:
+        algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+        try:
+            spec = signature_spec(
+                parameters, algorithm, record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH), prehashed
+            )
+            return provider.sign(record, spec, verify)
+        except KeyMismatch:
+            if not verify:
+                raise
+            return NeverValid()
+
+    return data, begin
 
 
 SIGNING = by_parts.KeyUse(
@@ -51,12 +85,7 @@ SIGNING = by_parts.KeyUse(
 
 @handles(Operation.SIGN)
 def sign(context: RequestContext, request: SignRequest) -> SignResponse:
-    data, prehashed = signed_data(request)
-    provider = by_parts.crypto_services(context).provider
-
-    def begin(record: ObjectRecord, parameters: CryptographicParameters) -> DigestOperation:
-        return provider.sign(record, spec_for(record, parameters, prehashed), verify=False)
-
+    data, begin = signature_input(context, request, verify=False)
     outcome = by_parts.run_with_key(context, request, SIGNING, data, begin, by_parts.value)
     return SignResponse(
         unique_identifier=outcome.uid, signature_data=outcome.result, correlation_value=outcome.correlation

@@ -12,7 +12,6 @@ Streamed parts answer no Validity Indicator until the final one (§6.1.56).
 from __future__ import annotations
 
 from pkcs11_kmip.kmip.messages.payloads import SignatureVerifyRequest, SignatureVerifyResponse
-from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicUsageMask,
     ObjectType,
@@ -22,25 +21,9 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server import by_parts
 from pkcs11_kmip_server.context import RequestContext
-from pkcs11_kmip_server.crypto.provider import DigestOperation
-from pkcs11_kmip_server.crypto.signatures import KeyMismatch
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.operations import handles
-from pkcs11_kmip_server.operations.sign import signed_data, spec_for
-from pkcs11_kmip_server.store import ObjectRecord
-
-
-class NeverValid:
-    """The verification of a scheme the key cannot make: it takes the data and says Invalid."""
-
-    def update(self, data: bytes) -> None:
-        pass
-
-    def finish(self) -> bytes:
-        raise AssertionError("a verification is not finished into a value")
-
-    def verify(self, expected: bytes) -> bool:
-        return False
+from pkcs11_kmip_server.operations.sign import signature_input
 
 
 def validity(started: by_parts.Started) -> ValidityIndicator:
@@ -58,15 +41,7 @@ VERIFYING = by_parts.KeyUse(
 
 @handles(Operation.SIGNATURE_VERIFY)
 def signature_verify(context: RequestContext, request: SignatureVerifyRequest) -> SignatureVerifyResponse:
-    data, prehashed = signed_data(request)
-    provider = by_parts.crypto_services(context).provider
-
-    def begin(record: ObjectRecord, parameters: CryptographicParameters) -> DigestOperation:
-        try:
-            return provider.sign(record, spec_for(record, parameters, prehashed), verify=True)
-        except KeyMismatch:
-            return NeverValid()
-
+    data, begin = signature_input(context, request, verify=True)
     outcome = by_parts.run_with_key(
         context, request, VERIFYING, data, begin, validity, expected=request.signature_data
     )
