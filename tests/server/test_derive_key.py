@@ -2,8 +2,9 @@
 
 Known answers are copied from RFC 6070 (PBKDF2-HMAC-SHA1), RFC 5869 appendix A (HKDF),
 NIST CAVP KDFCTR_gen.rsp ([PRF=HMAC_SHA256] [CTRLOCATION=BEFORE_FIXED] [RLEN=32_BITS],
-COUNT 0 and 10) and TC-DERIVEKEY-1/2-20 (HASH, HMAC). ECDH secrets the server derives
-are compared with pyca's exchange of the same keys, and a derived AES key is used.
+COUNT 0 and 10), FIPS-197 appendix C.1 (Encrypt) and TC-DERIVEKEY-1/2-20 (HASH, HMAC).
+ECDH secrets the server derives are compared with pyca's exchange of the same keys,
+and a derived AES key is used.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -302,7 +304,9 @@ def test_every_bad_request_gets_its_reason(kmip: KmipClient) -> None:
     assert reason([password], D.HASH, 128, hashing=H.MD5) is reason_of_version(
         kmip, ResultReason.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS
     )
-    assert reason([password], D.ENCRYPT, 128) is reason_of_version(kmip, ResultReason.FEATURE_NOT_SUPPORTED)
+    assert reason([password], D.NIST800_108_F, 128) is reason_of_version(
+        kmip, ResultReason.FEATURE_NOT_SUPPORTED
+    )
     assert reason([password], D.HKDF, 128, object_type=ObjectType.PUBLIC_KEY) is wrong_type
     public, private = register_pair(
         kmip, ec.generate_private_key(ec.SECP256R1()), A.EC, (U.DERIVE_KEY, U.DERIVE_KEY)
@@ -328,3 +332,27 @@ def test_derivation_spends_the_sources_usage_limits(kmip: KmipClient) -> None:
     request = derive_request(kmip, [source], D.HKDF, 128)
     kmip.call(request)
     assert refusal(kmip, request) is ResultReason.PERMISSION_DENIED
+
+
+def test_encrypt_derivation(kmip: KmipClient) -> None:
+    # FIPS-197 appendix C.1: AES-128 of 00112233...ff under 00010203...0f.
+    key = register_key(kmip, A.AES, h("000102030405060708090a0b0c0d0e0f"), U.DERIVE_KEY)
+    ecb = CryptographicParameters(block_cipher_mode=BlockCipherMode.ECB)
+    request = derive_request(
+        kmip, [key], D.ENCRYPT, 128, derivation_data=h("00112233445566778899aabbccddeeff")
+    )
+    request.derivation_parameters.cryptographic_parameters = ecb  # type: ignore[union-attr]
+    assert derived_bytes(kmip, request) == h("69c4e0d86a7b0430d8cdb78070b4c55a")
+    # CBC with the IV given, against pyca; without it there is nothing to repeat.
+    key_bytes, iv, data = os.urandom(32), os.urandom(16), os.urandom(32)
+    cbc_key = register_key(kmip, A.AES, key_bytes, U.DERIVE_KEY)
+    cbc = CryptographicParameters(block_cipher_mode=BlockCipherMode.CBC)
+    request = derive_request(kmip, [cbc_key], D.ENCRYPT, 256, derivation_data=data, initialization_vector=iv)
+    request.derivation_parameters.cryptographic_parameters = cbc  # type: ignore[union-attr]
+    encryptor = Cipher(algorithms.AES(key_bytes), modes.CBC(iv)).encryptor()
+    assert derived_bytes(kmip, request) == encryptor.update(data) + encryptor.finalize()
+    request.derivation_parameters.initialization_vector = None  # type: ignore[union-attr]
+    assert refusal(kmip, request) is ResultReason.INVALID_FIELD
+    longer = derive_request(kmip, [key], D.ENCRYPT, 256, derivation_data=bytes(16))
+    longer.derivation_parameters.cryptographic_parameters = ecb  # type: ignore[union-attr]
+    assert refusal(kmip, longer) is ResultReason.INVALID_FIELD  # one block of data, two asked for

@@ -17,6 +17,10 @@ bytes from their records, as `software` does for ciphers:
 - NIST SP 800-108 counter mode with HMAC as PRF: a 32-bit counter before the fixed
   data (the Derivation Data, Label || 0x00 || Context) and the 32-bit output length
   in bits after it; SHA-256 by default.
+- Encrypt: the Derivation Data encrypted with the source key, by the cipher mechanism
+  its Cryptographic Parameters name (`mechanisms`), with the Initialization Vector given
+  (never a random one: a derivation repeats); the output is the ciphertext, truncated.
+  The operation runs it through the provider's `cipher`.
 - Asymmetric Key (ECDH, X25519): the shared secret of the source private key and the
   peer's public key (a second source object, or the Derivation Data: an X9.62 point,
   32 raw bytes for X25519, or a DER SubjectPublicKeyInfo), truncated to the length
@@ -67,6 +71,7 @@ class DerivationMethodRow:
     takes_salt: bool = False
     keyed_prf: bool = False  # HMAC keyed by the source: an HMAC key names its own hash
     asymmetric: bool = False  # a private key and a peer public key
+    encrypts: bool = False  # the source key encrypts the data (a cipher of the provider's)
 
 
 DERIVATION_METHODS: dict[DerivationMethod, DerivationMethodRow] = {
@@ -76,6 +81,7 @@ DERIVATION_METHODS: dict[DerivationMethod, DerivationMethodRow] = {
     D.HKDF: DerivationMethodRow(H.SHA_256, takes_salt=True),
     D.NIST800_108_C: DerivationMethodRow(H.SHA_256, needs_data=True, keyed_prf=True),
     D.ASYMMETRIC_KEY: DerivationMethodRow(None, asymmetric=True),
+    D.ENCRYPT: DerivationMethodRow(None, needs_data=True, encrypts=True),
 }
 
 # hashlib names of the hashes a derivation may use, and pyca's.

@@ -9,10 +9,13 @@ gets a Derivation Base Object link to each source, and each source a Derived Key
 link to it, as §6.1.14 says. Faults in the request are Invalid Field (a length not
 given, not whole bytes, or more than the method outputs; parameters the method lacks
 or does not take), Invalid Object Type (a source the method cannot use) and
-Unsupported Cryptographic Parameters (a hash no derivation here uses).
+Unsupported Cryptographic Parameters (a hash no derivation here uses). The Encrypt
+method runs the provider's cipher as Encrypt does (`crypto.mechanisms` checks it).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SecretData, SymmetricKey
@@ -40,6 +43,7 @@ from pkcs11_kmip_server.crypto.derivation import (
     DerivationMethodRow,
     DerivationSpec,
 )
+from pkcs11_kmip_server.crypto.mechanisms import choose, cipher_spec, effective_parameters
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
 from pkcs11_kmip_server.key_use import spend_usage, usable_key
@@ -92,7 +96,10 @@ def derive_key(context: RequestContext, request: DeriveKeyRequest) -> DeriveKeyR
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "this server has no cryptographic provider")
     for source in sources:  # a derivation is one use of each source (Usage Limits)
         spend_usage(context, source, spec.length, 1)
-    derived_bytes = context.crypto.provider.derive(sources, spec)
+    if row.encrypts:
+        derived_bytes = _encrypted(context, request, sources[0], spec)
+    else:
+        derived_bytes = context.crypto.provider.derive(sources, spec)
     record = _new_object(context, object_type, derived_bytes, algorithm, length, requested)
     for source in dict((s.uid, s) for s in sources).values():
         record.attributes.add(
@@ -164,7 +171,7 @@ def _spec(
     assert request.derivation_method is not None
     method = request.derivation_method
     parameters = request.derivation_parameters or DerivationParameters()
-    if parameters.initialization_vector:
+    if parameters.initialization_vector and not row.encrypts:
         raise _invalid(f"{method.name} derivation takes no Initialization Vector")
     data = parameters.derivation_data
     if row.asymmetric:
@@ -175,6 +182,10 @@ def _spec(
             )
         return DerivationSpec(method, length, peer_public_key=data)
     extra = sources[1:]
+    if row.encrypts and extra:
+        raise KmipError(
+            ResultReason.INVALID_OBJECT_TYPE, "Encrypt derives with one key, from Derivation Data"
+        )
     if len(extra) > 1 or any(source.object_type is not OT.SECRET_DATA for source in extra):
         raise KmipError(
             ResultReason.INVALID_OBJECT_TYPE,
@@ -199,8 +210,48 @@ def _spec(
     return DerivationSpec(
         method,
         length,
-        hashing=_hashing(request, row, sources[0]),
+        hashing=None if row.encrypts else _hashing(request, row, sources[0]),
         data=data or b"",
         salt=salt or b"",
         iterations=count or 0,
     )
+
+
+def _encrypted(
+    context: RequestContext, request: DeriveKeyRequest, source: ObjectRecord, spec: DerivationSpec
+) -> bytes:
+    """The Encrypt method: the Derivation Data encrypted with the source key, truncated."""
+    assert context.crypto is not None and request.derivation_parameters is not None
+    provider = context.crypto.provider
+    algorithm = source.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+    parameters = effective_parameters(
+        request.derivation_parameters.cryptographic_parameters,
+        source.attributes.get(Tag.CRYPTOGRAPHIC_PARAMETERS),
+        algorithm,
+    )
+    mechanism = choose(parameters, algorithm, source.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH))
+    if source.object_type is not mechanism.key_object(True):
+        raise KmipError(
+            ResultReason.INVALID_OBJECT_TYPE,
+            f"{mechanism.name} encrypts with a {mechanism.key_object(True).name}",
+        )
+    iv = request.derivation_parameters.initialization_vector
+    if mechanism.takes_iv and iv is None:
+        raise _invalid(f"{mechanism.name} derivation needs its Initialization Vector (a derivation repeats)")
+    cipher, _ = cipher_spec(
+        mechanism,
+        dataclasses.replace(parameters, random_iv=None),
+        encrypt=True,
+        iv=iv,
+        aad=None,
+        tag=None,
+        random_bytes=provider.random_bytes,
+    )
+    operation = provider.cipher(source, cipher, True)
+    output = operation.update(spec.data)
+    output += operation.finish().data
+    if spec.length > len(output):
+        raise _invalid(
+            f"Encrypt outputs {8 * len(output)} bits here, fewer than the {8 * spec.length} asked for"
+        )
+    return output[: spec.length]
