@@ -8,17 +8,20 @@ Failure, releasing nothing. An HSM provider joins `PROVIDERS` and must pass the 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import random
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, PrivateKey, PublicKey, SymmetricKey
-from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, KeyWrappingData
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     HashingAlgorithm,
@@ -26,9 +29,23 @@ from pkcs11_kmip.kmip.spec.enums import (
     ObjectType,
     PaddingMethod,
     ResultReason,
+    WrappingMethod,
 )
 from pkcs11_kmip_server.crypto import CipherMechanism, CipherSpec, CryptoProvider
 from pkcs11_kmip_server.crypto.mechanisms import MECHANISMS, cipher_spec
+from pkcs11_kmip_server.crypto.provider import DigestOperation
+from pkcs11_kmip_server.crypto.signatures import (
+    CMAC_AES,
+    ECDSA,
+    ED448,
+    ED25519,
+    HMAC,
+    RSA_PKCS1,
+    RSA_PSS,
+    SCHEMES,
+    MacSpec,
+    SignatureSpec,
+)
 from pkcs11_kmip_server.crypto.software import BUILDERS, SoftwareProvider
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.store import ObjectRecord
@@ -150,3 +167,97 @@ def test_a_tag_that_does_not_verify_is_a_cryptographic_failure(
     with pytest.raises(KmipError) as failure:
         operation.finish()
     assert failure.value.reason is ResultReason.CRYPTOGRAPHIC_FAILURE
+
+
+# --- signatures, MACs and digests: the DigestOperation half of the contract -----------------
+
+SIGNING_KEYS: dict[str, tuple[CryptographicAlgorithm, Any]] = {
+    RSA_PKCS1: (CryptographicAlgorithm.RSA, RSA_KEY),
+    RSA_PSS: (CryptographicAlgorithm.RSA, RSA_KEY),
+    ECDSA: (CryptographicAlgorithm.EC, ec.generate_private_key(ec.SECP384R1())),
+    ED25519: (CryptographicAlgorithm.ED25519, ed25519.Ed25519PrivateKey.generate()),
+    ED448: (CryptographicAlgorithm.ED448, ed448.Ed448PrivateKey.generate()),
+}
+DETERMINISTIC = {RSA_PKCS1, ED25519, ED448}
+
+
+def signing_pair(scheme: str) -> tuple[ObjectRecord, ObjectRecord]:
+    """(private key, public key) records for a signature scheme."""
+    algorithm, key = SIGNING_KEYS[scheme]
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    private = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return (
+        _record(ObjectType.PRIVATE_KEY, _block(KeyFormatType.PKCS_8, private, algorithm)),
+        _record(ObjectType.PUBLIC_KEY, _block(KeyFormatType.X_509, public, algorithm)),
+    )
+
+
+def fed(operation: DigestOperation, parts: list[bytes]) -> DigestOperation:
+    for part in parts:
+        operation.update(part)
+    return operation
+
+
+@pytest.mark.parametrize("make", PROVIDERS, ids=lambda make: make.__name__)
+@pytest.mark.parametrize("scheme", list(SCHEMES), ids=list(SCHEMES))
+def test_signatures_verify_in_one_part_and_in_many(make: Callable[[], CryptoProvider], scheme: str) -> None:
+    provider = make()
+    private, public = signing_pair(scheme)
+    hashing = HashingAlgorithm.SHA_384 if SCHEMES[scheme].hashed else None
+    spec = SignatureSpec(scheme, hashing, mgf_hashing=hashing if scheme == RSA_PSS else None)
+    data = os.urandom(300)
+    parts = [data[:1], data[1:150], b"", data[150:]]
+    signature = fed(provider.sign(private, spec, verify=False), [data]).finish()
+    if scheme in DETERMINISTIC:
+        assert fed(provider.sign(private, spec, verify=False), parts).finish() == signature
+    assert fed(provider.sign(public, spec, verify=True), parts).verify(signature)
+    changed = bytes([signature[0] ^ 1]) + signature[1:]
+    assert not fed(provider.sign(public, spec, verify=True), [data]).verify(changed)
+    assert not fed(provider.sign(public, spec, verify=True), [data, b"!"]).verify(signature)
+
+
+@pytest.mark.parametrize("make", PROVIDERS, ids=lambda make: make.__name__)
+def test_macs_and_digests_in_one_part_and_in_many(make: Callable[[], CryptoProvider]) -> None:
+    provider = make()
+    data = os.urandom(300)
+    parts = [data[:100], b"", data[100:]]
+    for spec, algorithm in (
+        (MacSpec(HMAC, HashingAlgorithm.SHA3_256), CryptographicAlgorithm.HMAC_SHA3_256),
+        (MacSpec(CMAC_AES), CryptographicAlgorithm.AES),
+    ):
+        key = _record(ObjectType.SYMMETRIC_KEY, _block(KeyFormatType.RAW, os.urandom(32), algorithm))
+        tag = fed(provider.mac(key, spec), [data]).finish()
+        assert fed(provider.mac(key, spec), parts).finish() == tag
+        assert fed(provider.mac(key, spec), parts).verify(tag)
+        assert not fed(provider.mac(key, spec), parts).verify(tag[:-1])
+    digest = fed(provider.digest(HashingAlgorithm.SHA_512_256), parts).finish()
+    assert digest == hashlib.new("sha512_256", data).digest()
+
+
+@pytest.mark.parametrize("make", PROVIDERS, ids=lambda make: make.__name__)
+def test_a_key_held_wrapped_is_not_present(make: Callable[[], CryptoProvider]) -> None:
+    """A key the server holds only wrapped cannot be used: Key Value Not Present."""
+    provider = make()
+    private, _public = signing_pair(ED25519)
+    assert private.material is not None
+    block = private.material.key_block
+    wrapping = KeyWrappingData(wrapping_method=WrappingMethod.ENCRYPT)
+    wrapped = _record(ObjectType.PRIVATE_KEY, dataclasses.replace(block, key_wrapping_data=wrapping))
+    hmac_key = _record(
+        ObjectType.SYMMETRIC_KEY,
+        dataclasses.replace(
+            _block(KeyFormatType.RAW, bytes(32), CryptographicAlgorithm.HMAC_SHA256),
+            key_wrapping_data=wrapping,
+        ),
+    )
+    for start in (
+        lambda: provider.sign(wrapped, SignatureSpec(ED25519, None), verify=False),
+        lambda: provider.mac(hmac_key, MacSpec(HMAC, HashingAlgorithm.SHA_256)),
+    ):
+        with pytest.raises(KmipError) as failure:
+            start()
+        assert failure.value.reason is ResultReason.KEY_VALUE_NOT_PRESENT
