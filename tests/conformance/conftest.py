@@ -22,7 +22,7 @@ import pytest
 TESTCASES = Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases"
 COVERAGE = TESTCASES.parent / "tables" / "profile-testcase-coverage.json"
 VERSION_FOLDERS = ("kmip-profiles-v1.4", "kmip-profiles-v2.0", "kmip-profiles-v2.1")
-PROFILES = ("BL", "SKLC", "AKLC", "SASED", "TL", "OMOS", "QS", "CS-BC", "CS-AC", "CS-RNG", "SKFF")
+PROFILES = ("BL", "SKLC", "AKLC", "SASED", "TL", "OMOS", "QS", "CS-BC", "CS-AC", "CS-RNG", "SKFF", "AX")
 EXPECTED_FAILURES = Path(__file__).with_name("expected_failures.toml")
 
 

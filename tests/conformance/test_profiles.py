@@ -22,7 +22,7 @@ COVERAGE = (
     / "tables"
     / "profile-testcase-coverage.json"
 )
-PROFILES = ("BL", "SKLC", "AKLC", "SASED", "TL", "OMOS", "QS", "CS-BC", "CS-AC", "CS-RNG", "SKFF")
+PROFILES = ("BL", "SKLC", "AKLC", "SASED", "TL", "OMOS", "QS", "CS-BC", "CS-AC", "CS-RNG", "SKFF", "AX")
 
 
 def test_profile_file_passes(
@@ -61,8 +61,9 @@ def test_the_file_set_is_what_the_profiles_hold(
         assert listed <= set(testcase_files), f"the {version} table lists files that are not there"
         assert listed == {name for name in names if name.endswith(suffix)}
     assert {next(p for p in PROFILES if name.startswith(f"{p}-")) for name in names} == set(PROFILES)
-    # 68 of KMIP 1.4, 69 of 2.0, 87 of 2.1 (CS-BC: 17, 21, 21; CS-AC 18 and CS-RNG 5 each; SKFF 12, 11, 12)
-    assert len(names) == 224
+    # 70 of KMIP 1.4, 71 of 2.0, 89 of 2.1 (CS-BC: 17, 21, 21; CS-AC 18 and CS-RNG 5 each;
+    # SKFF 12, 11, 12; AX 2 each)
+    assert len(names) == 230
 
 
 def test_every_expected_failure_names_a_profile_file_with_a_reason(
