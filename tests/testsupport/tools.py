@@ -12,7 +12,11 @@ TIMEOUT = 90
 
 
 def run(
-    argv: list[str], env: Mapping[str, str] | None = None, cwd: Path | None = None, input: str | None = None
+    argv: list[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    input: str | None = None,
+    timeout: float = TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         argv,
@@ -21,7 +25,7 @@ def run(
         input=input,
         capture_output=True,
         text=True,
-        timeout=TIMEOUT,
+        timeout=timeout,
     )
 
 
