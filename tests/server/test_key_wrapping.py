@@ -484,6 +484,7 @@ def test_import_sets_the_identifier_and_attributes_given_and_replaces_only_when_
     assert plain(v2, uid) == third
     v2.call(import_key(third, True, object=wrapped_key, key_wrap_type=KeyWrapType.AS_REGISTERED))
     assert get(v2, uid).key_value == block.key_value
+    assert get(v2, uid, key_wrap_type=KeyWrapType.NOT_WRAPPED).key_value == KeyValue(key_material=third)
 
 
 # --- MAC/sign wrapping methods -----------------------------------------------------------------

@@ -3,7 +3,9 @@
 A Not Extractable object never leaves (TC-EXTRACTABLE-1-20); a Sensitive one leaves
 only wrapped (TC-SENSITIVE-1-20). Wrapping (a Key Wrapping Specification, or Key Wrap
 Type As Registered) is `pkcs11_kmip_server.key_wrapping`'s; the key is converted to the
-Key Format Type asked for first, and that is what is wrapped.
+Key Format Type asked for first, and that is what is wrapped. A key stored wrapped (as
+Import keeps one it is given As Registered) is unwrapped first when the request asks
+for it Not Wrapped or wrapped anew.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 from pkcs11_kmip.kmip.messages import Structure
 from pkcs11_kmip.kmip.messages.payloads import GetRequest, GetResponse
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import Operation, ResultReason
+from pkcs11_kmip.kmip.spec.enums import KeyWrapType, Operation, ResultReason
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
-from pkcs11_kmip_server.key_wrapping import wrap_object, wrapping_for_get
+from pkcs11_kmip_server.key_wrapping import unwrap_registered, wrap_object, wrapping_for_get
 from pkcs11_kmip_server.lifecycle import refresh_state, set_single
 from pkcs11_kmip_server.objects import require_material
 from pkcs11_kmip_server.operations import handles
@@ -40,6 +42,8 @@ def get_object(context: RequestContext, request: GetRequest) -> tuple[ObjectReco
     wrapping = wrapping_for_get(record, request.key_wrap_type, request.key_wrapping_specification)
     if wrapping is None and record.attributes.get(Tag.SENSITIVE) is True:
         raise KmipError(ResultReason.SENSITIVE, "a Sensitive object leaves the server only wrapped")
+    if wrapping is not None or request.key_wrap_type is KeyWrapType.NOT_WRAPPED:
+        material, _ = unwrap_registered(context, material)  # a key stored wrapped (Import As Registered)
     value = convert_material(material, request.key_format_type, request.key_compression_type)
     if wrapping is not None:
         value = wrap_object(context, record, value, wrapping)
