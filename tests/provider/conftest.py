@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from testsupport import tools
 from testsupport.server import RunningServer
 from testsupport.softhsm import Token, init_token, start_pkcs11_server, write_client_config
 
@@ -42,15 +43,7 @@ class Run:
 def run_host(argv: list[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Run a host with a timeout and parse its key=value output."""
     try:
-        done = subprocess.run(
-            argv,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        done = tools.run(argv, env, cwd, timeout=TIMEOUT)
     except subprocess.TimeoutExpired as error:
         pytest.fail(f"host hung for {TIMEOUT}s: {argv}\nstdout: {error.stdout!r}")
     values = {}

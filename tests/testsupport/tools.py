@@ -18,11 +18,13 @@ def run(
     input: str | None = None,
     timeout: float = TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
+    """Run a host; with no `input`, its standard input is empty (a prompt fails, never waits)."""
     return subprocess.run(
         argv,
         env=dict(env) if env is not None else None,
         cwd=cwd,
         input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
         capture_output=True,
         text=True,
         timeout=timeout,
