@@ -1,7 +1,8 @@
 """`pkcs11-kmip init`: create a server data directory without starting the server.
 
 It holds a ready admin client: DIR/clients/admin/ with its certificate and a provider
-configuration (pkcs11-kmip.toml) for the address given here.
+configuration (pkcs11-kmip.toml) for the address given here, and its user PIN for the
+native token (pin).
 """
 
 from __future__ import annotations
@@ -31,4 +32,5 @@ def run(options: argparse.Namespace) -> int:
     admin = options.data_dir / "clients" / "admin"
     print(f"initialized {options.data_dir}; client identity: {admin}")
     print(f"provider configuration: PKCS11_KMIP_CONFIG={admin / 'pkcs11-kmip.toml'}")
+    print(f"user PIN of the native token (C_Login): {admin / 'pin'}")
     return 0

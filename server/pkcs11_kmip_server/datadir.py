@@ -4,6 +4,7 @@ DIR/server.toml                       the editable configuration
 DIR/pki/{ca.crt,ca.key,server.crt,server.key}
 DIR/clients/NAME/{client.crt,client.key,ca.crt}   one ready identity per client, with
 DIR/clients/NAME/pkcs11-kmip.toml                 the provider configuration that uses it
+DIR/clients/NAME/pin                  its user PIN for the native token (DIR/pins.toml: the hashes)
 DIR/master.key                        encrypts key material at rest (mode 0600)
 DIR/kmip.sqlite3                      the object store
 """
@@ -19,6 +20,7 @@ from typing import IO
 
 from pkcs11_kmip.cryptoki import config as provider_config
 from pkcs11_kmip_server.config import ServerConfig
+from pkcs11_kmip_server.native import pins
 from pkcs11_kmip_server.pki import CertificateAuthority, server_names, write_private
 
 MASTER_KEY_BYTES = 32
@@ -73,6 +75,7 @@ def _write_client(config: ServerConfig, authority: CertificateAuthority, name: s
     (folder / "ca.crt").write_bytes(authority.ca_pem())
     host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(config.host, config.host)
     (folder / "pkcs11-kmip.toml").write_text(provider_config.render(host, config.port))
+    pins.issue(config.data_dir, name)
     return folder
 
 

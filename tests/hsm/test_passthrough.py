@@ -312,8 +312,17 @@ def test_a_module_that_does_not_load(make_service: Callable[..., Pkcs11Service],
     assert service.context_count == 0
 
 
-def test_without_a_module_there_are_no_slots() -> None:
-    service = Pkcs11Service()
+def test_without_a_module_the_native_token_is_the_slot() -> None:
+    app = App(Pkcs11Service())
+    assert app.ok("C_GetSlotList", tokenPresent=0, pSlotList=OutRequest(True, 4)) == {
+        "pSlotList": OutData(1, (1,))
+    }
+    assert app.ok("C_GetSlotInfo", slotID=1)["pInfo"]["slotDescription"].startswith(b"pkcs11-kmip native")
+    assert app.finalize() == CKR.OK
+
+
+def test_an_hsm_token_without_a_module_has_no_slots() -> None:
+    service = Pkcs11Service(Pkcs11Settings(token="hsm"))
     app = App(service)
     assert app.ok("C_GetSlotList", tokenPresent=0, pSlotList=OutRequest(True, 4)) == {
         "pSlotList": OutData(0, ())
@@ -335,8 +344,12 @@ def test_settings_from_server_toml(tmp_path: Path) -> None:
     assert settings.module == tmp_path / "lib/hsm.so"
     assert settings.clients == frozenset({"app"}) and settings.environment == {"X": "1"}
     assert settings.idle_timeout == 10.0
-    assert Pkcs11Settings.from_table({}, tmp_path) == Pkcs11Settings()
+    assert Pkcs11Settings.from_table({}, tmp_path) == Pkcs11Settings(pins=tmp_path / "pins.toml")
+    assert Pkcs11Settings.from_table({}, tmp_path).native and not settings.native
+    assert Pkcs11Settings.from_table({"module": "m.so", "token": "native"}, tmp_path).native
     for bad, message in [
+        ({"token": "hsm"}, "token"),
+        ({"token": "soft"}, "token"),
         ({"modul": "x"}, "unknown"),
         ({"module": 1}, "path"),
         ({"clients": "app"}, "list"),

@@ -2,8 +2,8 @@
 
 C_Initialize makes a context: a random Correlation Value bound to the client's
 principal and to a backend (a worker process with its own instance of the module, or
-the token-less answers when no module is configured). Every later call names the
-context by its Correlation Value; one that is unknown, finalized, or another
+the native token over the KMIP store: pkcs11_kmip_server.native). Every later call names
+the context by its Correlation Value; one that is unknown, finalized, or another
 principal's is answered CKR_CRYPTOKI_NOT_INITIALIZED, so nothing of one client's
 context (sessions, logins, handles) is reachable by another. C_Finalize, an idle
 timeout, and the server's exit close the context and with it its sessions.
@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pkcs11_kmip import __version__
 from pkcs11_kmip.cryptoki import empty, wire
@@ -27,6 +27,11 @@ from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.module import Info, default_info
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
 from pkcs11_kmip_server.hsm.worker import CodecFailure, WorkerGone, WorkerProcess
+from pkcs11_kmip_server.native.pins import Pins
+from pkcs11_kmip_server.native.token import NativeToken
+
+if TYPE_CHECKING:
+    from pkcs11_kmip_server.context import RequestContext
 
 log = logging.getLogger("pkcs11_kmip_server.hsm")
 
@@ -50,8 +55,11 @@ class Reply:
 class Backend(Protocol):
     """The token side of one context."""
 
-    def call(self, function_id: int, data: bytes) -> tuple[int, bytes | None]:
-        """A forwarded call's CK_RV and Output Parameters; wire.WireError for bad inputs."""
+    def call(
+        self, function_id: int, data: bytes, request: RequestContext | None = None
+    ) -> tuple[int, bytes | None]:
+        """A forwarded call's CK_RV and Output Parameters; wire.WireError for bad inputs.
+        `request`: the KMIP request it came in (the native token works in its transaction)."""
         ...
 
     def finalize(self) -> int: ...
@@ -63,7 +71,9 @@ class EmptyBackend:
     def __init__(self, info: Info) -> None:
         self.info = info
 
-    def call(self, function_id: int, data: bytes) -> tuple[int, bytes | None]:
+    def call(
+        self, function_id: int, data: bytes, request: RequestContext | None = None
+    ) -> tuple[int, bytes | None]:
         return empty.answer_wire(BY_ID[function_id], data, self.info.as_struct())
 
     def finalize(self) -> int:
@@ -77,7 +87,9 @@ class WorkerBackend:
         self.worker = worker
         self.gone = False
 
-    def call(self, function_id: int, data: bytes) -> tuple[int, bytes | None]:
+    def call(
+        self, function_id: int, data: bytes, request: RequestContext | None = None
+    ) -> tuple[int, bytes | None]:
         try:
             return self.worker.call(function_id, data)
         except CodecFailure as failure:
@@ -143,7 +155,9 @@ class Pkcs11Service:
         self.clock = clock
         self._contexts: dict[bytes, Context] = {}
         self._lock = threading.Lock()
-        self._pool = WorkerPool(self.settings) if self.settings.module is not None else None
+        native = self.settings.native
+        self._pool = WorkerPool(self.settings) if self.settings.module is not None and not native else None
+        self._pins = Pins(self.settings.pins)
         self._sweeper: threading.Thread | None = None
         self._closed = threading.Event()
 
@@ -152,7 +166,14 @@ class Pkcs11Service:
 
     # --- the three kinds of call ----------------------------------------------------------
 
-    def handle(self, principal: str, function_id: int, data: bytes, correlation_value: bytes | None) -> Reply:
+    def handle(
+        self,
+        principal: str,
+        function_id: int,
+        data: bytes,
+        correlation_value: bytes | None,
+        request: RequestContext | None = None,
+    ) -> Reply:
         """One forwarded call (function_id is a Cryptoki function that is not local)."""
         if function_id == C_INITIALIZE:
             return self.initialize(principal, data, correlation_value)
@@ -168,7 +189,7 @@ class Pkcs11Service:
         with context.lock:
             context.last_used = self.clock()
             try:
-                rv, output = context.backend.call(function_id, data)
+                rv, output = context.backend.call(function_id, data, request)
             finally:
                 context.last_used = self.clock()
         if isinstance(context.backend, WorkerBackend) and context.backend.gone:
@@ -183,7 +204,9 @@ class Pkcs11Service:
             log.warning("PKCS#11 context refused to %s: context limit reached", principal)
             return Reply(CKR.DEVICE_MEMORY)
         backend: Backend
-        if self._pool is None:
+        if self.settings.native:
+            backend = NativeToken(principal, self._pins)
+        elif self._pool is None:
             backend = EmptyBackend(self.info)
         else:
             worker = self._pool.take()

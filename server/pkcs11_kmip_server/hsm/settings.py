@@ -6,12 +6,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pkcs11_kmip_server.native.pins import PINS_FILE
+
 
 @dataclass(frozen=True)
 class Pkcs11Settings:
-    """HSM passthrough settings; no `module` means a token-less PKCS#11 service (no slots)."""
+    """Which token the PKCS#11 operation shows: an HSM module's (passthrough) or the
+    native token over the KMIP store (`token = "native"`, the default without a module)."""
 
     module: Path | None = None
+    # "native", "hsm", or "" (native unless a module is configured).
+    token: str = ""
+    # DIR/pins.toml: the native token's user PINs (None: nobody can C_Login).
+    pins: Path | None = None
     # Client principals allowed to use the PKCS#11 operation; None: every authenticated client.
     clients: frozenset[str] | None = None
     # Variables the module needs (SOFTHSM2_CONF, an HSM client's configuration path, ...).
@@ -26,6 +33,7 @@ class Pkcs11Settings:
         """Parse [pkcs11]; a relative module path is relative to the data directory."""
         known = {
             "module",
+            "token",
             "clients",
             "environment",
             "idle_timeout",
@@ -40,6 +48,9 @@ class Pkcs11Settings:
         environment = table.get("environment", {})
         if module is not None and not isinstance(module, str):
             raise ValueError("[pkcs11] module must be a path")
+        token = table.get("token", "")
+        if token not in ("", "native", "hsm") or (token == "hsm" and not module):
+            raise ValueError('[pkcs11] token must be "native", or "hsm" with a module')
         if clients is not None and not (
             isinstance(clients, list) and all(isinstance(c, str) for c in clients)
         ):
@@ -50,6 +61,8 @@ class Pkcs11Settings:
             module=None
             if not module
             else (Path(module) if Path(module).is_absolute() else data_dir / module),
+            token=str(token),
+            pins=data_dir / PINS_FILE,
             clients=None if clients is None else frozenset(clients),
             environment=dict(environment),
             idle_timeout=float(_number(table, "idle_timeout", cls.idle_timeout)),
@@ -61,6 +74,11 @@ class Pkcs11Settings:
         if settings.idle_timeout <= 0 or settings.max_contexts < 1 or settings.max_contexts_per_client < 1:
             raise ValueError("[pkcs11] idle_timeout and the context limits must be positive")
         return settings
+
+    @property
+    def native(self) -> bool:
+        """Whether contexts get the native token rather than the module's."""
+        return self.token == "native" or (not self.token and self.module is None)
 
 
 def _number(table: Mapping[str, object], key: str, default: float) -> float:

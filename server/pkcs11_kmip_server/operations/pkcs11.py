@@ -41,7 +41,11 @@ def pkcs11(context: RequestContext, request: PKCS11Request) -> PKCS11Response:
         raise KmipError(ResultReason.PERMISSION_DENIED, "this client may not use PKCS#11")
     try:
         reply = service.handle(
-            context.principal, function, request.pkcs_11_input_parameters or b"", request.correlation_value
+            context.principal,
+            function,
+            request.pkcs_11_input_parameters or b"",
+            request.correlation_value,
+            context,
         )
     except WireError as error:
         raise KmipError(ResultReason.PKCS_11_CODEC_ERROR, f"{call.name}: {error}") from error

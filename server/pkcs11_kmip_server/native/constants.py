@@ -1,0 +1,121 @@
+"""The Cryptoki numbers the native token uses (PKCS#11 3.0 pkcs11t.h), by family."""
+
+from __future__ import annotations
+
+import enum
+
+
+class CKA(enum.IntEnum):
+    CLASS = 0x000
+    TOKEN = 0x001
+    PRIVATE = 0x002
+    LABEL = 0x003
+    VALUE = 0x011
+    KEY_TYPE = 0x100
+    ID = 0x102
+    SENSITIVE = 0x103
+    ENCRYPT = 0x104
+    DECRYPT = 0x105
+    WRAP = 0x106
+    UNWRAP = 0x107
+    SIGN = 0x108
+    SIGN_RECOVER = 0x109
+    VERIFY = 0x10A
+    VERIFY_RECOVER = 0x10B
+    DERIVE = 0x10C
+    START_DATE = 0x110
+    END_DATE = 0x111
+    MODULUS = 0x120
+    MODULUS_BITS = 0x121
+    PUBLIC_EXPONENT = 0x122
+    VALUE_LEN = 0x161
+    EXTRACTABLE = 0x162
+    LOCAL = 0x163
+    NEVER_EXTRACTABLE = 0x164
+    ALWAYS_SENSITIVE = 0x165
+    KEY_GEN_MECHANISM = 0x166
+    MODIFIABLE = 0x170
+    COPYABLE = 0x171
+    DESTROYABLE = 0x172
+    EC_PARAMS = 0x180
+    EC_POINT = 0x181
+    ALWAYS_AUTHENTICATE = 0x202
+
+
+class CKO(enum.IntEnum):
+    PUBLIC_KEY = 2
+    PRIVATE_KEY = 3
+    SECRET_KEY = 4
+
+
+class CKK(enum.IntEnum):
+    RSA = 0x00
+    EC = 0x03
+    DES3 = 0x15
+    AES = 0x1F
+    SHA_1_HMAC = 0x28
+    SHA256_HMAC = 0x2B
+    SHA384_HMAC = 0x2C
+    SHA512_HMAC = 0x2D
+    SHA224_HMAC = 0x2E
+
+
+class CKM(enum.IntEnum):
+    RSA_PKCS_KEY_PAIR_GEN = 0x0000
+    RSA_PKCS = 0x0001
+    RSA_PKCS_PSS = 0x000D
+    SHA256_RSA_PKCS = 0x0040
+    SHA384_RSA_PKCS = 0x0041
+    SHA512_RSA_PKCS = 0x0042
+    SHA256_RSA_PKCS_PSS = 0x0043
+    SHA384_RSA_PKCS_PSS = 0x0044
+    SHA512_RSA_PKCS_PSS = 0x0045
+    SHA_1 = 0x0220
+    SHA224 = 0x0255
+    SHA256 = 0x0250
+    SHA384 = 0x0260
+    SHA512 = 0x0270
+    EC_KEY_PAIR_GEN = 0x1040
+    ECDSA = 0x1041
+    ECDSA_SHA256 = 0x1044
+    ECDSA_SHA384 = 0x1045
+    ECDSA_SHA512 = 0x1046
+    AES_KEY_GEN = 0x1080
+    AES_CBC_PAD = 0x1085
+    AES_GCM = 0x1087
+
+
+class CKF(enum.IntFlag):
+    """CK_MECHANISM_INFO flags."""
+
+    HW = 0x1
+    ENCRYPT = 0x100
+    DECRYPT = 0x200
+    SIGN = 0x800
+    VERIFY = 0x2000
+    GENERATE = 0x8000
+    GENERATE_KEY_PAIR = 0x10000
+    EC_F_P = 0x100000
+    EC_NAMEDCURVE = 0x800000
+    EC_UNCOMPRESS = 0x1000000
+
+
+# CK_SLOT_INFO, CK_TOKEN_INFO and CK_SESSION_INFO flags.
+CKF_TOKEN_PRESENT = 0x1
+CKF_RNG = 0x1
+CKF_LOGIN_REQUIRED = 0x4
+CKF_USER_PIN_INITIALIZED = 0x8
+CKF_CLOCK_ON_TOKEN = 0x40
+CKF_TOKEN_INITIALIZED = 0x400
+CKF_RW_SESSION = 0x2
+CKF_SERIAL_SESSION = 0x4
+
+# CK_STATE of a session: (read/write, logged in) -> state.
+CKS = {(False, False): 0, (False, True): 1, (True, False): 2, (True, True): 3}
+
+CKU_SO, CKU_USER = 0, 1
+CKG_MGF1 = {0x1: CKM.SHA_1, 0x2: CKM.SHA256, 0x3: CKM.SHA384, 0x4: CKM.SHA512, 0x5: CKM.SHA224}
+"""CKG_MGF1_SHA* -> the hash mechanism it uses."""
+EFFECTIVELY_INFINITE = 0
+UNAVAILABLE = 2**64 - 1
+"""CK_UNAVAILABLE_INFORMATION on the wire (8 bytes of ones)."""

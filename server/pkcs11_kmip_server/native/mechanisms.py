@@ -1,0 +1,162 @@
+"""What the native token computes, as data: each mechanism's key type, sizes, uses, and
+the KMIP Cryptographic Parameters it becomes.
+
+C_GetMechanismList/Info answer from `MECHANISMS` exactly; C_*Init refuse anything not
+in it with CKR_MECHANISM_INVALID. Key sizes are in bytes for AES, bits otherwise (as
+PKCS#11 counts them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.wire import Mechanism
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
+from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, HashingAlgorithm, MaskGenerator, PaddingMethod
+from pkcs11_kmip_server.native.constants import CKF, CKG_MGF1, CKK, CKM
+
+H = HashingAlgorithm
+
+
+@dataclass(frozen=True)
+class NativeMechanism:
+    """One mechanism: CK_MECHANISM_INFO, and how it maps onto KMIP."""
+
+    key_type: CKK
+    min_key: int
+    max_key: int
+    flags: CKF
+    mode: BlockCipherMode | None = None  # ciphers
+    padding: PaddingMethod | None = None  # ciphers and RSA signatures
+    hashing: HashingAlgorithm | None = None  # signatures that hash the data themselves
+    pss: bool = False  # RSA-PSS: CK_RSA_PKCS_PSS_PARAMS
+    prehashed: bool = False  # signs a digest the caller made (KMIP Digested Data)
+
+
+_SIGN = CKF.SIGN | CKF.VERIFY
+_EC = CKF.EC_F_P | CKF.EC_NAMEDCURVE | CKF.EC_UNCOMPRESS
+_RSA = (CKK.RSA, 2048, 4096)
+_ECK = (CKK.EC, 256, 521)
+
+MECHANISMS: dict[CKM, NativeMechanism] = {
+    CKM.AES_KEY_GEN: NativeMechanism(CKK.AES, 16, 32, CKF.GENERATE),
+    CKM.AES_GCM: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.GCM),
+    CKM.AES_CBC_PAD: NativeMechanism(
+        CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.CBC, padding=PaddingMethod.PKCS5
+    ),
+    CKM.RSA_PKCS_KEY_PAIR_GEN: NativeMechanism(*_RSA, CKF.GENERATE_KEY_PAIR),
+    CKM.RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PKCS1_V1_5, prehashed=True),
+    CKM.SHA256_RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PKCS1_V1_5, hashing=H.SHA_256),
+    CKM.SHA384_RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PKCS1_V1_5, hashing=H.SHA_384),
+    CKM.SHA512_RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PKCS1_V1_5, hashing=H.SHA_512),
+    CKM.RSA_PKCS_PSS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PSS, pss=True, prehashed=True),
+    CKM.SHA256_RSA_PKCS_PSS: NativeMechanism(
+        *_RSA, _SIGN, padding=PaddingMethod.PSS, hashing=H.SHA_256, pss=True
+    ),
+    CKM.SHA384_RSA_PKCS_PSS: NativeMechanism(
+        *_RSA, _SIGN, padding=PaddingMethod.PSS, hashing=H.SHA_384, pss=True
+    ),
+    CKM.SHA512_RSA_PKCS_PSS: NativeMechanism(
+        *_RSA, _SIGN, padding=PaddingMethod.PSS, hashing=H.SHA_512, pss=True
+    ),
+    CKM.EC_KEY_PAIR_GEN: NativeMechanism(*_ECK, CKF.GENERATE_KEY_PAIR | _EC),
+    CKM.ECDSA: NativeMechanism(*_ECK, _SIGN | _EC, prehashed=True),
+    CKM.ECDSA_SHA256: NativeMechanism(*_ECK, _SIGN | _EC, hashing=H.SHA_256),
+    CKM.ECDSA_SHA384: NativeMechanism(*_ECK, _SIGN | _EC, hashing=H.SHA_384),
+    CKM.ECDSA_SHA512: NativeMechanism(*_ECK, _SIGN | _EC, hashing=H.SHA_512),
+}
+
+HASHES: dict[int, HashingAlgorithm] = {
+    CKM.SHA_1: H.SHA_1,
+    CKM.SHA224: H.SHA_224,
+    CKM.SHA256: H.SHA_256,
+    CKM.SHA384: H.SHA_384,
+    CKM.SHA512: H.SHA_512,
+}
+# CKM_ECDSA signs a digest of any of these lengths (bytes): the hash it names.
+DIGEST_LENGTHS: dict[int, HashingAlgorithm] = {
+    20: H.SHA_1,
+    28: H.SHA_224,
+    32: H.SHA_256,
+    48: H.SHA_384,
+    64: H.SHA_512,
+}
+GCM_TAG_BITS = frozenset({96, 104, 112, 120, 128})
+AES_BLOCK = 16
+
+
+def lookup(mechanism: Mechanism, use: CKF) -> NativeMechanism:
+    """The mechanism, if the token has it for this use (CKR_MECHANISM_INVALID otherwise)."""
+    try:
+        found = MECHANISMS[CKM(mechanism.type)]
+    except ValueError:
+        found = None
+    if found is None or not found.flags & use:
+        raise CKRError(CKR.MECHANISM_INVALID, f"mechanism 0x{mechanism.type:X} is not one of the token's")
+    return found
+
+
+@dataclass(frozen=True)
+class CipherCall:
+    """An Encrypt/Decrypt request's parameters, from CK_MECHANISM."""
+
+    parameters: CryptographicParameters
+    iv: bytes
+    aad: bytes | None = None
+    tag_bytes: int = 0
+
+
+def _bad(message: str) -> CKRError:
+    return CKRError(CKR.MECHANISM_PARAM_INVALID, message)
+
+
+def cipher_call(mechanism: Mechanism, found: NativeMechanism) -> CipherCall:
+    parameters = CryptographicParameters(block_cipher_mode=found.mode, padding_method=found.padding)
+    parameter = mechanism.parameter
+    if found.mode is BlockCipherMode.GCM:
+        if not isinstance(parameter, dict):
+            raise _bad("AES-GCM takes CK_GCM_PARAMS")
+        iv, aad, tag_bits = parameter.get("pIv"), parameter.get("pAAD"), parameter.get("ulTagBits")
+        if (
+            not isinstance(iv, bytes)
+            or not iv
+            or not isinstance(tag_bits, int)
+            or tag_bits not in GCM_TAG_BITS
+        ):
+            raise _bad("AES-GCM needs an IV and a tag of 96-128 bits")
+        parameters.tag_length = tag_bits // 8
+        return CipherCall(parameters, iv, aad if isinstance(aad, bytes) and aad else None, tag_bits // 8)
+    if not isinstance(parameter, bytes) or len(parameter) != AES_BLOCK:
+        raise _bad("AES-CBC-PAD takes a 16-byte IV")
+    return CipherCall(parameters, parameter)
+
+
+def signature_parameters(
+    mechanism: Mechanism, found: NativeMechanism, digest: bytes | None
+) -> CryptographicParameters:
+    """The KMIP parameters of a signature (for CKM_ECDSA, by the digest's length)."""
+    hashing = found.hashing
+    if found.key_type is CKK.EC and found.prehashed and digest is not None:
+        hashing = DIGEST_LENGTHS.get(len(digest))
+        if hashing is None:
+            raise CKRError(CKR.DATA_LEN_RANGE, "CKM_ECDSA signs a SHA-1 or SHA-2 digest")
+    parameters = CryptographicParameters(padding_method=found.padding, hashing_algorithm=hashing)
+    if not found.pss:
+        if mechanism.parameter is not None:
+            raise _bad("the mechanism takes no parameter")
+        return parameters
+    parameter = mechanism.parameter
+    if not isinstance(parameter, dict):
+        raise _bad("RSA-PSS takes CK_RSA_PKCS_PSS_PARAMS")
+    hash_alg, mgf, salt = (parameter.get(name) for name in ("hashAlg", "mgf", "sLen"))
+    named = HASHES.get(hash_alg) if isinstance(hash_alg, int) else None
+    mgf_hash = HASHES.get(CKG_MGF1.get(mgf, 0)) if isinstance(mgf, int) else None
+    if named is None or mgf_hash is None or not isinstance(salt, int) or (hashing and named is not hashing):
+        raise _bad("CK_RSA_PKCS_PSS_PARAMS names a hash, MGF1 or salt length the token does not take")
+    parameters.hashing_algorithm = named
+    parameters.mask_generator = MaskGenerator.MFG1
+    parameters.mask_generator_hashing_algorithm = mgf_hash
+    parameters.salt_length = salt
+    return parameters

@@ -1,0 +1,437 @@
+"""KMIP managed objects as Cryptoki objects, and Cryptoki templates as KMIP attributes.
+
+The tables say what maps to what (docs/native-token.md); the functions are generic
+over them. Values are in the wire codec's native form: a CK_ULONG attribute is
+sizeof(CK_ULONG) bytes in host order, a CK_BBOOL one byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.wire import NATIVE_ULONG, Attribute
+from pkcs11_kmip.kmip.messages import Attributes
+from pkcs11_kmip.kmip.messages.structures import CryptographicDomainParameters, Link, Name
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import (
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    LinkType,
+    NameType,
+    ObjectType,
+    RecommendedCurve,
+)
+from pkcs11_kmip_server import formats
+from pkcs11_kmip_server.native.constants import CKA, CKK, CKM, CKO, UNAVAILABLE
+from pkcs11_kmip_server.objects import key_block_of
+from pkcs11_kmip_server.store import ObjectRecord
+
+A = CryptographicAlgorithm
+U = CryptographicUsageMask
+
+CLASSES: dict[ObjectType, CKO] = {
+    ObjectType.SYMMETRIC_KEY: CKO.SECRET_KEY,
+    ObjectType.PRIVATE_KEY: CKO.PRIVATE_KEY,
+    ObjectType.PUBLIC_KEY: CKO.PUBLIC_KEY,
+}
+OBJECT_TYPES: dict[int, ObjectType] = {cko: object_type for object_type, cko in CLASSES.items()}
+
+KEY_TYPES: dict[CryptographicAlgorithm, CKK] = {
+    A.AES: CKK.AES,
+    A.DES3: CKK.DES3,
+    A.RSA: CKK.RSA,
+    A.EC: CKK.EC,
+    A.ECDSA: CKK.EC,
+    A.HMAC_SHA1: CKK.SHA_1_HMAC,
+    A.HMAC_SHA224: CKK.SHA224_HMAC,
+    A.HMAC_SHA256: CKK.SHA256_HMAC,
+    A.HMAC_SHA384: CKK.SHA384_HMAC,
+    A.HMAC_SHA512: CKK.SHA512_HMAC,
+}
+
+# CKA_<flag> <-> a Cryptographic Usage Mask bit.
+USAGE: dict[CKA, CryptographicUsageMask] = {
+    CKA.ENCRYPT: U.ENCRYPT,
+    CKA.DECRYPT: U.DECRYPT,
+    CKA.WRAP: U.WRAP_KEY,
+    CKA.UNWRAP: U.UNWRAP_KEY,
+    CKA.SIGN: U.SIGN,
+    CKA.VERIFY: U.VERIFY,
+    CKA.DERIVE: U.DERIVE_KEY,
+}
+
+# The usage a generated key gets for the flags its template leaves out.
+DEFAULT_USAGE: dict[tuple[CKO, CKK], frozenset[CKA]] = {
+    (CKO.SECRET_KEY, CKK.AES): frozenset({CKA.ENCRYPT, CKA.DECRYPT, CKA.WRAP, CKA.UNWRAP}),
+    (CKO.PRIVATE_KEY, CKK.RSA): frozenset({CKA.SIGN, CKA.DECRYPT, CKA.UNWRAP}),
+    (CKO.PUBLIC_KEY, CKK.RSA): frozenset({CKA.VERIFY, CKA.ENCRYPT, CKA.WRAP}),
+    (CKO.PRIVATE_KEY, CKK.EC): frozenset({CKA.SIGN}),
+    (CKO.PUBLIC_KEY, CKK.EC): frozenset({CKA.VERIFY}),
+}
+
+# CKA_EC_PARAMS (the DER of the curve's OID) <-> Recommended Curve.
+CURVES: dict[bytes, RecommendedCurve] = {
+    bytes.fromhex("06082a8648ce3d030107"): RecommendedCurve.P_256,
+    bytes.fromhex("06052b81040022"): RecommendedCurve.P_384,
+    bytes.fromhex("06052b81040023"): RecommendedCurve.P_521,
+}
+CURVE_PARAMS = {curve: der for der, curve in CURVES.items()}
+
+KEY_GEN_MECHANISMS: dict[CKK, CKM] = {
+    CKK.AES: CKM.AES_KEY_GEN,
+    CKK.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN,
+    CKK.EC: CKM.EC_KEY_PAIR_GEN,
+}
+
+ID_BYTES = 8
+"""CKA_ID: the first bytes of SHA-256 over the private (or secret) key's Unique Identifier."""
+
+
+class Sensitive(Exception):
+    """The attribute exists but may not be revealed (CKR_ATTRIBUTE_SENSITIVE)."""
+
+
+def ulong(value: int) -> bytes:
+    return value.to_bytes(NATIVE_ULONG, sys.byteorder)
+
+
+def bbool(value: object) -> bytes:
+    return b"\x01" if value else b"\x00"
+
+
+def read_ulong(attribute: Attribute) -> int:
+    if not isinstance(attribute.value, bytes) or len(attribute.value) != NATIVE_ULONG:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"attribute 0x{attribute.type:X} is a CK_ULONG")
+    return int.from_bytes(attribute.value, sys.byteorder)
+
+
+def read_bool(attribute: Attribute) -> bool:
+    if not isinstance(attribute.value, bytes) or len(attribute.value) != 1:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"attribute 0x{attribute.type:X} is a CK_BBOOL")
+    return attribute.value != b"\x00"
+
+
+def der_octet_string(data: bytes) -> bytes:
+    """CKA_EC_POINT: the point in a DER OCTET STRING."""
+    size = len(data)
+    length = (
+        bytes([size])
+        if size < 0x80
+        else bytes([0x80 | ((size.bit_length() + 7) // 8)])
+        + size.to_bytes((size.bit_length() + 7) // 8, "big")
+    )
+    return b"\x04" + length + data
+
+
+# --- a managed object, seen as a Cryptoki object ------------------------------------------
+
+
+def object_class(record: ObjectRecord) -> CKO | None:
+    """The CKO_* of a record the token shows (None: not shown: another type, unknown algorithm)."""
+    cko = CLASSES.get(record.object_type)
+    if cko is None or key_type(record) is None:
+        return None
+    return cko
+
+
+def key_type(record: ObjectRecord) -> CKK | None:
+    return KEY_TYPES.get(record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM))
+
+
+def is_private(record: ObjectRecord) -> bool:
+    """CKA_PRIVATE: keys that are secret need a login to be seen; public keys do not."""
+    return record.object_type is not ObjectType.PUBLIC_KEY
+
+
+def linked(record: ObjectRecord, link_type: LinkType) -> str | None:
+    for link in record.attributes.get_all(Tag.LINK):
+        if (
+            isinstance(link, Link)
+            and link.link_type is link_type
+            and isinstance(link.linked_object_identifier, str)
+        ):
+            return link.linked_object_identifier
+    return None
+
+
+def object_id(record: ObjectRecord) -> bytes:
+    """CKA_ID: stable and short, the same for both halves of a key pair."""
+    uid = record.uid
+    if record.object_type is ObjectType.PUBLIC_KEY:
+        uid = linked(record, LinkType.PRIVATE_KEY_LINK) or uid
+    return hashlib.sha256(uid.encode()).digest()[:ID_BYTES]
+
+
+def own_label(record: ObjectRecord) -> str | None:
+    name = record.attributes.get(Tag.NAME)
+    return name.name_value if isinstance(name, Name) else None
+
+
+def _public_key(record: ObjectRecord) -> object:
+    block = key_block_of(record.material)
+    if block is None:
+        raise CKRError(CKR.GENERAL_ERROR, "a key without a key block")
+    key = formats.load_key(block, record.object_type is ObjectType.PRIVATE_KEY)
+    return key.public_key() if record.object_type is ObjectType.PRIVATE_KEY else key  # type: ignore[union-attr]
+
+
+def _curve(record: ObjectRecord) -> RecommendedCurve | None:
+    domain = record.attributes.get(Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS)
+    if isinstance(domain, CryptographicDomainParameters) and domain.recommended_curve is not None:
+        return domain.recommended_curve
+    key = _public_key(record)
+    return formats.curve_of(key) if isinstance(key, ec.EllipticCurvePublicKey) else None
+
+
+def _value(record: ObjectRecord) -> bytes:
+    attributes = record.attributes
+    if attributes.get(Tag.SENSITIVE) or attributes.get(Tag.EXTRACTABLE) is False:
+        raise Sensitive
+    if record.object_type is not ObjectType.SYMMETRIC_KEY:
+        raise Sensitive  # private key components are not given out by this token
+    block = key_block_of(record.material)
+    assert block is not None
+    return formats.symmetric_key_bytes(block)
+
+
+def _modulus(record: ObjectRecord, part: str) -> bytes:
+    key = _public_key(record)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise KeyError(part)
+    number = getattr(key.public_numbers(), part)
+    return int(number).to_bytes((int(number).bit_length() + 7) // 8, "big")
+
+
+def _ec_point(record: ObjectRecord) -> bytes:
+    if record.object_type is not ObjectType.PUBLIC_KEY:
+        raise KeyError("CKA_EC_POINT")
+    key = _public_key(record)
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise KeyError("CKA_EC_POINT")
+    point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return der_octet_string(point)
+
+
+def _ec_params(record: ObjectRecord) -> bytes:
+    curve = _curve(record) if key_type(record) is CKK.EC else None
+    if curve not in CURVE_PARAMS:
+        raise KeyError("CKA_EC_PARAMS")
+    return CURVE_PARAMS[curve]
+
+
+def _date(tag: int) -> Callable[[ObjectRecord, str | None], bytes]:
+    def value(record: ObjectRecord, label: str | None) -> bytes:
+        when = record.attributes.get(tag)
+        return when.strftime("%Y%m%d").encode() if when is not None else b""
+
+    return value
+
+
+def _usage(flag: CKA) -> Callable[[ObjectRecord, str | None], bytes]:
+    return lambda record, label: bbool(
+        int(record.attributes.get(Tag.CRYPTOGRAPHIC_USAGE_MASK) or 0) & USAGE[flag]
+    )
+
+
+def _only_for(cko: CKO, read: Callable[[ObjectRecord], bytes]) -> Callable[[ObjectRecord, str | None], bytes]:
+    def value(record: ObjectRecord, label: str | None) -> bytes:
+        if CLASSES[record.object_type] is not cko:
+            raise KeyError(cko.name)
+        return read(record)
+
+    return value
+
+
+def _key_gen_mechanism(record: ObjectRecord, label: str | None) -> bytes:
+    kind = key_type(record)
+    if record.attributes.get(Tag.RANDOM_NUMBER_GENERATOR) is None or kind not in KEY_GEN_MECHANISMS:
+        return ulong(UNAVAILABLE & (2 ** (8 * NATIVE_ULONG) - 1))
+    return ulong(KEY_GEN_MECHANISMS[kind])
+
+
+def _value_len(record: ObjectRecord) -> bytes:
+    return ulong((record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) or 0) // 8)
+
+
+def _modulus_bits(record: ObjectRecord, label: str | None) -> bytes:
+    if key_type(record) is not CKK.RSA:
+        raise KeyError("CKA_MODULUS_BITS")
+    return ulong(record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) or 0)
+
+
+Reader = Callable[[ObjectRecord, str | None], bytes]
+
+# Every attribute the token answers, and how; anything else is CKR_ATTRIBUTE_TYPE_INVALID.
+READERS: dict[int, Reader] = {
+    CKA.CLASS: lambda record, label: ulong(CLASSES[record.object_type]),
+    CKA.KEY_TYPE: lambda record, label: ulong(key_type(record) or 0),
+    CKA.TOKEN: lambda record, label: bbool(True),
+    CKA.PRIVATE: lambda record, label: bbool(is_private(record)),
+    CKA.LABEL: lambda record, label: (label or "").encode(),
+    CKA.ID: lambda record, label: object_id(record),
+    CKA.LOCAL: lambda record, label: bbool(record.attributes.get(Tag.RANDOM_NUMBER_GENERATOR) is not None),
+    CKA.KEY_GEN_MECHANISM: _key_gen_mechanism,
+    CKA.MODIFIABLE: lambda record, label: bbool(False),
+    CKA.COPYABLE: lambda record, label: bbool(False),
+    CKA.DESTROYABLE: lambda record, label: bbool(True),
+    CKA.SENSITIVE: lambda record, label: bbool(record.attributes.get(Tag.SENSITIVE)),
+    CKA.EXTRACTABLE: lambda record, label: bbool(record.attributes.get(Tag.EXTRACTABLE) is not False),
+    CKA.ALWAYS_SENSITIVE: lambda record, label: bbool(record.attributes.get(Tag.ALWAYS_SENSITIVE)),
+    CKA.NEVER_EXTRACTABLE: lambda record, label: bbool(record.attributes.get(Tag.NEVER_EXTRACTABLE)),
+    CKA.ALWAYS_AUTHENTICATE: _only_for(CKO.PRIVATE_KEY, lambda record: bbool(False)),
+    CKA.SIGN_RECOVER: lambda record, label: bbool(False),
+    CKA.VERIFY_RECOVER: lambda record, label: bbool(False),
+    CKA.START_DATE: _date(Tag.ACTIVATION_DATE),
+    CKA.END_DATE: _date(Tag.DEACTIVATION_DATE),
+    CKA.VALUE: lambda record, label: _value(record),
+    CKA.VALUE_LEN: _only_for(CKO.SECRET_KEY, _value_len),
+    CKA.MODULUS: lambda record, label: _modulus(record, "n"),
+    CKA.PUBLIC_EXPONENT: lambda record, label: _modulus(record, "e"),
+    CKA.MODULUS_BITS: _modulus_bits,
+    CKA.EC_PARAMS: lambda record, label: _ec_params(record),
+    CKA.EC_POINT: lambda record, label: _ec_point(record),
+    **{flag: _usage(flag) for flag in USAGE},
+}
+
+
+def attribute(record: ObjectRecord, type_: int, label: str | None) -> bytes | None:
+    """The value of one attribute (None: the object has no such attribute); Sensitive if hidden."""
+    reader = READERS.get(type_)
+    if reader is None:
+        return None
+    try:
+        return reader(record, label)
+    except KeyError:
+        return None
+
+
+def matches(record: ObjectRecord, template: tuple[Attribute, ...], label: str | None) -> bool:
+    """Whether every attribute of a C_FindObjectsInit template has the given value."""
+    for wanted in template:
+        try:
+            value = attribute(record, wanted.type, label)
+        except Sensitive:
+            return False
+        if value is None or value != wanted.value:
+            return False
+    return True
+
+
+# --- a template, as the KMIP attributes of a new key --------------------------------------
+
+
+@dataclass
+class KeyTemplate:
+    """What a generation template asks for, checked."""
+
+    label: str | None = None
+    usage: int = 0
+    sensitive: bool = True
+    extractable: bool = False
+    value_len: int | None = None
+    modulus_bits: int | None = None
+    curve: RecommendedCurve | None = None
+
+
+# Attributes a template may carry, per class, besides the usage flags.
+ACCEPTED: dict[CKO, frozenset[int]] = {
+    CKO.SECRET_KEY: frozenset(
+        {
+            CKA.CLASS,
+            CKA.KEY_TYPE,
+            CKA.TOKEN,
+            CKA.PRIVATE,
+            CKA.LABEL,
+            CKA.VALUE_LEN,
+            CKA.SENSITIVE,
+            CKA.EXTRACTABLE,
+        }
+    ),
+    CKO.PRIVATE_KEY: frozenset(
+        {CKA.CLASS, CKA.KEY_TYPE, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.SENSITIVE, CKA.EXTRACTABLE}
+    ),
+    CKO.PUBLIC_KEY: frozenset(
+        {
+            CKA.CLASS,
+            CKA.KEY_TYPE,
+            CKA.TOKEN,
+            CKA.PRIVATE,
+            CKA.LABEL,
+            CKA.EC_PARAMS,
+            CKA.MODULUS_BITS,
+            CKA.PUBLIC_EXPONENT,
+        }
+    ),
+}
+RSA_EXPONENT = 65537
+
+
+def key_template(template: tuple[Attribute, ...], cko: CKO, ckk: CKK) -> KeyTemplate:
+    """A generation template checked against the class and key type the mechanism makes."""
+    wanted = KeyTemplate(sensitive=cko is not CKO.PUBLIC_KEY, extractable=cko is CKO.PUBLIC_KEY)
+    flags = {flag: flag in DEFAULT_USAGE.get((cko, ckk), frozenset()) for flag in USAGE}
+    for entry in template:
+        type_ = entry.type
+        if type_ in USAGE:
+            flags[CKA(type_)] = read_bool(entry)
+        elif type_ == CKA.ID:
+            raise CKRError(CKR.ATTRIBUTE_READ_ONLY, "the token assigns CKA_ID")
+        elif type_ not in ACCEPTED[cko]:
+            raise CKRError(CKR.ATTRIBUTE_TYPE_INVALID, f"attribute 0x{type_:X} in a {cko.name} template")
+        elif type_ in (CKA.CLASS, CKA.KEY_TYPE) and read_ulong(entry) != (cko if type_ == CKA.CLASS else ckk):
+            raise CKRError(CKR.TEMPLATE_INCONSISTENT, "the template names another class or key type")
+        elif type_ == CKA.TOKEN and not read_bool(entry):
+            raise CKRError(
+                CKR.ATTRIBUTE_VALUE_INVALID, "session objects are not supported: CKA_TOKEN must be TRUE"
+            )
+        elif type_ == CKA.PRIVATE:
+            read_bool(entry)  # accepted, not kept: secret and private keys are always private
+        elif type_ == CKA.LABEL:
+            wanted.label = _label(entry)
+        elif type_ == CKA.SENSITIVE:
+            wanted.sensitive = read_bool(entry)
+        elif type_ == CKA.EXTRACTABLE:
+            wanted.extractable = read_bool(entry)
+        elif type_ == CKA.VALUE_LEN:
+            wanted.value_len = read_ulong(entry)
+        elif type_ == CKA.MODULUS_BITS:
+            wanted.modulus_bits = read_ulong(entry)
+        elif type_ == CKA.PUBLIC_EXPONENT:
+            if int.from_bytes(entry.value if isinstance(entry.value, bytes) else b"", "big") != RSA_EXPONENT:
+                raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "the public exponent is 65537")
+        elif type_ == CKA.EC_PARAMS:
+            curve = CURVES.get(entry.value if isinstance(entry.value, bytes) else b"")
+            if curve is None:
+                raise CKRError(CKR.CURVE_NOT_SUPPORTED, "EC keys are on P-256, P-384 or P-521")
+            wanted.curve = curve
+    wanted.usage = sum(int(USAGE[flag]) for flag, on in flags.items() if on)
+    return wanted
+
+
+def _label(entry: Attribute) -> str | None:
+    if not isinstance(entry.value, bytes):
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_LABEL has no value")
+    try:
+        text = entry.value.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_LABEL is not UTF-8") from error
+    return text or None
+
+
+def kmip_attributes(wanted: KeyTemplate, with_label: bool = True) -> Attributes:
+    """The attributes of one key that a template sets (Name, usage, Sensitive/Extractable)."""
+    attributes = Attributes()
+    attributes.add(Tag.CRYPTOGRAPHIC_USAGE_MASK, CryptographicUsageMask(wanted.usage))
+    if wanted.label is not None and with_label:
+        attributes.add(Tag.NAME, Name(name_value=wanted.label, name_type=NameType.UNINTERPRETED_TEXT_STRING))
+    attributes.add(Tag.SENSITIVE, wanted.sensitive)
+    attributes.add(Tag.EXTRACTABLE, wanted.extractable)
+    return attributes

@@ -1,0 +1,858 @@
+"""The native token of one client context: sessions, login, handles, and the Cryptoki
+functions of this slice, each run as KMIP operations on the client's store.
+
+A call arrives with the KMIP request it travels in (`RequestContext`): its principal
+is the client, its store transaction the one the token reads and writes in. Keys are
+made, used and destroyed by the server's own operation handlers (Create, Create Key
+Pair, Activate, Encrypt, Decrypt, Sign, Signature Verify, Revoke, Destroy, RNG
+Retrieve), so access control, lifecycle, usage masks, Usage Limits and the crypto
+provider are the ones KMIP clients get; key bytes never leave the server.
+
+The token changes its own state (handles, operations, login) only after the store
+work of a call succeeded: a store conflict makes the engine run the call again, and
+the second run must find the token as the first one did.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+from pkcs11_kmip.cryptoki import wire
+from pkcs11_kmip.cryptoki.calls import BY_ID
+from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.module import pad
+from pkcs11_kmip.cryptoki.wire import (
+    Attribute,
+    AttributeQuery,
+    Mechanism,
+    OutData,
+    OutRequest,
+    StructValue,
+    Value,
+)
+from pkcs11_kmip.kmip.messages import RequestPayload, ResponsePayload
+from pkcs11_kmip.kmip.messages.attributes import CommonAttributes, PrivateKeyAttributes, PublicKeyAttributes
+from pkcs11_kmip.kmip.messages.payloads import (
+    ActivateRequest,
+    CreateKeyPairRequest,
+    CreateKeyPairResponse,
+    CreateRequest,
+    CreateResponse,
+    DecryptRequest,
+    DecryptResponse,
+    DestroyRequest,
+    EncryptRequest,
+    EncryptResponse,
+    RevokeRequest,
+    RNGRetrieveRequest,
+    RNGRetrieveResponse,
+    SignatureVerifyRequest,
+    SignatureVerifyResponse,
+    SignRequest,
+    SignResponse,
+)
+from pkcs11_kmip.kmip.messages.structures import CryptographicDomainParameters, Name, RevocationReason
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import (
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    LinkType,
+    NameType,
+    ObjectType,
+    Operation,
+    ResultReason,
+    RevocationReasonCode,
+    State,
+    ValidityIndicator,
+)
+from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.key_use import usable_key
+from pkcs11_kmip_server.native import objects
+from pkcs11_kmip_server.native.constants import (
+    CKA,
+    CKF,
+    CKF_CLOCK_ON_TOKEN,
+    CKF_LOGIN_REQUIRED,
+    CKF_RNG,
+    CKF_RW_SESSION,
+    CKF_SERIAL_SESSION,
+    CKF_TOKEN_INITIALIZED,
+    CKF_TOKEN_PRESENT,
+    CKF_USER_PIN_INITIALIZED,
+    CKK,
+    CKM,
+    CKO,
+    CKS,
+    CKU_USER,
+    EFFECTIVELY_INFINITE,
+    UNAVAILABLE,
+)
+from pkcs11_kmip_server.native.mechanisms import (
+    MECHANISMS,
+    NativeMechanism,
+    cipher_call,
+    lookup,
+    signature_parameters,
+)
+from pkcs11_kmip_server.native.pins import Pins
+from pkcs11_kmip_server.operations import HANDLERS, load_all
+from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, ObjectRecord, Storage
+
+log = logging.getLogger("pkcs11_kmip_server.native")
+
+SLOT_ID = 1
+TOKEN_LABEL = "pkcs11-kmip"
+MODEL = "KMIP store"
+PIN_LENGTHS = (4, 64)
+VERSION = (1, 0)
+
+# What a KMIP refusal becomes in Cryptoki, when the call has no more precise answer.
+REASONS: dict[ResultReason, int] = {
+    ResultReason.OBJECT_NOT_FOUND: CKR.OBJECT_HANDLE_INVALID,
+    ResultReason.OBJECT_DESTROYED: CKR.OBJECT_HANDLE_INVALID,
+    ResultReason.OBJECT_ARCHIVED: CKR.OBJECT_HANDLE_INVALID,
+    ResultReason.INVALID_OBJECT_TYPE: CKR.KEY_TYPE_INCONSISTENT,
+    ResultReason.WRONG_KEY_LIFECYCLE_STATE: CKR.KEY_FUNCTION_NOT_PERMITTED,
+    ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK: CKR.KEY_FUNCTION_NOT_PERMITTED,
+    ResultReason.PERMISSION_DENIED: CKR.KEY_FUNCTION_NOT_PERMITTED,
+    ResultReason.NOT_AUTHORISED: CKR.KEY_FUNCTION_NOT_PERMITTED,
+    ResultReason.USAGE_LIMIT_EXCEEDED: CKR.KEY_FUNCTION_NOT_PERMITTED,
+    ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS: CKR.MECHANISM_PARAM_INVALID,
+    ResultReason.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS: CKR.MECHANISM_PARAM_INVALID,
+    ResultReason.INVALID_FIELD: CKR.ARGUMENTS_BAD,
+    ResultReason.INVALID_ATTRIBUTE_VALUE: CKR.ATTRIBUTE_VALUE_INVALID,
+    ResultReason.NON_UNIQUE_NAME_ATTRIBUTE: CKR.ATTRIBUTE_VALUE_INVALID,
+    ResultReason.FEATURE_NOT_SUPPORTED: CKR.FUNCTION_NOT_SUPPORTED,
+}
+# States in which a key is not used at all from PKCS#11 (a Deactivated one still
+# decrypts and verifies, unless it was revoked).
+UNUSABLE_STATES = frozenset(
+    {State.COMPROMISED, State.DESTROYED, State.DESTROYED_COMPROMISED, State.PRE_ACTIVE}
+)
+
+Use = CryptographicUsageMask
+USES: dict[str, tuple[CryptographicUsageMask, Operation, CKF]] = {
+    "encrypt": (Use.ENCRYPT, Operation.ENCRYPT, CKF.ENCRYPT),
+    "decrypt": (Use.DECRYPT, Operation.DECRYPT, CKF.DECRYPT),
+    "sign": (Use.SIGN, Operation.SIGN, CKF.SIGN),
+    "verify": (Use.VERIFY, Operation.SIGNATURE_VERIFY, CKF.VERIFY),
+}
+KEY_ALGORITHMS: dict[CKK, frozenset[CryptographicAlgorithm]] = {
+    CKK.AES: frozenset({CryptographicAlgorithm.AES}),
+    CKK.RSA: frozenset({CryptographicAlgorithm.RSA}),
+    CKK.EC: frozenset({CryptographicAlgorithm.EC, CryptographicAlgorithm.ECDSA}),
+}
+
+
+@dataclass
+class Active:
+    """A cryptographic operation begun by C_*Init, with the answer a length query computed."""
+
+    use: str
+    mechanism: Mechanism
+    found: NativeMechanism
+    uid: str
+    computed: tuple[bytes, bytes] | None = None  # (input, output)
+
+
+@dataclass
+class Session:
+    flags: int
+    found: list[int] | None = None  # C_FindObjectsInit's matches not yet returned
+    active: Active | None = None
+
+
+Outputs = dict[str, Value]
+Result = tuple[int, Outputs | None]
+
+
+@dataclass
+class NativeToken:
+    """The Cryptoki state of one client context on the native token."""
+
+    principal: str
+    pins: Pins
+    sessions: dict[int, Session] = field(default_factory=dict)
+    logged_in: bool = False
+    _uids: dict[int, str] = field(default_factory=dict)
+    _handles: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._next_session = itertools.count(1)
+        self._next_handle = itertools.count(1)
+        if not HANDLERS:
+            load_all()
+
+    # --- the Backend interface (hsm.service) -------------------------------------------
+
+    def call(
+        self, function_id: int, data: bytes, request: RequestContext | None = None
+    ) -> tuple[int, bytes | None]:
+        call = BY_ID[function_id]
+        inputs = wire.decode_inputs(call, data)
+        function = FUNCTIONS.get(call.name)
+        if function is None:
+            return CKR.FUNCTION_NOT_SUPPORTED, None
+        try:
+            rv, outputs = function(self, inputs, request)
+        except CKRError as error:
+            log.debug("%s for %s: %s", call.name, self.principal, error)
+            return error.rv, None
+        if outputs is None or not wire.carries_outputs(call, rv):
+            return rv, None
+        return rv, wire.encode_outputs(call, outputs)
+
+    def finalize(self) -> int:
+        self.sessions.clear()
+        self.logged_in = False
+        return CKR.OK
+
+    # --- slot, token, mechanisms -------------------------------------------------------
+
+    def get_slot_list(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return _out_list(inputs["pSlotList"], (SLOT_ID,), "pSlotList")
+
+    def get_slot_info(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        _slot(inputs["slotID"])
+        info: StructValue = {
+            "slotDescription": pad("pkcs11-kmip native token (KMIP store)", 64),
+            "manufacturerID": pad("pkcs11-kmip", 32),
+            "flags": CKF_TOKEN_PRESENT,
+            "hardwareVersion": VERSION,
+            "firmwareVersion": VERSION,
+        }
+        return CKR.OK, {"pInfo": info}
+
+    def get_token_info(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        _slot(inputs["slotID"])
+        rw = sum(1 for s in self.sessions.values() if s.flags & CKF_RW_SESSION)
+        flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_CLOCK_ON_TOKEN
+        if self.pins.configured(self.principal):
+            flags |= CKF_USER_PIN_INITIALIZED
+        now = request.now if request is not None else datetime.now()
+        info: StructValue = {
+            "label": pad(TOKEN_LABEL, 32),
+            "manufacturerID": pad("pkcs11-kmip", 32),
+            "model": pad(MODEL, 16),
+            "serialNumber": pad(self.principal[:16], 16),
+            "flags": flags,
+            "ulMaxSessionCount": EFFECTIVELY_INFINITE,
+            "ulSessionCount": len(self.sessions),
+            "ulMaxRwSessionCount": EFFECTIVELY_INFINITE,
+            "ulRwSessionCount": rw,
+            "ulMaxPinLen": PIN_LENGTHS[1],
+            "ulMinPinLen": PIN_LENGTHS[0],
+            "ulTotalPublicMemory": UNAVAILABLE,
+            "ulFreePublicMemory": UNAVAILABLE,
+            "ulTotalPrivateMemory": UNAVAILABLE,
+            "ulFreePrivateMemory": UNAVAILABLE,
+            "hardwareVersion": VERSION,
+            "firmwareVersion": VERSION,
+            "utcTime": now.strftime("%Y%m%d%H%M%S00").encode(),
+        }
+        return CKR.OK, {"pInfo": info}
+
+    def get_mechanism_list(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        _slot(inputs["slotID"])
+        return _out_list(inputs["pMechanismList"], tuple(int(m) for m in MECHANISMS), "pMechanismList")
+
+    def get_mechanism_info(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        _slot(inputs["slotID"])
+        try:
+            found = MECHANISMS.get(CKM(_int(inputs["type"])))
+        except ValueError:
+            found = None
+        if found is None:
+            return CKR.MECHANISM_INVALID, None
+        info: StructValue = {
+            "ulMinKeySize": found.min_key,
+            "ulMaxKeySize": found.max_key,
+            "flags": int(found.flags),
+        }
+        return CKR.OK, {"pInfo": info}
+
+    # --- sessions and login ------------------------------------------------------------
+
+    def open_session(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        _slot(inputs["slotID"])
+        flags = _int(inputs["flags"])
+        if not flags & CKF_SERIAL_SESSION:
+            return CKR.SESSION_PARALLEL_NOT_SUPPORTED, None
+        handle = next(self._next_session)
+        self.sessions[handle] = Session(flags & (CKF_RW_SESSION | CKF_SERIAL_SESSION))
+        return CKR.OK, {"phSession": handle}
+
+    def close_session(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        self._session(inputs["hSession"])
+        del self.sessions[_int(inputs["hSession"])]
+        if not self.sessions:
+            self.logged_in = False  # the login ends with the application's last session
+        return CKR.OK, None
+
+    def close_all_sessions(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        _slot(inputs["slotID"])
+        self.sessions.clear()
+        self.logged_in = False
+        return CKR.OK, None
+
+    def get_session_info(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session = self._session(inputs["hSession"])
+        state = CKS[(bool(session.flags & CKF_RW_SESSION), self.logged_in)]
+        info: StructValue = {"slotID": SLOT_ID, "state": state, "flags": session.flags, "ulDeviceError": 0}
+        return CKR.OK, {"pInfo": info}
+
+    def login(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        self._session(inputs["hSession"])
+        if inputs["userType"] != CKU_USER:
+            return CKR.USER_TYPE_INVALID, None  # no security officer: the server's admin tools do that
+        if self.logged_in:
+            return CKR.USER_ALREADY_LOGGED_IN, None
+        if not self.pins.configured(self.principal):
+            return CKR.USER_PIN_NOT_INITIALIZED, None
+        pin = inputs["pPin"]
+        if not isinstance(pin, bytes) or not self.pins.matches(
+            self.principal, pin.decode("utf-8", "replace")
+        ):
+            return CKR.PIN_INCORRECT, None
+        self.logged_in = True
+        return CKR.OK, None
+
+    def logout(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        self._session(inputs["hSession"])
+        if not self.logged_in:
+            return CKR.USER_NOT_LOGGED_IN, None
+        self.logged_in = False
+        return CKR.OK, None
+
+    # --- objects -----------------------------------------------------------------------
+
+    def find_objects_init(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session = self._session(inputs["hSession"])
+        if session.found is not None:
+            return CKR.OPERATION_ACTIVE, None
+        kmip = _kmip(request)
+        template = _template(inputs["pTemplate"])
+        uids = []
+        for uid in self._candidates(kmip, template):
+            record = self._visible(kmip, uid, Operation.LOCATE)
+            if record is not None and objects.matches(record, template, self._label(kmip, record)):
+                uids.append(uid)
+        session.found = [self._handle(uid) for uid in uids]
+        return CKR.OK, None
+
+    def find_objects(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session = self._session(inputs["hSession"])
+        if session.found is None:
+            return CKR.OPERATION_NOT_INITIALIZED, None
+        out = inputs["phObject"]
+        assert isinstance(out, OutRequest)
+        if not out.present:
+            return CKR.ARGUMENTS_BAD, None
+        batch, session.found = session.found[: out.capacity], session.found[out.capacity :]
+        return CKR.OK, {"phObject": OutData(len(batch), tuple(batch))}
+
+    def find_objects_final(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session = self._session(inputs["hSession"])
+        if session.found is None:
+            return CKR.OPERATION_NOT_INITIALIZED, None
+        session.found = None
+        return CKR.OK, None
+
+    def get_attribute_value(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        self._session(inputs["hSession"])
+        kmip = _kmip(request)
+        record = self._object(kmip, inputs["hObject"], Operation.GET_ATTRIBUTES)
+        label = self._label(kmip, record)
+        query = inputs["pTemplate"]
+        assert isinstance(query, tuple)
+        rv = CKR.OK
+        results = []
+        for entry in query:
+            assert isinstance(entry, AttributeQuery)
+            try:
+                value = objects.attribute(record, entry.type, label)
+            except objects.Sensitive:
+                results.append(Attribute(entry.type, None, None))
+                rv = CKR.ATTRIBUTE_SENSITIVE
+                continue
+            if value is None:
+                results.append(Attribute(entry.type, None, None))
+                rv = rv if rv == CKR.ATTRIBUTE_SENSITIVE else CKR.ATTRIBUTE_TYPE_INVALID
+            elif not entry.has_buffer:
+                results.append(Attribute(entry.type, None, len(value)))
+            elif entry.capacity < len(value):
+                results.append(Attribute(entry.type, None, None))
+                rv = rv if rv != CKR.OK else CKR.BUFFER_TOO_SMALL
+            else:
+                results.append(Attribute.of(entry.type, value))
+        return rv, {"pTemplate": tuple(results)}
+
+    def destroy_object(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session = self._session(inputs["hSession"])
+        kmip = _kmip(request)
+        record = self._object(kmip, inputs["hObject"], Operation.DESTROY)
+        if not session.flags & CKF_RW_SESSION:
+            return CKR.SESSION_READ_ONLY, None
+        state = record.attributes.get(Tag.STATE)
+        if state is State.ACTIVE:  # KMIP destroys no Active object: end its use first
+            reason = RevocationReason(
+                revocation_reason_code=RevocationReasonCode.CESSATION_OF_OPERATION,
+                revocation_message="C_DestroyObject",
+            )
+            self._run(
+                kmip, RevokeRequest(unique_identifier=record.uid, revocation_reason=reason), Operation.REVOKE
+            )
+        self._run(kmip, DestroyRequest(unique_identifier=record.uid), Operation.DESTROY)
+        handle = self._handles.pop(record.uid)
+        del self._uids[handle]
+        return CKR.OK, None
+
+    # --- key generation ----------------------------------------------------------------
+
+    def generate_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session = self._writable(inputs["hSession"])
+        mechanism = _mechanism(inputs["pMechanism"])
+        found = lookup(mechanism, CKF.GENERATE)
+        if mechanism.parameter is not None:
+            return CKR.MECHANISM_PARAM_INVALID, None
+        wanted = objects.key_template(_template(inputs["pTemplate"]), CKO.SECRET_KEY, found.key_type)
+        if wanted.value_len is None:
+            return CKR.TEMPLATE_INCOMPLETE, None
+        if not found.min_key <= wanted.value_len <= found.max_key or wanted.value_len % 8:
+            return CKR.KEY_SIZE_RANGE, None
+        kmip = _kmip(request)
+        attributes = objects.kmip_attributes(wanted)
+        attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES)
+        attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, wanted.value_len * 8)
+        create = CreateRequest(object_type=ObjectType.SYMMETRIC_KEY, attributes=attributes)
+        created = self._run(kmip, create, Operation.CREATE)
+        assert isinstance(created, CreateResponse) and isinstance(created.unique_identifier, str)
+        self._run(kmip, ActivateRequest(unique_identifier=created.unique_identifier), Operation.ACTIVATE)
+        del session
+        return CKR.OK, {"phKey": self._handle(created.unique_identifier)}
+
+    def generate_key_pair(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        self._writable(inputs["hSession"])
+        mechanism = _mechanism(inputs["pMechanism"])
+        found = lookup(mechanism, CKF.GENERATE_KEY_PAIR)
+        if mechanism.parameter is not None:
+            return CKR.MECHANISM_PARAM_INVALID, None
+        ckk = found.key_type
+        public = objects.key_template(_template(inputs["pPublicKeyTemplate"]), CKO.PUBLIC_KEY, ckk)
+        private = objects.key_template(_template(inputs["pPrivateKeyTemplate"]), CKO.PRIVATE_KEY, ckk)
+        common = CommonAttributes()
+        if ckk is CKK.RSA:
+            if public.modulus_bits is None:
+                return CKR.TEMPLATE_INCOMPLETE, None
+            if not found.min_key <= public.modulus_bits <= found.max_key:
+                return CKR.KEY_SIZE_RANGE, None
+            common.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.RSA)
+            common.add(Tag.CRYPTOGRAPHIC_LENGTH, public.modulus_bits)
+        else:
+            if public.curve is None:
+                return CKR.TEMPLATE_INCOMPLETE, None
+            common.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.EC)
+            common.add(
+                Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS,
+                CryptographicDomainParameters(recommended_curve=public.curve),
+            )
+        # KMIP Names are unique: a label both halves share names the private key only,
+        # and the public key shows its private key's (see _label).
+        same = public.label == private.label
+        pair = CreateKeyPairRequest(
+            common_attributes=common,
+            private_key_attributes=PrivateKeyAttributes(entries=objects.kmip_attributes(private).entries),
+            public_key_attributes=PublicKeyAttributes(
+                entries=objects.kmip_attributes(public, not same).entries
+            ),
+        )
+        kmip = _kmip(request)
+        created = self._run(kmip, pair, Operation.CREATE_KEY_PAIR)
+        assert isinstance(created, CreateKeyPairResponse)
+        uids = (created.public_key_unique_identifier, created.private_key_unique_identifier)
+        for uid in uids:
+            self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE)
+        assert all(isinstance(uid, str) for uid in uids)
+        return CKR.OK, {"phPublicKey": self._handle(str(uids[0])), "phPrivateKey": self._handle(str(uids[1]))}
+
+    def generate_random(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        self._session(inputs["hSession"])
+        out = inputs["RandomData"]
+        assert isinstance(out, OutRequest)
+        if not out.present:
+            return CKR.ARGUMENTS_BAD, None
+        if out.capacity == 0:
+            return CKR.OK, {"RandomData": OutData(0, b"")}
+        answer = self._run(
+            _kmip(request), RNGRetrieveRequest(data_length=out.capacity), Operation.RNG_RETRIEVE
+        )
+        assert isinstance(answer, RNGRetrieveResponse) and answer.data is not None
+        return CKR.OK, {"RandomData": OutData(out.capacity, answer.data)}
+
+    # --- cryptographic operations ------------------------------------------------------
+
+    def _init(self, use: str, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session = self._session(inputs["hSession"])
+        if session.active is not None:
+            return CKR.OPERATION_ACTIVE, None
+        mask, operation, flag = USES[use]
+        mechanism = _mechanism(inputs["pMechanism"])
+        found = lookup(mechanism, flag)
+        if found.mode is not None:
+            cipher_call(mechanism, found)  # the parameters are checked now, as Cryptoki does
+        elif not found.prehashed or found.pss:
+            signature_parameters(mechanism, found, None)
+        kmip = _kmip(request)
+        record = self._object(kmip, inputs["hKey"], operation, CKR.KEY_HANDLE_INVALID)
+        if record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) not in KEY_ALGORITHMS.get(found.key_type, ()):
+            return CKR.KEY_TYPE_INCONSISTENT, None
+        if record.attributes.get(Tag.STATE) in UNUSABLE_STATES or record.attributes.get(
+            Tag.REVOCATION_REASON
+        ):
+            return CKR.KEY_FUNCTION_NOT_PERMITTED, None
+        kmip.operation = operation
+        try:
+            usable_key(kmip, record.uid, mask)  # usage mask and lifecycle, as the operation will check
+        except KmipError as error:
+            raise _ckr(error) from error
+        session.active = Active(use, mechanism, found, record.uid)
+        return CKR.OK, None
+
+    def encrypt_init(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._init("encrypt", inputs, request)
+
+    def decrypt_init(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._init("decrypt", inputs, request)
+
+    def sign_init(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._init("sign", inputs, request)
+
+    def verify_init(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._init("verify", inputs, request)
+
+    def _single_part(
+        self,
+        use: str,
+        inputs: dict[str, Value],
+        request: RequestContext | None,
+        data_name: str,
+        out_name: str,
+        compute: Callable[[RequestContext, Active, bytes], bytes],
+    ) -> Result:
+        """C_Encrypt, C_Decrypt, C_Sign: the length convention around one computation.
+
+        A length query or a buffer too small keeps the operation (and its answer, for
+        the same input); a result or an error ends it."""
+        session = self._session(inputs["hSession"])
+        active = session.active
+        if active is None or active.use != use:
+            return CKR.OPERATION_NOT_INITIALIZED, None
+        data = inputs[data_name]
+        out = inputs[out_name]
+        assert isinstance(out, OutRequest)
+        if data is None:
+            session.active = None
+            return CKR.ARGUMENTS_BAD, None
+        assert isinstance(data, bytes)
+        if active.computed is not None and active.computed[0] == data:
+            result = active.computed[1]
+        else:
+            try:
+                result = compute(_kmip(request), active, data)
+            except CKRError:
+                session.active = None
+                raise
+        if not out.present or out.capacity < len(result):
+            active.computed = (data, result)
+            rv = CKR.OK if not out.present else CKR.BUFFER_TOO_SMALL
+            return rv, {out_name: OutData(len(result))}
+        session.active = None
+        return CKR.OK, {out_name: OutData(len(result), result)}
+
+    def encrypt(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._single_part("encrypt", inputs, request, "pData", "pEncryptedData", self._encrypt)
+
+    def decrypt(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._single_part("decrypt", inputs, request, "pEncryptedData", "pData", self._decrypt)
+
+    def sign(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._single_part("sign", inputs, request, "pData", "pSignature", self._sign)
+
+    def verify(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session = self._session(inputs["hSession"])
+        active = session.active
+        if active is None or active.use != "verify":
+            return CKR.OPERATION_NOT_INITIALIZED, None
+        session.active = None
+        data, signature = inputs["pData"], inputs["pSignature"]
+        if not isinstance(data, bytes) or not isinstance(signature, bytes):
+            return CKR.ARGUMENTS_BAD, None
+        kmip = _kmip(request)
+        parameters = signature_parameters(
+            active.mechanism, active.found, data if active.found.prehashed else None
+        )
+        if active.found.key_type is CKK.EC:
+            size = self._ec_size(kmip, active.uid)
+            if len(signature) != 2 * size:
+                return CKR.SIGNATURE_LEN_RANGE, None
+            r, s = int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+            signature = encode_dss_signature(r, s)
+        payload = SignatureVerifyRequest(
+            unique_identifier=active.uid, cryptographic_parameters=parameters, signature_data=signature
+        )
+        if active.found.prehashed:
+            payload.digested_data = data
+        else:
+            payload.data = data
+        answer = self._run(kmip, payload, Operation.SIGNATURE_VERIFY)
+        assert isinstance(answer, SignatureVerifyResponse)
+        return (
+            CKR.OK if answer.validity_indicator is ValidityIndicator.VALID else CKR.SIGNATURE_INVALID
+        ), None
+
+    def _encrypt(self, kmip: RequestContext, active: Active, data: bytes) -> bytes:
+        call = cipher_call(active.mechanism, active.found)
+        payload = EncryptRequest(
+            unique_identifier=active.uid,
+            cryptographic_parameters=call.parameters,
+            data=data,
+            iv_counter_nonce=call.iv,
+            authenticated_encryption_additional_data=call.aad,
+        )
+        answer = self._run(kmip, payload, Operation.ENCRYPT)
+        assert isinstance(answer, EncryptResponse)
+        return (answer.data or b"") + (answer.authenticated_encryption_tag or b"")
+
+    def _decrypt(self, kmip: RequestContext, active: Active, data: bytes) -> bytes:
+        call = cipher_call(active.mechanism, active.found)
+        if len(data) < call.tag_bytes:
+            raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "shorter than the tag")
+        body, tag = (
+            (data[: len(data) - call.tag_bytes], data[len(data) - call.tag_bytes :])
+            if call.tag_bytes
+            else (data, None)
+        )
+        payload = DecryptRequest(
+            unique_identifier=active.uid,
+            cryptographic_parameters=call.parameters,
+            data=body,
+            iv_counter_nonce=call.iv,
+            authenticated_encryption_additional_data=call.aad,
+            authenticated_encryption_tag=tag,
+        )
+        answer = self._run(kmip, payload, Operation.DECRYPT, CKR.ENCRYPTED_DATA_INVALID)
+        assert isinstance(answer, DecryptResponse)
+        return answer.data or b""
+
+    def _sign(self, kmip: RequestContext, active: Active, data: bytes) -> bytes:
+        parameters = signature_parameters(
+            active.mechanism, active.found, data if active.found.prehashed else None
+        )
+        payload = SignRequest(unique_identifier=active.uid, cryptographic_parameters=parameters)
+        if active.found.prehashed:
+            payload.digested_data = data
+        else:
+            payload.data = data
+        answer = self._run(kmip, payload, Operation.SIGN)
+        assert isinstance(answer, SignResponse) and answer.signature_data is not None
+        if active.found.key_type is not CKK.EC:
+            return answer.signature_data
+        size = self._ec_size(kmip, active.uid)
+        r, s = decode_dss_signature(answer.signature_data)
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+    def _ec_size(self, kmip: RequestContext, uid: str) -> int:
+        """Bytes of each half of a Cryptoki ECDSA signature (r || s): the curve's size."""
+        record = kmip.session.load(uid, None)
+        length = record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) if record is not None else None
+        return ((length or 256) + 7) // 8
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _session(self, handle: Value) -> Session:
+        session = self.sessions.get(_int(handle))
+        if session is None:
+            raise CKRError(CKR.SESSION_HANDLE_INVALID)
+        return session
+
+    def _writable(self, handle: Value) -> Session:
+        """A session that may make token objects: read/write, logged in."""
+        session = self._session(handle)
+        if not session.flags & CKF_RW_SESSION:
+            raise CKRError(CKR.SESSION_READ_ONLY)
+        if not self.logged_in:
+            raise CKRError(CKR.USER_NOT_LOGGED_IN)
+        return session
+
+    def _handle(self, uid: str) -> int:
+        """The object handle of a managed object: the same for the life of the context."""
+        handle = self._handles.get(uid)
+        if handle is None:
+            handle = next(self._next_handle)
+            self._handles[uid], self._uids[handle] = handle, uid
+        return handle
+
+    def _visible(self, kmip: RequestContext, uid: str, operation: Operation) -> ObjectRecord | None:
+        """The object, if the client may use it for `operation` and the token shows it now."""
+        kmip.operation = operation
+        try:
+            record = kmip.load(uid)
+        except KmipError:
+            return None
+        if (
+            record.material is None
+            or record.storage is not Storage.ONLINE
+            or objects.object_class(record) is None
+        ):
+            return None
+        if objects.is_private(record) and not self.logged_in:
+            return None
+        return record
+
+    def _object(
+        self,
+        kmip: RequestContext,
+        handle: Value,
+        operation: Operation,
+        invalid: int = CKR.OBJECT_HANDLE_INVALID,
+    ) -> ObjectRecord:
+        uid = self._uids.get(_int(handle))
+        record = self._visible(kmip, uid, operation) if uid is not None else None
+        if record is None:
+            raise CKRError(invalid)
+        return record
+
+    def _label(self, kmip: RequestContext, record: ObjectRecord) -> str | None:
+        """CKA_LABEL: the Name; a public key without one shows its private key's."""
+        label = objects.own_label(record)
+        if label is None and record.object_type is ObjectType.PUBLIC_KEY:
+            private = objects.linked(record, LinkType.PRIVATE_KEY_LINK)
+            other = kmip.session.load(private, record.owner) if private is not None else None
+            label = objects.own_label(other) if other is not None else None
+        return label
+
+    def _candidates(self, kmip: RequestContext, template: tuple[Attribute, ...]) -> list[str]:
+        """The store's Locate narrowed by CKA_CLASS and CKA_LABEL (the rest is matched after)."""
+        filters = []
+        label = None
+        for entry in template:
+            if entry.type == CKA.CLASS:
+                object_type = objects.OBJECT_TYPES.get(objects.read_ulong(entry))
+                if object_type is None:
+                    return []
+                filters.append(AttributeFilter(Tag.OBJECT_TYPE, object_type))
+            elif entry.type == CKA.LABEL and isinstance(entry.value, bytes):
+                label = entry.value.decode("utf-8", "replace")
+        query = LocateQuery(owner=self.principal, now=kmip.now, filters=filters, shared=True)
+        if label is None:
+            return kmip.session.locate(query)[0]
+        named = LocateQuery(owner=self.principal, now=kmip.now, shared=True)
+        named.filters = [
+            AttributeFilter(Tag.NAME, Name(name_value=label, name_type=NameType.UNINTERPRETED_TEXT_STRING))
+        ]
+        uids = kmip.session.locate(named)[0]
+        for uid in list(uids):  # the public halves of named private keys carry no Name
+            record = kmip.session.load(uid, None)
+            public = objects.linked(record, LinkType.PUBLIC_KEY_LINK) if record is not None else None
+            if public is not None:
+                uids.append(public)
+        return uids
+
+    def _run(
+        self, kmip: RequestContext, payload: RequestPayload, operation: Operation, failed: int | None = None
+    ) -> ResponsePayload:
+        """One KMIP operation for the client, in a savepoint: all of it or nothing."""
+        kmip.operation = operation
+        try:
+            with kmip.session.savepoint():
+                answer = HANDLERS[operation](kmip, payload)
+        except KmipError as error:
+            if failed is not None and error.reason is ResultReason.CRYPTOGRAPHIC_FAILURE:
+                raise CKRError(failed, error.message) from error
+            raise _ckr(error) from error
+        assert isinstance(answer, ResponsePayload)
+        return answer
+
+
+def _ckr(error: KmipError) -> CKRError:
+    rv = REASONS.get(error.reason, CKR.FUNCTION_FAILED)
+    if rv == CKR.FUNCTION_FAILED:
+        log.warning("a native token call failed: %s (%s)", error.reason.name, error.message)
+    return CKRError(rv, error.message)
+
+
+def _kmip(request: RequestContext | None) -> RequestContext:
+    if request is None:
+        raise CKRError(CKR.DEVICE_ERROR, "the native token is reached through the KMIP operation only")
+    return request
+
+
+def _int(value: Value) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _slot(value: Value) -> None:
+    if value != SLOT_ID:
+        raise CKRError(CKR.SLOT_ID_INVALID)
+
+
+def _template(value: Value) -> tuple[Attribute, ...]:
+    assert isinstance(value, tuple)
+    return tuple(entry for entry in value if isinstance(entry, Attribute))
+
+
+def _mechanism(value: Value) -> Mechanism:
+    if not isinstance(value, Mechanism):
+        raise CKRError(CKR.ARGUMENTS_BAD, "no mechanism")
+    return value
+
+
+def _out_list(request: Value, items: tuple[int, ...], name: str) -> Result:
+    """An output list under the length convention (C_GetSlotList, C_GetMechanismList)."""
+    assert isinstance(request, OutRequest)
+    if not request.present:
+        return CKR.OK, {name: OutData(len(items))}
+    if request.capacity < len(items):
+        return CKR.BUFFER_TOO_SMALL, {name: OutData(len(items))}
+    return CKR.OK, {name: OutData(len(items), items)}
+
+
+Function = Callable[[NativeToken, dict[str, Value], RequestContext | None], Result]
+FUNCTIONS: dict[str, Function] = {
+    "C_GetSlotList": NativeToken.get_slot_list,
+    "C_GetSlotInfo": NativeToken.get_slot_info,
+    "C_GetTokenInfo": NativeToken.get_token_info,
+    "C_GetMechanismList": NativeToken.get_mechanism_list,
+    "C_GetMechanismInfo": NativeToken.get_mechanism_info,
+    "C_OpenSession": NativeToken.open_session,
+    "C_CloseSession": NativeToken.close_session,
+    "C_CloseAllSessions": NativeToken.close_all_sessions,
+    "C_GetSessionInfo": NativeToken.get_session_info,
+    "C_Login": NativeToken.login,
+    "C_Logout": NativeToken.logout,
+    "C_FindObjectsInit": NativeToken.find_objects_init,
+    "C_FindObjects": NativeToken.find_objects,
+    "C_FindObjectsFinal": NativeToken.find_objects_final,
+    "C_GetAttributeValue": NativeToken.get_attribute_value,
+    "C_DestroyObject": NativeToken.destroy_object,
+    "C_GenerateKey": NativeToken.generate_key,
+    "C_GenerateKeyPair": NativeToken.generate_key_pair,
+    "C_GenerateRandom": NativeToken.generate_random,
+    "C_EncryptInit": NativeToken.encrypt_init,
+    "C_Encrypt": NativeToken.encrypt,
+    "C_DecryptInit": NativeToken.decrypt_init,
+    "C_Decrypt": NativeToken.decrypt,
+    "C_SignInit": NativeToken.sign_init,
+    "C_Sign": NativeToken.sign,
+    "C_VerifyInit": NativeToken.verify_init,
+    "C_Verify": NativeToken.verify,
+}
