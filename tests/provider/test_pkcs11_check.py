@@ -34,6 +34,7 @@ def check(module: Path, env: dict[str, str], token: Token, output: Path) -> dict
         [str(CHECKER), "test", "--module", str(module), "--pin", token.pin, "--slot", "0",
          "--marker", "smoke", "--output", "json", "--output-file", str(output)],
         env,
+        cwd=output.parent,  # it keeps state files in its working directory
         timeout=600,  # about a minute on an idle machine: it starts a Python process per unit
     )  # fmt: skip
     assert output.is_file(), done.stdout[-3000:] + done.stderr[-3000:]
@@ -68,6 +69,8 @@ def test_the_same_results_as_softhsm_directly(
         assert counts["skipped"] == direct_counts["skipped"] - more, name
         assert direct_skips - skips == only_direct and skips - direct_skips == only_ours, name
     compared = run(
-        [str(CHECKER), "compare-results", str(tmp_path / "direct.json"), str(tmp_path / "ours.json")], ours
+        [str(CHECKER), "compare-results", str(tmp_path / "direct.json"), str(tmp_path / "ours.json")],
+        ours,
+        cwd=tmp_path,
     )
     assert compared.returncode == 0 and "NO REGRESSIONS" in compared.stdout, compared.stdout
