@@ -75,6 +75,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_use import usable_key
+from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.native import objects
 from pkcs11_kmip_server.native.constants import (
     CKA,
@@ -401,8 +402,9 @@ class NativeToken:
         record = self._object(kmip, inputs["hObject"], Operation.DESTROY)
         if not session.flags & CKF_RW_SESSION:
             return CKR.SESSION_READ_ONLY, None
-        state = record.attributes.get(Tag.STATE)
-        if state is State.ACTIVE:  # KMIP destroys no Active object: end its use first
+        if (
+            refresh_state(record.attributes, kmip.now) is State.ACTIVE
+        ):  # KMIP destroys no Active object: end its use first
             reason = RevocationReason(
                 revocation_reason_code=RevocationReasonCode.CESSATION_OF_OPERATION,
                 revocation_message="C_DestroyObject",
@@ -514,9 +516,8 @@ class NativeToken:
         record = self._object(kmip, inputs["hKey"], operation, CKR.KEY_HANDLE_INVALID)
         if record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) not in KEY_ALGORITHMS.get(found.key_type, ()):
             return CKR.KEY_TYPE_INCONSISTENT, None
-        if record.attributes.get(Tag.STATE) in UNUSABLE_STATES or record.attributes.get(
-            Tag.REVOCATION_REASON
-        ):
+        state = refresh_state(record.attributes, kmip.now)
+        if state in UNUSABLE_STATES or record.attributes.get(Tag.REVOCATION_REASON) is not None:
             return CKR.KEY_FUNCTION_NOT_PERMITTED, None
         kmip.operation = operation
         try:

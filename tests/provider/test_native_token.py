@@ -1,0 +1,290 @@
+"""The KMIP-native token through the real library and a real server over TLS: a server
+with no HSM module shows its own KMIP store as a token, so a key made through PKCS#11
+is a KMIP managed object and a KMIP key is a PKCS#11 object (docs/native-token.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
+from pkcs11_kmip.kmip.messages.payloads import (
+    ActivateRequest,
+    CreateRequest,
+    DecryptRequest,
+    GetAttributesRequest,
+    GetRequest,
+    LocateRequest,
+    RevokeRequest,
+)
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, RevocationReason
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    ObjectType,
+    ResultReason,
+    RevocationReasonCode,
+    State,
+)
+from testsupport import tools
+from testsupport.kmip_builders import as_attributes, name
+from testsupport.server import RunningServer
+from testsupport.softhsm import start_pkcs11_server, write_client_config
+
+HOST = Path(__file__).with_name("native_token_host.py")
+U = CryptographicUsageMask
+DATA = b"one key, two protocols"
+NOT_PERMITTED = "error:PKCS11Error:Unmapped error code 0x68"  # CKR_KEY_FUNCTION_NOT_PERMITTED
+
+# What the token advertises (pkcs11-tool -M): exactly what it implements.
+MECHANISMS = {
+    "AES-KEY-GEN": "keySize={16,32}, generate",
+    "AES-GCM": "keySize={16,32}, encrypt, decrypt",
+    "AES-CBC-PAD": "keySize={16,32}, encrypt, decrypt",
+    "RSA-PKCS-KEY-PAIR-GEN": "keySize={2048,4096}, generate_key_pair",
+    "RSA-PKCS": "keySize={2048,4096}, sign, verify",
+    "SHA256-RSA-PKCS": "keySize={2048,4096}, sign, verify",
+    "SHA384-RSA-PKCS": "keySize={2048,4096}, sign, verify",
+    "SHA512-RSA-PKCS": "keySize={2048,4096}, sign, verify",
+    "RSA-PKCS-PSS": "keySize={2048,4096}, sign, verify",
+    "SHA256-RSA-PKCS-PSS": "keySize={2048,4096}, sign, verify",
+    "SHA384-RSA-PKCS-PSS": "keySize={2048,4096}, sign, verify",
+    "SHA512-RSA-PKCS-PSS": "keySize={2048,4096}, sign, verify",
+    "ECDSA-KEY-PAIR-GEN": "keySize={256,521}, generate_key_pair, EC F_P, EC OID, EC uncompressed",
+    "ECDSA": "keySize={256,521}, sign, verify, EC F_P, EC OID, EC uncompressed",
+    "ECDSA-SHA256": "keySize={256,521}, sign, verify, EC F_P, EC OID, EC uncompressed",
+    "ECDSA-SHA384": "keySize={256,521}, sign, verify, EC F_P, EC OID, EC uncompressed",
+    "ECDSA-SHA512": "keySize={256,521}, sign, verify, EC F_P, EC OID, EC uncompressed",
+}
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """init + serve, no module: the native token is the default slot."""
+    server = start_pkcs11_server(tmp_path_factory.mktemp("native"), None)
+    yield server
+    if server.process is not None:
+        server.stop()
+
+
+class Client:
+    """One client identity of the server, through pkcs11-tool, python-pkcs11 and KMIP."""
+
+    def __init__(self, server: RunningServer, module: Path, identity: str, tmp: Path) -> None:
+        config = write_client_config(tmp / f"{identity}.toml", server, identity)
+        env = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
+        self.env = {**env, "PKCS11_KMIP_CONFIG": str(config)}
+        self.module = module
+        self.pin = (server.data_dir / "clients" / identity / "pin").read_text().strip()
+        self.server, self.identity = server, identity
+
+    def tool(self, *args: str, login: bool = True, ok: bool = True) -> str:
+        pin = ("--login", "--pin", self.pin) if login else ()
+        done = tools.pkcs11_tool(self.module, self.env, *pin, *args)
+        assert (done.returncode == 0) is ok, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    def host(self, *args: str) -> dict[str, str]:
+        done = tools.run([sys.executable, str(HOST), str(self.module), self.pin, *args], self.env)
+        assert done.returncode == 0, done.stderr
+        return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+    def kmip(self) -> KmipClient:
+        return self.server.client(self.identity)
+
+
+def object_ids(listing: str, label: str) -> set[str]:
+    """The CKA_IDs pkcs11-tool -O prints for the objects with this label."""
+    blocks = re.split(r"\n(?=\S)", listing)
+    return {
+        match.group(1)
+        for block in blocks
+        if re.search(rf"label:\s+{re.escape(label)}\n", block)
+        for match in [re.search(r"ID:\s+([0-9a-f]+)", block)]
+        if match
+    }
+
+
+def locate_by_name(kmip: KmipClient, text: str) -> list[str]:
+    return list(kmip.call(LocateRequest(attributes=as_attributes((Tag.NAME, name(text))))).unique_identifiers)
+
+
+def attributes_of(kmip: KmipClient, uid: str) -> dict[int, object]:
+    answer = kmip.call(GetAttributesRequest(unique_identifier=uid)).attributes
+    return {entry.tag: entry.value for entry in answer}
+
+
+def kmip_aes_key(kmip: KmipClient, label: str, *extra: tuple[int, object]) -> str:
+    uid = kmip.call(
+        CreateRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            attributes=as_attributes(
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES),
+                (Tag.CRYPTOGRAPHIC_LENGTH, 256),
+                (Tag.CRYPTOGRAPHIC_USAGE_MASK, U.ENCRYPT | U.DECRYPT),
+                (Tag.NAME, name(label)),
+                *extra,
+            ),
+        )
+    ).unique_identifier
+    assert isinstance(uid, str)
+    return uid
+
+
+@pytest.fixture(scope="module")
+def admin(native: RunningServer, module_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Client:
+    return Client(native, module_path, "admin", tmp_path_factory.mktemp("admin"))
+
+
+def test_pkcs11_tool_shows_the_token_and_exactly_its_mechanisms(admin: Client) -> None:
+    slots = admin.tool("-L", login=False)
+    assert "pkcs11-kmip native token (KMIP store)" in slots and "token label        : pkcs11-kmip" in slots
+    assert "login required" in slots and "PIN initialized" in slots
+    listed = admin.tool("-M", login=False)
+    shown = dict(line.strip().split(", ", 1) for line in listed.splitlines() if line.startswith("  "))
+    assert shown == MECHANISMS
+    assert "No objects" in admin.tool("-O", login=False) or "Object" not in admin.tool("-O", login=False)
+
+
+def test_keys_made_with_pkcs11_tool_are_kmip_objects(admin: Client, tmp_path: Path) -> None:
+    admin.tool("--keygen", "--key-type", "AES:32", "--label", "p11-aes")
+    admin.tool("--keypairgen", "--key-type", "EC:prime256v1", "--label", "p11-ec")
+    listing = admin.tool("-O")
+    (aes_id,) = object_ids(listing, "p11-aes")
+    (ec_id,) = object_ids(listing, "p11-ec")  # both halves of the pair share it
+    assert "Secret Key Object; AES length 32" in listing
+
+    # ECDSA through pkcs11-tool, verified by openssl with the public key read from the token.
+    data = tmp_path / "data"
+    data.write_bytes(DATA)
+    signature = tmp_path / "sig"
+    admin.tool("--sign", "-m", "ECDSA-SHA256", "--id", ec_id, "-i", str(data), "-o", str(signature),
+               "--signature-format", "openssl")  # fmt: skip
+    pem = tools.export_public_key(admin.module, admin.env, ec_id, tmp_path / "ec.pem")
+    verified = tools.run(
+        ["openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(signature), str(data)]
+    )
+    assert verified.returncode == 0 and "Verified OK" in verified.stdout
+
+    with admin.kmip() as kmip:
+        (aes_uid,) = locate_by_name(kmip, "p11-aes")
+        (ec_uid,) = locate_by_name(kmip, "p11-ec")  # the private key: the public half has no Name
+        aes = attributes_of(kmip, aes_uid)
+        assert aes[Tag.CRYPTOGRAPHIC_ALGORITHM] == CryptographicAlgorithm.AES
+        assert aes[Tag.CRYPTOGRAPHIC_LENGTH] == 256
+        assert aes[Tag.CRYPTOGRAPHIC_USAGE_MASK] == U.ENCRYPT | U.DECRYPT | U.WRAP_KEY | U.UNWRAP_KEY
+        assert aes[Tag.STATE] == State.ACTIVE
+        # pkcs11-tool asks for CKA_SENSITIVE=FALSE and leaves CKA_EXTRACTABLE to the token (FALSE).
+        assert (aes[Tag.SENSITIVE], aes[Tag.EXTRACTABLE], aes[Tag.NEVER_EXTRACTABLE]) == (False, False, True)
+        ec = attributes_of(kmip, ec_uid)
+        assert ec[Tag.OBJECT_TYPE] == ObjectType.PRIVATE_KEY
+        assert (ec[Tag.CRYPTOGRAPHIC_ALGORITHM], ec[Tag.CRYPTOGRAPHIC_LENGTH]) == (
+            CryptographicAlgorithm.EC,
+            256,
+        )
+        assert int(ec[Tag.CRYPTOGRAPHIC_USAGE_MASK]) & U.SIGN and ec[Tag.SENSITIVE] is True
+
+        # Not extractable: neither C_GetAttributeValue(CKA_VALUE) nor KMIP Get gives the key.
+        read = admin.tool(
+            "--read-object", "--type", "secrkey", "--id", aes_id, "-o", str(tmp_path / "k"), ok=False
+        )
+        assert "CKR_ATTRIBUTE_SENSITIVE" in read
+        with pytest.raises(KmipResultError) as refused:
+            kmip.call(GetRequest(unique_identifier=aes_uid))
+        assert refused.value.reason is ResultReason.NOT_EXTRACTABLE
+
+
+def test_a_kmip_key_is_a_pkcs11_object_and_its_ciphertext_decrypts_through_kmip(admin: Client) -> None:
+    with admin.kmip() as kmip:
+        uid = kmip_aes_key(kmip, "kmip-aes", (Tag.SENSITIVE, True))
+        kmip.call(ActivateRequest(unique_identifier=uid))
+    listing = admin.tool("-O")
+    assert object_ids(listing, "kmip-aes") and "sensitive" in listing.split("kmip-aes")[1].split("Object")[0]
+    iv = os.urandom(12)
+    used = admin.host("kmip-aes", iv.hex(), DATA.hex())
+    assert (used["value"], used["sensitive"], used["extractable"]) == (
+        "error:AttributeSensitive",
+        "True",
+        "True",
+    )
+    sealed = bytes.fromhex(used["ciphertext"])
+    assert len(sealed) == len(DATA) + 16
+    with admin.kmip() as kmip:
+        opened = kmip.call(
+            DecryptRequest(
+                unique_identifier=uid,
+                cryptographic_parameters=CryptographicParameters(
+                    block_cipher_mode=BlockCipherMode.GCM, tag_length=16
+                ),
+                data=sealed[:-16],
+                iv_counter_nonce=iv,
+                authenticated_encryption_tag=sealed[-16:],
+            )
+        )
+    assert opened.data == DATA
+
+
+def test_lifecycle_is_honoured(admin: Client) -> None:
+    """Deactivated: decrypts but does not encrypt; revoked: not used at all."""
+    WINDOW = 6  # seconds the key is Active: time for one host run on a busy machine
+    now = datetime.now(UTC).replace(microsecond=0)
+    iv = os.urandom(12)
+    with admin.kmip() as kmip:
+        uid = kmip_aes_key(
+            kmip,
+            "expiring",
+            (Tag.ACTIVATION_DATE, now - timedelta(minutes=1)),
+            (Tag.DEACTIVATION_DATE, now + timedelta(seconds=WINDOW)),
+        )
+    sealed = admin.host("expiring", iv.hex(), DATA.hex())["ciphertext"]
+    time.sleep(max(0.0, (now + timedelta(seconds=WINDOW + 1) - datetime.now(UTC)).total_seconds()))
+    expired = admin.host("expiring", iv.hex(), DATA.hex(), sealed)
+    assert expired["ciphertext"] == NOT_PERMITTED
+    assert bytes.fromhex(expired["plaintext"]) == DATA
+    with admin.kmip() as kmip:
+        assert attributes_of(kmip, uid)[Tag.STATE] == State.DEACTIVATED
+        revoked = kmip_aes_key(kmip, "revoked")
+        kmip.call(ActivateRequest(unique_identifier=revoked))
+        sealed = admin.host("revoked", iv.hex(), DATA.hex())["ciphertext"]
+        reason = RevocationReason(revocation_reason_code=RevocationReasonCode.CESSATION_OF_OPERATION)
+        kmip.call(RevokeRequest(unique_identifier=revoked, revocation_reason=reason))
+    after = admin.host("revoked", iv.hex(), DATA.hex(), sealed)
+    assert (after["ciphertext"], after["plaintext"]) == (NOT_PERMITTED, NOT_PERMITTED)
+
+
+def test_another_client_sees_none_of_the_first_clients_objects(
+    admin: Client, native: RunningServer, module_path: Path, tmp_path: Path
+) -> None:
+    admin.tool("--keygen", "--key-type", "AES:16", "--label", "admins-only")
+    assert object_ids(admin.tool("-O"), "admins-only")
+    native.client_identity("other")  # pkcs11-kmip ca issue-client other: a certificate and a PIN
+    other = Client(native, module_path, "other", tmp_path)
+    assert other.pin != admin.pin
+    assert "ID:" not in other.tool("-O")
+    assert "serial num         : other" in other.tool("-L", login=False)
+    wrong = Client(native, module_path, "other", tmp_path)
+    wrong.pin = admin.pin
+    assert "CKR_PIN_INCORRECT" in wrong.tool("-O", ok=False)
+    with other.kmip() as kmip:
+        assert locate_by_name(kmip, "admins-only") == []
+
+
+def test_destroying_through_pkcs11_destroys_the_managed_object(admin: Client) -> None:
+    admin.tool("--keygen", "--key-type", "AES:16", "--label", "short-lived")
+    (key_id,) = object_ids(admin.tool("-O"), "short-lived")
+    with admin.kmip() as kmip:
+        (uid,) = locate_by_name(kmip, "short-lived")
+    admin.tool("--delete-object", "--type", "secrkey", "--id", key_id)
+    assert not object_ids(admin.tool("-O"), "short-lived")
+    with admin.kmip() as kmip:
+        assert attributes_of(kmip, uid)[Tag.STATE] == State.DESTROYED
+        assert locate_by_name(kmip, "short-lived") == []
