@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pkcs11_kmip.kmip.messages.payloads import DecryptRequest, EncryptRequest
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
-from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec import Tag, tag_defined_in
 from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask, Operation, ResultReason
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.mechanisms import CipherMechanism, choose, cipher_spec, effective_parameters
@@ -104,6 +104,7 @@ def _first_part(
     )
     mechanism = choose(parameters, algorithm, record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH))
     _check_key_object(record, mechanism, encrypt)
+    _check_version_carries_tag(context, mechanism)
     spec, generated_iv = cipher_spec(
         mechanism,
         parameters,
@@ -129,6 +130,20 @@ def _first_part(
     )
     correlation = services.streams.open(stream)
     return CipherResult(record.uid, output or None, generated_iv, correlation)
+
+
+def _check_version_carries_tag(context: RequestContext, mechanism: CipherMechanism) -> None:
+    """Refuse, before any work, authenticated encryption a version without the tag field cannot carry.
+
+    Authenticated Encryption Tag came with KMIP 1.4: a 1.2 client could not be
+    given the tag of its ciphertext, nor send one to decrypt.
+    """
+    if mechanism.authenticated and not tag_defined_in(Tag.AUTHENTICATED_ENCRYPTION_TAG, context.version):
+        major, minor = context.version
+        raise KmipError(
+            ResultReason.FEATURE_NOT_SUPPORTED,
+            f"{mechanism.name} needs the Authenticated Encryption Tag, which KMIP {major}.{minor} lacks",
+        )
 
 
 def _check_key_object(record: ObjectRecord, mechanism: CipherMechanism, encrypt: bool) -> None:

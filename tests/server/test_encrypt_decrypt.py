@@ -1198,3 +1198,22 @@ def test_decrypt_refuses_with_the_precise_reason(kmip: KmipClient) -> None:
         cryptographic_parameters=params(block_cipher_mode=M.NIST_KEY_WRAP),
     )
     assert refused(kmip, kw) is failure
+
+
+@pytest.mark.parametrize("version", [(1, 2), (1, 3)], ids=["1.2", "1.3"])
+def test_authenticated_encryption_before_1_4_is_refused_before_any_work(
+    kmip_server: RunningServer, version: tuple[int, int]
+) -> None:
+    """Authenticated Encryption Tag came with KMIP 1.4: an older client could not be given the tag."""
+    with kmip_server.client(CLIENT, version=version) as old:
+        limits = UsageLimits(usage_limits_total=1, usage_limits_unit=UsageLimitsUnit.OBJECT)
+        uid = register(old, A.AES, os.urandom(32), (Tag.USAGE_LIMITS, limits))
+        gcm = params(cryptographic_algorithm=A.AES, block_cipher_mode=M.GCM, tag_length=16)
+        payload = EncryptRequest(
+            unique_identifier=uid, cryptographic_parameters=gcm, data=bytes(64), iv_counter_nonce=bytes(12)
+        )
+        assert refused(old, payload) is ResultReason.FEATURE_NOT_SUPPORTED
+        # Nothing was spent: the key's one use still encrypts, in a mode the version can carry.
+        cbc = params(cryptographic_algorithm=A.AES, block_cipher_mode=M.CBC, padding_method=P.PKCS5)
+        answer = encrypt(old, uid, bytes(16), cryptographic_parameters=cbc, iv_counter_nonce=bytes(16))
+        assert answer.data is not None and len(answer.data) == 32
