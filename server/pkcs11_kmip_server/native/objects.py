@@ -30,6 +30,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     RecommendedCurve,
 )
 from pkcs11_kmip_server import formats
+from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.native.constants import CKA, CKK, CKM, CKO, UNAVAILABLE
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.store import ObjectRecord
@@ -176,10 +177,14 @@ def own_label(record: ObjectRecord) -> str | None:
 
 
 def _public_key(record: ObjectRecord) -> object:
+    """The public half of an asymmetric key (KeyError: the object has none)."""
     block = key_block_of(record.material)
-    if block is None:
-        raise CKRError(CKR.GENERAL_ERROR, "a key without a key block")
-    key = formats.load_key(block, record.object_type is ObjectType.PRIVATE_KEY)
+    if block is None or record.object_type not in (ObjectType.PUBLIC_KEY, ObjectType.PRIVATE_KEY):
+        raise KeyError("a public key")
+    try:
+        key = formats.load_key(block, record.object_type is ObjectType.PRIVATE_KEY)
+    except KmipError as error:  # a form this server reads but cannot turn into a key
+        raise KeyError("a public key") from error
     return key.public_key() if record.object_type is ObjectType.PRIVATE_KEY else key  # type: ignore[union-attr]
 
 
