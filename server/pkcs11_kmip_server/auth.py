@@ -48,27 +48,32 @@ def password_matches(password: str, stored: str) -> bool:
 def add_user(data_dir: Path, name: str, password: str) -> None:
     """Add or replace a user's password in DIR/users.toml (mode 0600)."""
     path = data_dir / USERS_FILE
-    users = _read(path)
+    users = read_hashes(path)
     users[name] = hash_password(password)
-    _write(path, users)
+    write_hashes(path, users)
 
 
 def remove_user(data_dir: Path, name: str) -> None:
     """Forget a user's password (no-op for a user without one)."""
     path = data_dir / USERS_FILE
-    users = _read(path)
+    users = read_hashes(path)
     if users.pop(name, None) is not None:
-        _write(path, users)
+        write_hashes(path, users)
 
 
 def password_users(data_dir: Path) -> set[str]:
     """The users with a password in DIR/users.toml."""
-    return set(_read(data_dir / USERS_FILE))
+    return set(read_hashes(data_dir / USERS_FILE))
 
 
-def _write(path: Path, users: dict[str, str]) -> None:
-    lines = ["# Users who may authenticate with a KMIP Username and Password Credential.\n"]
-    lines += [f'"{user}" = "{stored}"\n' for user, stored in sorted(users.items())]
+def write_hashes(
+    path: Path,
+    hashes: dict[str, str],
+    comment: str = "Users who may authenticate with a KMIP Username and Password Credential.",
+) -> None:
+    """A TOML table of name = hash, replaced whole (mode 0600); DIR/pins.toml uses it too."""
+    lines = [f"# {comment}\n"]
+    lines += [f'"{user}" = "{stored}"\n' for user, stored in sorted(hashes.items())]
     temporary = path.with_suffix(".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
@@ -76,7 +81,7 @@ def _write(path: Path, users: dict[str, str]) -> None:
     os.replace(temporary, path)
 
 
-def _read(path: Path) -> dict[str, str]:
+def read_hashes(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
     with path.open("rb") as handle:
@@ -106,7 +111,7 @@ class PasswordUsers:
             mtime = None
         with self._lock:
             if mtime != self._mtime:
-                self._users = _read(self.path) if mtime is not None else {}
+                self._users = read_hashes(self.path) if mtime is not None else {}
                 self._verified.clear()
                 self._mtime = mtime
             return self._users

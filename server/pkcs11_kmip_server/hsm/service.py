@@ -157,7 +157,7 @@ class Pkcs11Service:
         self._lock = threading.Lock()
         native = self.settings.native
         self._pool = WorkerPool(self.settings) if self.settings.module is not None and not native else None
-        self._pins = Pins(self.settings.pins)
+        self._pins = Pins(self.settings.pins) if self.settings.pins is not None else None
         self._sweeper: threading.Thread | None = None
         self._closed = threading.Event()
 

@@ -180,7 +180,7 @@ class NativeToken:
     """The Cryptoki state of one client context on the native token."""
 
     principal: str
-    pins: Pins
+    pins: Pins | None  # None: no PINs, nobody logs in
     sessions: dict[int, Session] = field(default_factory=dict)
     logged_in: bool = False
     _uids: dict[int, str] = field(default_factory=dict)
@@ -236,7 +236,7 @@ class NativeToken:
         _slot(inputs["slotID"])
         rw = sum(1 for s in self.sessions.values() if s.flags & CKF_RW_SESSION)
         flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_CLOCK_ON_TOKEN
-        if self.pins.configured(self.principal):
+        if self._has_pin():
             flags |= CKF_USER_PIN_INITIALIZED
         now = request.now if request is not None else datetime.now()
         info: StructValue = {
@@ -316,7 +316,7 @@ class NativeToken:
             return CKR.USER_TYPE_INVALID, None  # no security officer: the server's admin tools do that
         if self.logged_in:
             return CKR.USER_ALREADY_LOGGED_IN, None
-        if not self.pins.configured(self.principal):
+        if self.pins is None or not self._has_pin():
             return CKR.USER_PIN_NOT_INITIALIZED, None
         pin = inputs["pPin"]
         if not isinstance(pin, bytes) or not self.pins.matches(
@@ -579,10 +579,10 @@ class NativeToken:
         return CKR.OK, {out_name: OutData(len(result), result)}
 
     def encrypt(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        return self._single_part("encrypt", inputs, request, "pData", "pEncryptedData", self._encrypt)
+        return self._single_part("encrypt", inputs, request, "pData", "pEncryptedData", self._cipher)
 
     def decrypt(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        return self._single_part("decrypt", inputs, request, "pEncryptedData", "pData", self._decrypt)
+        return self._single_part("decrypt", inputs, request, "pEncryptedData", "pData", self._cipher)
 
     def sign(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         return self._single_part("sign", inputs, request, "pData", "pSignature", self._sign)
@@ -619,39 +619,27 @@ class NativeToken:
             CKR.OK if answer.validity_indicator is ValidityIndicator.VALID else CKR.SIGNATURE_INVALID
         ), None
 
-    def _encrypt(self, kmip: RequestContext, active: Active, data: bytes) -> bytes:
+    def _cipher(self, kmip: RequestContext, active: Active, data: bytes) -> bytes:
+        """KMIP Encrypt or Decrypt; a GCM tag travels after the ciphertext, as Cryptoki has it."""
         call = cipher_call(active.mechanism, active.found)
-        payload = EncryptRequest(
-            unique_identifier=active.uid,
-            cryptographic_parameters=call.parameters,
-            data=data,
-            iv_counter_nonce=call.iv,
-            authenticated_encryption_additional_data=call.aad,
-        )
-        answer = self._run(kmip, payload, Operation.ENCRYPT)
-        assert isinstance(answer, EncryptResponse)
-        return (answer.data or b"") + (answer.authenticated_encryption_tag or b"")
-
-    def _decrypt(self, kmip: RequestContext, active: Active, data: bytes) -> bytes:
-        call = cipher_call(active.mechanism, active.found)
-        if len(data) < call.tag_bytes:
+        encrypt = active.use == "encrypt"
+        if not encrypt and len(data) < call.tag_bytes:
             raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "shorter than the tag")
-        body, tag = (
-            (data[: len(data) - call.tag_bytes], data[len(data) - call.tag_bytes :])
-            if call.tag_bytes
-            else (data, None)
-        )
-        payload = DecryptRequest(
+        cut = len(data) - (0 if encrypt else call.tag_bytes)
+        payload = (EncryptRequest if encrypt else DecryptRequest)(
             unique_identifier=active.uid,
             cryptographic_parameters=call.parameters,
-            data=body,
+            data=data[:cut],
             iv_counter_nonce=call.iv,
             authenticated_encryption_additional_data=call.aad,
-            authenticated_encryption_tag=tag,
         )
-        answer = self._run(kmip, payload, Operation.DECRYPT, CKR.ENCRYPTED_DATA_INVALID)
-        assert isinstance(answer, DecryptResponse)
-        return answer.data or b""
+        if isinstance(payload, DecryptRequest) and call.tag_bytes:
+            payload.authenticated_encryption_tag = data[cut:]
+        operation = Operation.ENCRYPT if encrypt else Operation.DECRYPT
+        answer = self._run(kmip, payload, operation, CKR.ENCRYPTED_DATA_INVALID)
+        assert isinstance(answer, EncryptResponse | DecryptResponse)
+        tag = answer.authenticated_encryption_tag if isinstance(answer, EncryptResponse) else None
+        return (answer.data or b"") + (tag or b"")
 
     def _sign(self, kmip: RequestContext, active: Active, data: bytes) -> bytes:
         parameters = signature_parameters(
@@ -683,6 +671,9 @@ class NativeToken:
         if session is None:
             raise CKRError(CKR.SESSION_HANDLE_INVALID)
         return session
+
+    def _has_pin(self) -> bool:
+        return self.pins is not None and self.pins.configured(self.principal)
 
     def _writable(self, handle: Value) -> Session:
         """A session that may make token objects: read/write, logged in."""
