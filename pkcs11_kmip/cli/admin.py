@@ -41,7 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _action(users, "list", "list the users", _list_users)
     add = _action(users, "add", "add a user, or change a user's password or administrator flag", _add_user)
     add.add_argument("name")
-    add.add_argument("--admin", action="store_true", help="an administrator: every right on every object")
+    role = add.add_mutually_exclusive_group()
+    role.add_argument(
+        "--admin", action="store_true", default=None, help="an administrator: every right on every object"
+    )
+    role.add_argument("--no-admin", dest="admin", action="store_false", help="no longer an administrator")
     secret = add.add_mutually_exclusive_group()
     secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     secret.add_argument(
@@ -197,11 +201,12 @@ def _add_user(options: argparse.Namespace) -> int:
         new = admin.add_user(options.name, options.admin)
     if password is not None:
         add_user(options.data_dir, options.name, password)
+    change = {"admin": options.admin} if options.admin is not None else {}
     _record(
         options,
         "user added" if new else "user changed",
         user=options.name,
-        admin=options.admin,
+        **change,
         password_set=password is not None,
     )
     print(f"user {options.name} saved in {options.data_dir}")

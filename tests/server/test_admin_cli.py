@@ -80,6 +80,12 @@ def test_users_groups_and_grants_round_trip(data_dir: Path) -> None:
     users = {row["name"]: row for row in listing(data_dir, "users")}
     assert users["alice"] == {**users["alice"], "admin": False, "password": False, "groups": ["team"]}
     assert users["ops"] == {**users["ops"], "admin": True, "password": True}
+    # A new password keeps the administrator flag; --no-admin clears it and keeps the password.
+    run(data_dir, "users", "add", "ops", "--password-stdin", stdin="n3w\n")
+    assert {row["name"]: row["admin"] for row in listing(data_dir, "users")}["ops"] is True
+    run(data_dir, "users", "add", "ops", "--no-admin", "--no-password")
+    ops_row = {row["name"]: row for row in listing(data_dir, "users")}["ops"]
+    assert (ops_row["admin"], ops_row["password"]) == (False, True)
     groups = {(row["kind"], row["name"]): row for row in listing(data_dir, "groups")}
     assert groups[("user", "everyone")]["groups"] == ["team"]
     assert groups[("object", "payments")]["groups"] == ["payments-eu"]

@@ -270,16 +270,22 @@ class AccessAdmin:
             self.connection.execute("SELECT 1 FROM principal WHERE name = ?", (name,)).fetchone() is not None
         )
 
-    def add_user(self, name: str, admin: bool) -> bool:
-        """Add a user, or set an existing one's administrator flag; True if it is new."""
+    def add_user(self, name: str, admin: bool | None = None) -> bool:
+        """Add a user (not an administrator unless `admin`), or set an existing one's
+        administrator flag (None: leave it); True if the user is new."""
         with self._transaction():
             new = not self.user_exists(name)
-            sql = (
-                "INSERT INTO principal (name, admin, created) VALUES (?, ?, ?)"
-                if new
-                else "UPDATE principal SET admin = ? WHERE name = ?"
-            )
-            self._write([(sql, (name, int(admin), _now()) if new else (int(admin), name))])
+            if new:
+                self._write(
+                    [
+                        (
+                            "INSERT INTO principal (name, admin, created) VALUES (?, ?, ?)",
+                            (name, int(bool(admin)), _now()),
+                        )
+                    ]
+                )
+            elif admin is not None:
+                self._write([("UPDATE principal SET admin = ? WHERE name = ?", (int(admin), name))])
             return new
 
     def remove_user(self, name: str) -> None:
