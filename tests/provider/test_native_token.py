@@ -19,6 +19,7 @@ from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
     CreateRequest,
     DecryptRequest,
+    EncryptRequest,
     GetAttributesRequest,
     GetRequest,
     LocateRequest,
@@ -31,6 +32,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     CryptographicUsageMask,
     ObjectType,
+    PaddingMethod,
     ResultReason,
     RevocationReasonCode,
     State,
@@ -193,6 +195,23 @@ def test_keys_made_with_pkcs11_tool_are_kmip_objects(admin: Client, tmp_path: Pa
         )
         assert int(ec[Tag.CRYPTOGRAPHIC_USAGE_MASK]) & U.SIGN and ec[Tag.SENSITIVE] is True
 
+        # What KMIP Encrypt makes with the key, pkcs11-tool --decrypt opens.
+        iv = os.urandom(16)
+        sealed = kmip.call(
+            EncryptRequest(
+                unique_identifier=aes_uid,
+                cryptographic_parameters=CryptographicParameters(
+                    block_cipher_mode=BlockCipherMode.CBC, padding_method=PaddingMethod.PKCS5
+                ),
+                data=DATA,
+                iv_counter_nonce=iv,
+            )
+        ).data
+        (tmp_path / "sealed").write_bytes(sealed)
+        admin.tool("--decrypt", "-m", "AES-CBC-PAD", "--iv", iv.hex(), "--id", aes_id,
+                   "-i", str(tmp_path / "sealed"), "-o", str(tmp_path / "opened"))  # fmt: skip
+        assert (tmp_path / "opened").read_bytes() == DATA
+
         # Not extractable: neither C_GetAttributeValue(CKA_VALUE) nor KMIP Get gives the key.
         read = admin.tool(
             "--read-object", "--type", "secrkey", "--id", aes_id, "-o", str(tmp_path / "k"), ok=False
@@ -201,6 +220,34 @@ def test_keys_made_with_pkcs11_tool_are_kmip_objects(admin: Client, tmp_path: Pa
         with pytest.raises(KmipResultError) as refused:
             kmip.call(GetRequest(unique_identifier=aes_uid))
         assert refused.value.reason is ResultReason.NOT_EXTRACTABLE
+
+
+def test_rsa_signatures_verify_with_openssl_until_kmip_revokes_the_key(admin: Client, tmp_path: Path) -> None:
+    admin.tool("--keypairgen", "--key-type", "rsa:2048", "--label", "p11-rsa")
+    (rsa_id,) = object_ids(admin.tool("-O"), "p11-rsa")
+    data = tmp_path / "data"
+    data.write_bytes(DATA)
+    pem = tools.export_public_key(admin.module, admin.env, rsa_id, tmp_path / "rsa.pem")
+    for mechanism, options in (
+        ("SHA256-RSA-PKCS", []),
+        ("SHA256-RSA-PKCS-PSS", ["-sigopt", "rsa_padding_mode:pss"]),
+    ):
+        signature = tmp_path / f"{mechanism}.sig"
+        admin.tool("--sign", "-m", mechanism, "--id", rsa_id, "-i", str(data), "-o", str(signature))
+        verify = ["openssl", "dgst", "-sha256", *options, "-verify", str(pem), "-signature", str(signature)]
+        verified = tools.run([*verify, str(data)])
+        assert verified.returncode == 0 and "Verified OK" in verified.stdout, verified.stderr
+    with admin.kmip() as kmip:
+        (uid,) = locate_by_name(kmip, "p11-rsa")
+        reason = RevocationReason(revocation_reason_code=RevocationReasonCode.KEY_COMPROMISE)
+        kmip.call(
+            RevokeRequest(
+                unique_identifier=uid, revocation_reason=reason, compromise_occurrence_date=datetime.now(UTC)
+            )
+        )
+    refused = admin.tool("--sign", "-m", "SHA256-RSA-PKCS", "--id", rsa_id, "-i", str(data),
+                         "-o", str(tmp_path / "late.sig"), ok=False)  # fmt: skip
+    assert "C_SignInit failed: rv = CKR_KEY_FUNCTION_NOT_PERMITTED" in refused
 
 
 def test_a_kmip_key_is_a_pkcs11_object_and_its_ciphertext_decrypts_through_kmip(admin: Client) -> None:
