@@ -19,19 +19,25 @@ import pytest
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
 from pkcs11_kmip.kmip.messages import Attribute
+from pkcs11_kmip.kmip.messages.attributes import NewAttribute
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
+    AddAttributeRequest,
     DestroyRequest,
+    EncryptRequest,
     GetAttributesRequest,
     GetRequest,
     LocateRequest,
     RequestPayload,
+    RevokeRequest,
 )
+from pkcs11_kmip.kmip.messages.structures import RevocationReason
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     BatchErrorContinuationOption,
     ResultReason,
     ResultStatus,
+    RevocationReasonCode,
 )
 from testsupport.kmip_builders import aes_create, aes_register, as_attributes, name
 from testsupport.server import RunningServer, cli, start_server
@@ -161,6 +167,56 @@ def test_a_grant_on_an_object_group_reaches_nested_groups_and_members_of_nested_
         admin(server, "groups", "remove", eu_auditors, "--user", carol)
         assert refusal(reader, GetRequest(unique_identifier=in_group)) is ResultReason.OBJECT_NOT_FOUND
         assert located(reader, (Tag.OBJECT_GROUP, europe)) == []
+
+
+def test_three_clients_get_what_their_roles_say_operation_by_operation(server: RunningServer) -> None:
+    """reader < user < manager < admin, on one key; each refusal is Permission Denied."""
+    alice = user(server, "alice")
+    holders = {role: user(server, role) for role in ("reader", "user", "manager")}
+    with server.client(alice) as owner:
+        uid = key_named(owner, f"roles-{uuid.uuid4().hex}")
+        for role, holder in holders.items():
+            grant(server, "--user", holder, "--object", uid, "--role", role)
+    revoke = RevokeRequest(
+        unique_identifier=uid,
+        revocation_reason=RevocationReason(
+            revocation_reason_code=RevocationReasonCode.CESSATION_OF_OPERATION
+        ),
+    )
+    # In lifecycle order: Activate before Encrypt, Revoke before Destroy.
+    steps: list[tuple[RequestPayload, str]] = [
+        (GetAttributesRequest(unique_identifier=uid), "reader"),
+        (GetRequest(unique_identifier=uid), "reader"),
+        (ActivateRequest(unique_identifier=uid), "manager"),
+        (EncryptRequest(unique_identifier=uid, data=bytes(16)), "user"),
+        (
+            AddAttributeRequest(
+                unique_identifier=uid, new_attribute=NewAttribute.of((Tag.DESCRIPTION, "by a manager"))
+            ),
+            "manager",
+        ),
+        (revoke, "manager"),
+    ]
+    ranks = ["reader", "user", "manager"]
+    clients = {role: server.client(holder) for role, holder in holders.items()}
+    try:
+        for payload, least in steps:
+            allowed = ranks[ranks.index(least) :]
+            for role in ranks:
+                if role in allowed:
+                    continue  # the refusals first: a success may change the key's state
+                assert refusal(clients[role], payload) is ResultReason.PERMISSION_DENIED, (role, payload)
+            clients[least].call(payload)  # the least role that may, may
+        for role in ranks:
+            assert (
+                refusal(clients[role], DestroyRequest(unique_identifier=uid))
+                is ResultReason.PERMISSION_DENIED
+            )
+    finally:
+        for client in clients.values():
+            client.close()
+    with server.client(alice) as owner:
+        owner.call(DestroyRequest(unique_identifier=uid))
 
 
 def test_operations_grants_and_type_grants(server: RunningServer) -> None:
