@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import threading
@@ -73,7 +74,8 @@ def write_hashes(
 ) -> None:
     """A TOML table of name = hash, replaced whole (mode 0600); DIR/pins.toml uses it too."""
     lines = [f"# {comment}\n"]
-    lines += [f'"{user}" = "{stored}"\n' for user, stored in sorted(hashes.items())]
+    # JSON's string escapes are TOML's: a name with quotes or backslashes stays one key.
+    lines += [f"{json.dumps(user)} = {json.dumps(stored)}\n" for user, stored in sorted(hashes.items())]
     temporary = path.with_suffix(".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:

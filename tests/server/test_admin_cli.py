@@ -128,6 +128,8 @@ def test_mistakes_are_refused_with_a_reason(data_dir: Path) -> None:
         (("groups", "add", "og", "--objects", "--user", "x"), "object groups"),
         (("groups", "remove", "missing"), "no user group 'missing'"),
         (("users", "remove", "nobody"), "no user 'nobody'"),
+        (("users", "add", " padded", "--no-password"), "padded"),
+        (("groups", "add", ""), "empty"),
     ]
     run(data_dir, "users", "add", "x", "--no-password")
     for args, message in cases:
@@ -137,6 +139,10 @@ def test_mistakes_are_refused_with_a_reason(data_dir: Path) -> None:
         "empty password"
         in run(data_dir, "users", "add", "y", "--password-stdin", stdin="\n", ok=False).stderr
     )
+    # A password user whose name TOML would have to escape stays one user.
+    odd = 'say "hi" \\ there'
+    run(data_dir, "users", "add", odd, "--password-stdin", stdin="pw\n")
+    assert {row["name"]: row["password"] for row in listing(data_dir, "users")}[odd] is True
     missing = run(data_dir.parent / "nowhere", "users", "list", ok=False)
     assert "not a server data directory" in missing.stderr
 

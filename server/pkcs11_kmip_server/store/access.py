@@ -199,6 +199,12 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+def _check_name(what: str, name: str) -> None:
+    """Names are compared exactly: refuse those no certificate or attribute would carry."""
+    if not name or name != name.strip() or any(ord(c) < 0x20 for c in name):
+        raise AccessAdminError(f"{what} name {name!r}: empty, padded or with control characters")
+
+
 # One membership row, by its key.
 _MEMBER = "kind = ? AND group_name = ? AND member_kind = ? AND member = ?"
 
@@ -273,6 +279,7 @@ class AccessAdmin:
     def add_user(self, name: str, admin: bool | None = None) -> bool:
         """Add a user (not an administrator unless `admin`), or set an existing one's
         administrator flag (None: leave it); True if the user is new."""
+        _check_name("user", name)
         with self._transaction():
             new = not self.user_exists(name)
             if new:
@@ -332,6 +339,8 @@ class AccessAdmin:
         self, kind: GroupKind, name: str, users: Sequence[str] = (), groups: Sequence[str] = ()
     ) -> None:
         """Create the group if it is new, and add members: users (user groups only), groups of its kind."""
+        for group in (name, *groups):
+            _check_name("group", group)
         with self._transaction():
             if kind == "object" and users:
                 raise AccessAdminError(
