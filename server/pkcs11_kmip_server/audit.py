@@ -14,6 +14,7 @@ threads and an admin command running beside it never interleave within a line.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -32,21 +33,32 @@ MAX_IDS = 50  # per item: a Locate may answer thousands; the line says how many 
 log = logging.getLogger("pkcs11_kmip_server.audit")
 
 
+# Per payload class, its fields that hold Unique Identifiers (filled on first use).
+_ID_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _identifiers(payload: object) -> Iterator[str]:
     """The Unique Identifiers a payload names (fields *unique_identifier*, and their lists)."""
-    if payload is None or not dataclasses.is_dataclass(payload):
+    if payload is None:
         return
-    for found in dataclasses.fields(payload):
-        if "unique_identifier" not in found.name:
-            continue
-        value = getattr(payload, found.name)
+    kind = type(payload)
+    names = _ID_FIELDS.get(kind)
+    if names is None:
+        fields = dataclasses.fields(payload) if dataclasses.is_dataclass(payload) else ()
+        names = _ID_FIELDS[kind] = tuple(f.name for f in fields if "unique_identifier" in f.name)
+    for name in names:
+        value = getattr(payload, name)
         for uid in value if isinstance(value, list) else [value]:
             if isinstance(uid, str):
                 yield uid
 
 
+@functools.cache
 def _title(name: str) -> str:
     return name.replace("_", " ").title()
+
+
+_operation_name = functools.cache(display_name)
 
 
 class AuditLog:
@@ -89,7 +101,7 @@ class AuditLog:
                 )
             )
             item: dict[str, Any] = {
-                "operation": display_name(outcome.operation) if outcome.operation is not None else None,
+                "operation": _operation_name(outcome.operation) if outcome.operation is not None else None,
                 "ids": ids[:MAX_IDS],
                 "status": _title(outcome.status.name),
             }
