@@ -9,6 +9,7 @@ point. Only this module touches C memory; decisions live in `module.Library`.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import traceback
@@ -97,21 +98,21 @@ class Dispatcher:
 
     def _forward(self, call: Call, raw: list[int]) -> None:
         self.library.require_initialized()
-        plan = wire.plan(call)
-        if not plan.supported:
+        steps = _steps(call.id)
+        if steps is None:
             raise CKRError(CKR.FUNCTION_NOT_SUPPORTED)
+        reads, writers = steps
         inputs: dict[str, Value] = {}
-        for field in plan.fields:
+        for field, reader in reads:
             args = [raw[i] for i in field.params]
-            reader = self._READERS.get(field.kind)
             if reader is not None:
                 inputs[field.name] = reader(self, field, args)
-            elif field.kind in (Kind.OUT_ULONG, Kind.OUT_STRUCT) and not args[0]:
+            elif not args[0]:  # an output-only pointer (a handle, a structure)
                 raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
         rv, outputs = self.library.call(call, inputs)
         if outputs is not None:
             writes = [
-                self._WRITERS[field.kind](
+                writer(
                     self,
                     field,
                     [raw[i] for i in field.params],
@@ -119,7 +120,7 @@ class Dispatcher:
                     outputs[field.name],
                     rv,
                 )
-                for field in plan.outputs
+                for field, writer in writers
             ]
             for write in writes:  # all checked: nothing is written unless everything fits
                 write()
@@ -290,6 +291,28 @@ class Dispatcher:
 
 
 Write = Callable[[], None]
+Reader = Callable[[Dispatcher, Field, list[int]], Value]
+Writer = Callable[[Dispatcher, Field, list[int], Value, Value, int], Write]
+
+
+@functools.cache
+def _steps(
+    call_id: int,
+) -> tuple[tuple[tuple[Field, Reader | None], ...], tuple[tuple[Field, Writer], ...]] | None:
+    """A function's readers and writers, found once (None: it has no wire layout).
+
+    A field without a reader is listed only if it is an output-only pointer, which
+    must not be NULL."""
+    plan = wire.plan(call_id)
+    if not plan.supported:
+        return None
+    reads = tuple(
+        (field, Dispatcher._READERS.get(field.kind))
+        for field in plan.fields
+        if field.kind in Dispatcher._READERS or field.kind in (Kind.OUT_ULONG, Kind.OUT_STRUCT)
+    )
+    writes = tuple((field, Dispatcher._WRITERS[field.kind]) for field in plan.outputs)
+    return reads, writes
 
 
 def _malformed(field: Field) -> CKRError:

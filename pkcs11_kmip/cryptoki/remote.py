@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from pkcs11_kmip.cryptoki import frames
 from pkcs11_kmip.cryptoki.calls import BY_NAME, Call
 from pkcs11_kmip.cryptoki.config import ClientConfig
 from pkcs11_kmip.cryptoki.constants import CKR
@@ -20,9 +21,10 @@ from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.log import log
 from pkcs11_kmip.cryptoki.openssl_queue import clear_error_queue
 from pkcs11_kmip.cryptoki.wire import ENCODING_VERSION
-from pkcs11_kmip.kmip.client import KmipClient, KmipConnectionError, KmipResultError
-from pkcs11_kmip.kmip.messages.payloads import PKCS11Request, PKCS11Response
-from pkcs11_kmip.kmip.spec.enums import PKCS11Function, ResultReason
+from pkcs11_kmip.kmip.client import KmipClient, KmipConnectionError, KmipResultError, payload_of
+from pkcs11_kmip.kmip.messages import ResponseMessage
+from pkcs11_kmip.kmip.messages.payloads import PKCS11Response
+from pkcs11_kmip.kmip.spec.enums import ResultReason
 from pkcs11_kmip.kmip.ttlv import CodecError
 
 C_INITIALIZE = BY_NAME["C_Initialize"]
@@ -65,15 +67,11 @@ class Remote:
         self._correlation_value: bytes | None = None
         self._lock = threading.Lock()
 
-    def _send(self, call: Call, data: bytes, correlation_value: bytes | None) -> PKCS11Response:
-        request = PKCS11Request(
-            pkcs_11_function=PKCS11Function(call.id),
-            correlation_value=correlation_value,
-            pkcs_11_input_parameters=data or None,
-        )
+    def _send(self, call: Call, data: bytes, correlation_value: bytes | None) -> frames.Answer:
+        message = frames.request(call.id, correlation_value, data, self.client.version, frames.now())
         clear_error_queue()  # errors other code left would fail our TLS I/O
         try:
-            response = self.client.call(request)
+            answer = self._read(self.client.exchange(message))
         except KmipConnectionError as error:
             log(f"{call.name}: CKR_DEVICE_ERROR: {error}")
             raise CKRError(CKR.DEVICE_ERROR) from error
@@ -84,14 +82,30 @@ class Remote:
         except CodecError as error:
             log(f"{call.name}: CKR_DEVICE_ERROR: the server's answer cannot be read: {error}")
             raise CKRError(CKR.DEVICE_ERROR) from error
-        if not isinstance(response, PKCS11Response) or response.pkcs_11_return_code is None:
+        if answer is None:
             log(f"{call.name}: CKR_DEVICE_ERROR: the server's answer is not a PKCS#11 response")
             raise CKRError(CKR.DEVICE_ERROR)
-        return response
+        return answer
+
+    def _read(self, raw: bytes) -> frames.Answer | None:
+        """The answer read directly when it has the plain shape, else by the typed codec
+        (failures, and anything unexpected, take that path and its checks)."""
+        answer = frames.read_response(raw)
+        if answer is not None:
+            return answer
+        response = payload_of(ResponseMessage.decode(raw, self.client.limits).batch_items)
+        if not isinstance(response, PKCS11Response) or response.pkcs_11_return_code is None:
+            return None
+        return frames.Answer(
+            int(response.pkcs_11_function or 0),
+            int(response.pkcs_11_return_code),
+            response.correlation_value,
+            response.pkcs_11_output_parameters,
+        )
 
     def _open_context(self) -> None:
         response = self._send(C_INITIALIZE, bytes([ENCODING_VERSION]), None)
-        rv = int(response.pkcs_11_return_code or 0)
+        rv = response.return_code
         if rv != CKR.OK:
             raise CKRError(rv)
         if not response.correlation_value:
@@ -125,11 +139,11 @@ class Remote:
         """One forwarded call: its CK_RV and Output Parameters."""
         correlation_value = self._correlation_value
         response = self._send(call, data, correlation_value)
-        if response.pkcs_11_return_code == CKR.CRYPTOKI_NOT_INITIALIZED:
+        if response.return_code == CKR.CRYPTOKI_NOT_INITIALIZED:
             with self._lock:
                 if self._correlation_value == correlation_value:  # no other thread did it yet
                     log(f"{call.name}: the server lost this process's context; opening a new one")
                     self._open_context()
                 correlation_value = self._correlation_value
             response = self._send(call, data, correlation_value)
-        return int(response.pkcs_11_return_code or 0), response.pkcs_11_output_parameters
+        return response.return_code, response.output

@@ -15,6 +15,7 @@ host order); the codec puts CK_ULONGs on the wire as 8 bytes big-endian and back
 from __future__ import annotations
 
 import enum
+import functools
 import struct
 import sys
 from collections.abc import Callable, Mapping
@@ -397,15 +398,16 @@ class Plan:
     call: Call
     fields: tuple[Field, ...]
 
-    @property
+    # Cached: the dispatcher asks on every call (a frozen dataclass keeps no other state).
+    @functools.cached_property
     def inputs(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.kind in _HAS_INPUT)
 
-    @property
+    @functools.cached_property
     def outputs(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.kind in _HAS_OUTPUT)
 
-    @property
+    @functools.cached_property
     def supported(self) -> bool:
         return not self.call.local and all(f.kind is not Kind.UNSUPPORTED for f in self.fields)
 
@@ -983,11 +985,22 @@ def encode_inputs(call: Call | str | int, values: Values) -> bytes:
     """PKCS#11 Input Parameters: every input field, in C parameter order."""
     p = _forwardable(call)
     w = _Writer()
-    for field in p.inputs:
+    for field, encode in _input_steps(p.call.id):
         if field.kind is not Kind.ENCODING_VERSION and field.name not in values:
             raise WireError(f"{p.call.name}: no value for {field.name}")
-        _INPUT_ENCODERS[field.kind](w, values.get(field.name))
+        encode(w, values.get(field.name))
     return bytes(w.out)
+
+
+@functools.cache
+def _input_steps(call_id: int) -> tuple[tuple[Field, _Encoder], ...]:
+    """A function's input fields with their encoders, looked up once (not per call)."""
+    return tuple((field, _INPUT_ENCODERS[field.kind]) for field in PLANS[call_id].inputs)
+
+
+@functools.cache
+def _output_steps(call_id: int) -> tuple[tuple[str, _Decoder], ...]:
+    return tuple((field.name, _output_decoder(field)) for field in PLANS[call_id].outputs)
 
 
 def decode_inputs(call: Call | str | int, data: bytes) -> dict[str, Value]:
@@ -1012,7 +1025,7 @@ def encode_outputs(call: Call | str | int, values: Values) -> bytes:
 def decode_outputs(call: Call | str | int, data: bytes) -> dict[str, Value]:
     p = _forwardable(call)
     r = _Reader(data)
-    values = {field.name: _output_decoder(field)(r) for field in p.outputs}
+    values = {name: decode(r) for name, decode in _output_steps(p.call.id)}
     r.end()
     return values
 

@@ -175,17 +175,20 @@ class KmipClient:
 
     def call(self, payload: RequestPayload, **header: Any) -> Any:
         """One operation; its response payload, or KmipResultError."""
-        (item,) = self.batch(payload, **header)
-        if item.result_status is not ResultStatus.SUCCESS:
-            raise KmipResultError(
-                item.result_status or ResultStatus.OPERATION_FAILED, item.result_reason, item.result_message
-            )
-        result = item.response_payload
-        if isinstance(result, Item):
-            raise KmipResultError(
-                ResultStatus.OPERATION_FAILED, None, "the response payload could not be typed"
-            )
-        return result
+        return payload_of(self.batch(payload, **header))
+
+
+def payload_of(items: list[ResponseBatchItem]) -> Any:
+    """The typed payload of a one-item response, or KmipResultError."""
+    (item,) = items
+    if item.result_status is not ResultStatus.SUCCESS:
+        raise KmipResultError(
+            item.result_status or ResultStatus.OPERATION_FAILED, item.result_reason, item.result_message
+        )
+    result = item.response_payload
+    if isinstance(result, Item):
+        raise KmipResultError(ResultStatus.OPERATION_FAILED, None, "the response payload could not be typed")
+    return result
 
 
 def _still_open(sock: ssl.SSLSocket) -> bool:

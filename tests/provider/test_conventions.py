@@ -10,6 +10,7 @@ so that any byte written past what the caller allowed shows.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,11 @@ from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.module import Library, default_info
 from pkcs11_kmip.cryptoki.remote import Remote
 from pkcs11_kmip.cryptoki.wire import OutData
+from pkcs11_kmip.kmip.messages import RequestMessage, ResponseBatchItem, ResponseHeader, ResponseMessage
 from pkcs11_kmip.kmip.messages.payloads import PKCS11Request, PKCS11Response
-from pkcs11_kmip.kmip.spec.enums import PKCS11ReturnCode
+from pkcs11_kmip.kmip.messages.structures import ProtocolVersion
+from pkcs11_kmip.kmip.spec.enums import Operation, PKCS11ReturnCode, ResultStatus
+from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
 from testsupport.softhsm import SOFTHSM_MODULE, Token, init_token
@@ -58,6 +62,29 @@ class ServiceClient:
             pkcs_11_output_parameters=reply.output,
             pkcs_11_return_code=PKCS11ReturnCode(reply.rv),
         )
+
+    version = (2, 1)
+    limits = DEFAULT_LIMITS
+
+    def exchange(self, message: bytes) -> bytes:
+        """Bytes in, bytes out, as a KmipClient: the library's own message path is exercised."""
+        request = RequestMessage.decode(message)
+        (item,) = request.batch_items
+        assert isinstance(item.request_payload, PKCS11Request)
+        return ResponseMessage(
+            header=ResponseHeader(
+                protocol_version=ProtocolVersion.of(self.version),
+                time_stamp=datetime.now(UTC).replace(microsecond=0),
+                batch_count=1,
+            ),
+            batch_items=[
+                ResponseBatchItem(
+                    operation=Operation.PKCS_11,
+                    result_status=ResultStatus.SUCCESS,
+                    response_payload=self.call(item.request_payload),
+                )
+            ],
+        ).encode()
 
     def close(self) -> None:
         pass

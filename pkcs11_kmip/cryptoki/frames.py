@@ -1,0 +1,229 @@
+"""The KMIP messages of a forwarded call, written and read without the typed codec.
+
+Every forwarded Cryptoki call is one KMIP request with one PKCS#11 batch item, and
+nearly every answer is one successful item with a PKCS#11 payload. Building those
+through the generic message classes (dataclasses, an item tree, per-field dispatch)
+cost more CPU per call than the rest of the library's hot path together, so the
+request is assembled from precomputed TTLV bytes and the plain answer is read by a
+direct walk over its few fields.
+
+The generic codec (`pkcs11_kmip.kmip.messages`) stays the reference:
+`request` writes exactly the bytes `KmipClient.request_message(...).encode()` writes
+(tests/provider/test_frames.py checks it for many calls), and `read_response` answers
+None for anything but the plain shape (a failed item, a batch, a field it does not
+expect), which the caller then decodes generically.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass
+
+from pkcs11_kmip.kmip.spec import Version
+from pkcs11_kmip.kmip.spec.enums import Operation, ResultStatus, Tag
+
+_STRUCTURE, _INTEGER, _ENUMERATION, _BYTE_STRING, _DATE_TIME = 0x01, 0x02, 0x05, 0x08, 0x09
+_HEADER = struct.Struct(">II")  # tag << 8 | type, length
+_SMALL = struct.Struct(">IIi4x")  # an Integer or Enumeration item (value padded to 8)
+_DATE_TIME_ITEM = struct.Struct(">IIq")
+
+
+def _word(tag: int, type_: int) -> int:
+    return int(tag) << 8 | type_
+
+
+# Plain ints: an IntEnum member costs an attribute lookup through its class on every use.
+_RESPONSE_MESSAGE, _RESPONSE_HEADER, _BATCH_ITEM = (
+    int(Tag.RESPONSE_MESSAGE),
+    int(Tag.RESPONSE_HEADER),
+    int(Tag.BATCH_ITEM),
+)
+_OPERATION_TAG, _RESULT_STATUS, _RESPONSE_PAYLOAD = (
+    int(Tag.OPERATION),
+    int(Tag.RESULT_STATUS),
+    int(Tag.RESPONSE_PAYLOAD),
+)
+_FUNCTION_TAG, _CORRELATION_VALUE = int(Tag.PKCS_11_FUNCTION), int(Tag.CORRELATION_VALUE)
+_OUTPUT_TAG, _RETURN_CODE_TAG = int(Tag.PKCS_11_OUTPUT_PARAMETERS), int(Tag.PKCS_11_RETURN_CODE)
+_PKCS_11, _SUCCESS = int(Operation.PKCS_11), int(ResultStatus.SUCCESS)
+
+
+def _head(tag: int, type_: int, length: int) -> bytes:
+    return _HEADER.pack(_word(tag, type_), length)
+
+
+def _small(tag: int, type_: int, value: int) -> bytes:
+    return _SMALL.pack(_word(tag, type_), 4, value)
+
+
+def _padded(length: int) -> int:
+    return (length + 7) & ~7
+
+
+_PAYLOAD_FUNCTION = [_small(Tag.PKCS_11_FUNCTION, _ENUMERATION, i) for i in range(256)]
+_OPERATION = _small(Tag.OPERATION, _ENUMERATION, Operation.PKCS_11)
+_BATCH_COUNT = _small(Tag.BATCH_COUNT, _INTEGER, 1)
+_FUNCTION_ITEM = 16
+_OPERATION_ITEM = 16
+_HEADER_LENGTH = 0x48  # Protocol Version (40), Time Stamp (16), Batch Count (16)
+
+
+def _protocol_version(version: Version) -> bytes:
+    return (
+        _head(Tag.PROTOCOL_VERSION, _STRUCTURE, 0x20)
+        + _small(Tag.PROTOCOL_VERSION_MAJOR, _INTEGER, version[0])
+        + _small(Tag.PROTOCOL_VERSION_MINOR, _INTEGER, version[1])
+    )
+
+
+_CV_WORD = _word(Tag.CORRELATION_VALUE, _BYTE_STRING)
+_INPUT_WORD = _word(Tag.PKCS_11_INPUT_PARAMETERS, _BYTE_STRING)
+_MESSAGE_WORD = _word(Tag.REQUEST_MESSAGE, _STRUCTURE)
+_ITEM_WORD = _word(Tag.BATCH_ITEM, _STRUCTURE)
+_PAYLOAD_WORD = _word(Tag.REQUEST_PAYLOAD, _STRUCTURE)
+_ZEROS = bytes(8)
+_header_cache: tuple[Version, int, bytes] = ((0, 0), -1, b"")
+
+
+def _byte_string(word: int, data: bytes) -> bytes:
+    return _HEADER.pack(word, len(data)) + data + _ZEROS[: -len(data) % 8]
+
+
+def _request_header(version: Version, now: int) -> bytes:
+    """The Request Header, kept while the Time Stamp (whole seconds) stays the same."""
+    global _header_cache
+    cached_version, cached_now, header = _header_cache
+    if cached_version != version or cached_now != now:
+        header = (
+            _head(Tag.REQUEST_HEADER, _STRUCTURE, _HEADER_LENGTH)
+            + _protocol_version(version)
+            + _DATE_TIME_ITEM.pack(_word(Tag.TIME_STAMP, _DATE_TIME), 8, now)
+            + _BATCH_COUNT
+        )
+        _header_cache = (version, now, header)
+    return header
+
+
+def request(function: int, correlation_value: bytes | None, data: bytes, version: Version, now: int) -> bytes:
+    """One KMIP request message with one PKCS#11 item, as the typed codec encodes it.
+
+    `now`: the Time Stamp, whole seconds since the epoch; an empty `data` leaves the
+    Input Parameters out, as the typed request does for None.
+    """
+    payload = (
+        _PAYLOAD_FUNCTION[function]
+        if function < 256
+        else _small(Tag.PKCS_11_FUNCTION, _ENUMERATION, function)
+    )
+    if correlation_value is not None:
+        payload += _byte_string(_CV_WORD, correlation_value)
+    if data:
+        payload += _byte_string(_INPUT_WORD, data)
+    item_length = _OPERATION_ITEM + 8 + len(payload)
+    return b"".join(
+        (
+            _HEADER.pack(_MESSAGE_WORD, 8 + _HEADER_LENGTH + 8 + item_length),
+            _request_header(version, now),
+            _HEADER.pack(_ITEM_WORD, item_length),
+            _OPERATION,
+            _HEADER.pack(_PAYLOAD_WORD, len(payload)),
+            payload,
+        )
+    )
+
+
+def now() -> int:
+    """The Time Stamp of a request made now (the typed client drops the microseconds too)."""
+    return int(time.time())
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A PKCS#11 response payload's fields (a successful item)."""
+
+    function: int
+    return_code: int
+    correlation_value: bytes | None
+    output: bytes | None
+
+
+class _NotPlain(Exception):
+    """Not the plain shape: the caller decodes the message generically."""
+
+
+def _item(data: bytes, at: int, end: int) -> tuple[int, int, int, int]:
+    """The item at `at`: its tag, type, value offset and the offset after it (padding included)."""
+    if at + 8 > end:
+        raise _NotPlain
+    word, length = _HEADER.unpack_from(data, at)
+    type_ = word & 0xFF
+    size = length if type_ == _STRUCTURE else _padded(length)
+    if type_ == _STRUCTURE and length % 8:
+        raise _NotPlain
+    if at + 8 + size > end:
+        raise _NotPlain
+    return word >> 8, type_, at + 8, at + 8 + size
+
+
+def _small_value(data: bytes, at: int, type_: int, expected: int) -> int:
+    _, length = _HEADER.unpack_from(data, at - 8)
+    if type_ != expected or length != 4 or data[at + 4 : at + 8] != b"\0\0\0\0":
+        raise _NotPlain
+    value: int = struct.unpack_from(">I" if type_ == _ENUMERATION else ">i", data, at)[0]
+    return value
+
+
+def _bytes_value(data: bytes, at: int, type_: int) -> bytes:
+    _, length = _HEADER.unpack_from(data, at - 8)
+    if type_ != _BYTE_STRING or any(data[at + length : at + _padded(length)]):
+        raise _NotPlain
+    return data[at : at + length]
+
+
+def read_response(data: bytes) -> Answer | None:
+    """The payload of a one-item successful PKCS#11 response; None for any other message."""
+    try:
+        return _read(data)
+    except (_NotPlain, struct.error):
+        return None
+
+
+def _read(data: bytes) -> Answer:
+    tag, type_, at, end = _item(data, 0, len(data))
+    if tag != _RESPONSE_MESSAGE or type_ != _STRUCTURE or end != len(data):
+        raise _NotPlain
+    tag, type_, _, at = _item(data, at, end)  # the header: nothing in it changes the answer
+    if tag != _RESPONSE_HEADER or type_ != _STRUCTURE:
+        raise _NotPlain
+    tag, type_, at, item_end = _item(data, at, end)
+    if tag != _BATCH_ITEM or type_ != _STRUCTURE or item_end != end:
+        raise _NotPlain  # a batch of several items, or something after the item
+    tag, type_, value, at = _item(data, at, item_end)
+    if tag != _OPERATION_TAG or _small_value(data, value, type_, _ENUMERATION) != _PKCS_11:
+        raise _NotPlain
+    tag, type_, value, at = _item(data, at, item_end)
+    if tag != _RESULT_STATUS or _small_value(data, value, type_, _ENUMERATION) != _SUCCESS:
+        raise _NotPlain
+    tag, type_, at, payload_end = _item(data, at, item_end)
+    if tag != _RESPONSE_PAYLOAD or type_ != _STRUCTURE or payload_end != item_end:
+        raise _NotPlain
+    tag, type_, value, at = _item(data, at, payload_end)
+    if tag != _FUNCTION_TAG:
+        raise _NotPlain
+    function = _small_value(data, value, type_, _ENUMERATION)
+    correlation_value = output = None
+    return_code: int | None = None
+    while at < payload_end:
+        tag, type_, value, at = _item(data, at, payload_end)
+        if tag == _CORRELATION_VALUE and correlation_value is None and output is None and return_code is None:
+            correlation_value = _bytes_value(data, value, type_)
+        elif tag == _OUTPUT_TAG and output is None and return_code is None:
+            output = _bytes_value(data, value, type_)
+        elif tag == _RETURN_CODE_TAG and return_code is None:
+            return_code = _small_value(data, value, type_, _ENUMERATION)
+        else:
+            raise _NotPlain
+    if return_code is None:
+        raise _NotPlain
+    return Answer(function, return_code, correlation_value, output)
