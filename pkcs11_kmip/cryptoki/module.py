@@ -17,6 +17,7 @@ from pkcs11_kmip.cryptoki import empty, wire
 from pkcs11_kmip.cryptoki.calls import Call
 from pkcs11_kmip.cryptoki.constants import CKR, CRYPTOKI_VERSION
 from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.local import LocalAnswers
 from pkcs11_kmip.cryptoki.log import log
 from pkcs11_kmip.cryptoki.wire import StructValue, Value
 
@@ -110,6 +111,8 @@ class Library:
         self._lock = threading.Lock()
         self._owner_pid: int | None = None
         self._transport: Transport | None = None
+        self._local: LocalAnswers | None = None  # per C_Initialize, and per server context
+        self._local_contexts = 0
 
     @property
     def initialized(self) -> bool:
@@ -136,6 +139,7 @@ class Library:
             if transport is not None:
                 transport.initialize()
             self._transport = transport
+            self._local = None
             self._owner_pid = self._getpid()
 
     def finalize(self, reserved: bool) -> None:
@@ -144,6 +148,7 @@ class Library:
         with self._lock:
             self.require_initialized()
             transport, self._transport = self._transport, None
+            self._local = None
             self._owner_pid = None
         if transport is not None:
             transport.finalize()
@@ -163,6 +168,36 @@ class Library:
         transport = self._transport
         if transport is None:
             return empty.answer(call, dict(inputs), self._info.as_struct())
+        local = self._local_answers(transport)
+        answer = local.answer(call, inputs)
+        if answer is not None:
+            return answer
+        return self._learned(transport, local, call, inputs)
+
+    def _learned(
+        self, transport: Transport, local: LocalAnswers, call: Call, inputs: Mapping[str, Value]
+    ) -> tuple[int, dict[str, Value] | None]:
+        """A forwarded call whose answer the local answers learn from."""
+        before = local.before
+        rv, outputs = self._forward(transport, call, inputs)
+        local.learn(call, inputs, rv, outputs, before)
+        return rv, outputs
+
+    def _local_answers(self, transport: Transport) -> LocalAnswers:
+        """This context's local answers; new ones when the server context was made anew
+        (its sessions and handles are gone)."""
+        contexts = getattr(transport, "contexts", 0)
+        local = self._local
+        if local is None or self._local_contexts != contexts:
+            with self._lock:
+                if self._local is None or self._local_contexts != contexts:
+                    self._local, self._local_contexts = LocalAnswers(), contexts
+                local = self._local
+        return local
+
+    def _forward(
+        self, transport: Transport, call: Call, inputs: Mapping[str, Value]
+    ) -> tuple[int, dict[str, Value] | None]:
         rv, output = transport.call(call, wire.encode_inputs(call, inputs))
         if output is None or not wire.carries_outputs(call, rv):
             return rv, None

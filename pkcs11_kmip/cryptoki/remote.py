@@ -65,6 +65,8 @@ class Remote:
             server_hostname=config.server_name,
         )
         self._correlation_value: bytes | None = None
+        self.contexts = 0
+        """Server contexts opened so far: another one means the old sessions and handles are gone."""
         self._lock = threading.Lock()
 
     def _send(self, call: Call, data: bytes, correlation_value: bytes | None) -> frames.Answer:
@@ -112,6 +114,7 @@ class Remote:
             log("C_Initialize: CKR_DEVICE_ERROR: the server gave no Correlation Value")
             raise CKRError(CKR.DEVICE_ERROR)
         self._correlation_value = response.correlation_value
+        self.contexts += 1
 
     def initialize(self) -> None:
         """The forwarded C_Initialize: a new context on the server (CKRError on failure)."""

@@ -9,6 +9,7 @@ so that any byte written past what the caller allowed shows.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import cffi
 import pytest
 
 from pkcs11_kmip.cryptoki import embed, wire
-from pkcs11_kmip.cryptoki.calls import BY_NAME, Call
+from pkcs11_kmip.cryptoki.calls import BY_ID, BY_NAME, Call
 from pkcs11_kmip.cryptoki.cdefs import TYPES
 from pkcs11_kmip.cryptoki.config import ClientConfig
 from pkcs11_kmip.cryptoki.constants import CKR
@@ -331,3 +332,173 @@ def test_unreadable_outputs_are_a_device_error(ffi: Any, service: Pkcs11Service,
     assert host("C_Initialize", 0) == CKR.OK
     assert host("C_GetInfo", ffi.new("CK_INFO *")) == CKR.DEVICE_ERROR
     assert host("C_Finalize", 0) == CKR.OK
+
+
+# --- local answers (pkcs11_kmip/cryptoki/local.py; docs/pkcs11-forwarding.md) -------------
+
+CKA_KEY_TYPE, CKA_PRIVATE = 0x100, 0x2
+CKK_EC = 3
+
+
+class CountingClient(ServiceClient):
+    """Counts the calls that reach the server, by function name."""
+
+    def __init__(self, service: Pkcs11Service) -> None:
+        super().__init__(service)
+        self.sent: list[str] = []
+
+    def call(self, request: PKCS11Request) -> PKCS11Response:
+        self.sent.append(BY_ID[int(request.pkcs_11_function or 0)].name)
+        return super().call(request)
+
+
+@pytest.fixture
+def counted(ffi: Any, service: Pkcs11Service, token: Token) -> Iterator[tuple[Host, CountingClient, int]]:
+    """A host whose forwarded calls are counted, with a logged-in session."""
+    client = CountingClient(service)
+    remote = Remote(UNUSED_CONFIG, client=client)  # type: ignore[arg-type]
+    host = Host(ffi, Library(default_info("0.1.0"), connect=lambda: remote))
+    assert host("C_Initialize", 0) == CKR.OK
+    yield host, client, open_session(host, token)
+    host("C_Finalize", 0)
+
+
+def token_slot(host: Host) -> int:
+    count, slots = host.ulong(2), host.ffi.new("CK_SLOT_ID[2]")
+    assert host("C_GetSlotList", 1, slots, count) == CKR.OK
+    return int(slots[0])
+
+
+def open_session(host: Host, token: Token, login: bool = True) -> int:
+    handle = host.ffi.new("CK_SESSION_HANDLE *")
+    assert host("C_OpenSession", token_slot(host), CKF_SERIAL_RW, 0, 0, handle) == CKR.OK
+    if login:
+        pin = host.ffi.new("CK_UTF8CHAR[]", token.pin.encode())
+        assert host("C_Login", handle[0], CKU_USER, pin, len(token.pin)) == CKR.OK
+    return int(handle[0])
+
+
+def read_class_and_type(host: Host, session: int, handle: int) -> tuple[int, list[int], list[int]]:
+    ffi = host.ffi
+    klass, key_type = host.buffer(8), host.buffer(8)
+    template = host.template((CKA_CLASS, klass, 8), (CKA_KEY_TYPE, key_type, 8))
+    rv = host("C_GetAttributeValue", session, handle, template, 2)
+    values = [int(ffi.cast("CK_ULONG *", klass)[0]), int(ffi.cast("CK_ULONG *", key_type)[0])]
+    return rv, values, [int(template[i].ulValueLen) for i in range(2)]
+
+
+def test_immutable_attributes_are_answered_locally(counted: tuple[Host, CountingClient, int]) -> None:
+    host, client, session = counted
+    _, private = ec_key(host, session)
+    assert read_class_and_type(host, session, private)[:2] == (CKR.OK, [CKO_PRIVATE_KEY, CKK_EC])
+    sent = len(client.sent)
+    assert read_class_and_type(host, session, private) == (CKR.OK, [CKO_PRIVATE_KEY, CKK_EC], [8, 8])
+    query = host.template((CKA_CLASS, 0, 0))  # a length query
+    assert host("C_GetAttributeValue", session, private, query, 1) == CKR.OK and query[0].ulValueLen == 8
+    small = host.buffer(4)
+    query = host.template((CKA_CLASS, small, 4))
+    assert host("C_GetAttributeValue", session, private, query, 1) == CKR.BUFFER_TOO_SMALL
+    assert query[0].ulValueLen == UNAVAILABLE and bytes(small) == bytes([SENTINEL]) * 4
+    assert len(client.sent) == sent  # none of these reached the server
+    label = host.template((CKA_CLASS, host.buffer(8), 8), (CKA_LABEL, 0, 0))
+    assert host("C_GetAttributeValue", session, private, label, 2) == CKR.OK
+    assert client.sent[sent:] == ["C_GetAttributeValue"]  # a mutable attribute: asked
+
+
+def test_a_destroyed_object_is_not_answered_from_the_cache(counted: tuple[Host, CountingClient, int]) -> None:
+    host, _, session = counted
+    _, private = ec_key(host, session)
+    assert read_class_and_type(host, session, private)[0] == CKR.OK
+    assert host("C_DestroyObject", session, private) == CKR.OK
+    assert read_class_and_type(host, session, private)[0] == CKR.OBJECT_HANDLE_INVALID
+
+
+def test_closing_the_owning_session_drops_its_objects(
+    counted: tuple[Host, CountingClient, int], token: Token
+) -> None:
+    host, _, session = counted
+    other = open_session(host, token, login=False)
+    _, private = ec_key(host, other)  # a session object of the other session
+    assert read_class_and_type(host, session, private)[0] == CKR.OK
+    assert host("C_CloseSession", other) == CKR.OK
+    assert read_class_and_type(host, session, private)[0] == CKR.OBJECT_HANDLE_INVALID
+    # and a closed session is never answered locally
+    _, kept = ec_key(host, session)
+    assert read_class_and_type(host, session, kept)[0] == CKR.OK
+    assert host("C_CloseSession", session) == CKR.OK
+    assert read_class_and_type(host, session, kept)[0] == CKR.SESSION_HANDLE_INVALID
+
+
+def test_after_logout_private_objects_are_asked_again(counted: tuple[Host, CountingClient, int]) -> None:
+    host, client, session = counted
+    flag = host.ffi.new("CK_BBOOL *", 1)
+    public, private = ec_key(host, session)
+    attribute = host.template((CKA_PRIVATE, flag, 1))
+    assert host("C_GetAttributeValue", session, private, attribute, 1) == CKR.OK and flag[0] == 1
+    assert read_class_and_type(host, session, private)[0] == CKR.OK
+    assert host("C_Logout", session) == CKR.OK
+    sent = len(client.sent)
+    rv = read_class_and_type(host, session, private)[0]
+    assert client.sent[sent:] == ["C_GetAttributeValue"] and rv != CKR.OK  # hidden now, as the module says
+    assert read_class_and_type(host, session, public)[0] == CKR.OK
+
+
+def test_mechanisms_are_asked_once_per_context(
+    counted: tuple[Host, CountingClient, int], token: Token
+) -> None:
+    host, client, _ = counted
+    ffi = host.ffi
+    slot = token_slot(host)
+    count = host.ulong(0)
+    assert host("C_GetMechanismList", slot, 0, count) == CKR.OK
+    total = int(count[0])
+    first = ffi.new("CK_MECHANISM_TYPE[]", total)
+    assert host("C_GetMechanismList", slot, first, count) == CKR.OK
+    info = ffi.new("CK_MECHANISM_INFO *")
+    assert host("C_GetMechanismInfo", slot, CKM_ECDSA, info) == CKR.OK
+    sent = len(client.sent)
+    again, small = ffi.new("CK_MECHANISM_TYPE[]", total), ffi.new("CK_MECHANISM_TYPE[]", [7, 7])
+    count[0] = 0
+    assert host("C_GetMechanismList", slot, 0, count) == CKR.OK and count[0] == total
+    count[0] = 1
+    assert host("C_GetMechanismList", slot, small, count) == CKR.BUFFER_TOO_SMALL
+    assert count[0] == total and list(small) == [7, 7]
+    count[0] = total
+    assert host("C_GetMechanismList", slot, again, count) == CKR.OK and list(again) == list(first)
+    cached = ffi.new("CK_MECHANISM_INFO *")
+    assert host("C_GetMechanismInfo", slot, CKM_ECDSA, cached) == CKR.OK
+    assert (cached.ulMinKeySize, cached.ulMaxKeySize, cached.flags) == (
+        info.ulMinKeySize,
+        info.ulMaxKeySize,
+        info.flags,
+    )
+    assert len(client.sent) == sent
+    assert host("C_Finalize", 0) == CKR.OK and host("C_Initialize", 0) == CKR.OK
+    assert host("C_GetMechanismInfo", slot, CKM_ECDSA, cached) == CKR.OK
+    assert client.sent[-1] == "C_GetMechanismInfo"  # a new context asks again
+
+
+def test_threads_with_separate_sessions(counted: tuple[Host, CountingClient, int], token: Token) -> None:
+    """Each thread makes, reads and destroys its own keys: every read is its own key's,
+    and no destroyed key is ever answered."""
+    host, _, _ = counted
+    failures: list[str] = []
+
+    def work() -> None:
+        session = open_session(host, token, login=False)
+        for _ in range(5):
+            _, private = ec_key(host, session)
+            for _ in range(3):
+                if read_class_and_type(host, session, private)[:2] != (CKR.OK, [CKO_PRIVATE_KEY, CKK_EC]):
+                    failures.append("read")
+            host("C_DestroyObject", session, private)
+            if read_class_and_type(host, session, private)[0] != CKR.OBJECT_HANDLE_INVALID:
+                failures.append("destroyed key answered")
+        host("C_CloseSession", session)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
