@@ -253,3 +253,5 @@ def test_a_length_query_keeps_the_operation_and_its_answer(
     assert app("C_SignInit", hSession=session, pMechanism=ecdsa, hKey=key)[0] == CKR.KEY_TYPE_INCONSISTENT
     random = app.ok("C_GenerateRandom", hSession=session, RandomData=OutRequest(True, 24))["RandomData"]
     assert isinstance(random, OutData) and isinstance(random.data, bytes) and len(random.data) == 24
+    too_many = OutRequest(True, 2 << 20)
+    assert app("C_GenerateRandom", hSession=session, RandomData=too_many)[0] == CKR.DEVICE_MEMORY

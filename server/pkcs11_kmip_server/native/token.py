@@ -132,6 +132,7 @@ REASONS: dict[ResultReason, int] = {
     ResultReason.INVALID_ATTRIBUTE_VALUE: CKR.ATTRIBUTE_VALUE_INVALID,
     ResultReason.NON_UNIQUE_NAME_ATTRIBUTE: CKR.ATTRIBUTE_VALUE_INVALID,
     ResultReason.FEATURE_NOT_SUPPORTED: CKR.FUNCTION_NOT_SUPPORTED,
+    ResultReason.RESPONSE_TOO_LARGE: CKR.DEVICE_MEMORY,  # more random bytes than one answer carries
 }
 # States in which a key is not used at all from PKCS#11 (a Deactivated one still
 # decrypts and verifies, unless it was revoked).
