@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from cryptography import x509
+
 from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm
 from pkcs11_kmip_server.crypto.derivation import DerivationSpec
 from pkcs11_kmip_server.crypto.mechanisms import CipherSpec
@@ -68,6 +70,17 @@ class CryptoProvider(Protocol):
 
     def sign(self, key: ObjectRecord, spec: SignatureSpec, verify: bool) -> DigestOperation:
         """Start signing with a private key, or verifying with a public one (`verify`)."""
+        ...
+
+    def sign_certificate(
+        self, key: ObjectRecord, spec: SignatureSpec, builder: x509.CertificateBuilder
+    ) -> x509.Certificate:
+        """The certificate `builder` describes, signed with the private key (Certify).
+
+        X.509 signs the DER of the to-be-signed part with the signature algorithm named
+        inside it, which pyca writes only as it signs: a provider whose key stays in an
+        HSM builds the to-be-signed DER and signs it there; the software one lets pyca.
+        """
         ...
 
     def mac(self, key: ObjectRecord, spec: MacSpec) -> DigestOperation:

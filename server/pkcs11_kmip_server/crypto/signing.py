@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asymmetric_padding
@@ -127,17 +128,7 @@ def _digest_check(spec: SignatureSpec, size: int) -> hashes.HashAlgorithm:
 
 def _rsa(loaded: Any, spec: SignatureSpec, verify: bool) -> Signature:
     _check_key(loaded, (rsa.RSAPrivateKey, rsa.RSAPublicKey), spec.scheme)
-    scheme: asymmetric_padding.AsymmetricPadding
-    if spec.scheme == RSA_PSS:
-        assert spec.mgf_hashing is not None
-        salt: Any = spec.salt_length
-        if salt is None:
-            salt = asymmetric_padding.PSS.AUTO if verify else asymmetric_padding.PSS.DIGEST_LENGTH
-        scheme = asymmetric_padding.PSS(
-            mgf=asymmetric_padding.MGF1(HASHES[spec.mgf_hashing]()), salt_length=salt
-        )
-    else:
-        scheme = asymmetric_padding.PKCS1v15()
+    scheme = _rsa_padding(spec, verify)
     room = (loaded.key_size + 7) // 8 - 11
 
     def arguments(message: bytes) -> tuple[Any, ...]:
@@ -149,6 +140,17 @@ def _rsa(loaded: Any, spec: SignatureSpec, verify: bool) -> Signature:
 
     sign, check = _ends(loaded, verify, arguments)
     return Signature(_running_hash(spec), _value_errors(sign), check)
+
+
+def _rsa_padding(spec: SignatureSpec, verify: bool) -> asymmetric_padding.AsymmetricPadding:
+    """PKCS#1 v1.5, or PSS with MGF1 and the salt length given (else the hash's; any to verify)."""
+    if spec.scheme != RSA_PSS:
+        return asymmetric_padding.PKCS1v15()
+    assert spec.mgf_hashing is not None
+    salt: Any = spec.salt_length
+    if salt is None:
+        salt = asymmetric_padding.PSS.AUTO if verify else asymmetric_padding.PSS.DIGEST_LENGTH
+    return asymmetric_padding.PSS(mgf=asymmetric_padding.MGF1(HASHES[spec.mgf_hashing]()), salt_length=salt)
 
 
 def _ecdsa(loaded: Any, spec: SignatureSpec, verify: bool) -> Signature:
@@ -204,3 +206,29 @@ _SCHEMES: dict[str, Callable[[Any, SignatureSpec, bool], Signature]] = {
     ED25519: _eddsa((ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)),
     ED448: _eddsa((ed448.Ed448PrivateKey, ed448.Ed448PublicKey)),
 }
+
+
+# The private-key types that make each scheme's X.509 signatures.
+_CERTIFICATE_KEYS: dict[str, tuple[type, ...]] = {
+    RSA_PKCS1: (rsa.RSAPrivateKey,),
+    RSA_PSS: (rsa.RSAPrivateKey,),
+    ECDSA: (ec.EllipticCurvePrivateKey,),
+    ED25519: (ed25519.Ed25519PrivateKey,),
+    ED448: (ed448.Ed448PrivateKey,),
+}
+
+
+def sign_certificate(
+    key: ObjectRecord, spec: SignatureSpec, builder: x509.CertificateBuilder
+) -> x509.Certificate:
+    """pyca signs the certificate with the record's private key, as `spec` says (no Digested Data)."""
+    loaded: Any = loaded_key(key, private=True)
+    _check_key(loaded, _CERTIFICATE_KEYS[spec.scheme], spec.scheme)
+    hashing = HASHES[spec.hashing]() if spec.hashing is not None else None
+    scheme = _rsa_padding(spec, verify=False) if spec.scheme in (RSA_PKCS1, RSA_PSS) else None
+    try:
+        return builder.sign(loaded, hashing, rsa_padding=scheme)  # type: ignore[arg-type]
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        raise KmipError(
+            ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS, f"pyca cannot make this certificate signature: {error}"
+        ) from None

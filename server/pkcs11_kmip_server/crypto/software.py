@@ -18,6 +18,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import keywrap, padding, poly1305
 from cryptography.hazmat.primitives.asymmetric import padding as asymmetric_padding
@@ -343,6 +344,11 @@ class SoftwareProvider:
 
     def sign(self, key: ObjectRecord, spec: SignatureSpec, verify: bool) -> DigestOperation:
         return signing.start(key, spec, verify)
+
+    def sign_certificate(
+        self, key: ObjectRecord, spec: SignatureSpec, builder: x509.CertificateBuilder
+    ) -> x509.Certificate:
+        return signing.sign_certificate(key, spec, builder)
 
     def mac(self, key: ObjectRecord, spec: MacSpec) -> DigestOperation:
         return macs.start_mac(key, spec)
