@@ -198,6 +198,21 @@ def read_csr(kind: CertificateRequestType | None, value: bytes | None) -> x509.C
     return csr
 
 
+def held_object(
+    context: RequestContext, uid: UniqueId | str | None, types: frozenset[ObjectType]
+) -> ObjectRecord:
+    """The caller's object `uid` (or the ID Placeholder's), on-line, with its value, of one of `types`."""
+    record = context.load(uid)
+    require_online(record)
+    require_material(record)
+    if record.object_type not in types:
+        names = " or ".join(sorted(kind.name for kind in types))
+        raise KmipError(
+            ResultReason.INVALID_OBJECT_TYPE, f"{record.uid} is a {record.object_type.name}, not a {names}"
+        )
+    return record
+
+
 def stored_csr(record: ObjectRecord) -> x509.CertificateSigningRequest:
     """The request a Certificate Request object holds."""
     material = require_material(record)

@@ -11,7 +11,6 @@ in KMIP 2.1 and (mapped by the engine) 1.4.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,16 +77,8 @@ SUBJECT = x509.Name(
 YEAR = dt.timedelta(days=365)
 
 
-@pytest.fixture
-def v2(kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=V2) as client:
-        yield client
-
-
-@pytest.fixture(params=[V1, V2], ids=["1.4", "2.1"])
-def kmip(request: pytest.FixtureRequest, kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=request.param) as client:
-        yield client
+v2 = managed_keys.client_fixture(CLIENT, V2)
+kmip = managed_keys.client_fixture(CLIENT, V1, V2)
 
 
 @pytest.fixture(scope="module")
@@ -228,6 +219,15 @@ def certify_csr(
     )
 
 
+def certify_held(v2: KmipClient, ca: Ca, key: Any, *attributes: tuple[int, Any]) -> tuple[str, str]:
+    """(the key's public key, registered, and its certificate by this CA with these attributes)."""
+    public_uid, _ = managed_keys.register_pair(v2, key, A.EC, (U.VERIFY, U.SIGN))
+    request = CertifyRequest(
+        unique_identifier=public_uid, attributes=Attributes.of(issuer_link(ca), *attributes)
+    )
+    return public_uid, v2.call(request).unique_identifier
+
+
 def fetched(kmip: KmipClient, uid: str) -> x509.Certificate:
     value = kmip.call(GetRequest(unique_identifier=uid)).object
     assert isinstance(value, Certificate) and value.certificate_value is not None
@@ -305,19 +305,15 @@ def test_a_held_public_key_is_certified_with_links_both_ways(
     v2: KmipClient, rsa_key: rsa.RSAPrivateKey, subject_key: ec.EllipticCurvePrivateKey
 ) -> None:
     ca = register_ca(v2, rsa_key)
-    public_uid, _private_uid = managed_keys.register_pair(v2, subject_key, A.EC, (U.VERIFY, U.SIGN))
-    uid = v2.call(
-        CertifyRequest(
-            unique_identifier=public_uid,
-            attributes=Attributes.of(
-                issuer_link(ca),
-                (Tag.CERTIFICATE_SUBJECT_CN, "held.example"),
-                (Tag.CERTIFICATE_SUBJECT_O, "pkcs11-kmip"),
-                (Tag.NAME, name("held-certificate")),
-                (Tag.DIGITAL_SIGNATURE_ALGORITHM, DigitalSignatureAlgorithm.SHA_512_WITH_RSA_ENCRYPTION),
-            ),
-        )
-    ).unique_identifier
+    public_uid, uid = certify_held(
+        v2,
+        ca,
+        subject_key,
+        (Tag.CERTIFICATE_SUBJECT_CN, "held.example"),
+        (Tag.CERTIFICATE_SUBJECT_O, "pkcs11-kmip"),
+        (Tag.NAME, name("held-certificate")),
+        (Tag.DIGITAL_SIGNATURE_ALGORITHM, DigitalSignatureAlgorithm.SHA_512_WITH_RSA_ENCRYPTION),
+    )
     issued = fetched(v2, uid)
     subject = x509.Name(
         [
@@ -411,15 +407,8 @@ def test_re_certify_replaces_the_certificate(
     v2: KmipClient, rsa_key: rsa.RSAPrivateKey, subject_key: Any
 ) -> None:
     ca = register_ca(v2, rsa_key)
-    public_uid, _ = managed_keys.register_pair(v2, subject_key, A.EC, (U.VERIFY, U.SIGN))
-    old_uid = v2.call(
-        CertifyRequest(
-            unique_identifier=public_uid,
-            attributes=Attributes.of(
-                issuer_link(ca), (Tag.CERTIFICATE_SUBJECT_CN, "renewed.example"), (Tag.NAME, name("renewed"))
-            ),
-        )
-    ).unique_identifier
+    renewed = (Tag.CERTIFICATE_SUBJECT_CN, "renewed.example"), (Tag.NAME, name("renewed"))
+    public_uid, old_uid = certify_held(v2, ca, subject_key, *renewed)
     old = fetched(v2, old_uid)
     offset = 3600
     new_uid = v2.call(ReCertifyRequest(unique_identifier=old_uid, offset=offset)).unique_identifier

@@ -15,33 +15,15 @@ The certificate links to its public key (Public Key Link) and its CA's certifica
 from __future__ import annotations
 
 from pkcs11_kmip.kmip.messages.payloads import CertifyRequest, CertifyResponse
-from pkcs11_kmip.kmip.messages.structures import UniqueId
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import ObjectType, Operation, ResultReason
 from pkcs11_kmip_server import issuing
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.objects import require_material
 from pkcs11_kmip_server.operations import handles
-from pkcs11_kmip_server.operations.archive import require_online
 from pkcs11_kmip_server.store import ObjectRecord
 
 CERTIFIED = frozenset({ObjectType.PUBLIC_KEY, ObjectType.CERTIFICATE_REQUEST})
-
-
-def certified_object(
-    context: RequestContext, uid: UniqueId | str | None, types: frozenset[ObjectType]
-) -> ObjectRecord:
-    """The object a request names to certify (or to certify from), if it is of one of `types`."""
-    record = context.load(uid)
-    require_online(record)
-    require_material(record)
-    if record.object_type not in types:
-        names = " or ".join(sorted(kind.name for kind in types))
-        raise KmipError(
-            ResultReason.INVALID_OBJECT_TYPE, f"Certify certifies a {names}, not a {record.object_type.name}"
-        )
-    return record
 
 
 @handles(Operation.CERTIFY)
@@ -54,11 +36,13 @@ def certify(context: RequestContext, request: CertifyRequest) -> CertifyResponse
     if value is not None:
         csr = issuing.read_csr(request.certificate_request_type, value)
         if request.unique_identifier is not None:
-            public = certified_object(context, request.unique_identifier, frozenset({ObjectType.PUBLIC_KEY}))
+            public = issuing.held_object(
+                context, request.unique_identifier, frozenset({ObjectType.PUBLIC_KEY})
+            )
         subject = issuing.csr_subject(csr, public)
     else:
         uid = request.certificate_request_unique_identifier or request.unique_identifier
-        record = certified_object(context, uid, CERTIFIED)
+        record = issuing.held_object(context, uid, CERTIFIED)
         if record.object_type is ObjectType.CERTIFICATE_REQUEST:
             subject = issuing.csr_subject(issuing.stored_csr(record), None)
         else:

@@ -29,28 +29,15 @@ from pkcs11_kmip.kmip.spec.enums import CertificateType, LinkType, ObjectType, O
 from pkcs11_kmip_server import certificates, issuing
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.objects import require_material
 from pkcs11_kmip_server.operations import handles
-from pkcs11_kmip_server.operations.archive import require_online
-from pkcs11_kmip_server.operations.certify import certified_object
-from pkcs11_kmip_server.operations.re_key import GONE, copied, offset_dates, replaced_by
+from pkcs11_kmip_server.operations.re_key import copied, offset_dates, replaced_by
 from pkcs11_kmip_server.templates import overlay
 
 
 @handles(Operation.RE_CERTIFY)
 def re_certify(context: RequestContext, request: ReCertifyRequest) -> ReCertifyResponse:
-    existing = context.load(request.unique_identifier)
-    require_online(existing)
-    if existing.object_type is not ObjectType.CERTIFICATE:
-        raise KmipError(
-            ResultReason.INVALID_OBJECT_TYPE,
-            f"Re-certify renews certificates, not a {existing.object_type.name}",
-        )
-    if refresh_state(existing.attributes, context.now) in GONE:
-        raise KmipError(
-            ResultReason.OBJECT_DESTROYED, f"{existing.uid} is destroyed: there is nothing to renew"
-        )
+    existing = issuing.held_object(context, request.unique_identifier, frozenset({ObjectType.CERTIFICATE}))
     material = require_material(existing)
     assert isinstance(material, Certificate)
     if material.certificate_type is not CertificateType.X_509:
@@ -70,7 +57,7 @@ def re_certify(context: RequestContext, request: ReCertifyRequest) -> ReCertifyR
     if value is not None:
         csr = issuing.read_csr(request.certificate_request_type, value)
     elif request.certificate_request_unique_identifier is not None:
-        stored = certified_object(
+        stored = issuing.held_object(
             context,
             request.certificate_request_unique_identifier,
             frozenset({ObjectType.CERTIFICATE_REQUEST}),
