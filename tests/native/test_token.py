@@ -170,7 +170,7 @@ def test_templates_are_checked(make_app: Callable[[str], App], alice_pin: str) -
     assert generate(AES_256, read_only) == CKR.SESSION_READ_ONLY
     assert generate(AES_256[1:]) == CKR.TEMPLATE_INCOMPLETE
     assert generate((Attribute.of(CKA.VALUE_LEN, ulong(20)),)) == CKR.KEY_SIZE_RANGE
-    assert generate((*AES_256, Attribute.of(CKA.ID, b"\x01"))) == CKR.ATTRIBUTE_READ_ONLY
+    assert generate((*AES_256, Attribute.of(CKA.ID, b""))) == CKR.ATTRIBUTE_VALUE_INVALID
     assert generate((*AES_256, Attribute.of(CKA.TOKEN, b"\x00"))) == CKR.ATTRIBUTE_VALUE_INVALID
     assert generate((*AES_256, Attribute.of(CKA.CLASS, ulong(CKO.PRIVATE_KEY)))) == CKR.TEMPLATE_INCONSISTENT
     assert generate((*AES_256, Attribute.of(CKA.MODULUS_BITS, ulong(2048)))) == CKR.ATTRIBUTE_TYPE_INVALID
@@ -209,6 +209,16 @@ def test_attribute_values_follow_the_conventions(make_app: Callable[[str], App],
     assert rv == CKR.ATTRIBUTE_TYPE_INVALID and answer == (Attribute(CKA.MODULUS, None, None),)
     rv, _ = app("C_GetAttributeValue", hSession=session, hObject=key + 100, pTemplate=())
     assert rv == CKR.OBJECT_HANDLE_INVALID
+    chosen = app.aes_key(
+        session, (*AES_256[:1], Attribute.of(CKA.LABEL, b"k2"), Attribute.of(CKA.ID, b"\x0e\x01"))
+    )
+    app.ok("C_FindObjectsInit", hSession=session, pTemplate=(Attribute.of(CKA.ID, b"\x0e\x01"),))
+    found = app.ok("C_FindObjects", hSession=session, phObject=OutRequest(True, 10))["phObject"]
+    assert found == OutData(1, (chosen,))
+    assert app("C_FindObjectsInit", hSession=session, pTemplate=())[0] == CKR.OPERATION_ACTIVE
+    app.ok("C_FindObjectsFinal", hSession=session)
+    rv, answer = query(AttributeQuery(CKA.ID, True, 8))
+    assert rv == CKR.OK and len(answer[0].value or b"") == 8  # the first key's: derived from its identifier
     # Logged out, a secret key is not there at all.
     app.ok("C_Logout", hSession=session)
     assert (

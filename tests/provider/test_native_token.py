@@ -159,10 +159,11 @@ def test_pkcs11_tool_shows_the_token_and_exactly_its_mechanisms(admin: Client) -
 
 def test_keys_made_with_pkcs11_tool_are_kmip_objects(admin: Client, tmp_path: Path) -> None:
     admin.tool("--keygen", "--key-type", "AES:32", "--label", "p11-aes")
-    admin.tool("--keypairgen", "--key-type", "EC:prime256v1", "--label", "p11-ec")
+    admin.tool("--keypairgen", "--key-type", "EC:prime256v1", "--label", "p11-ec", "--id", "0e01")
     listing = admin.tool("-O")
-    (aes_id,) = object_ids(listing, "p11-aes")
-    (ec_id,) = object_ids(listing, "p11-ec")  # both halves of the pair share it
+    (aes_id,) = object_ids(listing, "p11-aes")  # the token's: 8 bytes from the Unique Identifier
+    (ec_id,) = object_ids(listing, "p11-ec")  # the application's, on both halves of the pair
+    assert (len(aes_id), ec_id) == (16, "0e01")
     assert "Secret Key Object; AES length 32" in listing
 
     # ECDSA through pkcs11-tool, verified by openssl with the public key read from the token.
@@ -194,6 +195,9 @@ def test_keys_made_with_pkcs11_tool_are_kmip_objects(admin: Client, tmp_path: Pa
             256,
         )
         assert int(ec[Tag.CRYPTOGRAPHIC_USAGE_MASK]) & U.SIGN and ec[Tag.SENSITIVE] is True
+        chosen = ec[Tag.ATTRIBUTE]
+        assert (chosen.vendor_identification, chosen.attribute_name) == ("x", "pkcs11-id")
+        assert chosen.attribute_value.value == bytes.fromhex("0e01")
 
         # What KMIP Encrypt makes with the key, pkcs11-tool --decrypt opens.
         iv = os.urandom(16)

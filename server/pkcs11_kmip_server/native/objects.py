@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
-from pkcs11_kmip.cryptoki.wire import NATIVE_ULONG, Attribute
-from pkcs11_kmip.kmip.messages import Attributes
+from pkcs11_kmip.cryptoki.wire import NATIVE_ULONG
+from pkcs11_kmip.cryptoki.wire import Attribute as CkAttribute
+from pkcs11_kmip.kmip.messages import Attribute, Attributes
 from pkcs11_kmip.kmip.messages.structures import CryptographicDomainParameters, Link, Name
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
@@ -29,6 +30,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ObjectType,
     RecommendedCurve,
 )
+from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.native.constants import CKA, CKK, CKM, CKO, UNAVAILABLE
@@ -94,6 +96,9 @@ KEY_GEN_MECHANISMS: dict[CKK, CKM] = {
 
 ID_BYTES = 8
 """CKA_ID: the first bytes of SHA-256 over the private (or secret) key's Unique Identifier."""
+ID_ATTRIBUTE = ("x", "pkcs11-id")
+"""A CKA_ID the application chose: the vendor attribute "x" "pkcs11-id" (1.x: x-pkcs11-id)."""
+MAX_ID_BYTES = 255
 
 
 class Sensitive(Exception):
@@ -108,13 +113,13 @@ def bbool(value: object) -> bytes:
     return b"\x01" if value else b"\x00"
 
 
-def read_ulong(attribute: Attribute) -> int:
+def read_ulong(attribute: CkAttribute) -> int:
     if not isinstance(attribute.value, bytes) or len(attribute.value) != NATIVE_ULONG:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"attribute 0x{attribute.type:X} is a CK_ULONG")
     return int.from_bytes(attribute.value, sys.byteorder)
 
 
-def read_bool(attribute: Attribute) -> bool:
+def read_bool(attribute: CkAttribute) -> bool:
     if not isinstance(attribute.value, bytes) or len(attribute.value) != 1:
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"attribute 0x{attribute.type:X} is a CK_BBOOL")
     return attribute.value != b"\x00"
@@ -164,7 +169,16 @@ def linked(record: ObjectRecord, link_type: LinkType) -> str | None:
 
 
 def object_id(record: ObjectRecord) -> bytes:
-    """CKA_ID: stable and short, the same for both halves of a key pair."""
+    """CKA_ID: the one the application gave (a vendor attribute), else one derived from the
+    Unique Identifier: stable and short, the same for both halves of a key pair."""
+    for entry in record.attributes.get_all(Tag.ATTRIBUTE):
+        if (
+            isinstance(entry, Attribute)
+            and (entry.vendor_identification, entry.attribute_name) == ID_ATTRIBUTE
+            and isinstance(entry.attribute_value, Item)
+            and isinstance(entry.attribute_value.value, bytes)
+        ):
+            return entry.attribute_value.value
     uid = record.uid
     if record.object_type is ObjectType.PUBLIC_KEY:
         uid = linked(record, LinkType.PRIVATE_KEY_LINK) or uid
@@ -318,7 +332,7 @@ def attribute(record: ObjectRecord, type_: int, label: str | None) -> bytes | No
         return None
 
 
-def matches(record: ObjectRecord, template: tuple[Attribute, ...], label: str | None) -> bool:
+def matches(record: ObjectRecord, template: tuple[CkAttribute, ...], label: str | None) -> bool:
     """Whether every attribute of a C_FindObjectsInit template has the given value."""
     for wanted in template:
         try:
@@ -344,42 +358,20 @@ class KeyTemplate:
     value_len: int | None = None
     modulus_bits: int | None = None
     curve: RecommendedCurve | None = None
+    key_id: bytes | None = None
 
 
 # Attributes a template may carry, per class, besides the usage flags.
+_COMMON = frozenset({CKA.CLASS, CKA.KEY_TYPE, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.ID})
 ACCEPTED: dict[CKO, frozenset[int]] = {
-    CKO.SECRET_KEY: frozenset(
-        {
-            CKA.CLASS,
-            CKA.KEY_TYPE,
-            CKA.TOKEN,
-            CKA.PRIVATE,
-            CKA.LABEL,
-            CKA.VALUE_LEN,
-            CKA.SENSITIVE,
-            CKA.EXTRACTABLE,
-        }
-    ),
-    CKO.PRIVATE_KEY: frozenset(
-        {CKA.CLASS, CKA.KEY_TYPE, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.SENSITIVE, CKA.EXTRACTABLE}
-    ),
-    CKO.PUBLIC_KEY: frozenset(
-        {
-            CKA.CLASS,
-            CKA.KEY_TYPE,
-            CKA.TOKEN,
-            CKA.PRIVATE,
-            CKA.LABEL,
-            CKA.EC_PARAMS,
-            CKA.MODULUS_BITS,
-            CKA.PUBLIC_EXPONENT,
-        }
-    ),
+    CKO.SECRET_KEY: _COMMON | {CKA.VALUE_LEN, CKA.SENSITIVE, CKA.EXTRACTABLE},
+    CKO.PRIVATE_KEY: _COMMON | {CKA.SENSITIVE, CKA.EXTRACTABLE},
+    CKO.PUBLIC_KEY: _COMMON | {CKA.EC_PARAMS, CKA.MODULUS_BITS, CKA.PUBLIC_EXPONENT},
 }
 RSA_EXPONENT = 65537
 
 
-def key_template(template: tuple[Attribute, ...], cko: CKO, ckk: CKK) -> KeyTemplate:
+def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: CKK) -> KeyTemplate:
     """A generation template checked against the class and key type the mechanism makes."""
     wanted = KeyTemplate(sensitive=cko is not CKO.PUBLIC_KEY, extractable=cko is CKO.PUBLIC_KEY)
     flags = {flag: flag in DEFAULT_USAGE.get((cko, ckk), frozenset()) for flag in USAGE}
@@ -388,7 +380,9 @@ def key_template(template: tuple[Attribute, ...], cko: CKO, ckk: CKK) -> KeyTemp
         if type_ in USAGE:
             flags[CKA(type_)] = read_bool(entry)
         elif type_ == CKA.ID:
-            raise CKRError(CKR.ATTRIBUTE_READ_ONLY, "the token assigns CKA_ID")
+            if not isinstance(entry.value, bytes) or not 0 < len(entry.value) <= MAX_ID_BYTES:
+                raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"CKA_ID is 1 to {MAX_ID_BYTES} bytes")
+            wanted.key_id = entry.value
         elif type_ not in ACCEPTED[cko]:
             raise CKRError(CKR.ATTRIBUTE_TYPE_INVALID, f"attribute 0x{type_:X} in a {cko.name} template")
         elif type_ in (CKA.CLASS, CKA.KEY_TYPE) and read_ulong(entry) != (cko if type_ == CKA.CLASS else ckk):
@@ -421,7 +415,7 @@ def key_template(template: tuple[Attribute, ...], cko: CKO, ckk: CKK) -> KeyTemp
     return wanted
 
 
-def _label(entry: Attribute) -> str | None:
+def _label(entry: CkAttribute) -> str | None:
     if not isinstance(entry.value, bytes):
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_LABEL has no value")
     try:
@@ -439,4 +433,10 @@ def kmip_attributes(wanted: KeyTemplate, with_label: bool = True) -> Attributes:
         attributes.add(Tag.NAME, Name(name_value=wanted.label, name_type=NameType.UNINTERPRETED_TEXT_STRING))
     attributes.add(Tag.SENSITIVE, wanted.sensitive)
     attributes.add(Tag.EXTRACTABLE, wanted.extractable)
+    if wanted.key_id is not None:
+        vendor, name = ID_ATTRIBUTE
+        value = Item(Tag.ATTRIBUTE_VALUE, ItemType.BYTE_STRING, wanted.key_id)
+        attributes.add(
+            Tag.ATTRIBUTE, Attribute(vendor_identification=vendor, attribute_name=name, attribute_value=value)
+        )
     return attributes
