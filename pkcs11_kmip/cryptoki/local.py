@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from pkcs11_kmip.cryptoki.calls import Call
 from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.single_part import SingleParts
 from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, OutData, OutRequest, StructValue, Value
 
 Answer = tuple[int, dict[str, Value] | None]
@@ -66,6 +67,7 @@ class LocalAnswers:
         self._mechanism_info: dict[tuple[int, int], StructValue] = {}
         self._sessions: dict[int, int] = {}  # open session handle -> its slot
         self._objects: dict[int, dict[int, bytes]] = {}  # object handle -> immutable values
+        self.single_parts = SingleParts()
 
     @property
     def before(self) -> int:

@@ -6,6 +6,7 @@ this module decides the answer. It is what the unit tests drive directly.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -172,7 +173,7 @@ class Library:
         answer = local.answer(call, inputs)
         if answer is not None:
             return answer
-        return self._learned(transport, local, call, inputs)
+        return local.single_parts.call(call, inputs, functools.partial(self._learned, transport, local))
 
     def _learned(
         self, transport: Transport, local: LocalAnswers, call: Call, inputs: Mapping[str, Value]

@@ -9,6 +9,7 @@ so that any byte written past what the caller allowed shows.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -497,6 +498,108 @@ def test_threads_with_separate_sessions(counted: tuple[Host, CountingClient, int
         host("C_CloseSession", session)
 
     threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+# --- single-part length queries (pkcs11_kmip/cryptoki/single_part.py) ---------------------
+
+CKM_SHA256 = 0x250
+
+
+def sign(host: Host, session: int, private: int, data: bytes) -> tuple[int, bytes]:
+    """C_SignInit, C_Sign(NULL) for the length, C_Sign: as python-pkcs11 signs."""
+    ffi = host.ffi
+    assert host("C_SignInit", session, ffi.new("CK_MECHANISM *", {"mechanism": CKM_ECDSA}), private) == CKR.OK
+    message, length = ffi.new("CK_BYTE[]", data), host.ulong(0)
+    assert host("C_Sign", session, message, len(data), 0, length) == CKR.OK
+    signature = host.buffer(int(length[0]))
+    rv = host("C_Sign", session, message, len(data), signature, length)
+    return rv, bytes(signature[0 : int(length[0])])
+
+
+def verifies(host: Host, session: int, public: int, data: bytes, signature: bytes) -> bool:
+    ffi = host.ffi
+    assert (
+        host("C_VerifyInit", session, ffi.new("CK_MECHANISM *", {"mechanism": CKM_ECDSA}), public) == CKR.OK
+    )
+    message, value = ffi.new("CK_BYTE[]", data), ffi.new("CK_BYTE[]", signature)
+    return host("C_Verify", session, message, len(data), value, len(signature)) == CKR.OK
+
+
+def test_a_length_query_and_its_call_are_one_round_trip(counted: tuple[Host, CountingClient, int]) -> None:
+    host, client, session = counted
+    public, private = ec_key(host, session)
+    sent = len(client.sent)
+    rv, signature = sign(host, session, private, bytes(32))
+    assert rv == CKR.OK and len(signature) == 64
+    assert client.sent[sent:] == ["C_SignInit", "C_Sign"]
+    assert verifies(host, session, public, bytes(32), signature)
+
+
+def test_a_length_query_followed_by_another_call(counted: tuple[Host, CountingClient, int]) -> None:
+    """The module is put back where the application believes it is: a new Init meets
+    the active operation, and a C_Sign of other data signs that data."""
+    host, _, session = counted
+    public, private = ec_key(host, session)
+    ffi = host.ffi
+    mechanism = ffi.new("CK_MECHANISM *", {"mechanism": CKM_ECDSA})
+    assert host("C_SignInit", session, mechanism, private) == CKR.OK
+    first, length = ffi.new("CK_BYTE[]", bytes(32)), host.ulong(0)
+    assert host("C_Sign", session, first, 32, 0, length) == CKR.OK and length[0] == 64
+    assert host("C_SignInit", session, mechanism, private) == CKR.OPERATION_ACTIVE
+    other, signature = ffi.new("CK_BYTE[]", b"\x01" * 32), host.buffer(64)
+    assert host("C_Sign", session, other, 32, signature, length) == CKR.OK
+    assert verifies(host, session, public, b"\x01" * 32, bytes(signature))
+    assert host("C_Sign", session, other, 32, signature, length) == CKR.OPERATION_NOT_INITIALIZED
+
+
+def test_digest_length_query(counted: tuple[Host, CountingClient, int]) -> None:
+    host, client, session = counted
+    ffi = host.ffi
+    assert host("C_DigestInit", session, ffi.new("CK_MECHANISM *", {"mechanism": CKM_SHA256})) == CKR.OK
+    data, length = ffi.new("CK_BYTE[]", b"abc"), host.ulong(0)
+    assert host("C_Digest", session, data, 3, 0, length) == CKR.OK and length[0] == 32
+    small = host.buffer(16)
+    length[0] = 16
+    assert host("C_Digest", session, data, 3, small, length) == CKR.BUFFER_TOO_SMALL and length[0] == 32
+    digest = host.buffer(40)
+    length[0] = 40
+    sent = len(client.sent)
+    assert host("C_Digest", session, data, 3, digest, length) == CKR.OK and length[0] == 32
+    assert (
+        bytes(digest[0:32]) == hashlib.sha256(b"abc").digest()
+        and bytes(digest[32:40]) == bytes([SENTINEL]) * 8
+    )
+    assert client.sent[sent:] == [] and bytes(small) == bytes([SENTINEL]) * 16
+
+
+def test_a_failing_call_answers_where_the_module_would(counted: tuple[Host, CountingClient, int]) -> None:
+    """The real call fails (no operation was started): the length query itself is
+    forwarded, and its own answer is the module's."""
+    host, _, session = counted
+    data, length = host.ffi.new("CK_BYTE[]", bytes(32)), host.ulong(0)
+    assert host("C_Sign", session, data, 32, 0, length) == CKR.OPERATION_NOT_INITIALIZED
+
+
+def test_threads_sign_in_their_own_sessions(counted: tuple[Host, CountingClient, int], token: Token) -> None:
+    host, _, _ = counted
+    failures: list[str] = []
+
+    def work(index: int) -> None:
+        session = open_session(host, token, login=False)
+        public, private = ec_key(host, session)
+        for round_ in range(5):
+            data = bytes([index, round_]) * 16
+            rv, signature = sign(host, session, private, data)
+            if rv != CKR.OK or not verifies(host, session, public, data, signature):
+                failures.append(f"thread {index} round {round_}")
+        host("C_CloseSession", session)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
