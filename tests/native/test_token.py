@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_NAME
@@ -122,10 +125,10 @@ def alice_pin(tmp_path: Path) -> str:
 def test_lists_follow_the_length_convention(make_app: Callable[[str], App]) -> None:
     app = make_app("alice")
     count = app.ok("C_GetMechanismList", slotID=SLOT, pMechanismList=OutRequest(False, 0))["pMechanismList"]
-    assert isinstance(count, OutData) and count.data is None and count.length == 17
+    assert isinstance(count, OutData) and count.data is None and count.length == 23
     rv, small = app("C_GetMechanismList", slotID=SLOT, pMechanismList=OutRequest(True, 3))
-    assert rv == CKR.BUFFER_TOO_SMALL and small == {"pMechanismList": OutData(17)}
-    full = app.ok("C_GetMechanismList", slotID=SLOT, pMechanismList=OutRequest(True, 17))["pMechanismList"]
+    assert rv == CKR.BUFFER_TOO_SMALL and small == {"pMechanismList": OutData(23)}
+    full = app.ok("C_GetMechanismList", slotID=SLOT, pMechanismList=OutRequest(True, 23))["pMechanismList"]
     assert isinstance(full, OutData) and full.data is not None and CKM.AES_GCM in full.data
     info = app.ok("C_GetMechanismInfo", slotID=SLOT, type=CKM.RSA_PKCS_KEY_PAIR_GEN)["pInfo"]
     assert isinstance(info, dict) and (info["ulMinKeySize"], info["ulMaxKeySize"]) == (2048, 4096)
@@ -265,3 +268,52 @@ def test_a_length_query_keeps_the_operation_and_its_answer(
     assert isinstance(random, OutData) and isinstance(random.data, bytes) and len(random.data) == 24
     too_many = OutRequest(True, 2 << 20)
     assert app("C_GenerateRandom", hSession=session, RandomData=too_many)[0] == CKR.DEVICE_MEMORY
+
+
+def test_multi_part_signatures_are_signed_whole(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app = make_app("alice")
+    session = app.session()
+    assert app.login(session, alice_pin) == CKR.OK
+    p256 = Attribute.of(CKA.EC_PARAMS, bytes.fromhex("06082a8648ce3d030107"))
+    pair = app.ok(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.EC_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(p256, Attribute.of(CKA.LABEL, b"pair")),
+        pPrivateKeyTemplate=(Attribute.of(CKA.LABEL, b"pair"),),
+    )
+    public, private = pair["phPublicKey"], pair["phPrivateKey"]
+    sha256 = Mechanism(CKM.ECDSA_SHA256)
+    app.ok("C_SignInit", hSession=session, pMechanism=sha256, hKey=private)
+    for part in (b"one key, ", b"two protocols"):
+        app.ok("C_SignUpdate", hSession=session, pPart=part)
+    assert (
+        app("C_Sign", hSession=session, pData=b"x", pSignature=OutRequest(True, 64))[0]
+        == CKR.OPERATION_ACTIVE
+    )
+    signed = app.ok("C_SignFinal", hSession=session, pSignature=OutRequest(True, 64))["pSignature"]
+    assert isinstance(signed, OutData) and isinstance(signed.data, bytes) and signed.length == 64
+    rv, outputs = app(
+        "C_GetAttributeValue",
+        hSession=session,
+        hObject=public,
+        pTemplate=(AttributeQuery(CKA.EC_POINT, True, 80),),
+    )
+    assert rv == CKR.OK and outputs is not None
+    (point,) = outputs["pTemplate"]  # type: ignore[misc]
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point.value[2:])
+    r, s = int.from_bytes(signed.data[:32], "big"), int.from_bytes(signed.data[32:], "big")
+    key.verify(encode_dss_signature(r, s), b"one key, two protocols", ec.ECDSA(hashes.SHA256()))
+    app.ok("C_VerifyInit", hSession=session, pMechanism=sha256, hKey=public)
+    app.ok("C_Verify", hSession=session, pData=b"one key, two protocols", pSignature=signed.data)
+    app.ok("C_VerifyInit", hSession=session, pMechanism=sha256, hKey=public)
+    app.ok("C_VerifyUpdate", hSession=session, pPart=b"one key, two protocol!")
+    assert app("C_VerifyFinal", hSession=session, pSignature=signed.data)[0] == CKR.SIGNATURE_INVALID
+    app.ok("C_VerifyInit", hSession=session, pMechanism=sha256, hKey=public)
+    assert app("C_VerifyFinal", hSession=session, pSignature=signed.data[:10])[0] == CKR.SIGNATURE_LEN_RANGE
+    app.ok("C_SignInit", hSession=session, pMechanism=Mechanism(CKM.ECDSA), hKey=private)
+    assert app("C_SignUpdate", hSession=session, pPart=b"x")[0] == CKR.FUNCTION_NOT_SUPPORTED
+    assert (
+        app("C_SignFinal", hSession=session, pSignature=OutRequest(True, 64))[0]
+        == CKR.OPERATION_NOT_INITIALIZED
+    )

@@ -48,24 +48,21 @@ DATA = b"one key, two protocols"
 NOT_PERMITTED = "error:PKCS11Error:Unmapped error code 0x68"  # CKR_KEY_FUNCTION_NOT_PERMITTED
 
 # What the token advertises (pkcs11-tool -M): exactly what it implements.
+HASHES = ("SHA1", "SHA224", "SHA256", "SHA384", "SHA512")
+RSA_SIGN = "keySize={2048,4096}, sign, verify"
+EC_FLAGS = "EC F_P, EC OID, EC uncompressed"
 MECHANISMS = {
     "AES-KEY-GEN": "keySize={16,32}, generate",
     "AES-GCM": "keySize={16,32}, encrypt, decrypt",
     "AES-CBC-PAD": "keySize={16,32}, encrypt, decrypt",
     "RSA-PKCS-KEY-PAIR-GEN": "keySize={2048,4096}, generate_key_pair",
-    "RSA-PKCS": "keySize={2048,4096}, sign, verify",
-    "SHA256-RSA-PKCS": "keySize={2048,4096}, sign, verify",
-    "SHA384-RSA-PKCS": "keySize={2048,4096}, sign, verify",
-    "SHA512-RSA-PKCS": "keySize={2048,4096}, sign, verify",
-    "RSA-PKCS-PSS": "keySize={2048,4096}, sign, verify",
-    "SHA256-RSA-PKCS-PSS": "keySize={2048,4096}, sign, verify",
-    "SHA384-RSA-PKCS-PSS": "keySize={2048,4096}, sign, verify",
-    "SHA512-RSA-PKCS-PSS": "keySize={2048,4096}, sign, verify",
-    "ECDSA-KEY-PAIR-GEN": "keySize={256,521}, generate_key_pair, EC F_P, EC OID, EC uncompressed",
-    "ECDSA": "keySize={256,521}, sign, verify, EC F_P, EC OID, EC uncompressed",
-    "ECDSA-SHA256": "keySize={256,521}, sign, verify, EC F_P, EC OID, EC uncompressed",
-    "ECDSA-SHA384": "keySize={256,521}, sign, verify, EC F_P, EC OID, EC uncompressed",
-    "ECDSA-SHA512": "keySize={256,521}, sign, verify, EC F_P, EC OID, EC uncompressed",
+    "RSA-PKCS": RSA_SIGN,
+    "RSA-PKCS-PSS": RSA_SIGN,
+    **{f"{h}-RSA-PKCS": RSA_SIGN for h in HASHES},
+    **{f"{h}-RSA-PKCS-PSS": RSA_SIGN for h in HASHES},
+    "ECDSA-KEY-PAIR-GEN": f"keySize={{256,521}}, generate_key_pair, {EC_FLAGS}",
+    "ECDSA": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}",
+    **{f"ECDSA-{h}": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}" for h in HASHES},
 }
 
 

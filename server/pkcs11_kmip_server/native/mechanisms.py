@@ -40,6 +40,16 @@ _EC = CKF.EC_F_P | CKF.EC_NAMEDCURVE | CKF.EC_UNCOMPRESS
 _RSA = (CKK.RSA, 2048, 4096)
 _ECK = (CKK.EC, 256, 521)
 
+# Signatures that hash the data themselves: per hash, the PKCS#1 v1.5, PSS and ECDSA mechanism.
+HASHED: tuple[tuple[HashingAlgorithm, CKM, CKM, CKM], ...] = (
+    (H.SHA_1, CKM.SHA1_RSA_PKCS, CKM.SHA1_RSA_PKCS_PSS, CKM.ECDSA_SHA1),
+    (H.SHA_224, CKM.SHA224_RSA_PKCS, CKM.SHA224_RSA_PKCS_PSS, CKM.ECDSA_SHA224),
+    (H.SHA_256, CKM.SHA256_RSA_PKCS, CKM.SHA256_RSA_PKCS_PSS, CKM.ECDSA_SHA256),
+    (H.SHA_384, CKM.SHA384_RSA_PKCS, CKM.SHA384_RSA_PKCS_PSS, CKM.ECDSA_SHA384),
+    (H.SHA_512, CKM.SHA512_RSA_PKCS, CKM.SHA512_RSA_PKCS_PSS, CKM.ECDSA_SHA512),
+)
+_PKCS1, _PSS = PaddingMethod.PKCS1_V1_5, PaddingMethod.PSS
+
 MECHANISMS: dict[CKM, NativeMechanism] = {
     CKM.AES_KEY_GEN: NativeMechanism(CKK.AES, 16, 32, CKF.GENERATE),
     CKM.AES_GCM: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.GCM),
@@ -47,25 +57,13 @@ MECHANISMS: dict[CKM, NativeMechanism] = {
         CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.CBC, padding=PaddingMethod.PKCS5
     ),
     CKM.RSA_PKCS_KEY_PAIR_GEN: NativeMechanism(*_RSA, CKF.GENERATE_KEY_PAIR),
-    CKM.RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PKCS1_V1_5, prehashed=True),
-    CKM.SHA256_RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PKCS1_V1_5, hashing=H.SHA_256),
-    CKM.SHA384_RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PKCS1_V1_5, hashing=H.SHA_384),
-    CKM.SHA512_RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PKCS1_V1_5, hashing=H.SHA_512),
-    CKM.RSA_PKCS_PSS: NativeMechanism(*_RSA, _SIGN, padding=PaddingMethod.PSS, pss=True, prehashed=True),
-    CKM.SHA256_RSA_PKCS_PSS: NativeMechanism(
-        *_RSA, _SIGN, padding=PaddingMethod.PSS, hashing=H.SHA_256, pss=True
-    ),
-    CKM.SHA384_RSA_PKCS_PSS: NativeMechanism(
-        *_RSA, _SIGN, padding=PaddingMethod.PSS, hashing=H.SHA_384, pss=True
-    ),
-    CKM.SHA512_RSA_PKCS_PSS: NativeMechanism(
-        *_RSA, _SIGN, padding=PaddingMethod.PSS, hashing=H.SHA_512, pss=True
-    ),
+    CKM.RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=_PKCS1, prehashed=True),
+    CKM.RSA_PKCS_PSS: NativeMechanism(*_RSA, _SIGN, padding=_PSS, pss=True, prehashed=True),
+    **{pkcs1: NativeMechanism(*_RSA, _SIGN, padding=_PKCS1, hashing=h) for h, pkcs1, _, _ in HASHED},
+    **{pss: NativeMechanism(*_RSA, _SIGN, padding=_PSS, hashing=h, pss=True) for h, _, pss, _ in HASHED},
     CKM.EC_KEY_PAIR_GEN: NativeMechanism(*_ECK, CKF.GENERATE_KEY_PAIR | _EC),
     CKM.ECDSA: NativeMechanism(*_ECK, _SIGN | _EC, prehashed=True),
-    CKM.ECDSA_SHA256: NativeMechanism(*_ECK, _SIGN | _EC, hashing=H.SHA_256),
-    CKM.ECDSA_SHA384: NativeMechanism(*_ECK, _SIGN | _EC, hashing=H.SHA_384),
-    CKM.ECDSA_SHA512: NativeMechanism(*_ECK, _SIGN | _EC, hashing=H.SHA_512),
+    **{ecdsa: NativeMechanism(*_ECK, _SIGN | _EC, hashing=h) for h, _, _, ecdsa in HASHED},
 }
 
 HASHES: dict[int, HashingAlgorithm] = {

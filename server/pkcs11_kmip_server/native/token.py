@@ -114,6 +114,8 @@ TOKEN_LABEL = "pkcs11-kmip"
 MODEL = "KMIP store"
 PIN_LENGTHS = (4, 64)
 VERSION = (1, 0)
+MAX_PARTS = 16 * 1024 * 1024
+"""The most bytes a multi-part signature or verification collects (CKR_DATA_LEN_RANGE beyond)."""
 
 # What a KMIP refusal becomes in Cryptoki, when the call has no more precise answer.
 REASONS: dict[ResultReason, int] = {
@@ -163,6 +165,7 @@ class Active:
     found: NativeMechanism
     uid: str
     computed: tuple[bytes, bytes] | None = None  # (input, output)
+    parts: bytearray | None = None  # C_SignUpdate/C_VerifyUpdate's data so far
 
 
 @dataclass
@@ -540,30 +543,31 @@ class NativeToken:
     def verify_init(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         return self._init("verify", inputs, request)
 
-    def _single_part(
-        self,
-        use: str,
-        inputs: dict[str, Value],
-        request: RequestContext | None,
-        data_name: str,
-        out_name: str,
-        compute: Callable[[RequestContext, Active, bytes], bytes],
-    ) -> Result:
-        """C_Encrypt, C_Decrypt, C_Sign: the length convention around one computation.
-
-        A length query or a buffer too small keeps the operation (and its answer, for
-        the same input); a result or an error ends it."""
+    def _active(self, inputs: dict[str, Value], use: str) -> tuple[Session, Active]:
+        """The session and its operation, if it is a `use` one (CKR_OPERATION_NOT_INITIALIZED)."""
         session = self._session(inputs["hSession"])
         active = session.active
         if active is None or active.use != use:
-            return CKR.OPERATION_NOT_INITIALIZED, None
-        data = inputs[data_name]
-        out = inputs[out_name]
+            raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
+        return session, active
+
+    def _single_part(
+        self,
+        session: Session,
+        active: Active,
+        data: Value,
+        out: Value,
+        out_name: str,
+        compute: Callable[[RequestContext, Active, bytes], bytes],
+        request: RequestContext | None,
+    ) -> Result:
+        """C_Encrypt, C_Decrypt, C_Sign, C_SignFinal: the length convention around one
+        computation. A length query or a buffer too small keeps the operation (and its
+        answer, for the same input); a result or an error ends it."""
         assert isinstance(out, OutRequest)
-        if data is None:
+        if not isinstance(data, bytes):
             session.active = None
             return CKR.ARGUMENTS_BAD, None
-        assert isinstance(data, bytes)
         if active.computed is not None and active.computed[0] == data:
             result = active.computed[1]
         else:
@@ -580,31 +584,89 @@ class NativeToken:
         return CKR.OK, {out_name: OutData(len(result), result)}
 
     def encrypt(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        return self._single_part("encrypt", inputs, request, "pData", "pEncryptedData", self._cipher)
+        session, active = self._active(inputs, "encrypt")
+        out = inputs["pEncryptedData"]
+        return self._single_part(
+            session, active, inputs["pData"], out, "pEncryptedData", self._cipher, request
+        )
 
     def decrypt(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        return self._single_part("decrypt", inputs, request, "pEncryptedData", "pData", self._cipher)
+        session, active = self._active(inputs, "decrypt")
+        return self._single_part(
+            session, active, inputs["pEncryptedData"], inputs["pData"], "pData", self._cipher, request
+        )
 
     def sign(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        return self._single_part("sign", inputs, request, "pData", "pSignature", self._sign)
+        session, active = self._active(inputs, "sign")
+        if active.parts is not None:
+            return CKR.OPERATION_ACTIVE, None  # C_Sign does not finish a multi-part signature
+        return self._single_part(
+            session, active, inputs["pData"], inputs["pSignature"], "pSignature", self._sign, request
+        )
+
+    def sign_update(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._update(inputs, "sign")
+
+    def sign_final(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session, active = self._active(inputs, "sign")
+        data = bytes(active.parts or b"")
+        return self._single_part(
+            session, active, data, inputs["pSignature"], "pSignature", self._sign, request
+        )
 
     def verify(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        session = self._session(inputs["hSession"])
-        active = session.active
-        if active is None or active.use != "verify":
-            return CKR.OPERATION_NOT_INITIALIZED, None
-        session.active = None
-        data, signature = inputs["pData"], inputs["pSignature"]
+        session, active = self._active(inputs, "verify")
+        if active.parts is not None:
+            return CKR.OPERATION_ACTIVE, None
+        return self._verify(session, active, inputs["pData"], inputs["pSignature"], request)
+
+    def verify_update(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._update(inputs, "verify")
+
+    def verify_final(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session, active = self._active(inputs, "verify")
+        return self._verify(session, active, bytes(active.parts or b""), inputs["pSignature"], request)
+
+    def _update(self, inputs: dict[str, Value], use: str) -> Result:
+        """C_SignUpdate, C_VerifyUpdate: the parts are kept, and signed or verified whole at
+        the end (one KMIP Sign or Signature Verify). Mechanisms that take a digest are
+        single-part only."""
+        session, active = self._active(inputs, use)
+        part = inputs["pPart"]
+        if active.found.prehashed or not isinstance(part, bytes):
+            session.active = None
+            return (CKR.FUNCTION_NOT_SUPPORTED if active.found.prehashed else CKR.ARGUMENTS_BAD), None
+        parts = active.parts if active.parts is not None else bytearray()
+        if len(parts) + len(part) > MAX_PARTS:
+            session.active = None
+            return CKR.DATA_LEN_RANGE, None
+        parts += part
+        active.parts = parts
+        return CKR.OK, None
+
+    def _verify(
+        self, session: Session, active: Active, data: Value, signature: Value, request: RequestContext | None
+    ) -> Result:
+        """C_Verify, C_VerifyFinal: a KMIP Signature Verify; its answer ends the operation."""
         if not isinstance(data, bytes) or not isinstance(signature, bytes):
+            session.active = None
             return CKR.ARGUMENTS_BAD, None
-        kmip = _kmip(request)
+        try:
+            valid = self._signature_valid(_kmip(request), active, data, signature)
+        except CKRError:
+            session.active = None
+            raise
+        session.active = None
+        return (CKR.OK if valid else CKR.SIGNATURE_INVALID), None
+
+    def _signature_valid(self, kmip: RequestContext, active: Active, data: bytes, signature: bytes) -> bool:
         parameters = signature_parameters(
             active.mechanism, active.found, data if active.found.prehashed else None
         )
         if active.found.key_type is CKK.EC:
             size = self._ec_size(kmip, active.uid)
             if len(signature) != 2 * size:
-                return CKR.SIGNATURE_LEN_RANGE, None
+                raise CKRError(CKR.SIGNATURE_LEN_RANGE, "an ECDSA signature is r || s")
             r, s = int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
             signature = encode_dss_signature(r, s)
         payload = SignatureVerifyRequest(
@@ -616,9 +678,7 @@ class NativeToken:
             payload.data = data
         answer = self._run(kmip, payload, Operation.SIGNATURE_VERIFY)
         assert isinstance(answer, SignatureVerifyResponse)
-        return (
-            CKR.OK if answer.validity_indicator is ValidityIndicator.VALID else CKR.SIGNATURE_INVALID
-        ), None
+        return answer.validity_indicator is ValidityIndicator.VALID
 
     def _cipher(self, kmip: RequestContext, active: Active, data: bytes) -> bytes:
         """KMIP Encrypt or Decrypt; a GCM tag travels after the ciphertext, as Cryptoki has it."""
@@ -846,6 +906,10 @@ FUNCTIONS: dict[str, Function] = {
     "C_Decrypt": NativeToken.decrypt,
     "C_SignInit": NativeToken.sign_init,
     "C_Sign": NativeToken.sign,
+    "C_SignUpdate": NativeToken.sign_update,
+    "C_SignFinal": NativeToken.sign_final,
     "C_VerifyInit": NativeToken.verify_init,
     "C_Verify": NativeToken.verify,
+    "C_VerifyUpdate": NativeToken.verify_update,
+    "C_VerifyFinal": NativeToken.verify_final,
 }
