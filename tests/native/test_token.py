@@ -179,6 +179,15 @@ def test_templates_are_checked(make_app: Callable[[str], App], alice_pin: str) -
     assert generate((*AES_256, Attribute.of(CKA.MODULUS_BITS, ulong(2048)))) == CKR.ATTRIBUTE_TYPE_INVALID
     assert generate(AES_256, mechanism=Mechanism(CKM.EC_KEY_PAIR_GEN)) == CKR.MECHANISM_INVALID
     assert generate(AES_256, mechanism=Mechanism(CKM.AES_KEY_GEN, b"\x00")) == CKR.MECHANISM_PARAM_INVALID
+    odd_rsa = (Attribute.of(CKA.MODULUS_BITS, ulong(2050)),)
+    rv, _ = app(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.RSA_PKCS_KEY_PAIR_GEN),
+        pPublicKeyTemplate=odd_rsa,
+        pPrivateKeyTemplate=(),
+    )
+    assert rv == CKR.KEY_SIZE_RANGE
 
 
 def test_attribute_values_follow_the_conventions(make_app: Callable[[str], App], alice_pin: str) -> None:

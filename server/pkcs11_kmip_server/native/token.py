@@ -19,7 +19,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
@@ -72,6 +72,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     State,
     ValidityIndicator,
 )
+from pkcs11_kmip_server.asymmetric import RSA_LENGTHS
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_use import usable_key
@@ -242,7 +243,7 @@ class NativeToken:
         flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_CLOCK_ON_TOKEN
         if self._has_pin():
             flags |= CKF_USER_PIN_INITIALIZED
-        now = request.now if request is not None else datetime.now()
+        now = request.now if request is not None else datetime.now(UTC)
         info: StructValue = {
             "label": pad(TOKEN_LABEL, 32),
             "manufacturerID": pad("pkcs11-kmip", 32),
@@ -406,9 +407,8 @@ class NativeToken:
         record = self._object(kmip, inputs["hObject"], Operation.DESTROY)
         if not session.flags & CKF_RW_SESSION:
             return CKR.SESSION_READ_ONLY, None
-        if (
-            refresh_state(record.attributes, kmip.now) is State.ACTIVE
-        ):  # KMIP destroys no Active object: end its use first
+        # KMIP destroys no Active object: its use ends first.
+        if refresh_state(record.attributes, kmip.now) is State.ACTIVE:
             reason = RevocationReason(
                 revocation_reason_code=RevocationReasonCode.CESSATION_OF_OPERATION,
                 revocation_message="C_DestroyObject",
@@ -424,7 +424,7 @@ class NativeToken:
     # --- key generation ----------------------------------------------------------------
 
     def generate_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        session = self._writable(inputs["hSession"])
+        self._writable(inputs["hSession"])
         mechanism = _mechanism(inputs["pMechanism"])
         found = lookup(mechanism, CKF.GENERATE)
         if mechanism.parameter is not None:
@@ -442,7 +442,6 @@ class NativeToken:
         created = self._run(kmip, create, Operation.CREATE)
         assert isinstance(created, CreateResponse) and isinstance(created.unique_identifier, str)
         self._run(kmip, ActivateRequest(unique_identifier=created.unique_identifier), Operation.ACTIVATE)
-        del session
         return CKR.OK, {"phKey": self._handle(created.unique_identifier)}
 
     def generate_key_pair(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
@@ -458,7 +457,7 @@ class NativeToken:
         if ckk is CKK.RSA:
             if public.modulus_bits is None:
                 return CKR.TEMPLATE_INCOMPLETE, None
-            if not found.min_key <= public.modulus_bits <= found.max_key:
+            if public.modulus_bits not in RSA_LENGTHS:  # 2048-4096 in steps of 256
                 return CKR.KEY_SIZE_RANGE, None
             common.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.RSA)
             common.add(Tag.CRYPTOGRAPHIC_LENGTH, public.modulus_bits)
