@@ -30,6 +30,7 @@ from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import AdjustmentType, ResultReason, State, UniqueIdentifier
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server import attributes as rules
+from pkcs11_kmip_server import policy
 from pkcs11_kmip_server.attributes import Modifiable
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
@@ -331,6 +332,7 @@ def _finish(context: RequestContext, record: ObjectRecord, tag: int) -> None:
         if record.attributes.get(history) is None:
             record.attributes.add(history, False)
     refresh_state(record.attributes, context.now)  # new dates may move the state
+    policy.check_changed(context, record.object_type, record.attributes, tag)
     touch(record, context.now)
     context.session.save(record)
 

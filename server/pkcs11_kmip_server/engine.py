@@ -110,6 +110,12 @@ REASONS_FOR_2_0: dict[tuple[Operation, ResultReason], ResultReason] = {
 }
 
 
+# What to answer a KMIP 2.0 client for a reason only 2.1 defines.
+REASONS_FOR_2_0_ONLY: dict[ResultReason, ResultReason] = {
+    ResultReason.CONSTRAINT_VIOLATION: ResultReason.PERMISSION_DENIED,
+}
+
+
 # Operations that may take long (RSA key generation takes up to seconds; a forwarded
 # PKCS#11 call waits for the HSM): the transport runs messages with them on separate
 # threads, so quick requests never queue behind them.
@@ -141,7 +147,7 @@ def reason_for(reason: ResultReason, version: Version, operation: Operation | No
         return reason
     if version < (2, 0):
         return REASONS_FOR_1X.get(reason, ResultReason.INVALID_FIELD)
-    return ResultReason.GENERAL_FAILURE
+    return REASONS_FOR_2_0_ONLY.get(reason, ResultReason.GENERAL_FAILURE)
 
 
 def negotiated(requested: Version) -> Version | None:

@@ -28,6 +28,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     State,
 )
 from pkcs11_kmip_server import attributes as rules
+from pkcs11_kmip_server import policy
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import set_single
@@ -134,6 +135,7 @@ def new_record(
         raise KmipError(ResultReason.GENERAL_FAILURE, "NOT_SAFE: the key is not quantum safe")
     if requested.get(Tag.PROTECTION_STORAGE_MASK) is None:  # 2.x only; where the store keeps it
         attributes.add(Tag.PROTECTION_STORAGE_MASK, ProtectionStorageMask.SOFTWARE)
+    policy.check_new(context, object_type, attributes)
     return ObjectRecord(uid, object_type, context.principal, attributes, material)
 
 

@@ -80,11 +80,24 @@ def find_template(context: RequestContext, name: Name) -> Template:
     return record.material
 
 
+def template_layer(context: RequestContext, name: Name) -> Attributes:
+    """The attributes a Template name brings: the caller's Template object of that name, or
+    else the administrators' default set of that name (store.policy), as DataStax-style
+    clients name a policy by a Template they never registered."""
+    try:
+        return rules.from_named_list(find_template(context, name).attributes)
+    except KmipError:
+        found = context.session.policy().named_set(name.name_value or "")
+        if found is None:
+            raise
+        return found.attributes
+
+
 def template_attributes(context: RequestContext, template_attribute: TemplateAttribute) -> Attributes:
     """What a 1.x Template-Attribute asks for: its named Templates, then its own attributes, combined."""
     combined = Attributes()
     for name in template_attribute.names:
-        combined = overlay(combined, rules.from_named_list(find_template(context, name).attributes))
+        combined = overlay(combined, template_layer(context, name))
     return overlay(combined, rules.from_named_list(template_attribute.attributes))
 
 

@@ -911,7 +911,7 @@ class GetConstraintsResponse(ResponsePayload):
 
 @payload(Operation.SET_DEFAULTS)
 class SetDefaultsRequest(RequestPayload):
-    defaults_information: DefaultsInformation | None = kmip(Tag.DEFAULTS_INFORMATION, required=True)
+    defaults_information: DefaultsInformation | None = kmip(Tag.DEFAULTS_INFORMATION)  # absent: remove all
 
 
 @payload(Operation.SET_DEFAULTS)

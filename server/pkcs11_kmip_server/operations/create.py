@@ -6,7 +6,7 @@ from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SecretData, Sy
 from pkcs11_kmip.kmip.messages.payloads import CreateRequest, CreateResponse
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import KeyFormatType, ObjectType, Operation, ResultReason, SecretDataType
-from pkcs11_kmip_server import keys
+from pkcs11_kmip_server import keys, policy
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
@@ -19,6 +19,8 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
     requested = requested_attributes(
         context, attributes=request.attributes, template_attribute=request.template_attribute
     )
+    if request.object_type is not None:
+        requested = policy.with_defaults(context, request.object_type, requested)
     algorithm = requested.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
     length = requested.get(Tag.CRYPTOGRAPHIC_LENGTH)
     if request.object_type is ObjectType.SYMMETRIC_KEY:

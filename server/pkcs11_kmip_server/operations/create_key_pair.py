@@ -19,7 +19,7 @@ from pkcs11_kmip.kmip.messages.payloads import CreateKeyPairRequest, CreateKeyPa
 from pkcs11_kmip.kmip.messages.structures import CryptographicDomainParameters, Link, Name
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import LinkType, ObjectType, Operation, ResultReason
-from pkcs11_kmip_server import asymmetric, formats
+from pkcs11_kmip_server import asymmetric, formats, policy
 from pkcs11_kmip_server import attributes as rules
 from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
@@ -146,7 +146,7 @@ def create_pair(
 
 @handles(Operation.CREATE_KEY_PAIR)
 def create_key_pair(context: RequestContext, request: CreateKeyPairRequest) -> CreateKeyPairResponse:
-    private, public = pair_attributes(context, request)
+    private, public = policy.pair_with_defaults(context, *pair_attributes(context, request))
     check_names(context, private, public, besides=(None, None))
     private_record, public_record = create_pair(context, private, public)
     return CreateKeyPairResponse(

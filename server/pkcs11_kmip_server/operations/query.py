@@ -10,6 +10,7 @@ from pkcs11_kmip.kmip.spec import Version
 from pkcs11_kmip.kmip.spec.enums import ObjectType, Operation, QueryFunction
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.operations import HANDLERS, handles
+from pkcs11_kmip_server.policy import defaults_information
 
 VENDOR = "pkcs11-kmip"
 OBJECT_TYPES = (
@@ -56,4 +57,6 @@ def query(context: RequestContext, request: QueryRequest) -> QueryResponse:
                 batch_continue_capability=version >= (1, 4) or None,
             )
         ]
+    if QueryFunction.QUERY_DEFAULTS_INFORMATION in wanted and version >= (2, 0):
+        response.defaults_information = defaults_information(context.session.policy().default_sets())
     return response

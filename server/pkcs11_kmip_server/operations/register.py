@@ -35,7 +35,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultReason,
 )
 from pkcs11_kmip_server import attributes as rules
-from pkcs11_kmip_server import certificates, formats, keys
+from pkcs11_kmip_server import certificates, formats, keys, policy
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_wrapping import REGISTERED_WRAPPING, unwrap_registered
@@ -49,6 +49,7 @@ def register(context: RequestContext, request: RegisterRequest) -> RegisterRespo
     requested = requested_attributes(
         context, attributes=request.attributes, template_attribute=request.template_attribute
     )
+    requested = policy.with_defaults(context, object_type, requested, registered=True)
     unwrapped, registered_wrapping = unwrap_registered(context, given_object)
     material, derived = read_object(unwrapped, requested)
     requested = settle(requested, derived)

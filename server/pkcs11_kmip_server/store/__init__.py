@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from pkcs11_kmip.kmip.messages import Attributes, Structure
 from pkcs11_kmip.kmip.spec.enums import ObjectType
 from pkcs11_kmip_server.store.access import Rights
+from pkcs11_kmip_server.store.policy import PolicyTables
 
 
 class Conflict(Exception):
@@ -85,6 +86,10 @@ class StoreSession(Protocol):
 
     def rights(self, principal: str, record: ObjectRecord) -> Rights:
         """What the access tables let `principal` do with `record` (ownership aside)."""
+        ...
+
+    def policy(self) -> PolicyTables:
+        """The attribute defaults and constraints (store.policy), read in this transaction."""
         ...
 
     def save(self, record: ObjectRecord) -> None: ...

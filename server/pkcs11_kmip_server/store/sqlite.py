@@ -6,6 +6,7 @@ Tables:
   attribute  one row per attribute instance, indexed: what Locate searches (except the
              attributes it finds by the object's columns: State, Object Type)
   principal, access_*  users, groups and grants (see store.access)
+  policy_*   attribute defaults and constraints (see store.policy)
 Every worker thread has its own connection; a session is one transaction.
 A session meant to write starts IMMEDIATE: writers queue for SQLite's one write lock
 (up to the busy timeout) instead of failing. A read session starts deferred, so
@@ -56,6 +57,7 @@ from pkcs11_kmip_server.store.access import (
     Rights,
     rights,
 )
+from pkcs11_kmip_server.store.policy import POLICY_SCHEMA, PolicyTables
 from pkcs11_kmip_server.store.sealing import Sealer
 
 SCHEMA = """
@@ -215,7 +217,7 @@ class SqliteStore:
         # instead and are woken as soon as the previous one commits.
         self._writer = threading.Lock()
         with self._connection() as connection:
-            connection.executescript(SCHEMA + ACCESS_SCHEMA)
+            connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -330,6 +332,9 @@ class SqliteSession:
 
     def rights(self, principal: str, record: ObjectRecord) -> Rights:
         return rights(self._execute, principal, record.uid, int(record.object_type), Tag.OBJECT_GROUP)
+
+    def policy(self) -> PolicyTables:
+        return PolicyTables(self._execute)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

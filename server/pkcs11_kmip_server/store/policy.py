@@ -1,0 +1,184 @@
+"""Attribute defaults and constraints, as two tables beside the objects, in portable SQL.
+
+Tables:
+  policy_default     named sets of default attributes (TTLV, any version's form): selected
+                     by Object Group or Name prefix (`selector` 'group' / 'prefix', and
+                     always by a 1.x Template name), or server-wide for an object type
+                     ('server')
+  policy_constraint  named rules (the text `pkcs11_kmip_server.policy` reads, e.g.
+                     "min-length=AES:256"), for some object types and object groups
+                     (JSON lists; empty: all)
+
+The server reads them on every creating or attribute-changing request, so a change by
+`pkcs11-kmip admin` or by Set Defaults / Set Constraints applies to the next request.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pkcs11_kmip.kmip.messages import Attributes
+from pkcs11_kmip_server.store.access import IS_ADMIN
+
+POLICY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS policy_default (
+    name TEXT PRIMARY KEY,
+    selector TEXT NOT NULL CHECK (selector IN ('server', 'group', 'prefix')),
+    object_type INTEGER NOT NULL,
+    attributes BLOB NOT NULL,
+    created TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policy_constraint (
+    name TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    object_types TEXT NOT NULL,
+    object_groups TEXT NOT NULL,
+    created TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+"""
+
+Selector = Literal["server", "group", "prefix"]
+SELECTORS: tuple[Selector, ...] = ("server", "group", "prefix")
+
+
+class PolicyError(ValueError):
+    """A change the policy tables refuse: an unknown name, a duplicate, a bad rule."""
+
+
+@dataclass
+class DefaultSet:
+    """Default attributes for new objects of one type."""
+
+    name: str
+    selector: Selector
+    object_type: int
+    attributes: Attributes
+    created: str = ""
+    created_by: str = ""
+
+
+@dataclass
+class ConstraintRule:
+    """A named rule for objects of `object_types` in `object_groups` (empty lists: all)."""
+
+    name: str
+    rule: str
+    object_types: list[int] = field(default_factory=list)
+    object_groups: list[str] = field(default_factory=list)
+    created: str = ""
+    created_by: str = ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class PolicyTables:
+    """Reads and changes of the policy tables through `execute` (one statement), inside
+    the caller's transaction: a store session's, or `open_policy`'s."""
+
+    def __init__(self, execute: Any) -> None:
+        self.execute = execute
+
+    def is_admin(self, principal: str) -> bool:
+        row = self.execute(IS_ADMIN, {"me": principal}).fetchone()
+        return bool(row and row[0])
+
+    def default_sets(self) -> list[DefaultSet]:
+        rows = self.execute(
+            "SELECT name, selector, object_type, attributes, created, created_by FROM policy_default"
+            " ORDER BY name"
+        ).fetchall()
+        return [
+            DefaultSet(name, selector, object_type, Attributes.decode_any_version(blob), created, by)
+            for name, selector, object_type, blob, created, by in rows
+        ]
+
+    def named_set(self, name: str) -> DefaultSet | None:
+        """The set a 1.x Template name selects: a group- or prefix-selected set of that name."""
+        found = [entry for entry in self.default_sets() if entry.name == name and entry.selector != "server"]
+        return found[0] if found else None
+
+    def constraints(self) -> list[ConstraintRule]:
+        rows = self.execute(
+            "SELECT name, rule, object_types, object_groups, created, created_by FROM policy_constraint"
+            " ORDER BY name"
+        ).fetchall()
+        return [
+            ConstraintRule(name, rule, json.loads(types), json.loads(groups), created, by)
+            for name, rule, types, groups, created, by in rows
+        ]
+
+    def add_default_set(self, entry: DefaultSet, created_by: str) -> None:
+        if not entry.name or entry.name != entry.name.strip():
+            raise PolicyError(f"default set name {entry.name!r}: empty or padded")
+        if entry.object_type is None:
+            raise PolicyError("a default set is for one object type (KMIP 2.1 §7.22)")
+        if self.execute("SELECT 1 FROM policy_default WHERE name = ?", (entry.name,)).fetchone():
+            raise PolicyError(f"a default set {entry.name!r} exists (remove it first)")
+        self.execute(
+            "INSERT INTO policy_default (name, selector, object_type, attributes, created, created_by)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                entry.name,
+                entry.selector,
+                entry.object_type,
+                entry.attributes.encode_any_version(),
+                _now(),
+                created_by,
+            ),
+        )
+
+    def add_constraint(self, entry: ConstraintRule, created_by: str) -> None:
+        if not entry.name or entry.name != entry.name.strip():
+            raise PolicyError(f"constraint name {entry.name!r}: empty or padded")
+        if self.execute("SELECT 1 FROM policy_constraint WHERE name = ?", (entry.name,)).fetchone():
+            raise PolicyError(f"a constraint {entry.name!r} exists (remove it first)")
+        self.execute(
+            "INSERT INTO policy_constraint (name, rule, object_types, object_groups, created, created_by)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                entry.name,
+                entry.rule,
+                json.dumps(sorted(entry.object_types)),
+                json.dumps(entry.object_groups),
+                _now(),
+                created_by,
+            ),
+        )
+
+    def remove(self, table: Literal["default", "constraint"], name: str) -> None:
+        found = self.execute(f"DELETE FROM policy_{table} WHERE name = ? RETURNING name", (name,)).fetchall()
+        if not found:
+            raise PolicyError(f"no {table} {name!r}" if table == "constraint" else f"no default set {name!r}")
+
+    def clear(self, table: Literal["default", "constraint"]) -> None:
+        self.execute(f"DELETE FROM policy_{table}")
+
+
+@contextmanager
+def open_policy(path: Path) -> Iterator[PolicyTables]:
+    """The policy tables of the store at `path` (made if missing), in one write transaction,
+    beside a running server (as `AccessAdmin.open`)."""
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.executescript(POLICY_SCHEMA)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield PolicyTables(connection.execute)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
