@@ -39,7 +39,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from testsupport import tools
 from testsupport.kmip_builders import as_attributes, name
-from testsupport.server import RunningServer
+from testsupport.server import RunningServer, cli
 from testsupport.softhsm import start_pkcs11_server, write_client_config
 
 HOST = Path(__file__).with_name("native_token_host.py")
@@ -324,6 +324,45 @@ def test_another_client_sees_none_of_the_first_clients_objects(
     assert "CKR_PIN_INCORRECT" in wrong.tool("-O", ok=False)
     with other.kmip() as kmip:
         assert locate_by_name(kmip, "admins-only") == []
+
+
+def test_a_key_another_client_was_granted_is_its_pkcs11_object_too(
+    admin: Client, native: RunningServer, module_path: Path, tmp_path: Path
+) -> None:
+    with admin.kmip() as kmip:
+        uid = kmip_aes_key(kmip, "shared-aes")
+        kmip.call(ActivateRequest(unique_identifier=uid))
+    native.client_identity("third")
+    for command in (
+        ["users", "add", "third", "--no-password"],
+        ["grants", "add", "--user", "third", "--object", uid, "--role", "user"],
+    ):
+        done = tools.run([*cli(), "admin", *command, "--data-dir", str(native.data_dir)])
+        assert done.returncode == 0, done.stderr
+    third = Client(native, module_path, "third", tmp_path)
+    assert object_ids(third.tool("-O"), "shared-aes")
+    iv = os.urandom(12)
+    used = third.host("shared-aes", iv.hex(), DATA.hex())
+    with admin.kmip() as kmip:
+        opened = kmip.call(
+            DecryptRequest(
+                unique_identifier=uid,
+                cryptographic_parameters=CryptographicParameters(
+                    block_cipher_mode=BlockCipherMode.GCM, tag_length=16
+                ),
+                data=bytes.fromhex(used["ciphertext"])[:-16],
+                iv_counter_nonce=iv,
+                authenticated_encryption_tag=bytes.fromhex(used["ciphertext"])[-16:],
+            )
+        )
+    assert opened.data == DATA
+    # The grant does not include Destroy: C_DestroyObject is refused, the key stays.
+    # (Its Destroy right is checked before the token revokes an Active key.)
+    (key_id,) = object_ids(third.tool("-O"), "shared-aes")
+    refused = third.tool("--delete-object", "--type", "secrkey", "--id", key_id, ok=False)
+    assert "C_DestroyObject() failed: rv = unknown PKCS11 error (0x1b)" in refused  # CKR_ACTION_PROHIBITED
+    with admin.kmip() as kmip:
+        assert attributes_of(kmip, uid)[Tag.STATE] == State.ACTIVE
 
 
 def test_destroying_through_pkcs11_destroys_the_managed_object(admin: Client) -> None:

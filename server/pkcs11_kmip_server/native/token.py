@@ -754,18 +754,22 @@ class NativeToken:
 
     def _visible(self, kmip: RequestContext, uid: str, operation: Operation) -> ObjectRecord | None:
         """The object, if the client may use it for `operation` and the token shows it now."""
-        kmip.operation = operation
         try:
-            record = kmip.load(uid)
+            return self._load(kmip, uid, operation)
         except KmipError:
             return None
+
+    def _load(self, kmip: RequestContext, uid: str, operation: Operation) -> ObjectRecord | None:
+        """The object as the access rules give it for `operation` (KmipError if they do not),
+        or None if the token does not show it (another type, destroyed, private and logged out)."""
+        kmip.operation = operation
+        record = kmip.load(uid)
         if (
             record.material is None
             or record.storage is not Storage.ONLINE
             or objects.object_class(record) is None
+            or (objects.is_private(record) and not self.logged_in)
         ):
-            return None
-        if objects.is_private(record) and not self.logged_in:
             return None
         return record
 
@@ -776,8 +780,18 @@ class NativeToken:
         operation: Operation,
         invalid: int = CKR.OBJECT_HANDLE_INVALID,
     ) -> ObjectRecord:
+        """The object of a handle for `operation`. One the client sees but whose grants do not
+        allow this is CKR_KEY_FUNCTION_NOT_PERMITTED (a key's use) or CKR_ACTION_PROHIBITED."""
         uid = self._uids.get(_int(handle))
-        record = self._visible(kmip, uid, operation) if uid is not None else None
+        try:
+            record = self._load(kmip, uid, operation) if uid is not None else None
+        except KmipError as error:
+            if error.reason is not ResultReason.PERMISSION_DENIED:
+                raise CKRError(invalid) from error
+            denied = (
+                CKR.KEY_FUNCTION_NOT_PERMITTED if invalid == CKR.KEY_HANDLE_INVALID else CKR.ACTION_PROHIBITED
+            )
+            raise CKRError(denied, error.message) from error
         if record is None:
             raise CKRError(invalid)
         return record
