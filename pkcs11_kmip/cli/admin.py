@@ -3,6 +3,7 @@
     pkcs11-kmip admin users  list|add|remove ... --data-dir DIR [--json]
     pkcs11-kmip admin groups list|add|remove ... --data-dir DIR [--json]
     pkcs11-kmip admin grants list|add|remove ... --data-dir DIR [--json]
+    pkcs11-kmip admin defaults|constraints list|add|remove ... --data-dir DIR [--json]
 
 Users are principals: a client certificate's CN, or a username that authenticates with a
 KMIP Username and Password Credential (its scrypt hash in DIR/users.toml). Groups are user
@@ -14,7 +15,7 @@ an object group or an object type. The owner of an object always has every right
 This works on the data directory, also while a server runs on it: the server reads the
 access tables on each request, so a change applies to the next request. (Administration
 over KMIP by an admin principal is not built yet.) Every change is appended to
-DIR/audit.log with who made it.
+DIR/audit.log with who made it. Attribute defaults and constraints: see admin_policy.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     remove = _action(grants, "remove", "remove a grant by its id", _remove_grant)
     remove.add_argument("id", type=int)
 
+    from pkcs11_kmip.cli.admin_policy import configure_policy
+
+    configure_policy(areas)
+
 
 def _actions(areas: Any, name: str, help_text: str) -> Any:
     parser = areas.add_parser(name, help=help_text)
@@ -118,16 +123,22 @@ def _guarded(run: Action) -> Action:
     return guarded
 
 
-@contextmanager
-def _access(options: argparse.Namespace) -> Iterator[AccessAdmin]:
+def store_path(options: argparse.Namespace) -> Path:
+    """The store database of the data directory --data-dir names."""
     from pkcs11_kmip_server.config import ServerConfig
     from pkcs11_kmip_server.datadir import is_initialized
-    from pkcs11_kmip_server.store.access import AccessAdmin
 
     if not is_initialized(options.data_dir):
         raise _Refused(f"{options.data_dir} is not a server data directory")
     config = ServerConfig.load(options.data_dir)
-    admin = AccessAdmin.open(config.path(config.store_path))
+    return config.path(config.store_path)
+
+
+@contextmanager
+def _access(options: argparse.Namespace) -> Iterator[AccessAdmin]:
+    from pkcs11_kmip_server.store.access import AccessAdmin
+
+    admin = AccessAdmin.open(store_path(options))
     try:
         yield admin
     finally:

@@ -1,0 +1,192 @@
+"""`pkcs11-kmip admin defaults|constraints`: attribute defaults and policy constraints.
+
+    pkcs11-kmip admin defaults list|add|remove ... --data-dir DIR [--json]
+    pkcs11-kmip admin constraints list|add|remove ... --data-dir DIR [--json]
+
+A default set gives attributes to new objects of one type that a request leaves out:
+selected by an Object Group value (--by group, the default) or a Name prefix (--by prefix)
+equal to its name, or by a KMIP 1.x Template of its name; or server-wide (--by server).
+A constraint is a named rule (see pkcs11_kmip_server.policy for the forms, e.g.
+min-length=AES:256) for some object types and object groups. Like the other admin
+commands this works on the data directory, also under a running server (which reads
+the tables on each request), and appends every change to DIR/audit.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from pkcs11_kmip.cli.admin import _action, _actions, _object_type, _print, _record, store_path
+
+if TYPE_CHECKING:
+    from pkcs11_kmip_server.store.policy import ConstraintRule, DefaultSet, PolicyTables
+
+
+def configure_policy(areas: Any) -> None:
+    defaults = _actions(areas, "defaults", "default attributes for new objects (named sets, server-wide)")
+    _action(defaults, "list", "list the default sets", _list_defaults)
+    add = _action(defaults, "add", "add a default set", _add_defaults)
+    add.add_argument("name", help="the Object Group value, Name prefix or Template name that selects it")
+    add.add_argument("--object-type", required=True, metavar="TYPE", help="e.g. SymmetricKey")
+    add.add_argument(
+        "--by", choices=("group", "prefix", "server"), default="group", help="how it is selected"
+    )
+    add.add_argument("--algorithm", help="Cryptographic Algorithm, e.g. AES")
+    add.add_argument("--length", type=int, help="Cryptographic Length in bits")
+    add.add_argument("--mode", help="Block Cipher Mode (in Cryptographic Parameters), e.g. CBC")
+    add.add_argument("--padding", help="Padding Method (in Cryptographic Parameters), e.g. PKCS5")
+    add.add_argument("--usage", help="Cryptographic Usage Mask, e.g. Encrypt|Decrypt")
+    add.add_argument("--sensitive", action="store_true", default=None, help="Sensitive true")
+    add.add_argument("--not-extractable", action="store_true", help="Extractable false")
+    _action(defaults, "remove", "remove a default set", _remove_defaults).add_argument("name")
+
+    constraints = _actions(areas, "constraints", "rules new and changed objects must keep")
+    _action(constraints, "list", "list the constraints", _list_constraints)
+    add = _action(constraints, "add", "add a constraint", _add_constraint)
+    add.add_argument("name")
+    add.add_argument("rule", help="e.g. algorithms=AES, min-length=AES:256, usage-forbidden=Sign|Decrypt")
+    add.add_argument("--object-type", action="append", default=[], metavar="TYPE", help="only for this type")
+    add.add_argument(
+        "--object-group", action="append", default=[], metavar="GROUP", help="only in this group"
+    )
+    _action(constraints, "remove", "remove a constraint", _remove_constraint).add_argument("name")
+
+
+@contextmanager
+def _policy(options: argparse.Namespace) -> Iterator[PolicyTables]:
+    from pkcs11_kmip_server.store.policy import open_policy
+
+    with open_policy(store_path(options)) as tables:
+        yield tables
+
+
+# --- defaults --------------------------------------------------------------------------------
+
+
+def _default_row(entry: DefaultSet) -> dict[str, Any]:
+    from pkcs11_kmip.kmip.spec.enums import ObjectType
+    from pkcs11_kmip_server.attributes import name_of
+    from pkcs11_kmip_server.policy import describe
+
+    return {
+        "name": entry.name,
+        "by": entry.selector,
+        "object_type": ObjectType(entry.object_type).name,
+        "attributes": [f"{name_of(e)}={describe(e.value)}" for e in entry.attributes],
+        "created": entry.created,
+        "created_by": entry.created_by,
+    }
+
+
+def _list_defaults(options: argparse.Namespace) -> int:
+    with _policy(options) as tables:
+        rows = [_default_row(entry) for entry in tables.default_sets()]
+    return _print(options, ("name", "by", "object_type", "attributes", "created", "created_by"), rows)
+
+
+def _add_defaults(options: argparse.Namespace) -> int:
+    from pkcs11_kmip.kmip.messages import Attributes
+    from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
+    from pkcs11_kmip.kmip.spec import Tag
+    from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, CryptographicAlgorithm, PaddingMethod
+    from pkcs11_kmip_server.policy import enum_named, usage_named
+    from pkcs11_kmip_server.store.policy import DefaultSet
+
+    attributes = Attributes()
+    if options.algorithm:
+        attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, enum_named(CryptographicAlgorithm, options.algorithm))
+    if options.length is not None:
+        attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, options.length)
+    if options.mode or options.padding:
+        attributes.add(
+            Tag.CRYPTOGRAPHIC_PARAMETERS,
+            CryptographicParameters(
+                block_cipher_mode=enum_named(BlockCipherMode, options.mode) if options.mode else None,
+                padding_method=enum_named(PaddingMethod, options.padding) if options.padding else None,
+            ),
+        )
+    if options.usage:
+        attributes.add(Tag.CRYPTOGRAPHIC_USAGE_MASK, usage_named(options.usage))
+    if options.sensitive:
+        attributes.add(Tag.SENSITIVE, True)
+    if options.not_extractable:
+        attributes.add(Tag.EXTRACTABLE, False)
+    if not len(attributes):
+        raise ValueError("a default set needs at least one attribute (--algorithm, --length, ...)")
+    entry = DefaultSet(options.name, options.by, _object_type(options.object_type), attributes)
+    with _policy(options) as tables:
+        tables.add_default_set(entry, getpass.getuser())
+        added = next(found for found in tables.default_sets() if found.name == options.name)
+    row = _default_row(added)
+    _record(options, "defaults added", defaults=row)
+    if options.json:
+        print(json.dumps(row, indent=2))
+    else:
+        print(f"default set {options.name} saved")
+    return 0
+
+
+def _remove_defaults(options: argparse.Namespace) -> int:
+    with _policy(options) as tables:
+        tables.remove("default", options.name)
+    _record(options, "defaults removed", defaults=options.name)
+    print(f"default set {options.name} removed")
+    return 0
+
+
+# --- constraints -----------------------------------------------------------------------------
+
+
+def _constraint_row(rule: ConstraintRule) -> dict[str, Any]:
+    from pkcs11_kmip.kmip.spec.enums import ObjectType
+
+    return {
+        "name": rule.name,
+        "rule": rule.rule,
+        "object_types": [ObjectType(t).name for t in rule.object_types],
+        "object_groups": rule.object_groups,
+        "created": rule.created,
+        "created_by": rule.created_by,
+    }
+
+
+def _list_constraints(options: argparse.Namespace) -> int:
+    with _policy(options) as tables:
+        rows = [_constraint_row(rule) for rule in tables.constraints()]
+    return _print(options, ("name", "rule", "object_types", "object_groups", "created", "created_by"), rows)
+
+
+def _add_constraint(options: argparse.Namespace) -> int:
+    from pkcs11_kmip_server.policy import parse_rule
+    from pkcs11_kmip_server.store.policy import ConstraintRule
+
+    parse_rule(options.rule)  # a ValueError says what is wrong with it
+    rule = ConstraintRule(
+        options.name,
+        options.rule,
+        [_object_type(text) for text in options.object_type],
+        list(options.object_group),
+    )
+    with _policy(options) as tables:
+        tables.add_constraint(rule, getpass.getuser())
+        added = next(found for found in tables.constraints() if found.name == options.name)
+    row = _constraint_row(added)
+    _record(options, "constraint added", constraint=row)
+    if options.json:
+        print(json.dumps(row, indent=2))
+    else:
+        print(f"constraint {options.name} saved")
+    return 0
+
+
+def _remove_constraint(options: argparse.Namespace) -> int:
+    with _policy(options) as tables:
+        tables.remove("constraint", options.name)
+    _record(options, "constraint removed", constraint=options.name)
+    print(f"constraint {options.name} removed")
+    return 0
