@@ -38,8 +38,9 @@ from pkcs11_kmip.kmip.spec.enums import (
     State,
 )
 from testsupport import tools
+from testsupport.admin import admin as admin_cli
 from testsupport.kmip_builders import as_attributes, name
-from testsupport.server import RunningServer, cli
+from testsupport.server import RunningServer
 from testsupport.softhsm import start_pkcs11_server, write_client_config
 
 HOST = Path(__file__).with_name("native_token_host.py")
@@ -137,6 +138,20 @@ def kmip_aes_key(kmip: KmipClient, label: str, *extra: tuple[int, object]) -> st
     ).unique_identifier
     assert isinstance(uid, str)
     return uid
+
+
+def gcm_decrypt(kmip: KmipClient, uid: str, iv: bytes, sealed: bytes) -> bytes | None:
+    """KMIP Decrypt of what Cryptoki's AES-GCM made: the 16-byte tag is after the ciphertext."""
+    parameters = CryptographicParameters(block_cipher_mode=BlockCipherMode.GCM, tag_length=16)
+    return kmip.call(
+        DecryptRequest(
+            unique_identifier=uid,
+            cryptographic_parameters=parameters,
+            data=sealed[:-16],
+            iv_counter_nonce=iv,
+            authenticated_encryption_tag=sealed[-16:],
+        )
+    ).data
 
 
 @pytest.fixture(scope="module")
@@ -267,18 +282,7 @@ def test_a_kmip_key_is_a_pkcs11_object_and_its_ciphertext_decrypts_through_kmip(
     sealed = bytes.fromhex(used["ciphertext"])
     assert len(sealed) == len(DATA) + 16
     with admin.kmip() as kmip:
-        opened = kmip.call(
-            DecryptRequest(
-                unique_identifier=uid,
-                cryptographic_parameters=CryptographicParameters(
-                    block_cipher_mode=BlockCipherMode.GCM, tag_length=16
-                ),
-                data=sealed[:-16],
-                iv_counter_nonce=iv,
-                authenticated_encryption_tag=sealed[-16:],
-            )
-        )
-    assert opened.data == DATA
+        assert gcm_decrypt(kmip, uid, iv, sealed) == DATA
 
 
 def test_lifecycle_is_honoured(admin: Client) -> None:
@@ -333,29 +337,14 @@ def test_a_key_another_client_was_granted_is_its_pkcs11_object_too(
         uid = kmip_aes_key(kmip, "shared-aes")
         kmip.call(ActivateRequest(unique_identifier=uid))
     native.client_identity("third")
-    for command in (
-        ["users", "add", "third", "--no-password"],
-        ["grants", "add", "--user", "third", "--object", uid, "--role", "user"],
-    ):
-        done = tools.run([*cli(), "admin", *command, "--data-dir", str(native.data_dir)])
-        assert done.returncode == 0, done.stderr
+    admin_cli(native.data_dir, "users", "add", "third", "--no-password")
+    admin_cli(native.data_dir, "grants", "add", "--user", "third", "--object", uid, "--role", "user")
     third = Client(native, module_path, "third", tmp_path)
     assert object_ids(third.tool("-O"), "shared-aes")
     iv = os.urandom(12)
     used = third.host("shared-aes", iv.hex(), DATA.hex())
     with admin.kmip() as kmip:
-        opened = kmip.call(
-            DecryptRequest(
-                unique_identifier=uid,
-                cryptographic_parameters=CryptographicParameters(
-                    block_cipher_mode=BlockCipherMode.GCM, tag_length=16
-                ),
-                data=bytes.fromhex(used["ciphertext"])[:-16],
-                iv_counter_nonce=iv,
-                authenticated_encryption_tag=bytes.fromhex(used["ciphertext"])[-16:],
-            )
-        )
-    assert opened.data == DATA
+        assert gcm_decrypt(kmip, uid, iv, bytes.fromhex(used["ciphertext"])) == DATA
     # The grant does not include Destroy: C_DestroyObject is refused, the key stays.
     # (Its Destroy right is checked before the token revokes an Active key.)
     (key_id,) = object_ids(third.tool("-O"), "shared-aes")
