@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from pkcs11_kmip.cryptoki.calls import Call
 from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.find_ahead import FindAhead
 from pkcs11_kmip.cryptoki.single_part import SingleParts
 from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, OutData, OutRequest, StructValue, Value
 
@@ -68,6 +69,7 @@ class LocalAnswers:
         self._sessions: dict[int, int] = {}  # open session handle -> its slot
         self._objects: dict[int, dict[int, bytes]] = {}  # object handle -> immutable values
         self.single_parts = SingleParts()
+        self.find_ahead = FindAhead()
 
     @property
     def before(self) -> int:

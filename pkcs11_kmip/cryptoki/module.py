@@ -173,7 +173,10 @@ class Library:
         answer = local.answer(call, inputs)
         if answer is not None:
             return answer
-        return local.single_parts.call(call, inputs, functools.partial(self._learned, transport, local))
+        forward = functools.partial(self._learned, transport, local)
+        return local.find_ahead.call(
+            call, inputs, functools.partial(local.single_parts.call, forward=forward)
+        )
 
     def _learned(
         self, transport: Transport, local: LocalAnswers, call: Call, inputs: Mapping[str, Value]

@@ -135,7 +135,11 @@ class SingleParts:
         """Drop the kept output and start its operation again on the module, where the
         application believes it still is (its result is that of the call that follows)."""
         self._kept.pop(session, None)
-        init = SINGLE_PART[kept.call]
+        self._start_again(session, kept.call, forward)
+
+    def _start_again(self, session: int, name: str, forward: Forward) -> None:
+        """Send the last Init of `name`'s operation on this session again, as it was."""
+        init = SINGLE_PART[name]
         arguments = self._inits.get((session, init)) if init is not None else None
         if init is not None and arguments is not None:
             forward(BY_NAME[init], arguments)
@@ -153,10 +157,7 @@ class SingleParts:
             return CKR.OK, {field: OutData(answer.length)}
         if rv == CKR.BUFFER_TOO_SMALL and isinstance(answer, OutData):
             return CKR.OK, {field: OutData(answer.length)}  # the operation is still active
-        init = SINGLE_PART[call.name]
-        arguments = self._inits.get((session, init)) if init is not None else None
-        if init is not None and arguments is not None:
-            forward(BY_NAME[init], arguments)
+        self._start_again(session, call.name, forward)
         return forward(call, inputs)
 
 

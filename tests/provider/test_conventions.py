@@ -605,3 +605,26 @@ def test_threads_sign_in_their_own_sessions(counted: tuple[Host, CountingClient,
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_find_objects_reads_ahead(counted: tuple[Host, CountingClient, int]) -> None:
+    """One C_FindObjects reaches the server however the application pages; the search
+    stays the module's (a second Init meets it, Final ends it)."""
+    host, client, session = counted
+    ffi = host.ffi
+    made = {ec_key(host, session)[1] for _ in range(3)}
+    klass = ffi.new("CK_ULONG *", CKO_PRIVATE_KEY)
+    template = host.template((CKA_CLASS, klass, ffi.sizeof("CK_ULONG")))
+    assert host("C_FindObjectsInit", session, template, 1) == CKR.OK
+    assert host("C_FindObjectsInit", session, template, 1) == CKR.OPERATION_ACTIVE
+    sent = len(client.sent)
+    found, count, seen = ffi.new("CK_OBJECT_HANDLE[2]", [7, 7]), host.ulong(), set()
+    while True:
+        assert host("C_FindObjects", session, found, 1, count) == CKR.OK
+        if count[0] == 0:
+            break
+        assert found[1] == 7
+        seen.add(int(found[0]))
+    assert made <= seen and client.sent[sent:] == ["C_FindObjects"]
+    assert host("C_FindObjectsFinal", session) == CKR.OK
+    assert host("C_FindObjects", session, found, 1, count) == CKR.OPERATION_NOT_INITIALIZED
