@@ -1,0 +1,68 @@
+"""The OASIS test cases of Create/Join Split Key (TC-SJ-*) and PKCS#12 (TC-PKCS12-*) through the runner.
+
+They belong to no profile; they run as test_wrap_derive_testcases.py runs its files,
+each with a client identity of its own. A file no conformant server can pass is listed
+with the reason and the beginning of the runner's first difference, and is marked
+xfail(strict): it must fail exactly so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pkcs11_kmip.conformance import run_files
+from testsupport.server import RunningServer
+
+TESTCASES = Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases"
+CND02 = TESTCASES / "kmip-testcases-v2.0-cnd02"
+V21 = TESTCASES / "kmip-testcases-v2.1-cn01-partial"
+
+RANDOM_SHARES = (
+    "the expected Get answers hold the reference server's split of the key, made with random "
+    "coefficients (those of TC-SJ-2 are of GF(2^8) mod 0x11D and join back to the key, as "
+    "tests/server/test_split_keys.py checks); no other split can equal them"
+)
+
+# file -> None (passes), or (reason, the beginning of the runner's first difference)
+FILES: dict[Path, tuple[str, str] | None] = {
+    CND02 / "TC-SJ-1-20.xml": None,
+    CND02 / "TC-SJ-2-20.xml": (
+        RANDOM_SHARES,
+        "message 3 / BatchItem / ResponsePayload / SplitKey / KeyBlock / KeyValue / KeyMaterial: "
+        "expected 66c46a7754f94de420c7b1a7fff5ec56, got",
+    ),
+    CND02 / "TC-SJ-3-20.xml": None,
+    V21 / "TC-SJ-3-21.xml": None,
+    CND02 / "TC-SJ-4-20.xml": (
+        RANDOM_SHARES.replace("of GF(2^8) mod 0x11D", "XOR shares"),
+        "message 3 / BatchItem / ResponsePayload / SplitKey / KeyBlock / KeyValue / KeyMaterial: "
+        "expected d4b92c299199298e30dee13b967e6dda, got",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "listed"),
+    [
+        pytest.param(
+            path,
+            listed,
+            id=path.stem,
+            marks=[pytest.mark.xfail(strict=True, raises=pytest.xfail.Exception, reason=listed[0])]
+            if listed
+            else [],
+        )
+        for path, listed in FILES.items()
+    ],
+)
+def test_testcase_file(kmip_server: RunningServer, path: Path, listed: tuple[str, str] | None) -> None:
+    if not path.exists():
+        raise pytest.UsageError(f"KMIP reference data missing: {path}")
+    with kmip_server.client(f"conformance-{path.stem}") as client:
+        (result,) = run_files([path], client.exchange)
+    if listed is not None and result.difference is not None:
+        assert result.difference.startswith(listed[1]), result.difference
+        pytest.xfail(result.difference)
+    assert result.passed, result.line()
