@@ -364,7 +364,7 @@ NOT_CARRIED = [
     (ED25519, True, F.EC_PRIVATE_KEY),
     (ED25519, False, F.PKCS_1),
     (X25519, False, F.TRANSPARENT_RSA_PUBLIC_KEY),
-    (RSA, True, F.PKCS_12),
+    (RSA, False, F.PKCS_12),  # PKCS#12 carries private keys (with a password: test_split_keys.py)
     (EC, False, F.PKCS_10),
     (RSA, True, F.OPAQUE),
     (RSA, True, F.TRANSPARENT_SYMMETRIC_KEY),

@@ -5,7 +5,8 @@ only wrapped (TC-SENSITIVE-1-20). Wrapping (a Key Wrapping Specification, or Key
 Type As Registered) is `pkcs11_kmip_server.key_wrapping`'s; the key is converted to the
 Key Format Type asked for first, and that is what is wrapped. A key stored wrapped (as
 Import keeps one it is given As Registered) is unwrapped first when the request asks
-for it Not Wrapped or wrapped anew.
+for it Not Wrapped or wrapped anew. Key Format Type PKCS#12 (a private key with its
+certificate chain, under a linked password) is `pkcs11_kmip_server.pkcs12`'s.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 from pkcs11_kmip.kmip.messages import Structure
 from pkcs11_kmip.kmip.messages.payloads import GetRequest, GetResponse
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import KeyWrapType, Operation, ResultReason
+from pkcs11_kmip.kmip.spec.enums import KeyFormatType, KeyWrapType, Operation, ResultReason
+from pkcs11_kmip_server import pkcs12
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
@@ -44,7 +46,10 @@ def get_object(context: RequestContext, request: GetRequest) -> tuple[ObjectReco
         raise KmipError(ResultReason.SENSITIVE, "a Sensitive object leaves the server only wrapped")
     if wrapping is not None or request.key_wrap_type is KeyWrapType.NOT_WRAPPED:
         material, _ = unwrap_registered(context, material)  # a key stored wrapped (Import As Registered)
-    value = convert_material(material, request.key_format_type, request.key_compression_type)
+    if request.key_format_type is KeyFormatType.PKCS_12:
+        value: Structure = pkcs12.container(context, record, material)
+    else:
+        value = convert_material(material, request.key_format_type, request.key_compression_type)
     if wrapping is not None:
         value = wrap_object(context, record, value, wrapping)
     if record.attributes.get(Tag.FRESH) is True:  # KMIP 2.1 §4.21: no longer fresh once served

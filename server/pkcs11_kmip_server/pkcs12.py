@@ -1,0 +1,140 @@
+"""Key Format Type PKCS#12 (RFC 7292): a private key with its certificate chain, under a password.
+
+Get (KMIP 2.1 §6.1.19): the container holds the private key, the certificate its PKCS#12
+Certificate Link names (or, failing that, the one its public key's link names) and the
+chain above it, one PKCS#12 Certificate Link or Certificate Link per certificate, as
+TC-PKCS12-1-20 builds it; two links where a chain has one is Invalid Field ("more than one
+valid certificate chain"). The password is the value of the Secret Data the key's PKCS#12
+Password Link names: a missing or repeated link, or an object that is no Secret Data, is
+Bad Password; a password that is not Active is Wrong Key Lifecycle State, as
+TC-PKCS12-2-20 expects of 2.0. The friendly name is the key's PKCS#12 Friendly Name,
+else "alias" (§4.39). pyca/cryptography writes the container (its best available
+encryption: AES-256-CBC with PBKDF2).
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+from pkcs11_kmip.kmip.messages import Structure
+from pkcs11_kmip.kmip.messages.objects import Certificate, KeyBlock, KeyValue, PrivateKey, SecretData
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import KeyFormatType, LinkType, ObjectType, ResultReason, State
+from pkcs11_kmip_server import formats
+from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.lifecycle import refresh_state
+from pkcs11_kmip_server.objects import require_material
+from pkcs11_kmip_server.store import ObjectRecord
+
+DEFAULT_FRIENDLY_NAME = "alias"
+# The links from a certificate to the one that issued it, in the order they are followed.
+ISSUER_LINKS = (LinkType.PKCS_12_CERTIFICATE_LINK, LinkType.CERTIFICATE_LINK)
+# A chain longer than this is a loop or a mistake.
+MAX_CHAIN = 16
+
+
+def linked(record: ObjectRecord, *link_types: LinkType) -> list[str]:
+    """The distinct identifiers the object's links of the first of `link_types` it has name."""
+    for link_type in link_types:
+        uids = [
+            str(link.linked_object_identifier)
+            for link in record.attributes.get_all(Tag.LINK)
+            if link.link_type is link_type
+        ]
+        if uids:
+            return list(dict.fromkeys(uids))
+    return []
+
+
+def password_of(context: RequestContext, record: ObjectRecord) -> bytes:
+    """The value of the Active Secret Data the object's PKCS#12 Password Link names."""
+    uids = linked(record, LinkType.PKCS_12_PASSWORD_LINK)
+    if len(uids) != 1:
+        count = "no" if not uids else "more than one"
+        raise KmipError(ResultReason.BAD_PASSWORD, f"{record.uid} has {count} PKCS#12 Password Link")
+    password = context.load(uids[0])
+    material = require_material(password)
+    block = material.key_block if isinstance(material, SecretData) else None
+    value = (
+        block.key_value.key_material if block is not None and isinstance(block.key_value, KeyValue) else None
+    )
+    if not isinstance(value, bytes) or not value:
+        raise KmipError(
+            ResultReason.BAD_PASSWORD, f"the PKCS#12 password {password.uid} is no Secret Data value"
+        )
+    if refresh_state(password.attributes, context.now) is not State.ACTIVE:
+        raise KmipError(
+            ResultReason.WRONG_KEY_LIFECYCLE_STATE, f"the PKCS#12 password {password.uid} is not Active"
+        )
+    return value
+
+
+def _certificate(context: RequestContext, uid: str) -> x509.Certificate:
+    record = context.load(uid)
+    material = require_material(record)
+    if not isinstance(material, Certificate) or material.certificate_value is None:
+        raise KmipError(
+            ResultReason.INVALID_OBJECT_TYPE,
+            f"{uid}, linked as a certificate, is a {record.object_type.name}",
+        )
+    try:
+        return x509.load_der_x509_certificate(material.certificate_value)
+    except ValueError:
+        raise KmipError(ResultReason.INVALID_FIELD, f"{uid} is no X.509 certificate") from None
+
+
+def _one(uids: list[str], what: str) -> str | None:
+    if len(uids) > 1:
+        raise KmipError(
+            ResultReason.INVALID_FIELD, f"{what} links to {len(uids)} certificates: more than one chain"
+        )
+    return uids[0] if uids else None
+
+
+def chain_of(context: RequestContext, record: ObjectRecord) -> list[x509.Certificate]:
+    """The key's certificate first, then each issuer's, as the links give them."""
+    uid = _one(linked(record, LinkType.PKCS_12_CERTIFICATE_LINK), record.uid)
+    if uid is None:
+        public = _one(linked(record, LinkType.PUBLIC_KEY_LINK), record.uid)
+        if public is not None:
+            public_record = context.load(public)
+            uid = _one(linked(public_record, *ISSUER_LINKS), public_record.uid)
+    chain: list[x509.Certificate] = []
+    seen: set[str] = set()
+    while uid is not None and uid not in seen and len(chain) < MAX_CHAIN:
+        seen.add(uid)
+        chain.append(_certificate(context, uid))
+        uid = _one(linked(context.load(uid), *ISSUER_LINKS), uid)
+    return chain
+
+
+def container(context: RequestContext, record: ObjectRecord, material: Structure) -> PrivateKey:
+    """The private key as a PKCS#12 container (Get with Key Format Type PKCS#12)."""
+    block = getattr(material, "key_block", None)
+    if record.object_type is not ObjectType.PRIVATE_KEY or not isinstance(block, KeyBlock):
+        raise KmipError(
+            ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED,
+            f"PKCS#12 is given for private keys, not for a {record.object_type.name}",
+        )
+    key = formats.load_key(block, True)
+    password = password_of(context, record)
+    chain = chain_of(context, record)
+    name = record.attributes.get(Tag.PKCS_12_FRIENDLY_NAME) or DEFAULT_FRIENDLY_NAME
+    try:
+        der = pkcs12.serialize_key_and_certificates(
+            name.encode(),
+            key,  # type: ignore[arg-type]
+            chain[0] if chain else None,
+            chain[1:] or None,
+            BestAvailableEncryption(password),
+        )
+    except TypeError:  # X25519/X448 keys have no PKCS#12 form in pyca
+        raise KmipError(
+            ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED,
+            f"an {formats.kind_of(key).name} key has no PKCS#12 form",
+        ) from None
+    return PrivateKey(
+        key_block=KeyBlock(key_format_type=KeyFormatType.PKCS_12, key_value=KeyValue(key_material=der))
+    )
