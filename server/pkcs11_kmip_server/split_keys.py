@@ -153,10 +153,10 @@ def check_split(method: SplitKeyMethod, parts: int, threshold: int, prime: int |
         raise SplitError(f"a threshold of {threshold} of {parts} parts: it must be from 1 to the parts")
     if method is XOR and threshold != parts:
         raise SplitError("XOR splits need every part: the Split Key Threshold must equal the Split Key Parts")
-    if (prime is not None) != (method is PRIME):
-        raise SplitError("a Prime Field Size goes with Polynomial Sharing Prime Field, and only with it")
+    if prime is not None and method is not PRIME:
+        raise SplitError("a Prime Field Size goes with Polynomial Sharing Prime Field only")
     largest = FIELDS[method].size - 1 if method in FIELDS else (prime or 0) - 1
-    if method is not XOR and parts > largest:
+    if method is not XOR and parts > largest and (prime is not None or method is not PRIME):
         raise SplitError(f"{method.name} makes at most {largest} parts")
 
 
@@ -189,7 +189,8 @@ def split(
             last = bytes(a ^ b for a, b in zip(last, share, strict=True))
         return [*shares, last]
     if method is PRIME:
-        assert prime is not None
+        if prime is None:
+            raise SplitError("Polynomial Sharing Prime Field needs its Prime Field Size")
         check_prime_field(prime, 8 * len(secret))
         width = (prime.bit_length() + 7) // 8
         # random coefficients below p: 8 bytes more than p needs make the bias negligible

@@ -18,7 +18,6 @@ from pkcs11_kmip.kmip.messages.objects import (
     KeyBlock,
     KeyValue,
     PrivateKey,
-    SecretData,
     SplitKey,
     SymmetricKey,
 )
@@ -36,6 +35,8 @@ from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.operations.archive import require_online
 from pkcs11_kmip_server.store import ObjectRecord
 
+# The object types split.
+SPLIT = frozenset({ObjectType.SYMMETRIC_KEY, ObjectType.SECRET_DATA, ObjectType.PRIVATE_KEY})
 # What a key's restrictive flags are; its parts keep them.
 _KEPT_FLAGS = ((Tag.SENSITIVE, True), (Tag.EXTRACTABLE, False))
 
@@ -102,7 +103,7 @@ def _held_key(context: RequestContext, uid: UniqueId, requested: Attributes) -> 
     refresh_state(record.attributes, context.now)
     material = require_material(record)
     block = key_block_of(material)
-    if block is None or not isinstance(material, SymmetricKey | SecretData | PrivateKey):
+    if block is None or record.object_type not in SPLIT:
         raise KmipError(
             ResultReason.INVALID_OBJECT_TYPE,
             f"a {record.object_type.name} is not split: symmetric keys, secret data and private keys are",
