@@ -14,18 +14,34 @@ encryption: AES-256-CBC with PBKDF2).
 
 from __future__ import annotations
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+from typing import TypeGuard
 
-from pkcs11_kmip.kmip.messages import Structure
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    pkcs12,
+)
+
+from pkcs11_kmip.kmip.messages import Attributes, Structure
 from pkcs11_kmip.kmip.messages.objects import Certificate, KeyBlock, KeyValue, PrivateKey, SecretData
+from pkcs11_kmip.kmip.messages.structures import Link
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import KeyFormatType, LinkType, ObjectType, ResultReason, State
-from pkcs11_kmip_server import formats
+from pkcs11_kmip.kmip.spec.enums import (
+    CertificateType,
+    KeyFormatType,
+    LinkType,
+    ObjectType,
+    ResultReason,
+    State,
+)
+from pkcs11_kmip_server import certificates, formats
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
-from pkcs11_kmip_server.objects import require_material
+from pkcs11_kmip_server.objects import new_record, require_material
 from pkcs11_kmip_server.store import ObjectRecord
 
 DEFAULT_FRIENDLY_NAME = "alias"
@@ -35,12 +51,12 @@ ISSUER_LINKS = (LinkType.PKCS_12_CERTIFICATE_LINK, LinkType.CERTIFICATE_LINK)
 MAX_CHAIN = 16
 
 
-def linked(record: ObjectRecord, *link_types: LinkType) -> list[str]:
-    """The distinct identifiers the object's links of the first of `link_types` it has name."""
+def linked(attributes: Attributes, *link_types: LinkType) -> list[str]:
+    """The distinct identifiers the links of the first of `link_types` present name."""
     for link_type in link_types:
         uids = [
             str(link.linked_object_identifier)
-            for link in record.attributes.get_all(Tag.LINK)
+            for link in attributes.get_all(Tag.LINK)
             if link.link_type is link_type
         ]
         if uids:
@@ -48,12 +64,12 @@ def linked(record: ObjectRecord, *link_types: LinkType) -> list[str]:
     return []
 
 
-def password_of(context: RequestContext, record: ObjectRecord) -> bytes:
+def password_of(context: RequestContext, attributes: Attributes, owner: str) -> bytes:
     """The value of the Active Secret Data the object's PKCS#12 Password Link names."""
-    uids = linked(record, LinkType.PKCS_12_PASSWORD_LINK)
+    uids = linked(attributes, LinkType.PKCS_12_PASSWORD_LINK)
     if len(uids) != 1:
         count = "no" if not uids else "more than one"
-        raise KmipError(ResultReason.BAD_PASSWORD, f"{record.uid} has {count} PKCS#12 Password Link")
+        raise KmipError(ResultReason.BAD_PASSWORD, f"{owner} has {count} PKCS#12 Password Link")
     password = context.load(uids[0])
     material = require_material(password)
     block = material.key_block if isinstance(material, SecretData) else None
@@ -95,18 +111,18 @@ def _one(uids: list[str], what: str) -> str | None:
 
 def chain_of(context: RequestContext, record: ObjectRecord) -> list[x509.Certificate]:
     """The key's certificate first, then each issuer's, as the links give them."""
-    uid = _one(linked(record, LinkType.PKCS_12_CERTIFICATE_LINK), record.uid)
+    uid = _one(linked(record.attributes, LinkType.PKCS_12_CERTIFICATE_LINK), record.uid)
     if uid is None:
-        public = _one(linked(record, LinkType.PUBLIC_KEY_LINK), record.uid)
+        public = _one(linked(record.attributes, LinkType.PUBLIC_KEY_LINK), record.uid)
         if public is not None:
             public_record = context.load(public)
-            uid = _one(linked(public_record, *ISSUER_LINKS), public_record.uid)
+            uid = _one(linked(public_record.attributes, *ISSUER_LINKS), public_record.uid)
     chain: list[x509.Certificate] = []
     seen: set[str] = set()
     while uid is not None and uid not in seen and len(chain) < MAX_CHAIN:
         seen.add(uid)
         chain.append(_certificate(context, uid))
-        uid = _one(linked(context.load(uid), *ISSUER_LINKS), uid)
+        uid = _one(linked(context.load(uid).attributes, *ISSUER_LINKS), uid)
     return chain
 
 
@@ -119,7 +135,7 @@ def container(context: RequestContext, record: ObjectRecord, material: Structure
             f"PKCS#12 is given for private keys, not for a {record.object_type.name}",
         )
     key = formats.load_key(block, True)
-    password = password_of(context, record)
+    password = password_of(context, record.attributes, record.uid)
     chain = chain_of(context, record)
     name = record.attributes.get(Tag.PKCS_12_FRIENDLY_NAME) or DEFAULT_FRIENDLY_NAME
     try:
@@ -138,3 +154,68 @@ def container(context: RequestContext, record: ObjectRecord, material: Structure
     return PrivateKey(
         key_block=KeyBlock(key_format_type=KeyFormatType.PKCS_12, key_value=KeyValue(key_material=der))
     )
+
+
+def is_container(material: Structure) -> TypeGuard[PrivateKey]:
+    block = getattr(material, "key_block", None)
+    return (
+        isinstance(material, PrivateKey) and getattr(block, "key_format_type", None) is KeyFormatType.PKCS_12
+    )
+
+
+def opened(
+    context: RequestContext, material: PrivateKey, requested: Attributes
+) -> tuple[PrivateKey, list[Certificate]]:
+    """Register of a PKCS#12 private key: the key (kept as PKCS#8) and its certificates, leaf first.
+
+    The password is the one the request's PKCS#12 Password Link names (checked as Get
+    checks it, first, as TC-PKCS12-2-20 expects); a container it does not open is Bad
+    Password. The friendly name the request gives is recorded, else the certificate's.
+    """
+    password = password_of(context, requested, "the private key registered")
+    block = material.key_block
+    data = (
+        block.key_value.key_material if block is not None and isinstance(block.key_value, KeyValue) else None
+    )
+    if not isinstance(data, bytes):
+        raise KmipError(ResultReason.INVALID_FIELD, "a PKCS#12 key block holds the container's bytes")
+    try:
+        container = pkcs12.load_pkcs12(data, password)
+    except ValueError:
+        raise KmipError(ResultReason.BAD_PASSWORD, "the PKCS#12 does not open with its password") from None
+    if container.key is None:
+        raise KmipError(ResultReason.INVALID_FIELD, "the PKCS#12 holds no private key")
+    der = container.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    held = [container.cert, *container.additional_certs] if container.cert else []
+    if requested.get(Tag.PKCS_12_FRIENDLY_NAME) is None and container.cert and container.cert.friendly_name:
+        requested.add(Tag.PKCS_12_FRIENDLY_NAME, container.cert.friendly_name.decode(errors="replace"))
+    key = PrivateKey(
+        key_block=KeyBlock(key_format_type=KeyFormatType.PKCS_8, key_value=KeyValue(key_material=der))
+    )
+    return key, [
+        Certificate(
+            certificate_type=CertificateType.X_509, certificate_value=c.certificate.public_bytes(Encoding.DER)
+        )
+        for c in held
+    ]
+
+
+def register_chain(context: RequestContext, key: ObjectRecord, chain: list[Certificate]) -> None:
+    """The container's certificates as new objects, linked as Get follows them (key -> leaf -> issuer ...).
+
+    The key's link is added to its record before it is stored; each certificate's is saved.
+    """
+    previous = key
+    name = key.attributes.get(Tag.PKCS_12_FRIENDLY_NAME)
+    for certificate in chain:
+        attributes = certificates.certificate_attributes(certificate)
+        if name is not None:
+            attributes.add(Tag.PKCS_12_FRIENDLY_NAME, name)
+        record = new_record(context, ObjectType.CERTIFICATE, certificate, attributes)
+        context.session.insert(record)
+        previous.attributes.add(
+            Tag.LINK, Link(link_type=LinkType.PKCS_12_CERTIFICATE_LINK, linked_object_identifier=record.uid)
+        )
+        if previous is not key:
+            context.session.save(previous)
+        previous = record

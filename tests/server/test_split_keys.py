@@ -5,7 +5,8 @@ and the split with its coefficient reproduces them), small splits computed by ha
 GF(2^8) mod 0x11D, GF(2^16) = GF(2^8)[y]/(y^2+y+0x3A) and GF(257). On the server: every
 method splits and joins a key back (each subset of Threshold parts), private keys and
 secret data too; refusals carry their reasons. A PKCS#12 the server writes is opened by
-pyca/cryptography with the linked password and holds the key, its certificate and chain.
+pyca/cryptography with the linked password and holds the key, its certificate and chain;
+one pyca writes is registered as the key (PKCS#8) and its certificates, linked.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from cryptography.x509.oid import NameOID
 from pkcs11_kmip.kmip.client import KmipClient
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.attributes import NewAttribute
-from pkcs11_kmip.kmip.messages.objects import Certificate, KeyBlock, KeyValue, SplitKey
+from pkcs11_kmip.kmip.messages.objects import Certificate, KeyBlock, KeyValue, PrivateKey, SplitKey
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
     AddAttributeRequest,
     CreateSplitKeyRequest,
+    GetAttributesRequest,
     GetRequest,
     JoinSplitKeyRequest,
+    RegisterRequest,
 )
 from pkcs11_kmip.kmip.messages.structures import Link
 from pkcs11_kmip.kmip.spec import Tag
@@ -395,3 +398,51 @@ def test_pkcs12_refusals(v2: KmipClient, chain: dict[str, Any]) -> None:
     assert get(chain["uids"][0]) is R.KEY_FORMAT_TYPE_NOT_SUPPORTED  # a certificate, not a private key
     link(v2, chain["uids"][0], LinkType.PKCS_12_CERTIFICATE_LINK, chain["uids"][2])
     assert get(chain["private"]) is R.INVALID_FIELD  # the leaf now has two issuers: two chains
+
+
+def register_request(data: bytes, password: str) -> RegisterRequest:
+    block = KeyBlock(key_format_type=KeyFormatType.PKCS_12, key_value=KeyValue(key_material=data))
+    link = Link(link_type=LinkType.PKCS_12_PASSWORD_LINK, linked_object_identifier=password)
+    return RegisterRequest(
+        object_type=OT.PRIVATE_KEY,
+        object=PrivateKey(key_block=block),
+        attributes=as_attributes((Tag.LINK, link)),
+    )
+
+
+def test_a_registered_pkcs12_is_the_key_and_its_linked_chain(v2: KmipClient, chain: dict[str, Any]) -> None:
+    leaf, inter, root = chain["certs"]
+    data = pkcs12.serialize_key_and_certificates(
+        b"imported", chain["key"], leaf, [inter, root], serialization.BestAvailableEncryption(b"s3cret")
+    )
+    asleep = register_object(v2, OT.SECRET_DATA, secret_data(b"s3cret"), U.DERIVE_KEY, active=False)
+    assert refusal(v2, register_request(data, asleep)) is R.WRONG_KEY_LIFECYCLE_STATE  # TC-PKCS12-2-20
+    wrong = register_object(v2, OT.SECRET_DATA, secret_data(b"not it"), U.DERIVE_KEY)
+    assert refusal(v2, register_request(data, wrong)) is R.BAD_PASSWORD
+    password = register_object(v2, OT.SECRET_DATA, secret_data(b"s3cret"), U.DERIVE_KEY)
+    uid = str(v2.call(register_request(data, password)).unique_identifier)
+    der = chain["key"].private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    value, stored = material(v2, uid)
+    assert value.key_block.key_format_type is KeyFormatType.PKCS_8 and stored == der
+    found, uid_now = [], uid
+    for _ in range(3):  # key -> leaf -> intermediate -> root, by PKCS#12 Certificate Links
+        links = [
+            link.linked_object_identifier
+            for link in v2.call(GetAttributesRequest(unique_identifier=uid_now)).attributes.get_all(Tag.LINK)
+            if link.link_type is LinkType.PKCS_12_CERTIFICATE_LINK
+        ]
+        assert len(links) == 1
+        uid_now = str(links[0])
+        found.append(
+            x509.load_der_x509_certificate(
+                v2.call(GetRequest(unique_identifier=uid_now)).object.certificate_value
+            )
+        )
+    assert found == [leaf, inter, root]
+    again = pkcs12.load_pkcs12(material(v2, uid, KeyFormatType.PKCS_12)[1], b"s3cret")
+    assert (
+        again.cert is not None and again.cert.certificate == leaf and again.cert.friendly_name == b"imported"
+    )
+    assert [c.certificate for c in again.additional_certs] == [inter, root]

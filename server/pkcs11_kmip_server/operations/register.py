@@ -6,7 +6,8 @@ Cryptographic Failure. Keys are read before they are stored: malformed material,
 material that is not what its Key Format Type and Cryptographic Algorithm say, is
 Invalid Field. What the server can read out of the object (a key's algorithm, length
 and curve; a certificate's subject, issuer, serial number ...) it records as
-attributes; where the client also gave one of them, the two must agree.
+attributes; where the client also gave one of them, the two must agree. A private key
+in PKCS#12 is stored as PKCS#8 and its certificates as objects of their own (`pkcs12`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultReason,
 )
 from pkcs11_kmip_server import attributes as rules
-from pkcs11_kmip_server import certificates, formats, keys, policy
+from pkcs11_kmip_server import certificates, formats, keys, pkcs12, policy
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_wrapping import REGISTERED_WRAPPING, unwrap_registered
@@ -51,6 +52,9 @@ def register(context: RequestContext, request: RegisterRequest) -> RegisterRespo
     )
     requested = policy.with_defaults(context, object_type, requested, registered=True)
     unwrapped, registered_wrapping = unwrap_registered(context, given_object)
+    chain: list[Certificate] = []
+    if pkcs12.is_container(unwrapped):  # the key and its certificates out of the PKCS#12
+        unwrapped, chain = pkcs12.opened(context, unwrapped, requested)
     material, derived = read_object(unwrapped, requested)
     requested = settle(requested, derived)
     block = key_block_of(material)
@@ -65,6 +69,7 @@ def register(context: RequestContext, request: RegisterRequest) -> RegisterRespo
     record = new_record(context, object_type, material, requested)
     if registered_wrapping is not None:
         record.attributes.add(REGISTERED_WRAPPING, registered_wrapping)
+    pkcs12.register_chain(context, record, chain)  # before the key is stored: it links them
     context.session.insert(record)
     context.id_placeholder = record.uid
     return RegisterResponse(unique_identifier=record.uid)
