@@ -45,11 +45,10 @@ from pkcs11_kmip_server.crypto.derivation import (
 )
 from pkcs11_kmip_server.crypto.mechanisms import choose, cipher_spec, effective_parameters
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.formats import convert_material
 from pkcs11_kmip_server.key_use import spend_usage, usable_key
-from pkcs11_kmip_server.objects import new_record, requested_attributes, touch
+from pkcs11_kmip_server.objects import requested_attributes, touch
 from pkcs11_kmip_server.operations import handles
-from pkcs11_kmip_server.operations.register import read_object, settle
+from pkcs11_kmip_server.operations.register import record_made
 from pkcs11_kmip_server.store import ObjectRecord
 
 OT = ObjectType
@@ -137,13 +136,7 @@ def _new_object(
     else:
         block = KeyBlock(key_format_type=KeyFormatType.OPAQUE, key_value=value)
         made = SecretData(secret_data_type=SecretDataType.SEED, key_block=block)
-    material, read = read_object(made, requested)
-    requested = settle(requested, read)
-    wanted = requested.get(Tag.KEY_FORMAT_TYPE)  # kept in the format asked for (§4.26), or refused
-    requested.remove(Tag.KEY_FORMAT_TYPE)
-    if wanted is not None:
-        material = convert_material(material, wanted, None)
-    return new_record(context, object_type, material, requested)
+    return record_made(context, object_type, made, requested)
 
 
 def _hashing(request: DeriveKeyRequest, row: DerivationMethodRow, source: ObjectRecord) -> HashingAlgorithm:

@@ -29,11 +29,10 @@ from pkcs11_kmip.kmip.spec.enums import KeyFormatType, ObjectType, Operation, Re
 from pkcs11_kmip_server import split_keys
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.formats import convert_material
-from pkcs11_kmip_server.objects import new_record, requested_attributes, require_material
+from pkcs11_kmip_server.objects import requested_attributes, require_material
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.operations.archive import require_online
-from pkcs11_kmip_server.operations.register import read_object, settle
+from pkcs11_kmip_server.operations.register import read_object, record_made
 from pkcs11_kmip_server.store import ObjectRecord
 
 OT = ObjectType
@@ -165,12 +164,7 @@ def _new_key(
             SymmetricKey(key_block=block) if object_type is OT.SYMMETRIC_KEY else PrivateKey(key_block=block)
         )
     try:
-        material, read = read_object(made, requested)
+        read_object(made, requested)  # bytes that are no such key: the parts are not of one key
     except KmipError as error:
-        raise _failure(f"the parts do not join into a {object_type.name}: {error}") from None
-    requested = settle(requested, read)
-    wanted = requested.get(Tag.KEY_FORMAT_TYPE)  # kept in the format asked for (§4.26), or refused
-    requested.remove(Tag.KEY_FORMAT_TYPE)
-    if wanted is not None:
-        material = convert_material(material, wanted, None)
-    return new_record(context, object_type, material, requested)
+        raise _failure(f"the parts do not join into a {object_type.name}: {error.message}") from None
+    return record_made(context, object_type, made, requested)

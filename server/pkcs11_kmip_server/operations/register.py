@@ -42,6 +42,7 @@ from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_wrapping import REGISTERED_WRAPPING, unwrap_registered
 from pkcs11_kmip_server.objects import key_block_of, new_record, requested_attributes
 from pkcs11_kmip_server.operations import handles
+from pkcs11_kmip_server.store import ObjectRecord
 
 
 @handles(Operation.REGISTER)
@@ -196,3 +197,19 @@ def settle(requested: Attributes, derived: Attributes) -> Attributes:
         for value in found:
             settled.add(tag, value)
     return settled
+
+
+def record_made(
+    context: RequestContext, object_type: ObjectType, made: Structure, requested: Attributes
+) -> ObjectRecord:
+    """An object the server made (Derive Key, Join Split Key), checked and recorded as a registered one.
+
+    A Key Format Type in `requested` is the one to keep it in (KMIP 2.1 §4.26), or refused.
+    """
+    material, read = read_object(made, requested)
+    requested = settle(requested, read)
+    wanted = requested.get(Tag.KEY_FORMAT_TYPE)
+    requested.remove(Tag.KEY_FORMAT_TYPE)
+    if wanted is not None:
+        material = formats.convert_material(material, wanted, None)
+    return new_record(context, object_type, material, requested)
