@@ -19,7 +19,7 @@ import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pkcs11_kmip.cli.admin import _action, _actions, _object_type, _print, _record, store_path
 
@@ -122,21 +122,11 @@ def _add_defaults(options: argparse.Namespace) -> int:
     with _policy(options) as tables:
         tables.add_default_set(entry, getpass.getuser())
         added = next(found for found in tables.default_sets() if found.name == options.name)
-    row = _default_row(added)
-    _record(options, "defaults added", defaults=row)
-    if options.json:
-        print(json.dumps(row, indent=2))
-    else:
-        print(f"default set {options.name} saved")
-    return 0
+    return _added(options, "defaults", _default_row(added), f"default set {options.name} saved")
 
 
 def _remove_defaults(options: argparse.Namespace) -> int:
-    with _policy(options) as tables:
-        tables.remove("default", options.name)
-    _record(options, "defaults removed", defaults=options.name)
-    print(f"default set {options.name} removed")
-    return 0
+    return _removed(options, "default", "defaults", f"default set {options.name}")
 
 
 # --- constraints -----------------------------------------------------------------------------
@@ -175,18 +165,29 @@ def _add_constraint(options: argparse.Namespace) -> int:
     with _policy(options) as tables:
         tables.add_constraint(rule, getpass.getuser())
         added = next(found for found in tables.constraints() if found.name == options.name)
-    row = _constraint_row(added)
-    _record(options, "constraint added", constraint=row)
-    if options.json:
-        print(json.dumps(row, indent=2))
-    else:
-        print(f"constraint {options.name} saved")
-    return 0
+    return _added(options, "constraint", _constraint_row(added), f"constraint {options.name} saved")
 
 
 def _remove_constraint(options: argparse.Namespace) -> int:
+    return _removed(options, "constraint", "constraint", f"constraint {options.name}")
+
+
+# --- both ------------------------------------------------------------------------------------
+
+
+def _added(options: argparse.Namespace, area: str, row: dict[str, Any], text: str) -> int:
+    """An addition: audited (its row under `area`), then printed as JSON or as `text`."""
+    _record(options, f"{area} added", **{area: row})
+    print(json.dumps(row, indent=2) if options.json else text)
+    return 0
+
+
+def _removed(
+    options: argparse.Namespace, table: Literal["default", "constraint"], area: str, what: str
+) -> int:
+    """Remove the named row of `table`, audited."""
     with _policy(options) as tables:
-        tables.remove("constraint", options.name)
-    _record(options, "constraint removed", constraint=options.name)
-    print(f"constraint {options.name} removed")
+        tables.remove(table, options.name)
+    _record(options, f"{area} removed", **{area: options.name})
+    print(f"{what} removed")
     return 0

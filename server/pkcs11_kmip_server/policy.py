@@ -29,6 +29,7 @@ reason their version has.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -207,8 +208,10 @@ RULE_KINDS: dict[str, RuleKind] = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_rule(rule: str) -> tuple[RuleKind, Check]:
-    """A rule's kind and check; ValueError naming what is wrong with its text."""
+    """A rule's kind and check; ValueError naming what is wrong with its text.
+    Remembered by text: every creating request runs every rule."""
     kind_name, equals, value = rule.partition("=")
     kind = RULE_KINDS.get(kind_name.strip())
     if kind is None:
@@ -221,12 +224,11 @@ def parse_rule(rule: str) -> tuple[RuleKind, Check]:
         raise ValueError(f"constraint {rule!r}: {error}") from None
 
 
-def applies(rule: ConstraintRule, object_type: int, attributes: Attributes) -> bool:
+def applies(rule: ConstraintRule, object_type: int, groups: list[str]) -> bool:
+    """Whether the rule governs an object of this type in these object groups."""
     if rule.object_types and int(object_type) not in rule.object_types:
         return False
-    return not rule.object_groups or any(
-        g in rule.object_groups for g in attributes.get_all(Tag.OBJECT_GROUP)
-    )
+    return not rule.object_groups or any(group in rule.object_groups for group in groups)
 
 
 def violations(
@@ -238,11 +240,12 @@ def violations(
 ) -> list[str]:
     """What each applicable rule finds wrong (`changed`: only rules bearing on that attribute)."""
     found = []
+    groups = attributes.get_all(Tag.OBJECT_GROUP)
     for rule in constraints:
         kind, check = parse_rule(rule.rule)
         if changed is not None and changed not in kind.tags | {Tag.OBJECT_GROUP}:
             continue
-        if not applies(rule, object_type, attributes):
+        if not applies(rule, object_type, groups):
             continue
         wrong = check(attributes, now)
         if wrong is not None:

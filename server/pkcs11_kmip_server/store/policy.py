@@ -15,6 +15,7 @@ The server reads them on every creating or attribute-changing request, so a chan
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -66,7 +67,7 @@ class DefaultSet:
     created_by: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConstraintRule:
     """A named rule for objects of `object_types` in `object_groups` (empty lists: all)."""
 
@@ -76,6 +77,12 @@ class ConstraintRule:
     object_groups: list[str] = field(default_factory=list)
     created: str = ""
     created_by: str = ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _constraint_rule(name: str, rule: str, types: str, groups: str, created: str, by: str) -> ConstraintRule:
+    """A row as a rule, remembered: every creating request reads every rule."""
+    return ConstraintRule(name, rule, json.loads(types), json.loads(groups), created, by)
 
 
 def _now() -> str:
@@ -113,18 +120,12 @@ class PolicyTables:
             "SELECT name, rule, object_types, object_groups, created, created_by FROM policy_constraint"
             " ORDER BY name"
         ).fetchall()
-        return [
-            ConstraintRule(name, rule, json.loads(types), json.loads(groups), created, by)
-            for name, rule, types, groups, created, by in rows
-        ]
+        return [_constraint_rule(*row) for row in rows]
 
     def add_default_set(self, entry: DefaultSet, created_by: str) -> None:
-        if not entry.name or entry.name != entry.name.strip():
-            raise PolicyError(f"default set name {entry.name!r}: empty or padded")
+        self._check_new("default", entry.name, "default set")
         if entry.object_type is None:
             raise PolicyError("a default set is for one object type (KMIP 2.1 §7.22)")
-        if self.execute("SELECT 1 FROM policy_default WHERE name = ?", (entry.name,)).fetchone():
-            raise PolicyError(f"a default set {entry.name!r} exists (remove it first)")
         self.execute(
             "INSERT INTO policy_default (name, selector, object_type, attributes, created, created_by)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -139,10 +140,7 @@ class PolicyTables:
         )
 
     def add_constraint(self, entry: ConstraintRule, created_by: str) -> None:
-        if not entry.name or entry.name != entry.name.strip():
-            raise PolicyError(f"constraint name {entry.name!r}: empty or padded")
-        if self.execute("SELECT 1 FROM policy_constraint WHERE name = ?", (entry.name,)).fetchone():
-            raise PolicyError(f"a constraint {entry.name!r} exists (remove it first)")
+        self._check_new("constraint", entry.name, "constraint")
         self.execute(
             "INSERT INTO policy_constraint (name, rule, object_types, object_groups, created, created_by)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -155,6 +153,12 @@ class PolicyTables:
                 created_by,
             ),
         )
+
+    def _check_new(self, table: Literal["default", "constraint"], name: str, what: str) -> None:
+        if not name or name != name.strip():
+            raise PolicyError(f"{what} name {name!r}: empty or padded")
+        if self.execute(f"SELECT 1 FROM policy_{table} WHERE name = ?", (name,)).fetchone():
+            raise PolicyError(f"a {what} {name!r} exists (remove it first)")
 
     def remove(self, table: Literal["default", "constraint"], name: str) -> None:
         found = self.execute(f"DELETE FROM policy_{table} WHERE name = ? RETURNING name", (name,)).fetchall()
