@@ -10,6 +10,7 @@ Information, Set/Get Constraints), which replace the whole policy, get a server 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,8 +28,10 @@ from pkcs11_kmip.kmip.messages.attributes import (
     TemplateAttribute,
 )
 from pkcs11_kmip.kmip.messages.payloads import (
+    AddAttributeRequest,
     CreateKeyPairRequest,
     CreateRequest,
+    DeriveKeyRequest,
     GetAttributesRequest,
     GetConstraintsRequest,
     GetRequest,
@@ -37,16 +40,24 @@ from pkcs11_kmip.kmip.messages.payloads import (
     QueryRequest,
     ReKeyRequest,
     RequestPayload,
+    SetAttributeRequest,
     SetConstraintsRequest,
     SetDefaultsRequest,
 )
 from pkcs11_kmip.kmip.messages.policy import Constraint, Constraints, DefaultsInformation, ObjectDefaults
-from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, ObjectGroups, ObjectTypes
+from pkcs11_kmip.kmip.messages.structures import (
+    CryptographicParameters,
+    DerivationParameters,
+    ObjectGroups,
+    ObjectTypes,
+)
 from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.spec.enums import (
     BlockCipherMode,
     CryptographicAlgorithm,
     CryptographicUsageMask,
+    DerivationMethod,
+    HashingAlgorithm,
     ObjectType,
     PaddingMethod,
     QueryFunction,
@@ -56,9 +67,11 @@ from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from testsupport.admin import admin as run_admin
 from testsupport.admin import admin_json
 from testsupport.kmip_builders import aes_create, aes_register, name
+from testsupport.managed_keys import register_object, secret_data
 from testsupport.server import RunningServer, start_server
 
-ENCRYPT_DECRYPT = CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
+U = CryptographicUsageMask
+ENCRYPT_DECRYPT = U.ENCRYPT | U.DECRYPT
 CBC_PKCS5 = CryptographicParameters(block_cipher_mode=BlockCipherMode.CBC, padding_method=PaddingMethod.PKCS5)
 # What a constraint violation is answered, per version (2.1 is the first with the reason).
 VIOLATION: dict[Version, ResultReason] = {
@@ -314,6 +327,54 @@ def test_re_key_is_checked_against_rules_added_since(server: RunningServer) -> N
         assert failure.reason is ResultReason.CONSTRAINT_VIOLATION
         located = client.call(LocateRequest(attributes=Attributes.of((Tag.OBJECT_GROUP, group))))
         assert located.unique_identifiers == [uid]  # no replacement stored
+
+
+def test_derive_key_is_checked_and_spends_nothing_when_refused(server: RunningServer) -> None:
+    group = constrained(server, "min-length=AES:256")
+    label = unique("derived")
+    with server.client(version=(2, 1)) as client:
+        source = register_object(client, ObjectType.SECRET_DATA, secret_data(os.urandom(32)), U.DERIVE_KEY)
+
+        def derive(bits: int) -> DeriveKeyRequest:
+            return DeriveKeyRequest(
+                object_type=ObjectType.SYMMETRIC_KEY,
+                unique_identifiers=[source],
+                derivation_method=DerivationMethod.HKDF,
+                derivation_parameters=DerivationParameters(
+                    cryptographic_parameters=CryptographicParameters(
+                        hashing_algorithm=HashingAlgorithm.SHA_256
+                    )
+                ),
+                attributes=Attributes.of(
+                    (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES),
+                    (Tag.CRYPTOGRAPHIC_LENGTH, bits),
+                    (Tag.CRYPTOGRAPHIC_USAGE_MASK, ENCRYPT_DECRYPT),
+                    (Tag.OBJECT_GROUP, group),
+                    (Tag.NAME, name(label)),
+                ),
+            )
+
+        assert refused(client, derive(128)).reason is ResultReason.CONSTRAINT_VIOLATION
+        assert named_nowhere(client, label)
+        assert not any(entry.tag == Tag.LINK for entry in attributes_of(client, source))  # no link to it
+        client.call(derive(256))
+
+
+def test_joining_a_group_brings_its_rules(server: RunningServer) -> None:
+    group = constrained(server, "sensitive")
+    with server.client(version=(2, 1)) as client:
+        uid = str(client.call(aes_create((2, 1), 256)).unique_identifier)
+        join = AddAttributeRequest(
+            unique_identifier=uid, new_attribute=NewAttribute.of((Tag.OBJECT_GROUP, group))
+        )
+        assert refused(client, join).reason is ResultReason.CONSTRAINT_VIOLATION
+        assert attributes_of(client, uid).get_all(Tag.OBJECT_GROUP) == []
+        sensitive = SetAttributeRequest(
+            unique_identifier=uid, new_attribute=NewAttribute.of((Tag.SENSITIVE, True))
+        )
+        client.call(sensitive)
+        client.call(join)
+        assert attributes_of(client, uid).get_all(Tag.OBJECT_GROUP) == [group]
 
 
 @pytest.mark.parametrize("version", [(2, 1), (1, 4)])
