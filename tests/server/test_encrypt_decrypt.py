@@ -13,7 +13,7 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
-from pkcs11_kmip.kmip.messages import Attributes, RequestPayload
+from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.objects import (
     KeyBlock,
     KeyValue,
@@ -58,9 +58,11 @@ from pkcs11_kmip.kmip.spec.enums import (
     UsageLimitsUnit,
 )
 from pkcs11_kmip_server.crypto.streams import Stream, StreamTable
-from pkcs11_kmip_server.engine import reason_for
 from pkcs11_kmip_server.errors import KmipError
 from testsupport.kmip_builders import AttributeSpec, attribute_fields
+from testsupport.managed_keys import an_hour_ago
+from testsupport.managed_keys import reason_of_version as expected
+from testsupport.managed_keys import refusal as refused
 from testsupport.server import RunningServer
 
 A = CryptographicAlgorithm
@@ -97,10 +99,6 @@ def rsa_key() -> rsa.RSAPrivateKey:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def an_hour_ago() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
 def register(
@@ -176,17 +174,6 @@ def encrypt(kmip: KmipClient, uid: str, data: bytes | None, **fields: Any) -> En
 def decrypt(kmip: KmipClient, uid: str, data: bytes | None, **fields: Any) -> DecryptResponse:
     answer: DecryptResponse = kmip.call(DecryptRequest(unique_identifier=uid, data=data, **fields))
     return answer
-
-
-def refused(kmip: KmipClient, payload: RequestPayload) -> ResultReason | None:
-    with pytest.raises(KmipResultError) as failure:
-        kmip.call(payload)
-    return failure.value.reason
-
-
-def expected(kmip: KmipClient, reason: ResultReason) -> ResultReason:
-    """The reason a client of this version gets (the engine maps 2.x-only reasons for 1.x)."""
-    return reason_for(reason, kmip.version)
 
 
 # --- known answers, from the publications ----------------------------------------------------
