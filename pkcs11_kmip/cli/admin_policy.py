@@ -152,10 +152,10 @@ def _list_constraints(options: argparse.Namespace) -> int:
 
 
 def _add_constraint(options: argparse.Namespace) -> int:
-    from pkcs11_kmip_server.policy import parse_rule
+    from pkcs11_kmip_server.policy import parse_rules
     from pkcs11_kmip_server.store.policy import ConstraintRule
 
-    parse_rule(options.rule)  # a ValueError says what is wrong with it
+    parse_rules(options.rule)  # a ValueError says what is wrong with it
     rule = ConstraintRule(
         options.name,
         options.rule,

@@ -18,6 +18,10 @@ Constraints are rules (text, so that the CLI, the store and KMIP carry one form)
     sensitive                       Sensitive is true
     not-extractable                 Extractable is false
 
+A constraint holds one rule or several joined by ";" (all must hold). A KMIP Constraint
+may give them as standard attributes (STANDARD_FORMS: Cryptographic Algorithm AES and
+Cryptographic Length 256 are "algorithms=AES; min-length=256") or as vendor attributes.
+
 A rule applies to the object types and object groups (direct Object Group values) it
 names, all when it names none. It is checked on the attributes an object would be
 stored with, before it is stored: on every creating operation and on every attribute
@@ -35,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pkcs11_kmip.kmip.messages import Attribute, Attributes, Structure
+from pkcs11_kmip.kmip.messages import Attribute, AttributeEntry, Attributes, Structure
 from pkcs11_kmip.kmip.messages.policy import Constraint, Constraints, DefaultsInformation, ObjectDefaults
 from pkcs11_kmip.kmip.messages.structures import Name, ObjectGroups, ObjectTypes
 from pkcs11_kmip.kmip.spec import Tag
@@ -224,6 +228,14 @@ def parse_rule(rule: str) -> tuple[RuleKind, Check]:
         raise ValueError(f"constraint {rule!r}: {error}") from None
 
 
+def parse_rules(text: str) -> list[tuple[RuleKind, Check]]:
+    """A constraint's rules: one, or several joined by ";" (all must hold)."""
+    parts = [part.strip() for part in text.split(";") if part.strip()]
+    if not parts:
+        raise ValueError("an empty constraint")
+    return [parse_rule(part) for part in parts]
+
+
 def applies(rule: ConstraintRule, object_type: int, groups: list[str]) -> bool:
     """Whether the rule governs an object of this type in these object groups."""
     if rule.object_types and int(object_type) not in rule.object_types:
@@ -242,14 +254,14 @@ def violations(
     found = []
     groups = attributes.get_all(Tag.OBJECT_GROUP)
     for rule in constraints:
-        kind, check = parse_rule(rule.rule)
-        if changed is not None and changed not in kind.tags | {Tag.OBJECT_GROUP}:
-            continue
         if not applies(rule, object_type, groups):
             continue
-        wrong = check(attributes, now)
-        if wrong is not None:
-            found.append(f"constraint {rule.name!r} ({rule.rule}): {wrong}")
+        for kind, check in parse_rules(rule.rule):
+            if changed is not None and changed not in kind.tags | {Tag.OBJECT_GROUP}:
+                continue
+            wrong = check(attributes, now)
+            if wrong is not None:
+                found.append(f"constraint {rule.name!r} ({rule.rule}): {wrong}")
     return found
 
 
@@ -394,8 +406,51 @@ def _text(name: str, value: str) -> Attribute:
     )
 
 
+# The standard attributes a Constraint may hold (as TC-MD-24-21 sends them), and the rule
+# each one means: the algorithm given, at least the length given (the issue's "AES keys
+# >= 256 bits"), every usage bit given, Sensitive, not Extractable.
+STANDARD_FORMS: dict[int, Callable[[Any], str | None]] = {
+    Tag.CRYPTOGRAPHIC_ALGORITHM: lambda value: f"algorithms={value.name}",
+    Tag.CRYPTOGRAPHIC_LENGTH: lambda value: f"min-length={value}",
+    Tag.CRYPTOGRAPHIC_USAGE_MASK: lambda value: f"usage-required={_names(value)}" if value else None,
+    Tag.SENSITIVE: lambda value: "sensitive" if value is True else None,
+    Tag.EXTRACTABLE: lambda value: "not-extractable" if value is False else None,
+}
+
+
+def _standard_entry(part: str) -> tuple[int, Any] | None:
+    """The standard attribute a rule is the meaning of (STANDARD_FORMS), if it is one."""
+    kind, _, value = part.partition("=")
+    try:
+        if kind == "algorithms" and "," not in value:
+            entry: tuple[int, Any] = (Tag.CRYPTOGRAPHIC_ALGORITHM, enum_named(CryptographicAlgorithm, value))
+        elif kind == "min-length" and ":" not in value:
+            entry = (Tag.CRYPTOGRAPHIC_LENGTH, int(value))
+        elif kind == "usage-required":
+            entry = (Tag.CRYPTOGRAPHIC_USAGE_MASK, usage_named(value))
+        elif part in ("sensitive", "not-extractable"):
+            entry = (Tag.SENSITIVE, True) if part == "sensitive" else (Tag.EXTRACTABLE, False)
+        else:
+            return None
+    except ValueError:
+        return None
+    return entry if STANDARD_FORMS[entry[0]](entry[1]) == part else None
+
+
+def _constraint_attributes(rule: ConstraintRule) -> Attributes:
+    """Standard attributes when every part of the rule has one; else the vendor form."""
+    parts = [part.strip() for part in rule.rule.split(";") if part.strip()]
+    standard = [_standard_entry(part) for part in parts]
+    if all(entry is not None for entry in standard):
+        return Attributes(entries=[AttributeEntry(*entry) for entry in standard if entry is not None])
+    return Attributes.of(
+        (Tag.ATTRIBUTE, _text("constraint-name", rule.name)),
+        (Tag.ATTRIBUTE, _text("constraint-rule", rule.rule)),
+    )
+
+
 def constraints_structure(found: Iterable[ConstraintRule]) -> Constraints:
-    """Each rule as a Constraint: its scope, and its name and text as two vendor attributes."""
+    """Each rule as a Constraint: its scope, and its rule (_constraint_attributes)."""
     return Constraints(
         constraints=[
             Constraint(
@@ -405,44 +460,62 @@ def constraints_structure(found: Iterable[ConstraintRule]) -> Constraints:
                 object_groups=ObjectGroups(object_groups=list(rule.object_groups))
                 if rule.object_groups
                 else None,
-                attributes=Attributes.of(
-                    (Tag.ATTRIBUTE, _text("constraint-name", rule.name)),
-                    (Tag.ATTRIBUTE, _text("constraint-rule", rule.rule)),
-                ),
+                attributes=_constraint_attributes(rule),
             )
             for rule in found
         ]
     )
 
 
-def rules_from(constraints: Constraints | None) -> list[ConstraintRule]:
-    """The rules a Set Constraints asks for (as Get Constraints writes them), checked."""
-    found = []
-    for number, given in enumerate(constraints.constraints if constraints is not None else []):
-        texts: dict[str, str] = {}
-        for entry in given.attributes or Attributes():
-            value = entry.value
-            raw = (
-                value.attribute_value
-                if isinstance(value, Attribute) and value.vendor_identification == VENDOR
-                else None
-            )
-            if not isinstance(raw, Item) or not isinstance(raw.value, str):
+def _rule_parts(number: int, attributes: Attributes) -> tuple[str | None, list[str]]:
+    """A Constraint's name (vendor form only) and rules, from either form."""
+    texts: dict[str, str] = {}
+    parts: list[str] = []
+    for entry in attributes:
+        value = entry.value
+        if entry.tag in STANDARD_FORMS:
+            part = STANDARD_FORMS[entry.tag](value)
+            if part is None:
                 raise KmipError(
                     ResultReason.INVALID_FIELD,
-                    f"constraint {number}: its Attributes are {VENDOR} constraint-name and constraint-rule",
+                    f"constraint {number}: no rule for {rules.name_of(entry)} {value}",
                 )
-            texts[value.attribute_name or ""] = raw.value
-        rule = texts.get("constraint-rule")
-        if rule is None:
-            raise KmipError(ResultReason.INVALID_FIELD, f"constraint {number} has no constraint-rule")
+            parts.append(part)
+            continue
+        raw = (
+            value.attribute_value
+            if isinstance(value, Attribute) and value.vendor_identification == VENDOR
+            else None
+        )
+        if not isinstance(raw, Item) or not isinstance(raw.value, str):
+            raise KmipError(
+                ResultReason.INVALID_FIELD,
+                f"constraint {number}: {rules.name_of(entry)} is no constraint "
+                f"(standard: {', '.join(rules.name_of(AttributeEntry(t, None)) for t in STANDARD_FORMS)}; "
+                f"or {VENDOR} constraint-name and constraint-rule)",
+            )
+        texts[value.attribute_name or ""] = raw.value
+    if "constraint-rule" in texts:
+        parts.append(texts["constraint-rule"])
+    return texts.get("constraint-name"), parts
+
+
+def rules_from(constraints: Constraints | None) -> list[ConstraintRule]:
+    """The rules a Set Constraints asks for (in either form Get Constraints writes), checked.
+    A Constraint without a name is named by its position (constraint-001, ...)."""
+    found = []
+    for number, given in enumerate(constraints.constraints if constraints is not None else []):
+        name, parts = _rule_parts(number, given.attributes or Attributes())
+        if not parts:
+            raise KmipError(ResultReason.INVALID_FIELD, f"constraint {number} has no rule")
+        rule = "; ".join(parts)
         try:
-            parse_rule(rule)
+            parse_rules(rule)
         except ValueError as error:
             raise KmipError(ResultReason.INVALID_FIELD, str(error)) from None
         found.append(
             ConstraintRule(
-                texts.get("constraint-name") or f"constraint-{number + 1}",
+                name or f"constraint-{number + 1:03d}",
                 rule,
                 [int(t) for t in given.object_types.object_types] if given.object_types is not None else [],
                 list(given.object_groups.object_groups) if given.object_groups is not None else [],

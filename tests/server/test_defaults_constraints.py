@@ -539,3 +539,46 @@ def test_policy_operations_are_for_administrators_only_and_audited(policy_server
     ]
     assert ("clerk", "Set Defaults", "Operation Failed") in requests
     assert ("boss", "Set Constraints", "Success") in requests
+
+
+def test_constraints_in_the_standard_form_mean_these_values_and_at_least_this_length(
+    policy_server: RunningServer,
+) -> None:
+    # The shape of TC-MD-24-21: AES of 256 bits or more in Group1, of 192 or more elsewhere.
+    def constraint(length: int, *groups: str) -> Constraint:
+        return Constraint(
+            object_types=ObjectTypes(object_types=[ObjectType.SYMMETRIC_KEY]),
+            object_groups=ObjectGroups(object_groups=list(groups)) if groups else None,
+            attributes=Attributes.of(
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES), (Tag.CRYPTOGRAPHIC_LENGTH, length)
+            ),
+        )
+
+    wanted = Constraints(constraints=[constraint(256, "Group1"), constraint(192)])
+    with policy_server.client("boss") as boss, policy_server.client("clerk") as clerk:
+        boss.call(SetConstraintsRequest(constraints=wanted))
+        assert boss.call(GetConstraintsRequest()).constraints == wanted
+        listed = admin_json(policy_server.data_dir, "constraints", "list")
+        assert [(row["name"], row["rule"]) for row in listed] == [
+            ("constraint-001", "algorithms=AES; min-length=256"),
+            ("constraint-002", "algorithms=AES; min-length=192"),
+        ]
+        failure = refused(clerk, aes_create((2, 1), 192, (Tag.OBJECT_GROUP, "Group1")))
+        assert failure.reason is ResultReason.CONSTRAINT_VIOLATION and "constraint-001" in (
+            failure.message or ""
+        )
+        clerk.call(aes_create((2, 1), 256, (Tag.OBJECT_GROUP, "Group1")))
+        clerk.call(aes_create((2, 1), 192))
+        assert refused(clerk, aes_create((2, 1), 128)).reason is ResultReason.CONSTRAINT_VIOLATION
+        camellia = CreateRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            attributes=Attributes.of(
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.CAMELLIA),
+                (Tag.CRYPTOGRAPHIC_LENGTH, 256),
+            ),
+        )
+        assert "not among AES" in (refused(clerk, camellia).message or "")
+        not_a_rule = Constraints(constraints=[Constraint(attributes=Attributes.of((Tag.SENSITIVE, False)))])
+        assert (
+            refused(boss, SetConstraintsRequest(constraints=not_a_rule)).reason is ResultReason.INVALID_FIELD
+        )
