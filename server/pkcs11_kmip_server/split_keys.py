@@ -110,7 +110,7 @@ XOR = SplitKeyMethod.XOR
 METHODS = frozenset({XOR, PRIME, *FIELDS})
 
 
-def _is_probable_prime(n: int, rounds: int = 40) -> bool:
+def _is_probable_prime(n: int, rounds: int = 24) -> bool:
     """Miller-Rabin with random bases (an error chance of at most 4^-rounds)."""
     if n < 4:
         return n in (2, 3)
@@ -132,15 +132,24 @@ def _is_probable_prime(n: int, rounds: int = 40) -> bool:
     return True
 
 
-def smallest_prime_above(bits: int) -> int:
-    """The least prime above 2^bits: the Prime Field Size chosen when the client names none."""
-    candidate = (1 << bits) + 1
-    while not _is_probable_prime(candidate):
-        candidate += 2
-    return candidate
+# The Mersenne primes 2^e - 1 the server picks from when the client names no Prime Field
+# Size (the least above 2^L; no search, no test). The largest bounds the prime field here:
+# testing a client's prime costs time that grows with the cube of its size (~1 s at 2281 bits).
+MERSENNE_EXPONENTS = (61, 89, 107, 127, 521, 607, 1279, 2203, 2281)
+MAX_PRIME_BITS = MERSENNE_EXPONENTS[-1]
+
+
+def default_prime(secret_bits: int) -> int:
+    """The Prime Field Size chosen for an L-bit secret: the least Mersenne prime above 2^L."""
+    for exponent in MERSENNE_EXPONENTS:
+        if exponent > secret_bits:
+            return (1 << exponent) - 1
+    raise SplitError(f"secrets of more than {MAX_PRIME_BITS - 1} bits are not shared in a prime field here")
 
 
 def check_prime_field(size: int, secret_bits: int) -> None:
+    if size.bit_length() > MAX_PRIME_BITS:
+        raise SplitError(f"a Prime Field Size of more than {MAX_PRIME_BITS} bits is not used here")
     if size <= 1 << secret_bits or not _is_probable_prime(size):
         raise SplitError(f"the Prime Field Size must be a prime above 2^{secret_bits}")
 

@@ -129,9 +129,11 @@ def test_prime_field_hand_computed() -> None:
     )
 
 
-def test_smallest_prime_above() -> None:
-    assert split_keys.smallest_prime_above(8) == 257
-    assert split_keys.smallest_prime_above(128) == 2**128 + 51
+def test_the_prime_chosen_is_the_least_mersenne_prime_above_the_secret() -> None:
+    assert split_keys.default_prime(128) == 2**521 - 1
+    assert split_keys.default_prime(60) == 2**61 - 1
+    with pytest.raises(split_keys.SplitError):
+        split_keys.default_prime(2281)
 
 
 # --- on the server ----------------------------------------------------------------------
@@ -205,7 +207,7 @@ def test_split_and_join_every_subset(
             value.key_block.cryptographic_algorithm is A.AES and value.key_block.cryptographic_length == 256
         )
         if method is M.POLYNOMIAL_SHARING_PRIME_FIELD:
-            assert value.prime_field_size == (prime or 2**256 + 297)  # the least prime above 2^256
+            assert value.prime_field_size == (prime or 2**521 - 1)  # the least Mersenne prime above 2^256
     for subset in itertools.combinations(uids, threshold):
         joined = join(v2, list(subset))
         assert material(v2, joined)[1] == key
@@ -266,6 +268,7 @@ def test_bad_splits_are_refused(v2: KmipClient) -> None:
     assert create(3, 2, M.XOR) is R.INVALID_FIELD  # XOR needs every part
     assert create(2, 3, M.POLYNOMIAL_SHARING_GF2_8) is R.INVALID_FIELD  # threshold above the parts
     assert create(256, 2, M.POLYNOMIAL_SHARING_GF2_8) is R.INVALID_FIELD  # GF(2^8) has 255 points
+    assert create(256, 2, M.POLYNOMIAL_SHARING_GF2_16) is R.SERVER_LIMIT_EXCEEDED  # 255 objects at most
     assert create(3, 2, M.POLYNOMIAL_SHARING_GF2_8, prime_field_size=257) is R.INVALID_FIELD
     assert (
         create(3, 2, M.POLYNOMIAL_SHARING_PRIME_FIELD, prime_field_size=2**128 + 1) is R.INVALID_FIELD
@@ -290,23 +293,25 @@ def test_bad_joins_are_refused(v2: KmipClient) -> None:
     assert (
         refusal(v2, join_request(three[:2], OT.PRIVATE_KEY)) is R.CRYPTOGRAPHIC_FAILURE
     )  # AES bytes: no key
-    duplicate = register_object(
-        v2,
-        OT.SPLIT_KEY,
-        SplitKey(
+
+    def registered_part(number: int) -> str:
+        block = KeyBlock(
+            key_format_type=KeyFormatType.RAW,
+            key_value=KeyValue(key_material=os.urandom(16)),
+            cryptographic_algorithm=A.AES,
+            cryptographic_length=128,
+        )
+        part = SplitKey(
             split_key_parts=3,
-            key_part_identifier=1,
+            key_part_identifier=number,
             split_key_threshold=2,
             split_key_method=M.POLYNOMIAL_SHARING_GF2_8,
-            key_block=KeyBlock(
-                key_format_type=KeyFormatType.RAW,
-                key_value=KeyValue(key_material=os.urandom(16)),
-                cryptographic_algorithm=A.AES,
-                cryptographic_length=128,
-            ),
-        ),
-        U.ENCRYPT,
-    )
+            key_block=block,
+        )
+        return register_object(v2, OT.SPLIT_KEY, part, U.ENCRYPT)
+
+    duplicate, beyond = registered_part(1), registered_part(4)
+    assert refusal(v2, join_request([three[1], beyond])) is R.INVALID_FIELD  # part 4 of 3
     assert refusal(v2, join_request([three[0], duplicate])) is R.INVALID_FIELD  # Key Part Identifier 1 twice
 
 

@@ -7,8 +7,9 @@ or Private Key (split as PKCS#8); its algorithm and length win over the request'
 (§6.1.10) and are recorded in every part's key block, with the format the joined key
 takes. The parts keep a Sensitive or non-Extractable key's restrictions, so splitting
 does not let it leave. The sharing is `split_keys`; a method, threshold, part count or
-Prime Field Size it cannot serve is Invalid Field. Every part is a new object; the
-ID Placeholder is part 1's identifier.
+Prime Field Size it cannot serve is Invalid Field; more than MAX_PARTS parts, Server Limit
+Exceeded. Without a Prime Field Size the server picks one (`split_keys.default_prime`).
+Every part is a new object; the ID Placeholder is part 1's identifier.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.operations.archive import require_online
 from pkcs11_kmip_server.store import ObjectRecord
 
+# Each part is an object: how many one request may make.
+MAX_PARTS = 255
 # The object types split.
 SPLIT = frozenset({ObjectType.SYMMETRIC_KEY, ObjectType.SECRET_DATA, ObjectType.PRIVATE_KEY})
 # What a key's restrictive flags are; its parts keep them.
@@ -56,6 +59,8 @@ def create_split_key(context: RequestContext, request: CreateSplitKeyRequest) ->
         split_keys.check_split(method, parts, threshold, request.prime_field_size)
     except split_keys.SplitError as error:
         raise _invalid(str(error)) from None
+    if parts > MAX_PARTS:
+        raise KmipError(ResultReason.SERVER_LIMIT_EXCEEDED, f"one request makes at most {MAX_PARTS} parts")
     requested = requested_attributes(
         context, attributes=request.attributes, template_attribute=request.template_attribute
     )
@@ -66,9 +71,9 @@ def create_split_key(context: RequestContext, request: CreateSplitKeyRequest) ->
     secret = block.key_value.key_material if isinstance(block.key_value, KeyValue) else None
     assert isinstance(secret, bytes)
     prime = request.prime_field_size
-    if method is split_keys.PRIME and prime is None:
-        prime = split_keys.smallest_prime_above(8 * len(secret))
     try:
+        if method is split_keys.PRIME and prime is None:
+            prime = split_keys.default_prime(8 * len(secret))
         shares = split_keys.split(method, secret, parts, threshold, prime, keys.random_bytes)
     except split_keys.SplitError as error:
         raise _invalid(str(error)) from None

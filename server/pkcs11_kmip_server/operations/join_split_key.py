@@ -56,11 +56,14 @@ def join_split_key(context: RequestContext, request: JoinSplitKeyRequest) -> Joi
         raise KmipError(
             ResultReason.INVALID_FIELD, "a Secret Data Type is given for a key that is no Secret Data"
         )
-    records = [_part(context, uid) for uid in dict.fromkeys(request.unique_identifiers)]
-    parts = [record.material for record in records]
-    assert all(isinstance(part, SplitKey) for part in parts)
-    first: SplitKey = parts[0]  # type: ignore[assignment]
-    shares = _shares(parts)  # type: ignore[arg-type]
+    loaded = [_part(context, uid) for uid in dict.fromkeys(request.unique_identifiers)]
+    if not loaded:
+        raise KmipError(
+            ResultReason.INVALID_FIELD, "Join Split Key needs the Unique Identifiers of the parts"
+        )
+    records = [record for record, _ in loaded]
+    first = loaded[0][1]
+    shares = _shares([part for _, part in loaded])
     requested = requested_attributes(
         context, attributes=request.attributes, template_attribute=request.template_attribute
     )
@@ -89,7 +92,7 @@ def join_split_key(context: RequestContext, request: JoinSplitKeyRequest) -> Joi
     return JoinSplitKeyResponse(unique_identifier=record.uid)
 
 
-def _part(context: RequestContext, uid: UniqueId) -> ObjectRecord:
+def _part(context: RequestContext, uid: UniqueId) -> tuple[ObjectRecord, SplitKey]:
     record = context.load(uid)
     require_online(record)
     material = require_material(record)
@@ -97,7 +100,7 @@ def _part(context: RequestContext, uid: UniqueId) -> ObjectRecord:
         raise KmipError(
             ResultReason.INVALID_OBJECT_TYPE, f"{uid} is a {record.object_type.name}, not a Split Key"
         )
-    return record
+    return record, material
 
 
 def _shares(parts: list[SplitKey]) -> dict[int, bytes]:
@@ -121,9 +124,25 @@ def _shares(parts: list[SplitKey]) -> dict[int, bytes]:
             ResultReason.INVALID_FIELD,
             "the parts are not of one split: their method, count, threshold, field or key differ",
         )
+    first = parts[0]
+    assert first.split_key_method is not None and first.split_key_parts is not None
+    try:  # parts a client registered: a split this server could have made
+        split_keys.check_split(
+            first.split_key_method,
+            first.split_key_parts,
+            first.split_key_threshold or 0,
+            first.prime_field_size,
+        )
+    except split_keys.SplitError as error:
+        raise KmipError(ResultReason.INVALID_FIELD, str(error)) from None
     shares: dict[int, bytes] = {}
     for part in parts:
         number = part.key_part_identifier
+        if number is not None and not 1 <= number <= first.split_key_parts:
+            raise KmipError(
+                ResultReason.INVALID_FIELD,
+                f"Key Part Identifier {number} is not one of the {first.split_key_parts} parts",
+            )
         block = part.key_block
         material = (
             block.key_value.key_material
