@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from testsupport.server import cli
+from testsupport.admin import admin as run
+from testsupport.admin import admin_json, initialized
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("admin-cli") / "data"
-    subprocess.run([*cli(), "init", "--data-dir", str(folder)], check=True, capture_output=True, timeout=60)
-    return folder
-
-
-def run(data_dir: Path, *args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*cli(), "admin", *args, "--data-dir", str(data_dir)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert (done.returncode == 0) is ok, (done.stdout, done.stderr)
-    return done
+    return initialized(tmp_path_factory.mktemp("admin-cli") / "data")
 
 
 def listing(data_dir: Path, area: str, *args: str) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = json.loads(run(data_dir, area, "list", "--json", *args).stdout)
+    rows: list[dict[str, object]] = admin_json(data_dir, area, "list", *args)
     return rows
 
 
