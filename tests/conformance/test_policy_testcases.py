@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pkcs11_kmip.conformance import run_files
 from testsupport.admin import admin
 from testsupport.server import RunningServer, start_server
+from testsupport.testcases import V21, Listed, params, replay
 
-TESTCASES = Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases"
-FILES = [TESTCASES / "kmip-testcases-v2.1-cn01-partial" / "TC-MD-24-21.xml"]
+FILES = [V21 / "TC-MD-24-21.xml"]
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +28,6 @@ def policy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     running.stop()
 
 
-@pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
-def test_testcase_file(policy_server: RunningServer, path: Path) -> None:
-    if not path.exists():
-        raise pytest.UsageError(f"KMIP reference data missing: {path}")
-    with policy_server.client("conformance-policy") as client:
-        (result,) = run_files([path], client.exchange)
-    assert result.passed, result.line()
+@pytest.mark.parametrize(("path", "listed"), params(dict.fromkeys(FILES)))
+def test_testcase_file(policy_server: RunningServer, path: Path, listed: Listed) -> None:
+    replay(policy_server, path, listed, identity="conformance-policy")

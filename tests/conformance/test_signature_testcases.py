@@ -13,24 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from pkcs11_kmip.conformance import run_files
 from testsupport.server import RunningServer
+from testsupport.testcases import CND02, V21, Listed, params, replay
 
-TESTCASES = Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases"
 FILES = (
-    "kmip-testcases-v2.0-cnd02/TC-ECDSA-SIGN-1-20",
-    "kmip-testcases-v2.0-cnd02/TC-ECDSA-SIGN-DIGESTEDDATA-1-20",
-    "kmip-testcases-v2.0-cnd02/TC-RSA-SIGN-DIGESTEDDATA-1-20",
-    "kmip-testcases-v2.1-cn01-partial/TC-RSA-SIGN-DIGESTEDDATA-1-21",
+    CND02 / "TC-ECDSA-SIGN-1-20.xml",
+    CND02 / "TC-ECDSA-SIGN-DIGESTEDDATA-1-20.xml",
+    CND02 / "TC-RSA-SIGN-DIGESTEDDATA-1-20.xml",
+    V21 / "TC-RSA-SIGN-DIGESTEDDATA-1-21.xml",
 )
 
 
-@pytest.mark.parametrize("name", FILES, ids=[name.rsplit("/", 1)[1] for name in FILES])
-def test_signature_file(kmip_server: RunningServer, name: str) -> None:
-    path = TESTCASES / f"{name}.xml"
-    if not path.exists():
-        raise pytest.UsageError(f"KMIP reference data missing: {path}")
-    with kmip_server.client(f"conformance-{path.stem}") as client:
-        (result,) = run_files([path], client.exchange)
-    assert result.passed, result.line()
-    assert result.messages > 0
+@pytest.mark.parametrize(("path", "listed"), params(dict.fromkeys(FILES)))
+def test_signature_file(kmip_server: RunningServer, path: Path, listed: Listed) -> None:
+    assert replay(kmip_server, path, listed).messages > 0

@@ -12,12 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pkcs11_kmip.conformance import run_files
 from testsupport.server import RunningServer
-
-TESTCASES = Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases"
-CND02 = TESTCASES / "kmip-testcases-v2.0-cnd02"
-V21 = TESTCASES / "kmip-testcases-v2.1-cn01-partial"
+from testsupport.testcases import CND02, V21, Listed, params, replay
 
 RANDOM_SHARES = (
     "the expected Get answers hold the reference server's split of the key, made with random "
@@ -26,7 +22,7 @@ RANDOM_SHARES = (
 )
 
 # file -> None (passes), or (reason, the beginning of the runner's first difference)
-FILES: dict[Path, tuple[str, str] | None] = {
+FILES: dict[Path, Listed] = {
     CND02 / "TC-SJ-1-20.xml": None,
     CND02 / "TC-SJ-2-20.xml": (
         RANDOM_SHARES,
@@ -53,26 +49,6 @@ FILES: dict[Path, tuple[str, str] | None] = {
 }
 
 
-@pytest.mark.parametrize(
-    ("path", "listed"),
-    [
-        pytest.param(
-            path,
-            listed,
-            id=path.stem,
-            marks=[pytest.mark.xfail(strict=True, raises=pytest.xfail.Exception, reason=listed[0])]
-            if listed
-            else [],
-        )
-        for path, listed in FILES.items()
-    ],
-)
-def test_testcase_file(kmip_server: RunningServer, path: Path, listed: tuple[str, str] | None) -> None:
-    if not path.exists():
-        raise pytest.UsageError(f"KMIP reference data missing: {path}")
-    with kmip_server.client(f"conformance-{path.stem}") as client:
-        (result,) = run_files([path], client.exchange)
-    if listed is not None and result.difference is not None:
-        assert result.difference.startswith(listed[1]), result.difference
-        pytest.xfail(result.difference)
-    assert result.passed, result.line()
+@pytest.mark.parametrize(("path", "listed"), params(FILES))
+def test_testcase_file(kmip_server: RunningServer, path: Path, listed: Listed) -> None:
+    replay(kmip_server, path, listed)

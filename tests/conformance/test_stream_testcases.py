@@ -13,12 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pkcs11_kmip.conformance import run_files
 from testsupport.server import RunningServer
+from testsupport.testcases import CND02, Listed, params, replay
 
-FOLDER = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases" / "kmip-testcases-v2.0-cnd02"
-)
 GENERATED_KEY = (
     "the expected ciphertexts were made with the key the reference server generated at random in message 1"
 )
@@ -38,26 +35,13 @@ FILES: dict[str, str | None] = {
 
 
 @pytest.mark.parametrize(
-    ("name", "difference"),
-    [
-        pytest.param(
-            name,
-            difference,
-            id=name,
-            marks=[pytest.mark.xfail(strict=True, raises=pytest.xfail.Exception, reason=GENERATED_KEY)]
-            if difference
-            else [],
-        )
-        for name, difference in FILES.items()
-    ],
+    ("path", "listed"),
+    params(
+        {
+            CND02 / f"{name}.xml": (GENERATED_KEY, difference) if difference else None
+            for name, difference in FILES.items()
+        }
+    ),
 )
-def test_stream_file(kmip_server: RunningServer, name: str, difference: str | None) -> None:
-    path = FOLDER / f"{name}.xml"
-    if not path.exists():
-        raise pytest.UsageError(f"KMIP reference data missing: {path}")
-    with kmip_server.client(f"conformance-{name}") as client:
-        (result,) = run_files([path], client.exchange)
-    if difference is not None and result.difference is not None:
-        assert result.difference.startswith(difference), result.difference
-        pytest.xfail(result.difference)
-    assert result.passed, result.line()
+def test_stream_file(kmip_server: RunningServer, path: Path, listed: Listed) -> None:
+    replay(kmip_server, path, listed)

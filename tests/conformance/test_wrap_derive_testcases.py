@@ -12,12 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pkcs11_kmip.conformance import run_files
 from testsupport.server import RunningServer
-
-FOLDER = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "kmip" / "testcases" / "kmip-testcases-v2.0-cnd02"
-)
+from testsupport.testcases import CND02, Listed, params, replay
 
 LITERAL_DATES = (
     "the expected Export answer holds the reference server's Initial Date and Last Change Date "
@@ -28,7 +24,7 @@ EXPORTED_DATE = (
 )
 
 # name -> None (passes), or (reason, the beginning of the runner's first difference)
-FILES: dict[str, tuple[str, str] | None] = {
+FILES: dict[str, Listed] = {
     "TC-WRAP-1-20": None,
     "TC-WRAP-2-20": None,
     "TC-WRAP-3-20": None,
@@ -64,26 +60,7 @@ FILES: dict[str, tuple[str, str] | None] = {
 
 
 @pytest.mark.parametrize(
-    ("name", "listed"),
-    [
-        pytest.param(
-            name,
-            listed,
-            id=name,
-            marks=[pytest.mark.xfail(strict=True, raises=pytest.xfail.Exception, reason=listed[0])]
-            if listed
-            else [],
-        )
-        for name, listed in FILES.items()
-    ],
+    ("path", "listed"), params({CND02 / f"{name}.xml": listed for name, listed in FILES.items()})
 )
-def test_testcase_file(kmip_server: RunningServer, name: str, listed: tuple[str, str] | None) -> None:
-    path = FOLDER / f"{name}.xml"
-    if not path.exists():
-        raise pytest.UsageError(f"KMIP reference data missing: {path}")
-    with kmip_server.client(f"conformance-{name}") as client:
-        (result,) = run_files([path], client.exchange)
-    if listed is not None and result.difference is not None:
-        assert result.difference.startswith(listed[1]), result.difference
-        pytest.xfail(result.difference)
-    assert result.passed, result.line()
+def test_testcase_file(kmip_server: RunningServer, path: Path, listed: Listed) -> None:
+    replay(kmip_server, path, listed)
