@@ -96,13 +96,11 @@ def test_locate_applies_the_grant_rule_in_the_query_on_the_indexes(store: Sqlite
     admin.add_grant("group", "auditors", "group", "payments", ROLES["reader"], "reader", "test")
     admin.close()
 
-    def carol(*filters: AttributeFilter) -> LocateQuery:
-        return LocateQuery(owner="carol", now=NOW, filters=list(filters), shared=True, count=True)
-
     uids, total, steps = plans(store, carol(AttributeFilter(Tag.NAME, name("key-52"))))
     assert (uids, total) == (["uid-52"], 1)
     assert any("attribute_text" in step for step in steps), steps
     assert any("attribute_object" in step for step in steps), steps  # the group probe, by row
+    assert any("json_each" in step for step in steps), steps  # the cached lists
     assert not any(re.match(r"SCAN (o|object|a|attribute)\b", step) for step in steps), steps
     assert plans(store, carol(AttributeFilter(Tag.NAME, name("key-53"))))[:2] == ([], 0)  # group "other"
     assert plans(store, carol())[:2] == (["uid-58", "uid-56", "uid-54", "uid-52", "uid-50"], 5)
@@ -110,3 +108,59 @@ def test_locate_applies_the_grant_rule_in_the_query_on_the_indexes(store: Sqlite
     assert plans(store, LocateQuery(owner="carol", now=NOW))[0] == []
     _, _, owner_steps = plans(store, LocateQuery(owner="bob", now=NOW, shared=True))
     assert any("object_owner" in step for step in owner_steps), owner_steps
+
+
+def carol(*filters: AttributeFilter) -> LocateQuery:
+    return LocateQuery(owner="carol", now=NOW, filters=list(filters), shared=True, count=True)
+
+
+def statements_of(store: SqliteStore, query: LocateQuery) -> tuple[list[str], list[str]]:
+    """Locate's answer and the statements it ran."""
+    statements: list[str] = []
+    with store.session(write=False) as session:
+        session.connection.set_trace_callback(statements.append)
+        uids, _ = session.locate(query)
+        session.connection.set_trace_callback(None)
+    return uids, statements
+
+
+def test_the_cached_grants_follow_every_change_at_the_next_locate(store: SqliteStore) -> None:
+    """The caller's expanded grants are kept between requests (no recursive query while
+    nothing changed), yet a grant removed, a membership taken away or a grant added by
+    the admin tables' own connection applies to the very next Locate."""
+    with store.session() as session:
+        attributes = Attributes.of((Tag.NAME, name("shared")), (Tag.OBJECT_GROUP, "payments-eu"))
+        session.insert(ObjectRecord("uid-shared", ObjectType.SYMMETRIC_KEY, "alice", attributes, None))
+    admin = AccessAdmin.open(store.path)
+    admin.add_user("carol", admin=False)
+    admin.add_group("user", "eu-auditors", users=["carol"])
+    admin.add_group("user", "auditors", groups=["eu-auditors"])
+    admin.add_group("object", "payments", groups=["payments-eu"])
+    grant = admin.add_grant("group", "auditors", "group", "payments", ROLES["reader"], "reader", "test")
+    try:
+        first, statements = statements_of(store, carol())
+        assert first == ["uid-shared"]
+        assert any("RECURSIVE" in sql for sql in statements), statements  # computed once
+        again, statements = statements_of(store, carol())
+        assert again == first
+        assert not any("RECURSIVE" in sql for sql in statements), statements  # then kept
+
+        admin.remove_grant(grant)
+        assert statements_of(store, carol())[0] == []
+        grant = admin.add_grant("group", "auditors", "group", "payments", ROLES["reader"], "reader", "test")
+        assert statements_of(store, carol())[0] == ["uid-shared"]
+        admin.remove_group("user", "auditors", groups=["eu-auditors"])  # carol leaves the nesting
+        assert statements_of(store, carol())[0] == []
+        admin.add_group("user", "auditors", groups=["eu-auditors"])
+        admin.remove_group("object", "payments", groups=["payments-eu"])  # the object group leaves
+        assert statements_of(store, carol())[0] == []
+        admin.add_group("object", "payments", groups=["payments-eu"])
+        assert statements_of(store, carol())[0] == ["uid-shared"]
+        admin.add_user("carol", admin=True)  # an administrator sees everything
+        assert len(statements_of(store, carol())[0]) == 51
+        # A change by hand in SQL, outside AccessAdmin, moves the revision too.
+        admin.connection.execute("UPDATE principal SET admin = 0 WHERE name = 'carol'")
+        admin.connection.execute("DELETE FROM access_grant_operation WHERE grant_id = ?", (grant,))
+        assert statements_of(store, carol())[0] == []
+    finally:
+        admin.close()

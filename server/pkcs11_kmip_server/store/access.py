@@ -10,15 +10,22 @@ Tables:
   access_grant            (user | user group) x (object | object group | object type)
   access_grant_operation  the operations a grant allows (a role is stored expanded)
 
+  access_revision         one counter, bumped by triggers on every change to the tables
+                          above (whoever makes it: the admin command, SQL by hand)
+
 Membership is evaluated transitively with recursive queries (UNION, so a cycle that got
-in anyway still terminates); `AccessAdmin` refuses to make one. The server reads these
-tables on every request that needs them, so a change takes effect on the next request.
-The fragments below are shared by the object check and by Locate, so both apply one rule.
+in anyway still terminates); `AccessAdmin` refuses to make one. The object check reads
+these tables on every request. Locate keeps each caller's expanded grants in a
+`GrantCache`, checked against `access_revision` in the request's own transaction, so a
+change still takes effect on the next request. The fragments below are shared by the
+object check and by Locate, so both apply one rule.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,7 +74,18 @@ CREATE TABLE IF NOT EXISTS access_grant_operation (
     operation INTEGER NOT NULL,
     PRIMARY KEY (grant_id, operation)
 );
+CREATE TABLE IF NOT EXISTS access_revision (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    revision INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO access_revision (id, revision) VALUES (0, 0);
+""" + "".join(
+    f"""CREATE TRIGGER IF NOT EXISTS access_revision_{table}_{event.lower()} AFTER {event} ON {table}
+BEGIN UPDATE access_revision SET revision = revision + 1 WHERE id = 0; END;
 """
+    for table in ("principal", "access_group", "access_member", "access_grant", "access_grant_operation")
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
 
 # Common table expressions (after WITH RECURSIVE), parameter :me:
 #   my_groups: the user groups :me is in, directly or through nested groups;
@@ -102,24 +120,106 @@ op_groups(name) AS (
 )"""
 )
 
-# The caller may Locate object `o` (with GRANTS_FOR_OPERATION, :operation = Locate), in
-# two shapes of one rule, each for what SQLite does best with it:
-# VISIBLE_PROBE, for a page: the granted uids and types are small lists computed once per
-#   statement, the object groups an index probe per candidate row ((object_seq, tag)).
-#   A selective Locate stays on its criteria's index, a page stops at its size.
-# VISIBLE_SET, for Located Items: the set of visible objects, built once from the
-#   (owner, seq), uid, (object_type) and (tag, text_value) indexes, so a count costs in
-#   proportion to what the caller may see, not to the whole store.
-VISIBLE_PROBE = """(o.owner = :owner
-    OR o.uid IN (SELECT target_uid FROM op_grants)
-    OR o.object_type IN (SELECT target_type FROM op_grants)
-    OR EXISTS (SELECT 1 FROM attribute a WHERE a.object_seq = o.seq AND a.tag = :object_group_tag
-               AND a.text_value IN (SELECT name FROM op_groups)))"""
-VISIBLE_SET = """o.seq IN (SELECT v.seq FROM object v WHERE v.owner = :owner
-    UNION SELECT v.seq FROM object v WHERE v.uid IN (SELECT target_uid FROM op_grants)
-    UNION SELECT v.seq FROM object v WHERE v.object_type IN (SELECT target_type FROM op_grants)
-    UNION SELECT a.object_seq FROM attribute a
-        WHERE a.tag = :object_group_tag AND a.text_value IN (SELECT name FROM op_groups))"""
+# What :me may Locate, flattened once per caller and access revision (GrantCache):
+# the uids and object types of its Locate grants, and the object groups they cover.
+LOCATE_TARGETS = (
+    "WITH RECURSIVE "
+    + GRANTS_FOR_OPERATION
+    + """
+SELECT 'uid', target_uid FROM op_grants WHERE target_uid IS NOT NULL
+UNION SELECT 'type', target_type FROM op_grants WHERE target_type IS NOT NULL
+UNION SELECT 'group', name FROM op_groups"""
+)
+
+REVISION = "SELECT revision FROM access_revision WHERE id = 0"
+
+
+@dataclass(frozen=True)
+class LocateGrants:
+    """What one caller may Locate besides its own objects, as plain lists."""
+
+    admin: bool
+    uids: tuple[str, ...] = ()
+    types: tuple[int, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def any(self) -> bool:
+        return bool(self.uids or self.types or self.groups)
+
+    def conditions(self, parameters: dict[str, Any]) -> tuple[str, str]:
+        """The rule on object `o` for a page and for a count, the lists bound into
+        `parameters` (JSON arrays read by json_each: one parameter whatever their size).
+
+        The page's shape keeps a selective Locate on its criteria's index and stops at
+        the page size: small IN lists, and the object groups an index probe per
+        candidate row ((object_seq, tag)). The count's shape builds the set of visible
+        objects once from the (owner, seq), uid, (object_type) and (tag, text_value)
+        indexes, so it costs in proportion to what the caller may see. Empty lists are
+        left out, so no term is evaluated for nothing.
+        """
+        parameters.update(
+            granted_uids=json.dumps(self.uids),
+            granted_types=json.dumps(self.types),
+            granted_groups=json.dumps(self.groups),
+        )
+        probe, union = ["o.owner = :owner"], ["SELECT v.seq FROM object v WHERE v.owner = :owner"]
+        for column, name, values in (
+            ("uid", "granted_uids", self.uids),
+            ("object_type", "granted_types", self.types),
+        ):
+            if values:
+                probe.append(f"o.{column} IN (SELECT value FROM json_each(:{name}))")
+                union.append(
+                    f"SELECT v.seq FROM object v WHERE v.{column} IN (SELECT value FROM json_each(:{name}))"
+                )
+        if self.groups:
+            in_groups = (
+                "a.tag = :object_group_tag AND a.text_value IN (SELECT value FROM json_each(:granted_groups))"
+            )
+            probe.append(f"EXISTS (SELECT 1 FROM attribute a WHERE a.object_seq = o.seq AND {in_groups})")
+            union.append(f"SELECT a.object_seq FROM attribute a WHERE {in_groups}")
+        return f"({' OR '.join(probe)})", f"o.seq IN ({' UNION '.join(union)})"
+
+
+class GrantCache:
+    """Each caller's `LocateGrants`, kept while the access tables' revision stays the same.
+
+    The revision is read in the caller's transaction, so an entry is used only with the
+    snapshot it was computed from (or an equal one): a grant removed by any path stops
+    applying at the next request. Shared by the store's threads.
+    """
+
+    LIMIT = 10_000  # callers kept; beyond that the cache starts again
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, int], tuple[int, LocateGrants]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, execute: Any, me: str, operation: int) -> LocateGrants:
+        """`me`'s grants for `operation` in the transaction `execute` runs statements in."""
+        (revision,) = execute(REVISION).fetchone()
+        key = (me, operation)
+        with self._lock:
+            found = self._entries.get(key)
+        if found is not None and found[0] == revision:
+            return found[1]
+        admin = execute(IS_ADMIN, {"me": me}).fetchone()
+        lists: dict[str, list[Any]] = {"uid": [], "type": [], "group": []}
+        parameters = {"me": me, "operation": operation}
+        for kind, value in execute(LOCATE_TARGETS, parameters):
+            lists[kind].append(value)
+        grants = LocateGrants(
+            bool(admin and admin[0]),
+            tuple(sorted(lists["uid"])),
+            tuple(sorted(lists["type"])),
+            tuple(sorted(lists["group"])),
+        )
+        with self._lock:
+            if len(self._entries) >= self.LIMIT:
+                self._entries.clear()
+            self._entries[key] = (revision, grants)
+        return grants
+
 
 # The operations granted to :me on the object :uid (of type :object_type): through a grant
 # on it, on its type, or on an object group it is in (its Object Group attribute values and

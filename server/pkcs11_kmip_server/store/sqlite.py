@@ -50,10 +50,7 @@ from pkcs11_kmip_server.store import (
 )
 from pkcs11_kmip_server.store.access import (
     ACCESS_SCHEMA,
-    GRANTS_FOR_OPERATION,
-    IS_ADMIN,
-    VISIBLE_PROBE,
-    VISIBLE_SET,
+    GrantCache,
     Rights,
     rights,
 )
@@ -216,6 +213,7 @@ class SqliteStore:
         # Writers of this process (the only one: the data directory is locked) queue here
         # instead and are woken as soon as the previous one commits.
         self._writer = threading.Lock()
+        self._grants = GrantCache()  # each caller's Locate grants, per access revision
         with self._connection() as connection:
             connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA)
 
@@ -239,7 +237,7 @@ class SqliteStore:
         with self._writer if write else contextlib.nullcontext():
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield SqliteSession(connection, self.sealer)
+                yield SqliteSession(connection, self.sealer, self._grants)
                 connection.execute("COMMIT")
             except BaseException as error:
                 connection.execute("ROLLBACK")
@@ -261,9 +259,12 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
 class SqliteSession:
     _savepoints = itertools.count()
 
-    def __init__(self, connection: sqlite3.Connection, sealer: Sealer) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, sealer: Sealer, grants: GrantCache | None = None
+    ) -> None:
         self.connection = connection
         self.sealer = sealer
+        self.grants = grants if grants is not None else GrantCache()
 
     def _execute(self, sql: str, parameters: Any = (), many: bool = False) -> sqlite3.Cursor:
         """Run a statement (`many`: once per row of parameters); a busy database is a Conflict."""
@@ -350,7 +351,7 @@ class SqliteSession:
 
     def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
         parameters: dict[str, Any] = {"owner": query.owner, "now": epoch(query.now)}
-        prefix, visible, counted_visible = self._visible(query, parameters)
+        visible, counted_visible = self._visible(query, parameters)
         where = []
         storages = [int(bit) for bit in Storage if query.storage & bit]
         state_filter = [f for f in query.filters if f.tag == Tag.STATE]
@@ -363,43 +364,37 @@ class SqliteSession:
         total = None
         if query.count:
             count_where = " AND ".join([counted_visible, *where] if counted_visible else where)
-            counted = self._execute(f"{prefix}SELECT COUNT(*) FROM object o WHERE {count_where}", parameters)
+            counted = self._execute(f"SELECT COUNT(*) FROM object o WHERE {count_where}", parameters)
             (total,) = counted.fetchone()
         parameters["maximum"] = -1 if query.maximum is None else query.maximum  # SQLite: -1 is no limit
         parameters["offset"] = query.offset
         if visible:
             sql_where = f"{visible} AND {sql_where}"
         rows = self._execute(
-            f"{prefix}SELECT o.uid FROM object o WHERE {sql_where}"
-            " ORDER BY o.seq DESC LIMIT :maximum OFFSET :offset",
+            f"SELECT o.uid FROM object o WHERE {sql_where} ORDER BY o.seq DESC LIMIT :maximum OFFSET :offset",
             parameters,
         ).fetchall()
         return [row[0] for row in rows], total
 
-    def _visible(self, query: LocateQuery, parameters: dict[str, Any]) -> tuple[str, str | None, str | None]:
-        """The objects the query may return: a WITH prefix, and conditions on `o` for the
-        page and for the count (store.access); None: every object.
+    def _visible(self, query: LocateQuery, parameters: dict[str, Any]) -> tuple[str | None, str | None]:
+        """The objects the query may return: conditions on `o` for the page and for the
+        count (store.access); None: every object.
 
-        Without `shared`, or for a caller no grant lets Locate anything (one small query
-        over the access tables tells), it is the caller's own objects, through the
-        (owner, seq) index. With grants, the grant rule itself joins the conditions, so
-        the objects are still filtered in the database.
+        Without `shared`, or for a caller no grant lets Locate anything, it is the
+        caller's own objects, through the (owner, seq) index. With grants, the grant rule
+        joins the conditions as lists the cache holds (store.access.LocateGrants), so the
+        objects are still filtered in the database and no recursive query runs per request.
         """
         own = "o.owner = :owner"
         if not query.shared:
-            return "", own, own
-        parameters.update(
-            me=query.owner, operation=int(Operation.LOCATE), object_group_tag=int(Tag.OBJECT_GROUP)
-        )
-        with_grants = f"WITH RECURSIVE {GRANTS_FOR_OPERATION} "
-        admin, granted = self._execute(
-            f"{with_grants}SELECT ({IS_ADMIN}), EXISTS (SELECT 1 FROM op_grants)", parameters
-        ).fetchone()
-        if admin:
-            return "", None, None
-        if not granted:
-            return "", own, own
-        return with_grants, VISIBLE_PROBE, VISIBLE_SET
+            return own, own
+        grants = self.grants.get(self._execute, query.owner, int(Operation.LOCATE))
+        if grants.admin:
+            return None, None
+        if not grants.any():
+            return own, own
+        parameters["object_group_tag"] = int(Tag.OBJECT_GROUP)
+        return grants.conditions(parameters)
 
     def _condition(
         self, number: int, tag: int, group: list[AttributeFilter], parameters: dict[str, Any]
