@@ -16,6 +16,7 @@ from pkcs11_kmip_server.store import ObjectRecord, StoreSession
 
 if TYPE_CHECKING:
     from pkcs11_kmip_server.crypto.services import CryptoServices
+    from pkcs11_kmip_server.engine import Peer
     from pkcs11_kmip_server.hsm.service import Pkcs11Service
 
 
@@ -42,6 +43,8 @@ class RequestContext:
     pkcs11: Pkcs11Service | None = None
     # The operation of the batch item that runs: what `load` checks the caller may do.
     operation: Operation | None = None
+    # The connection the message came on (PKCS#11 contexts are bound to it).
+    peer: Peer | None = None
 
     @property
     def is_1x(self) -> bool:

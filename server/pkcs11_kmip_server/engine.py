@@ -165,10 +165,13 @@ def fallback_version(requested: Version | None) -> Version:
 
 @dataclass
 class Peer:
-    """Who is on the other end: the TLS client certificate's subject CN."""
+    """Who is on the other end: the TLS client certificate's subject CN, and which
+    connection (PKCS#11 contexts are bound to the connection that opened them)."""
 
     principal: str | None
     address: str = ""
+    connection: int | None = None  # the transport's id for it; None: not a connection
+    closed: bool = False  # set by the transport when the connection has ended
 
 
 class _Undo(Exception):
@@ -198,6 +201,13 @@ class Engine:
     def close(self) -> None:
         """Let running asynchronous operations finish; drop the queued ones."""
         self.jobs.shutdown()
+
+    def connection_closed(self, peer: Peer) -> None:
+        """The transport says a connection ended: its PKCS#11 contexts end too (their
+        finalization runs on a thread of the service, so this returns at once)."""
+        peer.closed = True  # first: a C_Initialize still running then ends what it made
+        if peer.connection is not None:
+            self.pkcs11.connection_closed(peer.connection)
 
     # --- the whole exchange ----------------------------------------------------------------
 
@@ -235,9 +245,9 @@ class Engine:
                 reason = ResultReason.AUTHENTICATION_NOT_SUCCESSFUL
                 return self._refused(peer, version, reason, str(error), now)
         if _wants_background(header, batch):
-            outcomes = self._start_in_background(principal, version, now, header, batch)
+            outcomes = self._start_in_background(principal, version, now, header, batch, peer)
         else:
-            outcomes = self._execute(principal, version, now, header, batch)
+            outcomes = self._execute(principal, version, now, header, batch, peer)
         if self.audit is not None:
             self.audit.request(now, principal, peer.address, version, batch, outcomes)
         return self._respond(version, now, header, outcomes)
@@ -284,11 +294,12 @@ class Engine:
         now: datetime,
         header: RequestHeader,
         batch: list[RequestBatchItem | Outcome],
+        peer: Peer | None = None,
     ) -> list[Outcome]:
         """Queue the batch; each item answered Operation Pending with its correlation value."""
 
         def work() -> list[Outcome]:
-            outcomes = self._execute(principal, version, now, header, batch)
+            outcomes = self._execute(principal, version, now, header, batch, peer)
             # Items after a Stop never ran: Poll says so rather than leaving them pending.
             return outcomes + [_not_run(item) for item in batch[len(outcomes) :]]
 
@@ -313,6 +324,7 @@ class Engine:
         now: datetime,
         header: RequestHeader,
         batch: list[RequestBatchItem | Outcome],
+        peer: Peer | None = None,
     ) -> list[Outcome]:
         option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
         write = not all(_operation(item) in READ_ONLY_OPERATIONS for item in batch)
@@ -320,7 +332,14 @@ class Engine:
             try:
                 with self.store.session(write=write or attempt > 0) as session:
                     context = RequestContext(
-                        principal, version, now, session, self.jobs, crypto=self.crypto, pkcs11=self.pkcs11
+                        principal,
+                        version,
+                        now,
+                        session,
+                        self.jobs,
+                        crypto=self.crypto,
+                        pkcs11=self.pkcs11,
+                        peer=peer,
                     )
                     outcomes = self._run_items(context, batch, option)
                     failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)

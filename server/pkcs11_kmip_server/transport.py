@@ -9,7 +9,9 @@ they hold up nobody), and the answer is written from the future's callback. The 
 loop itself never decodes, queries the store or does cryptography, so no connection
 waits for another's work. One message per connection is in flight at a time, so
 pipelined requests are answered in order. A peer that goes quiet in the middle of a
-message, or stays idle too long, is disconnected.
+message, or stays idle too long, is disconnected. Each connection has an id, carried
+in its Peer; when it ends, however it ends, the engine is told (PKCS#11 contexts are
+bound to the connection that opened them, and end with it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import itertools
 import logging
 import ssl
 from collections import deque
@@ -34,6 +37,7 @@ log = logging.getLogger("pkcs11_kmip_server.transport")
 
 # How long a closing connection may take to flush its last bytes before it is aborted.
 CLOSE_GRACE = 5.0
+_connection_ids = itertools.count(1)  # next() is atomic in CPython; the loop calls it anyway
 
 
 def server_tls_context(config: ServerConfig) -> ssl.SSLContext:
@@ -150,7 +154,8 @@ class KmipConnection(asyncio.BufferedProtocol):
         self._framer = MessageReader(server.config.limits)
         self._transport: asyncio.Transport | None = None
         self._address = ""
-        self._peer = Peer(None)
+        self._id = next(_connection_ids)
+        self._peer = Peer(None, connection=self._id)
         self._started = 0.0  # when the message being read began arriving
         self._deadline: float | None = None  # None while a message is with the engine
         self._timer: asyncio.TimerHandle | None = None
@@ -191,7 +196,7 @@ class KmipConnection(asyncio.BufferedProtocol):
             return
         self._flush()
         if not was_established and self._tls.established:
-            self._peer = Peer(principal_of(self._tls.peer_certificate()), self._address)
+            self._peer = Peer(principal_of(self._tls.peer_certificate()), self._address, self._id)
             self._set_deadline(self._loop.time() + self._config.idle_timeout)
         if plaintext:
             if not self._busy and not self._framer.mid_message:
@@ -235,6 +240,10 @@ class KmipConnection(asyncio.BufferedProtocol):
                 timer.cancel()
         self._timer = self._abort_timer = None
         self._server.connections.discard(self)
+        try:
+            self._server.engine.connection_closed(self._peer)
+        except Exception:  # the other connections must not lose their loop over it
+            log.exception("ending the state of %s failed", self._address)
         if not self.closed.done():
             self.closed.set_result(None)
 

@@ -20,6 +20,7 @@ from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_NAME
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, Mechanism, OutData, OutRequest, WireError
+from pkcs11_kmip_server.engine import Peer
 from pkcs11_kmip_server.hsm.service import Pkcs11Service, WorkerBackend
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
 from testsupport.softhsm import Token
@@ -42,16 +43,23 @@ def ulong(value: int) -> bytes:
 class App:
     """One client application: its context on the service, calls through the wire encoding."""
 
-    def __init__(self, service: Pkcs11Service, principal: str = "alice") -> None:
+    peer: Peer | None = None  # the connection it calls on (None: none)
+
+    def __init__(self, service: Pkcs11Service, principal: str = "alice", peer: Peer | None = None) -> None:
         self.service = service
         self.principal = principal
-        reply = service.handle(principal, BY_NAME["C_Initialize"].id, b"\x01", None)
+        self.peer = peer
+        reply = service.handle(principal, BY_NAME["C_Initialize"].id, b"\x01", None, peer=peer)
         assert reply.rv == CKR.OK and reply.correlation_value is not None
         self.correlation_value: bytes | None = reply.correlation_value
 
     def __call__(self, name: str, **values: Any) -> tuple[int, dict[str, Any]]:
         reply = self.service.handle(
-            self.principal, BY_NAME[name].id, wire.encode_inputs(name, values), self.correlation_value
+            self.principal,
+            BY_NAME[name].id,
+            wire.encode_inputs(name, values),
+            self.correlation_value,
+            peer=self.peer,
         )
         outputs = wire.decode_outputs(name, reply.output) if reply.output is not None else {}
         return reply.rv, outputs
@@ -62,11 +70,13 @@ class App:
         return outputs
 
     def finalize(self) -> int:
-        return self.service.handle(self.principal, BY_NAME["C_Finalize"].id, b"", self.correlation_value).rv
+        function = BY_NAME["C_Finalize"].id
+        return self.service.handle(self.principal, function, b"", self.correlation_value, peer=self.peer).rv
 
     @property
     def worker_pid(self) -> int:
-        context = self.service._context(self.principal, self.correlation_value)
+        connection = self.peer.connection if self.peer is not None else None
+        context = self.service._context(self.principal, self.correlation_value, connection)
         assert context is not None and isinstance(context.backend, WorkerBackend)
         return context.backend.worker.pid
 
@@ -214,6 +224,46 @@ def test_idle_contexts_are_closed(make_service: Callable[..., Pkcs11Service]) ->
     assert gone(pid)
     assert idle("C_GetInfo")[0] == CKR.CRYPTOKI_NOT_INITIALIZED
     assert busy.ok("C_GetInfo")
+
+
+def test_closing_a_connection_ends_its_contexts_only(service: Pkcs11Service) -> None:
+    closing, staying = Peer("alice", connection=1), Peer("alice", connection=2)
+    first, second = App(service, peer=closing), App(service, peer=closing)
+    other, unbound = App(service, peer=staying), App(service)
+    for app in (first, second, other, unbound):
+        app.session()
+    pids = [first.worker_pid, second.worker_pid]
+    assert service.context_count == 4
+    assert service.connection_closed(closing.connection) == 2
+    assert service.context_count == 2
+    assert all(gone(pid, timeout=5.0) for pid in pids), "a closed connection's module instance runs on"
+    assert first("C_GetInfo")[0] == second("C_GetInfo")[0] == CKR.CRYPTOKI_NOT_INITIALIZED
+    assert other.slot() and unbound.slot()
+    assert os.waitpid(other.worker_pid, os.WNOHANG) == (0, 0)  # still running
+    assert service.connection_closed(closing.connection) == 0
+    assert service.connection_closed(None) == 0
+
+
+def test_a_context_answers_only_on_its_own_connection(service: Pkcs11Service) -> None:
+    """A reconnected client's old Correlation Value: as after a server restart."""
+    app = App(service, peer=Peer("alice", connection=1))
+    session = app.session()
+    elsewhere = App.__new__(App)
+    elsewhere.service, elsewhere.principal = service, "alice"
+    elsewhere.correlation_value, elsewhere.peer = app.correlation_value, Peer("alice", connection=2)
+    assert elsewhere("C_GetSessionInfo", hSession=session)[0] == CKR.CRYPTOKI_NOT_INITIALIZED
+    assert elsewhere.finalize() == CKR.CRYPTOKI_NOT_INITIALIZED
+    elsewhere.peer = None
+    assert elsewhere("C_GetInfo")[0] == CKR.CRYPTOKI_NOT_INITIALIZED
+    assert app.ok("C_GetSessionInfo", hSession=session)["pInfo"]["state"] == CKS_RW_PUBLIC_SESSION
+
+
+def test_a_context_made_while_its_connection_closed_ends(service: Pkcs11Service) -> None:
+    """C_Initialize still running when the transport reported the close: it ends too."""
+    peer = Peer("alice", connection=7, closed=True)
+    reply = service.handle("alice", BY_NAME["C_Initialize"].id, b"\x01", None, peer=peer)
+    assert reply.rv == CKR.OK
+    assert service.context_count == 0
 
 
 def test_a_module_crash_ends_only_that_clients_context(service: Pkcs11Service) -> None:

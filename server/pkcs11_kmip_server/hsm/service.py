@@ -1,12 +1,14 @@
 """Client application contexts of the PKCS#11 operation, and the token behind them.
 
 C_Initialize makes a context: a random Correlation Value bound to the client's
-principal and to a backend (a worker process with its own instance of the module, or
-the native token over the KMIP store: pkcs11_kmip_server.native). Every later call names
-the context by its Correlation Value; one that is unknown, finalized, or another
-principal's is answered CKR_CRYPTOKI_NOT_INITIALIZED, so nothing of one client's
-context (sessions, logins, handles) is reachable by another. C_Finalize, an idle
-timeout, and the server's exit close the context and with it its sessions.
+principal, to the connection it came on, and to a backend (a worker process with its
+own instance of the module, or the native token over the KMIP store:
+pkcs11_kmip_server.native). Every later call names the context by its Correlation
+Value; one that is unknown, finalized, another principal's or another connection's is
+answered CKR_CRYPTOKI_NOT_INITIALIZED (what a client meets after a server restart, and
+recovers from), so nothing of one client's context (sessions, logins, handles) is
+reachable by another. C_Finalize, the end of its connection, an idle timeout, and the
+server's exit close the context and with it its sessions.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -32,6 +35,7 @@ from pkcs11_kmip_server.native.token import NativeToken
 
 if TYPE_CHECKING:
     from pkcs11_kmip_server.context import RequestContext
+    from pkcs11_kmip_server.engine import Peer
 
 log = logging.getLogger("pkcs11_kmip_server.hsm")
 
@@ -137,6 +141,7 @@ class Context:
     principal: str
     backend: Backend
     last_used: float
+    connection: int | None = None  # the transport's id of the connection that opened it
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -160,6 +165,9 @@ class Pkcs11Service:
         self._pins = Pins(self.settings.pins) if self.settings.pins is not None else None
         self._sweeper: threading.Thread | None = None
         self._closed = threading.Event()
+        # Finalizes the contexts of closed connections off the transport's event loop
+        # (a finalization waits for a call in progress, then for the module).
+        self._closer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pkcs11-closer")
 
     def allowed(self, principal: str) -> bool:
         return self.settings.clients is None or principal in self.settings.clients
@@ -173,14 +181,20 @@ class Pkcs11Service:
         data: bytes,
         correlation_value: bytes | None,
         request: RequestContext | None = None,
+        peer: Peer | None = None,
     ) -> Reply:
-        """One forwarded call (function_id is a Cryptoki function that is not local)."""
+        """One forwarded call (function_id is a Cryptoki function that is not local), on
+        the connection `peer` names (None: contexts bound to no connection)."""
+        connection = peer.connection if peer is not None else None
         if function_id == C_INITIALIZE:
-            return self.initialize(principal, data, correlation_value)
+            reply = self.initialize(principal, data, correlation_value, connection)
+            if peer is not None and peer.closed:  # it ended while this context was made
+                self.connection_closed(peer.connection)
+            return reply
         if function_id == C_FINALIZE:
             wire.decode_inputs(BY_ID[C_FINALIZE], data)
-            return Reply(self.finalize(principal, correlation_value))
-        context = self._context(principal, correlation_value)
+            return Reply(self.finalize(principal, correlation_value, connection))
+        context = self._context(principal, correlation_value, connection)
         if context is None:
             wire.decode_inputs(BY_ID[function_id], data)  # a codec error is still one
             return Reply(CKR.CRYPTOKI_NOT_INITIALIZED)
@@ -196,9 +210,11 @@ class Pkcs11Service:
             self._drop(correlation_value)
         return Reply(rv, output)
 
-    def initialize(self, principal: str, data: bytes, correlation_value: bytes | None) -> Reply:
+    def initialize(
+        self, principal: str, data: bytes, correlation_value: bytes | None, connection: int | None = None
+    ) -> Reply:
         wire.decode_inputs(BY_ID[C_INITIALIZE], data)
-        if self._context(principal, correlation_value) is not None:
+        if self._context(principal, correlation_value, connection) is not None:
             return Reply(CKR.CRYPTOKI_ALREADY_INITIALIZED)
         if not self._make_room(principal):
             log.warning("PKCS#11 context refused to %s: context limit reached", principal)
@@ -222,7 +238,7 @@ class Pkcs11Service:
             backend = WorkerBackend(worker)
         value = secrets.token_bytes(CORRELATION_VALUE_BYTES)
         with self._lock:
-            self._contexts[value] = Context(principal, backend, self.clock())
+            self._contexts[value] = Context(principal, backend, self.clock(), connection)
         self._start_sweeper()
         return Reply(CKR.OK, correlation_value=value)
 
@@ -247,8 +263,8 @@ class Pkcs11Service:
             context.backend.finalize()
         return True
 
-    def finalize(self, principal: str, correlation_value: bytes | None) -> int:
-        context = self._context(principal, correlation_value)
+    def finalize(self, principal: str, correlation_value: bytes | None, connection: int | None = None) -> int:
+        context = self._context(principal, correlation_value, connection)
         if context is None:
             return CKR.CRYPTOKI_NOT_INITIALIZED
         assert correlation_value is not None
@@ -259,14 +275,41 @@ class Pkcs11Service:
 
     # --- contexts -------------------------------------------------------------------------
 
-    def _context(self, principal: str, correlation_value: bytes | None) -> Context | None:
+    def _context(
+        self, principal: str, correlation_value: bytes | None, connection: int | None = None
+    ) -> Context | None:
         if correlation_value is None:
             return None
         with self._lock:
             context = self._contexts.get(correlation_value)
-        if context is None or context.principal != principal:
+        if context is None or context.principal != principal or context.connection != connection:
             return None
         return context
+
+    def connection_closed(self, connection: int | None) -> int:
+        """End the contexts of a connection that closed (the client exited, or the server
+        closed it): their finalization goes to a thread, this returns at once. How many."""
+        if connection is None:
+            return 0
+        with self._lock:
+            ended = [value for value, context in self._contexts.items() if context.connection == connection]
+            contexts = [self._contexts.pop(value) for value in ended]
+        if contexts:
+            log.info("closing %d PKCS#11 context(s) of a closed connection", len(contexts))
+            try:
+                self._closer.submit(self._finalize_all, contexts)
+            except RuntimeError:  # the service is closing: finalize here
+                self._finalize_all(contexts)
+        return len(contexts)
+
+    @staticmethod
+    def _finalize_all(contexts: list[Context]) -> None:
+        for context in contexts:
+            try:
+                with context.lock:  # let a call still running in it finish first
+                    context.backend.finalize()
+            except Exception:
+                log.exception("finalizing a PKCS#11 context of %s failed", context.principal)
 
     def _drop(self, correlation_value: bytes | None) -> Context | None:
         with self._lock:
@@ -314,6 +357,7 @@ class Pkcs11Service:
     def close(self) -> None:
         """Finalize every context (their workers exit) and stop the spare worker."""
         self._closed.set()
+        self._closer.shutdown(wait=True)  # contexts of closed connections first
         with self._lock:
             contexts = list(self._contexts.values())
             self._contexts.clear()

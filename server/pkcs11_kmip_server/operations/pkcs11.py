@@ -46,6 +46,7 @@ def pkcs11(context: RequestContext, request: PKCS11Request) -> PKCS11Response:
             request.pkcs_11_input_parameters or b"",
             request.correlation_value,
             context,
+            context.peer,
         )
     except WireError as error:
         raise KmipError(ResultReason.PKCS_11_CODEC_ERROR, f"{call.name}: {error}") from error
