@@ -10,14 +10,18 @@ slow on purpose and some clients send the credential with every request.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 import threading
 import time
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from pkcs11_kmip.kmip.messages.structures import Authentication
 from pkcs11_kmip.kmip.spec.enums import CredentialType
 
 USERS_FILE = "users.toml"
+USERS_COMMENT = "Users who may authenticate with a KMIP Username and Password Credential."
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 REMEMBER_SECONDS = 300.0
 
@@ -48,18 +53,12 @@ def password_matches(password: str, stored: str) -> bool:
 
 def add_user(data_dir: Path, name: str, password: str) -> None:
     """Add or replace a user's password in DIR/users.toml (mode 0600)."""
-    path = data_dir / USERS_FILE
-    users = read_hashes(path)
-    users[name] = hash_password(password)
-    write_hashes(path, users)
+    store_hash(data_dir / USERS_FILE, name, hash_password(password), USERS_COMMENT)
 
 
 def remove_user(data_dir: Path, name: str) -> None:
     """Forget a user's password (no-op for a user without one)."""
-    path = data_dir / USERS_FILE
-    users = read_hashes(path)
-    if users.pop(name, None) is not None:
-        write_hashes(path, users)
+    drop_hash(data_dir / USERS_FILE, name, USERS_COMMENT)
 
 
 def password_users(data_dir: Path) -> set[str]:
@@ -67,20 +66,54 @@ def password_users(data_dir: Path) -> set[str]:
     return set(read_hashes(data_dir / USERS_FILE))
 
 
-def write_hashes(
-    path: Path,
-    hashes: dict[str, str],
-    comment: str = "Users who may authenticate with a KMIP Username and Password Credential.",
-) -> None:
-    """A TOML table of name = hash, replaced whole (mode 0600); DIR/pins.toml uses it too."""
-    lines = [f"# {comment}\n"]
-    # JSON's string escapes are TOML's: a name with quotes or backslashes stays one key.
-    lines += [f"{json.dumps(user)} = {json.dumps(stored)}\n" for user, stored in sorted(hashes.items())]
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.writelines(lines)
-    os.replace(temporary, path)
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """An exclusive lock on PATH.lock: one read-change-write of `path` at a time, across processes
+    (`pkcs11-kmip ca issue-client` and `admin users` may run at once, and beside the server)."""
+    descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def store_hash(path: Path, name: str, stored: str, comment: str) -> None:
+    """Add or replace `name`'s hash in the table at `path` (hash it before: scrypt is slow)."""
+
+    def put(hashes: dict[str, str]) -> bool:
+        hashes[name] = stored
+        return True
+
+    _update(path, put, comment)
+
+
+def drop_hash(path: Path, name: str, comment: str) -> None:
+    """Remove `name` from the table at `path` (no-op if it is not there)."""
+    _update(path, lambda hashes: hashes.pop(name, None) is not None, comment)
+
+
+def _update(path: Path, change: Callable[[dict[str, str]], bool], comment: str) -> None:
+    """Read the TOML table of name = hash, let `change` edit it, write it back if it says so.
+
+    Under the lock, so that concurrent updates are never lost; written to a temporary file of
+    its own (mode 0600) and renamed over `path`, so that readers see the old table or the new.
+    """
+    with _exclusive(path):
+        hashes = read_hashes(path)
+        if not change(hashes):
+            return
+        lines = [f"# {comment}\n"]
+        # JSON's string escapes are TOML's: a name with quotes or backslashes stays one key.
+        lines += [f"{json.dumps(name)} = {json.dumps(stored)}\n" for name, stored in sorted(hashes.items())]
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.writelines(lines)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
 
 
 def read_hashes(path: Path) -> dict[str, str]:

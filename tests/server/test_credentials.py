@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,8 @@ from pkcs11_kmip.kmip.messages.payloads import CreateRequest, GetRequest
 from pkcs11_kmip.kmip.messages.structures import Authentication, Credential, CredentialValue
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CredentialType, CryptographicAlgorithm, ObjectType, ResultReason
+from pkcs11_kmip_server.auth import add_user, password_users
+from pkcs11_kmip_server.native.pins import PINS_FILE, Pins
 from testsupport.server import RunningServer, cli
 
 
@@ -94,3 +98,29 @@ def test_a_user_the_server_does_not_know_leaves_the_certificate_in_charge(kmip_s
         request, header = create(authentication=credential("nobody-here", "x"))
         uid = client.call(request, **header).unique_identifier
         assert client.call(GetRequest(unique_identifier=uid)).unique_identifier == uid
+
+
+def test_clients_and_users_added_at_once_are_all_kept(tmp_path: Path) -> None:
+    """issue-client and admin users rewrite DIR/pins.toml and DIR/users.toml: racing writers lose nothing."""
+    data = tmp_path / "data"
+    subprocess.run([*cli(), "init", "--data-dir", str(data)], check=True, capture_output=True, timeout=60)
+    names = [f"racer-{index}" for index in range(8)]
+    issuing = [
+        subprocess.Popen(
+            [*cli(), "ca", "issue-client", name, "--data-dir", str(data)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for name in names
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda name: add_user(data, f"user-{name}", "secret"), names))
+    for process in issuing:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    pins = Pins(data / PINS_FILE)
+    for name in names:
+        pin = (data / "clients" / name / "pin").read_text().strip()
+        assert pins.matches(name, pin), name
+    assert password_users(data) == {f"user-{name}" for name in names}
+    assert not list(data.glob("*.tmp")) and not list(data.glob(".*.tmp"))

@@ -11,21 +11,19 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pkcs11_kmip_server.auth import PasswordUsers, hash_password, read_hashes, write_hashes
+from pkcs11_kmip_server.auth import PasswordUsers, hash_password, store_hash
 from pkcs11_kmip_server.pki import write_private
 
 PINS_FILE = "pins.toml"
 PIN_DIGITS = 8
+PINS_COMMENT = "The native token's user PINs (C_Login), as scrypt hashes, by client."
 
 
 def issue(data_dir: Path, name: str) -> str:
     """A new PIN for client `name`: written for the client and hashed for the server."""
     pin = "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
     write_private(data_dir / "clients" / name / "pin", f"{pin}\n".encode())
-    path = data_dir / PINS_FILE
-    hashes = read_hashes(path)
-    hashes[name] = hash_password(pin)
-    write_hashes(path, hashes, "The native token's user PINs (C_Login), as scrypt hashes, by client.")
+    store_hash(data_dir / PINS_FILE, name, hash_password(pin), PINS_COMMENT)
     return pin
 
 
