@@ -209,6 +209,14 @@ class Engine:
         if peer.connection is not None:
             self.pkcs11.connection_closed(peer.connection)
 
+    def idle_timeout(self, peer: Peer, default: float) -> float:
+        """How long the connection may stay silent between messages: `default`, or, while it
+        holds PKCS#11 contexts, as long as they may ([pkcs11] idle_timeout), so that an
+        application's sessions and login do not end with a quiet spell."""
+        if self.pkcs11.holds(peer.connection):
+            return max(default, self.pkcs11.settings.idle_timeout)
+        return default
+
     # --- the whole exchange ----------------------------------------------------------------
 
     def handle(self, data: bytes, peer: Peer) -> bytes:

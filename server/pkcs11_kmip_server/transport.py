@@ -303,7 +303,7 @@ class KmipConnection(asyncio.BufferedProtocol):
             self._started = now
             self._set_deadline(now + self._config.read_timeout)
         else:
-            self._set_deadline(now + self._config.idle_timeout)
+            self._set_deadline(now + self._server.engine.idle_timeout(self._peer, self._config.idle_timeout))
         self._next()
 
     def shut_down(self) -> None:

@@ -82,14 +82,29 @@ def wait_gone(server: RunningServer, pids: set[int], timeout: float) -> float:
     return time.monotonic() - started
 
 
-@pytest.fixture
-def idle_server(tmp_path_factory: pytest.TempPathFactory, token: Token) -> Iterator[RunningServer]:
-    """A server that closes connections silent for a second."""
-    server = start_pkcs11_server(tmp_path_factory.mktemp("idle-server"), token)
+def quiet_server(tmp: Path, token: Token, **pkcs11: str) -> RunningServer:
+    """A server that closes connections silent for a second (values of `pkcs11`: its
+    [pkcs11] table, TOML)."""
+    server = start_pkcs11_server(tmp, token, **pkcs11)
     server.stop()
     toml = server.data_dir / "server.toml"
     toml.write_text(toml.read_text().replace("idle_timeout = 300", "idle_timeout = 1", 1))
     server.start()
+    return server
+
+
+@pytest.fixture
+def idle_server(tmp_path_factory: pytest.TempPathFactory, token: Token) -> Iterator[RunningServer]:
+    """Connections closed after a second of silence, and contexts allowed no longer."""
+    server = quiet_server(tmp_path_factory.mktemp("idle-server"), token, idle_timeout="1")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def patient_server(tmp_path_factory: pytest.TempPathFactory, token: Token) -> Iterator[RunningServer]:
+    """Connections closed after a second of silence, but contexts kept the default hour."""
+    server = quiet_server(tmp_path_factory.mktemp("patient-server"), token)
     yield server
     server.stop()
 
@@ -138,3 +153,24 @@ def test_a_client_whose_connection_was_closed_recovers(
         assert host.ask("finalize") == [OK]
     finally:
         host.exit()
+
+
+def test_a_quiet_application_keeps_its_sessions(
+    module_path: Path, patient_server: RunningServer, tmp_path: Path
+) -> None:
+    """A connection that holds a context stays open as long as the context may: an
+    application silent for longer than the server's connection idle timeout (1 s here)
+    keeps its session, its worker and its login state."""
+    config = write_client_config(tmp_path / "pkcs11-kmip.toml", patient_server)
+    before = module_workers(patient_server)
+    host = SessionHost(module_path, config)
+    try:
+        assert host.ask("init", "slot", "open", "info") == [OK] * 4
+        mine = module_workers(patient_server) - before
+        assert len(mine) == 1
+        time.sleep(2.5)
+        assert module_workers(patient_server) & mine == mine
+        assert host.ask("info", "finalize") == [OK, OK]
+    finally:
+        host.exit()
+    assert "closing" not in patient_server.log()

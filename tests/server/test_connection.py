@@ -144,9 +144,15 @@ class StandInEngine:
     def refuse(self, message: str) -> bytes:
         return f"refused: {message}".encode()
 
+    def idle_timeout(self, peer: Peer, default: float) -> float:
+        return default
+
+    def connection_closed(self, peer: Peer) -> None:
+        pass
+
 
 async def serve(config: ServerConfig, engine: StandInEngine) -> KmipServer:
-    engine_for_server: Any = engine  # the Engine's two methods the edge calls
+    engine_for_server: Any = engine  # the Engine's methods the edge calls
     server = KmipServer(config, engine_for_server)
     await server.start()
     return server

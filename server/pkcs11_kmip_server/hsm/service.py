@@ -302,6 +302,13 @@ class Pkcs11Service:
                 self._finalize_all(contexts)
         return len(contexts)
 
+    def holds(self, connection: int | None) -> bool:
+        """Whether a context is bound to `connection` (which then stays open as long as it may)."""
+        if connection is None:
+            return False
+        with self._lock:
+            return any(context.connection == connection for context in self._contexts.values())
+
     @staticmethod
     def _finalize_all(contexts: list[Context]) -> None:
         for context in contexts:
