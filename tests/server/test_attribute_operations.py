@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,22 +47,15 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server.engine import reason_for
 from testsupport.kmip_builders import aes_create, custom_text, name, named, text_value
+from testsupport.managed_keys import client_fixture
 from testsupport.server import RunningServer
 
 V1, V2 = (1, 2), (2, 1)
 CLIENT = "attribute-operations"
 
 
-@pytest.fixture
-def v2(kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=V2) as client:
-        yield client
-
-
-@pytest.fixture
-def v1(kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=V1) as client:
-        yield client
+v2 = client_fixture(CLIENT, V2)
+v1 = client_fixture(CLIENT, V1)
 
 
 def unique(prefix: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -60,7 +60,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip_server.crypto.streams import Stream, StreamTable
 from pkcs11_kmip_server.errors import KmipError
 from testsupport.kmip_builders import AttributeSpec, attribute_fields
-from testsupport.managed_keys import an_hour_ago
+from testsupport.managed_keys import an_hour_ago, client_fixture
 from testsupport.managed_keys import reason_of_version as expected
 from testsupport.managed_keys import refusal as refused
 from testsupport.server import RunningServer
@@ -75,22 +75,9 @@ CLIENT = "encrypt-decrypt"
 h = bytes.fromhex
 
 
-@pytest.fixture
-def v2(kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=V2) as client:
-        yield client
-
-
-@pytest.fixture
-def v1(kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=V1) as client:
-        yield client
-
-
-@pytest.fixture(params=[V1, V2], ids=["1.4", "2.1"])
-def kmip(request: pytest.FixtureRequest, kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=request.param) as client:
-        yield client
+v2 = client_fixture(CLIENT, V2)
+v1 = client_fixture(CLIENT, V1)
+kmip = client_fixture(CLIENT, V1, V2)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ SP 800-57 as KMIP adopts it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,6 +55,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server.engine import reason_for
 from testsupport.kmip_builders import aes_create, name, named
+from testsupport.managed_keys import client_fixture
 from testsupport.server import RunningServer
 
 V1, V2 = (1, 2), (2, 1)
@@ -63,16 +63,8 @@ CLIENT = "lifecycle-operations"
 ENCRYPT, DECRYPT = CryptographicUsageMask.ENCRYPT, CryptographicUsageMask.DECRYPT
 
 
-@pytest.fixture
-def v2(kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=V2) as client:
-        yield client
-
-
-@pytest.fixture
-def v1(kmip_server: RunningServer) -> Iterator[KmipClient]:
-    with kmip_server.client(CLIENT, version=V1) as client:
-        yield client
+v2 = client_fixture(CLIENT, V2)
+v1 = client_fixture(CLIENT, V1)
 
 
 def unique(prefix: str) -> str:
