@@ -303,8 +303,12 @@ class Pkcs11Service:
         return len(contexts)
 
     def holds(self, connection: int | None) -> bool:
-        """Whether a context is bound to `connection` (which then stays open as long as it may)."""
-        if connection is None:
+        """Whether a context is bound to `connection` (which then stays open as long as it may).
+
+        Asked after every answer the transport sends: a server holding no contexts (KMIP
+        clients only) answers without the lock.
+        """
+        if connection is None or not self._contexts:
             return False
         with self._lock:
             return any(context.connection == connection for context in self._contexts.values())
