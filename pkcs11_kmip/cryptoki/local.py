@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 
 from pkcs11_kmip.cryptoki.calls import Call
-from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.constants import CKA, CKR
 from pkcs11_kmip.cryptoki.find_ahead import FindAhead
 from pkcs11_kmip.cryptoki.single_part import SingleParts
 from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, OutData, OutRequest, StructValue, Value
@@ -27,20 +27,20 @@ Answer = tuple[int, dict[str, Value] | None]
 # and C_CopyObject refuse them, or make a new object).
 IMMUTABLE_ATTRIBUTES = frozenset(
     {
-        0x000,  # CKA_CLASS
-        0x001,  # CKA_TOKEN
-        0x002,  # CKA_PRIVATE
-        0x100,  # CKA_KEY_TYPE
-        0x120,  # CKA_MODULUS
-        0x121,  # CKA_MODULUS_BITS
-        0x122,  # CKA_PUBLIC_EXPONENT
-        0x161,  # CKA_VALUE_LEN
-        0x163,  # CKA_LOCAL
-        0x164,  # CKA_NEVER_EXTRACTABLE
-        0x165,  # CKA_ALWAYS_SENSITIVE
-        0x166,  # CKA_KEY_GEN_MECHANISM
-        0x180,  # CKA_EC_PARAMS
-        0x181,  # CKA_EC_POINT
+        CKA.CLASS,
+        CKA.TOKEN,
+        CKA.PRIVATE,
+        CKA.KEY_TYPE,
+        CKA.MODULUS,
+        CKA.MODULUS_BITS,
+        CKA.PUBLIC_EXPONENT,
+        CKA.VALUE_LEN,
+        CKA.LOCAL,
+        CKA.NEVER_EXTRACTABLE,
+        CKA.ALWAYS_SENSITIVE,
+        CKA.KEY_GEN_MECHANISM,
+        CKA.EC_PARAMS,
+        CKA.EC_POINT,
     }
 )
 

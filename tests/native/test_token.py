@@ -16,7 +16,16 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_NAME
-from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.constants import (
+    CKA,
+    CKF_RW_SESSION,
+    CKF_SERIAL_SESSION,
+    CKM,
+    CKO,
+    CKR,
+    CKU_SO,
+    CKU_USER,
+)
 from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, Mechanism, OutData, OutRequest, Value
 from pkcs11_kmip.kmip.messages import RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage
 from pkcs11_kmip.kmip.messages.payloads import PKCS11Request, PKCS11Response
@@ -27,15 +36,6 @@ from pkcs11_kmip_server.engine import Engine, Peer
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
 from pkcs11_kmip_server.native import pins
-from pkcs11_kmip_server.native.constants import (
-    CKA,
-    CKF_RW_SESSION,
-    CKF_SERIAL_SESSION,
-    CKM,
-    CKO,
-    CKU_SO,
-    CKU_USER,
-)
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.constants import CKF, CKG_MGF1, CKK, CKM, CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import Mechanism
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, HashingAlgorithm, MaskGenerator, PaddingMethod
-from pkcs11_kmip_server.native.constants import CKF, CKG_MGF1, CKK, CKM
 
 H = HashingAlgorithm
 

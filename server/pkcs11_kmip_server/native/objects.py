@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKM, CKO, CKR, UNAVAILABLE
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import NATIVE_ULONG
 from pkcs11_kmip.cryptoki.wire import Attribute as CkAttribute
@@ -33,7 +33,6 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.native.constants import CKA, CKK, CKM, CKO, UNAVAILABLE
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.store import ObjectRecord
 

@@ -25,7 +25,26 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_ID
-from pkcs11_kmip.cryptoki.constants import CKR
+from pkcs11_kmip.cryptoki.constants import (
+    CKA,
+    CKF,
+    CKF_CLOCK_ON_TOKEN,
+    CKF_LOGIN_REQUIRED,
+    CKF_RNG,
+    CKF_RW_SESSION,
+    CKF_SERIAL_SESSION,
+    CKF_TOKEN_INITIALIZED,
+    CKF_TOKEN_PRESENT,
+    CKF_USER_PIN_INITIALIZED,
+    CKK,
+    CKM,
+    CKO,
+    CKR,
+    CKS,
+    CKU_USER,
+    EFFECTIVELY_INFINITE,
+    UNAVAILABLE,
+)
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.module import pad
 from pkcs11_kmip.cryptoki.wire import (
@@ -78,25 +97,6 @@ from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_use import usable_key
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.native import objects
-from pkcs11_kmip_server.native.constants import (
-    CKA,
-    CKF,
-    CKF_CLOCK_ON_TOKEN,
-    CKF_LOGIN_REQUIRED,
-    CKF_RNG,
-    CKF_RW_SESSION,
-    CKF_SERIAL_SESSION,
-    CKF_TOKEN_INITIALIZED,
-    CKF_TOKEN_PRESENT,
-    CKF_USER_PIN_INITIALIZED,
-    CKK,
-    CKM,
-    CKO,
-    CKS,
-    CKU_USER,
-    EFFECTIVELY_INFINITE,
-    UNAVAILABLE,
-)
 from pkcs11_kmip_server.native.mechanisms import (
     MECHANISMS,
     NativeMechanism,
