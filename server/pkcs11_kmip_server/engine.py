@@ -72,9 +72,11 @@ READ_ONLY_OPERATIONS = frozenset(
     }
 )
 
-# What to answer a KMIP 1.x client for a reason only 2.x defines (as the OASIS test
-# cases do, e.g. Wrong Key Lifecycle State is Permission Denied in 1.4).
-REASONS_FOR_1X: dict[ResultReason, ResultReason] = {
+# What to answer a client whose version does not define the reason (as the OASIS test
+# cases do, e.g. Wrong Key Lifecycle State is Permission Denied in 1.4; Constraint
+# Violation, new in 2.1, is Permission Denied in 1.x and 2.0 alike). An entry applies only
+# where its reason is undefined, so one table serves every older version.
+REASONS_FOR_OLDER_VERSIONS: dict[ResultReason, ResultReason] = {
     ResultReason.OBJECT_NOT_FOUND: ResultReason.ITEM_NOT_FOUND,
     ResultReason.WRONG_KEY_LIFECYCLE_STATE: ResultReason.PERMISSION_DENIED,
     ResultReason.OBJECT_DESTROYED: ResultReason.PERMISSION_DENIED,
@@ -110,12 +112,6 @@ REASONS_FOR_2_0: dict[tuple[Operation, ResultReason], ResultReason] = {
 }
 
 
-# What to answer a KMIP 2.0 client for a reason only 2.1 defines.
-REASONS_FOR_2_0_ONLY: dict[ResultReason, ResultReason] = {
-    ResultReason.CONSTRAINT_VIOLATION: ResultReason.PERMISSION_DENIED,
-}
-
-
 # Operations that may take long (RSA key generation takes up to seconds; a forwarded
 # PKCS#11 call waits for the HSM): the transport runs messages with them on separate
 # threads, so quick requests never queue behind them.
@@ -145,9 +141,8 @@ def reason_for(reason: ResultReason, version: Version, operation: Operation | No
     row = next((r for r in spec.enumeration("Result Reason").rows if r.value == reason), None)
     if row is None or (row.since <= version and (row.until is None or version <= row.until)):
         return reason
-    if version < (2, 0):
-        return REASONS_FOR_1X.get(reason, ResultReason.INVALID_FIELD)
-    return REASONS_FOR_2_0_ONLY.get(reason, ResultReason.GENERAL_FAILURE)
+    fallback = ResultReason.INVALID_FIELD if version < (2, 0) else ResultReason.GENERAL_FAILURE
+    return REASONS_FOR_OLDER_VERSIONS.get(reason, fallback)
 
 
 def negotiated(requested: Version) -> Version | None:
