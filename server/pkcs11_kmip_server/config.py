@@ -6,6 +6,7 @@ be moved or copied whole.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,9 @@ class ServerConfig:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    # Server processes on the one port (supervisor.py): Python runs one thread at a time per
+    # process, so one process uses at most one core. 1: no supervisor, the process serves.
+    processes: int = 1
     # Few request threads: Python runs one at a time, and more of them only contend for
     # the interpreter (bench/kmip_load.py: 1.4k Get/s with 16 threads, 2.1k with 1-2).
     workers: int = 2
@@ -84,6 +88,7 @@ class ServerConfig:
             data_dir=data_dir,
             host=host.strip("[]") or "127.0.0.1",
             port=int(port),
+            processes=processes_setting(server.get("processes", 1), path),
             workers=int(server.get("workers", cls.workers)),
             long_workers=int(server.get("long_workers", cls.long_workers)),
             max_message_size=int(server.get("max_message_size", 16 * 1024 * 1024)),
@@ -111,6 +116,7 @@ class ServerConfig:
 
 [server]
 listen = "{self.host}:{self.port}"
+processes = {self.processes}                 # server processes on the port; "auto": one per core
 workers = {self.workers}                   # threads that execute requests
 long_workers = {self.long_workers}              # threads for long operations (key pair generation)
 max_message_size = {self.max_message_size}  # bytes; larger messages are refused before reading them
@@ -132,3 +138,12 @@ synchronous = "{self.synchronous}"      # NORMAL survives a crash of the process
 [log]
 level = "{self.log_level}"
 '''
+
+
+def processes_setting(value: object, path: Path) -> int:
+    """[server] processes: a count of at least 1, or "auto" for the cores this process may use."""
+    if value == "auto":
+        return len(os.sched_getaffinity(0)) or 1
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError(f'{path}: [server] processes must be a number of at least 1 or "auto"')
