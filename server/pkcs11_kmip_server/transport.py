@@ -87,8 +87,13 @@ class KmipServer:
 
     async def start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
+        # Several server processes (supervisor.py) each listen on the port; the kernel
+        # spreads the new connections over them.
         self._server = await loop.create_server(
-            lambda: KmipConnection(self), self.config.host, self.config.port
+            lambda: KmipConnection(self),
+            self.config.host,
+            self.config.port,
+            reuse_port=self.config.processes > 1,
         )
 
     @property
