@@ -1,10 +1,11 @@
 """Derive Key over real TLS: published vectors, ECDH against pyca/cryptography, links, refusals.
 
 Known answers are copied from RFC 6070 (PBKDF2-HMAC-SHA1), RFC 5869 appendix A (HKDF),
-NIST CAVP KDFCTR_gen.rsp ([PRF=HMAC_SHA256] [CTRLOCATION=BEFORE_FIXED] [RLEN=32_BITS],
-COUNT 0 and 10), FIPS-197 appendix C.1 (Encrypt) and TC-DERIVEKEY-1/2-20 (HASH, HMAC).
-ECDH secrets the server derives are compared with pyca's exchange of the same keys,
-and a derived AES key is used.
+NIST CAVP KBKDF (SP 800-108 counter, feedback and double-pipeline modes, HMAC and
+CMAC-AES PRFs, 32-bit counters), FIPS-197 appendix C.1 (Encrypt) and TC-DERIVEKEY-1/2-20
+(HASH, HMAC). SP 800-108 counter mode is compared with pyca's KBKDFHMAC/KBKDFCMAC,
+feedback mode with OpenSSL's KBKDF (`openssl kdf`; pyca has no feedback mode), ECDH
+secrets with pyca's exchange of the same keys, and a derived AES key is used.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFCMAC, KBKDFHMAC, CounterLocation, Mode
 
 from pkcs11_kmip.kmip.client import KmipClient
 from pkcs11_kmip.kmip.messages.objects import KeyValue
@@ -173,6 +177,162 @@ def test_sp800_108_counter_mode(kmip: KmipClient, ki: str, fixed: str, ko: str) 
     assert derived_bytes(kmip, request) == h(ko)
 
 
+# NIST CAVP KBKDF vectors, 32-bit counter: CounterMode [PRF=CMAC_AES128] COUNT=0 and 10 and
+# [PRF=CMAC_AES256] COUNT=0 (BEFORE_FIXED); FeedbackModeNOzeroiv [PRF=HMAC_SHA256] COUNT=0
+# (AFTER_ITER); PipelineModewithCounter [PRF=HMAC_SHA256] (AFTER_ITER), two cases.
+SP800_108_VECTORS = [  # (method, PRF key algorithm, KI, IV, fixed input data, KO)
+    pytest.param(D.NIST800_108_C, A.AES, "c10b152e8c97b77e18704e0f0bd38305", "",
+     "98cd4cbbbebe15d17dc86e6dbad800a2dcbd64f7c7ad0e78e9cf94ffdba89d03e97eadf6c4f7b806caf52aa38f09d0eb71d71f497bcc6906b48d36c4",
+     "26faf61908ad9ee881b8305c221db53f", id="counter-CMAC-AES128-0"),
+    pytest.param(D.NIST800_108_C, A.AES, "695f1b1a16c949cea51cdf2554ec9d42", "",
+     "4fce5942832a390aa1cbe8a0bf9d202cb799e986c9d6b51f45e4d597a6b57f06a4ebfec6467335d116b7f5f9c5b954062f661820f5db2a5bbb3e0625",
+     "d34b601ec18c34dfa0f9e0b7523e218bdddb9befe8d08b6c0202d75ace0dba89", id="counter-CMAC-AES128-10"),
+    pytest.param(D.NIST800_108_C, A.AES,
+     "d0b1b3b70b2393c48ca05159e7e28cbeadea93f28a7cdae964e5136070c45d5c", "",
+     "dd2f151a3f173492a6fbbb602189d51ddf8ef79fc8e96b8fcbe6dabe73a35b48104f9dff2d63d48786d2b3af177091d646a9efae005bdfacb61a1214",
+     "8c449fb474d1c1d4d2a33827103b656a", id="counter-CMAC-AES256-0"),
+    pytest.param(D.NIST800_108_F, A.HMAC_SHA256,
+     "93f698e842eed75394d629d957e2e89c6e741f810b623c8b901e38376d068e7b",
+     "9f575d9059d3e0c0803f08112f8a806de3c3471912cdf42b095388b14b33508e",
+     "53b89c18690e2057a1d167822e636de50be0018532c431f7f5e37f77139220d5e042599ebe266af5767ee18cd2c5c19a1f0f80",
+     "bd1476f43a4e315747cf5918e0ea5bc0d98769457477c3ab18b742def0e079a9"
+     "33b756365afb5541f253fee43c6fd788a44041038509e9eeb68f7d65ffbb5f95", id="feedback-HMAC-SHA256-0"),
+    pytest.param(D.NIST800_108_DPI, A.HMAC_SHA256,
+     "02d36fa021c20ddbdee469f0579468bae5cb13b548b6c61cdf9d3ec419111de2", "",
+     "85abe38bf265fbdc6445ae5c71159f1548c73b7d526a623104904a0f8792070b3df9902b9669490425a385eadb0f9c76e46f0f",
+     "d69f74f518c9f64f90a0beebab69f689b73b5c13eb0f860a95cad7d9814f8c50"
+     "6eb7b179a5c5b4466a9ec154c3bf1c13efd6ec0d82b02c29af2c690299edc453", id="pipeline-HMAC-SHA256-a"),
+    pytest.param(D.NIST800_108_DPI, A.HMAC_SHA256, "3d361a9f28aad722f68ebdc298439da1", "",
+     "405344b2a4b83164b06ebac5421bf10183dc4e0f8c2e58728472ddd5ccb10bdf",
+     "3422683b2d4bed1a05", id="pipeline-HMAC-SHA256-b"),
+]  # fmt: skip
+
+CMAC_PRF = CryptographicParameters(block_cipher_mode=BlockCipherMode.CMAC)
+
+
+@pytest.mark.parametrize(("method", "algorithm", "ki", "iv", "fixed", "ko"), SP800_108_VECTORS)
+def test_sp800_108_modes_and_prfs(
+    kmip: KmipClient,
+    method: DerivationMethod,
+    algorithm: CryptographicAlgorithm,
+    ki: str,
+    iv: str,
+    fixed: str,
+    ko: str,
+) -> None:
+    key = register_key(kmip, algorithm, h(ki), U.DERIVE_KEY)
+    request = derive_request(
+        kmip,
+        [key],
+        method,
+        4 * len(ko),
+        derivation_data=h(fixed),
+        initialization_vector=h(iv) if iv else None,
+    )
+    if algorithm is A.AES:  # CMAC named; an AES key with no PRF named gets HMAC-SHA256
+        request.derivation_parameters.cryptographic_parameters = CMAC_PRF  # type: ignore[union-attr]
+    assert derived_bytes(kmip, request) == h(ko)
+
+
+@pytest.mark.parametrize("prf", ["HMAC-SHA384", "CMAC-AES192"])
+def test_sp800_108_counter_mode_equals_pycas_kbkdf(kmip: KmipClient, prf: str) -> None:
+    fixed, length = os.urandom(40), 80  # several PRF blocks
+    if prf == "CMAC-AES192":
+        ki = os.urandom(24)
+        key = register_key(kmip, A.AES, ki, U.DERIVE_KEY)
+        parameters = CMAC_PRF
+        kdf: Any = KBKDFCMAC(algorithms.AES, Mode.CounterMode, length, 4, None, CounterLocation.BeforeFixed,
+                             None, None, fixed)  # fmt: skip
+    else:
+        ki = os.urandom(48)
+        key = secret(kmip, ki)
+        parameters = CryptographicParameters(hashing_algorithm=H.SHA_384)
+        kdf = KBKDFHMAC(hashes.SHA384(), Mode.CounterMode, length, 4, None, CounterLocation.BeforeFixed,
+                        None, None, fixed)  # fmt: skip
+    request = derive_request(kmip, [key], D.NIST800_108_C, 8 * length, derivation_data=fixed)
+    request.derivation_parameters.cryptographic_parameters = parameters  # type: ignore[union-attr]
+    assert derived_bytes(kmip, request) == kdf.derive(ki)
+
+
+def _openssl_kbkdf(mac: list[str], key: bytes, iv: bytes, fixed: bytes, length: int) -> bytes:
+    """OpenSSL's KBKDF in feedback mode, fixed input as given (no separator, no [L])."""
+    options = [
+        *mac,
+        f"hexkey:{key.hex()}",
+        "mode:FEEDBACK",
+        f"hexinfo:{fixed.hex()}",
+        "use-l:0",
+        "use-separator:0",
+    ]
+    if iv:
+        options.append(f"hexseed:{iv.hex()}")
+    command = ["openssl", "kdf", "-keylen", str(length)]
+    for option in options:
+        command += ["-kdfopt", option]
+    answer = subprocess.run([*command, "KBKDF"], capture_output=True, text=True, check=True).stdout
+    return bytes.fromhex(answer.strip().replace(":", ""))
+
+
+@pytest.mark.skipif(
+    shutil.which("openssl") is None, reason="no openssl: feedback mode is then not cross-checked"
+)
+@pytest.mark.parametrize("prf", ["HMAC-SHA512", "CMAC-AES256"])
+@pytest.mark.parametrize("with_iv", [False, True])
+def test_sp800_108_feedback_mode_equals_openssls_kbkdf(v2: KmipClient, prf: str, with_iv: bool) -> None:
+    # OpenSSL takes an IV as long as the PRF's output, or none.
+    iv = os.urandom(16 if prf == "CMAC-AES256" else 64) if with_iv else b""
+    ki, fixed, length = os.urandom(32), os.urandom(30), 100
+    if prf == "CMAC-AES256":
+        key = register_key(v2, A.AES, ki, U.DERIVE_KEY)
+        mac = ["mac:CMAC", "cipher:AES-256-CBC"]
+    else:
+        key = register_key(v2, A.HMAC_SHA512, ki, U.DERIVE_KEY)  # the key names its PRF
+        mac = ["mac:HMAC", "digest:SHA512"]
+    request = derive_request(
+        v2, [key], D.NIST800_108_F, 8 * length, derivation_data=fixed, initialization_vector=iv or None
+    )
+    if prf == "CMAC-AES256":
+        request.derivation_parameters.cryptographic_parameters = CMAC_PRF  # type: ignore[union-attr]
+    assert derived_bytes(v2, request) == _openssl_kbkdf(mac, ki, iv, fixed, length)
+
+
+def test_sp800_108_refusals(kmip: KmipClient) -> None:
+    hmac_key = register_key(kmip, A.HMAC_SHA256, os.urandom(32), U.DERIVE_KEY)
+    des3 = register_key(kmip, A.DES3, os.urandom(24), U.DERIVE_KEY)
+    odd = secret(kmip, os.urandom(20))
+
+    def reason(
+        source: str, method: DerivationMethod, parameters: CryptographicParameters | None, **fields: Any
+    ) -> Any:
+        request = derive_request(kmip, [source], method, 128, **fields)
+        request.derivation_parameters.cryptographic_parameters = parameters  # type: ignore[union-attr]
+        return refusal(kmip, request)
+
+    bad = reason_of_version(kmip, ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS)
+    assert reason(hmac_key, D.NIST800_108_C, CMAC_PRF, derivation_data=b"x") is bad  # an HMAC key's own PRF
+    assert reason(des3, D.NIST800_108_DPI, CMAC_PRF, derivation_data=b"x") is bad
+    assert (
+        reason(
+            hmac_key,
+            D.NIST800_108_C,
+            CryptographicParameters(block_cipher_mode=BlockCipherMode.CMAC, cryptographic_algorithm=A.DES3),
+            derivation_data=b"x",
+        )
+        is bad
+    )
+    invalid = ResultReason.INVALID_FIELD
+    assert reason(odd, D.NIST800_108_F, CMAC_PRF, derivation_data=b"x") is invalid  # not an AES key's length
+    assert reason(hmac_key, D.NIST800_108_F, None) is invalid  # no fixed data
+    # Only feedback mode has a K(0).
+    assert (
+        reason(hmac_key, D.NIST800_108_C, None, derivation_data=b"x", initialization_vector=b"iv") is invalid
+    )
+    assert (
+        reason(hmac_key, D.NIST800_108_DPI, None, derivation_data=b"x", initialization_vector=b"iv")
+        is invalid
+    )
+
+
 def test_hash_and_hmac_as_tc_derivekey_1_and_2(kmip: KmipClient) -> None:
     key_bytes = h("00112233445566778899aabbccddeeff")
     key = register_key(kmip, A.AES, key_bytes, U.DERIVE_KEY | U.ENCRYPT)
@@ -304,7 +464,7 @@ def test_every_bad_request_gets_its_reason(kmip: KmipClient) -> None:
     assert reason([password], D.HASH, 128, hashing=H.MD5) is reason_of_version(
         kmip, ResultReason.UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS
     )
-    assert reason([password], D.NIST800_108_F, 128) is reason_of_version(
+    assert reason([password], D.AWS_SIGNATURE_VERSION4, 128) is reason_of_version(
         kmip, ResultReason.FEATURE_NOT_SUPPORTED
     )
     assert reason([password], D.HKDF, 128, object_type=ObjectType.PUBLIC_KEY) is wrong_type

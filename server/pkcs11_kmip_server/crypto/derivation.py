@@ -14,9 +14,15 @@ bytes from their records, as `software` does for ciphers:
   source, a Secret Data object, for every method but ECDH.)
 - HKDF (RFC 5869): the key is the input keying material, Salt the salt, Derivation
   Data the info; SHA-256 by default (KMIP 2.1 §7.12).
-- NIST SP 800-108 counter mode with HMAC as PRF: a 32-bit counter before the fixed
-  data (the Derivation Data, Label || 0x00 || Context) and the 32-bit output length
-  in bits after it; SHA-256 by default.
+- NIST SP 800-108 (`sp800_108`), its three modes with a 32-bit counter: counter mode
+  (the counter before the fixed data), feedback mode (K(0) the Initialization Vector,
+  empty if none is given as §7.12 says; the counter after the previous block) and
+  double-pipeline iteration mode (the counter after A(i)). The fixed data is the
+  Derivation Data as given (Label || 0x00 || Context, with [L] if the client wants it),
+  as NIST's CAVP vectors give it whole. The PRF is HMAC (the key's own hash, else the
+  one named, SHA-256 by default) or CMAC-AES when the Cryptographic Parameters name
+  Block Cipher Mode CMAC or Cryptographic Algorithm AES (KMIP 2.1 §7.12: they
+  "identify the PRF").
 - Encrypt: the Derivation Data encrypted with the source key, by the cipher mechanism
   its Cryptographic Parameters name (`mechanisms`), with the Initialization Vector given
   (never a random one: a derivation repeats); the output is the ciphertext, truncated.
@@ -34,13 +40,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import cmac, hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFHMAC, CounterLocation, Mode
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue
@@ -72,6 +78,8 @@ class DerivationMethodRow:
     keyed_prf: bool = False  # HMAC keyed by the source: an HMAC key names its own hash
     asymmetric: bool = False  # a private key and a peer public key
     encrypts: bool = False  # the source key encrypts the data (a cipher of the provider's)
+    sp800_108: bool = False  # a NIST SP 800-108 mode: HMAC or CMAC-AES as PRF
+    takes_iv: bool = False  # an Initialization Vector (SP 800-108 feedback mode's K(0))
 
 
 DERIVATION_METHODS: dict[DerivationMethod, DerivationMethodRow] = {
@@ -79,10 +87,16 @@ DERIVATION_METHODS: dict[DerivationMethod, DerivationMethodRow] = {
     D.HASH: DerivationMethodRow(None, takes_data=False),
     D.HMAC: DerivationMethodRow(None, needs_data=True, keyed_prf=True),
     D.HKDF: DerivationMethodRow(H.SHA_256, takes_salt=True),
-    D.NIST800_108_C: DerivationMethodRow(H.SHA_256, needs_data=True, keyed_prf=True),
+    D.NIST800_108_C: DerivationMethodRow(H.SHA_256, needs_data=True, keyed_prf=True, sp800_108=True),
+    D.NIST800_108_F: DerivationMethodRow(
+        H.SHA_256, needs_data=True, keyed_prf=True, sp800_108=True, takes_iv=True
+    ),
+    D.NIST800_108_DPI: DerivationMethodRow(H.SHA_256, needs_data=True, keyed_prf=True, sp800_108=True),
     D.ASYMMETRIC_KEY: DerivationMethodRow(None, asymmetric=True),
     D.ENCRYPT: DerivationMethodRow(None, needs_data=True, encrypts=True),
 }
+
+SP800_108_MODES = frozenset(method for method, row in DERIVATION_METHODS.items() if row.sp800_108)
 
 # hashlib names of the hashes a derivation may use, and pyca's.
 HASH_NAMES: dict[HashingAlgorithm, str] = {
@@ -136,6 +150,8 @@ class DerivationSpec:
     salt: bytes = b""
     iterations: int = 0
     peer_public_key: bytes | None = None  # ECDH with the peer's key given as Derivation Data
+    iv: bytes = b""  # SP 800-108 feedback mode's K(0)
+    cmac: bool = False  # SP 800-108 with CMAC-AES as PRF (`hashing` is then None)
 
 
 def _invalid(message: str) -> KmipError:
@@ -218,6 +234,8 @@ def software_derive(sources: Sequence[ObjectRecord], spec: DerivationSpec) -> by
     # Derivation Data given as a Secret Data object (KMIP 2.1 §7.12): the second source.
     data = spec.data if len(sources) < 2 else _plain_bytes(sources[1])
     spec = dataclasses.replace(spec, data=data)
+    if spec.method in SP800_108_MODES:
+        return sp800_108(_prf(secret, spec), spec.method, spec.data, spec.iv, spec.length)
     assert spec.hashing is not None
     name = HASH_NAMES[spec.hashing]
     algorithm = _PYCA_HASHES[name]()
@@ -231,17 +249,44 @@ def software_derive(sources: Sequence[ObjectRecord], spec: DerivationSpec) -> by
         if spec.length > 255 * _hash_output(name):
             raise _invalid(f"HKDF with {spec.hashing.name} outputs at most {255 * _hash_output(name)} bytes")
         return HKDF(algorithm, spec.length, spec.salt or None, spec.data).derive(secret)
-    if spec.method is D.NIST800_108_C:
-        kdf = KBKDFHMAC(
-            algorithm,
-            Mode.CounterMode,
-            spec.length,
-            rlen=4,
-            llen=4,
-            location=CounterLocation.BeforeFixed,
-            label=None,
-            context=None,
-            fixed=spec.data,
-        )
-        return kdf.derive(secret)
     raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, f"{spec.method.name} derivation is not supported")
+
+
+Prf = Callable[[bytes], bytes]
+
+
+def _prf(secret: bytes, spec: DerivationSpec) -> Prf:
+    """HMAC with the spec's hash, or CMAC-AES, keyed by the source's bytes."""
+    if spec.cmac:
+        if len(secret) not in (16, 24, 32):
+            raise _invalid(f"CMAC-AES takes an AES key, not {len(secret)} bytes")
+
+        def cmac_aes(data: bytes) -> bytes:
+            context = cmac.CMAC(algorithms.AES(secret))
+            context.update(data)
+            return context.finalize()
+
+        return cmac_aes
+    assert spec.hashing is not None
+    name = HASH_NAMES[spec.hashing]
+    return lambda data: hmac.new(secret, data, name).digest()
+
+
+def sp800_108(prf: Prf, method: DerivationMethod, fixed: bytes, iv: bytes, length: int) -> bytes:
+    """`length` bytes of SP 800-108 (§5.1 counter, §5.2 feedback, §5.3 double pipeline), 32-bit counter."""
+    output = b""
+    previous = iv  # feedback: K(i-1), K(0) = IV
+    pipeline = fixed  # double pipeline: A(i-1), A(0) = the fixed data
+    counter = 1
+    while len(output) < length:
+        i = counter.to_bytes(4, "big")
+        if method is D.NIST800_108_C:
+            block = prf(i + fixed)
+        elif method is D.NIST800_108_F:
+            block = previous = prf(previous + i + fixed)
+        else:
+            pipeline = prf(pipeline)
+            block = prf(pipeline + i + fixed)
+        output += block
+        counter += 1
+    return output[:length]

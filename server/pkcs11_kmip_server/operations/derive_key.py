@@ -8,8 +8,10 @@ each source spends one use (or the derived bytes) of its Usage Limits. The new o
 gets a Derivation Base Object link to each source, and each source a Derived Key
 link to it, as §6.1.14 says. Faults in the request are Invalid Field (a length not
 given, not whole bytes, or more than the method outputs; parameters the method lacks
-or does not take), Invalid Object Type (a source the method cannot use) and
-Unsupported Cryptographic Parameters (a hash no derivation here uses). The Encrypt
+or does not take), Invalid Object Type (a source the method cannot use),
+Unsupported Cryptographic Parameters (a hash no derivation here uses) and Bad
+Cryptographic Parameters (CMAC-AES named as SP 800-108 PRF with a key of another
+algorithm). The Encrypt
 method runs the provider's cipher as Encrypt does (`crypto.mechanisms` checks it).
 """
 
@@ -20,9 +22,10 @@ import dataclasses
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SecretData, SymmetricKey
 from pkcs11_kmip.kmip.messages.payloads import DeriveKeyRequest, DeriveKeyResponse
-from pkcs11_kmip.kmip.messages.structures import DerivationParameters, Link
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, DerivationParameters, Link
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
     CryptographicAlgorithm,
     CryptographicUsageMask,
     HashingAlgorithm,
@@ -164,7 +167,7 @@ def _spec(
     assert request.derivation_method is not None
     method = request.derivation_method
     parameters = request.derivation_parameters or DerivationParameters()
-    if parameters.initialization_vector and not row.encrypts:
+    if parameters.initialization_vector and not (row.encrypts or row.takes_iv):
         raise _invalid(f"{method.name} derivation takes no Initialization Vector")
     data = parameters.derivation_data
     if row.asymmetric:
@@ -200,14 +203,42 @@ def _spec(
         raise _invalid(f"{method.name} derivation takes no Iteration Count")
     if salt is not None and not row.takes_salt:
         raise _invalid(f"{method.name} derivation takes no Salt")
+    cmac = row.sp800_108 and _cmac_prf(parameters.cryptographic_parameters, sources[0])
     return DerivationSpec(
         method,
         length,
-        hashing=None if row.encrypts else _hashing(request, row, sources[0]),
+        hashing=None if row.encrypts or cmac else _hashing(request, row, sources[0]),
         data=data or b"",
         salt=salt or b"",
         iterations=count or 0,
+        iv=(parameters.initialization_vector or b"") if row.takes_iv else b"",
+        cmac=cmac,
     )
+
+
+def _cmac_prf(named: CryptographicParameters | None, source: ObjectRecord) -> bool:
+    """Whether the parameters make CMAC-AES the SP 800-108 PRF (Block Cipher Mode CMAC or algorithm AES).
+
+    A key of another algorithm cannot key it (Bad Cryptographic Parameters); an
+    untyped Secret Data can, if it is an AES key's length (the provider checks).
+    """
+    if named is None or (
+        named.block_cipher_mode is not BlockCipherMode.CMAC
+        and named.cryptographic_algorithm is not CryptographicAlgorithm.AES
+    ):
+        return False
+    if named.cryptographic_algorithm not in (None, CryptographicAlgorithm.AES):
+        raise KmipError(
+            ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS,
+            f"CMAC is a PRF of AES, not of {named.cryptographic_algorithm.name}",
+        )
+    algorithm = source.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+    if algorithm not in (None, CryptographicAlgorithm.AES):
+        raise KmipError(
+            ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS,
+            f"CMAC-AES takes an AES key, not a {algorithm.name} key",
+        )
+    return True
 
 
 def _encrypted(
