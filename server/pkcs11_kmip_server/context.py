@@ -11,7 +11,6 @@ from pkcs11_kmip.kmip.spec.enums import Operation, ResultReason, UniqueIdentifie
 from pkcs11_kmip_server.access import authorize
 from pkcs11_kmip_server.errors import KmipError, not_found
 from pkcs11_kmip_server.jobs import AsyncJobs
-from pkcs11_kmip_server.outcome import Outcome
 from pkcs11_kmip_server.store import ObjectRecord, StoreSession
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ class RequestContext:
     version: Version
     now: datetime
     session: StoreSession
-    jobs: AsyncJobs[Outcome] | None = None
+    jobs: AsyncJobs | None = None
     # The ID Placeholder: the object the previous batch item created or acted on.
     id_placeholder: str | None = None
     # Objects created by earlier items of this batch, by their position (KMIP 2.x lets a

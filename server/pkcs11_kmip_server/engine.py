@@ -184,7 +184,7 @@ class Engine:
     users: PasswordUsers | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     handlers: dict[Operation, Handler] = field(default_factory=load_all)
-    jobs: AsyncJobs[Outcome] = field(default_factory=AsyncJobs)
+    jobs: AsyncJobs = field(default_factory=AsyncJobs)  # the background threads; state in the store
     crypto: CryptoServices = field(default_factory=CryptoServices)  # provider, open streams
     pkcs11: Pkcs11Service = field(default_factory=Pkcs11Service)  # PKCS#11 client contexts
     audit: AuditLog | None = None  # DIR/audit.log: a line per request message
@@ -301,13 +301,15 @@ class Engine:
     ) -> list[Outcome]:
         """Queue the batch; each item answered Operation Pending with its correlation value."""
 
-        def work() -> list[Outcome]:
+        def work() -> list[bytes]:
             outcomes = self._execute(principal, version, now, header, batch, peer)
             # Items after a Stop never ran: Poll says so rather than leaving them pending.
-            return outcomes + [_not_run(item) for item in batch[len(outcomes) :]]
+            outcomes += [_not_run(item) for item in batch[len(outcomes) :]]
+            # Kept in the store for Poll, from any server process, as the response's items.
+            return [self._salvaged(version, self._batch_item(version, o)).encode(version) for o in outcomes]
 
         try:
-            correlations = self.jobs.submit(principal, work, len(batch))
+            correlations = self.jobs.submit(self.store, principal, version, work, len(batch))
         except KmipError as error:
             return [_failed(item, error.reason, error.message) for item in batch]
         return [
@@ -454,20 +456,24 @@ class Engine:
 
     def _encode_salvaging(self, message: ResponseMessage, version: Version) -> bytes:
         """Encode, turning any item our own code filled wrongly into a General Failure."""
-        for index, item in enumerate(message.batch_items):
-            try:
-                item.encode(version)
-            except CodecError:
-                reference = secrets.token_hex(4)
-                log.exception("cannot encode the %s response [ref %s]", item.operation, reference)
-                message.batch_items[index] = ResponseBatchItem(
-                    operation=item.operation,
-                    unique_batch_item_id=item.unique_batch_item_id,
-                    result_status=ResultStatus.OPERATION_FAILED,
-                    result_reason=reason_for(ResultReason.GENERAL_FAILURE, version),
-                    result_message=f"internal error [ref {reference}]",
-                )
+        message.batch_items = [self._salvaged(version, item) for item in message.batch_items]
         return message.encode(version)
+
+    def _salvaged(self, version: Version, item: ResponseBatchItem) -> ResponseBatchItem:
+        """The item if it encodes in `version`, else a General Failure in its place (logged)."""
+        try:
+            item.encode(version)
+        except CodecError:
+            reference = secrets.token_hex(4)
+            log.exception("cannot encode the %s response [ref %s]", item.operation, reference)
+            return ResponseBatchItem(
+                operation=item.operation,
+                unique_batch_item_id=item.unique_batch_item_id,
+                result_status=ResultStatus.OPERATION_FAILED,
+                result_reason=reason_for(ResultReason.GENERAL_FAILURE, version),
+                result_message=f"internal error [ref {reference}]",
+            )
+        return item
 
     def _batch_item(self, version: Version, outcome: Outcome) -> ResponseBatchItem:
         item = ResponseBatchItem(

@@ -56,7 +56,6 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS, Item, ItemType, binary
 from pkcs11_kmip_server.engine import Engine, Peer, is_long
 from pkcs11_kmip_server.jobs import AsyncJobs
-from pkcs11_kmip_server.outcome import Outcome
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 
@@ -356,11 +355,11 @@ def test_items_after_a_stop_are_reported_not_run(engine: Engine) -> None:
 def test_cancel_before_the_operation_starts(engine: Engine) -> None:
     gate = threading.Event()
 
-    def blocker() -> list[Outcome]:
+    def blocker() -> list[bytes]:
         gate.wait(10)
         return []
 
-    engine.jobs.submit("someone", blocker, 1)  # occupies the only worker
+    engine.jobs.submit(engine.store, "someone", (2, 1), blocker, 1)  # occupies the only worker
     try:
         response = exchange(
             engine, message((2, 1), aes((2, 1)), asynchronous=AsynchronousIndicator.MANDATORY)

@@ -15,5 +15,5 @@ def cancel(context: RequestContext, request: CancelRequest) -> CancelResponse:
     value = request.asynchronous_correlation_value
     if context.jobs is None or value is None:
         raise KmipError(ResultReason.INVALID_ASYNCHRONOUS_CORRELATION_VALUE, "nothing to cancel")
-    result = context.jobs.cancel(context.principal, value)
+    result = context.jobs.cancel(context.session, context.principal, value)
     return CancelResponse(asynchronous_correlation_value=value, cancellation_result=result)

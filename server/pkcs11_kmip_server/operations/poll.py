@@ -15,8 +15,7 @@ def poll(context: RequestContext, request: PollRequest) -> Outcome:
     """Answer as the polled operation would have answered had it run at once (KMIP 1.4 §4.29)."""
     if context.jobs is None or request.asynchronous_correlation_value is None:
         raise KmipError(ResultReason.INVALID_ASYNCHRONOUS_CORRELATION_VALUE, "nothing to poll")
-    found = context.jobs.result(context.principal, request.asynchronous_correlation_value)
+    found = context.jobs.result(context.session, context.principal, request.asynchronous_correlation_value)
     if found is None:
         return Outcome(Operation.POLL, None, ResultStatus.OPERATION_PENDING)
-    outcomes, index = found
-    return outcomes[index]
+    return found

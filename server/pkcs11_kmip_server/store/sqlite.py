@@ -7,6 +7,7 @@ Tables:
              attributes it finds by the object's columns: State, Object Type)
   principal, access_*  users, groups and grants (see store.access)
   policy_*   attribute defaults and constraints (see store.policy)
+  async_job  asynchronous operations, for Poll and Cancel from any server process (store.jobs)
 Every worker thread has its own connection; a session is one transaction.
 A session meant to write starts IMMEDIATE: writers queue for SQLite's one write lock
 (up to the busy timeout) instead of failing. A read session starts deferred, so
@@ -54,6 +55,7 @@ from pkcs11_kmip_server.store.access import (
     Rights,
     rights,
 )
+from pkcs11_kmip_server.store.jobs import JOBS_SCHEMA, JobTable
 from pkcs11_kmip_server.store.policy import POLICY_SCHEMA, PolicyTables
 from pkcs11_kmip_server.store.sealing import Sealer
 
@@ -215,7 +217,7 @@ class SqliteStore:
         self._writer = threading.Lock()
         self._grants = GrantCache()  # each caller's Locate grants, per access revision
         with self._connection() as connection:
-            connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA)
+            connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA + JOBS_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -336,6 +338,9 @@ class SqliteSession:
 
     def policy(self) -> PolicyTables:
         return PolicyTables(self._execute)
+
+    def jobs(self) -> JobTable:
+        return JobTable(self._execute, self.sealer)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
