@@ -5,7 +5,8 @@ NIST CAVP KBKDF (SP 800-108 counter, feedback and double-pipeline modes, HMAC an
 CMAC-AES PRFs, 32-bit counters), FIPS-197 appendix C.1 (Encrypt) and TC-DERIVEKEY-1/2-20
 (HASH, HMAC). SP 800-108 counter mode is compared with pyca's KBKDFHMAC/KBKDFCMAC,
 feedback mode with OpenSSL's KBKDF (`openssl kdf`; pyca has no feedback mode), ECDH
-secrets with pyca's exchange of the same keys, and a derived AES key is used.
+(P-256/384/521, X25519, X448) secrets with pyca's exchange of the same keys and RFC 7748
+§6's X25519/X448 answers, and a derived AES key is used.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -362,12 +363,13 @@ CURVES = [
     pytest.param(lambda: ec.generate_private_key(ec.SECP384R1()), A.EC, id="P-384"),
     pytest.param(lambda: ec.generate_private_key(ec.SECP521R1()), A.EC, id="P-521"),
     pytest.param(x25519.X25519PrivateKey.generate, A.ECDH, id="X25519"),
+    pytest.param(x448.X448PrivateKey.generate, A.ECDH, id="X448"),
 ]
 
 
 def point_of(key: AnyPrivateKey) -> bytes:
-    """The public key as PKCS#11 gives ECDH its peer: an X9.62 point, or X25519's 32 bytes."""
-    if isinstance(key, x25519.X25519PrivateKey):
+    """The public key as PKCS#11 gives ECDH its peer: an X9.62 point, or X25519's/X448's raw bytes."""
+    if isinstance(key, x25519.X25519PrivateKey | x448.X448PrivateKey):
         return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key.public_key().public_bytes(
@@ -378,8 +380,36 @@ def point_of(key: AnyPrivateKey) -> bytes:
 def exchange(mine: AnyPrivateKey, theirs: AnyPrivateKey) -> bytes:
     if isinstance(mine, x25519.X25519PrivateKey) and isinstance(theirs, x25519.X25519PrivateKey):
         return mine.exchange(theirs.public_key())
+    if isinstance(mine, x448.X448PrivateKey) and isinstance(theirs, x448.X448PrivateKey):
+        return mine.exchange(theirs.public_key())
     assert isinstance(mine, ec.EllipticCurvePrivateKey) and isinstance(theirs, ec.EllipticCurvePrivateKey)
     return mine.exchange(ec.ECDH(), theirs.public_key())
+
+
+RFC7748 = [  # §6.1 (X25519) and §6.2 (X448): Alice's private key, Bob's public key, the shared secret
+    pytest.param(x25519.X25519PrivateKey, "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+                 "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+                 "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742", id="X25519"),
+    pytest.param(x448.X448PrivateKey,
+                 "9a8f4925d1519f5775cf46b04b5800d4ee9ee8bae8bc5565d498c28dd9c9baf5"
+                 "74a9419744897391006382a6f127ab1d9ac2d8c0a598726b",
+                 "3eb7a829b0cd20f5bcfc0b599b6feccf6da4627107bdb0d4f345b43027d8b972"
+                 "fc3e34fb4232a13ca706dcb57aec3dae07bdc1c67bf33609",
+                 "07fff4181ac6cc95ec1c16a94a0f74d12da232ce40a77552281d282bb60c0b56"
+                 "fd2464c335543936521c24403085d59a449a5037514a879d", id="X448"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "alice", "bob_public", "shared"), RFC7748)
+def test_x25519_and_x448_known_answers_of_rfc_7748(
+    v2: KmipClient, kind: Any, alice: str, bob_public: str, shared: str
+) -> None:
+    _, private = register_pair(v2, kind.from_private_bytes(h(alice)), A.ECDH, (U.DERIVE_KEY, U.DERIVE_KEY))
+    request = derive_request(v2, [private], D.ASYMMETRIC_KEY, 4 * len(shared), derivation_data=h(bob_public))
+    assert derived_bytes(v2, request) == h(shared)
+    # A low-order peer point (u = 0) gives the all-zero secret RFC 7748 §6 says to refuse.
+    zero = derive_request(v2, [private], D.ASYMMETRIC_KEY, 128, derivation_data=bytes(len(h(bob_public))))
+    assert refusal(v2, zero) is ResultReason.CRYPTOGRAPHIC_FAILURE
 
 
 @pytest.mark.parametrize(("generate", "algorithm"), CURVES)

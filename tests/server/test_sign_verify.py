@@ -276,26 +276,37 @@ def test_what_the_server_signs_pyca_verifies_and_the_reverse(
     assert verify(v2, pair.public, DATA + b"!", local, **fields) is INVALID
 
 
-# RFC 8032 §7.1, TEST 1 (empty message) and TEST 2 (one octet).
+# RFC 8032 §7.1 (Ed25519) TEST 1 (empty message) and TEST 2 (one octet); §7.4 (Ed448) "Blank".
 RFC8032 = [
-    (
+    pytest.param(
+        ed25519.Ed25519PrivateKey,
         "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
         "",
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+        id="Ed25519 TEST 1",
     ),
-    (
+    pytest.param(
+        ed25519.Ed25519PrivateKey,
         "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
         "72",
         "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+        id="Ed25519 TEST 2",
+    ),
+    pytest.param(
+        ed448.Ed448PrivateKey,
+        "6c82a562cb808d10d632be89c8513ebf6c929f34ddfa8c9f63c9960ef6e348a3528c8a3fcc2f044e39a3fc5b94492f8f032e7549a20098f95b",
+        "",
+        "533a37f6bbe457251f023c0d88f976ae2dfb504a843e34d2074fd823d41a591f2b233f034f628281f2fd7a22ddd47d7828c59bd0a21bfd3980ff0d2028d4b18a9df63e006c5d1c2d345b925d8dc00b4104852db99ac5c7cdda8530a113a0f4dbb61149f05a7363268c71d95808ff2e652600",
+        id="Ed448 Blank",
     ),
 ]
 
 
-@pytest.mark.parametrize(("secret", "message", "signature"), RFC8032, ids=["TEST 1", "TEST 2"])
-def test_ed25519_known_answers_of_rfc_8032(
-    kmip: KmipClient, secret: str, message: str, signature: str
+@pytest.mark.parametrize(("kind", "secret", "message", "signature"), RFC8032)
+def test_eddsa_known_answers_of_rfc_8032(
+    kmip: KmipClient, kind: Any, secret: str, message: str, signature: str
 ) -> None:
-    pair = register_pair(kmip, ed25519.Ed25519PrivateKey.from_private_bytes(h(secret)))
+    pair = register_pair(kmip, kind.from_private_bytes(h(secret)))
     assert sign(kmip, pair.private, h(message)).signature_data == h(signature)
     assert verify(kmip, pair.public, h(message), h(signature)) is VALID
     assert verify(kmip, pair.public, h(message) + b"\0", h(signature)) is INVALID

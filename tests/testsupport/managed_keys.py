@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
 from pkcs11_kmip.kmip.messages import RequestPayload
@@ -43,6 +43,7 @@ AnyPrivateKey = (
     rsa.RSAPrivateKey
     | ec.EllipticCurvePrivateKey
     | x25519.X25519PrivateKey
+    | x448.X448PrivateKey
     | ed25519.Ed25519PrivateKey
     | ed448.Ed448PrivateKey
 )
@@ -109,7 +110,7 @@ def register_pair(
     if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         length = key.key_size
     else:
-        length = 448 if isinstance(key, ed448.Ed448PrivateKey) else 256
+        length = 448 if isinstance(key, ed448.Ed448PrivateKey | x448.X448PrivateKey) else 256
 
     def block(key_format: KeyFormatType, der: bytes) -> KeyBlock:
         return KeyBlock(

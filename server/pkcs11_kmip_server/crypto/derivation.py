@@ -27,9 +27,9 @@ bytes from their records, as `software` does for ciphers:
   its Cryptographic Parameters name (`mechanisms`), with the Initialization Vector given
   (never a random one: a derivation repeats); the output is the ciphertext, truncated.
   The operation runs it through the provider's `cipher`.
-- Asymmetric Key (ECDH, X25519): the shared secret of the source private key and the
-  peer's public key (a second source object, or the Derivation Data: an X9.62 point,
-  32 raw bytes for X25519, or a DER SubjectPublicKeyInfo), truncated to the length
+- Asymmetric Key (ECDH, X25519, X448): the shared secret of the source private key and
+  the peer's public key (a second source object, or the Derivation Data: an X9.62 point,
+  the raw 32 bytes of X25519 or 56 of X448, or a DER SubjectPublicKeyInfo), truncated to the length
   asked for, as PKCS#11's CKD_NULL does.
 
 A length beyond what the method can output is Invalid Field, as §6.1.14 requires.
@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import cmac, hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
@@ -182,11 +182,19 @@ def _fit(output: bytes, length: int, method: DerivationMethod) -> bytes:
     return output[:length]
 
 
+# RFC 7748 curves: private key type -> (public key type, raw public key size).
+MONTGOMERY: dict[type, tuple[type[x25519.X25519PublicKey] | type[x448.X448PublicKey], int]] = {
+    x25519.X25519PrivateKey: (x25519.X25519PublicKey, 32),
+    x448.X448PrivateKey: (x448.X448PublicKey, 56),
+}
+
+
 def _peer_key(private: object, encoded: bytes) -> object:
     """The peer's public key given as bytes, on the private key's curve."""
     try:
-        if isinstance(private, x25519.X25519PrivateKey) and len(encoded) == 32:
-            return x25519.X25519PublicKey.from_public_bytes(encoded)
+        for private_type, (public_type, size) in MONTGOMERY.items():
+            if isinstance(private, private_type) and len(encoded) == size:
+                return public_type.from_public_bytes(encoded)
         if isinstance(private, ec.EllipticCurvePrivateKey) and encoded[:1] in (b"\x02", b"\x03", b"\x04"):
             return ec.EllipticCurvePublicKey.from_encoded_point(private.curve, encoded)
         return serialization.load_der_public_key(encoded)
@@ -209,11 +217,13 @@ def _shared_secret(sources: Sequence[ObjectRecord], spec: DerivationSpec) -> byt
     else:
         assert spec.peer_public_key is not None
         peer = _peer_key(private, spec.peer_public_key)
-    if isinstance(private, x25519.X25519PrivateKey) and isinstance(peer, x25519.X25519PublicKey):
-        try:
+    try:
+        if isinstance(private, x25519.X25519PrivateKey) and isinstance(peer, x25519.X25519PublicKey):
             return private.exchange(peer)
-        except ValueError:  # a low-order point: the all-zero secret (RFC 7748 §6.1)
-            raise KmipError(ResultReason.CRYPTOGRAPHIC_FAILURE, "the X25519 secret is all zeros") from None
+        if isinstance(private, x448.X448PrivateKey) and isinstance(peer, x448.X448PublicKey):
+            return private.exchange(peer)
+    except ValueError:  # a low-order point: the all-zero secret (RFC 7748 §6)
+        raise KmipError(ResultReason.CRYPTOGRAPHIC_FAILURE, "the X25519/X448 secret is all zeros") from None
     if (
         isinstance(private, ec.EllipticCurvePrivateKey)
         and isinstance(peer, ec.EllipticCurvePublicKey)
@@ -222,7 +232,7 @@ def _shared_secret(sources: Sequence[ObjectRecord], spec: DerivationSpec) -> byt
         return private.exchange(ec.ECDH(), peer)
     raise KmipError(
         ResultReason.INVALID_OBJECT_TYPE,
-        "ECDH needs an EC or X25519 private key and a public key of its curve",
+        "ECDH needs an EC, X25519 or X448 private key and a public key of its curve",
     )
 
 

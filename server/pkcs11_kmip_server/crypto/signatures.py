@@ -26,6 +26,14 @@ Verify it is an answer, not an error: the signature is not a valid one of that k
 by this key (Invalid), as TC-ECDSA-SIGN-DIGESTEDDATA-1 expects of RSA-PSS parameters
 given with an EC key. Unknown or unsupported schemes and hashes are Unsupported
 Cryptographic Parameters.
+
+No prehashed EdDSA (Ed25519ph/Ed448ph, RFC 8032 §5.1/5.2): Digested Data with an
+Ed25519/Ed448 key is Unsupported Cryptographic Parameters. KMIP 2.1 cannot name it:
+its Digital Signature Algorithm enumeration (§11.16) has no EdDSA entry, and the
+Cryptographic Algorithms Ed25519/Ed448 (§11.12) say nothing of a prehash or a context
+string. Reading Digested Data as Ed25519ph would sign with RFC 8032's dom2 prefix, a
+signature a PureEdDSA verifier rejects, and the client could not tell which it got;
+nor do pyca/cryptography or the OpenSSL 3.0 under it offer Ed25519ph.
 """
 
 from __future__ import annotations
