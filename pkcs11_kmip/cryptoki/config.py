@@ -3,12 +3,16 @@
 A TOML file named by PKCS11_KMIP_CONFIG, else ~/.config/pkcs11-kmip/pkcs11-kmip.toml,
 else /etc/pkcs11-kmip/pkcs11-kmip.toml:
 
+    trace = false              # true: every call logged on stderr; "FILE": into FILE
+                               # (PKCS11_KMIP_TRACE=FILE does the same; see tracing.py)
     [server]
     address = "kmip.example.com:5696"
+    # servers = ["kmip1:5696", "kmip2:5696"]   # instead of address: failover, in this order
     ca = "ca.crt"              # paths relative to this file
     certificate = "client.crt"
     key = "client.key"
     timeout = 30               # seconds for connecting and for each answer
+    # connect_timeout = 5      # seconds for connecting to one server (default: timeout)
     # server_name = "..."      # the name the server certificate must carry (default: the host)
 """
 
@@ -38,6 +42,17 @@ class ClientConfig:
     key: Path
     timeout: float = DEFAULT_TIMEOUT
     server_name: str | None = None
+    fallbacks: tuple[tuple[str, int], ...] = ()
+    """The servers after the first (`servers = [...]`), tried in order when it cannot be reached."""
+    connect_timeout: float | None = None
+    """Seconds to connect to one server (None: `timeout`)."""
+    trace: bool | Path = False
+    """Trace every call: True on stderr, a Path into that file."""
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """Every configured server, in the order they are tried."""
+        return ((self.host, self.port), *self.fallbacks)
 
 
 def search_path(environ: Mapping[str, str] | None = None) -> list[Path]:
@@ -84,25 +99,61 @@ def load(path: Path) -> ClientConfig:
     def file(key: str) -> Path:
         return base / text(key)  # an absolute path stays absolute
 
-    host, _, port = text("address").rpartition(":")
-    timeout = server.get("timeout", DEFAULT_TIMEOUT)
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"{path}: [server] address must be HOST:PORT (a port from 1 to 65535)")
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
-        raise ConfigError(f"{path}: [server] timeout must be a positive number of seconds")
+    addresses = _addresses(path, server)
+    timeout = _seconds(path, server, "timeout", DEFAULT_TIMEOUT)
+    connect_timeout = _seconds(path, server, "connect_timeout", timeout)
     server_name = server.get("server_name")
     if server_name is not None and not isinstance(server_name, str):
         raise ConfigError(f"{path}: [server] server_name must be a string")
+    (host, port), *fallbacks = addresses
     return ClientConfig(
         path=path,
-        host=host.strip("[]"),
-        port=int(port),
+        host=host,
+        port=port,
         ca=file("ca"),
         certificate=file("certificate"),
         key=file("key"),
-        timeout=float(timeout),
+        timeout=timeout,
         server_name=server_name,
+        fallbacks=tuple(fallbacks),
+        connect_timeout=connect_timeout,
+        trace=_trace(path, document, server),
     )
+
+
+def _addresses(path: Path, server: dict[str, object]) -> list[tuple[str, int]]:
+    """`address = "HOST:PORT"`, or `servers = ["HOST:PORT", ...]` for failover (one of them)."""
+    if ("address" in server) == ("servers" in server):
+        raise ConfigError(f'{path}: [server] needs address = "HOST:PORT" or servers = ["HOST:PORT", ...]')
+    listed = server["servers"] if "servers" in server else [server["address"]]
+    if not isinstance(listed, list) or not listed:
+        raise ConfigError(f'{path}: [server] servers must be a list of "HOST:PORT" strings')
+    addresses = []
+    for item in listed:
+        host, _, port = item.rpartition(":") if isinstance(item, str) else ("", "", "")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{path}: [server] {item!r} must be HOST:PORT (a port from 1 to 65535)")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
+
+
+def _seconds(path: Path, server: dict[str, object], key: str, default: float) -> float:
+    value = server.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{path}: [server] {key} must be a positive number of seconds")
+    return float(value)
+
+
+def _trace(path: Path, document: dict[str, object], server: dict[str, object]) -> bool | Path:
+    """The top-level `trace`: false, true (stderr) or a file (relative to this file)."""
+    if "trace" in server:
+        raise ConfigError(f"{path}: trace belongs at the top of the file, before [server]")
+    trace = document.get("trace", False)
+    if isinstance(trace, bool):
+        return trace
+    if isinstance(trace, str) and trace:
+        return path.resolve().parent / trace
+    raise ConfigError(f"{path}: trace must be true, false or a file name")
 
 
 def render(

@@ -16,6 +16,7 @@ from typing import Protocol
 from pkcs11_kmip.cryptoki import frames
 from pkcs11_kmip.cryptoki.calls import BY_NAME, Call
 from pkcs11_kmip.cryptoki.config import ClientConfig
+from pkcs11_kmip.cryptoki.connection import Servers, servers
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.log import log
@@ -53,17 +54,9 @@ class Transport(Protocol):
 class Remote:
     """A KMIP server's PKCS#11 operation, with this process's context on it."""
 
-    def __init__(self, config: ClientConfig, client: KmipClient | None = None) -> None:
+    def __init__(self, config: ClientConfig, client: KmipClient | Servers | None = None) -> None:
         self.config = config
-        self.client = client or KmipClient(
-            config.host,
-            config.port,
-            cert=config.certificate,
-            key=config.key,
-            ca=config.ca,
-            timeout=config.timeout,
-            server_hostname=config.server_name,
-        )
+        self.client: KmipClient | Servers = client or servers(config)  # failover: connection.py
         self._correlation_value: bytes | None = None
         self.contexts = 0
         """Server contexts opened so far: another one means the old sessions and handles are gone."""

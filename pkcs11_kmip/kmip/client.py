@@ -39,6 +39,10 @@ class KmipConnectionError(OSError):
     """The server could not be reached, or the connection broke mid-exchange."""
 
 
+class KmipUnreachableError(KmipConnectionError):
+    """No connection could be made (TCP or TLS): nothing was sent, so another server may be tried."""
+
+
 @dataclass
 class KmipResultError(Exception):
     """The server answered a batch item with a failure."""
@@ -75,11 +79,13 @@ class KmipClient:
         timeout: float = 30.0,
         server_hostname: str | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        connect_timeout: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.version = version
         self.timeout = timeout
+        self.connect_timeout = timeout if connect_timeout is None else connect_timeout
         self.limits = limits
         self._server_hostname = server_hostname or host
         self._context = client_tls_context(cert, key, ca)
@@ -108,14 +114,15 @@ class KmipClient:
         if self._socket is not None:
             return
         try:
-            raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            raw = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         except OSError as error:
-            raise KmipConnectionError(f"cannot reach {self.host}:{self.port}: {error}") from error
+            raise KmipUnreachableError(f"cannot reach {self.host}:{self.port}: {error}") from error
         try:
             self._socket = self._context.wrap_socket(raw, server_hostname=self._server_hostname)
         except (OSError, ssl.SSLError) as error:
             raw.close()
-            raise KmipConnectionError(f"TLS with {self.host}:{self.port} failed: {error}") from error
+            raise KmipUnreachableError(f"TLS with {self.host}:{self.port} failed: {error}") from error
+        self._socket.settimeout(self.timeout)
 
     def close(self) -> None:
         if self._socket is not None:

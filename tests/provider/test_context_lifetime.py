@@ -9,52 +9,15 @@ context (the spare worker has not loaded the module yet).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from testsupport.hosts import OK, SESSION_HANDLE_INVALID, SessionHost
 from testsupport.server import RunningServer
 from testsupport.softhsm import Token, start_pkcs11_server, write_client_config
-
-TIMEOUT = 90  # seconds a host may take to exit
-
-HOST = Path(__file__).with_name("session_host.py")
-OK, SESSION_HANDLE_INVALID = "0x0", "0xb3"
-
-
-class SessionHost:
-    """tests/provider/session_host.py: one application, driven a command at a time."""
-
-    def __init__(self, module_path: Path, config: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(HOST), str(module_path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PKCS11_KMIP_CONFIG": str(config)},
-        )
-
-    def ask(self, *commands: str) -> list[str]:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        answers = []
-        for command in commands:
-            self.process.stdin.write(command + "\n")
-            self.process.stdin.flush()
-            answer = self.process.stdout.readline().strip()
-            assert answer.startswith(f"{command}="), answer
-            answers.append(answer.partition("=")[2])
-        return answers
-
-    def exit(self) -> None:
-        """End the process as an application that never calls C_Finalize."""
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=TIMEOUT)
 
 
 def module_workers(server: RunningServer) -> set[int]:

@@ -1,0 +1,46 @@
+"""One PKCS#11 application kept alive across events (a server stopped, restarted,
+closing the connection): tests/provider/session_host.py, driven a command at a time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+TIMEOUT = 90  # seconds a host may take to exit
+
+HOST = Path(__file__).resolve().parents[1] / "provider" / "session_host.py"
+OK, DEVICE_ERROR, SESSION_HANDLE_INVALID = "0x0", "0x30", "0xb3"
+
+
+class SessionHost:
+    """tests/provider/session_host.py: one application, driven a command at a time."""
+
+    def __init__(self, module_path: Path, config: Path, stderr: IO[str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(HOST), str(module_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "PKCS11_KMIP_CONFIG": str(config)},
+        )
+
+    def ask(self, *commands: str) -> list[str]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        answers = []
+        for command in commands:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline().strip()
+            assert answer.startswith(f"{command}="), answer
+            answers.append(answer.partition("=")[2])
+        return answers
+
+    def exit(self) -> None:
+        """End the process as an application that never calls C_Finalize."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=TIMEOUT)
