@@ -1,7 +1,8 @@
 """MAC, MAC Verify, Hash, RNG Retrieve and RNG Seed over real TLS.
 
-Known answers from their publications (RFC 4231 and RFC 2202 for HMAC, NIST SP 800-38B
-Appendix D.1 for CMAC-AES-128, FIPS 180-4 and FIPS 202 examples for the hashes);
+Known answers from their publications (RFC 4231 and RFC 2202 for HMAC, RFC 4231 test
+case 5 for HMAC truncated by a Tag Length, NIST SP 800-38B Appendix D.1 for
+CMAC-AES-128, FIPS 180-4 and FIPS 202 examples for the hashes);
 HMAC with SHA-3 and CMAC with the other key sizes are cross-checked with
 pyca/cryptography. Streams must give what one part gives. Every refusal is checked for
 its Result Reason, in KMIP 2.1 and (mapped by the engine) 1.4.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,7 +178,7 @@ def test_hmac_known_answers(
     assert mac(kmip, uid, h(data)) == h(tag)
     assert mac_verify(kmip, uid, h(data), h(tag)) is VALID
     assert mac_verify(kmip, uid, h(data), h(tag)[:-1] + bytes([h(tag)[-1] ^ 1])) is INVALID
-    assert mac_verify(kmip, uid, h(data), h(tag)[:16]) is INVALID  # no truncated MACs
+    assert mac_verify(kmip, uid, h(data), h(tag)[:16]) is INVALID  # truncated, with no Tag Length
 
 
 @pytest.mark.parametrize(("source", "size", "tag"), CMAC_VECTORS, ids=[v[0] for v in CMAC_VECTORS])
@@ -250,6 +252,71 @@ def test_secret_data_is_an_hmac_key(kmip: KmipClient) -> None:
     assert refused(kmip, MACRequest(unique_identifier=uid, data=DATA)) is expected(
         kmip, ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS
     )
+
+
+# --- truncated MACs (Tag Length) ---------------------------------------------------------------
+
+RFC4231_5 = [  # RFC 4231 §4.6, test case 5: HMAC truncated to 128 bits
+    (A.HMAC_SHA224, "0e2aea68a90c8d37c988bcdb9fca6fa8"),
+    (A.HMAC_SHA256, "a3b6167473100ee06e0c796c2955552b"),
+    (A.HMAC_SHA384, "3abf34c3503b2a23a46efc619baef897"),
+    (A.HMAC_SHA512, "415fad6271580a531d4179bc891d87a6"),
+]
+
+
+@pytest.mark.parametrize(("algorithm", "tag"), RFC4231_5, ids=[v[0].name for v in RFC4231_5])
+def test_truncated_hmac_known_answers_of_rfc_4231(
+    kmip: KmipClient, algorithm: CryptographicAlgorithm, tag: str
+) -> None:
+    uid = register_key(kmip, algorithm, b"\x0c" * 20)
+    data, sixteen = b"Test With Truncation", params(tag_length=16)
+    assert mac(kmip, uid, data, cryptographic_parameters=sixteen) == h(tag)
+    assert mac_verify(kmip, uid, data, h(tag), cryptographic_parameters=sixteen) is VALID
+    assert mac_verify(kmip, uid, data, h(tag)[:-1] + b"\0", cryptographic_parameters=sixteen) is INVALID
+    assert mac_verify(kmip, uid, data, h(tag)) is INVALID  # no Tag Length: only the whole MAC is valid
+    whole = mac(kmip, uid, data)
+    assert whole[:16] == h(tag)
+    longer = MACVerifyRequest(
+        unique_identifier=uid, data=data, mac_data=whole, cryptographic_parameters=sixteen
+    )
+    assert refused(kmip, longer) is expected(kmip, ResultReason.INVALID_FIELD)
+
+
+def test_a_keys_tag_length_truncates_its_macs(kmip: KmipClient) -> None:
+    """CMAC-AES cut to 8 bytes by the key's own Cryptographic Parameters, against SP 800-38B and pyca."""
+    uid = register_key(kmip, A.AES, h(_SP800_38B_KEY), (Tag.CRYPTOGRAPHIC_PARAMETERS, params(tag_length=8)))
+    data = h(_SP800_38B_MESSAGE)[:16]
+    assert mac(kmip, uid, data) == h("070a16b46b4d4144")  # example 2, its leftmost 64 bits
+    assert mac_verify(kmip, uid, data, h("070a16b46b4d4144")) is VALID
+    key, parts = os.urandom(32), [DATA[:7], DATA[7:300], DATA[300:]]
+    local = cmac.CMAC(algorithms.AES(key))
+    local.update(DATA)
+    streamed = register_key(kmip, A.AES, key, (Tag.CRYPTOGRAPHIC_PARAMETERS, params(tag_length=12)))
+    opened = kmip.call(MACRequest(unique_identifier=streamed, data=parts[0], init_indicator=True))
+    kmip.call(MACRequest(data=parts[1], correlation_value=opened.correlation_value))
+    last = kmip.call(
+        MACRequest(data=parts[2], correlation_value=opened.correlation_value, final_indicator=True)
+    )
+    assert last.mac_data == local.finalize()[:12]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "key", "tag_length"),
+    [(A.HMAC_SHA256, 32, 3), (A.HMAC_SHA256, 32, 33), (A.HMAC_SHA1, 20, 21), (A.AES, 16, 7), (A.AES, 16, 17)],
+    ids=["HMAC below 32 bits", "beyond SHA-256", "beyond SHA-1", "CMAC below 64 bits", "beyond CMAC"],
+)
+def test_tag_lengths_a_mac_cannot_have(
+    kmip: KmipClient, algorithm: CryptographicAlgorithm, key: int, tag_length: int
+) -> None:
+    uid = register_key(kmip, algorithm, bytes(range(key)))
+    parameters = params(tag_length=tag_length)
+    for request in (
+        MACRequest(unique_identifier=uid, data=DATA, cryptographic_parameters=parameters),
+        MACVerifyRequest(
+            unique_identifier=uid, data=DATA, mac_data=bytes(tag_length), cryptographic_parameters=parameters
+        ),
+    ):
+        assert refused(kmip, request) is expected(kmip, ResultReason.INVALID_FIELD)
 
 
 # --- streams ----------------------------------------------------------------------------------

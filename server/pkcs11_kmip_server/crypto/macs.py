@@ -2,7 +2,8 @@
 
 Both stream: the data goes to pyca's context as it arrives. A MAC is verified by
 computing it and comparing in constant time; a MAC of another length than the
-mechanism's is simply not valid (no truncated MACs).
+mechanism's is simply not valid. Truncation to a Tag Length is the operation's
+(`operations.mac.Truncated`), over the whole MAC computed here.
 """
 
 from __future__ import annotations

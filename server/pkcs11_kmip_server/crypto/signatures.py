@@ -19,7 +19,12 @@ out gets these defaults:
 - PSS: MGF1 with the signature's hash, salt as long as the hash when signing; a
   verification with no Salt Length given accepts any salt length;
 - MAC: HMAC with the hash the Cryptographic Algorithm names (HMAC_SHA256 ...), else
-  the Hashing Algorithm; CMAC for an AES key (Block Cipher Mode CMAC or none).
+  the Hashing Algorithm; CMAC for an AES key (Block Cipher Mode CMAC or none). A Tag
+  Length (bytes, §4.16) truncates the MAC to its leftmost bytes (`MAC_LENGTHS`: at
+  least 4 for HMAC, SP 800-107 §5.3.3; 8 for CMAC, SP 800-38B appendix A; at most the
+  whole MAC), else Invalid Field. MAC Verify then compares that many bytes, and MAC
+  Data of another length is Invalid Field; without a Tag Length only the whole MAC
+  is valid.
 
 A scheme the key cannot make is Bad Cryptographic Parameters for Sign. For Signature
 Verify it is an answer, not an error: the signature is not a valid one of that kind
@@ -38,6 +43,8 @@ nor do pyca/cryptography or the OpenSSL 3.0 under it offer Ed25519ph.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
@@ -50,7 +57,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     PaddingMethod,
     ResultReason,
 )
-from pkcs11_kmip_server.crypto.derivation import HMAC_KEY_HASHES
+from pkcs11_kmip_server.crypto.derivation import HASH_NAMES, HMAC_KEY_HASHES
 from pkcs11_kmip_server.errors import KmipError
 
 A = CryptographicAlgorithm
@@ -148,6 +155,12 @@ class MacSpec:
 
     name: str  # HMAC or CMAC-AES
     hashing: HashingAlgorithm | None = None  # HMAC's
+    truncated_to: int | None = None  # bytes of the MAC kept (Tag Length); None: all of it
+
+
+# The shortest MAC each kind may be truncated to, in bytes (see the module's docstring).
+MAC_LENGTHS: dict[str, int] = {HMAC: 4, CMAC_AES: 8}
+CMAC_AES_LENGTH = 16
 
 
 class KeyMismatch(KmipError):
@@ -233,7 +246,21 @@ def _scheme_and_hash(
 
 
 def mac_spec(parameters: CryptographicParameters, key_algorithm: CryptographicAlgorithm | None) -> MacSpec:
-    """HMAC or CMAC, as the parameters or the key name it."""
+    """HMAC or CMAC, as the parameters or the key name it, truncated to the Tag Length if one is given."""
+    spec = _mac_kind(parameters, key_algorithm)
+    length = parameters.tag_length
+    if length is None:
+        return spec
+    whole = CMAC_AES_LENGTH if spec.hashing is None else hashlib.new(HASH_NAMES[spec.hashing]).digest_size
+    if not MAC_LENGTHS[spec.name] <= length <= whole:
+        raise KmipError(
+            ResultReason.INVALID_FIELD,
+            f"a {spec.name} MAC may be truncated to {MAC_LENGTHS[spec.name]} to {whole} bytes, not {length}",
+        )
+    return dataclasses.replace(spec, truncated_to=length)
+
+
+def _mac_kind(parameters: CryptographicParameters, key_algorithm: CryptographicAlgorithm | None) -> MacSpec:
     named = parameters.cryptographic_algorithm
     if named is None and parameters.hashing_algorithm is not None and key_algorithm not in HMAC_HASHES:
         return _hmac(parameters, key_algorithm, None, parameters.hashing_algorithm)

@@ -3,21 +3,24 @@
 HMAC (SHA-1 to SHA-512, SHA-3) or CMAC-AES, as `crypto.signatures.mac_spec` chooses
 from the parameters and the key. The key is a Symmetric Key or Secret Data, Active
 and allowed to MAC Generate; Usage Limits are spent as for Sign. The flow is
-`by_parts`; MAC Verify shares `begin_mac`.
+`by_parts`; MAC Verify shares `begin_mac`. A Tag Length truncates the MAC here, over
+whatever the provider computes (`Truncated`), so every provider truncates alike.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 from pkcs11_kmip.kmip.messages.payloads import MACRequest, MACResponse
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask, ObjectType, Operation
+from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask, ObjectType, Operation, ResultReason
 from pkcs11_kmip_server import by_parts
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.provider import DigestOperation
 from pkcs11_kmip_server.crypto.signatures import mac_spec
+from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.store import ObjectRecord
 
@@ -29,9 +32,33 @@ def begin_mac(context: RequestContext) -> Callable[[ObjectRecord, CryptographicP
     provider = by_parts.crypto_services(context).provider
 
     def begin(record: ObjectRecord, parameters: CryptographicParameters) -> DigestOperation:
-        return provider.mac(record, mac_spec(parameters, record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)))
+        spec = mac_spec(parameters, record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM))
+        operation = provider.mac(record, spec)
+        return operation if spec.truncated_to is None else Truncated(operation, spec.truncated_to)
 
     return begin
+
+
+class Truncated:
+    """A provider's MAC cut to its leftmost `length` bytes; verified against a MAC of that length only."""
+
+    def __init__(self, whole: DigestOperation, length: int) -> None:
+        self._whole = whole
+        self._length = length
+
+    def update(self, data: bytes) -> None:
+        self._whole.update(data)
+
+    def finish(self) -> bytes:
+        return self._whole.finish()[: self._length]
+
+    def verify(self, expected: bytes) -> bool:
+        if len(expected) != self._length:
+            raise KmipError(
+                ResultReason.INVALID_FIELD,
+                f"the MAC Data is {len(expected)} bytes, Tag Length {self._length}",
+            )
+        return hmac.compare_digest(self.finish(), expected)
 
 
 MAC_GENERATING = by_parts.KeyUse(Operation.MAC, CryptographicUsageMask.MAC_GENERATE, MAC_KEYS, True)
