@@ -12,10 +12,15 @@ The generic codec (`pkcs11_kmip.kmip.messages`) stays the reference:
 (tests/provider/test_frames.py checks it for many calls), and `read_response` answers
 None for anything but the plain shape (a failed item, a batch, a field it does not
 expect), which the caller then decodes generically.
+
+The server's fast lane (pkcs11_kmip_server/fast_lane.py) uses the mirror image:
+`read_request` recognises exactly the messages `request` writes, and `response` writes
+the plain answer as the server's typed encoder would (tests/server/test_fast_lane.py).
 """
 
 from __future__ import annotations
 
+import functools
 import struct
 import time
 from dataclasses import dataclass
@@ -69,6 +74,7 @@ _OPERATION_ITEM = 16
 _HEADER_LENGTH = 0x48  # Protocol Version (40), Time Stamp (16), Batch Count (16)
 
 
+@functools.cache
 def _protocol_version(version: Version) -> bytes:
     return (
         _head(Tag.PROTOCOL_VERSION, _STRUCTURE, 0x20)
@@ -227,3 +233,133 @@ def _read(data: bytes) -> Answer:
     if return_code is None:
         raise _NotPlain
     return Answer(function, return_code, correlation_value, output)
+
+
+# --- the server's side: the same messages read and answered (the fast lane) ----------------
+
+_ENUMERATION_ITEM = struct.Struct(">III4x")  # unsigned: a CK_RV may have its top bit set
+_REQUEST_HEADER_HEAD = _head(Tag.REQUEST_HEADER, _STRUCTURE, _HEADER_LENGTH) + _head(
+    Tag.PROTOCOL_VERSION, _STRUCTURE, 0x20
+)
+_MAJOR_HEAD = _HEADER.pack(_word(Tag.PROTOCOL_VERSION_MAJOR, _INTEGER), 4)
+_MINOR_HEAD = _HEADER.pack(_word(Tag.PROTOCOL_VERSION_MINOR, _INTEGER), 4)
+_TIME_STAMP_HEAD = _HEADER.pack(_word(Tag.TIME_STAMP, _DATE_TIME), 8)
+_COUNT_AND_ITEM = _BATCH_COUNT + _ITEM_WORD.to_bytes(4, "big")
+_OPERATION_AND_PAYLOAD = _OPERATION + _PAYLOAD_WORD.to_bytes(4, "big")
+_FUNCTION_HEAD = _HEADER.pack(_word(Tag.PKCS_11_FUNCTION, _ENUMERATION), 4)
+_PAYLOAD_AT = 120  # message, header (0x48 + 8), item and Operation, payload headers
+_LATEST_TIME_STAMP = 253_402_300_800  # 10000-01-01: later ones the typed decoder refuses
+_SIGNED = struct.Struct(">i")
+_UNSIGNED = struct.Struct(">I")
+_LONG = struct.Struct(">q")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A PKCS#11 request message's fields, as `request` writes them."""
+
+    version: Version
+    time_stamp: int
+    function: int
+    correlation_value: bytes | None
+    data: bytes
+
+
+def read_request(data: bytes) -> Request | None:
+    """The fields of a message shaped exactly as `request` writes it; None for any other.
+
+    That shape has no Authentication, no batch options, one item: anything more goes to
+    the server's general path, which reads (and refuses) every message there is.
+    """
+    size = len(data)
+    if (
+        size < _PAYLOAD_AT + 16
+        or _HEADER.unpack_from(data, 0) != (_MESSAGE_WORD, size - 8)
+        or data[8:24] != _REQUEST_HEADER_HEAD
+        or data[24:32] != _MAJOR_HEAD
+        or data[40:48] != _MINOR_HEAD
+        or data[56:64] != _TIME_STAMP_HEAD
+        or data[72:92] != _COUNT_AND_ITEM
+        or _UNSIGNED.unpack_from(data, 92)[0] != size - 96
+        or data[96:116] != _OPERATION_AND_PAYLOAD
+        or _UNSIGNED.unpack_from(data, 116)[0] != size - _PAYLOAD_AT
+        or data[120:128] != _FUNCTION_HEAD
+        or data[36:40] != b"\0\0\0\0"
+        or data[52:56] != b"\0\0\0\0"
+        or data[132:136] != b"\0\0\0\0"
+    ):
+        return None
+    time_stamp = _LONG.unpack_from(data, 64)[0]
+    if not 0 <= time_stamp < _LATEST_TIME_STAMP:
+        return None
+    version = (_SIGNED.unpack_from(data, 32)[0], _SIGNED.unpack_from(data, 48)[0])
+    at = _PAYLOAD_AT + 16
+    correlation_value, at = _optional_bytes(data, at, _CV_WORD)
+    inputs, at = _optional_bytes(data, at, _INPUT_WORD)
+    if at != size:
+        return None
+    return Request(version, time_stamp, _UNSIGNED.unpack_from(data, 128)[0], correlation_value, inputs or b"")
+
+
+def _optional_bytes(data: bytes, at: int, word: int) -> tuple[bytes | None, int]:
+    """The Byte String with header `word` at `at` (and the offset after it), if it is there
+    and well formed; (None, at) otherwise, which leaves the rest to the caller's end check."""
+    if at + 8 > len(data):
+        return None, at
+    found, length = _HEADER.unpack_from(data, at)
+    end = at + 8 + _padded(length)
+    if found != word or end > len(data) or any(data[at + 8 + length : end]):
+        return None, at
+    return data[at + 8 : at + 8 + length], end
+
+
+def _text(tag: int, text: str) -> bytes:
+    raw = text.encode()
+    return _HEADER.pack(_word(tag, 0x07), len(raw)) + raw + _ZEROS[: -len(raw) % 8]
+
+
+_SUCCESSFUL_PKCS_11 = _OPERATION + _small(Tag.RESULT_STATUS, _ENUMERATION, ResultStatus.SUCCESS)
+_RESPONSE_MESSAGE_WORD = _word(Tag.RESPONSE_MESSAGE, _STRUCTURE)
+_RESPONSE_HEADER_WORD = _word(Tag.RESPONSE_HEADER, _STRUCTURE)
+_RESPONSE_PAYLOAD_WORD = _word(Tag.RESPONSE_PAYLOAD, _STRUCTURE)
+_OUTPUT_WORD = _word(Tag.PKCS_11_OUTPUT_PARAMETERS, _BYTE_STRING)
+_RETURN_CODE_WORD = _word(Tag.PKCS_11_RETURN_CODE, _ENUMERATION)
+
+
+def response(
+    version: Version,
+    now: int,
+    server_correlation_value: str | None,
+    answer: Answer,
+) -> bytes:
+    """A one-item successful PKCS#11 response message, as the server's typed encoder writes it.
+
+    `server_correlation_value`: the header's (KMIP 1.4 and later carry one).
+    """
+    function = answer.function
+    payload = (
+        _PAYLOAD_FUNCTION[function]
+        if function < 256
+        else _ENUMERATION_ITEM.pack(_word(Tag.PKCS_11_FUNCTION, _ENUMERATION), 4, function)
+    )
+    if answer.correlation_value is not None:
+        payload += _byte_string(_CV_WORD, answer.correlation_value)
+    if answer.output is not None:
+        payload += _byte_string(_OUTPUT_WORD, answer.output)
+    payload += _ENUMERATION_ITEM.pack(_RETURN_CODE_WORD, 4, answer.return_code)
+    header = _protocol_version(version) + _DATE_TIME_ITEM.pack(_word(Tag.TIME_STAMP, _DATE_TIME), 8, now)
+    if server_correlation_value is not None:
+        header += _text(Tag.SERVER_CORRELATION_VALUE, server_correlation_value)
+    header += _BATCH_COUNT
+    item_length = len(_SUCCESSFUL_PKCS_11) + 8 + len(payload)
+    return b"".join(
+        (
+            _HEADER.pack(_RESPONSE_MESSAGE_WORD, 8 + len(header) + 8 + item_length),
+            _HEADER.pack(_RESPONSE_HEADER_WORD, len(header)),
+            header,
+            _HEADER.pack(_ITEM_WORD, item_length),
+            _SUCCESSFUL_PKCS_11,
+            _HEADER.pack(_RESPONSE_PAYLOAD_WORD, len(payload)),
+            payload,
+        )
+    )

@@ -43,6 +43,7 @@ from pkcs11_kmip_server.auth import CredentialError, PasswordUsers
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.services import CryptoServices
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.fast_lane import FastLane
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.jobs import AsyncJobs
 from pkcs11_kmip_server.operations import Handler, load_all
@@ -192,6 +193,11 @@ class Engine:
     def __post_init__(self) -> None:
         self._correlation = itertools.count(1)
         self._correlation_prefix = secrets.token_hex(4).upper()
+        self._fast_lane = FastLane(self)
+
+    def server_correlation_value(self) -> str:
+        """The next response header's Server Correlation Value (KMIP 1.4 and later)."""
+        return f"{self._correlation_prefix}-{next(self._correlation)}"
 
     def close(self) -> None:
         """Let running asynchronous operations finish; drop the queued ones."""
@@ -216,6 +222,9 @@ class Engine:
 
     def handle(self, data: bytes, peer: Peer) -> bytes:
         """Answer one request message (never raises)."""
+        fast = self._fast_lane.answer(data, peer)  # a plain forwarded Cryptoki call
+        if fast is not None:
+            return fast
         now = self.clock().replace(microsecond=0)
         try:
             item = binary.decode(data, self.limits)
@@ -421,7 +430,7 @@ class Engine:
             protocol_version=ProtocolVersion.of(version), time_stamp=now, batch_count=count
         )
         if version >= (1, 4):
-            header.server_correlation_value = f"{self._correlation_prefix}-{next(self._correlation)}"
+            header.server_correlation_value = self.server_correlation_value()
             if request is not None:
                 header.client_correlation_value = request.client_correlation_value
         return header

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 
-from pkcs11_kmip.cryptoki.calls import BY_ID
+from pkcs11_kmip.cryptoki.calls import BY_ID, Call
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.wire import WireError
 from pkcs11_kmip.kmip.messages.payloads import PKCS11Request, PKCS11Response
+from pkcs11_kmip.kmip.spec import Version
 from pkcs11_kmip.kmip.spec.enums import Operation, PKCS11Function, PKCS11ReturnCode, ResultReason
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.operations import handles
 
 log = logging.getLogger("pkcs11_kmip_server.hsm")
@@ -24,23 +26,35 @@ log = logging.getLogger("pkcs11_kmip_server.hsm")
 DEFAULT_INTERFACE = "PKCS 11"
 
 
-@handles(Operation.PKCS_11)
-def pkcs11(context: RequestContext, request: PKCS11Request) -> PKCS11Response:
-    service = context.pkcs11
-    if service is None or context.version < (2, 0):
+def checked(
+    service: Pkcs11Service | None, version: Version, interface: str | None, function: int, principal: str
+) -> Call:
+    """The call a PKCS#11 item asks for, if KMIP lets this client make it; else KmipError.
+
+    The rules of both paths to the module: this operation, and the fast lane
+    (pkcs11_kmip_server/fast_lane.py), which leaves whatever fails them to this one.
+    """
+    if service is None or version < (2, 0):
         raise KmipError(ResultReason.OPERATION_NOT_SUPPORTED, "PKCS#11 is not served here")
-    if request.pkcs_11_interface not in (None, DEFAULT_INTERFACE):
+    if interface not in (None, DEFAULT_INTERFACE):
         raise KmipError(
             ResultReason.PKCS_11_INVALID_INTERFACE, f"only the default interface {DEFAULT_INTERFACE!r}"
         )
-    function = int(request.pkcs_11_function) if request.pkcs_11_function is not None else 0
     call = BY_ID.get(function)
     if call is None or call.local:
         raise KmipError(ResultReason.PKCS_11_INVALID_FUNCTION, f"function {function} is not forwarded")
-    if not service.allowed(context.principal):
+    if not service.allowed(principal):
         raise KmipError(ResultReason.PERMISSION_DENIED, "this client may not use PKCS#11")
+    return call
+
+
+@handles(Operation.PKCS_11)
+def pkcs11(context: RequestContext, request: PKCS11Request) -> PKCS11Response:
+    function = int(request.pkcs_11_function) if request.pkcs_11_function is not None else 0
+    call = checked(context.pkcs11, context.version, request.pkcs_11_interface, function, context.principal)
+    assert context.pkcs11 is not None  # checked
     try:
-        reply = service.handle(
+        reply = context.pkcs11.handle(
             context.principal,
             function,
             request.pkcs_11_input_parameters or b"",
@@ -56,14 +70,21 @@ def pkcs11(context: RequestContext, request: PKCS11Request) -> PKCS11Response:
         pkcs_11_function=PKCS11Function(function),
         correlation_value=reply.correlation_value,
         pkcs_11_output_parameters=reply.output,
-        pkcs_11_return_code=_return_code(reply.rv),
+        pkcs_11_return_code=PKCS11ReturnCode(return_code(reply.rv)),
     )
 
 
-def _return_code(rv: int) -> PKCS11ReturnCode:
-    """The CK_RV as the enumeration (a 32-bit value; a module's wider one is a general error)."""
+_RETURN_CODES = frozenset(int(code) for code in PKCS11ReturnCode)
+
+
+def return_code(rv: int) -> int:
+    """The CK_RV KMIP carries: its own, or a general error for one the enumeration lacks
+    (a module's vendor-defined or wider than 32-bit value)."""
+    if rv in _RETURN_CODES:
+        return rv
     try:
-        return PKCS11ReturnCode(rv)
+        return int(PKCS11ReturnCode(rv))  # the vendor-defined range
     except ValueError:
-        log.warning("a module returned CK_RV 0x%X, which KMIP cannot carry", rv)
-        return PKCS11ReturnCode(CKR.GENERAL_ERROR)
+        pass
+    log.warning("a module returned CK_RV 0x%X, which KMIP cannot carry", rv)
+    return int(CKR.GENERAL_ERROR)
