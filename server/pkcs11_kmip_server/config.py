@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pkcs11_kmip.kmip.ttlv import Limits
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
+from pkcs11_kmip_server.hsm_store.settings import HsmStoreSettings
 
 # TLS 1.2 suites Java and Go appliances negotiate (ECDHE with AES-GCM first, then
 # ChaCha20, then the CBC suites older appliances still need); TLS 1.3 suites are
@@ -64,6 +65,8 @@ class ServerConfig:
     store_path: Path = field(default_factory=lambda: Path("kmip.sqlite3"))
     master_key: Path = field(default_factory=lambda: Path("master.key"))
     synchronous: str = "NORMAL"
+    # [store] keys = "hsm" and [store.hsm]: key material in a PKCS#11 token (None: in the database).
+    key_store: HsmStoreSettings | None = None
     log_level: str = "info"
     pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)  # [pkcs11]: the HSM passthrough
 
@@ -102,6 +105,7 @@ class ServerConfig:
             store_path=Path(store.get("path", "kmip.sqlite3")),
             master_key=Path(store.get("master_key", "master.key")),
             synchronous=str(store.get("synchronous", "NORMAL")).upper(),
+            key_store=HsmStoreSettings.from_store_table(store, data_dir),
             log_level=str(log.get("level", "info")),
             pkcs11=Pkcs11Settings.from_table(document.get("pkcs11", {}), data_dir),
         )
@@ -134,6 +138,14 @@ ciphers = "{self.ciphers}"
 path = "{self.store_path}"
 master_key = "{self.master_key}"        # encrypts key material at rest; keep it safe, mode 0600
 synchronous = "{self.synchronous}"      # NORMAL survives a crash of the process, FULL also a power cut
+keys = "{"hsm" if self.key_store else "database"}"       # key material: "database" (sealed) or "hsm"
+# With keys = "hsm", a PKCS#11 token holds the symmetric and private keys; the database
+# keeps their attributes and a reference (docs/hsm-store.md):
+# [store.hsm]
+# module = "/usr/lib/softhsm/libsofthsm2.so"
+# token_label = "kmip"
+# pin_file = "hsm.pin"           # the token's user PIN on its first line; mode 0600
+# environment = {{ SOFTHSM2_CONF = "/etc/softhsm/softhsm2.conf" }}
 
 [log]
 level = "{self.log_level}"

@@ -39,6 +39,18 @@ _DES_BYTES = {56: 8, 64: 8, 112: 16, 168: 24, 192: 24}
 
 
 def symmetric_key(algorithm: CryptographicAlgorithm | None, length: int | None) -> bytes:
+    """Random key bytes of an allowed algorithm and length (`check_symmetric`)."""
+    algorithm, length = check_symmetric(algorithm, length)
+    if algorithm in (A.DES, A.DES3):
+        return _with_odd_parity(secrets.token_bytes(_DES_BYTES[length]))
+    return secrets.token_bytes(length // 8)
+
+
+def check_symmetric(
+    algorithm: CryptographicAlgorithm | None, length: int | None
+) -> tuple[CryptographicAlgorithm, int]:
+    """The algorithm and length of a symmetric key to create, or Invalid Field (a key made
+    elsewhere, e.g. inside the HSM key store's token, is checked the same way)."""
     if algorithm is None or length is None:
         raise KmipError(
             ResultReason.INVALID_FIELD, "a symmetric key needs Cryptographic Algorithm and Length"
@@ -54,9 +66,7 @@ def symmetric_key(algorithm: CryptographicAlgorithm | None, length: int | None) 
     elif length not in allowed:
         lengths = ", ".join(str(n) for n in sorted(allowed))
         raise KmipError(ResultReason.INVALID_FIELD, f"{algorithm.name} keys are {lengths} bits, not {length}")
-    if algorithm in (A.DES, A.DES3):
-        return _with_odd_parity(secrets.token_bytes(_DES_BYTES[length]))
-    return secrets.token_bytes(length // 8)
+    return algorithm, length
 
 
 def _with_odd_parity(key: bytes) -> bytes:

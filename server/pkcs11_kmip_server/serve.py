@@ -13,6 +13,9 @@ from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.datadir import DataDirLock, initialize, is_initialized
 from pkcs11_kmip_server.engine import Engine
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
+from pkcs11_kmip_server.hsm_store.store import HsmBackedStore
+from pkcs11_kmip_server.hsm_store.token import open_token
+from pkcs11_kmip_server.store import Store
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 from pkcs11_kmip_server.transport import KmipServer
@@ -20,9 +23,13 @@ from pkcs11_kmip_server.transport import KmipServer
 log = logging.getLogger("pkcs11_kmip_server")
 
 
-def open_store(config: ServerConfig) -> SqliteStore:
+def open_store(config: ServerConfig) -> Store:
+    """The database store; with [store] keys = "hsm", wrapped so that keys go to the token."""
     sealer = Sealer.from_file(config.path(config.master_key))
-    return SqliteStore(config.path(config.store_path), sealer, config.synchronous)
+    store = SqliteStore(config.path(config.store_path), sealer, config.synchronous)
+    if config.key_store is None:
+        return store
+    return HsmBackedStore(store, open_token(config.key_store))
 
 
 def prepare(data_dir: Path, host: str | None = None, port: int | None = None) -> ServerConfig:

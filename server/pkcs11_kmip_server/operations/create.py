@@ -10,6 +10,7 @@ from pkcs11_kmip_server import keys, policy
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
+from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.objects import new_record, requested_attributes
 from pkcs11_kmip_server.operations import handles
 
@@ -23,10 +24,16 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
         requested = policy.with_defaults(context, request.object_type, requested)
     algorithm = requested.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
     length = requested.get(Tag.CRYPTOGRAPHIC_LENGTH)
+    wanted = requested.get(Tag.KEY_FORMAT_TYPE)
+    in_hsm = None
     if request.object_type is ObjectType.SYMMETRIC_KEY:
+        # The HSM key store makes the key inside its token (below, once it has an identifier).
+        in_hsm = hooks.generator(context, request.object_type, algorithm, length, wanted)
+        if in_hsm is not None:
+            keys.check_symmetric(algorithm, length)
         block = KeyBlock(
             key_format_type=KeyFormatType.RAW,
-            key_value=KeyValue(key_material=keys.symmetric_key(algorithm, length)),
+            key_value=None if in_hsm else KeyValue(key_material=keys.symmetric_key(algorithm, length)),
             cryptographic_algorithm=algorithm,
             cryptographic_length=length,
         )
@@ -45,11 +52,12 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
         )
     # A Key Format Type in the request is the one to keep the key in (KMIP 2.1 §4.26):
     # honoured or refused, and recorded from the key block by new_record.
-    wanted = requested.get(Tag.KEY_FORMAT_TYPE)
     requested.remove(Tag.KEY_FORMAT_TYPE)
-    if wanted is not None:
+    if wanted is not None and in_hsm is None:
         material = convert_material(material, wanted, None)  # type: ignore[assignment]
     record = new_record(context, request.object_type, material, requested, generated=True)
+    if in_hsm is not None:
+        in_hsm.generate_secret(record)
     context.session.insert(record)
     context.id_placeholder = record.uid
     return CreateResponse(object_type=request.object_type, unique_identifier=record.uid)

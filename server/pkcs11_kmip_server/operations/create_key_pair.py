@@ -24,6 +24,7 @@ from pkcs11_kmip_server import attributes as rules
 from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.objects import new_record, requested_attributes
 from pkcs11_kmip_server.operations import handles
@@ -108,6 +109,22 @@ def _stored_block(block: KeyBlock, attributes: Attributes, private: bool) -> Key
     return block if wanted is None else formats.convert_key_block(block, wanted, private)
 
 
+def _placeholder_block(spec: asymmetric.KeyPairSpec, attributes: Attributes) -> KeyBlock:
+    """The private key block of a key the HSM key store will generate: its format, no value yet."""
+    wanted = attributes.get(Tag.KEY_FORMAT_TYPE)
+    attributes.remove(Tag.KEY_FORMAT_TYPE)
+    if wanted is not None and wanted not in spec.kind.private_formats:
+        raise KmipError(
+            ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED,
+            f"an {spec.kind.name} private key cannot be kept as {wanted.name}",
+        )
+    return KeyBlock(
+        key_format_type=wanted if wanted is not None else spec.kind.private_formats[0],
+        cryptographic_algorithm=spec.algorithm,
+        cryptographic_length=spec.length,
+    )
+
+
 def create_pair(
     context: RequestContext, private: Attributes, public: Attributes
 ) -> tuple[ObjectRecord, ObjectRecord]:
@@ -118,9 +135,15 @@ def create_pair(
         private.get(Tag.CRYPTOGRAPHIC_LENGTH),
         domain.recommended_curve if isinstance(domain, CryptographicDomainParameters) else None,
     )
-    private_block, public_block = asymmetric.generate_key_pair(spec)
-    private_block = _stored_block(private_block, private, private=True)
-    public_block = _stored_block(public_block, public, private=False)
+    # The HSM key store makes the private key inside its token, once it has an identifier.
+    in_hsm = hooks.generator(context, ObjectType.PRIVATE_KEY, spec.algorithm, spec.length)
+    if in_hsm is not None and spec.kind in (formats.RSA, formats.EC) and hooks.curve_supported(spec.curve):
+        private_block = _placeholder_block(spec, private)
+    else:
+        in_hsm = None
+        private_block, public_block = asymmetric.generate_key_pair(spec)
+        private_block = _stored_block(private_block, private, private=True)
+        public_block = _stored_block(public_block, public, private=False)
     if spec.curve is not None and domain is None:
         for attributes in (private, public):
             attributes.add(
@@ -130,6 +153,10 @@ def create_pair(
     private_record = new_record(
         context, ObjectType.PRIVATE_KEY, PrivateKey(key_block=private_block), private, generated=True
     )
+    if in_hsm is not None:
+        public_key = in_hsm.generate_pair(private_record, spec.curve)
+        public_block = formats.write_key(public_key, spec.kind.public_formats[0], spec.algorithm)
+        public_block = _stored_block(public_block, public, private=False)
     public_record = new_record(
         context, ObjectType.PUBLIC_KEY, PublicKey(key_block=public_block), public, generated=True
     )

@@ -30,6 +30,7 @@ from pkcs11_kmip_server import keys, split_keys
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_key_block, symmetric_key_bytes
+from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.objects import key_block_of, new_record, requested_attributes, require_material
 from pkcs11_kmip_server.operations import handles
@@ -106,7 +107,7 @@ def _held_key(context: RequestContext, uid: UniqueId, requested: Attributes) -> 
     record: ObjectRecord = context.load(uid)
     require_online(record)
     refresh_state(record.attributes, context.now)
-    material = require_material(record)
+    material = hooks.plain_material(record, require_material(record))  # the HSM store's token gives it
     block = key_block_of(material)
     if block is None or record.object_type not in SPLIT:
         raise KmipError(

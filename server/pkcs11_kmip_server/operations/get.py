@@ -19,6 +19,7 @@ from pkcs11_kmip_server import pkcs12
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
+from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.key_wrapping import unwrap_registered, wrap_object, wrapping_for_get
 from pkcs11_kmip_server.lifecycle import refresh_state, set_single
 from pkcs11_kmip_server.objects import require_material
@@ -30,7 +31,11 @@ from pkcs11_kmip_server.store import ObjectRecord
 @handles(Operation.GET)
 def get(context: RequestContext, request: GetRequest) -> GetResponse:
     record, value = get_object(context, request)
-    return GetResponse(object_type=record.object_type, unique_identifier=record.uid, object=value)  # type: ignore[arg-type]
+    return GetResponse(
+        object_type=pkcs12.answered_as(record, value),
+        unique_identifier=record.uid,
+        object=value,  # type: ignore[arg-type]
+    )
 
 
 def get_object(context: RequestContext, request: GetRequest) -> tuple[ObjectRecord, Structure]:
@@ -44,6 +49,7 @@ def get_object(context: RequestContext, request: GetRequest) -> tuple[ObjectReco
     wrapping = wrapping_for_get(record, request.key_wrap_type, request.key_wrapping_specification)
     if wrapping is None and record.attributes.get(Tag.SENSITIVE) is True:
         raise KmipError(ResultReason.SENSITIVE, "a Sensitive object leaves the server only wrapped")
+    material = hooks.plain_material(record, material)  # out of the HSM key store's token, if there
     if wrapping is not None or request.key_wrap_type is KeyWrapType.NOT_WRAPPED:
         material, _ = unwrap_registered(context, material)  # a key stored wrapped (Import As Registered)
     if request.key_format_type is KeyFormatType.PKCS_12:

@@ -1,0 +1,368 @@
+"""The HSM crypto provider: the key store's token does the work with keys it never gives out.
+
+Records whose material is a reference to a token object (the HSM key store,
+`hsm_store`) come here; the others go to the software provider (`DispatchingProvider`
+picks by record). Each operation is one whole PKCS#11 call made at `finish` (C_Encrypt,
+C_Decrypt, C_Sign), so the input is kept until then (bounded, as the software
+provider's buffered mechanisms are) and the token's one session is never held
+between requests. Signatures hash the data here as it arrives (hashing needs no
+key) and the token signs the digest: CKM_RSA_PKCS over the DigestInfo, CKM_RSA_PKCS_PSS,
+CKM_ECDSA (whose r||s becomes the DER that KMIP and pyca use).
+
+AES-KW/KWP, which SoftHSM2 offers only to C_WrapKey/C_UnwrapKey, run there: the data
+becomes a short-lived session secret (CKA_TOKEN=FALSE) that the key wraps, or that an
+unwrap makes and that is read and destroyed.
+
+What the token cannot do is refused: Feature Not Supported for a mechanism it lacks
+(XTS, 3DES, ChaCha20, SHA-3 HMAC, EdDSA, derivation from a token key), Invalid Field
+for input its mechanism refuses, Cryptographic Failure for data that does not decrypt
+or verify.
+"""
+
+from __future__ import annotations
+
+import hmac as constant_time
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.mechanisms import GCMParams
+
+from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultReason
+from pkcs11_kmip_server.crypto import derivation, signing, wrapping
+from pkcs11_kmip_server.crypto.mechanisms import BUFFER_LIMIT, CipherSpec
+from pkcs11_kmip_server.crypto.provider import CipherOperation, CipherOutput, CryptoProvider, DigestOperation
+from pkcs11_kmip_server.crypto.signatures import CMAC_AES, ECDSA, RSA_PKCS1, RSA_PSS, MacSpec, SignatureSpec
+from pkcs11_kmip_server.crypto.signing import _digest_check, _running_hash
+from pkcs11_kmip_server.crypto.software import SoftwareProvider
+from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.hsm_store.token import current, reference_of, refusals
+from pkcs11_kmip_server.store import ObjectRecord
+
+H = HashingAlgorithm
+
+# Hashing Algorithm -> (the hash mechanism, MGF1 with it) for OAEP and PSS parameters.
+HASH_MECHANISMS: dict[HashingAlgorithm, tuple[Mechanism, MGF]] = {
+    H.SHA_1: (Mechanism.SHA_1, MGF.SHA1),
+    H.SHA_224: (Mechanism.SHA224, MGF.SHA224),
+    H.SHA_256: (Mechanism.SHA256, MGF.SHA256),
+    H.SHA_384: (Mechanism.SHA384, MGF.SHA384),
+    H.SHA_512: (Mechanism.SHA512, MGF.SHA512),
+}
+# The DER a PKCS#1 v1.5 signature puts before the digest (RFC 8017 §9.2, note 1).
+DIGEST_INFO: dict[HashingAlgorithm, bytes] = {
+    H.SHA_1: bytes.fromhex("3021300906052b0e03021a05000414"),
+    H.SHA_224: bytes.fromhex("302d300d06096086480165030402040500041c"),
+    H.SHA_256: bytes.fromhex("3031300d060960864801650304020105000420"),
+    H.SHA_384: bytes.fromhex("3041300d060960864801650304020205000430"),
+    H.SHA_512: bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+HMAC_MECHANISMS: dict[HashingAlgorithm, Mechanism] = {
+    H.SHA_1: Mechanism.SHA_1_HMAC,
+    H.SHA_224: Mechanism.SHA224_HMAC,
+    H.SHA_256: Mechanism.SHA256_HMAC,
+    H.SHA_384: Mechanism.SHA384_HMAC,
+    H.SHA_512: Mechanism.SHA512_HMAC,
+}
+KEY_WRAP: dict[str, Mechanism] = {"AES-KW": Mechanism.AES_KEY_WRAP, "AES-KWP": Mechanism.AES_KEY_WRAP_PAD}
+
+
+def _unsupported(what: str) -> KmipError:
+    return KmipError(ResultReason.FEATURE_NOT_SUPPORTED, f"the HSM key store cannot do {what}")
+
+
+def _invalid(message: str) -> KmipError:
+    return KmipError(ResultReason.INVALID_FIELD, message)
+
+
+class _OneCall:
+    """Input kept (bounded) until `finish`, which makes the one token call."""
+
+    def __init__(self, compute: Callable[[bytes], CipherOutput]) -> None:
+        self._compute = compute
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def _add(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > BUFFER_LIMIT:
+            raise _invalid(f"the HSM key store takes at most {BUFFER_LIMIT} bytes an operation")
+        self._parts.append(data)
+
+    def update(self, data: bytes) -> bytes:
+        self._add(data)
+        return b""
+
+    def finish(self) -> CipherOutput:
+        return self._compute(b"".join(self._parts))
+
+
+class _Mac:
+    """An HMAC or CMAC the token computes over the whole data; verified in constant time here."""
+
+    def __init__(self, compute: Callable[[bytes], bytes]) -> None:
+        self._call = _OneCall(lambda data: CipherOutput(compute(data)))
+
+    def update(self, data: bytes) -> None:
+        self._call.update(data)
+
+    def finish(self) -> bytes:
+        return self._call.finish().data
+
+    def verify(self, expected: bytes) -> bool:
+        return constant_time.compare_digest(self.finish(), expected)
+
+
+def _call(key: ObjectRecord, doing: str, work: Callable[[Any], bytes]) -> bytes:
+    """Run `work` on the record's token object, in the token's session."""
+    token = current()
+    with token.session() as session, refusals(doing):
+        return work(token.key(session, key))
+
+
+def _pkcs5(data: bytes, size: int) -> bytes:
+    count = size - len(data) % size
+    return data + bytes([count]) * count
+
+
+def _unpad(data: bytes, size: int) -> bytes:
+    count = data[-1] if data else 0
+    if not 1 <= count <= size or data[-count:] != bytes([count]) * count:
+        raise KmipError(
+            ResultReason.CRYPTOGRAPHIC_FAILURE, "the decrypted data does not end in valid PKCS#5 padding"
+        )
+    return data[:-count]
+
+
+def _cipher_call(spec: CipherSpec, encrypt: bool) -> tuple[Mechanism, Any]:
+    """The PKCS#11 mechanism and parameter of a CipherSpec (Feature Not Supported if none)."""
+    name = spec.mechanism.name
+    iv = spec.iv or b""
+    if name == "AES-ECB":
+        return Mechanism.AES_ECB, None
+    if name == "AES-CBC":
+        padded = spec.padding is PaddingMethod.PKCS5
+        return (Mechanism.AES_CBC_PAD if padded else Mechanism.AES_CBC), iv
+    if name == "AES-CTR":  # CK_AES_CTR_PARAMS: the whole 16-byte block is the counter
+        return Mechanism.AES_CTR, struct.pack("=L16s" if struct.calcsize("L") == 4 else "=Q16s", 128, iv)
+    if name == "AES-GCM":
+        tag = spec.tag if not encrypt else None
+        bits = 8 * (len(tag) if tag is not None else spec.tag_length or 16)
+        return Mechanism.AES_GCM, GCMParams(iv, spec.aad or None, bits)
+    if name == "RSA-PKCS1-v1_5":
+        return Mechanism.RSA_PKCS, None
+    if name == "RSA-OAEP":
+        assert spec.hashing is not None and spec.mgf_hashing is not None
+        if spec.hashing not in HASH_MECHANISMS or spec.mgf_hashing not in HASH_MECHANISMS:
+            raise _unsupported(f"OAEP with {spec.hashing.name}")
+        return Mechanism.RSA_PKCS_OAEP, (
+            HASH_MECHANISMS[spec.hashing][0],
+            HASH_MECHANISMS[spec.mgf_hashing][1],
+            spec.label or None,
+        )
+    raise _unsupported(name)
+
+
+class HsmProvider:
+    """Cryptography with keys the key store's token holds, by their records."""
+
+    def cipher(self, key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> CipherOperation:
+        name = spec.mechanism.name
+        if name in KEY_WRAP:
+            return _OneCall(lambda data: CipherOutput(_key_wrap(key, KEY_WRAP[name], data, encrypt)))
+        mechanism, parameter = _cipher_call(spec, encrypt)
+        # ECB with PKCS#5 padding: SoftHSM2 has no CKM_AES_ECB_PAD, and padding needs no key.
+        pad = mechanism is Mechanism.AES_ECB and spec.padding is PaddingMethod.PKCS5
+
+        def compute(data: bytes) -> CipherOutput:
+            if pad and encrypt:
+                data = _pkcs5(data, 16)
+            if mechanism is Mechanism.AES_GCM and not encrypt:
+                data += spec.tag or b""
+            doing = "encrypt" if encrypt else "decrypt"
+            output = _call(
+                key,
+                doing,
+                lambda k: bytes(getattr(k, doing)(data, mechanism=mechanism, mechanism_param=parameter)),
+            )
+            if pad and not encrypt:
+                output = _unpad(output, 16)
+            if mechanism is Mechanism.AES_GCM and encrypt:  # C_Encrypt gives ciphertext || tag
+                return CipherOutput(output[: len(data)], output[len(data) :])
+            return CipherOutput(output)
+
+        return _OneCall(compute)
+
+    def sign(self, key: ObjectRecord, spec: SignatureSpec, verify: bool) -> DigestOperation:
+        if verify:
+            raise KmipError(ResultReason.INVALID_OBJECT_TYPE, "a private key signs, it does not verify")
+        hashing = _running_hash(spec)
+        sign: Callable[[bytes], bytes]
+        if spec.scheme == RSA_PKCS1:
+            sign = self._rsa_pkcs1(key, spec)
+        elif spec.scheme == RSA_PSS:
+            sign = self._rsa_pss(key, spec)
+        elif spec.scheme == ECDSA:
+            sign = self._ecdsa(key)
+        else:
+            raise _unsupported(f"{spec.scheme} signatures")
+        return signing.Signature(hashing, sign, None)
+
+    @staticmethod
+    def _rsa_pkcs1(key: ObjectRecord, spec: SignatureSpec) -> Callable[[bytes], bytes]:
+        def sign(message: bytes) -> bytes:
+            if spec.hashing is not None:  # the digest, after its DigestInfo
+                if spec.hashing not in DIGEST_INFO:
+                    raise _unsupported(f"PKCS#1 v1.5 signatures with {spec.hashing.name}")
+                _digest_check(spec, len(message))
+                message = DIGEST_INFO[spec.hashing] + message
+            return _call(key, "sign", lambda k: bytes(k.sign(message, mechanism=Mechanism.RSA_PKCS)))
+
+        return sign
+
+    @staticmethod
+    def _rsa_pss(key: ObjectRecord, spec: SignatureSpec) -> Callable[[bytes], bytes]:
+        hashing, mgf = spec.hashing, spec.mgf_hashing
+        if hashing not in HASH_MECHANISMS or mgf not in HASH_MECHANISMS:
+            raise _unsupported(f"PSS with {getattr(hashing, 'name', 'no hash')}")
+
+        def sign(digest: bytes) -> bytes:
+            size = _digest_check(spec, len(digest)).digest_size
+            salt = spec.salt_length if spec.salt_length is not None else size
+            parameter = (HASH_MECHANISMS[hashing][0], HASH_MECHANISMS[mgf][1], salt)
+            return _call(
+                key,
+                "sign",
+                lambda k: bytes(k.sign(digest, mechanism=Mechanism.RSA_PKCS_PSS, mechanism_param=parameter)),
+            )
+
+        return sign
+
+    @staticmethod
+    def _ecdsa(key: ObjectRecord) -> Callable[[bytes], bytes]:
+        def sign(digest: bytes) -> bytes:
+            if not 1 <= len(digest) <= 64:
+                raise _invalid(f"ECDSA signs a digest of 1 to 64 bytes, not {len(digest)}")
+            raw = _call(key, "sign", lambda k: bytes(k.sign(digest, mechanism=Mechanism.ECDSA)))
+            half = len(raw) // 2
+            return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+
+        return sign
+
+    def sign_certificate(
+        self, key: ObjectRecord, spec: SignatureSpec, builder: x509.CertificateBuilder
+    ) -> x509.Certificate:
+        raise _unsupported("certificates signed by a CA key in the HSM (Certify)")
+
+    def mac(self, key: ObjectRecord, spec: MacSpec) -> DigestOperation:
+        if spec.name == CMAC_AES:
+            mechanism = Mechanism.AES_CMAC
+        elif spec.hashing in HMAC_MECHANISMS:
+            mechanism = HMAC_MECHANISMS[spec.hashing]
+        else:
+            raise _unsupported(f"{spec.name} with {getattr(spec.hashing, 'name', '?')}")
+        return _Mac(
+            lambda data: _call(key, "compute the MAC", lambda k: bytes(k.sign(data, mechanism=mechanism)))
+        )
+
+    def digest(self, hashing: HashingAlgorithm) -> DigestOperation:
+        return SoftwareProvider().digest(hashing)
+
+    def wrap(self, key: ObjectRecord, spec: CipherSpec, plaintext: bytes) -> bytes:
+        return wrapping.software_wrap(self.cipher, key, spec, plaintext)
+
+    def unwrap(self, key: ObjectRecord, spec: CipherSpec, wrapped: bytes) -> bytes:
+        return wrapping.software_unwrap(self.cipher, key, spec, wrapped)
+
+    def derive(self, sources: Sequence[ObjectRecord], spec: derivation.DerivationSpec) -> bytes:
+        raise _unsupported("key derivation from a key in the HSM")
+
+    def random_bytes(self, count: int) -> bytes:
+        return SoftwareProvider().random_bytes(count)
+
+    def seed_random(self, seed: bytes) -> int:
+        return 0
+
+
+def _key_wrap(key: ObjectRecord, mechanism: Mechanism, data: bytes, encrypt: bool) -> bytes:
+    """AES-KW/KWP through C_WrapKey/C_UnwrapKey and a session secret holding the data."""
+    token = current()
+    doing = "wrap" if encrypt else "unwrap"
+    with token.session() as session, refusals(doing):
+        wrapping_key = token.key(session, key)
+        if encrypt:
+            if not data:
+                raise _invalid("there is nothing to wrap")
+            secret = session.create_object(
+                {
+                    Attribute.CLASS: ObjectClass.SECRET_KEY,
+                    Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+                    Attribute.TOKEN: False,
+                    Attribute.SENSITIVE: False,
+                    Attribute.EXTRACTABLE: True,
+                    Attribute.VALUE: data,
+                }
+            )
+            try:
+                return bytes(wrapping_key.wrap_key(secret, mechanism=mechanism))
+            finally:
+                secret.destroy()
+        secret = wrapping_key.unwrap_key(
+            ObjectClass.SECRET_KEY,
+            KeyType.GENERIC_SECRET,
+            data,
+            mechanism=mechanism,
+            template={Attribute.TOKEN: False, Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
+        )
+        try:
+            return bytes(secret[Attribute.VALUE])
+        finally:
+            secret.destroy()
+
+
+class DispatchingProvider:
+    """The HSM provider for records whose key is in the token, the software one for the rest."""
+
+    def __init__(self, software: CryptoProvider | None = None, hsm: CryptoProvider | None = None) -> None:
+        self.software: CryptoProvider = software if software is not None else SoftwareProvider()
+        self.hsm: CryptoProvider = hsm if hsm is not None else HsmProvider()
+
+    def _for(self, key: ObjectRecord) -> CryptoProvider:
+        return self.hsm if reference_of(key) is not None else self.software
+
+    def cipher(self, key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> CipherOperation:
+        return self._for(key).cipher(key, spec, encrypt)
+
+    def sign(self, key: ObjectRecord, spec: SignatureSpec, verify: bool) -> DigestOperation:
+        return self._for(key).sign(key, spec, verify)
+
+    def sign_certificate(
+        self, key: ObjectRecord, spec: SignatureSpec, builder: x509.CertificateBuilder
+    ) -> x509.Certificate:
+        return self._for(key).sign_certificate(key, spec, builder)
+
+    def mac(self, key: ObjectRecord, spec: MacSpec) -> DigestOperation:
+        return self._for(key).mac(key, spec)
+
+    def digest(self, hashing: HashingAlgorithm) -> DigestOperation:
+        return self.software.digest(hashing)
+
+    def wrap(self, key: ObjectRecord, spec: CipherSpec, plaintext: bytes) -> bytes:
+        return self._for(key).wrap(key, spec, plaintext)
+
+    def unwrap(self, key: ObjectRecord, spec: CipherSpec, wrapped: bytes) -> bytes:
+        return self._for(key).unwrap(key, spec, wrapped)
+
+    def derive(self, sources: Sequence[ObjectRecord], spec: derivation.DerivationSpec) -> bytes:
+        if any(reference_of(source) is not None for source in sources):
+            return self.hsm.derive(sources, spec)
+        return self.software.derive(sources, spec)
+
+    def random_bytes(self, count: int) -> bytes:
+        return self.software.random_bytes(count)
+
+    def seed_random(self, seed: bytes) -> int:
+        return self.software.seed_random(seed)

@@ -1,0 +1,58 @@
+"""What operations ask of the HSM key store: whether it generates a new key, and a key's value.
+
+Every function answers as the database store would when the server keeps key
+material in the database (`[store] keys = "database"`), so the operations call them
+unconditionally.
+"""
+
+from __future__ import annotations
+
+from pkcs11_kmip.kmip.messages import Structure
+from pkcs11_kmip.kmip.messages.objects import KeyBlock
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, KeyFormatType, ObjectType
+from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.formats import convert_material
+from pkcs11_kmip_server.hsm_store.store import HsmSession, with_block
+from pkcs11_kmip_server.hsm_store.token import current, holds, reference_of
+from pkcs11_kmip_server.native.objects import CURVE_PARAMS
+from pkcs11_kmip_server.store import ObjectRecord
+
+
+def generator(
+    context: RequestContext,
+    object_type: ObjectType,
+    algorithm: CryptographicAlgorithm | None,
+    length: int | None,
+    key_format: KeyFormatType | None = None,
+) -> HsmSession | None:
+    """The session that generates this new key inside the token, or None (the server makes it).
+
+    A symmetric key asked for in a format other than Raw is made by the server and
+    imported (the token gives Raw values only).
+    """
+    session = context.session
+    if not isinstance(session, HsmSession) or not holds(object_type, algorithm, length):
+        return None
+    if object_type is ObjectType.SYMMETRIC_KEY and key_format not in (None, KeyFormatType.RAW):
+        return None
+    return session
+
+
+def curve_supported(curve: object) -> bool:
+    """Whether the token makes EC keys on this Recommended Curve (P-256, P-384, P-521)."""
+    return curve in CURVE_PARAMS
+
+
+def plain_material(record: ObjectRecord, material: Structure) -> Structure:
+    """The object's value, read out of the token if it is there, in its Key Format Type.
+
+    The token refuses the value of a sensitive or unextractable key (Sensitive, Not
+    Extractable): callers check the KMIP flags first, as they do for any store.
+    """
+    if reference_of(record) is None:
+        return material
+    block: KeyBlock = current().read(record)
+    plain = with_block(material, block)
+    wanted = record.attributes.get(Tag.KEY_FORMAT_TYPE)
+    return plain if wanted in (None, block.key_format_type) else convert_material(plain, wanted, None)

@@ -1,0 +1,182 @@
+"""The HSM-backed store: the SQLite store for attributes, a PKCS#11 token for the keys.
+
+`HsmBackedStore` wraps the database store. A record saved with a key the token holds
+(`token.holds_record`) has its key put into the token first (C_CreateObject; Create
+and Create Key Pair generate it there instead, through `HsmSession.generate_secret`
+and `generate_pair`), and the row keeps a reference block in place of the material.
+
+No half-written objects: the token objects a transaction made are destroyed if it
+rolls back (an error, a Conflict the engine retries, an Undo batch, a savepoint of a
+failed batch item), and a Destroy's token object goes only once the database has
+committed the destroyed record. A token object left behind then (the HSM failing
+after the commit) is logged with its CKA_ID, never silently kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pkcs11_kmip.kmip.messages import Structure
+from pkcs11_kmip.kmip.messages.objects import KeyBlock
+from pkcs11_kmip.kmip.spec.enums import RecommendedCurve
+from pkcs11_kmip_server import formats
+from pkcs11_kmip_server.hsm_store.token import HsmToken, holds_record, reference_block, reference_of
+from pkcs11_kmip_server.store import LocateQuery, ObjectRecord, Store, StoreSession
+from pkcs11_kmip_server.store.access import Rights
+from pkcs11_kmip_server.store.policy import PolicyTables
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Journal:
+    """The token objects one transaction made, and those it destroyed (done at commit)."""
+
+    created: list[bytes] = field(default_factory=list)
+    destroyed: list[bytes] = field(default_factory=list)
+    loaded: dict[str, bytes] = field(default_factory=dict)  # uid -> CKA_ID of records read
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.created), len(self.destroyed)
+
+    def undo_to(self, mark: tuple[int, int], token: HsmToken) -> None:
+        """Destroy what was made since `mark`; forget the destructions asked since."""
+        made, self.created = self.created[mark[0] :], self.created[: mark[0]]
+        del self.destroyed[mark[1] :]
+        for reference in made:
+            _destroy(token, reference, "rolled back")
+
+    def commit(self, token: HsmToken) -> None:
+        for reference in self.destroyed:
+            _destroy(token, reference, "destroyed")
+
+
+def _destroy(token: HsmToken, reference: bytes, why: str) -> None:
+    try:
+        if not token.destroy(reference):
+            log.warning("HSM key %s (%s) was already gone", reference.decode(errors="replace"), why)
+    except Exception:
+        log.exception(
+            "HSM key %s (%s) could not be destroyed: left in the token",
+            reference.decode(errors="replace"),
+            why,
+        )
+
+
+def with_block(material: Structure, block: KeyBlock) -> Structure:
+    """The same object with another key block."""
+    changed = copy.copy(material)
+    changed.key_block = block  # type: ignore[attr-defined]
+    return changed
+
+
+class HsmSession:
+    """One transaction: the database session's, with the keys going to the token."""
+
+    def __init__(self, inner: StoreSession, token: HsmToken, journal: Journal) -> None:
+        self._inner = inner
+        self.token = token
+        self._journal = journal
+
+    def _keep(self, record: ObjectRecord) -> None:
+        """Put a new record's plain key into the token; the record then holds the reference."""
+        material = record.material
+        if material is None or not holds_record(record, material):
+            return
+        block = getattr(material, "key_block", None)
+        assert isinstance(block, KeyBlock)
+        reference = self.token.import_key(record, block)
+        self._journal.created.append(record.uid.encode())
+        record.material = with_block(material, reference)
+
+    def generate_secret(self, record: ObjectRecord) -> None:
+        """Generate the new record's symmetric key inside the token (before `insert`)."""
+        assert record.material is not None
+        block = self.token.generate_secret(record)
+        self._journal.created.append(record.uid.encode())
+        record.material = with_block(record.material, block)
+
+    def generate_pair(self, private: ObjectRecord, curve: RecommendedCurve | None) -> formats.AnyKey:
+        """Generate the private key of `private` inside the token (before `insert`); its public key."""
+        assert private.material is not None
+        public = self.token.generate_pair(private, curve)
+        self._journal.created.append(private.uid.encode())
+        private.material = with_block(private.material, reference_block(private))
+        return public
+
+    # --- StoreSession -------------------------------------------------------------------------
+
+    def insert(self, record: ObjectRecord) -> None:
+        self._keep(record)
+        self._inner.insert(record)
+
+    def save(self, record: ObjectRecord) -> None:
+        reference = self._journal.loaded.get(record.uid)
+        if reference is not None and record.material is None:  # Destroy: the key goes at commit
+            self._journal.destroyed.append(reference)
+            del self._journal.loaded[record.uid]
+        self._inner.save(record)
+
+    def load(self, uid: str, owner: str | None) -> ObjectRecord | None:
+        record = self._inner.load(uid, owner)
+        if record is not None:
+            reference = reference_of(record)
+            if reference is not None:
+                self._journal.loaded[uid] = reference
+        return record
+
+    def rights(self, principal: str, record: ObjectRecord) -> Rights:
+        return self._inner.rights(principal, record)
+
+    def policy(self) -> PolicyTables:
+        return self._inner.policy()
+
+    def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
+        return self._inner.locate(query)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        mark = self._journal.mark()
+        try:
+            with self._inner.savepoint():
+                yield
+        except BaseException:
+            self._journal.undo_to(mark, self.token)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)  # what a database session has beyond the protocol
+
+
+class HsmBackedStore:
+    """A Store whose sessions keep keys in `token` and everything else in `inner`."""
+
+    def __init__(self, inner: Store, token: HsmToken) -> None:
+        self.inner = inner
+        self.token = token
+
+    @contextmanager
+    def _session(self, write: bool) -> Iterator[StoreSession]:
+        journal = Journal()
+        try:
+            with self.inner.session(write) as inner:
+                yield HsmSession(inner, self.token, journal)
+        except BaseException:
+            journal.undo_to((0, 0), self.token)
+            raise
+        journal.commit(self.token)
+
+    def session(self, write: bool = True) -> AbstractContextManager[StoreSession]:
+        return self._session(write)
+
+    def close(self) -> None:
+        self.inner.close()
+        self.token.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # what the database store has beyond the protocol

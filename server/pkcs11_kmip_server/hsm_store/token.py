@@ -1,0 +1,431 @@
+"""The token that holds the key store's keys: its objects' life (make, import, read, destroy).
+
+Symmetric and private keys live there as token objects (CKA_TOKEN=TRUE, CKA_PRIVATE)
+whose CKA_ID is the managed object's Unique Identifier, so the database needs no
+other reference. CKA_SENSITIVE and CKA_EXTRACTABLE come from the KMIP Sensitive and
+Extractable attributes, the CKA_<usage> flags from the Cryptographic Usage Mask.
+What the token holds is decided by `holds`: AES (128-256 bits), HMAC, RSA and EC on
+P-256/384/521 keys; the others (3DES, ChaCha20, Ed25519, X25519, ...) keep their
+material in the database as before.
+
+The store's record of such a key carries a reference key block instead of the
+material: Key Format Type `HSM_REFERENCE` (a vendor extension value that never
+leaves the server) whose key material is the CKA_ID.
+
+One logged-in read-write session serves every thread, one call at a time (a lock):
+PKCS#11 keeps an operation's state in its session, and every call this module and
+the HSM provider make is a whole operation. The module is loaded once per process
+(C_Initialize is per process), so the open token is a process-wide value (`current`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pkcs11
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pkcs11 import Attribute, KeyType, ObjectClass
+from pkcs11 import exceptions as p11
+
+from pkcs11_kmip.kmip.messages import Structure
+from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import (
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    KeyFormatType,
+    ObjectType,
+    RecommendedCurve,
+    ResultReason,
+)
+from pkcs11_kmip_server import formats
+from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.hsm_store.settings import HsmStoreSettings
+from pkcs11_kmip_server.native.objects import CURVE_PARAMS, CURVES, USAGE
+from pkcs11_kmip_server.store import ObjectRecord
+
+log = logging.getLogger(__name__)
+
+A = CryptographicAlgorithm
+U = CryptographicUsageMask
+
+# The store's key block for a key the token holds: never sent to a client.
+HSM_REFERENCE = KeyFormatType(0x8000_4B01)
+
+# Secret keys the token holds: algorithm -> (key type, lengths in bits; None: any whole bytes).
+SECRET_TYPES: dict[CryptographicAlgorithm, tuple[KeyType, frozenset[int] | None]] = {
+    A.AES: (KeyType.AES, frozenset({128, 192, 256})),
+    A.HMAC_SHA1: (KeyType.GENERIC_SECRET, None),
+    A.HMAC_SHA224: (KeyType.GENERIC_SECRET, None),
+    A.HMAC_SHA256: (KeyType.GENERIC_SECRET, None),
+    A.HMAC_SHA384: (KeyType.GENERIC_SECRET, None),
+    A.HMAC_SHA512: (KeyType.GENERIC_SECRET, None),
+}
+PRIVATE_TYPES: dict[CryptographicAlgorithm, KeyType] = {
+    A.RSA: KeyType.RSA,
+    **{algorithm: KeyType.EC for algorithm in formats.EC.algorithms},
+}
+
+# Cryptographic Usage Mask bit -> the CKA flag that allows it (MACs are CKA_SIGN/VERIFY).
+FLAGS: dict[CryptographicUsageMask, Attribute] = {
+    **{bit: Attribute(int(cka)) for cka, bit in USAGE.items()},
+    U.MAC_GENERATE: Attribute.SIGN,
+    U.MAC_VERIFY: Attribute.VERIFY,
+}
+# The flags each class of key may carry (a template with others is inconsistent).
+CLASS_FLAGS: dict[ObjectClass, frozenset[Attribute]] = {
+    ObjectClass.SECRET_KEY: frozenset(FLAGS.values()),
+    ObjectClass.PRIVATE_KEY: frozenset(
+        {Attribute.SIGN, Attribute.DECRYPT, Attribute.UNWRAP, Attribute.DERIVE}
+    ),
+}
+
+# PKCS#11 errors -> the Result Reason a client gets (others: Cryptographic Failure).
+REASONS: dict[type[p11.PKCS11Error], ResultReason] = {
+    p11.AttributeSensitive: ResultReason.SENSITIVE,
+    p11.KeyUnextractable: ResultReason.NOT_EXTRACTABLE,
+    p11.MechanismInvalid: ResultReason.FEATURE_NOT_SUPPORTED,
+    # Parameters the module does not take (SoftHSM2: OAEP with other hashes than SHA-1).
+    p11.MechanismParamInvalid: ResultReason.FEATURE_NOT_SUPPORTED,
+    p11.ArgumentsBad: ResultReason.FEATURE_NOT_SUPPORTED,
+    p11.DataLenRange: ResultReason.INVALID_FIELD,
+    p11.EncryptedDataLenRange: ResultReason.INVALID_FIELD,
+    p11.KeySizeRange: ResultReason.INVALID_FIELD,
+    p11.KeyTypeInconsistent: ResultReason.INVALID_FIELD,
+}
+
+
+# python-pkcs11 has no class for CKR_KEY_FUNCTION_NOT_PERMITTED: it names the code.
+_NOT_PERMITTED = "0x68"
+
+
+def failure(error: p11.PKCS11Error, doing: str) -> KmipError:
+    """The KMIP answer for a token's refusal (the error's class names the CK_RV, no data)."""
+    reason = next(
+        (r for cls, r in REASONS.items() if isinstance(error, cls)), ResultReason.CRYPTOGRAPHIC_FAILURE
+    )
+    name = type(error).__name__
+    if type(error) is p11.PKCS11Error and str(error).endswith(_NOT_PERMITTED):
+        reason, name = ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK, "CKR_KEY_FUNCTION_NOT_PERMITTED"
+    return KmipError(reason, f"the HSM refused to {doing}: {name}")
+
+
+@contextlib.contextmanager
+def refusals(doing: str) -> Iterator[None]:
+    """Turn a PKCS#11 error inside into the KmipError of `failure`."""
+    try:
+        yield
+    except p11.PKCS11Error as error:
+        raise failure(error, doing) from None
+
+
+class HsmToken:
+    """The open token: one logged-in session, used under a lock."""
+
+    def __init__(self, settings: HsmStoreSettings) -> None:
+        os.environ.update(settings.environment)
+        library = pkcs11.lib(str(settings.module))
+        try:
+            token = library.get_token(token_label=settings.token_label)
+        except p11.NoSuchToken:
+            raise ValueError(f"[store.hsm] no token labelled {settings.token_label!r}") from None
+        self.label = settings.token_label
+        self._session: Any = token.open(rw=True, user_pin=settings.read_pin())
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Any]:
+        with self._lock:
+            yield self._session
+
+    def close(self) -> None:
+        global _current
+        with self._lock:
+            self._session.close()
+        if _current is self:
+            _current = None
+
+    # --- finding ---------------------------------------------------------------------------
+
+    def find(self, session: Any, reference: bytes, object_class: ObjectClass | None = None) -> Any | None:
+        """The token object with this CKA_ID (of this class), or None."""
+        template: dict[Attribute, Any] = {Attribute.ID: reference, Attribute.TOKEN: True}
+        if object_class is not None:
+            template[Attribute.CLASS] = object_class
+        return next(iter(session.get_objects(template)), None)
+
+    def key(self, session: Any, record: ObjectRecord) -> Any:
+        """The token object of a record whose material is a reference (Key Value Not Present if gone)."""
+        reference = reference_of(record)
+        assert reference is not None
+        found = self.find(session, reference, CLASSES[record.object_type])
+        if found is None:
+            raise KmipError(ResultReason.KEY_VALUE_NOT_PRESENT, f"the HSM holds no key {record.uid}")
+        return found
+
+    def destroy(self, reference: bytes) -> bool:
+        """Destroy the token objects with this CKA_ID; whether there were any."""
+        with self.session() as session:
+            found = list(session.get_objects({Attribute.ID: reference, Attribute.TOKEN: True}))
+            for key in found:
+                key.destroy()
+        return bool(found)
+
+    # --- making keys -----------------------------------------------------------------------
+
+    def generate_secret(self, record: ObjectRecord) -> KeyBlock:
+        """Generate the record's symmetric key inside the token; the reference block to store."""
+        algorithm, length = _algorithm_and_length(record)
+        key_type, _ = SECRET_TYPES[algorithm]
+        with self.session() as session, refusals("generate the key"):
+            session.generate_key(
+                key_type,
+                length,
+                store=True,
+                capabilities=0,
+                template=_template(record, ObjectClass.SECRET_KEY),
+            )
+        return reference_block(record)
+
+    def generate_pair(self, private: ObjectRecord, curve: RecommendedCurve | None) -> formats.AnyKey:
+        """Generate the private key of `private` inside the token; its public key (pyca's).
+
+        The public half is a session object, read and destroyed: the database keeps
+        public keys itself (they are not secret, and verifying needs no HSM trip).
+        """
+        algorithm, length = _algorithm_and_length(private)
+        key_type = PRIVATE_TYPES[algorithm]
+        public_template: dict[Attribute, Any] = {Attribute.TOKEN: False, Attribute.VERIFY: True}
+        if key_type is KeyType.EC:
+            assert curve is not None
+            public_template[Attribute.EC_PARAMS] = CURVE_PARAMS[curve]
+        with self.session() as session, refusals("generate the key pair"):
+            public, _ = session.generate_keypair(
+                key_type,
+                length if key_type is KeyType.RSA else None,
+                store=False,
+                capabilities=0,
+                public_template=public_template,
+                private_template=_template(private, ObjectClass.PRIVATE_KEY),
+            )
+            try:
+                return _public_key(public)
+            finally:
+                public.destroy()
+
+    def import_key(self, record: ObjectRecord, block: KeyBlock) -> KeyBlock:
+        """Put the record's key (in `block`) into the token; the reference block to store."""
+        template = _template(record, CLASSES[record.object_type])
+        if record.object_type is ObjectType.SYMMETRIC_KEY:
+            algorithm, _ = _algorithm_and_length(record)
+            template[Attribute.KEY_TYPE] = SECRET_TYPES[algorithm][0]
+            template[Attribute.VALUE] = formats.symmetric_key_bytes(block)
+        else:
+            template.update(_private_parts(formats.load_key(block, private=True)))
+        with self.session() as session, refusals("import the key"):
+            session.create_object(template)
+        return reference_block(record)
+
+    def read(self, record: ObjectRecord) -> KeyBlock:
+        """The key's value out of the token, as a plain key block (Raw; the kind's first format).
+
+        The token refuses a sensitive or unextractable key's value (Sensitive / Not
+        Extractable); the operations check the KMIP flags first, so this is the HSM's
+        own word, e.g. on a key whose flags were changed outside the server.
+        """
+        algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+        with self.session() as session, refusals("give the key's value"):
+            key = self.key(session, record)
+            if record.object_type is ObjectType.SYMMETRIC_KEY:
+                return KeyBlock(
+                    key_format_type=KeyFormatType.RAW,
+                    key_value=KeyValue(key_material=bytes(key[Attribute.VALUE])),
+                    cryptographic_algorithm=algorithm,
+                    cryptographic_length=record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH),
+                )
+            private = _private_key(key)
+        return formats.write_key(private, formats.kind_of(private).private_formats[0], algorithm)
+
+
+CLASSES: dict[ObjectType, ObjectClass] = {
+    ObjectType.SYMMETRIC_KEY: ObjectClass.SECRET_KEY,
+    ObjectType.PRIVATE_KEY: ObjectClass.PRIVATE_KEY,
+}
+
+_current: HsmToken | None = None
+
+
+def open_token(settings: HsmStoreSettings) -> HsmToken:
+    """Open the key store's token for this process."""
+    global _current
+    if _current is not None:
+        raise RuntimeError("the HSM key store's token is already open in this process")
+    _current = HsmToken(settings)
+    return _current
+
+
+def current() -> HsmToken:
+    """The open token (General Failure if a record names one and none is open)."""
+    if _current is None:
+        raise KmipError(
+            ResultReason.GENERAL_FAILURE, "the key is in an HSM key store this server has not opened"
+        )
+    return _current
+
+
+def reference_of(record: ObjectRecord) -> bytes | None:
+    """The CKA_ID of the token object holding the record's key, or None (material in the database)."""
+    block = getattr(record.material, "key_block", None)
+    if isinstance(block, KeyBlock) and block.key_format_type == HSM_REFERENCE:
+        value = block.key_value
+        if isinstance(value, KeyValue) and isinstance(value.key_material, bytes):
+            return value.key_material
+    return None
+
+
+def reference_block(record: ObjectRecord) -> KeyBlock:
+    return KeyBlock(
+        key_format_type=HSM_REFERENCE,
+        key_value=KeyValue(key_material=record.uid.encode()),
+        cryptographic_algorithm=record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM),
+        cryptographic_length=record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH),
+    )
+
+
+def holds(object_type: ObjectType, algorithm: CryptographicAlgorithm | None, length: int | None) -> bool:
+    """Whether the token keeps keys of this kind (the others stay in the database)."""
+    if object_type is ObjectType.SYMMETRIC_KEY and algorithm in SECRET_TYPES:
+        allowed = SECRET_TYPES[algorithm][1]
+        return length is not None and length % 8 == 0 and (allowed is None or length in allowed)
+    return object_type is ObjectType.PRIVATE_KEY and algorithm in PRIVATE_TYPES
+
+
+def holds_record(record: ObjectRecord, material: Structure | None) -> bool:
+    """Whether the record's key (plain, in `material`) goes into the token."""
+    block = getattr(material, "key_block", None)
+    if not isinstance(block, KeyBlock) or block.key_wrapping_data is not None:
+        return False  # no key, or one stored wrapped (Import As Registered): the database keeps it
+    if block.key_format_type == HSM_REFERENCE or not isinstance(block.key_value, KeyValue):
+        return False
+    attributes = record.attributes
+    if not holds(
+        record.object_type,
+        attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM),
+        attributes.get(Tag.CRYPTOGRAPHIC_LENGTH),
+    ):
+        return False
+    if record.object_type is ObjectType.PRIVATE_KEY:
+        try:
+            key = formats.load_key(block, private=True)
+        except KmipError:
+            return False
+        return isinstance(key, rsa.RSAPrivateKey) or (
+            isinstance(key, ec.EllipticCurvePrivateKey) and formats.curve_of(key) in CURVE_PARAMS
+        )
+    return True
+
+
+def _algorithm_and_length(record: ObjectRecord) -> tuple[CryptographicAlgorithm, int]:
+    algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+    length = record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH)
+    assert algorithm is not None and length is not None
+    return algorithm, length
+
+
+def _template(record: ObjectRecord, object_class: ObjectClass) -> dict[Attribute, Any]:
+    """CKA_CLASS, TOKEN, PRIVATE, ID, the two flags and the usage flags of the record's key."""
+    attributes = record.attributes
+    mask = attributes.get(Tag.CRYPTOGRAPHIC_USAGE_MASK)
+    allowed = CLASS_FLAGS[object_class]
+    flags = dict.fromkeys(allowed, mask is None)  # no mask: the KMIP side allows every use
+    if mask is not None:
+        for bit, flag in FLAGS.items():
+            if int(mask) & int(bit) and flag in allowed:
+                flags[flag] = True
+    names = [name.name_value for name in attributes.get_all(Tag.NAME) if getattr(name, "name_value", None)]
+    return {
+        Attribute.CLASS: object_class,
+        Attribute.TOKEN: True,
+        Attribute.PRIVATE: True,
+        Attribute.ID: record.uid.encode(),
+        Attribute.LABEL: str(names[0]) if names else record.uid,
+        Attribute.SENSITIVE: attributes.get(Tag.SENSITIVE) is True,
+        Attribute.EXTRACTABLE: attributes.get(Tag.EXTRACTABLE) is not False,
+        **flags,
+    }
+
+
+def _integer(value: int) -> bytes:
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+
+
+def _private_parts(key: formats.AnyKey) -> dict[Attribute, Any]:
+    """The CKA_* of a private key to import (RSA: the CRT parts; EC: curve and scalar)."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        numbers = key.private_numbers()
+        return {
+            Attribute.KEY_TYPE: KeyType.RSA,
+            Attribute.MODULUS: _integer(numbers.public_numbers.n),
+            Attribute.PUBLIC_EXPONENT: _integer(numbers.public_numbers.e),
+            Attribute.PRIVATE_EXPONENT: _integer(numbers.d),
+            Attribute.PRIME_1: _integer(numbers.p),
+            Attribute.PRIME_2: _integer(numbers.q),
+            Attribute.EXPONENT_1: _integer(numbers.dmp1),
+            Attribute.EXPONENT_2: _integer(numbers.dmq1),
+            Attribute.COEFFICIENT: _integer(numbers.iqmp),
+        }
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    curve = formats.curve_of(key)
+    assert curve is not None
+    return {
+        Attribute.KEY_TYPE: KeyType.EC,
+        Attribute.EC_PARAMS: CURVE_PARAMS[curve],
+        Attribute.VALUE: _integer(key.private_numbers().private_value),
+    }
+
+
+def _number(key: Any, attribute: Attribute) -> int:
+    return int.from_bytes(bytes(key[attribute]), "big")
+
+
+def _curve(key: Any) -> ec.EllipticCurve:
+    curve = CURVES.get(bytes(key[Attribute.EC_PARAMS]))
+    if curve is None:
+        raise KmipError(
+            ResultReason.FEATURE_NOT_SUPPORTED, "the HSM key is on a curve the server does not know"
+        )
+    return formats.EC_CURVES[curve]()
+
+
+def _public_key(key: Any) -> formats.AnyKey:
+    """A token public key as pyca's (RSA: modulus and exponent; EC: the DER-wrapped point)."""
+    if key.key_type is KeyType.RSA:
+        return rsa.RSAPublicNumbers(
+            _number(key, Attribute.PUBLIC_EXPONENT), _number(key, Attribute.MODULUS)
+        ).public_key()
+    point = bytes(key[Attribute.EC_POINT])
+    _, start, end = formats.der_element(point)
+    return ec.EllipticCurvePublicKey.from_encoded_point(_curve(key), point[start:end])
+
+
+def _private_key(key: Any) -> formats.AnyKey:
+    """A token private key's value as pyca's (the token refuses it if sensitive or unextractable)."""
+    if key.key_type is KeyType.RSA:
+        public = rsa.RSAPublicNumbers(
+            _number(key, Attribute.PUBLIC_EXPONENT), _number(key, Attribute.MODULUS)
+        )
+        return rsa.RSAPrivateNumbers(
+            _number(key, Attribute.PRIME_1),
+            _number(key, Attribute.PRIME_2),
+            _number(key, Attribute.PRIVATE_EXPONENT),
+            _number(key, Attribute.EXPONENT_1),
+            _number(key, Attribute.EXPONENT_2),
+            _number(key, Attribute.COEFFICIENT),
+            public,
+        ).private_key()
+    return ec.derive_private_key(_number(key, Attribute.VALUE), _curve(key))

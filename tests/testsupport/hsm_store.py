@@ -1,0 +1,86 @@
+"""The HSM key store in tests: a data directory whose server keeps keys in a SoftHSM2 token,
+and the requests the store contract tests make (tests/hsm_store)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pkcs11_kmip.kmip.client import KmipClient
+from pkcs11_kmip.kmip.messages import Attributes
+from pkcs11_kmip.kmip.messages.payloads import CreateKeyPairRequest, CreateRequest
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, CryptographicUsageMask, ObjectType
+from testsupport.server import cli
+from testsupport.softhsm import SOFTHSM_MODULE, Token
+
+A = CryptographicAlgorithm
+U = CryptographicUsageMask
+
+
+def hsm_store_section(token: Token, pin_file: str = "hsm.pin") -> str:
+    """The [store.hsm] table of server.toml for this token."""
+    return (
+        "\n[store.hsm]\n"
+        f'module = "{SOFTHSM_MODULE}"\n'
+        f'token_label = "{token.label}"\n'
+        f'pin_file = "{pin_file}"\n'
+        f'environment = {{ SOFTHSM2_CONF = "{token.conf}" }}\n'
+    )
+
+
+def init_hsm_data_dir(data_dir: Path, token: Token) -> None:
+    """A fresh data directory whose server keeps keys in `token` ([store] keys = "hsm")."""
+    subprocess.run([*cli(), "init", "--data-dir", str(data_dir)], check=True, capture_output=True, timeout=60)
+    pin = data_dir / "hsm.pin"
+    pin.write_text(token.pin + "\n")
+    os.chmod(pin, 0o600)
+    toml = data_dir / "server.toml"
+    text = toml.read_text()
+    assert 'keys = "database"' in text
+    toml.write_text(text.replace('keys = "database"', 'keys = "hsm"') + hsm_store_section(token))
+
+
+def attributes_of(*entries: tuple[int, object]) -> Attributes:
+    attributes = Attributes()
+    for tag, value in entries:
+        attributes.add(tag, value)
+    return attributes
+
+
+def active() -> tuple[int, object]:
+    return Tag.ACTIVATION_DATE, datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def create_key(kmip: KmipClient, algorithm: A, length: int, usage: U, *extra: tuple[int, object]) -> str:
+    uid: str = kmip.call(
+        CreateRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            attributes=attributes_of(
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, algorithm),
+                (Tag.CRYPTOGRAPHIC_LENGTH, length),
+                (Tag.CRYPTOGRAPHIC_USAGE_MASK, usage),
+                active(),
+                *extra,
+            ),
+        )
+    ).unique_identifier
+    return uid
+
+
+def create_pair(kmip: KmipClient, algorithm: A, length: int, *extra: tuple[int, object]) -> tuple[str, str]:
+    response = kmip.call(
+        CreateKeyPairRequest(
+            common_attributes=attributes_of(
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, algorithm),
+                (Tag.CRYPTOGRAPHIC_LENGTH, length),
+                active(),
+                *extra,
+            ),
+            private_key_attributes=attributes_of((Tag.CRYPTOGRAPHIC_USAGE_MASK, U.SIGN | U.DECRYPT)),
+            public_key_attributes=attributes_of((Tag.CRYPTOGRAPHIC_USAGE_MASK, U.VERIFY | U.ENCRYPT)),
+        )
+    )
+    return response.private_key_unique_identifier, response.public_key_unique_identifier
