@@ -4,15 +4,21 @@ sessions and handles that stay one client's, login with the client's PIN."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
 
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_NAME
@@ -40,6 +46,7 @@ from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 
 RW = CKF_SERIAL_SESSION | CKF_RW_SESSION
+DATA = b"one key, two protocols"
 SLOT = 1
 
 
@@ -50,6 +57,8 @@ def ulong(value: int) -> bytes:
 def true(type_: int) -> Attribute:
     return Attribute.of(type_, b"\x01")
 
+
+MECHANISM_COUNT = 28  # 23 for keys, 5 digests
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
 
@@ -125,16 +134,17 @@ def alice_pin(tmp_path: Path) -> str:
 def test_lists_follow_the_length_convention(make_app: Callable[[str], App]) -> None:
     app = make_app("alice")
     count = app.ok("C_GetMechanismList", slotID=SLOT, pMechanismList=OutRequest(False, 0))["pMechanismList"]
-    assert isinstance(count, OutData) and count.data is None and count.length == 23
+    assert isinstance(count, OutData) and count.data is None and count.length == MECHANISM_COUNT
     rv, small = app("C_GetMechanismList", slotID=SLOT, pMechanismList=OutRequest(True, 3))
-    assert rv == CKR.BUFFER_TOO_SMALL and small == {"pMechanismList": OutData(23)}
-    full = app.ok("C_GetMechanismList", slotID=SLOT, pMechanismList=OutRequest(True, 23))["pMechanismList"]
+    assert rv == CKR.BUFFER_TOO_SMALL and small == {"pMechanismList": OutData(MECHANISM_COUNT)}
+    listed = OutRequest(True, MECHANISM_COUNT)
+    full = app.ok("C_GetMechanismList", slotID=SLOT, pMechanismList=listed)["pMechanismList"]
     assert isinstance(full, OutData) and full.data is not None and CKM.AES_GCM in full.data
     info = app.ok("C_GetMechanismInfo", slotID=SLOT, type=CKM.RSA_PKCS_KEY_PAIR_GEN)["pInfo"]
     assert isinstance(info, dict) and (info["ulMinKeySize"], info["ulMaxKeySize"]) == (2048, 4096)
     assert app("C_GetMechanismInfo", slotID=SLOT, type=0x1057)[0] == CKR.MECHANISM_INVALID  # EdDSA: not here
     assert app("C_GetSlotInfo", slotID=2)[0] == CKR.SLOT_ID_INVALID
-    assert app("C_DigestInit", hSession=1, pMechanism=Mechanism(CKM.SHA256))[0] == CKR.FUNCTION_NOT_SUPPORTED
+    assert app("C_SeedRandom", hSession=1, pSeed=b"x")[0] == CKR.FUNCTION_NOT_SUPPORTED
 
 
 def test_sessions_and_logins_stay_one_applications(make_app: Callable[[str], App], alice_pin: str) -> None:
@@ -149,12 +159,12 @@ def test_sessions_and_logins_stay_one_applications(make_app: Callable[[str], App
     assert alice.login(session, "0" * 8 if alice_pin != "0" * 8 else "1" * 8) == CKR.PIN_INCORRECT
     assert alice.login(session, alice_pin) == CKR.OK
     assert alice.login(session, alice_pin) == CKR.USER_ALREADY_LOGGED_IN
-    assert alice.ok("C_GetSessionInfo", hSession=session)["pInfo"]["state"] == 3  # type: ignore[index]
+    assert alice.ok("C_GetSessionInfo", hSession=session)["pInfo"]["state"] == 3  # type: ignore[index, call-overload]
     bobs = bob.session()
     assert bob.login(bobs, alice_pin) == CKR.USER_PIN_NOT_INITIALIZED  # bob has no PIN
     # A second application of alice's is not logged in by the first one's login.
     again = make_app("alice")
-    assert again.ok("C_GetSessionInfo", hSession=again.session())["pInfo"]["state"] == 2  # type: ignore[index]
+    assert again.ok("C_GetSessionInfo", hSession=again.session())["pInfo"]["state"] == 2  # type: ignore[index, call-overload]
     assert alice.ok("C_Logout", hSession=session) == {}
     assert alice("C_Logout", hSession=session)[0] == CKR.USER_NOT_LOGGED_IN
 
@@ -302,15 +312,9 @@ def test_multi_part_signatures_are_signed_whole(make_app: Callable[[str], App], 
     )
     signed = app.ok("C_SignFinal", hSession=session, pSignature=OutRequest(True, 64))["pSignature"]
     assert isinstance(signed, OutData) and isinstance(signed.data, bytes) and signed.length == 64
-    rv, outputs = app(
-        "C_GetAttributeValue",
-        hSession=session,
-        hObject=public,
-        pTemplate=(AttributeQuery(CKA.EC_POINT, True, 80),),
-    )
-    assert rv == CKR.OK and outputs is not None
-    (point,) = outputs["pTemplate"]  # type: ignore[misc]
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point.value[2:])
+    (point,) = read(app, session, public, CKA.EC_POINT)
+    assert isinstance(point, bytes)
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point[2:])
     r, s = int.from_bytes(signed.data[:32], "big"), int.from_bytes(signed.data[32:], "big")
     key.verify(encode_dss_signature(r, s), b"one key, two protocols", ec.ECDSA(hashes.SHA256()))
     app.ok("C_VerifyInit", hSession=session, pMechanism=sha256, hKey=public)
@@ -326,3 +330,317 @@ def test_multi_part_signatures_are_signed_whole(make_app: Callable[[str], App], 
         app("C_SignFinal", hSession=session, pSignature=OutRequest(True, 64))[0]
         == CKR.OPERATION_NOT_INITIALIZED
     )
+
+
+# --- digests, multi-part ciphers, C_CreateObject, C_SetAttributeValue ---------------------
+
+P256 = bytes.fromhex("06082a8648ce3d030107")
+CKO_CERTIFICATE, CKA_CERTIFICATE_TYPE, CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER = 1, 0x80, 0x101, 0x81, 0x82
+
+
+def logged_in(make_app: Callable[[str], App], pin: str) -> tuple[App, int]:
+    app = make_app("alice")
+    session = app.session()
+    assert app.login(session, pin) == CKR.OK
+    return app, session
+
+
+def output(answer: dict[str, Value], name: str) -> bytes:
+    value = answer[name]
+    assert isinstance(value, OutData) and isinstance(value.data, bytes)
+    return value.data
+
+
+def read(app: App, session: int, handle: int, *types: int) -> list[bytes | None]:
+    queries = tuple(AttributeQuery(type_, True, 4096) for type_ in types)
+    rv, outputs = app("C_GetAttributeValue", hSession=session, hObject=handle, pTemplate=queries)
+    assert outputs is not None, hex(rv)
+    template = outputs["pTemplate"]
+    assert isinstance(template, tuple)
+    return [entry.value if isinstance(entry, Attribute) else None for entry in template]
+
+
+def test_digests_are_kmip_hash(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    sha256 = Mechanism(CKM.SHA256)
+    info = app.ok("C_GetMechanismInfo", slotID=SLOT, type=CKM.SHA512)["pInfo"]
+    assert isinstance(info, dict) and info["flags"] == 0x400  # CKF_DIGEST
+    assert app("C_Digest", hSession=session, pData=b"x", pDigest=OutRequest(True, 32))[0] == (
+        CKR.OPERATION_NOT_INITIALIZED
+    )
+    app.ok("C_DigestInit", hSession=session, pMechanism=sha256)
+    assert app("C_DigestInit", hSession=session, pMechanism=sha256)[0] == CKR.OPERATION_ACTIVE
+    assert app.ok("C_Digest", hSession=session, pData=DATA, pDigest=OutRequest(False, 0)) == {
+        "pDigest": OutData(32)
+    }
+    digest = app.ok("C_Digest", hSession=session, pData=DATA, pDigest=OutRequest(True, 32))
+    assert output(digest, "pDigest") == hashlib.sha256(DATA).digest()
+
+    # Multi-part, with a key's value in the middle (C_DigestKey), as one KMIP Hash.
+    key = app.aes_key(session, (*AES_256, Attribute.of(CKA.SENSITIVE, b"\x00"), true(CKA.EXTRACTABLE)))
+    (value,) = read(app, session, key, CKA.VALUE)
+    assert isinstance(value, bytes) and len(value) == 32
+    app.ok("C_DigestInit", hSession=session, pMechanism=Mechanism(CKM.SHA_1))
+    app.ok("C_DigestUpdate", hSession=session, pPart=DATA[:5])
+    app.ok("C_DigestKey", hSession=session, hKey=key)
+    app.ok("C_DigestUpdate", hSession=session, pPart=DATA[5:])
+    assert (
+        app("C_Digest", hSession=session, pData=b"", pDigest=OutRequest(True, 20))[0] == CKR.OPERATION_ACTIVE
+    )
+    final = app.ok("C_DigestFinal", hSession=session, pDigest=OutRequest(True, 20))
+    assert output(final, "pDigest") == hashlib.sha1(DATA[:5] + value + DATA[5:]).digest()
+
+    hidden = app.aes_key(session, (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"h")))
+    app.ok("C_DigestInit", hSession=session, pMechanism=sha256)
+    assert app("C_DigestKey", hSession=session, hKey=hidden)[0] == CKR.KEY_INDIGESTIBLE
+    assert app("C_DigestFinal", hSession=session, pDigest=OutRequest(True, 32))[0] == (
+        CKR.OPERATION_NOT_INITIALIZED
+    )
+    assert app("C_DigestInit", hSession=session, pMechanism=Mechanism(CKM.SHA256, b"x"))[0] == (
+        CKR.MECHANISM_PARAM_INVALID
+    )
+    assert (
+        app("C_DigestInit", hSession=session, pMechanism=Mechanism(CKM.AES_GCM))[0] == CKR.MECHANISM_INVALID
+    )
+    assert (
+        app("C_DigestInit", hSession=session, pMechanism=Mechanism(0x210))[0] == CKR.MECHANISM_INVALID
+    )  # MD5
+
+
+def test_multi_part_ciphers_stream_through_kmip(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    key = app.aes_key(session, (*AES_256, Attribute.of(CKA.SENSITIVE, b"\x00"), true(CKA.EXTRACTABLE)))
+    (value,) = read(app, session, key, CKA.VALUE)
+    assert isinstance(value, bytes)
+    iv = bytes(range(16))
+    cbc = Mechanism(CKM.AES_CBC_PAD, iv)
+    data = secrets.token_bytes(100)
+
+    # CBC-PAD: every part's whole blocks come out at once (a KMIP Encrypt stream).
+    app.ok("C_EncryptInit", hSession=session, pMechanism=cbc, hKey=key)
+    sealed = b""
+    for part in (data[:10], data[10:50], data[50:]):
+        asked = app.ok("C_EncryptUpdate", hSession=session, pPart=part, pEncryptedPart=OutRequest(False, 0))
+        size = asked["pEncryptedPart"]
+        assert isinstance(size, OutData)
+        if size.length:  # a buffer too small keeps the part's output for the call repeated
+            rv, _ = app("C_EncryptUpdate", hSession=session, pPart=part, pEncryptedPart=OutRequest(True, 1))
+            assert rv == CKR.BUFFER_TOO_SMALL
+        room = OutRequest(True, size.length)
+        got = app.ok("C_EncryptUpdate", hSession=session, pPart=part, pEncryptedPart=room)
+        sealed += output(got, "pEncryptedPart") if size.length else b""
+    assert len(sealed) == 96
+    assert app("C_Encrypt", hSession=session, pData=b"x", pEncryptedData=OutRequest(True, 32))[0] == (
+        CKR.OPERATION_ACTIVE
+    )
+    last = app.ok("C_EncryptFinal", hSession=session, pLastEncryptedPart=OutRequest(True, 32))
+    sealed += output(last, "pLastEncryptedPart")
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(value), modes.CBC(iv)).encryptor()
+    assert sealed == encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
+
+    app.ok("C_DecryptInit", hSession=session, pMechanism=cbc, hKey=key)
+    opened = b""
+    for part in (sealed[:7], sealed[7:64], sealed[64:]):
+        got = app.ok("C_DecryptUpdate", hSession=session, pEncryptedPart=part, pPart=OutRequest(True, 256))
+        opened += output(got, "pPart")
+    opened += output(app.ok("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 32)), "pLastPart")
+    assert opened == data
+
+    # GCM: encryption streams, its tag after the last part; decryption waits for the tag.
+    gcm = Mechanism(
+        CKM.AES_GCM, {"pIv": iv[:12], "ulIvBits": 96, "pAAD": b"aad", "ulAADLen": 3, "ulTagBits": 128}
+    )
+    app.ok("C_EncryptInit", hSession=session, pMechanism=gcm, hKey=key)
+    sealed = b""
+    for part in (data[:33], data[33:]):
+        got = app.ok("C_EncryptUpdate", hSession=session, pPart=part, pEncryptedPart=OutRequest(True, 256))
+        sealed += output(got, "pEncryptedPart")
+    sealed += output(
+        app.ok("C_EncryptFinal", hSession=session, pLastEncryptedPart=OutRequest(True, 32)),
+        "pLastEncryptedPart",
+    )
+    assert sealed == AESGCM(value).encrypt(iv[:12], data, b"aad")
+    app.ok("C_DecryptInit", hSession=session, pMechanism=gcm, hKey=key)
+    for part in (sealed[:50], sealed[50:]):
+        got = app.ok("C_DecryptUpdate", hSession=session, pEncryptedPart=part, pPart=OutRequest(True, 256))
+        assert got == {"pPart": OutData(0, b"")}
+    assert (
+        output(app.ok("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 256)), "pLastPart")
+        == data
+    )
+    app.ok("C_DecryptInit", hSession=session, pMechanism=gcm, hKey=key)
+    app.ok(
+        "C_DecryptUpdate", hSession=session, pEncryptedPart=sealed[:-1] + b"!", pPart=OutRequest(True, 256)
+    )
+    assert (
+        app("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 256))[0]
+        == CKR.ENCRYPTED_DATA_INVALID
+    )
+    assert app("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 256))[0] == (
+        CKR.OPERATION_NOT_INITIALIZED
+    )
+    # A padding that does not unpad ends the stream at C_DecryptFinal.
+    app.ok("C_DecryptInit", hSession=session, pMechanism=cbc, hKey=key)
+    app.ok("C_DecryptUpdate", hSession=session, pEncryptedPart=bytes(32), pPart=OutRequest(True, 64))
+    assert (
+        app("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 32))[0]
+        == CKR.ENCRYPTED_DATA_INVALID
+    )
+
+
+def certificate() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "native token")])
+    now = datetime.now(UTC)
+    made = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(0x1234567)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return made, key
+
+
+def test_objects_are_created_through_kmip_register(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+
+    def create(*template: Attribute, on: int = session) -> tuple[int, int | None]:
+        rv, outputs = app("C_CreateObject", hSession=on, pTemplate=template)
+        handle = outputs["phObject"] if outputs else None
+        assert handle is None or isinstance(handle, int)
+        return rv, handle
+
+    secret = (Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY)), Attribute.of(CKA.KEY_TYPE, ulong(0x1F)))
+    value = secrets.token_bytes(16)
+    rv, aes = create(*secret, Attribute.of(CKA.VALUE, value), Attribute.of(CKA.LABEL, b"imported"))
+    assert rv == CKR.OK and aes is not None
+    assert read(app, session, aes, CKA.VALUE_LEN, CKA.LOCAL, CKA.SENSITIVE) == [ulong(16), b"\x00", b"\x01"]
+    gcm = Mechanism(
+        CKM.AES_GCM, {"pIv": bytes(12), "ulIvBits": 96, "pAAD": None, "ulAADLen": 0, "ulTagBits": 128}
+    )
+    app.ok("C_EncryptInit", hSession=session, pMechanism=gcm, hKey=aes)
+    sealed = app.ok("C_Encrypt", hSession=session, pData=DATA, pEncryptedData=OutRequest(True, 64))
+    assert output(sealed, "pEncryptedData") == AESGCM(value).encrypt(bytes(12), DATA, None)
+
+    # An EC key pair from its components signs and verifies like a generated one.
+    private = ec.generate_private_key(ec.SECP256R1())
+    point = private.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    ec_key = (Attribute.of(CKA.KEY_TYPE, ulong(0x3)), Attribute.of(CKA.EC_PARAMS, P256))
+    scalar = private.private_numbers().private_value.to_bytes(32, "big")
+    rv, signer = create(
+        Attribute.of(CKA.CLASS, ulong(CKO.PRIVATE_KEY)), *ec_key, Attribute.of(CKA.VALUE, scalar)
+    )
+    assert rv == CKR.OK and signer is not None
+    rv, verifier = create(
+        Attribute.of(CKA.CLASS, ulong(CKO.PUBLIC_KEY)),
+        *ec_key,
+        Attribute.of(CKA.EC_POINT, b"\x04\x41" + point),
+    )
+    assert rv == CKR.OK and verifier is not None
+    assert read(app, session, verifier, CKA.EC_POINT) == [b"\x04\x41" + point]
+    app.ok("C_SignInit", hSession=session, pMechanism=Mechanism(CKM.ECDSA_SHA256), hKey=signer)
+    signature = output(
+        app.ok("C_Sign", hSession=session, pData=DATA, pSignature=OutRequest(True, 64)), "pSignature"
+    )
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    private.public_key().verify(encode_dss_signature(r, s), DATA, ec.ECDSA(hashes.SHA256()))
+
+    # A certificate: CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER as the server reads them.
+    made, _ = certificate()
+    der = made.public_bytes(serialization.Encoding.DER)
+    cert = (Attribute.of(CKA.CLASS, ulong(CKO_CERTIFICATE)), Attribute.of(CKA_CERTIFICATE_TYPE, ulong(0)))
+    subject = made.subject.public_bytes()
+    rv, handle = create(*cert, Attribute.of(CKA.VALUE, der), Attribute.of(CKA_SUBJECT, subject))
+    assert rv == CKR.OK and handle is not None
+    serial = b"\x02\x04" + (0x1234567).to_bytes(4, "big")
+    assert read(app, session, handle, CKA.VALUE, CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER, CKA.PRIVATE) == [
+        der,
+        subject,
+        made.issuer.public_bytes(),
+        serial,
+        b"\x00",
+    ]
+    assert read(app, session, handle, CKA.KEY_TYPE) == [None]  # a certificate has none
+    app.ok(
+        "C_FindObjectsInit", hSession=session, pTemplate=(Attribute.of(CKA.CLASS, ulong(CKO_CERTIFICATE)),)
+    )
+    assert app.ok("C_FindObjects", hSession=session, phObject=OutRequest(True, 10))["phObject"] == OutData(
+        1, (handle,)
+    )
+    app.ok("C_FindObjectsFinal", hSession=session)
+
+    # Misuse, each with its own CK_RV.
+    assert create(*cert, Attribute.of(CKA.VALUE, b"not a certificate"))[0] == CKR.ATTRIBUTE_VALUE_INVALID
+    other = Attribute.of(CKA_SUBJECT, x509.Name([]).public_bytes())
+    assert create(*cert, Attribute.of(CKA.VALUE, der), other)[0] == CKR.TEMPLATE_INCONSISTENT
+    assert create(*secret, Attribute.of(CKA.VALUE, bytes(20)))[0] == CKR.ATTRIBUTE_VALUE_INVALID
+    assert create(*secret)[0] == CKR.TEMPLATE_INCOMPLETE
+    assert create(secret[1], Attribute.of(CKA.VALUE, value))[0] == CKR.TEMPLATE_INCOMPLETE
+    des3 = Attribute.of(CKA.KEY_TYPE, ulong(0x15))
+    assert create(secret[0], des3, Attribute.of(CKA.VALUE, bytes(24)))[0] == CKR.TEMPLATE_INCONSISTENT
+    mismatch = Attribute.of(CKA.VALUE_LEN, ulong(32))
+    assert create(*secret, Attribute.of(CKA.VALUE, value), mismatch)[0] == CKR.TEMPLATE_INCONSISTENT
+    off_curve = Attribute.of(CKA.EC_POINT, b"\x04\x41\x04" + bytes(64))
+    assert create(Attribute.of(CKA.CLASS, ulong(CKO.PUBLIC_KEY)), *ec_key, off_curve)[0] == (
+        CKR.ATTRIBUTE_VALUE_INVALID
+    )
+    session_object = Attribute.of(CKA.TOKEN, b"\x00")
+    assert create(*secret, Attribute.of(CKA.VALUE, value), session_object)[0] == CKR.ATTRIBUTE_VALUE_INVALID
+    assert create(*secret, Attribute.of(CKA.VALUE, value), Attribute.of(CKA.LABEL, b"imported"))[0] == (
+        CKR.ATTRIBUTE_VALUE_INVALID  # KMIP Names are unique per client
+    )
+    read_only = app.session(CKF_SERIAL_SESSION)
+    assert create(*secret, Attribute.of(CKA.VALUE, value), on=read_only)[0] == CKR.SESSION_READ_ONLY
+
+
+def test_set_attribute_value_follows_kmip_rules(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    key = app.aes_key(session, (*AES_256, Attribute.of(CKA.SENSITIVE, b"\x00"), true(CKA.EXTRACTABLE)))
+
+    def set_(*template: Attribute, on: int = session, handle: int = key) -> int:
+        return app("C_SetAttributeValue", hSession=on, hObject=handle, pTemplate=template)[0]
+
+    assert read(app, session, key, CKA.MODIFIABLE) == [b"\x01"]
+    assert set_(Attribute.of(CKA.LABEL, b"renamed"), Attribute.of(CKA.ID, b"\x0a\x0b")) == CKR.OK
+    app.ok("C_FindObjectsInit", hSession=session, pTemplate=(Attribute.of(CKA.LABEL, b"renamed"),))
+    assert app.ok("C_FindObjects", hSession=session, phObject=OutRequest(True, 10))["phObject"] == OutData(
+        1, (key,)
+    )
+    app.ok("C_FindObjectsFinal", hSession=session)
+    assert read(app, session, key, CKA.ID) == [b"\x0a\x0b"]
+    assert set_(Attribute.of(CKA.ID, b"\x0c")) == CKR.OK
+    assert read(app, session, key, CKA.ID) == [b"\x0c"]
+    # A failing entry leaves the whole template undone.
+    assert (
+        set_(Attribute.of(CKA.LABEL, b"again"), Attribute.of(CKA.ENCRYPT, b"\x00")) == CKR.ATTRIBUTE_READ_ONLY
+    )
+    assert read(app, session, key, CKA.LABEL) == [b"renamed"]
+    assert set_(Attribute.of(CKA.ENCRYPT, b"\x01")) == CKR.OK  # the value it has
+    assert set_(Attribute.of(CKA.SENSITIVE, b"\x01"), Attribute.of(CKA.EXTRACTABLE, b"\x00")) == CKR.OK
+    assert read(
+        app, session, key, CKA.SENSITIVE, CKA.EXTRACTABLE, CKA.ALWAYS_SENSITIVE, CKA.NEVER_EXTRACTABLE
+    ) == [
+        b"\x01",
+        b"\x00",
+        b"\x00",
+        b"\x00",
+    ]
+    assert set_(Attribute.of(CKA.SENSITIVE, b"\x00")) == CKR.ATTRIBUTE_READ_ONLY
+    assert set_(Attribute.of(CKA.EXTRACTABLE, b"\x01")) == CKR.ATTRIBUTE_READ_ONLY
+    assert set_(Attribute.of(CKA.VALUE_LEN, ulong(16))) == CKR.ATTRIBUTE_READ_ONLY
+    assert set_(Attribute.of(CKA.START_DATE, b"20300101")) == CKR.ATTRIBUTE_READ_ONLY
+    assert set_(Attribute.of(CKA.MODULUS, b"\x01")) == CKR.ATTRIBUTE_TYPE_INVALID
+    assert set_(Attribute.of(CKA.SENSITIVE, b"\x01\x00")) == CKR.ATTRIBUTE_VALUE_INVALID
+    other = app.aes_key(session, (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"other")))
+    assert set_(Attribute.of(CKA.LABEL, b"other")) == CKR.ATTRIBUTE_VALUE_INVALID  # unique Names
+    assert set_(Attribute.of(CKA.LABEL, b"x"), handle=other + 100) == CKR.OBJECT_HANDLE_INVALID
+    assert set_(Attribute.of(CKA.LABEL, b"x"), on=app.session(CKF_SERIAL_SESSION)) == CKR.SESSION_READ_ONLY
+    assert set_(Attribute.of(CKA.LABEL, b"")) == CKR.OK  # no label: the Name is deleted
+    assert read(app, session, key, CKA.LABEL) == [b""]

@@ -64,6 +64,7 @@ MECHANISMS = {
     "ECDSA-KEY-PAIR-GEN": f"keySize={{256,521}}, generate_key_pair, {EC_FLAGS}",
     "ECDSA": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}",
     **{f"ECDSA-{h}": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}" for h in HASHES},
+    **{name: "digest" for name in ("SHA-1", "SHA224", "SHA256", "SHA384", "SHA512")},
 }
 
 

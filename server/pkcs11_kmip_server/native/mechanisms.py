@@ -15,6 +15,7 @@ from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import Mechanism
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, HashingAlgorithm, MaskGenerator, PaddingMethod
+from pkcs11_kmip_server.native.constants import MoreCKF
 
 H = HashingAlgorithm
 
@@ -23,7 +24,7 @@ H = HashingAlgorithm
 class NativeMechanism:
     """One mechanism: CK_MECHANISM_INFO, and how it maps onto KMIP."""
 
-    key_type: CKK
+    key_type: CKK | None  # None: no key (digests)
     min_key: int
     max_key: int
     flags: CKF
@@ -49,7 +50,7 @@ HASHED: tuple[tuple[HashingAlgorithm, CKM, CKM, CKM], ...] = (
 )
 _PKCS1, _PSS = PaddingMethod.PKCS1_V1_5, PaddingMethod.PSS
 
-MECHANISMS: dict[CKM, NativeMechanism] = {
+MECHANISMS: dict[int, NativeMechanism] = {
     CKM.AES_KEY_GEN: NativeMechanism(CKK.AES, 16, 32, CKF.GENERATE),
     CKM.AES_GCM: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.GCM),
     CKM.AES_CBC_PAD: NativeMechanism(
@@ -72,6 +73,10 @@ HASHES: dict[int, HashingAlgorithm] = {
     CKM.SHA384: H.SHA_384,
     CKM.SHA512: H.SHA_512,
 }
+# C_Digest*: KMIP Hash with that Hashing Algorithm.
+MECHANISMS.update(
+    {ckm: NativeMechanism(None, 0, 0, CKF(MoreCKF.DIGEST), hashing=h) for ckm, h in HASHES.items()}
+)
 # CKM_ECDSA signs a digest of any of these lengths (bytes): the hash it names.
 DIGEST_LENGTHS: dict[int, HashingAlgorithm] = {
     20: H.SHA_1,
@@ -86,10 +91,7 @@ AES_BLOCK = 16
 
 def lookup(mechanism: Mechanism, use: CKF) -> NativeMechanism:
     """The mechanism, if the token has it for this use (CKR_MECHANISM_INVALID otherwise)."""
-    try:
-        found = MECHANISMS[CKM(mechanism.type)]
-    except ValueError:
-        found = None
+    found = MECHANISMS.get(mechanism.type)
     if found is None or not found.flags & use:
         raise CKRError(CKR.MECHANISM_INVALID, f"mechanism 0x{mechanism.type:X} is not one of the token's")
     return found

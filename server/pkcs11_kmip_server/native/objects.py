@@ -19,10 +19,12 @@ from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKM, CKO, CKR, UNAVAILABLE
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import NATIVE_ULONG
 from pkcs11_kmip.cryptoki.wire import Attribute as CkAttribute
-from pkcs11_kmip.kmip.messages import Attribute, Attributes
+from pkcs11_kmip.kmip.messages import Attribute, AttributeEntry, Attributes
+from pkcs11_kmip.kmip.messages.objects import Certificate
 from pkcs11_kmip.kmip.messages.structures import CryptographicDomainParameters, Link, Name
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
+    CertificateType,
     CryptographicAlgorithm,
     CryptographicUsageMask,
     LinkType,
@@ -33,16 +35,19 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.store import ObjectRecord
 
 A = CryptographicAlgorithm
 U = CryptographicUsageMask
+X_509 = CertificateType.X_509
 
-CLASSES: dict[ObjectType, CKO] = {
+CLASSES: dict[ObjectType, int] = {
     ObjectType.SYMMETRIC_KEY: CKO.SECRET_KEY,
     ObjectType.PRIVATE_KEY: CKO.PRIVATE_KEY,
     ObjectType.PUBLIC_KEY: CKO.PUBLIC_KEY,
+    ObjectType.CERTIFICATE: CKO_CERTIFICATE,
 }
 OBJECT_TYPES: dict[int, ObjectType] = {cko: object_type for object_type, cko in CLASSES.items()}
 
@@ -139,9 +144,13 @@ def der_octet_string(data: bytes) -> bytes:
 # --- a managed object, seen as a Cryptoki object ------------------------------------------
 
 
-def object_class(record: ObjectRecord) -> CKO | None:
-    """The CKO_* of a record the token shows (None: not shown: another type, unknown algorithm)."""
+def object_class(record: ObjectRecord) -> int | None:
+    """The CKO_* of a record the token shows (None: not shown: another type, a key of an
+    unknown algorithm, a certificate that is not X.509)."""
     cko = CLASSES.get(record.object_type)
+    if cko == CKO_CERTIFICATE:
+        certificate = record.material
+        return cko if isinstance(certificate, Certificate) and certificate.certificate_type is X_509 else None
     if cko is None or key_type(record) is None:
         return None
     return cko
@@ -152,8 +161,9 @@ def key_type(record: ObjectRecord) -> CKK | None:
 
 
 def is_private(record: ObjectRecord) -> bool:
-    """CKA_PRIVATE: keys that are secret need a login to be seen; public keys do not."""
-    return record.object_type is not ObjectType.PUBLIC_KEY
+    """CKA_PRIVATE: keys that are secret need a login to be seen; public keys and
+    certificates do not."""
+    return record.object_type not in (ObjectType.PUBLIC_KEY, ObjectType.CERTIFICATE)
 
 
 def linked(record: ObjectRecord, link_type: LinkType) -> str | None:
@@ -167,9 +177,8 @@ def linked(record: ObjectRecord, link_type: LinkType) -> str | None:
     return None
 
 
-def object_id(record: ObjectRecord) -> bytes:
-    """CKA_ID: the one the application gave (a vendor attribute), else one derived from the
-    Unique Identifier: stable and short, the same for both halves of a key pair."""
+def id_attribute(record: ObjectRecord) -> Attribute | None:
+    """The vendor attribute holding the CKA_ID the application chose, if it chose one."""
     for entry in record.attributes.get_all(Tag.ATTRIBUTE):
         if (
             isinstance(entry, Attribute)
@@ -177,7 +186,34 @@ def object_id(record: ObjectRecord) -> bytes:
             and isinstance(entry.attribute_value, Item)
             and isinstance(entry.attribute_value.value, bytes)
         ):
-            return entry.attribute_value.value
+            return entry
+    return None
+
+
+def id_entry(key_id: bytes) -> AttributeEntry:
+    vendor, name = ID_ATTRIBUTE
+    value = Item(Tag.ATTRIBUTE_VALUE, ItemType.BYTE_STRING, key_id)
+    chosen = Attribute(vendor_identification=vendor, attribute_name=name, attribute_value=value)
+    return AttributeEntry(Tag.ATTRIBUTE, chosen)
+
+
+def name_entry(label: str) -> AttributeEntry:
+    return AttributeEntry(Tag.NAME, Name(name_value=label, name_type=NameType.UNINTERPRETED_TEXT_STRING))
+
+
+def parse_id(entry: CkAttribute) -> bytes:
+    if not isinstance(entry.value, bytes) or not 0 < len(entry.value) <= MAX_ID_BYTES:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"CKA_ID is 1 to {MAX_ID_BYTES} bytes")
+    return entry.value
+
+
+def object_id(record: ObjectRecord) -> bytes:
+    """CKA_ID: the one the application gave (a vendor attribute), else one derived from the
+    Unique Identifier: stable and short, the same for both halves of a key pair."""
+    chosen = id_attribute(record)
+    if chosen is not None:
+        assert isinstance(chosen.attribute_value, Item) and isinstance(chosen.attribute_value.value, bytes)
+        return chosen.attribute_value.value
     uid = record.uid
     if record.object_type is ObjectType.PUBLIC_KEY:
         uid = linked(record, LinkType.PRIVATE_KEY_LINK) or uid
@@ -261,7 +297,7 @@ def _usage(flag: CKA) -> Callable[[ObjectRecord, str | None], bytes]:
 
 def _only_for(cko: CKO, read: Callable[[ObjectRecord], bytes]) -> Callable[[ObjectRecord, str | None], bytes]:
     def value(record: ObjectRecord, label: str | None) -> bytes:
-        if CLASSES[record.object_type] is not cko:
+        if CLASSES[record.object_type] != cko:
             raise KeyError(cko.name)
         return read(record)
 
@@ -285,21 +321,55 @@ def _modulus_bits(record: ObjectRecord, label: str | None) -> bytes:
     return ulong(record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) or 0)
 
 
+def _certificate_value(record: ObjectRecord) -> bytes:
+    certificate = record.material
+    assert isinstance(certificate, Certificate) and certificate.certificate_value is not None
+    return certificate.certificate_value
+
+
+def _certificate_field(tag: Tag, field: str) -> Callable[[ObjectRecord, str | None], bytes]:
+    """CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER: the DER the server read out of the certificate."""
+
+    def value(record: ObjectRecord, label: str | None) -> bytes:
+        structure = record.attributes.get(tag)
+        found = getattr(structure, field, None) if structure is not None else None
+        return found if isinstance(found, bytes) else b""
+
+    return value
+
+
 Reader = Callable[[ObjectRecord, str | None], bytes]
 
-# Every attribute the token answers, and how; anything else is CKR_ATTRIBUTE_TYPE_INVALID.
-READERS: dict[int, Reader] = {
+# What every object answers: storage attributes (PKCS#11 3.0 §4.4).
+_STORAGE: dict[int, Reader] = {
     CKA.CLASS: lambda record, label: ulong(CLASSES[record.object_type]),
-    CKA.KEY_TYPE: lambda record, label: ulong(key_type(record) or 0),
     CKA.TOKEN: lambda record, label: bbool(True),
     CKA.PRIVATE: lambda record, label: bbool(is_private(record)),
     CKA.LABEL: lambda record, label: (label or "").encode(),
     CKA.ID: lambda record, label: object_id(record),
-    CKA.LOCAL: lambda record, label: bbool(record.attributes.get(Tag.RANDOM_NUMBER_GENERATOR) is not None),
-    CKA.KEY_GEN_MECHANISM: _key_gen_mechanism,
-    CKA.MODIFIABLE: lambda record, label: bbool(False),
+    CKA.MODIFIABLE: lambda record, label: bbool(True),
     CKA.COPYABLE: lambda record, label: bbool(False),
     CKA.DESTROYABLE: lambda record, label: bbool(True),
+}
+
+# A certificate's attributes (X.509 only).
+CERTIFICATE_READERS: dict[int, Reader] = {
+    **_STORAGE,
+    MoreCKA.CERTIFICATE_TYPE: lambda record, label: ulong(CKC_X_509),
+    MoreCKA.TRUSTED: lambda record, label: bbool(False),
+    MoreCKA.CERTIFICATE_CATEGORY: lambda record, label: ulong(0),
+    CKA.VALUE: lambda record, label: _certificate_value(record),
+    MoreCKA.SUBJECT: _certificate_field(Tag.X_509_CERTIFICATE_SUBJECT, "subject_distinguished_name"),
+    MoreCKA.ISSUER: _certificate_field(Tag.X_509_CERTIFICATE_ISSUER, "issuer_distinguished_name"),
+    MoreCKA.SERIAL_NUMBER: _certificate_field(Tag.X_509_CERTIFICATE_IDENTIFIER, "certificate_serial_number"),
+}
+
+# Every attribute the token answers for a key, and how; anything else is CKR_ATTRIBUTE_TYPE_INVALID.
+READERS: dict[int, Reader] = {
+    **_STORAGE,
+    CKA.KEY_TYPE: lambda record, label: ulong(key_type(record) or 0),
+    CKA.LOCAL: lambda record, label: bbool(record.attributes.get(Tag.RANDOM_NUMBER_GENERATOR) is not None),
+    CKA.KEY_GEN_MECHANISM: _key_gen_mechanism,
     CKA.SENSITIVE: lambda record, label: bbool(record.attributes.get(Tag.SENSITIVE)),
     CKA.EXTRACTABLE: lambda record, label: bbool(record.attributes.get(Tag.EXTRACTABLE) is not False),
     CKA.ALWAYS_SENSITIVE: lambda record, label: bbool(record.attributes.get(Tag.ALWAYS_SENSITIVE)),
@@ -322,7 +392,8 @@ READERS: dict[int, Reader] = {
 
 def attribute(record: ObjectRecord, type_: int, label: str | None) -> bytes | None:
     """The value of one attribute (None: the object has no such attribute); Sensitive if hidden."""
-    reader = READERS.get(type_)
+    readers = CERTIFICATE_READERS if record.object_type is ObjectType.CERTIFICATE else READERS
+    reader = readers.get(type_)
     if reader is None:
         return None
     try:
@@ -379,9 +450,7 @@ def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: CKK) -> KeyTe
         if type_ in USAGE:
             flags[CKA(type_)] = read_bool(entry)
         elif type_ == CKA.ID:
-            if not isinstance(entry.value, bytes) or not 0 < len(entry.value) <= MAX_ID_BYTES:
-                raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"CKA_ID is 1 to {MAX_ID_BYTES} bytes")
-            wanted.key_id = entry.value
+            wanted.key_id = parse_id(entry)
         elif type_ not in ACCEPTED[cko]:
             raise CKRError(CKR.ATTRIBUTE_TYPE_INVALID, f"attribute 0x{type_:X} in a {cko.name} template")
         elif type_ in (CKA.CLASS, CKA.KEY_TYPE) and read_ulong(entry) != (cko if type_ == CKA.CLASS else ckk):
@@ -393,7 +462,7 @@ def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: CKK) -> KeyTe
         elif type_ == CKA.PRIVATE:
             read_bool(entry)  # accepted, not kept: secret and private keys are always private
         elif type_ == CKA.LABEL:
-            wanted.label = _label(entry)
+            wanted.label = parse_label(entry)
         elif type_ == CKA.SENSITIVE:
             wanted.sensitive = read_bool(entry)
         elif type_ == CKA.EXTRACTABLE:
@@ -414,7 +483,7 @@ def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: CKK) -> KeyTe
     return wanted
 
 
-def _label(entry: CkAttribute) -> str | None:
+def parse_label(entry: CkAttribute) -> str | None:
     if not isinstance(entry.value, bytes):
         raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_LABEL has no value")
     try:
@@ -429,13 +498,9 @@ def kmip_attributes(wanted: KeyTemplate, with_label: bool = True) -> Attributes:
     attributes = Attributes()
     attributes.add(Tag.CRYPTOGRAPHIC_USAGE_MASK, CryptographicUsageMask(wanted.usage))
     if wanted.label is not None and with_label:
-        attributes.add(Tag.NAME, Name(name_value=wanted.label, name_type=NameType.UNINTERPRETED_TEXT_STRING))
+        attributes.entries.append(name_entry(wanted.label))
     attributes.add(Tag.SENSITIVE, wanted.sensitive)
     attributes.add(Tag.EXTRACTABLE, wanted.extractable)
     if wanted.key_id is not None:
-        vendor, name = ID_ATTRIBUTE
-        value = Item(Tag.ATTRIBUTE_VALUE, ItemType.BYTE_STRING, wanted.key_id)
-        attributes.add(
-            Tag.ATTRIBUTE, Attribute(vendor_identification=vendor, attribute_name=name, attribute_value=value)
-        )
+        attributes.entries.append(id_entry(wanted.key_id))
     return attributes

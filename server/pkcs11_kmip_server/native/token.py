@@ -37,7 +37,6 @@ from pkcs11_kmip.cryptoki.constants import (
     CKF_TOKEN_PRESENT,
     CKF_USER_PIN_INITIALIZED,
     CKK,
-    CKM,
     CKO,
     CKR,
     CKS,
@@ -69,6 +68,9 @@ from pkcs11_kmip.kmip.messages.payloads import (
     DestroyRequest,
     EncryptRequest,
     EncryptResponse,
+    HashRequest,
+    HashResponse,
+    RegisterResponse,
     RevokeRequest,
     RNGRetrieveRequest,
     RNGRetrieveResponse,
@@ -77,9 +79,15 @@ from pkcs11_kmip.kmip.messages.payloads import (
     SignRequest,
     SignResponse,
 )
-from pkcs11_kmip.kmip.messages.structures import CryptographicDomainParameters, Name, RevocationReason
+from pkcs11_kmip.kmip.messages.structures import (
+    CryptographicDomainParameters,
+    CryptographicParameters,
+    Name,
+    RevocationReason,
+)
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
     CryptographicAlgorithm,
     CryptographicUsageMask,
     LinkType,
@@ -92,11 +100,13 @@ from pkcs11_kmip.kmip.spec.enums import (
     ValidityIndicator,
 )
 from pkcs11_kmip_server.asymmetric import RSA_LENGTHS
+from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_use import usable_key
 from pkcs11_kmip_server.lifecycle import refresh_state
-from pkcs11_kmip_server.native import objects
+from pkcs11_kmip_server.native import creation, editing, objects
+from pkcs11_kmip_server.native.constants import MoreCKF
 from pkcs11_kmip_server.native.mechanisms import (
     MECHANISMS,
     NativeMechanism,
@@ -116,7 +126,7 @@ MODEL = "KMIP store"
 PIN_LENGTHS = (4, 64)
 VERSION = (1, 0)
 MAX_PARTS = 16 * 1024 * 1024
-"""The most bytes a multi-part signature or verification collects (CKR_DATA_LEN_RANGE beyond)."""
+"""The most bytes a multi-part operation collects (CKR_DATA_LEN_RANGE beyond)."""
 
 # What a KMIP refusal becomes in Cryptoki, when the call has no more precise answer.
 REASONS: dict[ResultReason, int] = {
@@ -135,7 +145,8 @@ REASONS: dict[ResultReason, int] = {
     ResultReason.INVALID_ATTRIBUTE_VALUE: CKR.ATTRIBUTE_VALUE_INVALID,
     ResultReason.NON_UNIQUE_NAME_ATTRIBUTE: CKR.ATTRIBUTE_VALUE_INVALID,
     ResultReason.FEATURE_NOT_SUPPORTED: CKR.FUNCTION_NOT_SUPPORTED,
-    ResultReason.RESPONSE_TOO_LARGE: CKR.DEVICE_MEMORY,  # more random bytes than one answer carries
+    ResultReason.RESPONSE_TOO_LARGE: CKR.DEVICE_MEMORY,
+    ResultReason.ATTRIBUTE_READ_ONLY: CKR.ATTRIBUTE_READ_ONLY,  # more random bytes than one answer carries
 }
 # States in which a key is not used at all from PKCS#11 (a Deactivated one still
 # decrypts and verifies, unless it was revoked).
@@ -150,7 +161,7 @@ USES: dict[str, tuple[CryptographicUsageMask, Operation, CKF]] = {
     "sign": (Use.SIGN, Operation.SIGN, CKF.SIGN),
     "verify": (Use.VERIFY, Operation.SIGNATURE_VERIFY, CKF.VERIFY),
 }
-KEY_ALGORITHMS: dict[CKK, frozenset[CryptographicAlgorithm]] = {
+KEY_ALGORITHMS: dict[CKK | None, frozenset[CryptographicAlgorithm]] = {
     CKK.AES: frozenset({CryptographicAlgorithm.AES}),
     CKK.RSA: frozenset({CryptographicAlgorithm.RSA}),
     CKK.EC: frozenset({CryptographicAlgorithm.EC, CryptographicAlgorithm.ECDSA}),
@@ -166,7 +177,8 @@ class Active:
     found: NativeMechanism
     uid: str
     computed: tuple[bytes, bytes] | None = None  # (input, output)
-    parts: bytearray | None = None  # C_SignUpdate/C_VerifyUpdate's data so far
+    parts: bytearray | None = None  # the data of *Update calls so far (not None: multi-part)
+    stream: bytes | None = None  # the Correlation Value of a KMIP Encrypt/Decrypt stream
 
 
 @dataclass
@@ -272,10 +284,7 @@ class NativeToken:
 
     def get_mechanism_info(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         _slot(inputs["slotID"])
-        try:
-            found = MECHANISMS.get(CKM(_int(inputs["type"])))
-        except ValueError:
-            found = None
+        found = MECHANISMS.get(_int(inputs["type"]))
         if found is None:
             return CKR.MECHANISM_INVALID, None
         info: StructValue = {
@@ -421,6 +430,31 @@ class NativeToken:
         del self._uids[handle]
         return CKR.OK, None
 
+    def create_object(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        """C_CreateObject: KMIP Register of the key or certificate, then Activate (an imported
+        object is usable at once, as a generated one)."""
+        self._writable(inputs["hSession"])
+        made = creation.register_request(_template(inputs["pTemplate"]))
+        kmip = _kmip(request)
+        _unique_label(kmip, made.label)
+        answer = self._run(kmip, made.request, Operation.REGISTER, invalid=CKR.ATTRIBUTE_VALUE_INVALID)
+        assert isinstance(answer, RegisterResponse) and isinstance(answer.unique_identifier, str)
+        self._run(kmip, ActivateRequest(unique_identifier=answer.unique_identifier), Operation.ACTIVATE)
+        return CKR.OK, {"phObject": self._handle(answer.unique_identifier)}
+
+    def set_attribute_value(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        """C_SetAttributeValue: the KMIP attribute edits of `editing`, all or none."""
+        session = self._session(inputs["hSession"])
+        kmip = _kmip(request)
+        record = self._object(kmip, inputs["hObject"], Operation.MODIFY_ATTRIBUTE)
+        if not session.flags & CKF_RW_SESSION:
+            return CKR.SESSION_READ_ONLY, None
+        planned = editing.edits(record, _template(inputs["pTemplate"]), self._label(kmip, record))
+        with kmip.session.savepoint():
+            for payload, operation in planned:
+                self._run(kmip, payload, operation)
+        return CKR.OK, None
+
     # --- key generation ----------------------------------------------------------------
 
     def generate_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
@@ -429,12 +463,14 @@ class NativeToken:
         found = lookup(mechanism, CKF.GENERATE)
         if mechanism.parameter is not None:
             return CKR.MECHANISM_PARAM_INVALID, None
+        assert found.key_type is not None
         wanted = objects.key_template(_template(inputs["pTemplate"]), CKO.SECRET_KEY, found.key_type)
         if wanted.value_len is None:
             return CKR.TEMPLATE_INCOMPLETE, None
         if not found.min_key <= wanted.value_len <= found.max_key or wanted.value_len % 8:
             return CKR.KEY_SIZE_RANGE, None
         kmip = _kmip(request)
+        _unique_label(kmip, wanted.label)
         attributes = objects.kmip_attributes(wanted)
         attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES)
         attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, wanted.value_len * 8)
@@ -451,6 +487,7 @@ class NativeToken:
         if mechanism.parameter is not None:
             return CKR.MECHANISM_PARAM_INVALID, None
         ckk = found.key_type
+        assert ckk is not None
         public = objects.key_template(_template(inputs["pPublicKeyTemplate"]), CKO.PUBLIC_KEY, ckk)
         private = objects.key_template(_template(inputs["pPrivateKeyTemplate"]), CKO.PRIVATE_KEY, ckk)
         common = CommonAttributes()
@@ -542,12 +579,15 @@ class NativeToken:
     def verify_init(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         return self._init("verify", inputs, request)
 
-    def _active(self, inputs: dict[str, Value], use: str) -> tuple[Session, Active]:
-        """The session and its operation, if it is a `use` one (CKR_OPERATION_NOT_INITIALIZED)."""
+    def _active(self, inputs: dict[str, Value], use: str, single: bool = False) -> tuple[Session, Active]:
+        """The session and its operation, if it is a `use` one (CKR_OPERATION_NOT_INITIALIZED).
+        `single`: a single-part call, which does not finish a multi-part one (CKR_OPERATION_ACTIVE)."""
         session = self._session(inputs["hSession"])
         active = session.active
         if active is None or active.use != use:
             raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
+        if single and active.parts is not None:
+            raise CKRError(CKR.OPERATION_ACTIVE)
         return session, active
 
     def _single_part(
@@ -583,22 +623,158 @@ class NativeToken:
         return CKR.OK, {out_name: OutData(len(result), result)}
 
     def encrypt(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        session, active = self._active(inputs, "encrypt")
+        session, active = self._active(inputs, "encrypt", single=True)
         out = inputs["pEncryptedData"]
         return self._single_part(
             session, active, inputs["pData"], out, "pEncryptedData", self._cipher, request
         )
 
+    def encrypt_update(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._cipher_update(inputs, "encrypt", "pPart", "pEncryptedPart", request)
+
+    def encrypt_final(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._cipher_final(inputs, "encrypt", "pLastEncryptedPart", request)
+
     def decrypt(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        session, active = self._active(inputs, "decrypt")
+        session, active = self._active(inputs, "decrypt", single=True)
         return self._single_part(
             session, active, inputs["pEncryptedData"], inputs["pData"], "pData", self._cipher, request
         )
 
+    def decrypt_update(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._cipher_update(inputs, "decrypt", "pEncryptedPart", "pPart", request)
+
+    def decrypt_final(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._cipher_final(inputs, "decrypt", "pLastPart", request)
+
+    def _cipher_update(
+        self,
+        inputs: dict[str, Value],
+        use: str,
+        part: str,
+        out_name: str,
+        request: RequestContext | None,
+    ) -> Result:
+        """C_EncryptUpdate, C_DecryptUpdate: a part of a KMIP Encrypt/Decrypt stream (Init
+        Indicator on the first, the Correlation Value after), its output given at once under
+        the length convention (a length query keeps it for the repeated call). An
+        authenticated decryption is not streamed: its tag ends the ciphertext, and its
+        plaintext is released only once the tag is checked, all at C_DecryptFinal."""
+        session, active = self._active(inputs, use)
+        out = inputs[out_name]
+        assert isinstance(out, OutRequest)
+        if _buffered(active):
+            if not out.present:
+                return CKR.OK, {out_name: OutData(0)}
+            rv, _ = self._update(inputs, use, part)
+            return rv, ({out_name: OutData(0, b"")} if rv == CKR.OK else None)
+        data = inputs[part]
+        if not isinstance(data, bytes):
+            session.active = None
+            return CKR.ARGUMENTS_BAD, None
+        if active.computed is not None and active.computed[0] == data:
+            output = active.computed[1]
+        else:
+            try:
+                output = self._stream(_kmip(request), active, data, final=False)
+            except CKRError:
+                session.active = None
+                raise
+        active.parts = active.parts if active.parts is not None else bytearray()  # multi-part now
+        if not out.present or out.capacity < len(output):
+            active.computed = (data, output)
+            return (CKR.OK if not out.present else CKR.BUFFER_TOO_SMALL), {out_name: OutData(len(output))}
+        active.computed = None
+        return CKR.OK, {out_name: OutData(len(output), output)}
+
+    def _cipher_final(
+        self, inputs: dict[str, Value], use: str, out_name: str, request: RequestContext | None
+    ) -> Result:
+        """C_EncryptFinal, C_DecryptFinal: the stream's Final Indicator (or, with no stream
+        open, one Encrypt/Decrypt of what was collected)."""
+        session, active = self._active(inputs, use)
+        if active.stream is None:
+            data = bytes(active.parts or b"")
+            return self._single_part(session, active, data, inputs[out_name], out_name, self._cipher, request)
+
+        def last(kmip: RequestContext, active: Active, data: bytes) -> bytes:
+            return self._stream(kmip, active, data, final=True)
+
+        return self._single_part(session, active, b"", inputs[out_name], out_name, last, request)
+
+    def _stream(self, kmip: RequestContext, active: Active, data: bytes, final: bool) -> bytes:
+        """One part of a KMIP Encrypt/Decrypt stream; an encryption's tag follows its last part."""
+        encrypt = active.use == "encrypt"
+        kind = EncryptRequest if encrypt else DecryptRequest
+        if active.stream is None:
+            call = cipher_call(active.mechanism, active.found)
+            payload = kind(
+                unique_identifier=active.uid,
+                cryptographic_parameters=call.parameters,
+                data=data,
+                iv_counter_nonce=call.iv,
+                authenticated_encryption_additional_data=call.aad,
+                init_indicator=True,
+            )
+        else:
+            payload = kind(correlation_value=active.stream, data=data, final_indicator=final or None)
+        operation = Operation.ENCRYPT if encrypt else Operation.DECRYPT
+        answer = self._run(kmip, payload, operation, CKR.ENCRYPTED_DATA_INVALID)
+        assert isinstance(answer, EncryptResponse | DecryptResponse)
+        if not final:
+            active.stream = answer.correlation_value
+        tag = answer.authenticated_encryption_tag if isinstance(answer, EncryptResponse) else None
+        return (answer.data or b"") + (tag or b"")
+
+    # --- digests -----------------------------------------------------------------------
+
+    def digest_init(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session = self._session(inputs["hSession"])
+        if session.active is not None:
+            return CKR.OPERATION_ACTIVE, None
+        mechanism = _mechanism(inputs["pMechanism"])
+        found = lookup(mechanism, CKF(MoreCKF.DIGEST))
+        if mechanism.parameter is not None:
+            return CKR.MECHANISM_PARAM_INVALID, None
+        session.active = Active("digest", mechanism, found, "")
+        return CKR.OK, None
+
+    def digest(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session, active = self._active(inputs, "digest", single=True)
+        return self._single_part(
+            session, active, inputs["pData"], inputs["pDigest"], "pDigest", self._hash, request
+        )
+
+    def digest_update(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        return self._update(inputs, "digest")
+
+    def digest_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        """C_DigestKey: a secret key's value joins the data, if the token could show it
+        (a Sensitive or non-Extractable key is CKR_KEY_INDIGESTIBLE)."""
+        session, _ = self._active(inputs, "digest")
+        record = self._object(_kmip(request), inputs["hKey"], Operation.GET, CKR.KEY_HANDLE_INVALID)
+        try:
+            value = objects.attribute(record, CKA.VALUE, None)
+        except objects.Sensitive:
+            value = None
+        if value is None:
+            session.active = None
+            return CKR.KEY_INDIGESTIBLE, None
+        return self._update({"hSession": inputs["hSession"], "pPart": value}, "digest")
+
+    def digest_final(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        session, active = self._active(inputs, "digest")
+        data = bytes(active.parts or b"")
+        return self._single_part(session, active, data, inputs["pDigest"], "pDigest", self._hash, request)
+
+    def _hash(self, kmip: RequestContext, active: Active, data: bytes) -> bytes:
+        parameters = CryptographicParameters(hashing_algorithm=active.found.hashing)
+        answer = self._run(kmip, HashRequest(cryptographic_parameters=parameters, data=data), Operation.HASH)
+        assert isinstance(answer, HashResponse) and answer.data is not None
+        return answer.data
+
     def sign(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        session, active = self._active(inputs, "sign")
-        if active.parts is not None:
-            return CKR.OPERATION_ACTIVE, None  # C_Sign does not finish a multi-part signature
+        session, active = self._active(inputs, "sign", single=True)
         return self._single_part(
             session, active, inputs["pData"], inputs["pSignature"], "pSignature", self._sign, request
         )
@@ -614,9 +790,7 @@ class NativeToken:
         )
 
     def verify(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        session, active = self._active(inputs, "verify")
-        if active.parts is not None:
-            return CKR.OPERATION_ACTIVE, None
+        session, active = self._active(inputs, "verify", single=True)
         return self._verify(session, active, inputs["pData"], inputs["pSignature"], request)
 
     def verify_update(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
@@ -626,12 +800,12 @@ class NativeToken:
         session, active = self._active(inputs, "verify")
         return self._verify(session, active, bytes(active.parts or b""), inputs["pSignature"], request)
 
-    def _update(self, inputs: dict[str, Value], use: str) -> Result:
-        """C_SignUpdate, C_VerifyUpdate: the parts are kept, and signed or verified whole at
-        the end (one KMIP Sign or Signature Verify). Mechanisms that take a digest are
-        single-part only."""
+    def _update(self, inputs: dict[str, Value], use: str, name: str = "pPart") -> Result:
+        """C_SignUpdate, C_VerifyUpdate, C_DigestUpdate, C_EncryptUpdate, C_DecryptUpdate: the
+        parts are kept, and used whole at the end (one KMIP Sign, Signature Verify, Hash,
+        Encrypt or Decrypt). Mechanisms that take a digest are single-part only."""
         session, active = self._active(inputs, use)
-        part = inputs["pPart"]
+        part = inputs[name]
         if active.found.prehashed or not isinstance(part, bytes):
             session.active = None
             return (CKR.FUNCTION_NOT_SUPPORTED if active.found.prehashed else CKR.ARGUMENTS_BAD), None
@@ -833,9 +1007,15 @@ class NativeToken:
         return uids
 
     def _run(
-        self, kmip: RequestContext, payload: RequestPayload, operation: Operation, failed: int | None = None
+        self,
+        kmip: RequestContext,
+        payload: RequestPayload,
+        operation: Operation,
+        failed: int | None = None,
+        invalid: int | None = None,
     ) -> ResponsePayload:
-        """One KMIP operation for the client, in a savepoint: all of it or nothing."""
+        """One KMIP operation for the client, in a savepoint: all of it or nothing. `failed`:
+        the CK_RV of a Cryptographic Failure; `invalid`: of an Invalid Field."""
         kmip.operation = operation
         try:
             with kmip.session.savepoint():
@@ -843,6 +1023,8 @@ class NativeToken:
         except KmipError as error:
             if failed is not None and error.reason is ResultReason.CRYPTOGRAPHIC_FAILURE:
                 raise CKRError(failed, error.message) from error
+            if invalid is not None and error.reason is ResultReason.INVALID_FIELD:
+                raise CKRError(invalid, error.message) from error
             raise _ckr(error) from error
         assert isinstance(answer, ResponsePayload)
         return answer
@@ -859,6 +1041,22 @@ def _kmip(request: RequestContext | None) -> RequestContext:
     if request is None:
         raise CKRError(CKR.DEVICE_ERROR, "the native token is reached through the KMIP operation only")
     return request
+
+
+def _unique_label(kmip: RequestContext, label: str | None) -> None:
+    """A new object's label is a Name no other object of the client's has (KMIP Create and
+    Register do not check it; Create Key Pair and the attribute edits do)."""
+    if label is not None:
+        try:
+            check_unique_name(kmip, label, besides=None)
+        except KmipError as error:
+            raise _ckr(error) from error
+
+
+def _buffered(active: Active) -> bool:
+    """Whether a multi-part cipher collects its parts rather than streaming them: an
+    authenticated decryption (the tag ends the ciphertext)."""
+    return active.use == "decrypt" and active.found.mode is BlockCipherMode.GCM
 
 
 def _int(value: Value) -> int:
@@ -910,13 +1108,24 @@ FUNCTIONS: dict[str, Function] = {
     "C_FindObjectsFinal": NativeToken.find_objects_final,
     "C_GetAttributeValue": NativeToken.get_attribute_value,
     "C_DestroyObject": NativeToken.destroy_object,
+    "C_CreateObject": NativeToken.create_object,
+    "C_SetAttributeValue": NativeToken.set_attribute_value,
     "C_GenerateKey": NativeToken.generate_key,
     "C_GenerateKeyPair": NativeToken.generate_key_pair,
     "C_GenerateRandom": NativeToken.generate_random,
     "C_EncryptInit": NativeToken.encrypt_init,
     "C_Encrypt": NativeToken.encrypt,
+    "C_EncryptUpdate": NativeToken.encrypt_update,
+    "C_EncryptFinal": NativeToken.encrypt_final,
     "C_DecryptInit": NativeToken.decrypt_init,
     "C_Decrypt": NativeToken.decrypt,
+    "C_DecryptUpdate": NativeToken.decrypt_update,
+    "C_DecryptFinal": NativeToken.decrypt_final,
+    "C_DigestInit": NativeToken.digest_init,
+    "C_Digest": NativeToken.digest,
+    "C_DigestUpdate": NativeToken.digest_update,
+    "C_DigestKey": NativeToken.digest_key,
+    "C_DigestFinal": NativeToken.digest_final,
     "C_SignInit": NativeToken.sign_init,
     "C_Sign": NativeToken.sign,
     "C_SignUpdate": NativeToken.sign_update,

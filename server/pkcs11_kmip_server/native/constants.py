@@ -1,0 +1,47 @@
+"""Cryptoki numbers the native token needs beyond the library's (pkcs11_kmip.cryptoki.constants),
+from PKCS#11 3.0 pkcs11t.h: digests, key wrapping, certificates, imported key components.
+
+They are the token's alone (the library forwards these values without reading them),
+so they live here rather than in the library's module.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class MoreCKA(enum.IntEnum):
+    CERTIFICATE_TYPE = 0x080
+    ISSUER = 0x081
+    SERIAL_NUMBER = 0x082
+    TRUSTED = 0x086
+    CERTIFICATE_CATEGORY = 0x087
+    CHECK_VALUE = 0x090
+    SUBJECT = 0x101
+    PRIVATE_EXPONENT = 0x123
+    PRIME_1 = 0x124
+    PRIME_2 = 0x125
+    EXPONENT_1 = 0x126
+    EXPONENT_2 = 0x127
+    COEFFICIENT = 0x128
+    WRAP_WITH_TRUSTED = 0x210
+
+
+class MoreCKM(enum.IntEnum):
+    RSA_PKCS_OAEP = 0x0009
+    ECDH1_DERIVE = 0x1050
+    AES_KEY_WRAP = 0x2109
+    AES_KEY_WRAP_KWP = 0x210B
+
+
+class MoreCKF(enum.IntFlag):
+    DIGEST = 0x400
+    WRAP = 0x20000
+    UNWRAP = 0x40000
+    DERIVE = 0x80000
+
+
+CKO_CERTIFICATE = 1
+CKC_X_509 = 0
+CKK_GENERIC_SECRET = 0x10
+CKZ_DATA_SPECIFIED = 1

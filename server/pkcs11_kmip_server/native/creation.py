@@ -1,0 +1,245 @@
+"""C_CreateObject: a Cryptoki template as the KMIP Register request that stores it.
+
+An object an application imports becomes a managed object of the client's like a
+generated one (docs/native-token.md): AES secret keys from CKA_VALUE, RSA and EC keys
+from their components (kept as PKCS#8 or SubjectPublicKeyInfo DER, which Register
+reads back and checks), X.509 certificates from CKA_VALUE (Register reads the subject,
+issuer and serial number; a template that names others is CKR_TEMPLATE_INCONSISTENT).
+The usage flags, label, CKA_ID, Sensitive and Extractable are those of a generation
+template (`objects.key_template`), with the same defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKO, CKR
+from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.wire import Attribute as CkAttribute
+from pkcs11_kmip.kmip.messages import Attributes
+from pkcs11_kmip.kmip.messages.objects import (
+    Certificate,
+    KeyBlock,
+    KeyValue,
+    PrivateKey,
+    PublicKey,
+    SymmetricKey,
+)
+from pkcs11_kmip.kmip.messages.payloads import RegisterRequest
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import CertificateType, CryptographicAlgorithm, KeyFormatType, ObjectType
+from pkcs11_kmip_server import certificates, formats
+from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.native import objects
+from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA
+
+AES_BYTES = frozenset({16, 24, 32})
+_RSA_PRIVATE = (
+    CKA.MODULUS,
+    CKA.PUBLIC_EXPONENT,
+    MoreCKA.PRIVATE_EXPONENT,
+    MoreCKA.PRIME_1,
+    MoreCKA.PRIME_2,
+    MoreCKA.EXPONENT_1,
+    MoreCKA.EXPONENT_2,
+    MoreCKA.COEFFICIENT,
+)
+# What each kind of key is made of; the rest of its template is objects.key_template's.
+COMPONENTS: dict[tuple[int, int], tuple[int, ...]] = {
+    (CKO.SECRET_KEY, CKK.AES): (CKA.VALUE,),
+    (CKO.PUBLIC_KEY, CKK.RSA): (CKA.MODULUS, CKA.PUBLIC_EXPONENT),
+    (CKO.PRIVATE_KEY, CKK.RSA): _RSA_PRIVATE,
+    (CKO.PUBLIC_KEY, CKK.EC): (CKA.EC_PARAMS, CKA.EC_POINT),
+    (CKO.PRIVATE_KEY, CKK.EC): (CKA.EC_PARAMS, CKA.VALUE),
+}
+# Certificate attributes a template may carry besides CKA_VALUE: those the server reads
+# out of the certificate must agree with it; the others are Cryptoki's defaults only.
+CERTIFICATE_ACCEPTED = frozenset(
+    {
+        CKA.CLASS,
+        CKA.TOKEN,
+        CKA.PRIVATE,
+        CKA.LABEL,
+        CKA.ID,
+        CKA.VALUE,
+        CKA.MODIFIABLE,
+        MoreCKA.CERTIFICATE_TYPE,
+        MoreCKA.SUBJECT,
+        MoreCKA.ISSUER,
+        MoreCKA.SERIAL_NUMBER,
+        MoreCKA.TRUSTED,
+        MoreCKA.CERTIFICATE_CATEGORY,
+    }
+)
+KMIP_CLASSES: dict[int, ObjectType] = {
+    CKO.SECRET_KEY: ObjectType.SYMMETRIC_KEY,
+    CKO.PUBLIC_KEY: ObjectType.PUBLIC_KEY,
+    CKO.PRIVATE_KEY: ObjectType.PRIVATE_KEY,
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    """A Register request, and what the new object's label is (the token shows it)."""
+
+    request: RegisterRequest
+    label: str | None
+
+
+def _ulong(entries: dict[int, CkAttribute], type_: int) -> int:
+    entry = entries.get(type_)
+    if entry is None:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, f"attribute 0x{type_:X} is needed")
+    return objects.read_ulong(entry)
+
+
+def _bytes(entries: dict[int, CkAttribute], type_: int) -> bytes:
+    entry = entries.get(type_)
+    if entry is None or not isinstance(entry.value, bytes) or not entry.value:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, f"attribute 0x{type_:X} is needed")
+    return entry.value
+
+
+def _integer(entries: dict[int, CkAttribute], type_: int) -> int:
+    return int.from_bytes(_bytes(entries, type_), "big")
+
+
+def register_request(template: tuple[CkAttribute, ...]) -> Import:
+    """The Register request for a C_CreateObject template (CKRError for one the token
+    does not take: the class or key type (CKR_TEMPLATE_INCONSISTENT / _INCOMPLETE), a
+    value that is no key (CKR_ATTRIBUTE_VALUE_INVALID))."""
+    entries = {entry.type: entry for entry in template}
+    cko = _ulong(entries, CKA.CLASS)
+    if cko == CKO_CERTIFICATE:
+        return _certificate(template, entries)
+    if cko not in KMIP_CLASSES:
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"the token does not create objects of class {cko}")
+    ckk = _ulong(entries, CKA.KEY_TYPE)
+    components = COMPONENTS.get((cko, ckk))
+    if components is None:
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"the token does not import keys of type 0x{ckk:X}")
+    rest = tuple(entry for entry in template if entry.type not in components)
+    wanted = objects.key_template(rest, CKO(cko), CKK(ckk))
+    try:
+        block = BUILDERS[(cko, ckk)](entries)
+    except ValueError as error:  # cryptography's refusal of numbers that make no key
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"not a key: {error}") from error
+    if (
+        cko == CKO.SECRET_KEY
+        and wanted.value_len is not None
+        and wanted.value_len * 8 != (block.cryptographic_length or 0)
+    ):
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN is not the length of CKA_VALUE")
+    attributes = objects.kmip_attributes(wanted)
+    material: SymmetricKey = {
+        CKO.SECRET_KEY: SymmetricKey,
+        CKO.PUBLIC_KEY: PublicKey,
+        CKO.PRIVATE_KEY: PrivateKey,
+    }[CKO(cko)](key_block=block)
+    request = RegisterRequest(object_type=KMIP_CLASSES[cko], attributes=attributes, object=material)
+    return Import(request, wanted.label)
+
+
+def _aes(entries: dict[int, CkAttribute]) -> KeyBlock:
+    value = _bytes(entries, CKA.VALUE)
+    if len(value) not in AES_BYTES:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "an AES key is 16, 24 or 32 bytes")
+    return KeyBlock(
+        key_format_type=KeyFormatType.RAW,
+        key_value=KeyValue(key_material=value),
+        cryptographic_algorithm=CryptographicAlgorithm.AES,
+        cryptographic_length=len(value) * 8,
+    )
+
+
+def _curve(entries: dict[int, CkAttribute]) -> ec.EllipticCurve:
+    curve = objects.CURVES.get(_bytes(entries, CKA.EC_PARAMS))
+    if curve is None:
+        raise CKRError(CKR.CURVE_NOT_SUPPORTED, "EC keys are on P-256, P-384 or P-521")
+    return formats.EC_CURVES[curve]()
+
+
+def ec_point(curve: ec.EllipticCurve, value: bytes) -> ec.EllipticCurvePublicKey:
+    """A point as CKA_EC_POINT has it: in a DER OCTET STRING, or (as some applications
+    send it) bare."""
+    size = (curve.key_size + 7) // 8
+    bare = 1 + 2 * size
+    if len(value) > bare and value[0] == 0x04:
+        _, start, end = formats.der_element(value)
+        if end == len(value):
+            value = value[start:end]
+    return ec.EllipticCurvePublicKey.from_encoded_point(curve, value)
+
+
+def _ec_public(entries: dict[int, CkAttribute]) -> KeyBlock:
+    key = ec_point(_curve(entries), _bytes(entries, CKA.EC_POINT))
+    return formats.write_key(key, KeyFormatType.X_509, CryptographicAlgorithm.EC)
+
+
+def _ec_private(entries: dict[int, CkAttribute]) -> KeyBlock:
+    key = ec.derive_private_key(_integer(entries, CKA.VALUE), _curve(entries))
+    return formats.write_key(key, KeyFormatType.PKCS_8, CryptographicAlgorithm.EC)
+
+
+def _rsa_public(entries: dict[int, CkAttribute]) -> KeyBlock:
+    numbers = rsa.RSAPublicNumbers(_integer(entries, CKA.PUBLIC_EXPONENT), _integer(entries, CKA.MODULUS))
+    return formats.write_key(numbers.public_key(), KeyFormatType.X_509)
+
+
+def _rsa_private(entries: dict[int, CkAttribute]) -> KeyBlock:
+    n, e, d, p, q, dp, dq, qi = (_integer(entries, type_) for type_ in _RSA_PRIVATE)
+    numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n))
+    return formats.write_key(numbers.private_key(), KeyFormatType.PKCS_8)
+
+
+BUILDERS: dict[tuple[int, int], Callable[[dict[int, CkAttribute]], KeyBlock]] = {
+    (CKO.SECRET_KEY, CKK.AES): _aes,
+    (CKO.PUBLIC_KEY, CKK.RSA): _rsa_public,
+    (CKO.PRIVATE_KEY, CKK.RSA): _rsa_private,
+    (CKO.PUBLIC_KEY, CKK.EC): _ec_public,
+    (CKO.PRIVATE_KEY, CKK.EC): _ec_private,
+}
+
+# CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER: where the server keeps what it read.
+CERTIFICATE_FIELDS = {
+    MoreCKA.SUBJECT: (Tag.X_509_CERTIFICATE_SUBJECT, "subject_distinguished_name"),
+    MoreCKA.ISSUER: (Tag.X_509_CERTIFICATE_ISSUER, "issuer_distinguished_name"),
+    MoreCKA.SERIAL_NUMBER: (Tag.X_509_CERTIFICATE_IDENTIFIER, "certificate_serial_number"),
+}
+
+
+def _certificate(template: tuple[CkAttribute, ...], entries: dict[int, CkAttribute]) -> Import:
+    for entry in template:
+        if entry.type not in CERTIFICATE_ACCEPTED:
+            raise CKRError(
+                CKR.ATTRIBUTE_TYPE_INVALID, f"attribute 0x{entry.type:X} in a certificate template"
+            )
+    if _ulong(entries, MoreCKA.CERTIFICATE_TYPE) != CKC_X_509:
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, "the token keeps X.509 certificates only")
+    if CKA.TOKEN in entries and not objects.read_bool(entries[CKA.TOKEN]):
+        raise CKRError(
+            CKR.ATTRIBUTE_VALUE_INVALID, "session objects are not supported: CKA_TOKEN must be TRUE"
+        )
+    certificate = Certificate(
+        certificate_type=CertificateType.X_509, certificate_value=_bytes(entries, CKA.VALUE)
+    )
+    try:
+        read = certificates.certificate_attributes(certificate)
+    except KmipError as error:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "CKA_VALUE is not a DER X.509 certificate") from error
+    for type_, (tag, field) in CERTIFICATE_FIELDS.items():
+        given = entries.get(type_)
+        if given is not None and given.value != getattr(read.get(tag), field, None):
+            raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"attribute 0x{type_:X} is not the certificate's")
+    # Label and CKA_ID as for keys; a certificate has no usage of its own.
+    names = tuple(entry for entry in template if entry.type in (CKA.LABEL, CKA.ID))
+    wanted = objects.key_template(names, CKO.PUBLIC_KEY, CKK.RSA)
+    attributes = Attributes()
+    for kept in objects.kmip_attributes(wanted).entries:
+        if kept.tag in (Tag.NAME, Tag.ATTRIBUTE):
+            attributes.entries.append(kept)
+    request = RegisterRequest(object_type=ObjectType.CERTIFICATE, attributes=attributes, object=certificate)
+    return Import(request, wanted.label)
