@@ -10,6 +10,13 @@ Bad Password; a password that is not Active is Wrong Key Lifecycle State, as
 TC-PKCS12-2-20 expects of 2.0. The friendly name is the key's PKCS#12 Friendly Name,
 else "alias" (§4.39). pyca/cryptography writes the container (its best available
 encryption: AES-256-CBC with PBKDF2).
+
+Get of a certificate (§6.1.19: "either that of a private key or certificate") gives the
+same container, answered as a Private Key: the certificate's private key (its Private
+Key Link, else its Public Key Link's Private Key Link; Key Format Type Not Supported if
+neither leads to one), the certificate and the chain above it. The password and friendly
+name are the certificate's, else the key's. The key must be one Get could give: the
+caller's to get, Extractable, and not Sensitive (a container is no wrapping).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server import certificates, formats
 from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.crypto.pyca import key_block
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.objects import new_record, require_material
@@ -117,6 +125,11 @@ def chain_of(context: RequestContext, record: ObjectRecord) -> list[x509.Certifi
         if public is not None:
             public_record = context.load(public)
             uid = _one(linked(public_record.attributes, *ISSUER_LINKS), public_record.uid)
+    return _chain_from(context, uid)
+
+
+def _chain_from(context: RequestContext, uid: str | None) -> list[x509.Certificate]:
+    """The certificate `uid` and each issuer's above it, by PKCS#12 Certificate or Certificate Links."""
     chain: list[x509.Certificate] = []
     seen: set[str] = set()
     while uid is not None and uid not in seen and len(chain) < MAX_CHAIN:
@@ -126,18 +139,56 @@ def chain_of(context: RequestContext, record: ObjectRecord) -> list[x509.Certifi
     return chain
 
 
-def container(context: RequestContext, record: ObjectRecord, material: Structure) -> PrivateKey:
-    """The private key as a PKCS#12 container (Get with Key Format Type PKCS#12)."""
-    block = getattr(material, "key_block", None)
-    if record.object_type is not ObjectType.PRIVATE_KEY or not isinstance(block, KeyBlock):
+def _key_of_certificate(context: RequestContext, certificate: ObjectRecord) -> ObjectRecord:
+    """The private key the certificate's links lead to, if Get could give it."""
+    uid = _one(linked(certificate.attributes, LinkType.PRIVATE_KEY_LINK), certificate.uid)
+    if uid is None:
+        public = _one(linked(certificate.attributes, LinkType.PUBLIC_KEY_LINK), certificate.uid)
+        if public is not None:
+            uid = _one(linked(context.load(public).attributes, LinkType.PRIVATE_KEY_LINK), public)
+    if uid is None:
         raise KmipError(
             ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED,
-            f"PKCS#12 is given for private keys, not for a {record.object_type.name}",
+            f"a PKCS#12 of the certificate {certificate.uid} holds its private key: no link leads to one"
+            " (Private Key Link, or Public Key Link then Private Key Link)",
         )
+    key = context.load(uid)
+    if key.object_type is not ObjectType.PRIVATE_KEY:
+        raise KmipError(
+            ResultReason.INVALID_OBJECT_TYPE, f"{uid}, linked as a private key, is a {key.object_type.name}"
+        )
+    if key.attributes.get(Tag.EXTRACTABLE) is False:
+        raise KmipError(ResultReason.NOT_EXTRACTABLE, f"the private key {uid} is not extractable")
+    if key.attributes.get(Tag.SENSITIVE) is True:
+        raise KmipError(ResultReason.SENSITIVE, f"the private key {uid} is Sensitive: it leaves only wrapped")
+    return key
+
+
+def container(context: RequestContext, record: ObjectRecord, material: Structure) -> PrivateKey:
+    """The private key, or a certificate with its private key, as a PKCS#12 container."""
+    block: KeyBlock | None
+    owners: tuple[ObjectRecord, ...]  # whose password and friendly name apply, first found
+    if record.object_type is ObjectType.CERTIFICATE:
+        key_record = _key_of_certificate(context, record)
+        block = key_block(key_record)  # Key Value Not Present if none, or stored wrapped
+        owners = (record, key_record)
+        chain = _chain_from(context, record.uid)
+    else:
+        block = getattr(material, "key_block", None)
+        if record.object_type is not ObjectType.PRIVATE_KEY:
+            raise KmipError(
+                ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED,
+                f"PKCS#12 is given for private keys and certificates, not for a {record.object_type.name}",
+            )
+        owners = (record,)
+        chain = chain_of(context, record)
+    if not isinstance(block, KeyBlock):
+        raise KmipError(ResultReason.KEY_VALUE_NOT_PRESENT, f"{owners[-1].uid} holds no key value")
     key = formats.load_key(block, True)
-    password = password_of(context, record.attributes, record.uid)
-    chain = chain_of(context, record)
-    name = record.attributes.get(Tag.PKCS_12_FRIENDLY_NAME) or DEFAULT_FRIENDLY_NAME
+    with_link = next((o for o in owners if linked(o.attributes, LinkType.PKCS_12_PASSWORD_LINK)), owners[-1])
+    password = password_of(context, with_link.attributes, with_link.uid)
+    names = [o.attributes.get(Tag.PKCS_12_FRIENDLY_NAME) for o in owners]
+    name = next((n for n in names if n is not None), DEFAULT_FRIENDLY_NAME)
     try:
         der = pkcs12.serialize_key_and_certificates(
             name.encode(),
@@ -154,6 +205,11 @@ def container(context: RequestContext, record: ObjectRecord, material: Structure
     return PrivateKey(
         key_block=KeyBlock(key_format_type=KeyFormatType.PKCS_12, key_value=KeyValue(key_material=der))
     )
+
+
+def answered_as(record: ObjectRecord, value: Structure) -> ObjectType:
+    """The Object Type a Get or Export answers: a PKCS#12 container is a Private Key, a certificate's too."""
+    return ObjectType.PRIVATE_KEY if is_container(value) else record.object_type
 
 
 def is_container(material: Structure) -> TypeGuard[PrivateKey]:

@@ -4,8 +4,9 @@ Known answers: TC-SJ-2-20's four GF(2^8) shares of 0102...10 (any two join back 
 and the split with its coefficient reproduces them), small splits computed by hand in
 GF(2^8) mod 0x11D, GF(2^16) = GF(2^8)[y]/(y^2+y+0x3A) and GF(257). On the server: every
 method splits and joins a key back (each subset of Threshold parts), private keys and
-secret data too; refusals carry their reasons. A PKCS#12 the server writes is opened by
-pyca/cryptography with the linked password and holds the key, its certificate and chain;
+secret data too; refusals carry their reasons. A PKCS#12 the server writes (of a key,
+or of a certificate with its key) is opened by pyca/cryptography (and OpenSSL) with the
+linked password and holds the key, its certificate and chain;
 one pyca writes is registered as the key (PKCS#8) and its certificates, linked.
 """
 
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import subprocess
+import tempfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -356,12 +360,19 @@ def chain(v2: KmipClient) -> dict[str, Any]:
     inter = certificate("Inter", inter_key, ("Root", root_key))
     leaf = certificate("Leaf", key, ("Inter", inter_key))
     password = register_object(v2, OT.SECRET_DATA, secret_data(b"p4ssword"), U.DERIVE_KEY)
-    _public, private = register_pair(v2, key, A.RSA, (U.VERIFY, U.SIGN), (Tag.PKCS_12_FRIENDLY_NAME, "mykey"))
+    public, private = register_pair(v2, key, A.RSA, (U.VERIFY, U.SIGN), (Tag.PKCS_12_FRIENDLY_NAME, "mykey"))
     uids = [register_certificate(v2, cert) for cert in (leaf, inter, root)]
     link(v2, private, LinkType.PKCS_12_PASSWORD_LINK, password)
     for source, target in zip([private, *uids[:2]], uids, strict=True):
         link(v2, source, LinkType.PKCS_12_CERTIFICATE_LINK, target)
-    return {"key": key, "certs": [leaf, inter, root], "private": private, "uids": uids, "password": password}
+    return {
+        "key": key,
+        "certs": [leaf, inter, root],
+        "private": private,
+        "public": public,
+        "uids": uids,
+        "password": password,
+    }
 
 
 def test_pkcs12_holds_the_key_and_its_chain(v2: KmipClient, chain: dict[str, Any]) -> None:
@@ -400,9 +411,64 @@ def test_pkcs12_refusals(v2: KmipClient, chain: dict[str, Any]) -> None:
     link(v2, symmetric_password, LinkType.PKCS_12_PASSWORD_LINK, aes)
     assert get(symmetric_password) is R.BAD_PASSWORD  # the password is no Secret Data
 
-    assert get(chain["uids"][0]) is R.KEY_FORMAT_TYPE_NOT_SUPPORTED  # a certificate, not a private key
+    assert (
+        get(chain["uids"][0]) is R.KEY_FORMAT_TYPE_NOT_SUPPORTED
+    )  # a certificate whose links lead to no key
     link(v2, chain["uids"][0], LinkType.PKCS_12_CERTIFICATE_LINK, chain["uids"][2])
     assert get(chain["private"]) is R.INVALID_FIELD  # the leaf now has two issuers: two chains
+
+
+def test_pkcs12_of_a_certificate_holds_its_key_and_chain(v2: KmipClient, chain: dict[str, Any]) -> None:
+    """KMIP 2.1 §6.1.19: Get PKCS#12 of a certificate; its key by Public Key Link, then Private Key Link."""
+    leaf_uid = chain["uids"][0]
+    link(v2, leaf_uid, LinkType.PUBLIC_KEY_LINK, chain["public"])
+    link(v2, chain["public"], LinkType.PRIVATE_KEY_LINK, chain["private"])
+    answer = v2.call(GetRequest(unique_identifier=leaf_uid, key_format_type=KeyFormatType.PKCS_12))
+    assert answer.object_type is OT.PRIVATE_KEY and answer.unique_identifier == leaf_uid
+    der = answer.object.key_block.key_value.key_material
+    opened = pkcs12.load_pkcs12(der, b"p4ssword")  # the key's password: the certificate has none
+    assert opened.key is not None and opened.cert is not None
+    assert opened.key.private_numbers() == chain["key"].private_numbers()  # type: ignore[union-attr]
+    assert opened.cert.certificate == chain["certs"][0] and opened.cert.friendly_name == b"mykey"
+    assert [c.certificate for c in opened.additional_certs] == chain["certs"][1:]
+    if shutil.which("openssl"):  # and OpenSSL reads it: the key and the three certificates
+        with tempfile.NamedTemporaryFile(suffix=".p12") as file:
+            file.write(der)
+            file.flush()
+            shown = subprocess.run(
+                ["openssl", "pkcs12", "-in", file.name, "-passin", "pass:p4ssword", "-nodes"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        assert shown.count("BEGIN CERTIFICATE") == 3 and "BEGIN PRIVATE KEY" in shown
+    # The certificate's own password and friendly name come first.
+    own = register_object(v2, OT.SECRET_DATA, secret_data(b"c3rt"), U.DERIVE_KEY)
+    link(v2, leaf_uid, LinkType.PKCS_12_PASSWORD_LINK, own)
+    v2.call(
+        AddAttributeRequest(
+            unique_identifier=leaf_uid, new_attribute=NewAttribute.of((Tag.PKCS_12_FRIENDLY_NAME, "leaf"))
+        )
+    )
+    again = pkcs12.load_pkcs12(material(v2, leaf_uid, KeyFormatType.PKCS_12)[1], b"c3rt")
+    assert again.cert is not None and again.cert.friendly_name == b"leaf"
+
+
+def test_pkcs12_of_a_certificate_refusals(v2: KmipClient, chain: dict[str, Any]) -> None:
+    def get(uid: str) -> R | None:
+        return refusal(v2, GetRequest(unique_identifier=uid, key_format_type=KeyFormatType.PKCS_12))
+
+    assert get(chain["uids"][1]) is R.KEY_FORMAT_TYPE_NOT_SUPPORTED  # the intermediate: no key of ours
+    key = ec.generate_private_key(ec.SECP256R1())
+    _public, sensitive = register_pair(v2, key, A.EC, (U.VERIFY, U.SIGN), (Tag.SENSITIVE, True))
+    cert = register_certificate(v2, certificate("Sensitive", key))
+    link(v2, cert, LinkType.PRIVATE_KEY_LINK, sensitive)
+    link(v2, cert, LinkType.PKCS_12_PASSWORD_LINK, chain["password"])
+    assert get(cert) is R.SENSITIVE  # a container would carry the key out unwrapped
+    aes = register_key(v2, A.AES, os.urandom(16), U.ENCRYPT)
+    linked_wrong = register_certificate(v2, certificate("Wrong", key))
+    link(v2, linked_wrong, LinkType.PRIVATE_KEY_LINK, aes)
+    assert get(linked_wrong) is R.INVALID_OBJECT_TYPE
 
 
 def register_request(data: bytes, password: str) -> RegisterRequest:

@@ -12,6 +12,7 @@ from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.payloads import ExportRequest, ExportResponse
 from pkcs11_kmip.kmip.spec.enums import Operation
 from pkcs11_kmip_server import attributes as forms
+from pkcs11_kmip_server import pkcs12
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.operations.get import get_object
@@ -21,7 +22,11 @@ from pkcs11_kmip_server.operations.get import get_object
 def export(context: RequestContext, request: ExportRequest) -> ExportResponse:
     before = Attributes(entries=list(context.load(request.unique_identifier).attributes.entries))
     record, value = get_object(context, request)
-    response = ExportResponse(object_type=record.object_type, unique_identifier=record.uid, object=value)  # type: ignore[arg-type]
+    response = ExportResponse(
+        object_type=pkcs12.answered_as(record, value),
+        unique_identifier=record.uid,
+        object=value,  # type: ignore[arg-type]
+    )
     if context.is_1x:
         response.attribute_list = forms.to_named_list(before, context.version)
     else:

@@ -31,7 +31,11 @@ from pkcs11_kmip_server.store import ObjectRecord
 @handles(Operation.GET)
 def get(context: RequestContext, request: GetRequest) -> GetResponse:
     record, value = get_object(context, request)
-    return GetResponse(object_type=record.object_type, unique_identifier=record.uid, object=value)  # type: ignore[arg-type]
+    return GetResponse(
+        object_type=pkcs12.answered_as(record, value),
+        unique_identifier=record.uid,
+        object=value,  # type: ignore[arg-type]
+    )
 
 
 def get_object(context: RequestContext, request: GetRequest) -> tuple[ObjectRecord, Structure]:
