@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pkcs11_kmip.cryptoki import cmem, wire
+from pkcs11_kmip.cryptoki import cmem, tracing, wire
 from pkcs11_kmip.cryptoki.calls import BY_ID, Call
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
@@ -69,6 +69,11 @@ class Dispatcher:
         self.library = library
 
     def dispatch(self, function_id: int, args: Any, nargs: int) -> int:
+        if tracing.current is not None or function_id == tracing.C_INITIALIZE_ID:
+            return tracing.traced(function_id, lambda: self._dispatch(function_id, args, nargs))
+        return self._dispatch(function_id, args, nargs)
+
+    def _dispatch(self, function_id: int, args: Any, nargs: int) -> int:
         call = BY_ID.get(function_id)
         try:
             if call is None or call.local or nargs != len(call.params):
@@ -90,7 +95,9 @@ class Dispatcher:
 
     def _initialize(self, raw: list[int]) -> None:
         (p_init_args,) = raw
-        self.library.initialize(self._read_init_args(p_init_args) if p_init_args else None)
+        args = self._read_init_args(p_init_args) if p_init_args else None
+        tracing.note(inputs={"flags": args.flags} if args else {"pInitArgs": None})
+        self.library.initialize(args)
 
     def _finalize(self, raw: list[int]) -> None:
         (p_reserved,) = raw
@@ -109,7 +116,11 @@ class Dispatcher:
                 inputs[field.name] = reader(self, field, args)
             elif not args[0]:  # an output-only pointer (a handle, a structure)
                 raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
+        if tracing.current is not None:
+            tracing.note(inputs=inputs)
         rv, outputs = self.library.call(call, inputs)
+        if outputs is not None and tracing.current is not None:
+            tracing.note(outputs=outputs)
         if outputs is not None:
             writes = [
                 writer(
@@ -346,6 +357,7 @@ def connect_from_config() -> Transport | None:
     except config.ConfigError as error:
         log(f"C_Initialize: CKR_GENERAL_ERROR: {error}")
         raise CKRError(CKR.GENERAL_ERROR) from error
+    tracing.configure(found.trace if found is not None else False)
     return None if found is None else Remote(found)
 
 
@@ -366,6 +378,7 @@ def install(ffi: FFI, package_version: str | None = None) -> Dispatcher:
         return dispatcher.dispatch(function_id, args, nargs)
 
     os.register_at_fork(after_in_child=dispatcher.library.after_fork_in_child)
+    tracing.configure()  # PKCS11_KMIP_TRACE: from the first call on
     _installed = dispatcher
     return dispatcher
 
