@@ -16,13 +16,21 @@ import pytest
 from pkcs11 import Attribute, ObjectClass
 
 from pkcs11_kmip.kmip.client import KmipClient
-from pkcs11_kmip.kmip.messages.payloads import CreateRequest, DestroyRequest, GetRequest, RevokeRequest
+from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SymmetricKey
+from pkcs11_kmip.kmip.messages.payloads import (
+    CreateRequest,
+    DestroyRequest,
+    GetRequest,
+    RegisterRequest,
+    RevokeRequest,
+)
 from pkcs11_kmip.kmip.messages.structures import RevocationReason
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     BatchErrorContinuationOption,
     CryptographicAlgorithm,
     CryptographicUsageMask,
+    KeyFormatType,
     ObjectType,
     ResultReason,
     RevocationReasonCode,
@@ -69,16 +77,21 @@ def test_a_created_key_is_a_token_object_with_the_flags_asked_for(
         assert len(key[Attribute.VALUE]) == 32
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "length", "secret_part"),
+    [(A.RSA, 2048, Attribute.PRIVATE_EXPONENT), (A.EC, 256, Attribute.VALUE)],
+)
 def test_a_key_pairs_private_key_is_in_the_token_and_its_public_key_is_not(
-    kmip: KmipClient, hsm_session: Any
+    kmip: KmipClient, hsm_session: Any, algorithm: A, length: int, secret_part: Attribute
 ) -> None:
-    private, public = create_pair(kmip, A.RSA, 2048, (Tag.EXTRACTABLE, False))
+    private, public = create_pair(kmip, algorithm, length, (Tag.EXTRACTABLE, False))
     (key,) = token_objects(hsm_session, private)
     assert key[Attribute.CLASS] == ObjectClass.PRIVATE_KEY
+    assert key[Attribute.LOCAL] is True  # generated inside the token, not imported
     assert key[Attribute.EXTRACTABLE] is False
     assert key[Attribute.SIGN] is True
     with pytest.raises(pkcs11.exceptions.AttributeSensitive):
-        key[Attribute.PRIVATE_EXPONENT]
+        key[secret_part]
     assert token_objects(hsm_session, public) == []  # the database keeps public keys
 
 
@@ -128,3 +141,23 @@ def test_a_rolled_back_create_leaves_no_token_object(kmip: KmipClient, hsm_sessi
     )
     assert items[1].result_reason is ResultReason.OBJECT_NOT_FOUND
     assert all_token_keys(hsm_session) == before
+
+
+def test_a_registered_key_is_imported_into_the_token(kmip: KmipClient, hsm_session: Any) -> None:
+    block = KeyBlock(
+        key_format_type=KeyFormatType.RAW,
+        key_value=KeyValue(key_material=bytes(range(32))),
+        cryptographic_algorithm=A.AES,
+        cryptographic_length=256,
+    )
+    uid = kmip.call(
+        RegisterRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            object=SymmetricKey(key_block=block),
+            attributes=attributes_of((Tag.CRYPTOGRAPHIC_USAGE_MASK, U.ENCRYPT), (Tag.SENSITIVE, True)),
+        )
+    ).unique_identifier
+    (key,) = token_objects(hsm_session, uid)
+    assert key[Attribute.LOCAL] is False  # C_CreateObject, not generated there
+    assert key[Attribute.SENSITIVE] is True
+    assert key[Attribute.VALUE_LEN] == 32

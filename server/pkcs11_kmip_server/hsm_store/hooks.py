@@ -10,7 +10,8 @@ from __future__ import annotations
 from pkcs11_kmip.kmip.messages import Structure
 from pkcs11_kmip.kmip.messages.objects import KeyBlock
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, KeyFormatType, ObjectType
+from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, KeyFormatType, ObjectType, RecommendedCurve
+from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.formats import convert_material
 from pkcs11_kmip_server.hsm_store.store import HsmSession, with_block
@@ -39,9 +40,9 @@ def generator(
     return session
 
 
-def curve_supported(curve: object) -> bool:
-    """Whether the token makes EC keys on this Recommended Curve (P-256, P-384, P-521)."""
-    return curve in CURVE_PARAMS
+def pair_supported(kind: formats.KeyKind, curve: RecommendedCurve | None) -> bool:
+    """Whether the token makes key pairs of this kind: RSA, and EC on P-256, P-384, P-521."""
+    return kind is formats.RSA or (kind is formats.EC and curve in CURVE_PARAMS)
 
 
 def plain_material(record: ObjectRecord, material: Structure) -> Structure:

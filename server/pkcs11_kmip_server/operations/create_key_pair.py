@@ -137,7 +137,7 @@ def create_pair(
     )
     # The HSM key store makes the private key inside its token, once it has an identifier.
     in_hsm = hooks.generator(context, ObjectType.PRIVATE_KEY, spec.algorithm, spec.length)
-    if in_hsm is not None and spec.kind in (formats.RSA, formats.EC) and hooks.curve_supported(spec.curve):
+    if in_hsm is not None and hooks.pair_supported(spec.kind, spec.curve):
         private_block = _placeholder_block(spec, private)
     else:
         in_hsm = None
