@@ -46,8 +46,8 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server import certificates, formats
 from pkcs11_kmip_server.context import RequestContext
-from pkcs11_kmip_server.crypto.pyca import key_block
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.objects import new_record, require_material
 from pkcs11_kmip_server.store import ObjectRecord
@@ -170,7 +170,9 @@ def container(context: RequestContext, record: ObjectRecord, material: Structure
     owners: tuple[ObjectRecord, ...]  # whose password and friendly name apply, first found
     if record.object_type is ObjectType.CERTIFICATE:
         key_record = _key_of_certificate(context, record)
-        block = key_block(key_record)  # Key Value Not Present if none, or stored wrapped
+        block = getattr(hooks.plain_material(key_record, require_material(key_record)), "key_block", None)
+        if block is not None and block.key_wrapping_data is not None:
+            raise KmipError(ResultReason.KEY_VALUE_NOT_PRESENT, f"{key_record.uid} is stored wrapped")
         owners = (record, key_record)
         chain = _chain_from(context, record.uid)
     else:
