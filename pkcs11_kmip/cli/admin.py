@@ -13,9 +13,12 @@ user group a role (reader, user, manager, admin) or a list of operations on an o
 an object group or an object type. The owner of an object always has every right.
 
 This works on the data directory, also while a server runs on it: the server reads the
-access tables on each request, so a change applies to the next request. (Administration
-over KMIP by an admin principal is not built yet.) Every change is appended to
-DIR/audit.log with who made it. Attribute defaults and constraints: see admin_policy.
+access tables on each request, so a change applies to the next request. Every change is
+appended to DIR/audit.log with who made it. With --server HOST:PORT --cert --key --ca (or
+--config DIR/clients/admin/pkcs11-kmip.toml) instead of --data-dir, users, groups and
+grants are changed over KMIP by an administrator of the running server (admin_remote),
+which records each change in its own audit log. Attribute defaults and constraints: see
+admin_policy.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pkcs11_kmip_server.store.access import AccessAdmin, Grant, GroupKind, MemberKind, TargetKind
+    from pkcs11_kmip.cli.admin_remote import RemoteAccess
+    from pkcs11_kmip_server.store.access import Grant, Group, GroupKind, MemberKind, Principal, TargetKind
 
 Action = Callable[[argparse.Namespace], int]
 
@@ -39,8 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     areas = parser.add_subparsers(dest="area", required=True, metavar="AREA")
 
     users = _actions(areas, "users", "principals: certificate CNs and credential usernames")
-    _action(users, "list", "list the users", _list_users)
-    add = _action(users, "add", "add a user, or change a user's password or administrator flag", _add_user)
+    _action(users, "list", "list the users", _list_users, remote=True)
+    add = _action(
+        users, "add", "add a user, or change a user's password or administrator flag", _add_user, remote=True
+    )
     add.add_argument("name")
     role = add.add_mutually_exclusive_group()
     role.add_argument(
@@ -52,27 +58,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
     secret.add_argument(
         "--no-password", action="store_true", help="no password (a certificate user); keep any it has"
     )
-    remove = _action(users, "remove", "remove a user, their group memberships and grants", _remove_user)
+    remove = _action(
+        users, "remove", "remove a user, their group memberships and grants", _remove_user, remote=True
+    )
     remove.add_argument("name")
 
     groups = _actions(areas, "groups", "user groups and object groups (they nest; cycles are refused)")
-    _action(groups, "list", "list the groups and their members", _list_groups).add_argument(
+    _action(groups, "list", "list the groups and their members", _list_groups, remote=True).add_argument(
         "--objects", action="store_true", help="object groups only"
     )
     for name, help_text, run in (
         ("add", "create a group and/or add members", _add_group),
         ("remove", "remove members, or (with none named) the group", _remove_group),
     ):
-        action = _action(groups, name, help_text, run)
+        action = _action(groups, name, help_text, run, remote=True)
         action.add_argument("name")
         action.add_argument("--objects", action="store_true", help="an object group (else a user group)")
         action.add_argument("--user", action="append", default=[], metavar="USER", help="a member user")
         action.add_argument("--group", action="append", default=[], metavar="GROUP", help="a member group")
 
     grants = _actions(areas, "grants", "who may do what with which objects")
-    listing = _action(grants, "list", "list the grants", _list_grants)
+    listing = _action(grants, "list", "list the grants", _list_grants, remote=True)
     listing.add_argument("--to", metavar="NAME", help="only the grants to this user or group")
-    add = _action(grants, "add", "grant a role or operations", _add_grant)
+    add = _action(grants, "add", "grant a role or operations", _add_grant, remote=True)
     grantee = add.add_mutually_exclusive_group(required=True)
     grantee.add_argument("--user", help="the user it is granted to")
     grantee.add_argument("--group", help="the user group it is granted to")
@@ -85,7 +93,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     what = add.add_mutually_exclusive_group(required=True)
     what.add_argument("--role", choices=("reader", "user", "manager", "admin"))
     what.add_argument("--operations", metavar="OPS", help="comma-separated, e.g. Get,GetAttributes,Locate")
-    remove = _action(grants, "remove", "remove a grant by its id", _remove_grant)
+    remove = _action(grants, "remove", "remove a grant by its id", _remove_grant, remote=True)
     remove.add_argument("id", type=int)
 
     from pkcs11_kmip.cli.admin_policy import configure_policy
@@ -98,9 +106,26 @@ def _actions(areas: Any, name: str, help_text: str) -> Any:
     return parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
 
-def _action(actions: Any, name: str, help_text: str, run: Action) -> argparse.ArgumentParser:
+def _action(
+    actions: Any, name: str, help_text: str, run: Action, remote: bool = False
+) -> argparse.ArgumentParser:
+    """One command; `remote`: it also works against a running server over KMIP."""
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
-    parser.add_argument("--data-dir", type=Path, required=True)
+    if not remote:
+        parser.add_argument("--data-dir", type=Path, required=True)
+    else:
+        where = parser.add_mutually_exclusive_group(required=True)
+        where.add_argument("--data-dir", type=Path, help="the server's data directory")
+        where.add_argument("--server", metavar="HOST:PORT", help="a running server, over KMIP")
+        where.add_argument(
+            "--config",
+            type=Path,
+            metavar="FILE",
+            help="a client configuration (pkcs11-kmip.toml) to reach it",
+        )
+        parser.add_argument("--cert", metavar="C", help="with --server: the administrator's certificate")
+        parser.add_argument("--key", metavar="K", help="with --server: its private key")
+        parser.add_argument("--ca", metavar="CA", help="with --server: the CA of the server's certificate")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(run=_guarded(run))
     return parser
@@ -112,11 +137,12 @@ class _Refused(Exception):
 
 def _guarded(run: Action) -> Action:
     def guarded(options: argparse.Namespace) -> int:
+        from pkcs11_kmip.cli.admin_remote import RemoteError
         from pkcs11_kmip_server.store.access import AccessAdminError
 
         try:
             return run(options)
-        except (_Refused, AccessAdminError, ValueError) as error:
+        except (_Refused, AccessAdminError, RemoteError, ValueError) as error:
             print(f"pkcs11-kmip: {error}", file=sys.stderr)
             return 1
 
@@ -134,15 +160,91 @@ def store_path(options: argparse.Namespace) -> Path:
     return config.path(config.store_path)
 
 
-@contextmanager
-def _access(options: argparse.Namespace) -> Iterator[AccessAdmin]:
-    from pkcs11_kmip_server.store.access import AccessAdmin
+class _LocalAccess:
+    """The users, groups and grants of a data directory (the store's tables and
+    DIR/users.toml), each change appended to DIR/audit.log; the same methods as
+    admin_remote.RemoteAccess."""
 
-    admin = AccessAdmin.open(store_path(options))
+    def __init__(self, options: argparse.Namespace) -> None:
+        from pkcs11_kmip_server.store.access import AccessAdmin
+
+        self.options = options
+        self.admin = AccessAdmin.open(store_path(options))
+
+    def close(self) -> None:
+        self.admin.close()
+
+    def users(self) -> list[tuple[Principal, bool]]:
+        from pkcs11_kmip_server.auth import password_users
+
+        with_password = password_users(self.options.data_dir)
+        return [(user, user.name in with_password) for user in self.admin.users()]
+
+    def add_user(self, name: str, admin: bool | None, password: str | None) -> bool:
+        from pkcs11_kmip_server.auth import add_user
+
+        new = self.admin.add_user(name, admin)
+        if password is not None:
+            add_user(self.options.data_dir, name, password)
+        change = {"admin": admin} if admin is not None else {}
+        action = "user added" if new else "user changed"
+        _record(self.options, action, user=name, **change, password_set=password is not None)
+        return new
+
+    def remove_user(self, name: str) -> None:
+        from pkcs11_kmip_server.auth import remove_user
+
+        self.admin.remove_user(name)
+        remove_user(self.options.data_dir, name)
+        _record(self.options, "user removed", user=name)
+
+    def groups(self, kind: GroupKind | None) -> list[Group]:
+        return self.admin.groups(kind)
+
+    def add_group(self, kind: GroupKind, name: str, users: Sequence[str], groups: Sequence[str]) -> None:
+        self.admin.add_group(kind, name, users, groups)
+        _record(self.options, "group added", group_kind=kind, group=name, users=users, groups=groups)
+
+    def remove_group(self, kind: GroupKind, name: str, users: Sequence[str], groups: Sequence[str]) -> None:
+        self.admin.remove_group(kind, name, users, groups)
+        action = "group removed" if not (users or groups) else "group members removed"
+        _record(self.options, action, group_kind=kind, group=name, users=users, groups=groups)
+
+    def grants(self, grantee: str | None) -> list[Grant]:
+        return self.admin.grants(grantee)
+
+    def add_grant(
+        self,
+        grantee_kind: MemberKind,
+        grantee: str,
+        target_kind: TargetKind,
+        target: str | int,
+        operations: Sequence[int],
+        role: str | None,
+    ) -> Grant:
+        grant_id = self.admin.add_grant(
+            grantee_kind, grantee, target_kind, target, operations, role, getpass.getuser()
+        )
+        grant = next(grant for grant in self.admin.grants() if grant.id == grant_id)
+        _record(self.options, "grant added", grant=_grant_row(grant))
+        return grant
+
+    def remove_grant(self, grant_id: int) -> Grant:
+        grant = self.admin.remove_grant(grant_id)
+        _record(self.options, "grant removed", grant=_grant_row(grant))
+        return grant
+
+
+@contextmanager
+def _access(options: argparse.Namespace) -> Iterator[_LocalAccess | RemoteAccess]:
+    """The data directory's tables, or (--server, --config) the running server's over KMIP."""
+    from pkcs11_kmip.cli.admin_remote import RemoteAccess, client_from
+
+    access = _LocalAccess(options) if options.data_dir is not None else RemoteAccess(client_from(options))
     try:
-        yield admin
+        yield access
     finally:
-        admin.close()
+        access.close()
 
 
 def _record(options: argparse.Namespace, action: str, **details: Any) -> None:
@@ -180,27 +282,22 @@ def _cell(value: Any) -> str:
 
 
 def _list_users(options: argparse.Namespace) -> int:
-    from pkcs11_kmip_server.auth import password_users
-
-    with _access(options) as admin:
-        users = admin.users()
-    with_password = password_users(options.data_dir)
+    with _access(options) as access:
+        users = access.users()
     rows = [
         {
             "name": user.name,
             "admin": user.admin,
-            "password": user.name in with_password,
+            "password": with_password,
             "groups": user.groups,
             "created": user.created,
         }
-        for user in users
+        for user, with_password in users
     ]
     return _print(options, ("name", "admin", "password", "groups", "created"), rows)
 
 
 def _add_user(options: argparse.Namespace) -> int:
-    from pkcs11_kmip_server.auth import add_user
-
     password = None
     if options.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -208,39 +305,30 @@ def _add_user(options: argparse.Namespace) -> int:
         password = getpass.getpass(f"password for {options.name}: ")
     if password == "":
         raise _Refused("an empty password is not accepted")
-    with _access(options) as admin:
-        new = admin.add_user(options.name, options.admin)
-    if password is not None:
-        add_user(options.data_dir, options.name, password)
-    change = {"admin": options.admin} if options.admin is not None else {}
-    _record(
-        options,
-        "user added" if new else "user changed",
-        user=options.name,
-        **change,
-        password_set=password is not None,
-    )
-    print(f"user {options.name} saved in {options.data_dir}")
+    with _access(options) as access:
+        access.add_user(options.name, options.admin, password)
+    print(f"user {options.name} saved in {_where(options)}")
     return 0
 
 
 def _remove_user(options: argparse.Namespace) -> int:
-    from pkcs11_kmip_server.auth import remove_user
-
-    with _access(options) as admin:
-        admin.remove_user(options.name)
-    remove_user(options.data_dir, options.name)
-    _record(options, "user removed", user=options.name)
+    with _access(options) as access:
+        access.remove_user(options.name)
     print(f"user {options.name} removed")
     return 0
+
+
+def _where(options: argparse.Namespace) -> str:
+    """What the command changed, for its messages."""
+    return str(options.data_dir or options.server or options.config)
 
 
 # --- groups ----------------------------------------------------------------------------------
 
 
 def _list_groups(options: argparse.Namespace) -> int:
-    with _access(options) as admin:
-        groups = admin.groups("object" if options.objects else None)
+    with _access(options) as access:
+        groups = access.groups("object" if options.objects else None)
     rows = [
         {
             "kind": group.kind,
@@ -255,28 +343,17 @@ def _list_groups(options: argparse.Namespace) -> int:
 
 def _add_group(options: argparse.Namespace) -> int:
     kind: GroupKind = "object" if options.objects else "user"
-    with _access(options) as admin:
-        admin.add_group(kind, options.name, options.user, options.group)
-    _record(
-        options, "group added", group_kind=kind, group=options.name, users=options.user, groups=options.group
-    )
+    with _access(options) as access:
+        access.add_group(kind, options.name, options.user, options.group)
     print(f"{kind} group {options.name} saved")
     return 0
 
 
 def _remove_group(options: argparse.Namespace) -> int:
     kind: GroupKind = "object" if options.objects else "user"
-    with _access(options) as admin:
-        admin.remove_group(kind, options.name, options.user, options.group)
+    with _access(options) as access:
+        access.remove_group(kind, options.name, options.user, options.group)
     whole = not (options.user or options.group)
-    _record(
-        options,
-        "group removed" if whole else "group members removed",
-        group_kind=kind,
-        group=options.name,
-        users=options.user,
-        groups=options.group,
-    )
     print(f"{kind} group {options.name} removed" if whole else f"members removed from {options.name}")
     return 0
 
@@ -285,26 +362,16 @@ def _remove_group(options: argparse.Namespace) -> int:
 
 
 def _list_grants(options: argparse.Namespace) -> int:
-    with _access(options) as admin:
-        grants = admin.grants(options.to)
+    with _access(options) as access:
+        grants = access.grants(options.to)
     rows = [_grant_row(grant) for grant in grants]
     return _print(options, ("id", "to", "on", "role", "operations", "created", "created_by"), rows)
 
 
 def _grant_row(grant: Grant) -> dict[str, Any]:
-    from pkcs11_kmip.kmip.spec.enums import ObjectType
-    from pkcs11_kmip_server.access import display_name
+    from pkcs11_kmip_server.administration import grant_details
 
-    target = ObjectType(int(grant.target)).name if grant.target_kind == "type" else grant.target
-    return {
-        "id": grant.id,
-        "to": f"{grant.grantee_kind}:{grant.grantee}",
-        "on": f"{grant.target_kind}:{target}",
-        "role": grant.role,
-        "operations": [display_name(operation) for operation in grant.operations],
-        "created": grant.created,
-        "created_by": grant.created_by,
-    }
+    return {**grant_details(grant), "created": grant.created, "created_by": grant.created_by}
 
 
 def _object_type(text: str) -> int:
@@ -336,22 +403,18 @@ def _add_grant(options: argparse.Namespace) -> int:
         target_kind, target = "group", options.object_group
     else:
         target_kind, target = "type", _object_type(options.object_type)
-    who = getpass.getuser()
-    with _access(options) as admin:
-        grant_id = admin.add_grant(grantee_kind, grantee, target_kind, target, operations, options.role, who)
-        grant = next(grant for grant in admin.grants() if grant.id == grant_id)
+    with _access(options) as access:
+        grant = access.add_grant(grantee_kind, grantee, target_kind, target, operations, options.role)
     row = _grant_row(grant)
-    _record(options, "grant added", grant=row)
     if options.json:
         print(json.dumps(row, indent=2))
     else:
-        print(f"grant {grant_id}: {row['to']} on {row['on']}: {options.role or ','.join(row['operations'])}")
+        print(f"grant {grant.id}: {row['to']} on {row['on']}: {options.role or ','.join(row['operations'])}")
     return 0
 
 
 def _remove_grant(options: argparse.Namespace) -> int:
-    with _access(options) as admin:
-        grant = admin.remove_grant(options.id)
-    _record(options, "grant removed", grant=_grant_row(grant))
+    with _access(options) as access:
+        access.remove_grant(options.id)
     print(f"grant {options.id} removed")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -14,6 +15,8 @@ from pkcs11_kmip_server.jobs import AsyncJobs
 from pkcs11_kmip_server.store import ObjectRecord, StoreSession
 
 if TYPE_CHECKING:
+    from pkcs11_kmip_server.audit import AuditLog
+    from pkcs11_kmip_server.auth import PasswordUsers
     from pkcs11_kmip_server.crypto.services import CryptoServices
     from pkcs11_kmip_server.engine import Peer
     from pkcs11_kmip_server.hsm.service import Pkcs11Service
@@ -44,6 +47,18 @@ class RequestContext:
     operation: Operation | None = None
     # The connection the message came on (PKCS#11 contexts are bound to it).
     peer: Peer | None = None
+    # DIR/audit.log and DIR/users.toml, for the administration operations.
+    audit: AuditLog | None = None
+    users: PasswordUsers | None = None
+    # What to do once the message's transaction has committed (an administrative change's
+    # audit line, a password written beside the store): nothing if it is rolled back.
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def committed(self) -> None:
+        """The transaction committed: run what waited for it."""
+        for action in self.after_commit:
+            action()
+        self.after_commit.clear()
 
     @property
     def is_1x(self) -> bool:

@@ -354,12 +354,15 @@ class Engine:
                         crypto=self.crypto,
                         pkcs11=self.pkcs11,
                         peer=peer,
+                        audit=self.audit,
+                        users=self.users,
                     )
                     outcomes = self._run_items(context, batch, option)
                     failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
                     # A lone item runs without a savepoint: its failure rolls back the lot.
                     if failed and (option is BatchErrorContinuationOption.UNDO or len(batch) == 1):
                         raise _Undo(outcomes)
+                context.committed()
                 return outcomes
             except _Undo as undo:
                 return [_undone(o) for o in undo.outcomes]

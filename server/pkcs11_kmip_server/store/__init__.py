@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pkcs11_kmip.kmip.messages import Attributes, Structure
 from pkcs11_kmip.kmip.spec.enums import ObjectType
-from pkcs11_kmip_server.store.access import Rights
+from pkcs11_kmip_server.store.access import AccessAdmin, Rights
 from pkcs11_kmip_server.store.jobs import JobTable
 from pkcs11_kmip_server.store.policy import PolicyTables
 
@@ -91,6 +91,10 @@ class StoreSession(Protocol):
 
     def policy(self) -> PolicyTables:
         """The attribute defaults and constraints (store.policy), read in this transaction."""
+        ...
+
+    def access(self) -> AccessAdmin:
+        """The users, groups and grants (store.access), changed in this transaction."""
         ...
 
     def jobs(self) -> JobTable:

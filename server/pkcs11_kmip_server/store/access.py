@@ -256,6 +256,10 @@ class AccessAdminError(Exception):
     """A change the access tables refuse: an unknown name, a duplicate, a group cycle."""
 
 
+class AccessNotFound(AccessAdminError):
+    """The change names a user, group, membership or grant that is not there."""
+
+
 @dataclass(frozen=True)
 class Rights:
     """What one principal may do with one object through the access tables (not ownership)."""
@@ -330,11 +334,15 @@ def _delete_grants(where: str, parameters: Sequence[Any]) -> list[tuple[str, Seq
 class AccessAdmin:
     """Changes to the access tables, one transaction each, checked before they are made."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, in_transaction: bool = False) -> None:
         """`connection` in autocommit mode (isolation_level=None): each change is one
-        transaction begun here, checks and writes together."""
+        transaction begun here, checks and writes together. `in_transaction`: the
+        connection is inside a store session's transaction (a KMIP request), whose commit
+        or rollback the changes follow; the tables exist already."""
         self.connection = connection
-        connection.executescript(ACCESS_SCHEMA)
+        self._in_transaction = in_transaction
+        if not in_transaction:
+            connection.executescript(ACCESS_SCHEMA)
 
     @classmethod
     def open(cls, path: Path) -> AccessAdmin:
@@ -349,6 +357,9 @@ class AccessAdmin:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        if self._in_transaction:
+            yield
+            return
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -404,7 +415,7 @@ class AccessAdmin:
         """Remove a user with their group memberships and the grants to them (not their objects)."""
         with self._transaction():
             if not self.user_exists(name):
-                raise AccessAdminError(f"no user {name!r}")
+                raise AccessNotFound(f"no user {name!r}")
             self._write(
                 [
                     (
@@ -453,7 +464,7 @@ class AccessAdmin:
                 )
             for user in users:
                 if not self.user_exists(user):
-                    raise AccessAdminError(f"no user {user!r} (add it with `pkcs11-kmip admin users add`)")
+                    raise AccessNotFound(f"no user {user!r} (add it with `pkcs11-kmip admin users add`)")
             for member in groups:
                 if member == name or name in self._contained(kind, member):
                     raise AccessAdminError(
@@ -502,7 +513,7 @@ class AccessAdmin:
         """Remove members; with none named, the group itself (its memberships, and grants to it)."""
         with self._transaction():
             if not self.group_exists(kind, name):
-                raise AccessAdminError(f"no {kind} group {name!r}")
+                raise AccessNotFound(f"no {kind} group {name!r}")
             if users or groups:
                 statements: list[tuple[str, Sequence[Any]]] = []
                 for member_kind, members in (("user", users), ("group", groups)):
@@ -510,7 +521,7 @@ class AccessAdmin:
                         key = (kind, name, member_kind, member)
                         found = self.connection.execute(f"SELECT 1 FROM access_member WHERE {_MEMBER}", key)
                         if found.fetchone() is None:
-                            raise AccessAdminError(f"{member_kind} {member!r} is not a member of {name!r}")
+                            raise AccessNotFound(f"{member_kind} {member!r} is not a member of {name!r}")
                         statements.append((f"DELETE FROM access_member WHERE {_MEMBER}", key))
                 self._write(statements)
                 return
@@ -576,9 +587,9 @@ class AccessAdmin:
         """Record a grant; its id (used to remove it)."""
         with self._transaction():
             if grantee_kind == "user" and not self.user_exists(grantee):
-                raise AccessAdminError(f"no user {grantee!r} (add it with `pkcs11-kmip admin users add`)")
+                raise AccessNotFound(f"no user {grantee!r} (add it with `pkcs11-kmip admin users add`)")
             if grantee_kind == "group" and not self.group_exists("user", grantee):
-                raise AccessAdminError(
+                raise AccessNotFound(
                     f"no user group {grantee!r} (add it with `pkcs11-kmip admin groups add`)"
                 )
             wanted = sorted(set(operations))
@@ -603,6 +614,6 @@ class AccessAdmin:
         with self._transaction():
             found = [grant for grant in self.grants() if grant.id == grant_id]
             if not found:
-                raise AccessAdminError(f"no grant {grant_id}")
+                raise AccessNotFound(f"no grant {grant_id}")
             self._write(_delete_grants("id = ?", (grant_id,)))
             return found[0]

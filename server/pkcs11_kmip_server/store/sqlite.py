@@ -51,6 +51,7 @@ from pkcs11_kmip_server.store import (
 )
 from pkcs11_kmip_server.store.access import (
     ACCESS_SCHEMA,
+    AccessAdmin,
     GrantCache,
     Rights,
     rights,
@@ -341,6 +342,9 @@ class SqliteSession:
 
     def jobs(self) -> JobTable:
         return JobTable(self._execute, self.sealer)
+
+    def access(self) -> AccessAdmin:
+        return AccessAdmin(self.connection, in_transaction=True)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -1,0 +1,181 @@
+"""`pkcs11-kmip admin ... --server HOST:PORT`: the same changes, sent to a running server over KMIP.
+
+Users, groups and grants go in this product's extension operations
+(pkcs11_kmip.kmip.messages.access_admin); the server runs them only for its
+administrators and writes each change to its own audit log, so nothing is recorded
+here. The client identity is --cert/--key/--ca, or --config naming a client
+configuration such as DIR/clients/admin/pkcs11-kmip.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pkcs11_kmip.kmip.client import KmipClient, KmipConnectionError, KmipResultError
+from pkcs11_kmip.kmip.messages.access_admin import (
+    AccessGrant,
+    AccessGroup,
+    AddGrantRequest,
+    AddGroupRequest,
+    AddUserRequest,
+    GetAccessRequest,
+    GetAccessResponse,
+    RemoveGrantRequest,
+    RemoveGroupRequest,
+    RemoveUserRequest,
+)
+from pkcs11_kmip.kmip.messages.payloads import RequestPayload
+from pkcs11_kmip.kmip.spec.enums import ObjectType, Operation
+
+if TYPE_CHECKING:
+    from pkcs11_kmip_server.store.access import Grant, Group, GroupKind, MemberKind, Principal, TargetKind
+
+
+class RemoteError(Exception):
+    """The server refused the change, or could not be reached (the message says which)."""
+
+
+def client_from(options: argparse.Namespace) -> KmipClient:
+    """A client for --server/--cert/--key/--ca, or for the configuration --config names."""
+    from pkcs11_kmip.cli.conformance import _address
+
+    if options.config is not None:
+        from pkcs11_kmip.cryptoki.config import ConfigError, load
+
+        try:
+            config = load(options.config)
+        except ConfigError as error:
+            raise RemoteError(str(error)) from None
+        return KmipClient(
+            config.host,
+            config.port,
+            cert=config.certificate,
+            key=config.key,
+            ca=config.ca,
+            timeout=config.timeout,
+            server_hostname=config.server_name,
+        )
+    address = _address(options.server)
+    if address is None:
+        raise RemoteError("--server takes HOST:PORT")
+    if not (options.cert and options.key and options.ca):
+        raise RemoteError("--server needs --cert, --key and --ca (or use --config)")
+    try:
+        return KmipClient(address[0], address[1], cert=options.cert, key=options.key, ca=options.ca)
+    except OSError as error:
+        raise RemoteError(f"cannot use the client identity: {error}") from None
+
+
+class RemoteAccess:
+    """The admin command's view of a running server's users, groups and grants."""
+
+    def __init__(self, client: KmipClient) -> None:
+        self.client = client
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _call(self, payload: RequestPayload) -> Any:
+        try:
+            return self.client.call(payload)
+        except KmipResultError as error:
+            reason = error.reason.name.replace("_", " ").title() if error.reason is not None else "failed"
+            raise RemoteError(f"the server refused: {reason}: {error.message or ''}".rstrip(": ")) from None
+        except KmipConnectionError as error:
+            raise RemoteError(str(error)) from None
+
+    def _everything(self) -> GetAccessResponse:
+        answer: GetAccessResponse = self._call(GetAccessRequest())
+        return answer
+
+    def users(self) -> list[tuple[Principal, bool]]:
+        from pkcs11_kmip_server.store.access import Principal
+
+        return [
+            (
+                Principal(user.name or "", bool(user.admin), user.created or "", list(user.groups)),
+                bool(user.has_password),
+            )
+            for user in self._everything().users
+        ]
+
+    def add_user(self, name: str, admin: bool | None, password: str | None) -> bool:
+        answer = self._call(AddUserRequest(name=name, admin=admin, password=password))
+        return bool(answer.new)
+
+    def remove_user(self, name: str) -> None:
+        self._call(RemoveUserRequest(name=name))
+
+    def groups(self, kind: GroupKind | None) -> list[Group]:
+        return [_group(group) for group in self._everything().groups if kind is None or group.kind == kind]
+
+    def add_group(self, kind: GroupKind, name: str, users: Sequence[str], groups: Sequence[str]) -> None:
+        wanted = AccessGroup(kind=kind, name=name, users=list(users), groups=list(groups))
+        self._call(AddGroupRequest(group=wanted))
+
+    def remove_group(self, kind: GroupKind, name: str, users: Sequence[str], groups: Sequence[str]) -> None:
+        wanted = AccessGroup(kind=kind, name=name, users=list(users), groups=list(groups))
+        self._call(RemoveGroupRequest(group=wanted))
+
+    def grants(self, grantee: str | None) -> list[Grant]:
+        found = self._everything().grants
+        return [_grant(grant) for grant in found if grantee is None or grant.grantee == grantee]
+
+    def add_grant(
+        self,
+        grantee_kind: MemberKind,
+        grantee: str,
+        target_kind: TargetKind,
+        target: str | int,
+        operations: Iterable[int],
+        role: str | None,
+    ) -> Grant:
+        wanted = AccessGrant(
+            grantee_kind=grantee_kind,
+            grantee=grantee,
+            unique_identifier=str(target) if target_kind == "object" else None,
+            object_group=str(target) if target_kind == "group" else None,
+            object_type=ObjectType(int(target)) if target_kind == "type" else None,
+            role=role,
+            operations=[] if role is not None else [Operation(operation) for operation in operations],
+        )
+        return _grant(self._call(AddGrantRequest(grant=wanted)).grant)
+
+    def remove_grant(self, grant_id: int) -> Grant:
+        return _grant(self._call(RemoveGrantRequest(identifier=grant_id)).grant)
+
+
+def _group(group: AccessGroup) -> Group:
+    from pkcs11_kmip_server.store.access import Group
+
+    kind: GroupKind = "object" if group.kind == "object" else "user"
+    members: list[tuple[MemberKind, str]] = [("user", user) for user in group.users]
+    members += [("group", inner) for inner in group.groups]
+    return Group(kind, group.name or "", members)
+
+
+def _grant(grant: AccessGrant) -> Grant:
+    from pkcs11_kmip_server.store.access import Grant
+
+    target_kind: TargetKind
+    target: str | int
+    if grant.unique_identifier is not None:
+        target_kind, target = "object", grant.unique_identifier
+    elif grant.object_group is not None:
+        target_kind, target = "group", grant.object_group
+    else:
+        target_kind, target = "type", int(grant.object_type or 0)
+    grantee_kind: MemberKind = "group" if grant.grantee_kind == "group" else "user"
+    return Grant(
+        grant.identifier or 0,
+        grantee_kind,
+        grant.grantee or "",
+        target_kind,
+        target,
+        grant.role,
+        sorted(int(operation) for operation in grant.operations),
+        grant.created or "",
+        grant.created_by or "",
+    )
