@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import PyKCS11
+import PyKCS11  # type: ignore[import-untyped]
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
