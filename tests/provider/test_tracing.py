@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pkcs11_kmip.cryptoki import tracing
+from pkcs11_kmip.cryptoki import config, tracing
 from pkcs11_kmip.cryptoki.calls import BY_NAME
 from pkcs11_kmip.cryptoki.constants import CKA, CKM, CKR
 from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, Mechanism, OutData, OutRequest
@@ -105,22 +105,45 @@ def test_a_traced_line_shows_numbers_and_lengths_never_bytes() -> None:
             assert not any(spelled.decode(errors="replace") in text for spelled in spellings(secret))
 
 
-@pytest.mark.parametrize("turned_on", ["configuration", "environment"])
+def test_the_configuration_turns_tracing_on(tmp_path: Path) -> None:
+    path = tmp_path / "pkcs11-kmip.toml"
+    server = '[server]\naddress = "h:1"\nca = "ca"\ncertificate = "c"\nkey = "k"\n'
+    path.write_text(server)
+    assert config.load(path).trace is False
+    path.write_text("trace = true\n" + server)
+    assert config.load(path).trace is True
+    path.write_text('trace = "logs/trace.log"\n' + server)
+    assert config.load(path).trace == tmp_path / "logs/trace.log"
+    for wrong, says in [
+        ("trace = 1\n" + server, "trace must be"),
+        (server + "trace = true\n", "before \\[server\\]"),
+    ]:
+        path.write_text(wrong)
+        with pytest.raises(config.ConfigError, match=says):
+            config.load(path)
+
+
+@pytest.mark.parametrize("turned_on", ["configuration", "configuration-stderr", "environment"])
 def test_a_host_traced_leaves_no_secret_in_the_trace(
     module_path: Path, ours: dict[str, str], token: Token, tmp_path: Path, turned_on: str
 ) -> None:
     trace = tmp_path / "trace.log"
     env = dict(ours)
-    if turned_on == "configuration":
-        config = tmp_path / "pkcs11-kmip.toml"
-        config.write_text('trace = "trace.log"\n' + Path(ours["PKCS11_KMIP_CONFIG"]).read_text())
-        env["PKCS11_KMIP_CONFIG"] = str(config)
+    if turned_on.startswith("configuration"):
+        config_path = tmp_path / "pkcs11-kmip.toml"
+        setting = "true" if turned_on.endswith("stderr") else '"trace.log"'
+        config_path.write_text(f"trace = {setting}\n" + Path(ours["PKCS11_KMIP_CONFIG"]).read_text())
+        env["PKCS11_KMIP_CONFIG"] = str(config_path)
     else:
         env["PKCS11_KMIP_TRACE"] = str(trace)
     done = run([sys.executable, str(HOST), str(module_path), token.label, token.pin], env)
     assert done.returncode == 0, done.stderr
-    written = trace.read_bytes()
-    lines = written.decode().splitlines()
+    if turned_on.endswith("stderr"):
+        lines = [line for line in done.stderr.splitlines() if "] trace " in line]
+        written = "\n".join(lines).encode()
+    else:
+        written = trace.read_bytes()
+        lines = written.decode().splitlines()
     calls = [LINE.match(line) for line in lines]
     assert all(calls), [line for line, call in zip(lines, calls, strict=True) if not call][:3]
     called = {call.group(1) for call in calls if call}
