@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, padding, serialization
+from cryptography.hazmat.primitives import hashes, keywrap, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -33,10 +33,26 @@ from pkcs11_kmip.cryptoki.constants import (
     CKU_USER,
 )
 from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, Mechanism, OutData, OutRequest, Value
-from pkcs11_kmip.kmip.messages import RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage
-from pkcs11_kmip.kmip.messages.payloads import PKCS11Request, PKCS11Response
-from pkcs11_kmip.kmip.messages.structures import ProtocolVersion
-from pkcs11_kmip.kmip.spec.enums import Operation, PKCS11Function, ResultStatus
+from pkcs11_kmip.kmip.messages import (
+    RequestBatchItem,
+    RequestHeader,
+    RequestMessage,
+    RequestPayload,
+    ResponseMessage,
+    ResponsePayload,
+)
+from pkcs11_kmip.kmip.messages.payloads import ActivateRequest, CreateRequest, PKCS11Request, PKCS11Response
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, ProtocolVersion
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    ObjectType,
+    Operation,
+    PKCS11Function,
+    ResultStatus,
+)
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
 from pkcs11_kmip_server.engine import Engine, Peer
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
@@ -44,6 +60,7 @@ from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
 from pkcs11_kmip_server.native import pins
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
+from testsupport.kmip_builders import as_attributes, name
 
 RW = CKF_SERIAL_SESSION | CKF_RW_SESSION
 DATA = b"one key, two protocols"
@@ -58,7 +75,7 @@ def true(type_: int) -> Attribute:
     return Attribute.of(type_, b"\x01")
 
 
-MECHANISM_COUNT = 28  # 23 for keys, 5 digests
+MECHANISM_COUNT = 31  # 23 for keys, 5 digests, 3 key wraps
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
 
@@ -92,6 +109,19 @@ class App:
         self.correlation_value = self.correlation_value or answer.correlation_value
         output = answer.pkcs_11_output_parameters
         return int(answer.pkcs_11_return_code), None if output is None else wire.decode_outputs(call, output)
+
+    def kmip(self, operation: Operation, payload: RequestPayload) -> ResponsePayload:
+        """A KMIP request of the same client, beside its PKCS#11 calls."""
+        message = RequestMessage(
+            header=RequestHeader(protocol_version=ProtocolVersion.of((2, 1)), batch_count=1),
+            batch_items=[RequestBatchItem(operation=operation, request_payload=payload)],
+        )
+        (item,) = ResponseMessage.decode(
+            self.engine.handle(message.encode(), Peer(self.principal))
+        ).batch_items
+        assert item.result_status is ResultStatus.SUCCESS, item.result_message
+        assert isinstance(item.response_payload, ResponsePayload)
+        return item.response_payload
 
     def ok(self, name: str, **inputs: Value) -> dict[str, Value]:
         rv, outputs = self(name, **inputs)
@@ -644,3 +674,150 @@ def test_set_attribute_value_follows_kmip_rules(make_app: Callable[[str], App], 
     assert set_(Attribute.of(CKA.LABEL, b"x"), on=app.session(CKF_SERIAL_SESSION)) == CKR.SESSION_READ_ONLY
     assert set_(Attribute.of(CKA.LABEL, b"")) == CKR.OK  # no label: the Name is deleted
     assert read(app, session, key, CKA.LABEL) == [b""]
+
+
+def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    readable = (Attribute.of(CKA.SENSITIVE, b"\x00"), true(CKA.EXTRACTABLE))
+    kek = app.aes_key(session, (*AES_256, *readable))
+    (kek_value,) = read(app, session, kek, CKA.VALUE)
+    assert isinstance(kek_value, bytes)
+    wrappable = app.aes_key(
+        session,
+        (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"w"), true(CKA.EXTRACTABLE)),
+    )
+    gcm = Mechanism(
+        CKM.AES_GCM, {"pIv": bytes(12), "ulIvBits": 96, "pAAD": None, "ulAADLen": 0, "ulTagBits": 128}
+    )
+
+    def sealed_by(handle: int) -> bytes:
+        app.ok("C_EncryptInit", hSession=session, pMechanism=gcm, hKey=handle)
+        return output(
+            app.ok("C_Encrypt", hSession=session, pData=DATA, pEncryptedData=OutRequest(True, 64)),
+            "pEncryptedData",
+        )
+
+    def wrap(mechanism: Mechanism, wrapping: int, key: int, room: int = 512) -> tuple[int, bytes | None]:
+        rv, outputs = app(
+            "C_WrapKey",
+            hSession=session,
+            pMechanism=mechanism,
+            hWrappingKey=wrapping,
+            hKey=key,
+            pWrappedKey=OutRequest(True, room),
+        )
+        data = outputs["pWrappedKey"] if outputs else None
+        return rv, data.data if isinstance(data, OutData) else None
+
+    def unwrap(mechanism: Mechanism, unwrapping: int, wrapped: bytes, label: bytes) -> tuple[int, int | None]:
+        template = (
+            Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY)),
+            Attribute.of(CKA.KEY_TYPE, ulong(0x1F)),
+            Attribute.of(CKA.LABEL, label),
+        )
+        rv, outputs = app(
+            "C_UnwrapKey",
+            hSession=session,
+            pMechanism=mechanism,
+            hUnwrappingKey=unwrapping,
+            pWrappedKey=wrapped,
+            pTemplate=template,
+        )
+        handle = outputs["phKey"] if outputs else None
+        assert handle is None or isinstance(handle, int)
+        return rv, handle
+
+    # AES-KWP (RFC 5649), KMIP's wrapping for an AES key without Cryptographic Parameters, and
+    # AES-KW (RFC 3394) with a key whose Cryptographic Parameters name it (made through KMIP):
+    # the same bytes a local implementation makes.
+    nist = CryptographicParameters(block_cipher_mode=BlockCipherMode.NIST_KEY_WRAP)
+    created = app.kmip(
+        Operation.CREATE,
+        CreateRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            attributes=as_attributes(
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES),
+                (Tag.CRYPTOGRAPHIC_LENGTH, 256),
+                (
+                    Tag.CRYPTOGRAPHIC_USAGE_MASK,
+                    CryptographicUsageMask.WRAP_KEY | CryptographicUsageMask.UNWRAP_KEY,
+                ),
+                (Tag.CRYPTOGRAPHIC_PARAMETERS, nist),
+                (Tag.NAME, name("kw-kek")),
+                (Tag.SENSITIVE, False),
+                (Tag.EXTRACTABLE, True),
+            ),
+        ),
+    )
+    app.kmip(Operation.ACTIVATE, ActivateRequest(unique_identifier=created.unique_identifier))  # type: ignore[attr-defined]
+    app.ok("C_FindObjectsInit", hSession=session, pTemplate=(Attribute.of(CKA.LABEL, b"kw-kek"),))
+    found = app.ok("C_FindObjects", hSession=session, phObject=OutRequest(True, 2))["phObject"]
+    app.ok("C_FindObjectsFinal", hSession=session)
+    assert isinstance(found, OutData) and isinstance(found.data, tuple)
+    (kw_kek,) = found.data
+    (kw_value,) = read(app, session, kw_kek, CKA.VALUE)
+    assert isinstance(kw_value, bytes)
+    for mechanism, wrapping, wrapping_value, label in (
+        (0x210B, kek, kek_value, b"kwp"),
+        (0x2109, kw_kek, kw_value, b"kw"),
+    ):
+        asked = app.ok(
+            "C_WrapKey",
+            hSession=session,
+            pMechanism=Mechanism(mechanism),
+            hWrappingKey=wrapping,
+            hKey=wrappable,
+            pWrappedKey=OutRequest(False, 0),
+        )
+        assert asked == {"pWrappedKey": OutData(24)}
+        assert wrap(Mechanism(mechanism), wrapping, wrappable, 8) == (CKR.BUFFER_TOO_SMALL, None)
+        rv, wrapped = wrap(Mechanism(mechanism), wrapping, wrappable)
+        assert rv == CKR.OK and wrapped is not None
+        unwrap_locally = (
+            keywrap.aes_key_unwrap if mechanism == 0x2109 else keywrap.aes_key_unwrap_with_padding
+        )
+        value = unwrap_locally(wrapping_value, wrapped)
+        assert sealed_by(wrappable) == AESGCM(value).encrypt(bytes(12), DATA, None)
+        rv, unwrapped = unwrap(Mechanism(mechanism), wrapping, wrapped, label)
+        assert rv == CKR.OK and unwrapped is not None
+        assert sealed_by(unwrapped) == sealed_by(wrappable)
+        assert read(app, session, unwrapped, CKA.LABEL, CKA.SENSITIVE, CKA.LOCAL) == [label, b"\x01", b"\x00"]
+    # The KMIP rule: AES-KW with a key whose Cryptographic Parameters do not name it.
+    assert wrap(Mechanism(0x2109), kek, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)
+
+    # RSA-OAEP: the public key wraps, the private key unwraps.
+    pair = app.ok(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.RSA_PKCS_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.MODULUS_BITS, ulong(2048)),),
+        pPrivateKeyTemplate=(Attribute.of(CKA.LABEL, b"rsa"),),
+    )
+    public, private = pair["phPublicKey"], pair["phPrivateKey"]
+    assert isinstance(public, int) and isinstance(private, int)
+    oaep = Mechanism(0x9, {"hashAlg": CKM.SHA256, "mgf": 0x2, "source": 1, "pSourceData": None})
+    sha1 = Mechanism(0x9, {"hashAlg": CKM.SHA_1, "mgf": 0x1, "source": 1, "pSourceData": None})
+    assert wrap(sha1, public, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)
+    rv, wrapped = wrap(oaep, public, wrappable)
+    assert rv == CKR.OK and wrapped is not None and len(wrapped) == 256
+    rv, unwrapped = unwrap(oaep, private, wrapped, b"oaep")
+    assert rv == CKR.OK and unwrapped is not None and sealed_by(unwrapped) == sealed_by(wrappable)
+
+    # Misuse.
+    kw = Mechanism(0x210B)
+    hidden = app.aes_key(session, (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"ne")))
+    assert wrap(kw, kek, hidden) == (CKR.KEY_UNEXTRACTABLE, None)
+    assert wrap(kw, kek, public) == (CKR.KEY_NOT_WRAPPABLE, None)
+    assert wrap(kw, public, wrappable) == (CKR.WRAPPING_KEY_TYPE_INCONSISTENT, None)
+    assert wrap(oaep, private, wrappable) == (CKR.WRAPPING_KEY_TYPE_INCONSISTENT, None)
+    assert wrap(kw, kek + 100, wrappable) == (CKR.WRAPPING_KEY_HANDLE_INVALID, None)
+    assert wrap(kw, kek, kek + 100) == (CKR.KEY_HANDLE_INVALID, None)
+    assert wrap(Mechanism(0x210B, bytes(8)), kek, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)
+    assert wrap(Mechanism(CKM.AES_GCM), kek, wrappable) == (CKR.MECHANISM_INVALID, None)
+    no_wrap = app.aes_key(
+        session, (*AES_256[:1], Attribute.of(CKA.LABEL, b"nw"), Attribute.of(CKA.WRAP, b"\x00"))
+    )
+    assert wrap(kw, no_wrap, wrappable) == (CKR.KEY_FUNCTION_NOT_PERMITTED, None)
+    assert unwrap(kw, kek, bytes(24), b"bad") == (CKR.WRAPPED_KEY_INVALID, None)
+    assert unwrap(kw, kek + 100, bytes(24), b"bad") == (CKR.UNWRAPPING_KEY_HANDLE_INVALID, None)
+    assert unwrap(kw, kek, b"", b"bad") == (CKR.WRAPPED_KEY_LEN_RANGE, None)

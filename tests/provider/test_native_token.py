@@ -65,6 +65,9 @@ MECHANISMS = {
     "ECDSA": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}",
     **{f"ECDSA-{h}": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}" for h in HASHES},
     **{name: "digest" for name in ("SHA-1", "SHA224", "SHA256", "SHA384", "SHA512")},
+    "AES-KEY-WRAP": "keySize={16,32}, wrap, unwrap",
+    "mechtype-0x210B": "keySize={16,32}, wrap, unwrap",  # CKM_AES_KEY_WRAP_KWP (3.0): unnamed there
+    "RSA-PKCS-OAEP": "keySize={2048,4096}, wrap, unwrap",
 }
 
 

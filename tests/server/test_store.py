@@ -164,3 +164,47 @@ def test_the_cached_grants_follow_every_change_at_the_next_locate(store: SqliteS
         assert statements_of(store, carol())[0] == []
     finally:
         admin.close()
+
+
+def test_a_criterion_within_the_grants_needs_no_rule_per_row(store: SqliteStore) -> None:
+    """Locate by a granted Object Group (or a group nested in one) or a granted Object Type
+    finds only what the grants allow by itself: it runs as without access control (no
+    grant lists, no probe per row), while a criterion outside the grants keeps the rule."""
+    with store.session() as session:
+        for index in range(50, 60):
+            group = "payments-eu" if index % 2 == 0 else "other"
+            attributes = Attributes.of((Tag.NAME, name(f"key-{index}")), (Tag.OBJECT_GROUP, group))
+            session.insert(ObjectRecord(f"uid-{index}", ObjectType.SYMMETRIC_KEY, "alice", attributes, None))
+        attributes = Attributes.of((Tag.NAME, name("carol's")), (Tag.OBJECT_GROUP, "other"))
+        session.insert(ObjectRecord("uid-carol", ObjectType.SECRET_DATA, "carol", attributes, None))
+        attributes = Attributes.of((Tag.NAME, name("dave's")))
+        session.insert(ObjectRecord("uid-opaque", ObjectType.OPAQUE_OBJECT, "dave", attributes, None))
+    admin = AccessAdmin.open(store.path)
+    admin.add_user("carol", admin=False)
+    admin.add_group("object", "payments", groups=["payments-eu"])
+    admin.add_grant("user", "carol", "group", "payments", ROLES["reader"], "reader", "test")
+    admin.add_grant("user", "carol", "type", int(ObjectType.OPAQUE_OBJECT), ROLES["reader"], "reader", "test")
+    admin.close()
+
+    granted_group = AttributeFilter(Tag.OBJECT_GROUP, "payments-eu")
+    uids, statements = statements_of(store, carol(granted_group))
+    assert uids == ["uid-58", "uid-56", "uid-54", "uid-52", "uid-50"]
+    assert not any("json_each" in sql for sql in statements if "FROM object o" in sql), statements
+    uids, statements = statements_of(store, carol(AttributeFilter(Tag.OBJECT_TYPE, ObjectType.OPAQUE_OBJECT)))
+    assert uids == ["uid-opaque"]
+    assert not any("json_each" in sql for sql in statements if "FROM object o" in sql), statements
+
+    # Outside the grants: the rule stays (only carol's own object of group "other").
+    uids, statements = statements_of(store, carol(AttributeFilter(Tag.OBJECT_GROUP, "other")))
+    assert uids == ["uid-carol"]
+    assert any("json_each" in sql for sql in statements if "FROM object o" in sql), statements
+    # Both criteria must hold; a granted group beside another group still finds only that group's.
+    both = [granted_group, AttributeFilter(Tag.OBJECT_GROUP, "other")]
+    assert statements_of(store, carol(*both))[0] == []
+    # Only the first Object Type criterion is matched, so a granted second one implies nothing.
+    # (Symmetric keys she may see: the granted group's, none of alice's and bob's others.)
+    types = [
+        AttributeFilter(Tag.OBJECT_TYPE, ObjectType.SYMMETRIC_KEY),
+        AttributeFilter(Tag.OBJECT_TYPE, ObjectType.OPAQUE_OBJECT),
+    ]
+    assert statements_of(store, carol(*types))[0] == ["uid-58", "uid-56", "uid-54", "uid-52", "uid-50"]

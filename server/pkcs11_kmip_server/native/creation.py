@@ -29,8 +29,16 @@ from pkcs11_kmip.kmip.messages.objects import (
     SymmetricKey,
 )
 from pkcs11_kmip.kmip.messages.payloads import RegisterRequest
+from pkcs11_kmip.kmip.messages.structures import EncryptionKeyInformation, KeyWrappingData
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import CertificateType, CryptographicAlgorithm, KeyFormatType, ObjectType
+from pkcs11_kmip.kmip.spec.enums import (
+    CertificateType,
+    CryptographicAlgorithm,
+    EncodingOption,
+    KeyFormatType,
+    ObjectType,
+    WrappingMethod,
+)
 from pkcs11_kmip_server import certificates, formats
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.native import objects
@@ -242,4 +250,40 @@ def _certificate(template: tuple[CkAttribute, ...], entries: dict[int, CkAttribu
         if kept.tag in (Tag.NAME, Tag.ATTRIBUTE):
             attributes.entries.append(kept)
     request = RegisterRequest(object_type=ObjectType.CERTIFICATE, attributes=attributes, object=certificate)
+    return Import(request, wanted.label)
+
+
+# C_UnwrapKey: the form the unwrapped bytes are in, per class and key type.
+UNWRAPPED: dict[tuple[int, int], tuple[KeyFormatType, CryptographicAlgorithm]] = {
+    (CKO.SECRET_KEY, CKK.AES): (KeyFormatType.RAW, CryptographicAlgorithm.AES),
+    (CKO.PRIVATE_KEY, CKK.RSA): (KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA),
+    (CKO.PRIVATE_KEY, CKK.EC): (KeyFormatType.PKCS_8, CryptographicAlgorithm.EC),
+}
+
+
+def unwrapped_request(
+    template: tuple[CkAttribute, ...], wrapped: bytes, information: EncryptionKeyInformation
+) -> Import:
+    """The Register request of a C_UnwrapKey: the wrapped bytes in a key block whose Key
+    Wrapping Data names the unwrapping key, and the template's attributes."""
+    entries = {entry.type: entry for entry in template}
+    cko, ckk = _ulong(entries, CKA.CLASS), _ulong(entries, CKA.KEY_TYPE)
+    form = UNWRAPPED.get((cko, ckk))
+    if form is None:
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, "the token unwraps AES secret keys and RSA/EC private keys")
+    wanted = objects.key_template(template, CKO(cko), CKK(ckk))
+    block = KeyBlock(
+        key_format_type=form[0],
+        key_value=wrapped,
+        cryptographic_algorithm=form[1],
+        key_wrapping_data=KeyWrappingData(
+            wrapping_method=WrappingMethod.ENCRYPT,
+            encryption_key_information=information,
+            encoding_option=EncodingOption.NO_ENCODING,
+        ),
+    )
+    material = SymmetricKey(key_block=block) if cko == CKO.SECRET_KEY else PrivateKey(key_block=block)
+    request = RegisterRequest(
+        object_type=KMIP_CLASSES[cko], attributes=objects.kmip_attributes(wanted), object=material
+    )
     return Import(request, wanted.label)

@@ -15,7 +15,7 @@ from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import Mechanism
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, HashingAlgorithm, MaskGenerator, PaddingMethod
-from pkcs11_kmip_server.native.constants import MoreCKF
+from pkcs11_kmip_server.native.constants import CKZ_DATA_SPECIFIED, MoreCKF, MoreCKM
 
 H = HashingAlgorithm
 
@@ -73,6 +73,18 @@ HASHES: dict[int, HashingAlgorithm] = {
     CKM.SHA384: H.SHA_384,
     CKM.SHA512: H.SHA_512,
 }
+# C_WrapKey/C_UnwrapKey: KMIP Get with a Key Wrapping Specification / Register of a
+# wrapped key block (No Encoding: the key's bytes, PKCS#8 for a private key).
+_WRAP = CKF(MoreCKF.WRAP | MoreCKF.UNWRAP)
+MECHANISMS.update(
+    {
+        MoreCKM.AES_KEY_WRAP: NativeMechanism(CKK.AES, 16, 32, _WRAP, mode=BlockCipherMode.NIST_KEY_WRAP),
+        MoreCKM.AES_KEY_WRAP_KWP: NativeMechanism(
+            CKK.AES, 16, 32, _WRAP, mode=BlockCipherMode.AES_KEY_WRAP_PADDING
+        ),
+        MoreCKM.RSA_PKCS_OAEP: NativeMechanism(*_RSA, _WRAP, padding=PaddingMethod.OAEP),
+    }
+)
 # C_Digest*: KMIP Hash with that Hashing Algorithm.
 MECHANISMS.update(
     {ckm: NativeMechanism(None, 0, 0, CKF(MoreCKF.DIGEST), hashing=h) for ckm, h in HASHES.items()}
@@ -159,3 +171,29 @@ def signature_parameters(
     parameters.mask_generator_hashing_algorithm = mgf_hash
     parameters.salt_length = salt
     return parameters
+
+
+def wrapping_parameters(mechanism: Mechanism, found: NativeMechanism) -> CryptographicParameters:
+    """The Cryptographic Parameters of a key wrapping: AES-KW/KWP (no parameter: the
+    default IV), RSA-OAEP from CK_RSA_PKCS_OAEP_PARAMS (its label as P Source)."""
+    if found.mode is not None:
+        if mechanism.parameter is not None:
+            raise _bad("AES key wrap takes no parameter here (the default IV)")
+        return CryptographicParameters(block_cipher_mode=found.mode)
+    parameter = mechanism.parameter
+    if not isinstance(parameter, dict):
+        raise _bad("RSA-OAEP takes CK_RSA_PKCS_OAEP_PARAMS")
+    hash_alg, mgf, source, label = (
+        parameter.get(name) for name in ("hashAlg", "mgf", "source", "pSourceData")
+    )
+    named = HASHES.get(hash_alg) if isinstance(hash_alg, int) else None
+    mgf_hash = HASHES.get(CKG_MGF1.get(mgf, 0)) if isinstance(mgf, int) else None
+    if named is None or mgf_hash is None or (label and source != CKZ_DATA_SPECIFIED):
+        raise _bad("CK_RSA_PKCS_OAEP_PARAMS names a hash, MGF1 or source the token does not take")
+    return CryptographicParameters(
+        padding_method=PaddingMethod.OAEP,
+        hashing_algorithm=named,
+        mask_generator=MaskGenerator.MFG1,
+        mask_generator_hashing_algorithm=mgf_hash,
+        p_source=label if isinstance(label, bytes) and label else None,
+    )

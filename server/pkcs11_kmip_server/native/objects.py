@@ -376,6 +376,7 @@ READERS: dict[int, Reader] = {
     CKA.NEVER_EXTRACTABLE: lambda record, label: bbool(record.attributes.get(Tag.NEVER_EXTRACTABLE)),
     CKA.ALWAYS_AUTHENTICATE: _only_for(CKO.PRIVATE_KEY, lambda record: bbool(False)),
     CKA.SIGN_RECOVER: lambda record, label: bbool(False),
+    MoreCKA.WRAP_WITH_TRUSTED: lambda record, label: bbool(False),  # no trusted keys: any wraps
     CKA.VERIFY_RECOVER: lambda record, label: bbool(False),
     CKA.START_DATE: _date(Tag.ACTIVATION_DATE),
     CKA.END_DATE: _date(Tag.DEACTIVATION_DATE),

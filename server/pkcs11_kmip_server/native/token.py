@@ -68,6 +68,8 @@ from pkcs11_kmip.kmip.messages.payloads import (
     DestroyRequest,
     EncryptRequest,
     EncryptResponse,
+    GetRequest,
+    GetResponse,
     HashRequest,
     HashResponse,
     RegisterResponse,
@@ -82,6 +84,8 @@ from pkcs11_kmip.kmip.messages.payloads import (
 from pkcs11_kmip.kmip.messages.structures import (
     CryptographicDomainParameters,
     CryptographicParameters,
+    EncryptionKeyInformation,
+    KeyWrappingSpecification,
     Name,
     RevocationReason,
 )
@@ -90,6 +94,8 @@ from pkcs11_kmip.kmip.spec.enums import (
     BlockCipherMode,
     CryptographicAlgorithm,
     CryptographicUsageMask,
+    EncodingOption,
+    KeyFormatType,
     LinkType,
     NameType,
     ObjectType,
@@ -98,12 +104,14 @@ from pkcs11_kmip.kmip.spec.enums import (
     RevocationReasonCode,
     State,
     ValidityIndicator,
+    WrappingMethod,
 )
 from pkcs11_kmip_server.asymmetric import RSA_LENGTHS
 from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_use import usable_key
+from pkcs11_kmip_server.key_wrapping import WRAPPING_DEFAULTS
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.native import creation, editing, objects
 from pkcs11_kmip_server.native.constants import MoreCKF
@@ -113,8 +121,10 @@ from pkcs11_kmip_server.native.mechanisms import (
     cipher_call,
     lookup,
     signature_parameters,
+    wrapping_parameters,
 )
 from pkcs11_kmip_server.native.pins import Pins
+from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.operations import HANDLERS, load_all
 from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, ObjectRecord, Storage
 
@@ -161,6 +171,10 @@ USES: dict[str, tuple[CryptographicUsageMask, Operation, CKF]] = {
     "sign": (Use.SIGN, Operation.SIGN, CKF.SIGN),
     "verify": (Use.VERIFY, Operation.SIGNATURE_VERIFY, CKF.VERIFY),
 }
+# C_WrapKey: what wraps (a public key) and unwraps (a private key) with RSA-OAEP.
+WRAP_KEY_OBJECTS = {True: ObjectType.PUBLIC_KEY, False: ObjectType.PRIVATE_KEY}
+# The form a wrapped key takes (KMIP No Encoding wraps these bytes).
+WRAPPED_FORMATS = {ObjectType.SYMMETRIC_KEY: KeyFormatType.RAW, ObjectType.PRIVATE_KEY: KeyFormatType.PKCS_8}
 KEY_ALGORITHMS: dict[CKK | None, frozenset[CryptographicAlgorithm]] = {
     CKK.AES: frozenset({CryptographicAlgorithm.AES}),
     CKK.RSA: frozenset({CryptographicAlgorithm.RSA}),
@@ -454,6 +468,100 @@ class NativeToken:
             for payload, operation in planned:
                 self._run(kmip, payload, operation)
         return CKR.OK, None
+
+    # --- key wrapping --------------------------------------------------------------------
+
+    def _wrapping_key(
+        self, kmip: RequestContext, handle: Value, found: NativeMechanism, wrap: bool
+    ) -> ObjectRecord:
+        """The wrapping (unwrapping) key, of the mechanism's type: a secret key for AES-KW/KWP,
+        the public (private) key for RSA-OAEP."""
+        invalid = CKR.WRAPPING_KEY_HANDLE_INVALID if wrap else CKR.UNWRAPPING_KEY_HANDLE_INVALID
+        record = self._object(kmip, handle, Operation.GET, invalid)
+        wanted = ObjectType.SYMMETRIC_KEY if found.mode is not None else WRAP_KEY_OBJECTS[wrap]
+        algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+        if record.object_type is not wanted or algorithm not in KEY_ALGORITHMS.get(found.key_type, ()):
+            inconsistent = (
+                CKR.WRAPPING_KEY_TYPE_INCONSISTENT if wrap else CKR.UNWRAPPING_KEY_TYPE_INCONSISTENT
+            )
+            raise CKRError(inconsistent)
+        return record
+
+    @staticmethod
+    def _wrapping_information(
+        record: ObjectRecord, parameters: CryptographicParameters
+    ) -> EncryptionKeyInformation:
+        """KMIP wraps with the Cryptographic Parameters a request names only if they match one
+        of the wrapping key's (2.1 §2.1.5), and without any with the key's own or the server's
+        default (AES-KWP, RSA-OAEP SHA-256): a mechanism neither allows is
+        CKR_MECHANISM_PARAM_INVALID."""
+        named: CryptographicParameters | None = parameters
+        if not record.attributes.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS):
+            if parameters != WRAPPING_DEFAULTS.get(record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)):
+                raise CKRError(
+                    CKR.MECHANISM_PARAM_INVALID,
+                    "the wrapping key's Cryptographic Parameters (KMIP) do not name this mechanism",
+                )
+            named = None
+        return EncryptionKeyInformation(unique_identifier=record.uid, cryptographic_parameters=named)
+
+    def wrap_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        """C_WrapKey: KMIP Get of the key wrapped by the wrapping key (No Encoding: a secret
+        key's bytes, a private key's PKCS#8), under the length convention."""
+        self._session(inputs["hSession"])
+        mechanism = _mechanism(inputs["pMechanism"])
+        found = lookup(mechanism, CKF(MoreCKF.WRAP))
+        parameters = wrapping_parameters(mechanism, found)
+        kmip = _kmip(request)
+        wrapping = self._wrapping_key(kmip, inputs["hWrappingKey"], found, wrap=True)
+        record = self._object(kmip, inputs["hKey"], Operation.GET, CKR.KEY_HANDLE_INVALID)
+        key_format = WRAPPED_FORMATS.get(record.object_type)
+        if key_format is None:
+            return CKR.KEY_NOT_WRAPPABLE, None
+        if record.attributes.get(Tag.EXTRACTABLE) is False:
+            return CKR.KEY_UNEXTRACTABLE, None
+        specification = KeyWrappingSpecification(
+            wrapping_method=WrappingMethod.ENCRYPT,
+            encryption_key_information=self._wrapping_information(wrapping, parameters),
+            encoding_option=EncodingOption.NO_ENCODING,
+        )
+        get = GetRequest(
+            unique_identifier=record.uid, key_format_type=key_format, key_wrapping_specification=specification
+        )
+        answer = self._run(kmip, get, Operation.GET)
+        assert isinstance(answer, GetResponse)
+        block = key_block_of(answer.object)
+        assert block is not None and isinstance(block.key_value, bytes)
+        wrapped = block.key_value
+        out = inputs["pWrappedKey"]
+        assert isinstance(out, OutRequest)
+        if not out.present or out.capacity < len(wrapped):
+            return (CKR.OK if not out.present else CKR.BUFFER_TOO_SMALL), {
+                "pWrappedKey": OutData(len(wrapped))
+            }
+        return CKR.OK, {"pWrappedKey": OutData(len(wrapped), wrapped)}
+
+    def unwrap_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        """C_UnwrapKey: KMIP Register of the wrapped key block (the server unwraps it with
+        the unwrapping key, which must allow Unwrap Key), then Activate."""
+        self._writable(inputs["hSession"])
+        mechanism = _mechanism(inputs["pMechanism"])
+        found = lookup(mechanism, CKF(MoreCKF.UNWRAP))
+        parameters = wrapping_parameters(mechanism, found)
+        kmip = _kmip(request)
+        unwrapping = self._wrapping_key(kmip, inputs["hUnwrappingKey"], found, wrap=False)
+        wrapped = inputs["pWrappedKey"]
+        if not isinstance(wrapped, bytes) or not wrapped:
+            return CKR.WRAPPED_KEY_LEN_RANGE, None
+        information = self._wrapping_information(unwrapping, parameters)
+        made = creation.unwrapped_request(_template(inputs["pTemplate"]), wrapped, information)
+        _unique_label(kmip, made.label)
+        answer = self._run(
+            kmip, made.request, Operation.REGISTER, CKR.WRAPPED_KEY_INVALID, CKR.WRAPPED_KEY_INVALID
+        )
+        assert isinstance(answer, RegisterResponse) and isinstance(answer.unique_identifier, str)
+        self._run(kmip, ActivateRequest(unique_identifier=answer.unique_identifier), Operation.ACTIVATE)
+        return CKR.OK, {"phKey": self._handle(answer.unique_identifier)}
 
     # --- key generation ----------------------------------------------------------------
 
@@ -1080,6 +1188,16 @@ def _mechanism(value: Value) -> Mechanism:
     return value
 
 
+def _out_bytes(request: Value, data: bytes, name: str) -> Result:
+    """An output byte string under the length convention (C_WrapKey)."""
+    assert isinstance(request, OutRequest)
+    if not request.present:
+        return CKR.OK, {name: OutData(len(data))}
+    if request.capacity < len(data):
+        return CKR.BUFFER_TOO_SMALL, {name: OutData(len(data))}
+    return CKR.OK, {name: OutData(len(data), data)}
+
+
 def _out_list(request: Value, items: tuple[int, ...], name: str) -> Result:
     """An output list under the length convention (C_GetSlotList, C_GetMechanismList)."""
     assert isinstance(request, OutRequest)
@@ -1109,6 +1227,8 @@ FUNCTIONS: dict[str, Function] = {
     "C_GetAttributeValue": NativeToken.get_attribute_value,
     "C_DestroyObject": NativeToken.destroy_object,
     "C_CreateObject": NativeToken.create_object,
+    "C_WrapKey": NativeToken.wrap_key,
+    "C_UnwrapKey": NativeToken.unwrap_key,
     "C_SetAttributeValue": NativeToken.set_attribute_value,
     "C_GenerateKey": NativeToken.generate_key,
     "C_GenerateKeyPair": NativeToken.generate_key_pair,

@@ -402,6 +402,12 @@ class SqliteSession:
             return None, None
         if not grants.any():
             return own, own
+        # The criteria this query enforces as written: each Object Group value, and the
+        # first Object Type (_condition matches that one).
+        groups = [f.value for f in query.filters if f.tag == Tag.OBJECT_GROUP and f.vendor is None]
+        types = [int(f.value) for f in query.filters if f.tag == Tag.OBJECT_TYPE][:1]
+        if grants.implied_by(groups, types):
+            return None, None
         parameters["object_group_tag"] = int(Tag.OBJECT_GROUP)
         return grants.conditions(parameters)
 
