@@ -75,7 +75,7 @@ def true(type_: int) -> Attribute:
     return Attribute.of(type_, b"\x01")
 
 
-MECHANISM_COUNT = 31  # 23 for keys, 5 digests, 3 key wraps
+MECHANISM_COUNT = 33  # 25 for keys, 5 digests, 3 key wraps
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
 
@@ -509,6 +509,26 @@ def test_multi_part_ciphers_stream_through_kmip(make_app: Callable[[str], App], 
     )
     assert app("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 256))[0] == (
         CKR.OPERATION_NOT_INITIALIZED
+    )
+    # ECB and CBC without padding: whole blocks, else CKR_DATA_LEN_RANGE (at once, or at the end).
+    ecb = Mechanism(0x1081)
+    app.ok("C_EncryptInit", hSession=session, pMechanism=ecb, hKey=key)
+    sealed = output(
+        app.ok("C_Encrypt", hSession=session, pData=data[:32], pEncryptedData=OutRequest(True, 32)),
+        "pEncryptedData",
+    )
+    encryptor = Cipher(algorithms.AES(value), modes.ECB()).encryptor()
+    assert sealed == encryptor.update(data[:32]) + encryptor.finalize()
+    app.ok("C_EncryptInit", hSession=session, pMechanism=ecb, hKey=key)
+    assert (
+        app("C_Encrypt", hSession=session, pData=data[:17], pEncryptedData=OutRequest(True, 32))[0]
+        == CKR.DATA_LEN_RANGE
+    )
+    app.ok("C_EncryptInit", hSession=session, pMechanism=Mechanism(0x1082, iv), hKey=key)
+    app.ok("C_EncryptUpdate", hSession=session, pPart=data[:17], pEncryptedPart=OutRequest(True, 32))
+    assert (
+        app("C_EncryptFinal", hSession=session, pLastEncryptedPart=OutRequest(True, 32))[0]
+        == CKR.DATA_LEN_RANGE
     )
     # A padding that does not unpad ends the stream at C_DecryptFinal.
     app.ok("C_DecryptInit", hSession=session, pMechanism=cbc, hKey=key)

@@ -55,6 +55,8 @@ EC_FLAGS = "EC F_P, EC OID, EC uncompressed"
 MECHANISMS = {
     "AES-KEY-GEN": "keySize={16,32}, generate",
     "AES-GCM": "keySize={16,32}, encrypt, decrypt",
+    "AES-ECB": "keySize={16,32}, encrypt, decrypt",
+    "AES-CBC": "keySize={16,32}, encrypt, decrypt",
     "AES-CBC-PAD": "keySize={16,32}, encrypt, decrypt",
     "RSA-PKCS-KEY-PAIR-GEN": "keySize={2048,4096}, generate_key_pair",
     "RSA-PKCS": RSA_SIGN,

@@ -28,6 +28,8 @@ class MoreCKA(enum.IntEnum):
 
 
 class MoreCKM(enum.IntEnum):
+    AES_ECB = 0x1081
+    AES_CBC = 0x1082
     RSA_PKCS_OAEP = 0x0009
     ECDH1_DERIVE = 0x1050
     AES_KEY_WRAP = 0x2109

@@ -53,6 +53,8 @@ _PKCS1, _PSS = PaddingMethod.PKCS1_V1_5, PaddingMethod.PSS
 MECHANISMS: dict[int, NativeMechanism] = {
     CKM.AES_KEY_GEN: NativeMechanism(CKK.AES, 16, 32, CKF.GENERATE),
     CKM.AES_GCM: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.GCM),
+    MoreCKM.AES_ECB: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.ECB),
+    MoreCKM.AES_CBC: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.CBC),
     CKM.AES_CBC_PAD: NativeMechanism(
         CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.CBC, padding=PaddingMethod.PKCS5
     ),
@@ -114,9 +116,16 @@ class CipherCall:
     """An Encrypt/Decrypt request's parameters, from CK_MECHANISM."""
 
     parameters: CryptographicParameters
-    iv: bytes
+    iv: bytes | None
     aad: bytes | None = None
     tag_bytes: int = 0
+
+    @property
+    def whole_blocks(self) -> bool:
+        """Whether the data must be whole AES blocks (ECB and CBC without padding)."""
+        return self.parameters.block_cipher_mode in (BlockCipherMode.ECB, BlockCipherMode.CBC) and (
+            self.parameters.padding_method is None
+        )
 
 
 def _bad(message: str) -> CKRError:
@@ -139,8 +148,12 @@ def cipher_call(mechanism: Mechanism, found: NativeMechanism) -> CipherCall:
             raise _bad("AES-GCM needs an IV and a tag of 96-128 bits")
         parameters.tag_length = tag_bits // 8
         return CipherCall(parameters, iv, aad if isinstance(aad, bytes) and aad else None, tag_bits // 8)
+    if found.mode is BlockCipherMode.ECB:
+        if parameter is not None:
+            raise _bad("AES-ECB takes no parameter")
+        return CipherCall(parameters, None)
     if not isinstance(parameter, bytes) or len(parameter) != AES_BLOCK:
-        raise _bad("AES-CBC-PAD takes a 16-byte IV")
+        raise _bad("AES-CBC takes a 16-byte IV")
     return CipherCall(parameters, parameter)
 
 

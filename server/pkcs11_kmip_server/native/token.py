@@ -116,6 +116,7 @@ from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.native import creation, editing, objects
 from pkcs11_kmip_server.native.constants import MoreCKF
 from pkcs11_kmip_server.native.mechanisms import (
+    AES_BLOCK,
     MECHANISMS,
     NativeMechanism,
     cipher_call,
@@ -827,7 +828,9 @@ class NativeToken:
         else:
             payload = kind(correlation_value=active.stream, data=data, final_indicator=final or None)
         operation = Operation.ENCRYPT if encrypt else Operation.DECRYPT
-        answer = self._run(kmip, payload, operation, CKR.ENCRYPTED_DATA_INVALID)
+        # The end of a stream of no whole blocks (ECB, CBC): the data's length was wrong.
+        length = CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE
+        answer = self._run(kmip, payload, operation, CKR.ENCRYPTED_DATA_INVALID, length if final else None)
         assert isinstance(answer, EncryptResponse | DecryptResponse)
         if not final:
             active.stream = answer.correlation_value
@@ -967,6 +970,10 @@ class NativeToken:
         encrypt = active.use == "encrypt"
         if not encrypt and len(data) < call.tag_bytes:
             raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "shorter than the tag")
+        if call.whole_blocks and len(data) % AES_BLOCK:
+            raise CKRError(
+                CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE, "not whole blocks"
+            )
         cut = len(data) - (0 if encrypt else call.tag_bytes)
         payload = (EncryptRequest if encrypt else DecryptRequest)(
             unique_identifier=active.uid,
