@@ -10,8 +10,12 @@ reached (refused, or accepting TCP but never answering TLS) cost at most
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +28,8 @@ from testsupport.server import RunningServer
 from testsupport.softhsm import Token, start_pkcs11_server, write_client_config
 
 CONNECT_TIMEOUT = 1.0
+BUSY_HOST = Path(__file__).with_name("failover_host.py")
+THREADS = 4
 
 
 @pytest.fixture
@@ -117,6 +123,56 @@ def test_a_stopped_server_fails_over_to_the_next(
         said = stderr.read()
     assert f"failover: {address(first)} cannot be reached; now using {address(second)}" in said
     assert "opening a new one" in said
+
+
+def test_threads_calling_through_a_failover_carry_on(
+    module_path: Path, two_servers: list[RunningServer], token: Token, tmp_path: Path
+) -> None:
+    """Four threads of python-pkcs11 calling without pause while the first server stops:
+    each sees only errors that say its session or the device was lost, opens a new
+    session and logs in again, and works on the second server."""
+    first, second = two_servers
+    path = failover_config(tmp_path / "pkcs11-kmip.toml", first, [address(first), address(second)])
+    stop = tmp_path / "stop"
+    with (tmp_path / "stderr").open("w+") as stderr:
+        host = subprocess.Popen(
+            [
+                sys.executable,
+                str(BUSY_HOST),
+                str(module_path),
+                token.label,
+                token.pin,
+                str(THREADS),
+                str(stop),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "PKCS11_KMIP_CONFIG": str(path)},
+        )
+        try:
+            assert host.stdout is not None
+            assert host.stdout.readline().strip() == "ready"
+            time.sleep(0.5)
+            first.stop()
+            time.sleep(3)
+            stop.touch()
+            output, _ = host.communicate(timeout=60)
+        finally:
+            if host.poll() is None:
+                host.kill()
+                host.wait()
+        stderr.seek(0)
+        said = stderr.read()
+    assert host.returncode == 0, said
+    ran = json.loads(output)
+    print(f"failover under {THREADS} threads: {ran}")
+    assert set(ran["errors"]) <= {"SessionHandleInvalid", "DeviceError", "DeviceRemoved", "SessionClosed"}, (
+        ran
+    )
+    assert ran["errors"], ran  # the sessions were lost...
+    assert all(count > 0 for count in ran["since_error"]), ran  # ...and every thread works again
+    assert said.count("failover:") >= 1 and said.count("opening a new one") == 1, said
 
 
 def test_unreachable_servers_are_skipped_within_the_connect_timeout(
