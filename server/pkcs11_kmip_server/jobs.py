@@ -3,15 +3,15 @@
 When a request's header asks for asynchronous processing (KMIP 1.x: Asynchronous
 Indicator true; 2.x: Mandatory), the message's batch runs in the background and each
 item is answered at once with Operation Pending and its own Asynchronous Correlation
-Value. Poll hands out an item's answer once it is there; Cancel stops a batch that has
-not started.
+Value. Poll hands out an item's answer once it is there (a success once, a failure
+until it expires); Cancel stops a batch that has not started.
 
 The work runs on a thread of the server process that accepted the message; its state
 and answers live in the store (store.jobs), so that Poll and Cancel work from any
 connection, whichever of the server processes (`[server] processes`) it lands on.
 Answers are kept for an hour, sealed like key material, and belong to the client that
 asked. A job whose process ended before it finished (a crash, or a stop that dropped it
-from the queue) is answered with General Failure once, then forgotten.
+from the queue) is answered with General Failure.
 """
 
 from __future__ import annotations
@@ -121,7 +121,13 @@ class AsyncJobs:
         return item
 
     def result(self, session: StoreSession, principal: str, correlation: bytes) -> Outcome | None:
-        """The item's answer, handed out once (the value is forgotten after); None while it runs."""
+        """The item's answer; None while it runs.
+
+        A success is handed out once: the value is forgotten in the Poll's transaction.
+        A failure is answered again at every Poll until it expires: a Poll that answers a
+        failure on its own rolls its transaction back (the engine's rule for a lone
+        failing item), forgetting included.
+        """
         item = self._find(session, principal, correlation)
         if item.state in (JobState.QUEUED, JobState.RUNNING) and is_running(item.process):
             return None

@@ -1,10 +1,17 @@
-"""Running a server: data directory, store, engine and transport, until SIGTERM/SIGINT."""
+"""Running a server: data directory, store, engine and transport, until SIGTERM/SIGINT.
+
+With `[server] processes = 1` this process serves. With more, it is the supervisor
+(supervisor.py): it holds the data directory's lock and starts that many server
+processes (`serve_process`), each with its own store connections, engine and
+listening socket on the one port.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from pkcs11_kmip_server.audit import AUDIT_FILE, AuditLog
@@ -47,23 +54,46 @@ def prepare(data_dir: Path, host: str | None = None, port: int | None = None) ->
 
 async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGTERM or SIGINT; then finish the messages in progress and stop."""
+    if config.processes > 1:
+        from pkcs11_kmip_server.supervisor import Supervisor
+
+        await Supervisor(config).run(ready)
+        return
     lock = DataDirLock(config.data_dir)
     lock.acquire()
+    try:
+
+        def listening(port: int) -> None:
+            print(f"pkcs11-kmip server listening on {config.host}:{port}", flush=True)
+            if ready is not None:
+                ready.set()
+
+        await serve_process(config, listening)
+    finally:
+        lock.release()
+
+
+async def serve_process(
+    config: ServerConfig, listening: Callable[[int], None], stop: asyncio.Event | None = None
+) -> None:
+    """One server process: serve until SIGTERM, SIGINT or `stop`, then finish and close.
+
+    `listening` is told the port once connections are accepted. The caller holds the
+    data directory's lock (this process, or the supervisor that started it).
+    """
     store = open_store(config)
     users = PasswordUsers(config.data_dir / USERS_FILE)
     audit = AuditLog(config.data_dir / AUDIT_FILE)
     engine = Engine(store, config.limits, users, pkcs11=Pkcs11Service(config.pkcs11), audit=audit)
     server = KmipServer(config, engine)
-    stopping = asyncio.Event()
+    stopping = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     try:
         await server.start()
         log.info("listening on %s:%d (KMIP over TLS)", config.host, server.port)
-        print(f"pkcs11-kmip server listening on {config.host}:{server.port}", flush=True)
-        if ready is not None:
-            ready.set()
+        listening(server.port)
         await stopping.wait()
         log.info("stopping")
     finally:
@@ -72,4 +102,3 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
         engine.pkcs11.close()  # finalize the PKCS#11 contexts: their sessions close on the module
         store.close()
         audit.close()
-        lock.release()

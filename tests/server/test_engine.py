@@ -397,3 +397,52 @@ def test_long_operations_are_recognised_from_the_raw_bytes() -> None:
     assert is_long(message((2, 1), pair))
     assert is_long(message((2, 0), GetRequest(unique_identifier="x"), pair))
     assert not is_long(message((2, 1), GetRequest(unique_identifier="x"), aes((2, 1))))
+
+
+def test_a_job_one_process_runs_is_polled_and_canceled_through_another(tmp_path: Path) -> None:
+    """Two engines on one store file stand for two server processes ([server] processes)."""
+    sealer = Sealer(secrets.token_bytes(32))
+    stores = [SqliteStore(tmp_path / "shared.sqlite3", sealer) for _ in range(2)]
+    first, second = (Engine(store, DEFAULT_LIMITS, jobs=AsyncJobs(workers=1)) for store in stores)
+    asynchronous = message((2, 1), aes((2, 1)), asynchronous=AsynchronousIndicator.MANDATORY)
+    try:
+        ran = exchange(first, asynchronous).batch_items[0].asynchronous_correlation_value
+        assert ran is not None
+        assert poll(second, (2, 1), ran).result_status is ResultStatus.SUCCESS
+
+        gate = threading.Event()
+        first.jobs.submit(first.store, "someone", (2, 1), lambda: [gate.wait(10) and b""], 1)
+        try:
+            queued = exchange(first, asynchronous).batch_items[0].asynchronous_correlation_value
+            assert queued is not None
+            canceled = exchange(second, message((2, 1), CancelRequest(asynchronous_correlation_value=queued)))
+            payload = canceled.batch_items[0].response_payload
+            assert payload.cancellation_result is CancellationResult.CANCELED  # type: ignore[union-attr]
+        finally:
+            gate.set()
+        first.jobs.shutdown()  # the canceled job's turn came: it did not run
+        assert (
+            poll(first, (2, 1), queued).result_reason is ResultReason.INVALID_ASYNCHRONOUS_CORRELATION_VALUE
+        )
+        located = exchange(second, message((2, 1), LocateRequest(attributes=Attributes.of())))
+        assert len(located.batch_items[0].response_payload.unique_identifiers) == 1  # type: ignore[union-attr]
+    finally:
+        for engine in (first, second):
+            engine.close()
+            engine.store.close()
+
+
+def test_a_job_whose_process_ended_unfinished_is_answered_general_failure(engine: Engine) -> None:
+    correlation = secrets.token_bytes(16)
+    with engine.store.session() as session:  # as a process that then crashed left it
+        session.jobs().add("crashed", [correlation], "alice", "4194303:0", (2, 1))
+    failed = poll(engine, (2, 1), correlation)
+    assert (failed.result_status, failed.result_reason) == (
+        ResultStatus.OPERATION_FAILED,
+        ResultReason.GENERAL_FAILURE,
+    )
+    assert failed.result_message and "ended with its server process" in failed.result_message
+    # A failure is answered until it expires (only a success is handed out once).
+    assert poll(engine, (2, 1), correlation).result_reason is ResultReason.GENERAL_FAILURE
+    stolen = poll(engine, (2, 1), correlation, Peer("mallory"))
+    assert stolen.result_reason is ResultReason.INVALID_ASYNCHRONOUS_CORRELATION_VALUE

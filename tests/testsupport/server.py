@@ -114,10 +114,20 @@ class RunningServer:
         )
 
 
-def start_server(tmp: Path) -> RunningServer:
-    """A new data directory under `tmp` and a server running on it."""
+# Server processes for every test server (`[server] processes`): 1 unless this says more,
+# as when the whole suite runs against a supervisor with several (issue 3).
+PROCESSES = int(os.environ.get("PKCS11_KMIP_TEST_PROCESSES", "1"))
+
+
+def start_server(tmp: Path, processes: int = PROCESSES) -> RunningServer:
+    """A new data directory under `tmp` and a server of `processes` processes running on it."""
     data_dir = tmp / "data"
     subprocess.run([*cli(), "init", "--data-dir", str(data_dir)], check=True, capture_output=True, timeout=60)
+    if processes != 1:
+        config = data_dir / "server.toml"
+        text = re.sub(r"(?m)^processes = 1\b", f"processes = {processes}", config.read_text())
+        assert f"processes = {processes}" in text
+        config.write_text(text)
     server = RunningServer(data_dir)
     server.start()
     return server
