@@ -34,6 +34,7 @@ processes on the machine kept busy meanwhile (the noise).
     python bench/kmip_load.py                                 # 8 clients, 3 rounds, 10 s phases
     python bench/kmip_load.py --clients 1,8 --rounds 5 --duration 15 --json out.json
     python bench/kmip_load.py --servers ours --scenarios get --profile /tmp/prof
+    python bench/kmip_load.py --ours-processes 2             # our server as 2 processes on one port
 """
 
 from __future__ import annotations
@@ -856,8 +857,9 @@ def sequences(args: argparse.Namespace) -> dict[str, tuple[str, ...]]:
     return {"mix": args.mix, "get": ("get",), "create": ("create",), **crypto}
 
 
-def make_template(workdir: Path, synchronous: str | None = None) -> Path:
-    """A data directory every run of our server copies: one PKI (also PyKMIP's), empty store."""
+def make_template(workdir: Path, synchronous: str | None = None, processes: int = 1) -> Path:
+    """A data directory every run of our server copies: one PKI (also PyKMIP's), empty store,
+    our server with `processes` server processes ([server] processes)."""
     template = workdir / "template"
     subprocess.run(
         [*venv_script("pkcs11-kmip"), "init", "--data-dir", str(template)],
@@ -865,19 +867,21 @@ def make_template(workdir: Path, synchronous: str | None = None) -> Path:
         capture_output=True,
         timeout=120,
     )
+    settings = {"processes": str(processes)}
     if synchronous:
-        config = template / "server.toml"
-        text, found = re.subn(
-            r'(?m)^synchronous = "\w+"', f'synchronous = "{synchronous}"', config.read_text()
-        )
+        settings["synchronous"] = f'"{synchronous}"'
+    config = template / "server.toml"
+    text = config.read_text()
+    for key, value in settings.items():
+        text, found = re.subn(rf"(?m)^{key} = \S+", f"{key} = {value}", text)
         if not found:
-            raise RuntimeError(f"no synchronous setting in {config}")
-        config.write_text(text)
+            raise RuntimeError(f"no {key} setting in {config}")
+    config.write_text(text)
     return template
 
 
 def run(args: argparse.Namespace, workdir: Path) -> list[Phase]:
-    template = make_template(workdir, args.ours_synchronous)
+    template = make_template(workdir, args.ours_synchronous, args.ours_processes)
     admin = template / "clients" / "admin"
     phases: list[Phase] = []
     makers: dict[str, Callable[[Path], Server]] = {
@@ -1142,7 +1146,8 @@ def conditions(args: argparse.Namespace) -> list[str]:
     tls = f"1.2 {SAME_TLS_CIPHER}" if args.tls == "same" else "as each server negotiates"
     return [
         f"server code: {server_revision()}; "
-        f"our store synchronous={args.ours_synchronous or 'NORMAL (default)'}",
+        f"our store synchronous={args.ours_synchronous or 'NORMAL (default)'}, "
+        f"our server processes={args.ours_processes}",
         f"date {datetime.now(UTC).isoformat(timespec='minutes')}, {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}, PyKMIP {pykmip}, SQLAlchemy {sqlalchemy.__version__}, "
         f"cryptography {cryptography.__version__}",
@@ -1173,6 +1178,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("NORMAL", "FULL"),
         help="our store's [store] synchronous (default: as `init` writes it, NORMAL); PyKMIP's SQLite "
         "runs with its defaults (rollback journal, synchronous FULL: fsync per commit)",
+    )
+    parser.add_argument(
+        "--ours-processes",
+        type=int,
+        default=1,
+        help="our [server] processes: server processes on the port under a supervisor (default 1)",
     )
     parser.add_argument("--seed-keys", type=int, default=64, help="keys Get/Locate/GetAttributes read")
     parser.add_argument("--profile", type=Path, help="py-spy speedscope profiles of round 1 into this folder")

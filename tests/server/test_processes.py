@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultReason,
     ResultStatus,
 )
+from pkcs11_kmip_server.store.writer_lock import WriterLock
 from testsupport.admin import admin
 from testsupport.kmip_builders import aes_create, aes_register, name
 from testsupport.server import RunningServer, start_server
@@ -319,3 +321,24 @@ def test_a_second_server_on_the_data_directory_is_refused(fresh: RunningServer) 
     assert other.process is not None and other.process.wait(timeout=30) == 1
     with fresh.client() as client:
         client.call(aes_create((2, 1)))
+
+
+def test_writers_of_two_processes_take_turns(tmp_path: Path) -> None:
+    """Each server process has its own WriterLock on the database (two here, one process)."""
+    database = tmp_path / "kmip.sqlite3"
+    first, second = WriterLock(database), WriterLock(database)
+    order: list[str] = []
+
+    def write_second() -> None:
+        with second:
+            order.append("second")
+
+    with first:
+        other = threading.Thread(target=write_second)
+        other.start()
+        time.sleep(0.3)
+        order.append("first")
+    other.join(10)
+    assert order == ["first", "second"]
+    first.close()
+    second.close()

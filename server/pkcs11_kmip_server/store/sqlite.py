@@ -59,6 +59,7 @@ from pkcs11_kmip_server.store.access import (
 from pkcs11_kmip_server.store.jobs import JOBS_SCHEMA, JobTable
 from pkcs11_kmip_server.store.policy import POLICY_SCHEMA, PolicyTables
 from pkcs11_kmip_server.store.sealing import Sealer
+from pkcs11_kmip_server.store.writer_lock import WriterLock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS object (
@@ -211,11 +212,9 @@ class SqliteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        # SQLite has one write lock per database; its busy handler waits for it by polling
-        # with growing sleeps, so under load some writers wait far longer than others.
-        # Writers of this process (the only one: the data directory is locked) queue here
-        # instead and are woken as soon as the previous one commits.
-        self._writer = threading.Lock()
+        # Writers of every server process queue here for SQLite's one write lock, and are
+        # woken as soon as the previous one commits (store.writer_lock).
+        self._writer = WriterLock(path)
         self._grants = GrantCache()  # each caller's Locate grants, per access revision
         with self._connection() as connection:
             connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA + JOBS_SCHEMA)
@@ -253,6 +252,7 @@ class SqliteStore:
             for connection in self._all:
                 connection.close()
             self._all.clear()
+        self._writer.close()
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
