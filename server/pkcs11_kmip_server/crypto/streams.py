@@ -5,6 +5,11 @@ the server answered, and ends it with Final Indicator. The live operation (a cip
 context today; a signer, MAC or hash later) stays in the engine's memory: it holds
 key-dependent state a store must not see, and it cannot outlive the process anyway.
 
+A server of several processes (`[server] processes`, supervisor.py) has one table per
+process: a stream continues only on connections its own process serves (the one it was
+started on is always one); on another process its value is unknown, Invalid Correlation
+Value, the answer below. The live state cannot move between processes.
+
 Each stream belongs to the client that started it and to one operation; any other
 client, operation, or an expired stream gets Invalid Correlation Value, the same
 answer as a value never issued, so a correlation value reveals nothing. Streams are
