@@ -9,7 +9,9 @@ equal to its name, or by a KMIP 1.x Template of its name; or server-wide (--by s
 A constraint is a named rule (see pkcs11_kmip_server.policy for the forms, e.g.
 min-length=AES:256) for some object types and object groups. Like the other admin
 commands this works on the data directory, also under a running server (which reads
-the tables on each request), and appends every change to DIR/audit.log.
+the tables on each request), and appends every change to DIR/audit.log; or, with
+--server/--config, on a running server through the standard KMIP 2.1 operations
+(admin_remote.RemotePolicy), which records the changes in its own audit log.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from pkcs11_kmip.cli.admin import _action, _actions, _object_type, _print, _record, store_path
 
 if TYPE_CHECKING:
+    from pkcs11_kmip.cli.admin_remote import RemotePolicy
     from pkcs11_kmip_server.store.policy import ConstraintRule, DefaultSet, PolicyTables
 
 
 def configure_policy(areas: Any) -> None:
     defaults = _actions(areas, "defaults", "default attributes for new objects (named sets, server-wide)")
-    _action(defaults, "list", "list the default sets", _list_defaults)
-    add = _action(defaults, "add", "add a default set", _add_defaults)
+    _action(defaults, "list", "list the default sets", _list_defaults, remote=True)
+    add = _action(defaults, "add", "add a default set", _add_defaults, remote=True)
     add.add_argument("name", help="the Object Group value, Name prefix or Template name that selects it")
     add.add_argument("--object-type", required=True, metavar="TYPE", help="e.g. SymmetricKey")
     add.add_argument(
@@ -43,49 +46,72 @@ def configure_policy(areas: Any) -> None:
     add.add_argument("--usage", help="Cryptographic Usage Mask, e.g. Encrypt|Decrypt")
     add.add_argument("--sensitive", action="store_true", default=None, help="Sensitive true")
     add.add_argument("--not-extractable", action="store_true", help="Extractable false")
-    _action(defaults, "remove", "remove a default set", _remove_defaults).add_argument("name")
+    _action(defaults, "remove", "remove a default set", _remove_defaults, remote=True).add_argument("name")
 
     constraints = _actions(areas, "constraints", "rules new and changed objects must keep")
-    _action(constraints, "list", "list the constraints", _list_constraints)
-    add = _action(constraints, "add", "add a constraint", _add_constraint)
+    _action(constraints, "list", "list the constraints", _list_constraints, remote=True)
+    add = _action(constraints, "add", "add a constraint", _add_constraint, remote=True)
     add.add_argument("name")
     add.add_argument("rule", help="e.g. algorithms=AES, min-length=AES:256, usage-forbidden=Sign|Decrypt")
     add.add_argument("--object-type", action="append", default=[], metavar="TYPE", help="only for this type")
     add.add_argument(
         "--object-group", action="append", default=[], metavar="GROUP", help="only in this group"
     )
-    _action(constraints, "remove", "remove a constraint", _remove_constraint).add_argument("name")
+    _action(constraints, "remove", "remove a constraint", _remove_constraint, remote=True).add_argument(
+        "name"
+    )
+
+
+class _LocalPolicy:
+    """The policy tables of a data directory, in one transaction (store.policy.open_policy);
+    the same methods as admin_remote.RemotePolicy."""
+
+    def __init__(self, tables: PolicyTables) -> None:
+        self.tables = tables
+
+    def default_sets(self) -> list[DefaultSet]:
+        return self.tables.default_sets()
+
+    def add_default_set(self, entry: DefaultSet) -> DefaultSet:
+        self.tables.add_default_set(entry, getpass.getuser())
+        return next(found for found in self.tables.default_sets() if found.name == entry.name)
+
+    def constraints(self) -> list[ConstraintRule]:
+        return self.tables.constraints()
+
+    def add_constraint(self, rule: ConstraintRule) -> ConstraintRule:
+        self.tables.add_constraint(rule, getpass.getuser())
+        return next(found for found in self.tables.constraints() if found.name == rule.name)
+
+    def remove(self, table: Literal["default", "constraint"], name: str) -> None:
+        self.tables.remove(table, name)
 
 
 @contextmanager
-def _policy(options: argparse.Namespace) -> Iterator[PolicyTables]:
+def _policy(options: argparse.Namespace) -> Iterator[_LocalPolicy | RemotePolicy]:
+    """The data directory's policy tables, or (--server, --config) the running server's."""
+    from pkcs11_kmip.cli.admin_remote import RemotePolicy, client_from
     from pkcs11_kmip_server.store.policy import open_policy
 
+    if options.data_dir is None:
+        remote = RemotePolicy(client_from(options))
+        try:
+            yield remote
+        finally:
+            remote.close()
+        return
     with open_policy(store_path(options)) as tables:
-        yield tables
+        yield _LocalPolicy(tables)
 
 
 # --- defaults --------------------------------------------------------------------------------
 
 
-def _default_row(entry: DefaultSet) -> dict[str, Any]:
-    from pkcs11_kmip.kmip.spec.enums import ObjectType
-    from pkcs11_kmip_server.attributes import name_of
-    from pkcs11_kmip_server.policy import describe
-
-    return {
-        "name": entry.name,
-        "by": entry.selector,
-        "object_type": ObjectType(entry.object_type).name,
-        "attributes": [f"{name_of(e)}={describe(e.value)}" for e in entry.attributes],
-        "created": entry.created,
-        "created_by": entry.created_by,
-    }
-
-
 def _list_defaults(options: argparse.Namespace) -> int:
+    from pkcs11_kmip_server.administration import default_row
+
     with _policy(options) as tables:
-        rows = [_default_row(entry) for entry in tables.default_sets()]
+        rows = [default_row(entry) for entry in tables.default_sets()]
     return _print(options, ("name", "by", "object_type", "attributes", "created", "created_by"), rows)
 
 
@@ -94,6 +120,7 @@ def _add_defaults(options: argparse.Namespace) -> int:
     from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
     from pkcs11_kmip.kmip.spec import Tag
     from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, CryptographicAlgorithm, PaddingMethod
+    from pkcs11_kmip_server.administration import default_row
     from pkcs11_kmip_server.policy import enum_named, usage_named
     from pkcs11_kmip_server.store.policy import DefaultSet
 
@@ -120,9 +147,8 @@ def _add_defaults(options: argparse.Namespace) -> int:
         raise ValueError("a default set needs at least one attribute (--algorithm, --length, ...)")
     entry = DefaultSet(options.name, options.by, _object_type(options.object_type), attributes)
     with _policy(options) as tables:
-        tables.add_default_set(entry, getpass.getuser())
-        added = next(found for found in tables.default_sets() if found.name == options.name)
-    return _added(options, "defaults", _default_row(added), f"default set {options.name} saved")
+        added = tables.add_default_set(entry)
+    return _added(options, "defaults", default_row(added), f"default set {added.name} saved")
 
 
 def _remove_defaults(options: argparse.Namespace) -> int:
@@ -132,26 +158,16 @@ def _remove_defaults(options: argparse.Namespace) -> int:
 # --- constraints -----------------------------------------------------------------------------
 
 
-def _constraint_row(rule: ConstraintRule) -> dict[str, Any]:
-    from pkcs11_kmip.kmip.spec.enums import ObjectType
-
-    return {
-        "name": rule.name,
-        "rule": rule.rule,
-        "object_types": [ObjectType(t).name for t in rule.object_types],
-        "object_groups": rule.object_groups,
-        "created": rule.created,
-        "created_by": rule.created_by,
-    }
-
-
 def _list_constraints(options: argparse.Namespace) -> int:
+    from pkcs11_kmip_server.administration import constraint_row
+
     with _policy(options) as tables:
-        rows = [_constraint_row(rule) for rule in tables.constraints()]
+        rows = [constraint_row(rule) for rule in tables.constraints()]
     return _print(options, ("name", "rule", "object_types", "object_groups", "created", "created_by"), rows)
 
 
 def _add_constraint(options: argparse.Namespace) -> int:
+    from pkcs11_kmip_server.administration import constraint_row
     from pkcs11_kmip_server.policy import parse_rules
     from pkcs11_kmip_server.store.policy import ConstraintRule
 
@@ -163,9 +179,8 @@ def _add_constraint(options: argparse.Namespace) -> int:
         list(options.object_group),
     )
     with _policy(options) as tables:
-        tables.add_constraint(rule, getpass.getuser())
-        added = next(found for found in tables.constraints() if found.name == options.name)
-    return _added(options, "constraint", _constraint_row(added), f"constraint {options.name} saved")
+        added = tables.add_constraint(rule)
+    return _added(options, "constraint", constraint_row(added), f"constraint {options.name} saved")
 
 
 def _remove_constraint(options: argparse.Namespace) -> int:
@@ -176,8 +191,10 @@ def _remove_constraint(options: argparse.Namespace) -> int:
 
 
 def _added(options: argparse.Namespace, area: str, row: dict[str, Any], text: str) -> int:
-    """An addition: audited (its row under `area`), then printed as JSON or as `text`."""
-    _record(options, f"{area} added", **{area: row})
+    """An addition: audited (its row under `area`; a server records its own), then printed
+    as JSON or as `text`."""
+    if options.data_dir is not None:
+        _record(options, f"{area} added", **{area: row})
     print(json.dumps(row, indent=2) if options.json else text)
     return 0
 
@@ -185,9 +202,10 @@ def _added(options: argparse.Namespace, area: str, row: dict[str, Any], text: st
 def _removed(
     options: argparse.Namespace, table: Literal["default", "constraint"], area: str, what: str
 ) -> int:
-    """Remove the named row of `table`, audited."""
+    """Remove the named row of `table`, audited (a server records its own)."""
     with _policy(options) as tables:
         tables.remove(table, options.name)
-    _record(options, f"{area} removed", **{area: options.name})
+    if options.data_dir is not None:
+        _record(options, f"{area} removed", **{area: options.name})
     print(f"{what} removed")
     return 0

@@ -10,8 +10,9 @@ configuration such as DIR/clients/admin/pkcs11-kmip.toml.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipConnectionError, KmipResultError
 from pkcs11_kmip.kmip.messages.access_admin import (
@@ -26,11 +27,20 @@ from pkcs11_kmip.kmip.messages.access_admin import (
     RemoveGroupRequest,
     RemoveUserRequest,
 )
-from pkcs11_kmip.kmip.messages.payloads import RequestPayload
-from pkcs11_kmip.kmip.spec.enums import ObjectType, Operation
+from pkcs11_kmip.kmip.messages.payloads import (
+    GetConstraintsRequest,
+    QueryRequest,
+    RequestPayload,
+    SetConstraintsRequest,
+    SetDefaultsRequest,
+)
+from pkcs11_kmip.kmip.spec.enums import ObjectType, Operation, QueryFunction
 
 if TYPE_CHECKING:
     from pkcs11_kmip_server.store.access import Grant, Group, GroupKind, MemberKind, Principal, TargetKind
+    from pkcs11_kmip_server.store.policy import ConstraintRule, DefaultSet
+
+T = TypeVar("T")
 
 
 class RemoteError(Exception):
@@ -77,7 +87,8 @@ class RemoteAccess:
     def close(self) -> None:
         self.client.close()
 
-    def _call(self, payload: RequestPayload) -> Any:
+    def call(self, payload: RequestPayload) -> Any:
+        """One operation's answer; a refusal or a broken connection as RemoteError."""
         try:
             return self.client.call(payload)
         except KmipResultError as error:
@@ -87,7 +98,7 @@ class RemoteAccess:
             raise RemoteError(str(error)) from None
 
     def _everything(self) -> GetAccessResponse:
-        answer: GetAccessResponse = self._call(GetAccessRequest())
+        answer: GetAccessResponse = self.call(GetAccessRequest())
         return answer
 
     def users(self) -> list[tuple[Principal, bool]]:
@@ -102,22 +113,22 @@ class RemoteAccess:
         ]
 
     def add_user(self, name: str, admin: bool | None, password: str | None) -> bool:
-        answer = self._call(AddUserRequest(name=name, admin=admin, password=password))
+        answer = self.call(AddUserRequest(name=name, admin=admin, password=password))
         return bool(answer.new)
 
     def remove_user(self, name: str) -> None:
-        self._call(RemoveUserRequest(name=name))
+        self.call(RemoveUserRequest(name=name))
 
     def groups(self, kind: GroupKind | None) -> list[Group]:
         return [_group(group) for group in self._everything().groups if kind is None or group.kind == kind]
 
     def add_group(self, kind: GroupKind, name: str, users: Sequence[str], groups: Sequence[str]) -> None:
         wanted = AccessGroup(kind=kind, name=name, users=list(users), groups=list(groups))
-        self._call(AddGroupRequest(group=wanted))
+        self.call(AddGroupRequest(group=wanted))
 
     def remove_group(self, kind: GroupKind, name: str, users: Sequence[str], groups: Sequence[str]) -> None:
         wanted = AccessGroup(kind=kind, name=name, users=list(users), groups=list(groups))
-        self._call(RemoveGroupRequest(group=wanted))
+        self.call(RemoveGroupRequest(group=wanted))
 
     def grants(self, grantee: str | None) -> list[Grant]:
         found = self._everything().grants
@@ -141,10 +152,10 @@ class RemoteAccess:
             role=role,
             operations=[] if role is not None else [Operation(operation) for operation in operations],
         )
-        return _grant(self._call(AddGrantRequest(grant=wanted)).grant)
+        return _grant(self.call(AddGrantRequest(grant=wanted)).grant)
 
     def remove_grant(self, grant_id: int) -> Grant:
-        return _grant(self._call(RemoveGrantRequest(identifier=grant_id)).grant)
+        return _grant(self.call(RemoveGrantRequest(identifier=grant_id)).grant)
 
 
 def _group(group: AccessGroup) -> Group:
@@ -179,3 +190,76 @@ def _grant(grant: AccessGrant) -> Grant:
         grant.created or "",
         grant.created_by or "",
     )
+
+
+class RemotePolicy:
+    """The admin command's view of a running server's attribute defaults and constraints,
+    through the standard KMIP 2.1 operations: Query (Defaults Information) and Set
+    Defaults, Get and Set Constraints. Both Set operations replace every entry, so an
+    addition or removal reads them all and sends them back changed (the server keeps
+    the entries that do not change as they were). Name-prefix default sets have no KMIP
+    form; a server-wide set is named server:TYPE."""
+
+    def __init__(self, client: KmipClient) -> None:
+        self.access = RemoteAccess(client)
+
+    def close(self) -> None:
+        self.access.close()
+
+    def _read(self, read: Callable[[], T]) -> T:
+        from pkcs11_kmip_server.errors import KmipError
+
+        try:
+            return read()
+        except KmipError as error:  # an answer the server's own reading refuses
+            raise RemoteError(f"the server's answer cannot be read: {error.message}") from None
+
+    def default_sets(self) -> list[DefaultSet]:
+        from pkcs11_kmip_server.policy import sets_from
+
+        answer = self.access.call(QueryRequest(query_functions=[QueryFunction.QUERY_DEFAULTS_INFORMATION]))
+        return self._read(lambda: sets_from(answer.defaults_information))
+
+    def _set_defaults(self, sets: list[DefaultSet]) -> None:
+        from pkcs11_kmip_server.policy import defaults_information
+
+        self.access.call(SetDefaultsRequest(defaults_information=defaults_information(sets)))
+
+    def add_default_set(self, entry: DefaultSet) -> DefaultSet:
+        if entry.selector == "prefix":
+            raise RemoteError("a name-prefix default set has no KMIP form: add it with --data-dir")
+        present = self.default_sets()
+        if entry.selector == "server":
+            entry = replace(entry, name=f"server:{ObjectType(entry.object_type).name}")
+        if any(found.name == entry.name for found in present):
+            raise RemoteError(f"default set {entry.name!r} already exists")
+        self._set_defaults([*present, entry])
+        return next(found for found in self.default_sets() if found.name == entry.name)
+
+    def constraints(self) -> list[ConstraintRule]:
+        from pkcs11_kmip_server.policy import rules_from
+
+        answer = self.access.call(GetConstraintsRequest())
+        return self._read(lambda: rules_from(answer.constraints))
+
+    def _set_constraints(self, rules: list[ConstraintRule]) -> None:
+        from pkcs11_kmip_server.policy import constraints_structure
+
+        self.access.call(SetConstraintsRequest(constraints=constraints_structure(rules)))
+
+    def add_constraint(self, rule: ConstraintRule) -> ConstraintRule:
+        present = self.constraints()
+        if any(found.name == rule.name for found in present):
+            raise RemoteError(f"constraint {rule.name!r} already exists")
+        self._set_constraints([*present, rule])
+        return next(found for found in self.constraints() if found.name == rule.name)
+
+    def remove(self, table: Literal["default", "constraint"], name: str) -> None:
+        present: list[Any] = self.default_sets() if table == "default" else self.constraints()
+        kept = [found for found in present if found.name != name]
+        if len(kept) == len(present):
+            raise RemoteError(f"no {table} {name!r}" if table == "constraint" else f"no default set {name!r}")
+        if table == "default":
+            self._set_defaults(kept)
+        else:
+            self._set_constraints(kept)

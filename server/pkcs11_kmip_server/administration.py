@@ -27,6 +27,7 @@ from pkcs11_kmip_server.store.access import (
     MemberKind,
     Principal,
 )
+from pkcs11_kmip_server.store.policy import ConstraintRule, DefaultSet
 
 T = TypeVar("T")
 
@@ -117,3 +118,28 @@ def grant_details(grant: Grant) -> dict[str, Any]:
         "role": grant.role,
         "operations": [display_name(operation) for operation in grant.operations],
     }
+
+
+def default_row(entry: DefaultSet, created: bool = True) -> dict[str, Any]:
+    """A default set as the admin command lists it and the audit log records it."""
+    from pkcs11_kmip_server.attributes import name_of
+    from pkcs11_kmip_server.policy import describe
+
+    row: dict[str, Any] = {
+        "name": entry.name,
+        "by": entry.selector,
+        "object_type": ObjectType(entry.object_type).name,
+        "attributes": [f"{name_of(e)}={describe(e.value)}" for e in entry.attributes],
+    }
+    return {**row, "created": entry.created, "created_by": entry.created_by} if created else row
+
+
+def constraint_row(rule: ConstraintRule, created: bool = True) -> dict[str, Any]:
+    """A constraint as the admin command lists it and the audit log records it."""
+    row: dict[str, Any] = {
+        "name": rule.name,
+        "rule": rule.rule,
+        "object_types": [ObjectType(t).name for t in rule.object_types],
+        "object_groups": rule.object_groups,
+    }
+    return {**row, "created": rule.created, "created_by": rule.created_by} if created else row

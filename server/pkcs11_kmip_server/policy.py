@@ -437,12 +437,22 @@ def _standard_entry(part: str) -> tuple[int, Any] | None:
     return entry if STANDARD_FORMS[entry[0]](entry[1]) == part else None
 
 
-def _constraint_attributes(rule: ConstraintRule) -> Attributes:
-    """Standard attributes when every part of the rule has one; else the vendor form."""
+def _positional_name(position: int) -> str:
+    """The name `rules_from` gives the unnamed Constraint at `position`."""
+    return f"constraint-{position + 1:03d}"
+
+
+def _constraint_attributes(rule: ConstraintRule, position: int) -> Attributes:
+    """Standard attributes when every part of the rule has one, with the vendor
+    constraint-name unless `rules_from` would give that name back by position anyway
+    (so a client that sends back what it read keeps every name); else the vendor form."""
     parts = [part.strip() for part in rule.rule.split(";") if part.strip()]
     standard = [_standard_entry(part) for part in parts]
     if all(entry is not None for entry in standard):
-        return Attributes(entries=[AttributeEntry(*entry) for entry in standard if entry is not None])
+        found = Attributes(entries=[AttributeEntry(*entry) for entry in standard if entry is not None])
+        if rule.name != _positional_name(position):
+            found.add(Tag.ATTRIBUTE, _text("constraint-name", rule.name))
+        return found
     return Attributes.of(
         (Tag.ATTRIBUTE, _text("constraint-name", rule.name)),
         (Tag.ATTRIBUTE, _text("constraint-rule", rule.rule)),
@@ -460,9 +470,9 @@ def constraints_structure(found: Iterable[ConstraintRule]) -> Constraints:
                 object_groups=ObjectGroups(object_groups=list(rule.object_groups))
                 if rule.object_groups
                 else None,
-                attributes=_constraint_attributes(rule),
+                attributes=_constraint_attributes(rule, position),
             )
-            for rule in found
+            for position, rule in enumerate(found)
         ]
     )
 
@@ -515,7 +525,7 @@ def rules_from(constraints: Constraints | None) -> list[ConstraintRule]:
             raise KmipError(ResultReason.INVALID_FIELD, str(error)) from None
         found.append(
             ConstraintRule(
-                name or f"constraint-{number + 1:03d}",
+                name or _positional_name(number),
                 rule,
                 [int(t) for t in given.object_types.object_types] if given.object_types is not None else [],
                 list(given.object_groups.object_groups) if given.object_groups is not None else [],

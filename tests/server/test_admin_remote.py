@@ -27,7 +27,7 @@ from pkcs11_kmip.kmip.messages.access_admin import (
 )
 from pkcs11_kmip.kmip.messages.payloads import LocateRequest
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import ResultReason
+from pkcs11_kmip.kmip.spec.enums import BatchErrorContinuationOption, ResultReason, ResultStatus
 from testsupport.admin import admin as on_data_dir
 from testsupport.kmip_builders import aes_create, as_attributes, name
 from testsupport.server import RunningServer, cli, start_server
@@ -233,3 +233,82 @@ def test_the_client_configuration_is_enough(server: RunningServer, tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     assert "admin" in {row["name"] for row in json.loads(done.stdout)}
+
+
+def test_defaults_and_constraints_go_over_the_standard_operations(server: RunningServer) -> None:
+    """Set Defaults / Query, Set / Get Constraints: an addition keeps the others as they
+    were (names, creation, author), the server audits what changed, and the rule works."""
+    on_data_dir(server.data_dir, "constraints", "add", "aes-only", "algorithms=AES", "--object-group", "std")
+    before = len(admin_lines(server))
+    added = remote_json(
+        server, "constraints", "add", "pay-256", "min-length=AES:256", "--object-group", "remote-pay"
+    )
+    assert (added["name"], added["rule"], added["object_groups"]) == (
+        "pay-256",
+        "min-length=AES:256",
+        ["remote-pay"],
+    )
+    listed = {row["name"]: row["rule"] for row in remote_json(server, "constraints", "list")}
+    assert listed == {"aes-only": "algorithms=AES", "pay-256": "min-length=AES:256"}
+    # KMIP carries no creation time or author: the data directory shows the standard-form
+    # rule made there kept its own, and the new one is the administrator's.
+    on_disk = json.loads(on_data_dir(server.data_dir, "constraints", "list", "--json").stdout)
+    authors = {row["name"]: row["created_by"] for row in on_disk}
+    assert authors["pay-256"] == "admin" and authors["aes-only"] not in ("admin", "")
+    with server.client("owner-a") as kmip:
+        with pytest.raises(KmipResultError) as violation:
+            kmip.call(aes_create((2, 1), 128, (Tag.OBJECT_GROUP, "remote-pay")))
+        assert violation.value.reason is ResultReason.CONSTRAINT_VIOLATION
+        assert "pay-256" in (violation.value.message or "")
+
+    secret_agent = ("defaults", "add", "SecretAgent", "--object-type", "SymmetricKey", "--algorithm", "AES")
+    remote(server, *secret_agent, "--length", "192", "--mode", "CBC")
+    defaults = {row["name"]: row for row in remote_json(server, "defaults", "list")}
+    assert "Cryptographic Length=192" in defaults["SecretAgent"]["attributes"]
+    refused = remote(
+        server,
+        "defaults",
+        "add",
+        "pre-",
+        "--object-type",
+        "SymmetricKey",
+        "--length",
+        "128",
+        "--by",
+        "prefix",
+        ok=False,
+    )
+    assert "--data-dir" in refused.stderr
+    assert "already exists" in remote(server, *secret_agent, ok=False).stderr
+
+    remote(server, "constraints", "remove", "pay-256")
+    remote(server, "defaults", "remove", "SecretAgent")
+    assert [row["name"] for row in remote_json(server, "constraints", "list")] == ["aes-only"]
+    assert "SecretAgent" not in {row["name"] for row in remote_json(server, "defaults", "list")}
+    changes = [(entry["who"], entry["action"]) for entry in admin_lines(server)[before:]]
+    assert changes == [
+        ("admin", "constraint added"),
+        ("admin", "defaults added"),
+        ("admin", "constraint removed"),
+        ("admin", "defaults removed"),
+    ]
+    assert "no constraint 'pay-256'" in remote(server, "constraints", "remove", "pay-256", ok=False).stderr
+    on_data_dir(server.data_dir, "constraints", "remove", "aes-only")
+
+
+def test_a_change_undone_with_its_batch_leaves_no_trace(server: RunningServer) -> None:
+    """An administrative change in a batch that is undone: no user, no password, no audit line."""
+    before = len(admin_lines(server))
+    with server.client("admin") as kmip:
+        answers = kmip.batch(
+            AddUserRequest(name="undone", password=PASSWORD),
+            RemoveGrantRequest(identifier=999999),
+            batch_error_continuation_option=BatchErrorContinuationOption.UNDO,
+        )
+    assert [item.result_status for item in answers] == [
+        ResultStatus.OPERATION_UNDONE,
+        ResultStatus.OPERATION_FAILED,
+    ]
+    assert "undone" not in {row["name"] for row in remote_json(server, "users", "list")}
+    assert "undone" not in (server.data_dir / "users.toml").read_text()
+    assert len(admin_lines(server)) == before

@@ -1,7 +1,8 @@
 """Set Constraints: the rules new and changed objects must keep (KMIP 2.1 §6.1.52).
 
-The request's Constraints replace all rules (none given: no rule is left). Each
-Constraint carries its rule as `policy.rules_from` reads it.
+The request's Constraints replace all rules (none given: no rule is left); rules that
+do not change keep their creation time and author. Each Constraint carries its rule as
+`policy.rules_from` reads it. Each rule added or removed is in the audit log.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pkcs11_kmip.kmip.messages.payloads import SetConstraintsRequest, SetConstraintsResponse
 from pkcs11_kmip.kmip.spec.enums import Operation
 from pkcs11_kmip_server import policy
+from pkcs11_kmip_server.administration import constraint_row, record
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.operations import handles
 
@@ -17,8 +19,10 @@ from pkcs11_kmip_server.operations import handles
 def set_constraints(context: RequestContext, request: SetConstraintsRequest) -> SetConstraintsResponse:
     policy.require_admin(context)
     wanted = policy.rules_from(request.constraints)
-    tables = context.session.policy()
-    tables.clear("constraint")
+    changes = context.session.policy().replace_constraints(wanted, context.principal)
+    for name in changes.removed:
+        record(context, "constraint removed", constraint=name)
     for rule in wanted:
-        tables.add_constraint(rule, context.principal)
+        if rule.name in changes.added:
+            record(context, "constraint added", constraint=constraint_row(rule, created=False))
     return SetConstraintsResponse()

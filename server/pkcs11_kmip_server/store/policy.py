@@ -168,6 +168,59 @@ class PolicyTables:
     def clear(self, table: Literal["default", "constraint"]) -> None:
         self.execute(f"DELETE FROM policy_{table}")
 
+    def replace_constraints(self, wanted: list[ConstraintRule], created_by: str) -> Changes:
+        """Make the rules exactly `wanted` (Set Constraints): a rule already there with the
+        same name, text and scope stays as it is (its creation time and author too), so a
+        client that reads the rules, adds one and sends them all back changes only that one."""
+        present = {rule.name: rule for rule in self.constraints()}
+        keep = {rule.name for rule in wanted if rule.name in present and _same_rule(present[rule.name], rule)}
+        removed = [name for name in present if name not in keep]
+        for name in removed:
+            self.remove("constraint", name)
+        added = [rule for rule in wanted if rule.name not in keep]
+        for rule in added:
+            self.add_constraint(rule, created_by)
+        return Changes([rule.name for rule in added], removed)
+
+    def replace_default_sets(self, wanted: list[DefaultSet], created_by: str) -> Changes:
+        """Make the server-wide and object-group sets exactly `wanted` (Set Defaults; the
+        name-prefix sets KMIP cannot express stay), keeping the sets that do not change."""
+        present = {entry.name: entry for entry in self.default_sets() if entry.selector != "prefix"}
+        keep = {
+            entry.name for entry in wanted if entry.name in present and _same_set(present[entry.name], entry)
+        }
+        removed = [name for name in present if name not in keep]
+        for name in removed:
+            self.remove("default", name)
+        added = [entry for entry in wanted if entry.name not in keep]
+        for entry in added:
+            self.add_default_set(entry, created_by)
+        return Changes([entry.name for entry in added], removed)
+
+
+@dataclass
+class Changes:
+    """What a replacement did: the names added (or changed) and removed."""
+
+    added: list[str]
+    removed: list[str]
+
+
+def _same_rule(one: ConstraintRule, other: ConstraintRule) -> bool:
+    return (one.rule, sorted(one.object_types), one.object_groups) == (
+        other.rule,
+        sorted(other.object_types),
+        other.object_groups,
+    )
+
+
+def _same_set(one: DefaultSet, other: DefaultSet) -> bool:
+    return (one.selector, one.object_type, one.attributes.encode_any_version()) == (
+        other.selector,
+        other.object_type,
+        other.attributes.encode_any_version(),
+    )
+
 
 @contextmanager
 def open_policy(path: Path) -> Iterator[PolicyTables]:
