@@ -4,6 +4,7 @@ is a KMIP managed object and a KMIP key is a PKCS#11 object (docs/native-token.m
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -13,6 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, keywrap, padding, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.x509.oid import NameOID
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
 from pkcs11_kmip.kmip.messages.payloads import (
@@ -370,3 +376,109 @@ def test_destroying_through_pkcs11_destroys_the_managed_object(admin: Client) ->
     with admin.kmip() as kmip:
         assert attributes_of(kmip, uid)[Tag.STATE] == State.DESTROYED
         assert locate_by_name(kmip, "short-lived") == []
+
+
+def test_pkcs11_tool_test_passes_on_a_token_with_ec_and_aes_keys(
+    native: RunningServer, module_path: Path, tmp_path: Path
+) -> None:
+    native.client_identity("tester")
+    tester = Client(native, module_path, "tester", tmp_path)
+    tester.tool("--keygen", "--key-type", "AES:32", "--label", "t-aes")
+    tester.tool("--keypairgen", "--key-type", "EC:prime256v1", "--label", "t-ec")
+    tested = tester.tool("--test")
+    assert "No errors" in tested and "all 4 digest functions seem to work" in tested
+    assert "SHA256: OK" in tested and "seems to be OK" in tested  # C_Digest* and C_GenerateRandom
+
+
+def self_signed_certificate() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "native token")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def test_objects_pkcs11_tool_imports_wraps_and_edits_are_kmip_objects(admin: Client, tmp_path: Path) -> None:
+    # A certificate (C_CreateObject): a KMIP Certificate, read back byte for byte.
+    der = tmp_path / "cert.der"
+    der.write_bytes(self_signed_certificate())
+    admin.tool("--write-object", str(der), "--type", "cert", "--label", "p11-cert", "--id", "0c01")
+    admin.tool("--read-object", "--type", "cert", "--id", "0c01", "-o", str(tmp_path / "read.der"))
+    assert (tmp_path / "read.der").read_bytes() == der.read_bytes()
+    # A secret key from its bytes: KMIP encrypts with it as the bytes say.
+    value = os.urandom(32)
+    (tmp_path / "aes.bin").write_bytes(value)
+    admin.tool("--write-object", str(tmp_path / "aes.bin"), "--type", "secrkey", "--key-type", "AES:32",
+               "--label", "p11-imported", "--id", "0c02")  # fmt: skip
+    iv = os.urandom(16)
+    with admin.kmip() as kmip:
+        (cert_uid,) = locate_by_name(kmip, "p11-cert")
+        assert attributes_of(kmip, cert_uid)[Tag.OBJECT_TYPE] == ObjectType.CERTIFICATE
+        (aes_uid,) = locate_by_name(kmip, "p11-imported")
+        sealed = kmip.call(
+            EncryptRequest(
+                unique_identifier=aes_uid,
+                cryptographic_parameters=CryptographicParameters(
+                    block_cipher_mode=BlockCipherMode.CBC, padding_method=PaddingMethod.PKCS5
+                ),
+                data=DATA,
+                iv_counter_nonce=iv,
+            )
+        ).data
+    assert sealed == cbc_pad(value, iv, DATA)
+
+    # C_Digest and a multi-part C_Encrypt of 100 kB (pkcs11-tool streams it in parts).
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(100_000))
+    admin.tool("--hash", "-m", "SHA256", "-i", str(big), "-o", str(tmp_path / "digest"), login=False)
+    assert (tmp_path / "digest").read_bytes() == hashlib.sha256(big.read_bytes()).digest()
+    admin.tool("--encrypt", "-m", "AES-CBC-PAD", "--id", "0c02", "--iv", iv.hex(), "-i", str(big),
+               "-o", str(tmp_path / "big.enc"))  # fmt: skip
+    assert (tmp_path / "big.enc").read_bytes() == cbc_pad(value, iv, big.read_bytes())
+    admin.tool("--decrypt", "-m", "AES-CBC-PAD", "--id", "0c02", "--iv", iv.hex(),
+               "-i", str(tmp_path / "big.enc"), "-o", str(tmp_path / "big.dec"))  # fmt: skip
+    assert (tmp_path / "big.dec").read_bytes() == big.read_bytes()
+
+    # C_WrapKey with AES-KWP (the imported key wraps an extractable one), C_UnwrapKey back in.
+    admin.tool("--keygen", "--key-type", "AES:16", "--label", "p11-wrapped", "--id", "0c03", "--extractable")
+    wrapped = tmp_path / "wrapped"
+    admin.tool("--wrap", "-m", "0x210B", "--id", "0c02", "--application-id", "0c03", "-o", str(wrapped))
+    inner = keywrap.aes_key_unwrap_with_padding(value, wrapped.read_bytes())
+    admin.tool("--unwrap", "-m", "0x210B", "--id", "0c02", "-i", str(wrapped), "--key-type", "AES:",
+               "--application-label", "p11-unwrapped", "--application-id", "0c04")  # fmt: skip
+    with admin.kmip() as kmip:
+        for label in ("p11-wrapped", "p11-unwrapped"):
+            (uid,) = locate_by_name(kmip, label)
+            assert attributes_of(kmip, uid)[Tag.STATE] == State.ACTIVE
+            encrypted = kmip.call(
+                EncryptRequest(
+                    unique_identifier=uid,
+                    cryptographic_parameters=CryptographicParameters(
+                        block_cipher_mode=BlockCipherMode.CBC, padding_method=PaddingMethod.PKCS5
+                    ),
+                    data=DATA,
+                    iv_counter_nonce=iv,
+                )
+            ).data
+            assert encrypted == cbc_pad(inner, iv, DATA)
+
+    # C_SetAttributeValue: a new CKA_ID is the vendor attribute KMIP shows.
+    admin.tool("--set-id", "0c05", "--id", "0c02", "--type", "secrkey")
+    with admin.kmip() as kmip:
+        chosen = attributes_of(kmip, aes_uid)[Tag.ATTRIBUTE]
+    assert chosen.attribute_value.value == bytes.fromhex("0c05")  # type: ignore[attr-defined]
+
+
+def cbc_pad(key: bytes, iv: bytes, data: bytes) -> bytes:
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
