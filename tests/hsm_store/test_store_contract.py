@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, hmac, serialization
@@ -139,18 +140,18 @@ def test_aes_encrypts_as_pyca_does_with_the_key_get_gives(
     if padding_method is PaddingMethod.PKCS5:
         count = 16 - len(data) % 16
         plain = data + bytes([count]) * count
-    local_mode = {
-        M.ECB: lambda: modes.ECB(),
-        M.CBC: lambda: modes.CBC(iv or b""),
-        M.CTR: lambda: modes.CTR(iv or b""),
-        M.GCM: lambda: modes.GCM(iv or b""),
-    }[mode]()
-    encryptor = Cipher(algorithms.AES(key), local_mode).encryptor()
     if mode is M.GCM:
-        expected = encryptor.update(plain) + encryptor.finalize()
-        assert (ciphertext, tag) == (expected, encryptor.tag)  # type: ignore[attr-defined]
-    else:
-        assert ciphertext == encryptor.update(plain) + encryptor.finalize()
+        sealing = Cipher(algorithms.AES(key), modes.GCM(iv or b"")).encryptor()
+        expected = sealing.update(plain) + sealing.finalize()
+        assert (ciphertext, tag) == (expected, sealing.tag)
+        return
+    local_modes: dict[M, Any] = {
+        M.ECB: modes.ECB(),
+        M.CBC: modes.CBC(iv or b""),
+        M.CTR: modes.CTR(iv or b""),
+    }
+    encryptor = Cipher(algorithms.AES(key), local_modes[mode]).encryptor()
+    assert ciphertext == encryptor.update(plain) + encryptor.finalize()
 
 
 def test_a_gcm_tag_that_does_not_authenticate_is_a_cryptographic_failure(kmip: KmipClient) -> None:

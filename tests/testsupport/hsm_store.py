@@ -7,9 +7,11 @@ import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from pkcs11_kmip.kmip.client import KmipClient
 from pkcs11_kmip.kmip.messages import Attributes
+from pkcs11_kmip.kmip.messages.attributes import CommonAttributes, PrivateKeyAttributes, PublicKeyAttributes
 from pkcs11_kmip.kmip.messages.payloads import CreateKeyPairRequest, CreateRequest
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, CryptographicUsageMask, ObjectType
@@ -18,6 +20,7 @@ from testsupport.softhsm import SOFTHSM_MODULE, Token
 
 A = CryptographicAlgorithm
 U = CryptographicUsageMask
+AttributesT = TypeVar("AttributesT", bound=Attributes)
 
 
 def hsm_store_section(token: Token, pin_file: str = "hsm.pin") -> str:
@@ -43,8 +46,9 @@ def init_hsm_data_dir(data_dir: Path, token: Token) -> None:
     toml.write_text(text.replace('keys = "database"', 'keys = "hsm"') + hsm_store_section(token))
 
 
-def attributes_of(*entries: tuple[int, object]) -> Attributes:
-    attributes = Attributes()
+def attributes_of(*entries: tuple[int, object], kind: type[AttributesT] = Attributes) -> AttributesT:  # type: ignore[assignment]
+    """Attributes (or one of its Create Key Pair forms, `kind`) holding these entries."""
+    attributes = kind()
     for tag, value in entries:
         attributes.add(tag, value)
     return attributes
@@ -78,9 +82,14 @@ def create_pair(kmip: KmipClient, algorithm: A, length: int, *extra: tuple[int, 
                 (Tag.CRYPTOGRAPHIC_LENGTH, length),
                 active(),
                 *extra,
+                kind=CommonAttributes,
             ),
-            private_key_attributes=attributes_of((Tag.CRYPTOGRAPHIC_USAGE_MASK, U.SIGN | U.DECRYPT)),
-            public_key_attributes=attributes_of((Tag.CRYPTOGRAPHIC_USAGE_MASK, U.VERIFY | U.ENCRYPT)),
+            private_key_attributes=attributes_of(
+                (Tag.CRYPTOGRAPHIC_USAGE_MASK, U.SIGN | U.DECRYPT), kind=PrivateKeyAttributes
+            ),
+            public_key_attributes=attributes_of(
+                (Tag.CRYPTOGRAPHIC_USAGE_MASK, U.VERIFY | U.ENCRYPT), kind=PublicKeyAttributes
+            ),
         )
     )
     return response.private_key_unique_identifier, response.public_key_unique_identifier

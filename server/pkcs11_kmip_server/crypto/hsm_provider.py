@@ -67,6 +67,7 @@ HMAC_MECHANISMS: dict[HashingAlgorithm, Mechanism] = {
     H.SHA_384: Mechanism.SHA384_HMAC,
     H.SHA_512: Mechanism.SHA512_HMAC,
 }
+GCM_IV_BYTES = 12  # the longest IV python-pkcs11's GCMParams takes
 KEY_WRAP: dict[str, Mechanism] = {"AES-KW": Mechanism.AES_KEY_WRAP, "AES-KWP": Mechanism.AES_KEY_WRAP_PAD}
 
 
@@ -149,6 +150,9 @@ def _cipher_call(spec: CipherSpec, encrypt: bool) -> tuple[Mechanism, Any]:
     if name == "AES-CTR":  # CK_AES_CTR_PARAMS: the whole 16-byte block is the counter
         return Mechanism.AES_CTR, struct.pack("=L16s" if struct.calcsize("L") == 4 else "=Q16s", 128, iv)
     if name == "AES-GCM":
+        if len(iv) > GCM_IV_BYTES:
+            limit = f"python-pkcs11 passes at most {GCM_IV_BYTES}"
+            raise _unsupported(f"AES-GCM with a {len(iv)}-byte IV ({limit})")
         tag = spec.tag if not encrypt else None
         bits = 8 * (len(tag) if tag is not None else spec.tag_length or 16)
         return Mechanism.AES_GCM, GCMParams(iv, spec.aad or None, bits)

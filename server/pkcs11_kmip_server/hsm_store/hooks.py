@@ -8,13 +8,10 @@ unconditionally.
 from __future__ import annotations
 
 from pkcs11_kmip.kmip.messages import Structure
-from pkcs11_kmip.kmip.messages.objects import KeyBlock
-from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, KeyFormatType, ObjectType, RecommendedCurve
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.context import RequestContext
-from pkcs11_kmip_server.formats import convert_material
-from pkcs11_kmip_server.hsm_store.store import HsmSession, with_block
+from pkcs11_kmip_server.hsm_store.store import HsmSession, read_plain
 from pkcs11_kmip_server.hsm_store.token import current, holds, reference_of
 from pkcs11_kmip_server.native.objects import CURVE_PARAMS
 from pkcs11_kmip_server.store import ObjectRecord
@@ -53,7 +50,4 @@ def plain_material(record: ObjectRecord, material: Structure) -> Structure:
     """
     if reference_of(record) is None:
         return material
-    block: KeyBlock = current().read(record)
-    plain = with_block(material, block)
-    wanted = record.attributes.get(Tag.KEY_FORMAT_TYPE)
-    return plain if wanted in (None, block.key_format_type) else convert_material(plain, wanted, None)
+    return read_plain(current(), record, material)

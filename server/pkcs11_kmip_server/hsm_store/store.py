@@ -21,11 +21,14 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pkcs11_kmip.kmip.messages import Structure
+from pkcs11_kmip.kmip.messages import AttributeEntry, Structure
 from pkcs11_kmip.kmip.messages.objects import KeyBlock
+from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import RecommendedCurve
 from pkcs11_kmip_server import formats
+from pkcs11_kmip_server.formats import convert_material
 from pkcs11_kmip_server.hsm_store.token import HsmToken, holds_record, reference_block, reference_of
+from pkcs11_kmip_server.objects import digest_of
 from pkcs11_kmip_server.store import LocateQuery, ObjectRecord, Store, StoreSession
 from pkcs11_kmip_server.store.access import Rights
 from pkcs11_kmip_server.store.policy import PolicyTables
@@ -75,6 +78,30 @@ def with_block(material: Structure, block: KeyBlock) -> Structure:
     return changed
 
 
+def read_plain(token: HsmToken, record: ObjectRecord, material: Structure) -> Structure:
+    """The record's object with its key read out of the token, in the record's Key Format Type."""
+    block = token.read(record)
+    plain = with_block(material, block)
+    wanted = record.attributes.get(Tag.KEY_FORMAT_TYPE)
+    return plain if wanted in (None, block.key_format_type) else convert_material(plain, wanted, None)
+
+
+def add_digest(token: HsmToken, record: ObjectRecord) -> None:
+    """The Digest of a key just generated in the token (KMIP 2.1 §4.18), where the token gives
+    its value: a Sensitive or unextractable key gets none (its value never leaves the token)."""
+    attributes = record.attributes
+    if attributes.get(Tag.SENSITIVE) is True or attributes.get(Tag.EXTRACTABLE) is False:
+        return
+    assert record.material is not None
+    digest = digest_of(read_plain(token, record, record.material))
+    if digest is None:
+        return
+    at = next(
+        (i for i, (tag, _) in enumerate(attributes.entries) if tag == Tag.STATE), len(attributes.entries)
+    )
+    attributes.entries.insert(at, AttributeEntry(Tag.DIGEST, digest))  # where new_record puts it
+
+
 class HsmSession:
     """One transaction: the database session's, with the keys going to the token."""
 
@@ -100,6 +127,7 @@ class HsmSession:
         block = self.token.generate_secret(record)
         self._journal.created.append(record.uid.encode())
         record.material = with_block(record.material, block)
+        add_digest(self.token, record)
 
     def generate_pair(self, private: ObjectRecord, curve: RecommendedCurve | None) -> formats.AnyKey:
         """Generate the private key of `private` inside the token (before `insert`); its public key."""
@@ -107,6 +135,7 @@ class HsmSession:
         public = self.token.generate_pair(private, curve)
         self._journal.created.append(private.uid.encode())
         private.material = with_block(private.material, reference_block(private))
+        add_digest(self.token, private)
         return public
 
     # --- StoreSession -------------------------------------------------------------------------

@@ -96,7 +96,8 @@ REASONS: dict[type[p11.PKCS11Error], ResultReason] = {
     p11.DataLenRange: ResultReason.INVALID_FIELD,
     p11.EncryptedDataLenRange: ResultReason.INVALID_FIELD,
     p11.KeySizeRange: ResultReason.INVALID_FIELD,
-    p11.KeyTypeInconsistent: ResultReason.INVALID_FIELD,
+    # A key type the mechanism does not take: in SoftHSM2, an AES key for HMAC.
+    p11.KeyTypeInconsistent: ResultReason.FEATURE_NOT_SUPPORTED,
 }
 
 
