@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, hmac, serialization
+from cryptography.hazmat.primitives import hashes, hmac, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -35,6 +35,8 @@ from pkcs11_kmip.kmip.messages.payloads import (
 from pkcs11_kmip.kmip.messages.structures import (
     CryptographicDomainParameters,
     CryptographicParameters,
+    EncryptionKeyInformation,
+    KeyWrappingSpecification,
     Name,
     RevocationReason,
 )
@@ -44,6 +46,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     CryptographicUsageMask,
     DigitalSignatureAlgorithm,
+    EncodingOption,
     HashingAlgorithm,
     KeyFormatType,
     NameType,
@@ -52,6 +55,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     RecommendedCurve,
     ResultReason,
     RevocationReasonCode,
+    WrappingMethod,
 )
 from testsupport.hsm_store import active, attributes_of, create_key, create_pair
 from testsupport.server import RunningServer
@@ -387,3 +391,43 @@ def test_locate_finds_a_key_by_name(kmip: KmipClient) -> None:
         )
     )
     assert found.unique_identifiers == [uid]
+
+
+# --- wrapping --------------------------------------------------------------------------------------
+
+
+KW_PARAMETERS = (Tag.CRYPTOGRAPHIC_PARAMETERS, CryptographicParameters(block_cipher_mode=M.NIST_KEY_WRAP))
+
+
+def _wrapped_get(kmip: KmipClient, uid: str, kek: str) -> GetRequest:
+    return GetRequest(
+        unique_identifier=uid,
+        key_wrapping_specification=KeyWrappingSpecification(
+            wrapping_method=WrappingMethod.ENCRYPT,
+            encryption_key_information=EncryptionKeyInformation(
+                unique_identifier=kek,
+                cryptographic_parameters=CryptographicParameters(block_cipher_mode=M.NIST_KEY_WRAP),
+            ),
+            encoding_option=EncodingOption.NO_ENCODING,
+        ),
+    )
+
+
+def test_get_wraps_a_key_with_aes_kw_as_pyca_does(kmip: KmipClient) -> None:
+    kek = create_key(kmip, A.AES, 256, U.WRAP_KEY | U.UNWRAP_KEY, KW_PARAMETERS)
+    uid = create_key(kmip, A.AES, 128, U.ENCRYPT)
+    wrapped = kmip.call(_wrapped_get(kmip, uid, kek)).object.key_block.key_value
+    assert keywrap.aes_key_unwrap(key_value(kmip, kek), wrapped) == key_value(kmip, uid)
+
+
+def test_a_sensitive_key_leaves_wrapped_only_from_the_database_store(
+    kmip: KmipClient, store_kind: str
+) -> None:
+    """The HSM store keeps a Sensitive key's value in the token (CKA_SENSITIVE): Get cannot
+    wrap what it cannot read, and wrapping by C_WrapKey is not done (docs/hsm-store.md)."""
+    kek = create_key(kmip, A.AES, 256, U.WRAP_KEY | U.UNWRAP_KEY, KW_PARAMETERS)
+    uid = create_key(kmip, A.AES, 128, U.ENCRYPT, (Tag.SENSITIVE, True))
+    if store_kind == "hsm":
+        assert refusal(kmip, _wrapped_get(kmip, uid, kek)) is ResultReason.SENSITIVE
+    else:
+        assert len(kmip.call(_wrapped_get(kmip, uid, kek)).object.key_block.key_value) == 24
