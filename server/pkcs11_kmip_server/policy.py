@@ -249,10 +249,13 @@ def violations(
     attributes: Attributes,
     now: datetime,
     changed: int | None,
+    groups: list[str] | None = None,
 ) -> list[str]:
-    """What each applicable rule finds wrong (`changed`: only rules bearing on that attribute)."""
+    """What each applicable rule finds wrong (`changed`: only rules bearing on that attribute;
+    `groups`: the object groups the object is in, nesting resolved; default its own values)."""
     found = []
-    groups = attributes.get_all(Tag.OBJECT_GROUP)
+    if groups is None:
+        groups = attributes.get_all(Tag.OBJECT_GROUP)
     for rule in constraints:
         if not applies(rule, object_type, groups):
             continue
@@ -266,7 +269,12 @@ def violations(
 
 
 def _enforce(context: RequestContext, object_type: int, attributes: Attributes, changed: int | None) -> None:
-    found = violations(context.session.policy().constraints(), object_type, attributes, context.now, changed)
+    tables = context.session.policy()
+    constraints = tables.constraints()
+    groups = None  # the object's own groups: enough unless a rule is scoped to groups
+    if any(rule.object_groups for rule in constraints):
+        groups = tables.enclosing_groups(attributes.get_all(Tag.OBJECT_GROUP))
+    found = violations(constraints, object_type, attributes, context.now, changed, groups)
     if found:
         raise KmipError(ResultReason.CONSTRAINT_VIOLATION, "; ".join(found))
 

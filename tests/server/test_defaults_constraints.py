@@ -377,6 +377,26 @@ def test_joining_a_group_brings_its_rules(server: RunningServer) -> None:
         assert attributes_of(client, uid).get_all(Tag.OBJECT_GROUP) == [group]
 
 
+def test_a_rule_for_a_group_governs_the_groups_nested_in_it(server: RunningServer) -> None:
+    """ "AES keys >= 256 bits for group payments" with payments-eu nested in payments (and
+    payments-eu-de in that): a 128-bit key in either nested group is refused, naming the
+    rule; taking the nesting away lifts it at the next request, as for grants."""
+    payments = constrained(server, "min-length=AES:256")
+    europe, germany = unique("payments-eu"), unique("payments-eu-de")
+    admin(server, "groups", "add", payments, "--objects", "--group", europe)
+    admin(server, "groups", "add", europe, "--objects", "--group", germany)
+    with server.client(version=(2, 1)) as client:
+        for group in (europe, germany):
+            failure = refused(client, aes_create((2, 1), 128, (Tag.OBJECT_GROUP, group)))
+            assert failure.reason is ResultReason.CONSTRAINT_VIOLATION and "min-length=AES:256" in (
+                failure.message or ""
+            )
+        client.call(aes_create((2, 1), 256, (Tag.OBJECT_GROUP, germany)))
+        client.call(aes_create((2, 1), 128, (Tag.OBJECT_GROUP, unique("elsewhere"))))
+        admin(server, "groups", "remove", payments, "--objects", "--group", europe)
+        client.call(aes_create((2, 1), 128, (Tag.OBJECT_GROUP, germany)))
+
+
 @pytest.mark.parametrize("version", [(2, 1), (1, 4)])
 def test_modify_attribute_that_breaks_a_rule_is_refused_and_keeps_the_old_value(
     server: RunningServer, version: Version

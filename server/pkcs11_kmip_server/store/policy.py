@@ -47,6 +47,15 @@ CREATE TABLE IF NOT EXISTS policy_constraint (
 );
 """
 
+# :groups (a JSON list) and the object groups containing them, transitively (UNION: a
+# cycle made by hand still ends).
+ENCLOSING_GROUPS = """WITH RECURSIVE enclosing(name) AS (
+    SELECT value FROM json_each(:groups)
+    UNION
+    SELECT m.group_name FROM access_member m JOIN enclosing e
+        ON m.kind = 'object' AND m.member_kind = 'group' AND m.member = e.name
+) SELECT name FROM enclosing"""
+
 Selector = Literal["server", "group", "prefix"]
 SELECTORS: tuple[Selector, ...] = ("server", "group", "prefix")
 
@@ -167,6 +176,15 @@ class PolicyTables:
 
     def clear(self, table: Literal["default", "constraint"]) -> None:
         self.execute(f"DELETE FROM policy_{table}")
+
+    def enclosing_groups(self, groups: list[str]) -> list[str]:
+        """These object groups and every object group that contains one, transitively
+        (the access tables' nesting, as grants follow it): a constraint scoped to a
+        group governs the objects of the groups nested in it."""
+        if not groups:
+            return []
+        rows = self.execute(ENCLOSING_GROUPS, {"groups": json.dumps(groups)})
+        return [row[0] for row in rows]
 
     def replace_constraints(self, wanted: list[ConstraintRule], created_by: str) -> Changes:
         """Make the rules exactly `wanted` (Set Constraints): a rule already there with the
