@@ -144,6 +144,7 @@ class Host:
     def __init__(self, ffi: Any, library: Library) -> None:
         self.ffi = ffi
         self.dispatcher = embed.Dispatcher(ffi, library)
+        self.kept: list[Any] = []  # what templates point to: it must outlive them
 
     def __call__(self, name: str, *args: Any) -> int:
         raw = [int(self.ffi.cast("uintptr_t", a)) if isinstance(a, self.ffi.CData) else a for a in args]
@@ -157,6 +158,7 @@ class Host:
 
     def template(self, *entries: tuple[int, Any, int]) -> Any:
         template = self.ffi.new("CK_ATTRIBUTE[]", len(entries))
+        self.kept.extend(value for _, value, _ in entries if isinstance(value, self.ffi.CData))
         for entry, (type_, value, length) in zip(template, entries, strict=True):
             entry.type, entry.pValue, entry.ulValueLen = type_, value or self.ffi.NULL, length
         return template
