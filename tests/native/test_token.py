@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,13 @@ from pkcs11_kmip.kmip.messages import (
     ResponseMessage,
     ResponsePayload,
 )
-from pkcs11_kmip.kmip.messages.payloads import ActivateRequest, CreateRequest, PKCS11Request, PKCS11Response
+from pkcs11_kmip.kmip.messages.payloads import (
+    ActivateRequest,
+    CreateRequest,
+    LocateRequest,
+    PKCS11Request,
+    PKCS11Response,
+)
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, ProtocolVersion
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
@@ -52,6 +59,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     Operation,
     PKCS11Function,
     ResultStatus,
+    State,
 )
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
 from pkcs11_kmip_server.engine import Engine, Peer
@@ -214,7 +222,7 @@ def test_templates_are_checked(make_app: Callable[[str], App], alice_pin: str) -
     assert generate(AES_256[1:]) == CKR.TEMPLATE_INCOMPLETE
     assert generate((Attribute.of(CKA.VALUE_LEN, ulong(20)),)) == CKR.KEY_SIZE_RANGE
     assert generate((*AES_256, Attribute.of(CKA.ID, b""))) == CKR.ATTRIBUTE_VALUE_INVALID
-    assert generate((*AES_256, Attribute.of(CKA.TOKEN, b"\x00"))) == CKR.ATTRIBUTE_VALUE_INVALID
+    assert generate((*AES_256, Attribute.of(CKA.TOKEN, b"\x00\x00"))) == CKR.ATTRIBUTE_VALUE_INVALID
     assert generate((*AES_256, Attribute.of(CKA.CLASS, ulong(CKO.PRIVATE_KEY)))) == CKR.TEMPLATE_INCONSISTENT
     assert generate((*AES_256, Attribute.of(CKA.MODULUS_BITS, ulong(2048)))) == CKR.ATTRIBUTE_TYPE_INVALID
     assert generate(AES_256, mechanism=Mechanism(CKM.EC_KEY_PAIR_GEN)) == CKR.MECHANISM_INVALID
@@ -567,7 +575,9 @@ def test_objects_are_created_through_kmip_register(make_app: Callable[[str], App
 
     secret = (Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY)), Attribute.of(CKA.KEY_TYPE, ulong(0x1F)))
     value = secrets.token_bytes(16)
-    rv, aes = create(*secret, Attribute.of(CKA.VALUE, value), Attribute.of(CKA.LABEL, b"imported"))
+    rv, aes = create(
+        *secret, Attribute.of(CKA.VALUE, value), Attribute.of(CKA.LABEL, b"imported"), true(CKA.TOKEN)
+    )
     assert rv == CKR.OK and aes is not None
     assert read(app, session, aes, CKA.VALUE_LEN, CKA.LOCAL, CKA.SENSITIVE) == [ulong(16), b"\x00", b"\x01"]
     gcm = Mechanism(
@@ -641,13 +651,14 @@ def test_objects_are_created_through_kmip_register(make_app: Callable[[str], App
     assert create(Attribute.of(CKA.CLASS, ulong(CKO.PUBLIC_KEY)), *ec_key, off_curve)[0] == (
         CKR.ATTRIBUTE_VALUE_INVALID
     )
-    session_object = Attribute.of(CKA.TOKEN, b"\x00")
-    assert create(*secret, Attribute.of(CKA.VALUE, value), session_object)[0] == CKR.ATTRIBUTE_VALUE_INVALID
-    assert create(*secret, Attribute.of(CKA.VALUE, value), Attribute.of(CKA.LABEL, b"imported"))[0] == (
+    assert create(
+        *secret, Attribute.of(CKA.VALUE, value), Attribute.of(CKA.LABEL, b"imported"), true(CKA.TOKEN)
+    )[0] == (
         CKR.ATTRIBUTE_VALUE_INVALID  # KMIP Names are unique per client
     )
     read_only = app.session(CKF_SERIAL_SESSION)
-    assert create(*secret, Attribute.of(CKA.VALUE, value), on=read_only)[0] == CKR.SESSION_READ_ONLY
+    token = Attribute.of(CKA.TOKEN, b"\x01")
+    assert create(*secret, Attribute.of(CKA.VALUE, value), token, on=read_only)[0] == CKR.SESSION_READ_ONLY
 
 
 def test_set_attribute_value_follows_kmip_rules(make_app: Callable[[str], App], alice_pin: str) -> None:
@@ -688,7 +699,9 @@ def test_set_attribute_value_follows_kmip_rules(make_app: Callable[[str], App], 
     assert set_(Attribute.of(CKA.START_DATE, b"20300101")) == CKR.ATTRIBUTE_READ_ONLY
     assert set_(Attribute.of(CKA.MODULUS, b"\x01")) == CKR.ATTRIBUTE_TYPE_INVALID
     assert set_(Attribute.of(CKA.SENSITIVE, b"\x01\x00")) == CKR.ATTRIBUTE_VALUE_INVALID
-    other = app.aes_key(session, (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"other")))
+    other = app.aes_key(
+        session, (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"other"), true(CKA.TOKEN))
+    )
     assert set_(Attribute.of(CKA.LABEL, b"other")) == CKR.ATTRIBUTE_VALUE_INVALID  # unique Names
     assert set_(Attribute.of(CKA.LABEL, b"x"), handle=other + 100) == CKR.OBJECT_HANDLE_INVALID
     assert set_(Attribute.of(CKA.LABEL, b"x"), on=app.session(CKF_SERIAL_SESSION)) == CKR.SESSION_READ_ONLY
@@ -704,7 +717,12 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
     assert isinstance(kek_value, bytes)
     wrappable = app.aes_key(
         session,
-        (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"w"), true(CKA.EXTRACTABLE)),
+        (
+            Attribute.of(CKA.VALUE_LEN, ulong(16)),
+            Attribute.of(CKA.LABEL, b"w"),
+            true(CKA.EXTRACTABLE),
+            true(CKA.TOKEN),
+        ),
     )
     gcm = Mechanism(
         CKM.AES_GCM, {"pIv": bytes(12), "ulIvBits": 96, "pAAD": None, "ulAADLen": 0, "ulTagBits": 128}
@@ -734,6 +752,7 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
             Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY)),
             Attribute.of(CKA.KEY_TYPE, ulong(0x1F)),
             Attribute.of(CKA.LABEL, label),
+            true(CKA.TOKEN),
         )
         rv, outputs = app(
             "C_UnwrapKey",
@@ -810,8 +829,8 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
         "C_GenerateKeyPair",
         hSession=session,
         pMechanism=Mechanism(CKM.RSA_PKCS_KEY_PAIR_GEN),
-        pPublicKeyTemplate=(Attribute.of(CKA.MODULUS_BITS, ulong(2048)),),
-        pPrivateKeyTemplate=(Attribute.of(CKA.LABEL, b"rsa"),),
+        pPublicKeyTemplate=(Attribute.of(CKA.MODULUS_BITS, ulong(2048)), true(CKA.TOKEN)),
+        pPrivateKeyTemplate=(Attribute.of(CKA.LABEL, b"rsa"), true(CKA.TOKEN)),
     )
     public, private = pair["phPublicKey"], pair["phPrivateKey"]
     assert isinstance(public, int) and isinstance(private, int)
@@ -825,7 +844,9 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
 
     # Misuse.
     kw = Mechanism(0x210B)
-    hidden = app.aes_key(session, (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"ne")))
+    hidden = app.aes_key(
+        session, (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"ne"), true(CKA.TOKEN))
+    )
     assert wrap(kw, kek, hidden) == (CKR.KEY_UNEXTRACTABLE, None)
     assert wrap(kw, kek, public) == (CKR.KEY_NOT_WRAPPABLE, None)
     assert wrap(kw, public, wrappable) == (CKR.WRAPPING_KEY_TYPE_INCONSISTENT, None)
@@ -835,9 +856,116 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
     assert wrap(Mechanism(0x210B, bytes(8)), kek, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)
     assert wrap(Mechanism(CKM.AES_GCM), kek, wrappable) == (CKR.MECHANISM_INVALID, None)
     no_wrap = app.aes_key(
-        session, (*AES_256[:1], Attribute.of(CKA.LABEL, b"nw"), Attribute.of(CKA.WRAP, b"\x00"))
+        session,
+        (*AES_256[:1], Attribute.of(CKA.LABEL, b"nw"), Attribute.of(CKA.WRAP, b"\x00"), true(CKA.TOKEN)),
     )
     assert wrap(kw, no_wrap, wrappable) == (CKR.KEY_FUNCTION_NOT_PERMITTED, None)
     assert unwrap(kw, kek, bytes(24), b"bad") == (CKR.WRAPPED_KEY_INVALID, None)
     assert unwrap(kw, kek + 100, bytes(24), b"bad") == (CKR.UNWRAPPING_KEY_HANDLE_INVALID, None)
     assert unwrap(kw, kek, b"", b"bad") == (CKR.WRAPPED_KEY_LEN_RANGE, None)
+
+
+def test_session_objects_live_with_their_session(
+    make_app: Callable[[str], App], alice_pin: str, tmp_path: Path
+) -> None:
+    store_path = tmp_path / "store.sqlite3"
+    app, session = logged_in(make_app, alice_pin)
+    read_only = app.session(CKF_SERIAL_SESSION)
+    # CKA_TOKEN left out is a session object (Cryptoki's default), made even in a read-only session.
+    key = app.aes_key(read_only, (Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.LABEL, b"s")))
+    assert read(app, session, key, CKA.TOKEN, CKA.LABEL) == [b"\x00", b"s"]
+    gcm = Mechanism(
+        CKM.AES_GCM, {"pIv": bytes(12), "ulIvBits": 96, "pAAD": None, "ulAADLen": 0, "ulTagBits": 128}
+    )
+    app.ok("C_EncryptInit", hSession=session, pMechanism=gcm, hKey=key)  # from another session of the app
+    sealed = output(
+        app.ok("C_Encrypt", hSession=session, pData=DATA, pEncryptedData=OutRequest(True, 64)),
+        "pEncryptedData",
+    )
+    app.ok("C_DecryptInit", hSession=read_only, pMechanism=gcm, hKey=key)
+    assert (
+        output(
+            app.ok("C_Decrypt", hSession=read_only, pEncryptedData=sealed, pData=OutRequest(True, 64)),
+            "pData",
+        )
+        == DATA
+    )
+    # A token object may have the same label: KMIP Names are unique per owner.
+    token = app.aes_key(session, (*AES_256[:1], Attribute.of(CKA.LABEL, b"s"), true(CKA.TOKEN)))
+
+    def found(on: int, *template: Attribute, by: App = app) -> set[int]:
+        by.ok("C_FindObjectsInit", hSession=on, pTemplate=template)
+        handles = by.ok("C_FindObjects", hSession=on, phObject=OutRequest(True, 50))["phObject"]
+        by.ok("C_FindObjectsFinal", hSession=on)
+        assert isinstance(handles, OutData) and isinstance(handles.data, tuple)
+        return set(handles.data)
+
+    assert found(session, Attribute.of(CKA.LABEL, b"s")) == {key, token}
+    assert found(session, Attribute.of(CKA.TOKEN, b"\x00")) == {key}
+    # Not the client's KMIP object, nor another application's.
+    located = app.kmip(Operation.LOCATE, LocateRequest(attributes=as_attributes((Tag.NAME, name("s")))))
+    assert len(located.unique_identifiers) == 1  # type: ignore[attr-defined]  # the token object only
+    other = make_app("alice")
+    others = other.session()
+    assert other.login(others, alice_pin) == CKR.OK
+    (seen,) = found(others, Attribute.of(CKA.LABEL, b"s"), by=other)
+    assert read(other, others, seen, CKA.TOKEN) == [b"\x01"]
+    # A session key pair signs; wrapping needs both keys of one kind (KMIP wraps within one owner).
+    pair = app.ok(
+        "C_GenerateKeyPair",
+        hSession=read_only,
+        pMechanism=Mechanism(CKM.EC_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, P256),),
+        pPrivateKeyTemplate=(),
+    )
+    private = pair["phPrivateKey"]
+    app.ok("C_SignInit", hSession=session, pMechanism=Mechanism(CKM.ECDSA_SHA256), hKey=private)
+    assert (
+        len(
+            output(
+                app.ok("C_Sign", hSession=session, pData=DATA, pSignature=OutRequest(True, 64)), "pSignature"
+            )
+        )
+        == 64
+    )
+    mixed = app(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.EC_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, P256), true(CKA.TOKEN)),
+        pPrivateKeyTemplate=(),
+    )
+    assert mixed[0] == CKR.TEMPLATE_INCONSISTENT
+    kek = app.aes_key(read_only, (Attribute.of(CKA.VALUE_LEN, ulong(32)),))
+    wrappable = app.aes_key(read_only, (Attribute.of(CKA.VALUE_LEN, ulong(16)), true(CKA.EXTRACTABLE)))
+    kwp = Mechanism(0x210B)
+    wrapped = app.ok(
+        "C_WrapKey",
+        hSession=session,
+        pMechanism=kwp,
+        hWrappingKey=kek,
+        hKey=wrappable,
+        pWrappedKey=OutRequest(True, 64),
+    )
+    assert isinstance(wrapped["pWrappedKey"], OutData) and wrapped["pWrappedKey"].length == 24
+    rv, _ = app(
+        "C_WrapKey",
+        hSession=session,
+        pMechanism=kwp,
+        hWrappingKey=token,
+        hKey=wrappable,
+        pWrappedKey=OutRequest(True, 64),
+    )
+    assert rv == CKR.KEY_NOT_WRAPPABLE
+
+    # Closing the session that made them destroys them in the store; the token object stays.
+    app.ok("C_CloseSession", hSession=read_only)
+    assert (
+        app("C_GetAttributeValue", hSession=session, hObject=key, pTemplate=())[0]
+        == CKR.OBJECT_HANDLE_INVALID
+    )
+    assert found(session, Attribute.of(CKA.LABEL, b"s")) == {token}
+    # In the store: the session objects' records are Destroyed (no key material left).
+    with sqlite3.connect(store_path) as database:
+        states = database.execute("SELECT state FROM object WHERE instr(owner, char(31)) > 0").fetchall()
+    assert len(states) == 5 and {state for (state,) in states} == {State.DESTROYED}

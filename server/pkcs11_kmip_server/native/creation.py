@@ -95,6 +95,7 @@ class Import:
 
     request: RegisterRequest
     label: str | None
+    token: bool  # CKA_TOKEN
 
 
 def _ulong(entries: dict[int, CkAttribute], type_: int) -> int:
@@ -148,7 +149,7 @@ def register_request(template: tuple[CkAttribute, ...]) -> Import:
         CKO.PRIVATE_KEY: PrivateKey,
     }[CKO(cko)](key_block=block)
     request = RegisterRequest(object_type=KMIP_CLASSES[cko], attributes=attributes, object=material)
-    return Import(request, wanted.label)
+    return Import(request, wanted.label, wanted.token)
 
 
 def _aes(entries: dict[int, CkAttribute]) -> KeyBlock:
@@ -227,10 +228,6 @@ def _certificate(template: tuple[CkAttribute, ...], entries: dict[int, CkAttribu
             )
     if _ulong(entries, MoreCKA.CERTIFICATE_TYPE) != CKC_X_509:
         raise CKRError(CKR.TEMPLATE_INCONSISTENT, "the token keeps X.509 certificates only")
-    if CKA.TOKEN in entries and not objects.read_bool(entries[CKA.TOKEN]):
-        raise CKRError(
-            CKR.ATTRIBUTE_VALUE_INVALID, "session objects are not supported: CKA_TOKEN must be TRUE"
-        )
     certificate = Certificate(
         certificate_type=CertificateType.X_509, certificate_value=_bytes(entries, CKA.VALUE)
     )
@@ -243,14 +240,14 @@ def _certificate(template: tuple[CkAttribute, ...], entries: dict[int, CkAttribu
         if given is not None and given.value != getattr(read.get(tag), field, None):
             raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"attribute 0x{type_:X} is not the certificate's")
     # Label and CKA_ID as for keys; a certificate has no usage of its own.
-    names = tuple(entry for entry in template if entry.type in (CKA.LABEL, CKA.ID))
+    names = tuple(entry for entry in template if entry.type in (CKA.LABEL, CKA.ID, CKA.TOKEN))
     wanted = objects.key_template(names, CKO.PUBLIC_KEY, CKK.RSA)
     attributes = Attributes()
     for kept in objects.kmip_attributes(wanted).entries:
         if kept.tag in (Tag.NAME, Tag.ATTRIBUTE):
             attributes.entries.append(kept)
     request = RegisterRequest(object_type=ObjectType.CERTIFICATE, attributes=attributes, object=certificate)
-    return Import(request, wanted.label)
+    return Import(request, wanted.label, wanted.token)
 
 
 # C_UnwrapKey: the form the unwrapped bytes are in, per class and key type.
@@ -286,4 +283,4 @@ def unwrapped_request(
     request = RegisterRequest(
         object_type=KMIP_CLASSES[cko], attributes=objects.kmip_attributes(wanted), object=material
     )
-    return Import(request, wanted.label)
+    return Import(request, wanted.label, wanted.token)

@@ -160,6 +160,15 @@ def key_type(record: ObjectRecord) -> CKK | None:
     return KEY_TYPES.get(record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM))
 
 
+SESSION_MARK = "\x1fsession-objects\x1f"
+"""In the owner of session objects (CKA_TOKEN=FALSE): the client's name, this mark and a
+random tail. No certificate names a client so, so no KMIP client owns or sees them."""
+
+
+def is_session_object(record: ObjectRecord) -> bool:
+    return SESSION_MARK in record.owner
+
+
 def is_private(record: ObjectRecord) -> bool:
     """CKA_PRIVATE: keys that are secret need a login to be seen; public keys and
     certificates do not."""
@@ -343,7 +352,7 @@ Reader = Callable[[ObjectRecord, str | None], bytes]
 # What every object answers: storage attributes (PKCS#11 3.0 §4.4).
 _STORAGE: dict[int, Reader] = {
     CKA.CLASS: lambda record, label: ulong(CLASSES[record.object_type]),
-    CKA.TOKEN: lambda record, label: bbool(True),
+    CKA.TOKEN: lambda record, label: bbool(not is_session_object(record)),
     CKA.PRIVATE: lambda record, label: bbool(is_private(record)),
     CKA.LABEL: lambda record, label: (label or "").encode(),
     CKA.ID: lambda record, label: object_id(record),
@@ -430,6 +439,7 @@ class KeyTemplate:
     modulus_bits: int | None = None
     curve: RecommendedCurve | None = None
     key_id: bytes | None = None
+    token: bool = False  # CKA_TOKEN: Cryptoki's default is a session object
 
 
 # Attributes a template may carry, per class, besides the usage flags.
@@ -456,10 +466,8 @@ def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: CKK) -> KeyTe
             raise CKRError(CKR.ATTRIBUTE_TYPE_INVALID, f"attribute 0x{type_:X} in a {cko.name} template")
         elif type_ in (CKA.CLASS, CKA.KEY_TYPE) and read_ulong(entry) != (cko if type_ == CKA.CLASS else ckk):
             raise CKRError(CKR.TEMPLATE_INCONSISTENT, "the template names another class or key type")
-        elif type_ == CKA.TOKEN and not read_bool(entry):
-            raise CKRError(
-                CKR.ATTRIBUTE_VALUE_INVALID, "session objects are not supported: CKA_TOKEN must be TRUE"
-            )
+        elif type_ == CKA.TOKEN:
+            wanted.token = read_bool(entry)
         elif type_ == CKA.PRIVATE:
             read_bool(entry)  # accepted, not kept: secret and private keys are always private
         elif type_ == CKA.LABEL:

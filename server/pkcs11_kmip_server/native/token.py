@@ -15,8 +15,10 @@ the second run must find the token as the first one did.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -217,8 +219,12 @@ class NativeToken:
     logged_in: bool = False
     _uids: dict[int, str] = field(default_factory=dict)
     _handles: dict[str, int] = field(default_factory=dict)
+    # Session objects (CKA_TOKEN=FALSE): their Unique Identifier -> the session that made them.
+    _session_objects: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # The owner of this application's session objects: no KMIP client is it.
+        self._hidden = f"{self.principal}{objects.SESSION_MARK}{secrets.token_hex(8)}"
         self._next_session = itertools.count(1)
         self._next_handle = itertools.count(1)
         if not HANDLERS:
@@ -322,13 +328,16 @@ class NativeToken:
 
     def close_session(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         self._session(inputs["hSession"])
-        del self.sessions[_int(inputs["hSession"])]
+        handle = _int(inputs["hSession"])
+        self._discard(request, [uid for uid, made_in in self._session_objects.items() if made_in == handle])
+        del self.sessions[handle]
         if not self.sessions:
             self.logged_in = False  # the login ends with the application's last session
         return CKR.OK, None
 
     def close_all_sessions(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         _slot(inputs["slotID"])
+        self._discard(request, list(self._session_objects))
         self.sessions.clear()
         self.logged_in = False
         return CKR.OK, None
@@ -429,9 +438,14 @@ class NativeToken:
         session = self._session(inputs["hSession"])
         kmip = _kmip(request)
         record = self._object(kmip, inputs["hObject"], Operation.DESTROY)
-        if not session.flags & CKF_RW_SESSION:
+        if not session.flags & CKF_RW_SESSION and not objects.is_session_object(record):
             return CKR.SESSION_READ_ONLY, None
-        # KMIP destroys no Active object: its use ends first.
+        self._destroy(kmip, record)
+        self._forget(record.uid)
+        return CKR.OK, None
+
+    def _destroy(self, kmip: RequestContext, record: ObjectRecord) -> None:
+        """KMIP Destroy; an Active object is revoked first (KMIP destroys no Active object)."""
         if refresh_state(record.attributes, kmip.now) is State.ACTIVE:
             reason = RevocationReason(
                 revocation_reason_code=RevocationReasonCode.CESSATION_OF_OPERATION,
@@ -441,21 +455,40 @@ class NativeToken:
                 kmip, RevokeRequest(unique_identifier=record.uid, revocation_reason=reason), Operation.REVOKE
             )
         self._run(kmip, DestroyRequest(unique_identifier=record.uid), Operation.DESTROY)
-        handle = self._handles.pop(record.uid)
-        del self._uids[handle]
-        return CKR.OK, None
+
+    def _forget(self, uid: str) -> None:
+        handle = self._handles.pop(uid, None)
+        if handle is not None:
+            del self._uids[handle]
+        self._session_objects.pop(uid, None)
+
+    def _discard(self, request: RequestContext | None, uids: list[str]) -> None:
+        """Session objects end with their session: destroyed in the store, then forgotten."""
+        if not uids:
+            return
+        kmip = _kmip(request)
+        for uid in uids:
+            record = self._as(kmip, uid).session.load(uid, self._hidden)
+            if record is not None and record.material is not None:
+                self._destroy(kmip, record)
+        for uid in uids:
+            self._forget(uid)
 
     def create_object(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         """C_CreateObject: KMIP Register of the key or certificate, then Activate (an imported
         object is usable at once, as a generated one)."""
-        self._writable(inputs["hSession"])
         made = creation.register_request(_template(inputs["pTemplate"]))
+        self._creating(inputs["hSession"], made.token)
         kmip = _kmip(request)
-        _unique_label(kmip, made.label)
-        answer = self._run(kmip, made.request, Operation.REGISTER, invalid=CKR.ATTRIBUTE_VALUE_INVALID)
+        self._unique_label(kmip, made.label, made.token)
+        hidden = not made.token
+        answer = self._run(
+            kmip, made.request, Operation.REGISTER, invalid=CKR.ATTRIBUTE_VALUE_INVALID, hidden=hidden
+        )
         assert isinstance(answer, RegisterResponse) and isinstance(answer.unique_identifier, str)
-        self._run(kmip, ActivateRequest(unique_identifier=answer.unique_identifier), Operation.ACTIVATE)
-        return CKR.OK, {"phObject": self._handle(answer.unique_identifier)}
+        uid = answer.unique_identifier
+        self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE, hidden=hidden)
+        return CKR.OK, {"phObject": self._made(uid, inputs["hSession"], made.token)}
 
     def set_attribute_value(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         """C_SetAttributeValue: the KMIP attribute edits of `editing`, all or none."""
@@ -517,8 +550,8 @@ class NativeToken:
         wrapping = self._wrapping_key(kmip, inputs["hWrappingKey"], found, wrap=True)
         record = self._object(kmip, inputs["hKey"], Operation.GET, CKR.KEY_HANDLE_INVALID)
         key_format = WRAPPED_FORMATS.get(record.object_type)
-        if key_format is None:
-            return CKR.KEY_NOT_WRAPPABLE, None
+        if key_format is None or objects.is_session_object(record) != objects.is_session_object(wrapping):
+            return CKR.KEY_NOT_WRAPPABLE, None  # (KMIP wraps keys of one owner: both token or session)
         if record.attributes.get(Tag.EXTRACTABLE) is False:
             return CKR.KEY_UNEXTRACTABLE, None
         specification = KeyWrappingSpecification(
@@ -545,7 +578,6 @@ class NativeToken:
     def unwrap_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         """C_UnwrapKey: KMIP Register of the wrapped key block (the server unwraps it with
         the unwrapping key, which must allow Unwrap Key), then Activate."""
-        self._writable(inputs["hSession"])
         mechanism = _mechanism(inputs["pMechanism"])
         found = lookup(mechanism, CKF(MoreCKF.UNWRAP))
         parameters = wrapping_parameters(mechanism, found)
@@ -556,41 +588,52 @@ class NativeToken:
             return CKR.WRAPPED_KEY_LEN_RANGE, None
         information = self._wrapping_information(unwrapping, parameters)
         made = creation.unwrapped_request(_template(inputs["pTemplate"]), wrapped, information)
-        _unique_label(kmip, made.label)
+        self._creating(inputs["hSession"], made.token)
+        if made.token == objects.is_session_object(unwrapping):
+            raise CKRError(CKR.TEMPLATE_INCONSISTENT, "KMIP unwraps into the unwrapping key's owner")
+        self._unique_label(kmip, made.label, made.token)
+        hidden = not made.token
         answer = self._run(
-            kmip, made.request, Operation.REGISTER, CKR.WRAPPED_KEY_INVALID, CKR.WRAPPED_KEY_INVALID
+            kmip,
+            made.request,
+            Operation.REGISTER,
+            CKR.WRAPPED_KEY_INVALID,
+            CKR.WRAPPED_KEY_INVALID,
+            hidden=hidden,
         )
         assert isinstance(answer, RegisterResponse) and isinstance(answer.unique_identifier, str)
-        self._run(kmip, ActivateRequest(unique_identifier=answer.unique_identifier), Operation.ACTIVATE)
-        return CKR.OK, {"phKey": self._handle(answer.unique_identifier)}
+        uid = answer.unique_identifier
+        self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE, hidden=hidden)
+        return CKR.OK, {"phKey": self._made(uid, inputs["hSession"], made.token)}
 
     # --- key generation ----------------------------------------------------------------
 
     def generate_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        self._writable(inputs["hSession"])
         mechanism = _mechanism(inputs["pMechanism"])
         found = lookup(mechanism, CKF.GENERATE)
         if mechanism.parameter is not None:
             return CKR.MECHANISM_PARAM_INVALID, None
         assert found.key_type is not None
         wanted = objects.key_template(_template(inputs["pTemplate"]), CKO.SECRET_KEY, found.key_type)
+        self._creating(inputs["hSession"], wanted.token)
         if wanted.value_len is None:
             return CKR.TEMPLATE_INCOMPLETE, None
         if not found.min_key <= wanted.value_len <= found.max_key or wanted.value_len % 8:
             return CKR.KEY_SIZE_RANGE, None
         kmip = _kmip(request)
-        _unique_label(kmip, wanted.label)
+        self._unique_label(kmip, wanted.label, wanted.token)
         attributes = objects.kmip_attributes(wanted)
         attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES)
         attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, wanted.value_len * 8)
         create = CreateRequest(object_type=ObjectType.SYMMETRIC_KEY, attributes=attributes)
-        created = self._run(kmip, create, Operation.CREATE)
+        hidden = not wanted.token
+        created = self._run(kmip, create, Operation.CREATE, hidden=hidden)
         assert isinstance(created, CreateResponse) and isinstance(created.unique_identifier, str)
-        self._run(kmip, ActivateRequest(unique_identifier=created.unique_identifier), Operation.ACTIVATE)
-        return CKR.OK, {"phKey": self._handle(created.unique_identifier)}
+        uid = created.unique_identifier
+        self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE, hidden=hidden)
+        return CKR.OK, {"phKey": self._made(uid, inputs["hSession"], wanted.token)}
 
     def generate_key_pair(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        self._writable(inputs["hSession"])
         mechanism = _mechanism(inputs["pMechanism"])
         found = lookup(mechanism, CKF.GENERATE_KEY_PAIR)
         if mechanism.parameter is not None:
@@ -599,6 +642,9 @@ class NativeToken:
         assert ckk is not None
         public = objects.key_template(_template(inputs["pPublicKeyTemplate"]), CKO.PUBLIC_KEY, ckk)
         private = objects.key_template(_template(inputs["pPrivateKeyTemplate"]), CKO.PRIVATE_KEY, ckk)
+        if public.token != private.token:
+            return CKR.TEMPLATE_INCONSISTENT, None  # one KMIP Create Key Pair: one owner for both
+        self._creating(inputs["hSession"], private.token)
         common = CommonAttributes()
         if ckk is CKK.RSA:
             if public.modulus_bits is None:
@@ -626,13 +672,15 @@ class NativeToken:
             ),
         )
         kmip = _kmip(request)
-        created = self._run(kmip, pair, Operation.CREATE_KEY_PAIR)
+        hidden = not private.token
+        created = self._run(kmip, pair, Operation.CREATE_KEY_PAIR, hidden=hidden)
         assert isinstance(created, CreateKeyPairResponse)
         uids = (created.public_key_unique_identifier, created.private_key_unique_identifier)
         for uid in uids:
-            self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE)
+            self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE, hidden=hidden)
         assert all(isinstance(uid, str) for uid in uids)
-        return CKR.OK, {"phPublicKey": self._handle(str(uids[0])), "phPrivateKey": self._handle(str(uids[1]))}
+        handles = [self._made(str(uid), inputs["hSession"], private.token) for uid in uids]
+        return CKR.OK, {"phPublicKey": handles[0], "phPrivateKey": handles[1]}
 
     def generate_random(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         self._session(inputs["hSession"])
@@ -668,9 +716,10 @@ class NativeToken:
         state = refresh_state(record.attributes, kmip.now)
         if state in UNUSABLE_STATES or record.attributes.get(Tag.REVOCATION_REASON) is not None:
             return CKR.KEY_FUNCTION_NOT_PERMITTED, None
-        kmip.operation = operation
+        context = self._as(kmip, record.uid)
+        context.operation = operation
         try:
-            usable_key(kmip, record.uid, mask)  # usage mask and lifecycle, as the operation will check
+            usable_key(context, record.uid, mask)  # usage mask and lifecycle, as the operation will check
         except KmipError as error:
             raise _ckr(error) from error
         session.active = Active(use, mechanism, found, record.uid)
@@ -830,7 +879,9 @@ class NativeToken:
         operation = Operation.ENCRYPT if encrypt else Operation.DECRYPT
         # The end of a stream of no whole blocks (ECB, CBC): the data's length was wrong.
         length = CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE
-        answer = self._run(kmip, payload, operation, CKR.ENCRYPTED_DATA_INVALID, length if final else None)
+        answer = self._run(
+            kmip, payload, operation, CKR.ENCRYPTED_DATA_INVALID, length if final else None, on=active.uid
+        )
         assert isinstance(answer, EncryptResponse | DecryptResponse)
         if not final:
             active.stream = answer.correlation_value
@@ -1024,14 +1075,37 @@ class NativeToken:
     def _has_pin(self) -> bool:
         return self.pins is not None and self.pins.configured(self.principal)
 
-    def _writable(self, handle: Value) -> Session:
-        """A session that may make token objects: read/write, logged in."""
+    def _creating(self, handle: Value, token: bool) -> Session:
+        """A session that may make this object: logged in (keys are private), and read/write
+        for a token object; a session object may be made in a read-only session."""
         session = self._session(handle)
-        if not session.flags & CKF_RW_SESSION:
+        if token and not session.flags & CKF_RW_SESSION:
             raise CKRError(CKR.SESSION_READ_ONLY)
         if not self.logged_in:
             raise CKRError(CKR.USER_NOT_LOGGED_IN)
         return session
+
+    def _made(self, uid: str, session: Value, token: bool) -> int:
+        """The handle of an object just made; a session object is remembered with its session."""
+        if not token:
+            self._session_objects[uid] = _int(session)
+        return self._handle(uid)
+
+    def _as(self, kmip: RequestContext, uid: str | None, hidden: bool = False) -> RequestContext:
+        """The request's context for an object: the owner of session objects for one of them
+        (or, `hidden`, for one being made), the client otherwise."""
+        if hidden or (uid is not None and uid in self._session_objects):
+            return dataclasses.replace(kmip, principal=self._hidden)
+        return kmip
+
+    def _unique_label(self, kmip: RequestContext, label: str | None, token: bool) -> None:
+        """A new object's label is a Name no other object of its owner has (KMIP Create and
+        Register do not check it; Create Key Pair and the attribute edits do)."""
+        if label is not None:
+            try:
+                check_unique_name(self._as(kmip, None, not token), label, besides=None)
+            except KmipError as error:
+                raise _ckr(error) from error
 
     def _handle(self, uid: str) -> int:
         """The object handle of a managed object: the same for the life of the context."""
@@ -1051,8 +1125,9 @@ class NativeToken:
     def _load(self, kmip: RequestContext, uid: str, operation: Operation) -> ObjectRecord | None:
         """The object as the access rules give it for `operation` (KmipError if they do not),
         or None if the token does not show it (another type, destroyed, private and logged out)."""
-        kmip.operation = operation
-        record = kmip.load(uid)
+        context = self._as(kmip, uid)
+        context.operation = operation
+        record = context.load(uid)
         if (
             record.material is None
             or record.storage is not Storage.ONLINE
@@ -1095,7 +1170,8 @@ class NativeToken:
         return label
 
     def _candidates(self, kmip: RequestContext, template: tuple[Attribute, ...]) -> list[str]:
-        """The store's Locate narrowed by CKA_CLASS and CKA_LABEL (the rest is matched after)."""
+        """The store's Locate narrowed by CKA_CLASS and CKA_LABEL (the rest is matched after),
+        over the client's objects (and its grants) and this application's session objects."""
         filters = []
         label = None
         for entry in template:
@@ -1106,19 +1182,19 @@ class NativeToken:
                 filters.append(AttributeFilter(Tag.OBJECT_TYPE, object_type))
             elif entry.type == CKA.LABEL and isinstance(entry.value, bytes):
                 label = entry.value.decode("utf-8", "replace")
-        query = LocateQuery(owner=self.principal, now=kmip.now, filters=filters, shared=True)
-        if label is None:
-            return kmip.session.locate(query)[0]
-        named = LocateQuery(owner=self.principal, now=kmip.now, shared=True)
-        named.filters = [
-            AttributeFilter(Tag.NAME, Name(name_value=label, name_type=NameType.UNINTERPRETED_TEXT_STRING))
-        ]
-        uids = kmip.session.locate(named)[0]
-        for uid in list(uids):  # the public halves of named private keys carry no Name
-            record = kmip.session.load(uid, None)
-            public = objects.linked(record, LinkType.PUBLIC_KEY_LINK) if record is not None else None
-            if public is not None:
-                uids.append(public)
+        if label is not None:
+            name = Name(name_value=label, name_type=NameType.UNINTERPRETED_TEXT_STRING)
+            filters = [AttributeFilter(Tag.NAME, name)]
+        uids = []
+        for owner in (self.principal, self._hidden) if self._session_objects else (self.principal,):
+            query = LocateQuery(owner=owner, now=kmip.now, filters=filters, shared=owner == self.principal)
+            uids += kmip.session.locate(query)[0]
+        if label is not None:
+            for uid in list(uids):  # the public halves of named private keys carry no Name
+                record = kmip.session.load(uid, None)
+                public = objects.linked(record, LinkType.PUBLIC_KEY_LINK) if record is not None else None
+                if public is not None:
+                    uids.append(public)
         return uids
 
     def _run(
@@ -1128,13 +1204,19 @@ class NativeToken:
         operation: Operation,
         failed: int | None = None,
         invalid: int | None = None,
+        on: str | None = None,
+        hidden: bool = False,
     ) -> ResponsePayload:
-        """One KMIP operation for the client, in a savepoint: all of it or nothing. `failed`:
-        the CK_RV of a Cryptographic Failure; `invalid`: of an Invalid Field."""
-        kmip.operation = operation
+        """One KMIP operation, in a savepoint: all of it or nothing; for the client, or for the
+        owner of session objects when it acts on one (`on`, else the payload's Unique
+        Identifier) or makes one (`hidden`). `failed`: the CK_RV of a Cryptographic Failure;
+        `invalid`: of an Invalid Field."""
+        uid = on if on is not None else getattr(payload, "unique_identifier", None)
+        context = self._as(kmip, uid if isinstance(uid, str) else None, hidden)
+        context.operation = operation
         try:
             with kmip.session.savepoint():
-                answer = HANDLERS[operation](kmip, payload)
+                answer = HANDLERS[operation](context, payload)
         except KmipError as error:
             if failed is not None and error.reason is ResultReason.CRYPTOGRAPHIC_FAILURE:
                 raise CKRError(failed, error.message) from error
@@ -1156,16 +1238,6 @@ def _kmip(request: RequestContext | None) -> RequestContext:
     if request is None:
         raise CKRError(CKR.DEVICE_ERROR, "the native token is reached through the KMIP operation only")
     return request
-
-
-def _unique_label(kmip: RequestContext, label: str | None) -> None:
-    """A new object's label is a Name no other object of the client's has (KMIP Create and
-    Register do not check it; Create Key Pair and the attribute edits do)."""
-    if label is not None:
-        try:
-            check_unique_name(kmip, label, besides=None)
-        except KmipError as error:
-            raise _ckr(error) from error
 
 
 def _buffered(active: Active) -> bool:
