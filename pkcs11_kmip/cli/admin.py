@@ -386,6 +386,7 @@ def _object_type(text: str) -> int:
 
 def _add_grant(options: argparse.Namespace) -> int:
     from pkcs11_kmip_server.access import ROLES, operation_named
+    from pkcs11_kmip_server.store.access import target_of
 
     if options.role is not None:
         operations = [int(operation) for operation in ROLES[options.role]]
@@ -395,16 +396,12 @@ def _add_grant(options: argparse.Namespace) -> int:
         ]
     grantee_kind: MemberKind = "user" if options.user else "group"
     grantee = options.user or options.group
-    target_kind: TargetKind
-    target: str | int
-    if options.object is not None:
-        target_kind, target = "object", options.object
-    elif options.object_group is not None:
-        target_kind, target = "group", options.object_group
-    else:
-        target_kind, target = "type", _object_type(options.object_type)
+    object_type = _object_type(options.object_type) if options.object_type is not None else None
+    target = target_of(options.object, options.object_group, object_type)
+    assert target is not None  # argparse: exactly one of the three
+    target_kind, target_value = target
     with _access(options) as access:
-        grant = access.add_grant(grantee_kind, grantee, target_kind, target, operations, options.role)
+        grant = access.add_grant(grantee_kind, grantee, target_kind, target_value, operations, options.role)
     row = _grant_row(grant)
     if options.json:
         print(json.dumps(row, indent=2))

@@ -168,23 +168,20 @@ def _group(group: AccessGroup) -> Group:
 
 
 def _grant(grant: AccessGrant) -> Grant:
-    from pkcs11_kmip_server.store.access import Grant
+    from pkcs11_kmip_server.store.access import Grant, target_of
 
-    target_kind: TargetKind
-    target: str | int
-    if grant.unique_identifier is not None:
-        target_kind, target = "object", grant.unique_identifier
-    elif grant.object_group is not None:
-        target_kind, target = "group", grant.object_group
-    else:
-        target_kind, target = "type", int(grant.object_type or 0)
+    object_type = int(grant.object_type) if grant.object_type is not None else None
+    target = target_of(grant.unique_identifier, grant.object_group, object_type)
+    if target is None:
+        raise RemoteError("the server answered a grant without one target")
+    target_kind, target_value = target
     grantee_kind: MemberKind = "group" if grant.grantee_kind == "group" else "user"
     return Grant(
         grant.identifier or 0,
         grantee_kind,
         grant.grantee or "",
         target_kind,
-        target,
+        target_value,
         grant.role,
         sorted(int(operation) for operation in grant.operations),
         grant.created or "",

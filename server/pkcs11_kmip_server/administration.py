@@ -74,6 +74,12 @@ def one_of(table: dict[str, T], value: str | None, what: str) -> T:
     return found
 
 
+def requested_group(group: AccessGroup | None) -> tuple[GroupKind, str, AccessGroup]:
+    """Add/Remove Group's group: its kind checked, its name, the structure."""
+    assert group is not None  # required: the codec refuses a request without it
+    return one_of(GROUP_KINDS, group.kind, "group kind"), group.name or "", group
+
+
 def user_structure(user: Principal, with_password: set[str]) -> AccessUser:
     return AccessUser(
         name=user.name,

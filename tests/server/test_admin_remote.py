@@ -29,6 +29,7 @@ from pkcs11_kmip.kmip.messages.payloads import LocateRequest
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import BatchErrorContinuationOption, ResultReason, ResultStatus
 from testsupport.admin import admin as on_data_dir
+from testsupport.admin import admin_at
 from testsupport.kmip_builders import aes_create, as_attributes, name
 from testsupport.server import RunningServer, cli, start_server
 
@@ -49,27 +50,8 @@ def remote(
 ) -> subprocess.CompletedProcess[str]:
     """`pkcs11-kmip admin ...` against the running server, as `client` (its certificate)."""
     identity = server.client_identity(client)
-    done = subprocess.run(
-        [
-            *cli(),
-            "admin",
-            *args,
-            "--server",
-            f"{server.host}:{server.port}",
-            "--cert",
-            str(identity.cert),
-            "--key",
-            str(identity.key),
-            "--ca",
-            str(identity.ca),
-        ],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert (done.returncode == 0) is ok, (done.stdout, done.stderr)
-    return done
+    where = ["--server", f"{server.host}:{server.port}", "--cert", str(identity.cert)]
+    return admin_at([*where, "--key", str(identity.key), "--ca", str(identity.ca)], *args, stdin=stdin, ok=ok)
 
 
 def remote_json(server: RunningServer, *args: str) -> Any:

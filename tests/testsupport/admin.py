@@ -12,8 +12,15 @@ from testsupport.server import cli
 
 def admin(data_dir: Path, *args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
     """Run it; `ok`: whether it must succeed (else fail)."""
+    return admin_at(["--data-dir", str(data_dir)], *args, stdin=stdin, ok=ok)
+
+
+def admin_at(
+    where: list[str], *args: str, stdin: str = "", ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`pkcs11-kmip admin ...` on what `where` names (--data-dir DIR, or --server ... with an identity)."""
     done = subprocess.run(
-        [*cli(), "admin", *args, "--data-dir", str(data_dir)],
+        [*cli(), "admin", *args, *where],
         input=stdin,
         capture_output=True,
         text=True,

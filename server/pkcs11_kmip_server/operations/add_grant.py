@@ -18,7 +18,7 @@ from pkcs11_kmip_server.administration import (
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError, invalid_field
 from pkcs11_kmip_server.operations import handles
-from pkcs11_kmip_server.store.access import TargetKind
+from pkcs11_kmip_server.store.access import target_of
 
 
 @handles(ADD_GRANT)
@@ -27,15 +27,12 @@ def add_grant(context: RequestContext, request: AddGrantRequest) -> AddGrantResp
     grant = request.grant
     assert grant is not None  # required: the codec refuses a request without it
     grantee_kind = one_of(GRANTEE_KINDS, grant.grantee_kind, "grantee kind")
-    named: tuple[tuple[TargetKind, str | int | None], ...] = (
-        ("object", grant.unique_identifier),
-        ("group", grant.object_group),
-        ("type", int(grant.object_type) if grant.object_type is not None else None),
-    )
-    targets = [(kind, value) for kind, value in named if value is not None]
-    if len(targets) != 1:
+    object_type = int(grant.object_type) if grant.object_type is not None else None
+    target = target_of(grant.unique_identifier, grant.object_group, object_type)
+    if target is None:
+        given = (grant.unique_identifier, grant.object_group, object_type)
         raise KmipError(
-            ResultReason.INVALID_FIELD if targets else ResultReason.MISSING_DATA,
+            ResultReason.MISSING_DATA if given == (None, None, None) else ResultReason.INVALID_FIELD,
             "a grant names one target: a Unique Identifier, an Object Group or an Object Type",
         )
     if grant.role is not None:
@@ -46,14 +43,13 @@ def add_grant(context: RequestContext, request: AddGrantRequest) -> AddGrantResp
             raise invalid_field(f"role {grant.role!r}: one of {', '.join(ROLES)}")
     else:
         operations = frozenset(grant.operations)
-    target_kind, target = targets[0]
-    assert target is not None
+    target_kind, target_value = target
     with access_tables(context) as tables:
         grant_id = tables.add_grant(
             grantee_kind,
             grant.grantee or "",
             target_kind,
-            target,
+            target_value,
             [int(operation) for operation in operations],
             grant.role,
             context.principal,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pkcs11_kmip.kmip.messages.access_admin import REMOVE_GROUP, RemoveGroupRequest, RemoveGroupResponse
-from pkcs11_kmip_server.administration import GROUP_KINDS, access_tables, one_of, record, require_server_admin
+from pkcs11_kmip_server.administration import access_tables, record, requested_group, require_server_admin
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.operations import handles
 
@@ -11,10 +11,7 @@ from pkcs11_kmip_server.operations import handles
 @handles(REMOVE_GROUP)
 def remove_group(context: RequestContext, request: RemoveGroupRequest) -> RemoveGroupResponse:
     require_server_admin(context)
-    group = request.group
-    assert group is not None  # required: the codec refuses a request without it
-    kind = one_of(GROUP_KINDS, group.kind, "group kind")
-    name = group.name or ""
+    kind, name, group = requested_group(request.group)
     with access_tables(context) as tables:
         tables.remove_group(kind, name, group.users, group.groups)
     whole = not (group.users or group.groups)

@@ -284,6 +284,19 @@ def rights(execute: Any, me: str, uid: str, object_type: int, object_group_tag: 
     return Rights(bool(admin and admin[0]), operations)
 
 
+def target_of(
+    uid: str | None, group: str | None, object_type: int | None
+) -> tuple[TargetKind, str | int] | None:
+    """A grant's target from the one of its three forms that is given; None unless exactly one is."""
+    forms: tuple[tuple[TargetKind, str | int | None], ...] = (
+        ("object", uid),
+        ("group", group),
+        ("type", object_type),
+    )
+    given = [(kind, value) for kind, value in forms if value is not None]
+    return given[0] if len(given) == 1 else None
+
+
 @dataclass
 class Grant:
     id: int

@@ -18,12 +18,12 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip_server.store.access import IS_ADMIN
@@ -58,6 +58,9 @@ ENCLOSING_GROUPS = """WITH RECURSIVE enclosing(name) AS (
 
 Selector = Literal["server", "group", "prefix"]
 SELECTORS: tuple[Selector, ...] = ("server", "group", "prefix")
+
+
+E = TypeVar("E", "DefaultSet", "ConstraintRule")
 
 
 class PolicyError(ValueError):
@@ -191,28 +194,31 @@ class PolicyTables:
         same name, text and scope stays as it is (its creation time and author too), so a
         client that reads the rules, adds one and sends them all back changes only that one."""
         present = {rule.name: rule for rule in self.constraints()}
-        keep = {rule.name for rule in wanted if rule.name in present and _same_rule(present[rule.name], rule)}
-        removed = [name for name in present if name not in keep]
-        for name in removed:
-            self.remove("constraint", name)
-        added = [rule for rule in wanted if rule.name not in keep]
-        for rule in added:
-            self.add_constraint(rule, created_by)
-        return Changes([rule.name for rule in added], removed)
+        return self._replace("constraint", present, wanted, _same_rule, self.add_constraint, created_by)
 
     def replace_default_sets(self, wanted: list[DefaultSet], created_by: str) -> Changes:
         """Make the server-wide and object-group sets exactly `wanted` (Set Defaults; the
         name-prefix sets KMIP cannot express stay), keeping the sets that do not change."""
         present = {entry.name: entry for entry in self.default_sets() if entry.selector != "prefix"}
-        keep = {
-            entry.name for entry in wanted if entry.name in present and _same_set(present[entry.name], entry)
-        }
+        return self._replace("default", present, wanted, _same_set, self.add_default_set, created_by)
+
+    def _replace(
+        self,
+        table: Literal["default", "constraint"],
+        present: dict[str, E],
+        wanted: list[E],
+        same: Callable[[E, E], bool],
+        add: Callable[[E, str], None],
+        created_by: str,
+    ) -> Changes:
+        """Remove the entries of `present` that `wanted` does not hold unchanged; add the rest."""
+        keep = {entry.name for entry in wanted if entry.name in present and same(present[entry.name], entry)}
         removed = [name for name in present if name not in keep]
         for name in removed:
-            self.remove("default", name)
+            self.remove(table, name)
         added = [entry for entry in wanted if entry.name not in keep]
         for entry in added:
-            self.add_default_set(entry, created_by)
+            add(entry, created_by)
         return Changes([entry.name for entry in added], removed)
 
 
