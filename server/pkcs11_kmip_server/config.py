@@ -65,7 +65,7 @@ class ServerConfig:
     store_path: Path = field(default_factory=lambda: Path("kmip.sqlite3"))
     master_key: Path = field(default_factory=lambda: Path("master.key"))
     synchronous: str = "NORMAL"
-    # [store] keys = "hsm" and [store.hsm]: key material in a PKCS#11 token (None: in the database).
+    # [store] keys = "hsm" / master_key_in_hsm and [store.hsm]: the token used (None: no token).
     key_store: HsmStoreSettings | None = None
     log_level: str = "info"
     pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)  # [pkcs11]: the HSM passthrough
@@ -116,6 +116,9 @@ class ServerConfig:
 
     def render(self) -> str:
         """The text of a fresh server.toml (defaults, with comments)."""
+        hsm = self.key_store
+        keys = "hsm" if hsm is not None and hsm.keys_in_token else "database"
+        master_in_hsm = "true" if hsm is not None and hsm.master_key_in_token else "false"
         return f'''# pkcs11-kmip server configuration. Paths are relative to this directory.
 
 [server]
@@ -138,9 +141,11 @@ ciphers = "{self.ciphers}"
 path = "{self.store_path}"
 master_key = "{self.master_key}"        # encrypts key material at rest; keep it safe, mode 0600
 synchronous = "{self.synchronous}"      # NORMAL survives a crash of the process, FULL also a power cut
-keys = "{"hsm" if self.key_store else "database"}"       # key material: "database" (sealed) or "hsm"
+keys = "{keys}"            # key material: "database" (sealed) or "hsm"
+master_key_in_hsm = {master_in_hsm}     # true: master.key is kept wrapped by a key in the token
 # With keys = "hsm", a PKCS#11 token holds the symmetric and private keys; the database
-# keeps their attributes and a reference (docs/hsm-store.md):
+# keeps their attributes and a reference. With master_key_in_hsm = true, the database keeps
+# the material, sealed by a key the token unwraps at start (docs/hsm-store.md). Either needs:
 # [store.hsm]
 # module = "/usr/lib/softhsm/libsofthsm2.so"
 # token_label = "kmip"

@@ -20,6 +20,7 @@ from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.datadir import DataDirLock, initialize, is_initialized
 from pkcs11_kmip_server.engine import Engine
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
+from pkcs11_kmip_server.hsm_store import envelope
 from pkcs11_kmip_server.hsm_store.store import HsmBackedStore
 from pkcs11_kmip_server.hsm_store.token import open_token
 from pkcs11_kmip_server.store import Store
@@ -31,12 +32,17 @@ log = logging.getLogger("pkcs11_kmip_server")
 
 
 def open_store(config: ServerConfig) -> Store:
-    """The database store; with [store] keys = "hsm", wrapped so that keys go to the token."""
-    sealer = Sealer.from_file(config.path(config.master_key))
+    """The database store; with [store] keys = "hsm" its keys go to the token, with
+    master_key_in_hsm = true its master key is unwrapped by the token (docs/hsm-store.md)."""
+    hsm = config.key_store
+    token = open_token(hsm) if hsm is not None and hsm.keys_in_token else None
+    master = config.path(config.master_key)
+    if hsm is not None and hsm.master_key_in_token:
+        sealer = Sealer(envelope.data_key(hsm, master, token))
+    else:
+        sealer = Sealer.from_file(master)
     store = SqliteStore(config.path(config.store_path), sealer, config.synchronous)
-    if config.key_store is None:
-        return store
-    return HsmBackedStore(store, open_token(config.key_store))
+    return store if token is None else HsmBackedStore(store, token)
 
 
 def prepare(data_dir: Path, host: str | None = None, port: int | None = None) -> ServerConfig:

@@ -36,7 +36,8 @@ def test_relative_paths_are_in_the_data_directory(tmp_path: Path) -> None:
         ({"keys": "hsm", "hsm": {**HSM, "pin_file": ""}}, "needs pin_file"),
         ({"keys": "hsm", "hsm": {**HSM, "pin": "1234"}}, "unknown settings: pin"),
         ({"keys": "hsm", "hsm": {**HSM, "environment": {"A": 1}}}, "environment must map"),
-        ({"hsm": HSM}, 'keys is not "hsm"'),
+        ({"hsm": HSM}, 'neither keys = "hsm" nor master_key_in_hsm'),
+        ({"master_key_in_hsm": "yes", "hsm": HSM}, "master_key_in_hsm must be true or false"),
     ],
 )
 def test_a_wrong_table_is_refused_with_what_is_wrong(

@@ -247,6 +247,12 @@ def test_hmac_is_pycas_hmac_with_the_key(kmip: KmipClient) -> None:
 # --- key pairs -------------------------------------------------------------------------------------
 
 
+def sign(kmip: KmipClient, uid: str, parameters: CryptographicParameters, data: bytes) -> bytes:
+    request = SignRequest(unique_identifier=uid, cryptographic_parameters=parameters, data=data)
+    signature: bytes = kmip.call(request).signature_data
+    return signature
+
+
 def public_key(kmip: KmipClient, uid: str) -> object:
     der = kmip.call(GetRequest(unique_identifier=uid, key_format_type=KeyFormatType.X_509)).object
     return serialization.load_der_public_key(der.key_block.key_value.key_material)
@@ -267,9 +273,7 @@ def test_rsa_signatures_verify_with_the_public_key(
         mask_generator_hashing_algorithm=hashing if padding_method is PaddingMethod.PSS else None,
     )
     data = os.urandom(300)
-    signature = kmip.call(
-        SignRequest(unique_identifier=private, cryptographic_parameters=parameters, data=data)
-    ).signature_data
+    signature = sign(kmip, private, parameters, data)
     key = public_key(kmip, public)
     assert isinstance(key, rsa.RSAPublicKey)
     local_hash = hashes.SHA256() if hashing is HashingAlgorithm.SHA_256 else hashes.SHA384()
@@ -326,9 +330,7 @@ def test_ecdsa_signatures_verify_with_the_public_key(kmip: KmipClient) -> None:
         digital_signature_algorithm=DigitalSignatureAlgorithm.ECDSA_WITH_SHA256
     )
     data = os.urandom(64)
-    signature = kmip.call(
-        SignRequest(unique_identifier=private, cryptographic_parameters=parameters, data=data)
-    ).signature_data
+    signature = sign(kmip, private, parameters, data)
     key = public_key(kmip, public)
     assert isinstance(key, ec.EllipticCurvePublicKey)
     key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
@@ -351,9 +353,7 @@ def test_a_non_extractable_private_key_signs_but_never_leaves(kmip: KmipClient) 
         hashing_algorithm=HashingAlgorithm.SHA_256,
         cryptographic_algorithm=A.RSA,
     )
-    assert kmip.call(
-        SignRequest(unique_identifier=private, cryptographic_parameters=parameters, data=b"x")
-    ).signature_data
+    assert sign(kmip, private, parameters, b"x")
     assert refusal(kmip, GetRequest(unique_identifier=private)) is ResultReason.NOT_EXTRACTABLE
 
 

@@ -34,16 +34,21 @@ def hsm_store_section(token: Token, pin_file: str = "hsm.pin") -> str:
     )
 
 
-def init_hsm_data_dir(data_dir: Path, token: Token) -> None:
-    """A fresh data directory whose server keeps keys in `token` ([store] keys = "hsm")."""
+def init_hsm_data_dir(data_dir: Path, token: Token, keys: bool = True, master_key: bool = False) -> None:
+    """A fresh data directory whose server uses `token` for its keys ([store] keys = "hsm")
+    and/or its master key (master_key_in_hsm = true)."""
     subprocess.run([*cli(), "init", "--data-dir", str(data_dir)], check=True, capture_output=True, timeout=60)
     pin = data_dir / "hsm.pin"
     pin.write_text(token.pin + "\n")
     os.chmod(pin, 0o600)
     toml = data_dir / "server.toml"
     text = toml.read_text()
-    assert 'keys = "database"' in text
-    toml.write_text(text.replace('keys = "database"', 'keys = "hsm"') + hsm_store_section(token))
+    assert 'keys = "database"' in text and "master_key_in_hsm = false" in text
+    if keys:
+        text = text.replace('keys = "database"', 'keys = "hsm"')
+    if master_key:
+        text = text.replace("master_key_in_hsm = false", "master_key_in_hsm = true")
+    toml.write_text(text + hsm_store_section(token))
 
 
 def attributes_of(*entries: tuple[int, object], kind: type[AttributesT] = Attributes) -> AttributesT:  # type: ignore[assignment]

@@ -39,7 +39,7 @@ from pkcs11_kmip_server.crypto.signatures import CMAC_AES, ECDSA, RSA_PKCS1, RSA
 from pkcs11_kmip_server.crypto.signing import _digest_check, _running_hash
 from pkcs11_kmip_server.crypto.software import SoftwareProvider
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.hsm_store.token import current, reference_of, refusals
+from pkcs11_kmip_server.hsm_store.token import READABLE_SESSION_SECRET, current, reference_of, refusals
 from pkcs11_kmip_server.store import ObjectRecord
 
 H = HashingAlgorithm
@@ -304,10 +304,8 @@ def _key_wrap(key: ObjectRecord, mechanism: Mechanism, data: bytes, encrypt: boo
                 {
                     Attribute.CLASS: ObjectClass.SECRET_KEY,
                     Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
-                    Attribute.TOKEN: False,
-                    Attribute.SENSITIVE: False,
-                    Attribute.EXTRACTABLE: True,
                     Attribute.VALUE: data,
+                    **READABLE_SESSION_SECRET,
                 }
             )
             try:
@@ -319,7 +317,7 @@ def _key_wrap(key: ObjectRecord, mechanism: Mechanism, data: bytes, encrypt: boo
             KeyType.GENERIC_SECRET,
             data,
             mechanism=mechanism,
-            template={Attribute.TOKEN: False, Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
+            template=READABLE_SESSION_SECRET,
         )
         try:
             return bytes(secret[Attribute.VALUE])

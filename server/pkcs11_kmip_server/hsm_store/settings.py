@@ -24,19 +24,27 @@ class HsmStoreSettings:
     # Variables the module reads (SOFTHSM2_CONF, an HSM client's configuration, ...):
     # set in the server's own environment before the module is loaded.
     environment: Mapping[str, str] = field(default_factory=dict)
+    # [store] keys = "hsm": symmetric and private keys are token objects.
+    keys_in_token: bool = True
+    # [store] master_key_in_hsm = true: the data key sealing the database is kept wrapped
+    # by a key in the token (hsm_store.envelope).
+    master_key_in_token: bool = False
 
     @classmethod
     def from_store_table(cls, store: Mapping[str, object], data_dir: Path) -> HsmStoreSettings | None:
-        """Parse `keys` and [store.hsm] of [store]; None: key material stays in the database."""
+        """Parse `keys`, `master_key_in_hsm` and [store.hsm] of [store]; None: no token is used."""
         keys = store.get("keys", "database")
         if keys not in KEY_KINDS:
             raise ValueError(f'[store] keys must be "database" or "hsm", not {keys!r}')
+        master = store.get("master_key_in_hsm", False)
+        if not isinstance(master, bool):
+            raise ValueError("[store] master_key_in_hsm must be true or false")
         table = store.get("hsm", {})
         if not isinstance(table, Mapping):
             raise ValueError("[store.hsm] must be a table")
-        if keys == "database":
+        if keys == "database" and not master:
             if table:
-                raise ValueError('[store.hsm] is set but [store] keys is not "hsm"')
+                raise ValueError('[store.hsm] is set but neither keys = "hsm" nor master_key_in_hsm = true')
             return None
         unknown = set(table) - {"module", "token_label", "pin_file", "environment"}
         if unknown:
@@ -57,6 +65,8 @@ class HsmStoreSettings:
             token_label=label,
             pin_file=_resolved(pin_file, data_dir),
             environment=dict(environment),
+            keys_in_token=keys == "hsm",
+            master_key_in_token=master,
         )
 
     def read_pin(self) -> str:

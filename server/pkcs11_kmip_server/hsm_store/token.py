@@ -71,6 +71,13 @@ PRIVATE_TYPES: dict[CryptographicAlgorithm, KeyType] = {
     **{algorithm: KeyType.EC for algorithm in formats.EC.algorithms},
 }
 
+# A session object the server reads once and destroys at once (data it wraps, a value unwrapped).
+READABLE_SESSION_SECRET: dict[Attribute, Any] = {
+    Attribute.TOKEN: False,
+    Attribute.SENSITIVE: False,
+    Attribute.EXTRACTABLE: True,
+}
+
 # Cryptographic Usage Mask bit -> the CKA flag that allows it (MACs are CKA_SIGN/VERIFY).
 FLAGS: dict[CryptographicUsageMask, Attribute] = {
     **{bit: Attribute(int(cka)) for cka, bit in USAGE.items()},
