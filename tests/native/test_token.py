@@ -834,6 +834,9 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
     )
     public, private = pair["phPublicKey"], pair["phPrivateKey"]
     assert isinstance(public, int) and isinstance(private, int)
+    exponent = (AttributeQuery(0x123, True, 512),)  # CKA_PRIVATE_EXPONENT: there, never given
+    rv, _ = app("C_GetAttributeValue", hSession=session, hObject=private, pTemplate=exponent)
+    assert rv == CKR.ATTRIBUTE_SENSITIVE
     oaep = Mechanism(0x9, {"hashAlg": CKM.SHA256, "mgf": 0x2, "source": 1, "pSourceData": None})
     sha1 = Mechanism(0x9, {"hashAlg": CKM.SHA_1, "mgf": 0x1, "source": 1, "pSourceData": None})
     assert wrap(sha1, public, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)

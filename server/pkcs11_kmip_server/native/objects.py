@@ -347,6 +347,13 @@ def _certificate_field(tag: Tag, field: str) -> Callable[[ObjectRecord, str | No
     return value
 
 
+def _private_component(record: ObjectRecord, label: str | None) -> bytes:
+    """CKA_PRIVATE_EXPONENT, CKA_PRIME_1 ...: an RSA private key has them, never given out."""
+    if record.object_type is ObjectType.PRIVATE_KEY and key_type(record) is CKK.RSA:
+        raise Sensitive
+    raise KeyError("an RSA private key component")
+
+
 Reader = Callable[[ObjectRecord, str | None], bytes]
 
 # What every object answers: storage attributes (PKCS#11 3.0 §4.4).
@@ -396,6 +403,17 @@ READERS: dict[int, Reader] = {
     CKA.MODULUS_BITS: _modulus_bits,
     CKA.EC_PARAMS: lambda record, label: _ec_params(record),
     CKA.EC_POINT: lambda record, label: _ec_point(record),
+    **{
+        component: _private_component
+        for component in (
+            MoreCKA.PRIVATE_EXPONENT,
+            MoreCKA.PRIME_1,
+            MoreCKA.PRIME_2,
+            MoreCKA.EXPONENT_1,
+            MoreCKA.EXPONENT_2,
+            MoreCKA.COEFFICIENT,
+        )
+    },
     **{flag: _usage(flag) for flag in USAGE},
 }
 
