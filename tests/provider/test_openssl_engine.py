@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from testsupport.softhsm import Token
-from testsupport.tools import export_public_key, make_key, run
+from testsupport.tools import make_exported_keys, run
 
 ENGINE = Path("/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so")
 KEYS = {"rsa": ("rsa:2048", "e1"), "ec": ("EC:prime256v1", "e2")}
@@ -22,12 +22,9 @@ def keys(
 ) -> dict[str, Path]:
     """The engine's keys, made through us; their public halves in PEM files."""
     assert ENGINE.is_file(), "libengine-pkcs11-openssl is missing (scripts/setup)"
-    folder = tmp_path_factory.mktemp("engine-keys")
-    found = {}
-    for label, (key_type, key_id) in KEYS.items():
-        make_key(module_path, ours, token.pin, key_type, f"engine-{label}", key_id)
-        found[label] = export_public_key(module_path, ours, key_id, folder / f"{label}.pem")
-    return found
+    return make_exported_keys(
+        module_path, ours, token.pin, KEYS, "engine", tmp_path_factory.mktemp("engine-keys")
+    )
 
 
 @pytest.fixture

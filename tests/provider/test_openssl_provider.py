@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from testsupport.softhsm import Token
-from testsupport.tools import export_public_key, make_key, run
+from testsupport.tools import make_exported_keys, run
 
 PROVIDER = Path("/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so")
 KEYS = {"rsa": ("rsa:2048", "f1"), "ec": ("EC:prime256v1", "f2")}
@@ -26,11 +26,7 @@ def keys(
     """The provider's keys, made through us; their public halves as pkcs11-tool reads them."""
     assert PROVIDER.is_file(), "pkcs11-provider is missing (scripts/setup: from bookworm-backports)"
     folder = tmp_path_factory.mktemp("provider-keys")
-    found = {}
-    for label, (key_type, key_id) in KEYS.items():
-        make_key(module_path, ours, token.pin, key_type, f"provider-{label}", key_id)
-        found[label] = export_public_key(module_path, ours, key_id, folder / f"{label}.pem")
-    return found
+    return make_exported_keys(module_path, ours, token.pin, KEYS, "provider", folder)
 
 
 @pytest.fixture(scope="module")

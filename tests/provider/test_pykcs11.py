@@ -6,12 +6,10 @@ the server) as on SoftHSM2 directly."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from testsupport.softhsm import SOFTHSM_MODULE, Token
-from testsupport.tools import run
+from testsupport.tools import run_json_host
 
 HOST = Path(__file__).with_name("pykcs11_host.py")
 
@@ -33,10 +31,7 @@ EXPECTED = {
 
 
 def results(module: Path, env: dict[str, str], token: Token) -> dict[str, object]:
-    done = run([sys.executable, str(HOST), str(module), token.label, token.pin], env)
-    assert done.returncode == 0, done.stderr
-    parsed: dict[str, object] = json.loads(done.stdout)
-    return parsed
+    return run_json_host(HOST, module, env, token.label, token.pin)
 
 
 def test_pykcs11_sees_no_difference(module_path: Path, ours: dict[str, str], token: Token) -> None:

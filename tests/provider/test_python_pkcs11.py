@@ -4,12 +4,10 @@ the same results through our library, and the same errors where SoftHSM2 refuses
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 from testsupport.softhsm import SOFTHSM_MODULE, Token
-from testsupport.tools import run
+from testsupport.tools import run_json_host
 
 HOST = Path(__file__).with_name("python_pkcs11_host.py")
 
@@ -38,10 +36,7 @@ EXPECTED = {
 
 
 def results(module: Path, env: dict[str, str], token: Token) -> dict[str, object]:
-    done = run([sys.executable, str(HOST), str(module), token.label, token.pin], env)
-    assert done.returncode == 0, done.stderr
-    parsed: dict[str, object] = json.loads(done.stdout)
-    return parsed
+    return run_json_host(HOST, module, env, token.label, token.pin)
 
 
 def test_python_pkcs11_sees_no_difference(module_path: Path, ours: dict[str, str], token: Token) -> None:

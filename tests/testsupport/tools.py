@@ -3,7 +3,9 @@ with a timeout: a hang is a failure, not a stuck CI job."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -54,6 +56,33 @@ def export_public_key(module: Path, env: Mapping[str, str], key_id: str, pem: Pa
     converted = run(["openssl", "pkey", "-pubin", "-inform", "DER", "-in", str(der), "-out", str(pem)])
     assert converted.returncode == 0, converted.stderr
     return pem
+
+
+def make_exported_keys(
+    module: Path,
+    env: Mapping[str, str],
+    pin: str,
+    keys: Mapping[str, tuple[str, str]],
+    prefix: str,
+    folder: Path,
+) -> dict[str, Path]:
+    """Key pairs made by pkcs11-tool, labelled PREFIX-NAME for each NAME: (key type, CKA_ID)
+    of `keys`, and their public halves as PEM files in `folder`, by name."""
+    found = {}
+    for name, (key_type, key_id) in keys.items():
+        make_key(module, env, pin, key_type, f"{prefix}-{name}", key_id)
+        found[name] = export_public_key(module, env, key_id, folder / f"{name}.pem")
+    return found
+
+
+def run_json_host(
+    host: Path, module: Path, env: Mapping[str, str], label: str, pin: str
+) -> dict[str, object]:
+    """A Python host script (`HOST MODULE TOKEN_LABEL PIN`) that prints one JSON object."""
+    done = run([sys.executable, str(host), str(module), label, pin], env)
+    assert done.returncode == 0, done.stderr
+    parsed: dict[str, object] = json.loads(done.stdout)
+    return parsed
 
 
 def sorted_blocks(listing: str, is_header: Callable[[str], bool], keep_header: bool = True) -> list[str]:
