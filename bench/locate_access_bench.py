@@ -14,7 +14,9 @@ Each query runs four ways on the same store, alternating, median of the rounds:
   no-ac     the same Locate without access control (an administrator's: no condition)
   owner     the caller's own objects only (what Locate did before access control)
 The issue's goal is granted <= 2x no-ac. Results are checked equal to a Python
-evaluation of the rule before anything is timed.
+evaluation of the rule before anything is timed. The Object Group cases: one the
+caller's grants cover (the criterion implies the rule, store.access.LocateGrants.implied_by)
+and one they do not (the rule is checked on each of its 1,000 objects, none visible).
 
     python bench/locate_access_bench.py [--objects 100000] [--rounds 7] [--json]
 """
@@ -123,6 +125,8 @@ def main() -> int:
         visible = expected_visible(options.objects, caller)
         some_visible = next(uid for uid in sorted(visible) if not uid.endswith("99"))
         visible_group = f"og{grant_target(CALLER_GROUP)}"
+        granted_groups = set().union(*(subtree(grant_target(group)) for group in ancestors(CALLER_GROUP)))
+        hidden_group = f"og{min(set(range(GROUPS)) - granted_groups)}"  # the rule runs per row
         cases: dict[str, Callable[[str, bool], LocateQuery]] = {
             "name (one match)": lambda who, shared: LocateQuery(
                 owner=who,
@@ -132,6 +136,9 @@ def main() -> int:
             ),
             "object group": lambda who, shared: LocateQuery(
                 owner=who, now=NOW, shared=shared, filters=[AttributeFilter(Tag.OBJECT_GROUP, visible_group)]
+            ),
+            "object group outside the grants": lambda who, shared: LocateQuery(
+                owner=who, now=NOW, shared=shared, filters=[AttributeFilter(Tag.OBJECT_GROUP, hidden_group)]
             ),
             "first page of 100": lambda who, shared: LocateQuery(
                 owner=who, now=NOW, shared=shared, maximum=100
