@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from testsupport.softhsm import Token
-from testsupport.tools import make_exported_keys, run
+from testsupport.tools import RSA_PSS, make_exported_keys, pkeyutl_verify, run
 
 ENGINE = Path("/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so")
 KEYS = {"rsa": ("rsa:2048", "e1"), "ec": ("EC:prime256v1", "e2")}
@@ -48,34 +48,25 @@ def test_pkeyutl_signs_a_digest(
         cwd=tmp_path,
     )  # fmt: skip
     assert signed.returncode == 0, signed.stderr
-    verified = run(
-        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(keys[label]), "-in", "digest",
-         "-sigfile", "sig", "-pkeyopt", "digest:sha256"],
-        cwd=tmp_path,
-    )  # fmt: skip
+    verified = pkeyutl_verify(keys[label], tmp_path, "-pkeyopt", "digest:sha256")
     assert verified.stdout.strip() == "Signature Verified Successfully", verified.stderr
     # Another message's digest does not verify: the check above could fail.
     (tmp_path / "digest").write_bytes(hashlib.sha256(b"something else").digest())
-    assert run(verified.args, cwd=tmp_path).returncode != 0
+    assert pkeyutl_verify(keys[label], tmp_path, "-pkeyopt", "digest:sha256").returncode != 0
 
 
 def test_pkeyutl_signs_with_rsa_pss(
     keys: dict[str, Path], engine_env: dict[str, str], token: Token, tmp_path: Path
 ) -> None:
     (tmp_path / "digest").write_bytes(hashlib.sha256(b"engine pss").digest())
-    pss = ["-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:32"]
     signed = run(
         ["openssl", "pkeyutl", "-engine", "pkcs11", "-keyform", "engine", "-inkey", uri(token, "rsa"),
-         "-sign", "-in", "digest", "-out", "sig", *pss],
+         "-sign", "-in", "digest", "-out", "sig", *RSA_PSS],
         engine_env,
         cwd=tmp_path,
     )  # fmt: skip
     assert signed.returncode == 0, signed.stderr
-    verified = run(
-        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(keys["rsa"]), "-in", "digest",
-         "-sigfile", "sig", *pss],
-        cwd=tmp_path,
-    )  # fmt: skip
+    verified = pkeyutl_verify(keys["rsa"], tmp_path, *RSA_PSS)
     assert verified.stdout.strip() == "Signature Verified Successfully", verified.stderr
 
 

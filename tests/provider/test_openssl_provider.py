@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from testsupport.softhsm import Token
-from testsupport.tools import make_exported_keys, run
+from testsupport.tools import RSA_PSS, make_exported_keys, pkeyutl_verify, run
 
 PROVIDER = Path("/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so")
 KEYS = {"rsa": ("rsa:2048", "f1"), "ec": ("EC:prime256v1", "f2")}
@@ -96,18 +96,12 @@ def test_pkeyutl_signs_with_rsa_pss(
     keys: dict[str, Path], provider_env: dict[str, str], token: Token, tmp_path: Path
 ) -> None:
     (tmp_path / "digest").write_bytes(hashlib.sha256(b"provider pss").digest())
-    pss = ["-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:32"]
     signed = run(
         ["openssl", "pkeyutl", "-sign", "-inkey", uri(token, "rsa", "private"), "-in", "digest",
-         "-out", "sig", *pss],
+         "-out", "sig", *RSA_PSS],
         provider_env,
         cwd=tmp_path,
     )  # fmt: skip
     assert signed.returncode == 0, signed.stderr
-    verified = run(
-        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(keys["rsa"]), "-in", "digest",
-         "-sigfile", "sig", *pss],
-        PLAIN,
-        cwd=tmp_path,
-    )  # fmt: skip
+    verified = pkeyutl_verify(keys["rsa"], tmp_path, *RSA_PSS, env=PLAIN)
     assert verified.stdout.strip() == "Signature Verified Successfully", verified.stderr

@@ -85,6 +85,18 @@ def run_json_host(
     return parsed
 
 
+RSA_PSS = ("-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:32")
+"""openssl pkeyutl's options for RSA-PSS with SHA-256 and a 32-byte salt."""
+
+
+def pkeyutl_verify(
+    public_pem: Path, cwd: Path, *options: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`openssl pkeyutl -verify` of cwd/sig over cwd/digest with a PEM public key."""
+    argv = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(public_pem), "-in", "digest"]
+    return run([*argv, "-sigfile", "sig", *options], env, cwd=cwd)
+
+
 def sorted_blocks(listing: str, is_header: Callable[[str], bool], keep_header: bool = True) -> list[str]:
     """A tool's listing cut into blocks, each starting at a header line, sorted: SoftHSM2
     lists objects in an order of its own in each process. Headers that only number the
