@@ -83,7 +83,7 @@ def true(type_: int) -> Attribute:
     return Attribute.of(type_, b"\x01")
 
 
-MECHANISM_COUNT = 33  # 25 for keys, 5 digests, 3 key wraps
+MECHANISM_COUNT = 34  # 25 for keys, 5 digests, 3 key wraps, ECDH
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
 
@@ -972,3 +972,74 @@ def test_session_objects_live_with_their_session(
     with sqlite3.connect(store_path) as database:
         states = database.execute("SELECT state FROM object WHERE instr(owner, char(31)) > 0").fetchall()
     assert len(states) == 5 and {state for (state,) in states} == {State.DESTROYED}
+
+
+def test_ecdh_derives_an_aes_key_through_kmip(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    token = true(CKA.TOKEN)
+    pair = app.ok(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.EC_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, P256), token),
+        pPrivateKeyTemplate=(true(CKA.DERIVE), token, Attribute.of(CKA.LABEL, b"ecdh")),
+    )
+    public, private = pair["phPublicKey"], pair["phPrivateKey"]
+    assert isinstance(public, int) and isinstance(private, int)
+    (encoded,) = read(app, session, public, CKA.EC_POINT)
+    assert isinstance(encoded, bytes)
+    ours = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), encoded[2:])
+    peer = ec.generate_private_key(ec.SECP256R1())
+    point = peer.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    expected = peer.exchange(ec.ECDH(), ours)
+
+    def derive(
+        base: int, template: tuple[Attribute, ...], public_data: bytes = point, kdf: int = 1
+    ) -> tuple[int, int | None]:
+        parameters = {"kdf": kdf, "pSharedData": None, "pPublicData": public_data}
+        rv, outputs = app(
+            "C_DeriveKey",
+            hSession=session,
+            pMechanism=Mechanism(0x1050, parameters),
+            hBaseKey=base,
+            pTemplate=template,
+        )
+        handle = outputs["phKey"] if outputs else None
+        assert handle is None or isinstance(handle, int)
+        return rv, handle
+
+    readable = (
+        Attribute.of(CKA.SENSITIVE, b"\x00"),
+        true(CKA.EXTRACTABLE),
+        Attribute.of(CKA.LABEL, b"shared"),
+    )
+    rv, shared = derive(private, (Attribute.of(CKA.VALUE_LEN, ulong(32)), *readable, token))
+    assert rv == CKR.OK and shared is not None
+    assert read(app, session, shared, CKA.VALUE, CKA.KEY_TYPE, CKA.TOKEN) == [expected, ulong(0x1F), b"\x01"]
+    rv, short = derive(
+        private, (Attribute.of(CKA.VALUE_LEN, ulong(16)), true(CKA.EXTRACTABLE), token), b"\x04\x41" + point
+    )
+    assert rv == CKR.OK and short is not None  # the point in an OCTET STRING, as some applications send it
+
+    # Misuse.
+    sixteen = (Attribute.of(CKA.VALUE_LEN, ulong(16)), token)
+    assert derive(private, sixteen, kdf=2)[0] == CKR.MECHANISM_PARAM_INVALID  # CKD_SHA1_KDF: not here
+    assert derive(private, (token,))[0] == CKR.TEMPLATE_INCOMPLETE
+    assert derive(private, (Attribute.of(CKA.VALUE_LEN, ulong(20)), token))[0] == CKR.KEY_SIZE_RANGE
+    assert derive(private, sixteen, b"\x04" + bytes(64))[0] == CKR.MECHANISM_PARAM_INVALID  # not on the curve
+    assert derive(shared, sixteen)[0] == CKR.KEY_TYPE_INCONSISTENT
+    assert derive(private + 100, sixteen)[0] == CKR.KEY_HANDLE_INVALID
+    assert (
+        derive(private, (Attribute.of(CKA.VALUE_LEN, ulong(16)),))[0] == CKR.TEMPLATE_INCONSISTENT
+    )  # a session key
+    signer = app.ok(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.EC_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, P256), token),
+        pPrivateKeyTemplate=(token,),
+    )["phPrivateKey"]
+    assert isinstance(signer, int)
+    assert derive(signer, sixteen)[0] == CKR.KEY_FUNCTION_NOT_PERMITTED  # no CKA_DERIVE

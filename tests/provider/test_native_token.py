@@ -76,6 +76,7 @@ MECHANISMS = {
     "AES-KEY-WRAP": "keySize={16,32}, wrap, unwrap",
     "mechtype-0x210B": "keySize={16,32}, wrap, unwrap",  # CKM_AES_KEY_WRAP_KWP (3.0): unnamed there
     "RSA-PKCS-OAEP": "keySize={2048,4096}, wrap, unwrap",
+    "ECDH1-DERIVE": f"keySize={{256,521}}, derive, {EC_FLAGS}",
 }
 
 

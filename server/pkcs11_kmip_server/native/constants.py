@@ -47,3 +47,5 @@ CKO_CERTIFICATE = 1
 CKC_X_509 = 0
 CKK_GENERIC_SECRET = 0x10
 CKZ_DATA_SPECIFIED = 1
+CKD_NULL = 1
+"""CK_ECDH1_DERIVE_PARAMS.kdf: the shared secret itself (truncated to CKA_VALUE_LEN)."""

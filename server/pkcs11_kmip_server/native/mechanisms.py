@@ -15,7 +15,7 @@ from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import Mechanism
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, HashingAlgorithm, MaskGenerator, PaddingMethod
-from pkcs11_kmip_server.native.constants import CKZ_DATA_SPECIFIED, MoreCKF, MoreCKM
+from pkcs11_kmip_server.native.constants import CKD_NULL, CKZ_DATA_SPECIFIED, MoreCKF, MoreCKM
 
 H = HashingAlgorithm
 
@@ -65,6 +65,8 @@ MECHANISMS: dict[int, NativeMechanism] = {
     **{pss: NativeMechanism(*_RSA, _SIGN, padding=_PSS, hashing=h, pss=True) for h, _, pss, _ in HASHED},
     CKM.EC_KEY_PAIR_GEN: NativeMechanism(*_ECK, CKF.GENERATE_KEY_PAIR | _EC),
     CKM.ECDSA: NativeMechanism(*_ECK, _SIGN | _EC, prehashed=True),
+    # C_DeriveKey: KMIP Derive Key, Asymmetric Key (ECDH) with the peer's point as Derivation Data.
+    MoreCKM.ECDH1_DERIVE: NativeMechanism(*_ECK, CKF(MoreCKF.DERIVE) | _EC),
     **{ecdsa: NativeMechanism(*_ECK, _SIGN | _EC, hashing=h) for h, _, _, ecdsa in HASHED},
 }
 
@@ -210,3 +212,17 @@ def wrapping_parameters(mechanism: Mechanism, found: NativeMechanism) -> Cryptog
         mask_generator_hashing_algorithm=mgf_hash,
         p_source=label if isinstance(label, bytes) and label else None,
     )
+
+
+def ecdh_peer(mechanism: Mechanism) -> bytes:
+    """The peer's public data of CKM_ECDH1_DERIVE (CK_ECDH1_DERIVE_PARAMS with CKD_NULL: the
+    shared secret itself, as KMIP's Asymmetric Key derivation gives it)."""
+    parameter = mechanism.parameter
+    if not isinstance(parameter, dict):
+        raise _bad("ECDH takes CK_ECDH1_DERIVE_PARAMS")
+    kdf, shared, public = (parameter.get(name) for name in ("kdf", "pSharedData", "pPublicData"))
+    if kdf != CKD_NULL or shared:
+        raise _bad("ECDH here is CKD_NULL, without shared data")
+    if not isinstance(public, bytes) or not public:
+        raise _bad("ECDH needs the peer's public point")
+    return public

@@ -246,6 +246,17 @@ def _public_key(record: ObjectRecord) -> object:
     return key.public_key() if record.object_type is ObjectType.PRIVATE_KEY else key  # type: ignore[union-attr]
 
 
+def curve_of(record: ObjectRecord) -> RecommendedCurve | None:
+    """The curve of an EC key (None: not an EC key, or a curve the token does not know)."""
+    if key_type(record) is not CKK.EC:
+        return None
+    try:
+        curve = _curve(record)
+    except KeyError:
+        return None
+    return curve if curve in CURVE_PARAMS else None
+
+
 def _curve(record: ObjectRecord) -> RecommendedCurve | None:
     domain = record.attributes.get(Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS)
     if isinstance(domain, CryptographicDomainParameters) and domain.recommended_curve is not None:

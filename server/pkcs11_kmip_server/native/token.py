@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_ID
@@ -67,6 +68,8 @@ from pkcs11_kmip.kmip.messages.payloads import (
     CreateResponse,
     DecryptRequest,
     DecryptResponse,
+    DeriveKeyRequest,
+    DeriveKeyResponse,
     DestroyRequest,
     EncryptRequest,
     EncryptResponse,
@@ -86,6 +89,7 @@ from pkcs11_kmip.kmip.messages.payloads import (
 from pkcs11_kmip.kmip.messages.structures import (
     CryptographicDomainParameters,
     CryptographicParameters,
+    DerivationParameters,
     EncryptionKeyInformation,
     KeyWrappingSpecification,
     Name,
@@ -96,6 +100,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     BlockCipherMode,
     CryptographicAlgorithm,
     CryptographicUsageMask,
+    DerivationMethod,
     EncodingOption,
     KeyFormatType,
     LinkType,
@@ -108,6 +113,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ValidityIndicator,
     WrappingMethod,
 )
+from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.asymmetric import RSA_LENGTHS
 from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
@@ -122,6 +128,7 @@ from pkcs11_kmip_server.native.mechanisms import (
     MECHANISMS,
     NativeMechanism,
     cipher_call,
+    ecdh_peer,
     lookup,
     signature_parameters,
     wrapping_parameters,
@@ -605,6 +612,54 @@ class NativeToken:
         uid = answer.unique_identifier
         self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE, hidden=hidden)
         return CKR.OK, {"phKey": self._made(uid, inputs["hSession"], made.token)}
+
+    # --- key derivation ------------------------------------------------------------------
+
+    def derive_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        """C_DeriveKey (CKM_ECDH1_DERIVE, CKD_NULL): KMIP Derive Key by Asymmetric Key from the
+        EC private key and the peer's point, into an AES key of CKA_VALUE_LEN bytes, then Activate."""
+        mechanism = _mechanism(inputs["pMechanism"])
+        lookup(mechanism, CKF(MoreCKF.DERIVE))
+        peer = ecdh_peer(mechanism)
+        template = _template(inputs["pTemplate"])
+        wanted = objects.key_template(template, CKO.SECRET_KEY, CKK.AES)
+        self._creating(inputs["hSession"], wanted.token)
+        if wanted.value_len is None:
+            return CKR.TEMPLATE_INCOMPLETE, None
+        if wanted.value_len not in creation.AES_BYTES:
+            return CKR.KEY_SIZE_RANGE, None
+        kmip = _kmip(request)
+        base = self._object(kmip, inputs["hBaseKey"], Operation.DERIVE_KEY, CKR.KEY_HANDLE_INVALID)
+        curve = objects.curve_of(base)
+        if base.object_type is not ObjectType.PRIVATE_KEY or curve is None:
+            return CKR.KEY_TYPE_INCONSISTENT, None
+        if wanted.token == objects.is_session_object(base):
+            raise CKRError(CKR.TEMPLATE_INCONSISTENT, "KMIP derives into the base key's owner")
+        try:
+            point = creation.ec_point(formats.EC_CURVES[curve](), peer)
+        except ValueError as error:
+            raise CKRError(
+                CKR.MECHANISM_PARAM_INVALID, "the peer's point is not on the key's curve"
+            ) from error
+        self._unique_label(kmip, wanted.label, wanted.token)
+        attributes = objects.kmip_attributes(wanted)
+        attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES)
+        attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, wanted.value_len * 8)
+        derive = DeriveKeyRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            unique_identifiers=[base.uid],
+            derivation_method=DerivationMethod.ASYMMETRIC_KEY,
+            derivation_parameters=DerivationParameters(
+                derivation_data=point.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+            ),
+            attributes=attributes,
+        )
+        hidden = not wanted.token
+        derived = self._run(kmip, derive, Operation.DERIVE_KEY, hidden=hidden)
+        assert isinstance(derived, DeriveKeyResponse) and isinstance(derived.unique_identifier, str)
+        uid = derived.unique_identifier
+        self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE, hidden=hidden)
+        return CKR.OK, {"phKey": self._made(uid, inputs["hSession"], wanted.token)}
 
     # --- key generation ----------------------------------------------------------------
 
@@ -1307,6 +1362,7 @@ FUNCTIONS: dict[str, Function] = {
     "C_DestroyObject": NativeToken.destroy_object,
     "C_CreateObject": NativeToken.create_object,
     "C_WrapKey": NativeToken.wrap_key,
+    "C_DeriveKey": NativeToken.derive_key,
     "C_UnwrapKey": NativeToken.unwrap_key,
     "C_SetAttributeValue": NativeToken.set_attribute_value,
     "C_GenerateKey": NativeToken.generate_key,
