@@ -705,6 +705,11 @@ def test_set_attribute_value_follows_kmip_rules(make_app: Callable[[str], App], 
     assert set_(Attribute.of(CKA.LABEL, b"other")) == CKR.ATTRIBUTE_VALUE_INVALID  # unique Names
     assert set_(Attribute.of(CKA.LABEL, b"x"), handle=other + 100) == CKR.OBJECT_HANDLE_INVALID
     assert set_(Attribute.of(CKA.LABEL, b"x"), on=app.session(CKF_SERIAL_SESSION)) == CKR.SESSION_READ_ONLY
+    copied = app("C_CopyObject", hSession=session, hObject=key, pTemplate=())
+    assert copied[0] == CKR.ACTION_PROHIBITED  # CKA_COPYABLE is FALSE
+    assert (
+        app("C_CopyObject", hSession=session, hObject=key + 100, pTemplate=())[0] == CKR.OBJECT_HANDLE_INVALID
+    )
     assert set_(Attribute.of(CKA.LABEL, b"")) == CKR.OK  # no label: the Name is deleted
     assert read(app, session, key, CKA.LABEL) == [b""]
 

@@ -497,6 +497,13 @@ class NativeToken:
         self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE, hidden=hidden)
         return CKR.OK, {"phObject": self._made(uid, inputs["hSession"], made.token)}
 
+    def copy_object(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        """C_CopyObject: no object is copyable (CKA_COPYABLE FALSE): KMIP has no copy, and a
+        copy of a key made through Get would need it extractable."""
+        self._session(inputs["hSession"])
+        self._object(_kmip(request), inputs["hObject"], Operation.GET_ATTRIBUTES)
+        return CKR.ACTION_PROHIBITED, None
+
     def set_attribute_value(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         """C_SetAttributeValue: the KMIP attribute edits of `editing`, all or none."""
         session = self._session(inputs["hSession"])
@@ -1365,6 +1372,7 @@ FUNCTIONS: dict[str, Function] = {
     "C_DeriveKey": NativeToken.derive_key,
     "C_UnwrapKey": NativeToken.unwrap_key,
     "C_SetAttributeValue": NativeToken.set_attribute_value,
+    "C_CopyObject": NativeToken.copy_object,
     "C_GenerateKey": NativeToken.generate_key,
     "C_GenerateKeyPair": NativeToken.generate_key_pair,
     "C_GenerateRandom": NativeToken.generate_random,
