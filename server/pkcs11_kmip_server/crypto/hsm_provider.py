@@ -29,6 +29,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11 import exceptions as p11
 from pkcs11.mechanisms import GCMParams
 
 from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultReason
@@ -121,7 +122,11 @@ def _call(key: ObjectRecord, doing: str, work: Callable[[Any], bytes]) -> bytes:
     """Run `work` on the record's token object, in the token's session."""
     token = current()
     with token.session() as session, refusals(doing):
-        return work(token.key(session, key))
+        try:
+            return work(token.key(session, key))
+        except (p11.ObjectHandleInvalid, p11.KeyHandleInvalid):
+            token.forget(key)  # a handle kept for an object that went: search again
+            return work(token.key(session, key))
 
 
 def _pkcs5(data: bytes, size: int) -> bytes:

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,6 +71,8 @@ PRIVATE_TYPES: dict[CryptographicAlgorithm, KeyType] = {
     A.RSA: KeyType.RSA,
     **{algorithm: KeyType.EC for algorithm in formats.EC.algorithms},
 }
+
+KEPT_HANDLES = 4096  # token objects whose handles are kept (least recently used out)
 
 # A session object the server reads once and destroys at once (data it wraps, a value unwrapped).
 READABLE_SESSION_SECRET: dict[Attribute, Any] = {
@@ -145,6 +148,9 @@ class HsmToken:
         self.label = settings.token_label
         self._session: Any = token.open(rw=True, user_pin=settings.read_pin())
         self._lock = threading.Lock()
+        # CKA_ID -> the token object: a search (C_FindObjects) scans every object of the
+        # token (bench/hsm_store_bench.py); a token object's handle lasts while the session does.
+        self._known: OrderedDict[bytes, Any] = OrderedDict()
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Any]:
@@ -168,17 +174,38 @@ class HsmToken:
         return next(iter(session.get_objects(template)), None)
 
     def key(self, session: Any, record: ObjectRecord) -> Any:
-        """The token object of a record whose material is a reference (Key Value Not Present if gone)."""
+        """The token object of a record whose material is a reference (Key Value Not Present if gone).
+
+        Called with the session held (the lock also guards the handles kept).
+        """
         reference = reference_of(record)
         assert reference is not None
+        found = self._known.get(reference)
+        if found is not None:
+            self._known.move_to_end(reference)
+            return found
         found = self.find(session, reference, CLASSES[record.object_type])
         if found is None:
             raise KmipError(ResultReason.KEY_VALUE_NOT_PRESENT, f"the HSM holds no key {record.uid}")
+        self._keep(reference, found)
         return found
+
+    def forget(self, record: ObjectRecord) -> None:
+        """Drop the kept handle of the record's key (its object went from the token some other
+        way), so the next use searches for it again. Called with the session held."""
+        reference = reference_of(record)
+        if reference is not None:
+            self._known.pop(reference, None)
+
+    def _keep(self, reference: bytes, key: Any) -> None:
+        self._known[reference] = key
+        while len(self._known) > KEPT_HANDLES:
+            self._known.popitem(last=False)
 
     def destroy(self, reference: bytes) -> bool:
         """Destroy the token objects with this CKA_ID; whether there were any."""
         with self.session() as session:
+            self._known.pop(reference, None)
             found = list(session.get_objects({Attribute.ID: reference, Attribute.TOKEN: True}))
             for key in found:
                 key.destroy()
@@ -191,13 +218,14 @@ class HsmToken:
         algorithm, length = _algorithm_and_length(record)
         key_type, _ = SECRET_TYPES[algorithm]
         with self.session() as session, refusals("generate the key"):
-            session.generate_key(
+            key = session.generate_key(
                 key_type,
                 length,
                 store=True,
                 capabilities=0,
                 template=_template(record, ObjectClass.SECRET_KEY),
             )
+            self._keep(record.uid.encode(), key)
         return reference_block(record)
 
     def generate_pair(self, private: ObjectRecord, curve: RecommendedCurve | None) -> formats.AnyKey:
@@ -213,7 +241,7 @@ class HsmToken:
             assert curve is not None
             public_template[Attribute.EC_PARAMS] = CURVE_PARAMS[curve]
         with self.session() as session, refusals("generate the key pair"):
-            public, _ = session.generate_keypair(
+            public, private_key = session.generate_keypair(
                 key_type,
                 length if key_type is KeyType.RSA else None,
                 store=False,
@@ -221,6 +249,7 @@ class HsmToken:
                 public_template=public_template,
                 private_template=_template(private, ObjectClass.PRIVATE_KEY),
             )
+            self._keep(private.uid.encode(), private_key)
             try:
                 return _public_key(public)
             finally:
@@ -236,7 +265,7 @@ class HsmToken:
         else:
             template.update(_private_parts(formats.load_key(block, private=True)))
         with self.session() as session, refusals("import the key"):
-            session.create_object(template)
+            self._keep(record.uid.encode(), session.create_object(template))
         return reference_block(record)
 
     def read(self, record: ObjectRecord) -> KeyBlock:
