@@ -9,7 +9,6 @@ import secrets
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
 
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_NAME
@@ -68,6 +66,7 @@ from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
 from pkcs11_kmip_server.native import pins
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
+from testsupport import certificates
 from testsupport.kmip_builders import as_attributes, name
 
 RW = CKF_SERIAL_SESSION | CKF_RW_SESSION
@@ -130,6 +129,13 @@ class App:
         assert item.result_status is ResultStatus.SUCCESS, item.result_message
         assert isinstance(item.response_payload, ResponsePayload)
         return item.response_payload
+
+    def made(self, name: str, output: str, **inputs: Value) -> tuple[int, int | None]:
+        """A call that makes an object: its CK_RV and the new handle (None if it failed)."""
+        rv, outputs = self(name, **inputs)
+        handle = outputs[output] if outputs else None
+        assert handle is None or isinstance(handle, int)
+        return rv, handle
 
     def ok(self, name: str, **inputs: Value) -> dict[str, Value]:
         rv, outputs = self(name, **inputs)
@@ -547,31 +553,11 @@ def test_multi_part_ciphers_stream_through_kmip(make_app: Callable[[str], App], 
     )
 
 
-def certificate() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "native token")])
-    now = datetime.now(UTC)
-    made = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(0x1234567)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return made, key
-
-
 def test_objects_are_created_through_kmip_register(make_app: Callable[[str], App], alice_pin: str) -> None:
     app, session = logged_in(make_app, alice_pin)
 
     def create(*template: Attribute, on: int = session) -> tuple[int, int | None]:
-        rv, outputs = app("C_CreateObject", hSession=on, pTemplate=template)
-        handle = outputs["phObject"] if outputs else None
-        assert handle is None or isinstance(handle, int)
-        return rv, handle
+        return app.made("C_CreateObject", "phObject", hSession=on, pTemplate=template)
 
     secret = (Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY)), Attribute.of(CKA.KEY_TYPE, ulong(0x1F)))
     value = secrets.token_bytes(16)
@@ -613,7 +599,7 @@ def test_objects_are_created_through_kmip_register(make_app: Callable[[str], App
     private.public_key().verify(encode_dss_signature(r, s), DATA, ec.ECDSA(hashes.SHA256()))
 
     # A certificate: CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER as the server reads them.
-    made, _ = certificate()
+    made = certificates.self_signed("native token", 0x1234567)
     der = made.public_bytes(serialization.Encoding.DER)
     cert = (Attribute.of(CKA.CLASS, ulong(CKO_CERTIFICATE)), Attribute.of(CKA_CERTIFICATE_TYPE, ulong(0)))
     subject = made.subject.public_bytes()
@@ -759,17 +745,15 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
             Attribute.of(CKA.LABEL, label),
             true(CKA.TOKEN),
         )
-        rv, outputs = app(
+        return app.made(
             "C_UnwrapKey",
+            "phKey",
             hSession=session,
             pMechanism=mechanism,
             hUnwrappingKey=unwrapping,
             pWrappedKey=wrapped,
             pTemplate=template,
         )
-        handle = outputs["phKey"] if outputs else None
-        assert handle is None or isinstance(handle, int)
-        return rv, handle
 
     # AES-KWP (RFC 5649), KMIP's wrapping for an AES key without Cryptographic Parameters, and
     # AES-KW (RFC 3394) with a key whose Cryptographic Parameters name it (made through KMIP):
@@ -1004,16 +988,10 @@ def test_ecdh_derives_an_aes_key_through_kmip(make_app: Callable[[str], App], al
         base: int, template: tuple[Attribute, ...], public_data: bytes = point, kdf: int = 1
     ) -> tuple[int, int | None]:
         parameters = {"kdf": kdf, "pSharedData": None, "pPublicData": public_data}
-        rv, outputs = app(
-            "C_DeriveKey",
-            hSession=session,
-            pMechanism=Mechanism(0x1050, parameters),
-            hBaseKey=base,
-            pTemplate=template,
+        mechanism = Mechanism(0x1050, parameters)
+        return app.made(
+            "C_DeriveKey", "phKey", hSession=session, pMechanism=mechanism, hBaseKey=base, pTemplate=template
         )
-        handle = outputs["phKey"] if outputs else None
-        assert handle is None or isinstance(handle, int)
-        return rv, handle
 
     readable = (
         Attribute.of(CKA.SENSITIVE, b"\x00"),

@@ -14,11 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, keywrap, padding, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import keywrap, padding, serialization
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.x509.oid import NameOID
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
 from pkcs11_kmip.kmip.messages.payloads import (
@@ -43,7 +40,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     RevocationReasonCode,
     State,
 )
-from testsupport import tools
+from testsupport import certificates, tools
 from testsupport.admin import admin as admin_cli
 from testsupport.kmip_builders import as_attributes, name
 from testsupport.server import RunningServer
@@ -391,27 +388,10 @@ def test_pkcs11_tool_test_passes_on_a_token_with_ec_and_aes_keys(
     assert "SHA256: OK" in tested and "seems to be OK" in tested  # C_Digest* and C_GenerateRandom
 
 
-def self_signed_certificate() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "native token")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.DER)
-
-
 def test_objects_pkcs11_tool_imports_wraps_and_edits_are_kmip_objects(admin: Client, tmp_path: Path) -> None:
     # A certificate (C_CreateObject): a KMIP Certificate, read back byte for byte.
     der = tmp_path / "cert.der"
-    der.write_bytes(self_signed_certificate())
+    der.write_bytes(certificates.self_signed("native token").public_bytes(serialization.Encoding.DER))
     admin.tool("--write-object", str(der), "--type", "cert", "--label", "p11-cert", "--id", "0c01")
     admin.tool("--read-object", "--type", "cert", "--id", "0c01", "-o", str(tmp_path / "read.der"))
     assert (tmp_path / "read.der").read_bytes() == der.read_bytes()
@@ -425,17 +405,7 @@ def test_objects_pkcs11_tool_imports_wraps_and_edits_are_kmip_objects(admin: Cli
         (cert_uid,) = locate_by_name(kmip, "p11-cert")
         assert attributes_of(kmip, cert_uid)[Tag.OBJECT_TYPE] == ObjectType.CERTIFICATE
         (aes_uid,) = locate_by_name(kmip, "p11-imported")
-        sealed = kmip.call(
-            EncryptRequest(
-                unique_identifier=aes_uid,
-                cryptographic_parameters=CryptographicParameters(
-                    block_cipher_mode=BlockCipherMode.CBC, padding_method=PaddingMethod.PKCS5
-                ),
-                data=DATA,
-                iv_counter_nonce=iv,
-            )
-        ).data
-    assert sealed == cbc_pad(value, iv, DATA)
+        assert kmip_cbc_pad(kmip, aes_uid, iv) == cbc_pad(value, iv, DATA)
 
     # C_Digest and a multi-part C_Encrypt of 100 kB (pkcs11-tool streams it in parts).
     big = tmp_path / "big"
@@ -460,23 +430,24 @@ def test_objects_pkcs11_tool_imports_wraps_and_edits_are_kmip_objects(admin: Cli
         for label in ("p11-wrapped", "p11-unwrapped"):
             (uid,) = locate_by_name(kmip, label)
             assert attributes_of(kmip, uid)[Tag.STATE] == State.ACTIVE
-            encrypted = kmip.call(
-                EncryptRequest(
-                    unique_identifier=uid,
-                    cryptographic_parameters=CryptographicParameters(
-                        block_cipher_mode=BlockCipherMode.CBC, padding_method=PaddingMethod.PKCS5
-                    ),
-                    data=DATA,
-                    iv_counter_nonce=iv,
-                )
-            ).data
-            assert encrypted == cbc_pad(inner, iv, DATA)
+            assert kmip_cbc_pad(kmip, uid, iv) == cbc_pad(inner, iv, DATA)
 
     # C_SetAttributeValue: a new CKA_ID is the vendor attribute KMIP shows.
     admin.tool("--set-id", "0c05", "--id", "0c02", "--type", "secrkey")
     with admin.kmip() as kmip:
         chosen = attributes_of(kmip, aes_uid)[Tag.ATTRIBUTE]
     assert chosen.attribute_value.value == bytes.fromhex("0c05")  # type: ignore[attr-defined]
+
+
+def kmip_cbc_pad(kmip: KmipClient, uid: str, iv: bytes) -> bytes | None:
+    """DATA encrypted by KMIP Encrypt, AES-CBC with PKCS#5 padding."""
+    parameters = CryptographicParameters(
+        block_cipher_mode=BlockCipherMode.CBC, padding_method=PaddingMethod.PKCS5
+    )
+    request = EncryptRequest(
+        unique_identifier=uid, cryptographic_parameters=parameters, data=DATA, iv_counter_nonce=iv
+    )
+    return kmip.call(request).data
 
 
 def cbc_pad(key: bytes, iv: bytes, data: bytes) -> bytes:

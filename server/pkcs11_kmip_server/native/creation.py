@@ -45,16 +45,7 @@ from pkcs11_kmip_server.native import objects
 from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA
 
 AES_BYTES = frozenset({16, 24, 32})
-_RSA_PRIVATE = (
-    CKA.MODULUS,
-    CKA.PUBLIC_EXPONENT,
-    MoreCKA.PRIVATE_EXPONENT,
-    MoreCKA.PRIME_1,
-    MoreCKA.PRIME_2,
-    MoreCKA.EXPONENT_1,
-    MoreCKA.EXPONENT_2,
-    MoreCKA.COEFFICIENT,
-)
+_RSA_PRIVATE = (CKA.MODULUS, CKA.PUBLIC_EXPONENT, *objects.RSA_PRIVATE_COMPONENTS)
 # What each kind of key is made of; the rest of its template is objects.key_template's.
 COMPONENTS: dict[tuple[int, int], tuple[int, ...]] = {
     (CKO.SECRET_KEY, CKK.AES): (CKA.VALUE,),

@@ -358,6 +358,16 @@ def _certificate_field(tag: Tag, field: str) -> Callable[[ObjectRecord, str | No
     return value
 
 
+RSA_PRIVATE_COMPONENTS = (
+    MoreCKA.PRIVATE_EXPONENT,
+    MoreCKA.PRIME_1,
+    MoreCKA.PRIME_2,
+    MoreCKA.EXPONENT_1,
+    MoreCKA.EXPONENT_2,
+    MoreCKA.COEFFICIENT,
+)
+
+
 def _private_component(record: ObjectRecord, label: str | None) -> bytes:
     """CKA_PRIVATE_EXPONENT, CKA_PRIME_1 ...: an RSA private key has them, never given out."""
     if record.object_type is ObjectType.PRIVATE_KEY and key_type(record) is CKK.RSA:
@@ -414,17 +424,7 @@ READERS: dict[int, Reader] = {
     CKA.MODULUS_BITS: _modulus_bits,
     CKA.EC_PARAMS: lambda record, label: _ec_params(record),
     CKA.EC_POINT: lambda record, label: _ec_point(record),
-    **{
-        component: _private_component
-        for component in (
-            MoreCKA.PRIVATE_EXPONENT,
-            MoreCKA.PRIME_1,
-            MoreCKA.PRIME_2,
-            MoreCKA.EXPONENT_1,
-            MoreCKA.EXPONENT_2,
-            MoreCKA.COEFFICIENT,
-        )
-    },
+    **{component: _private_component for component in RSA_PRIVATE_COMPONENTS},
     **{flag: _usage(flag) for flag in USAGE},
 }
 
