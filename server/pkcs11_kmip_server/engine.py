@@ -193,7 +193,7 @@ class Engine:
     def __post_init__(self) -> None:
         self._correlation = itertools.count(1)
         self._correlation_prefix = secrets.token_hex(4).upper()
-        self._fast_lane = FastLane(self)
+        self.fast_lane = FastLane(self)  # plain PKCS#11 messages (fast_lane.py)
 
     def server_correlation_value(self) -> str:
         """The next response header's Server Correlation Value (KMIP 1.4 and later)."""
@@ -222,7 +222,7 @@ class Engine:
 
     def handle(self, data: bytes, peer: Peer) -> bytes:
         """Answer one request message (never raises)."""
-        fast = self._fast_lane.answer(data, peer)  # a plain forwarded Cryptoki call
+        fast = self.fast_lane.answer(data, peer)  # a plain forwarded Cryptoki call
         if fast is not None:
             return fast
         now = self.clock().replace(microsecond=0)

@@ -285,6 +285,8 @@ class KmipConnection(asyncio.BufferedProtocol):
         self._busy = True
         self._deadline = None
         server = self._server
+        if server.engine.fast_lane.start(message, self._peer, self._answer_now):
+            return  # a forwarded Cryptoki call: answered from this loop when its HSM worker replies
         pool = server.long_workers if is_long(message) else server.workers
         # Straight to the pool and back with one call_soon_threadsafe: run_in_executor's
         # extra asyncio Future costs more than the rest of this edge (bench/kmip_load.py).
@@ -310,6 +312,12 @@ class KmipConnection(asyncio.BufferedProtocol):
         else:
             self._set_deadline(now + self._server.engine.idle_timeout(self._peer, self._config.idle_timeout))
         self._next()
+
+    def _answer_now(self, response: bytes) -> None:
+        """In the loop: an answer made without a worker thread (the PKCS#11 fast lane)."""
+        done: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+        done.set_result(response)
+        self.answer(done)
 
     def shut_down(self) -> None:
         """Take no more messages; close now, or once the one in progress is answered."""

@@ -9,6 +9,7 @@ the same Result Reasons for what it refuses, and the same audit line.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import secrets
@@ -16,6 +17,7 @@ import struct
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +38,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
 from pkcs11_kmip_server.audit import AuditLog
 from pkcs11_kmip_server.engine import Engine, Peer
-from pkcs11_kmip_server.hsm.service import Pkcs11Service
+from pkcs11_kmip_server.hsm.service import Pkcs11Service, WorkerBackend
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 
@@ -131,25 +133,36 @@ def engines(tmp_path: Path) -> Iterator[Callable[[Pkcs11Service, str], Engine]]:
 
 def general(engine: Engine) -> Engine:
     """The engine with its fast lane closed: every message takes the general path."""
-    engine._fast_lane.answer = lambda data, peer: None  # type: ignore[method-assign]
+    engine.fast_lane.answer = lambda data, peer: None  # type: ignore[method-assign]
     return engine
 
 
 def lane_answers(engine: Engine) -> list[bytes | None]:
     """What the engine's fast lane answers from now on, message by message."""
     answers: list[bytes | None] = []
-    answer = engine._fast_lane.answer
+    answer = engine.fast_lane.answer
 
     def spy(data: bytes, peer: Peer) -> bytes | None:
         answers.append(answer(data, peer))
         return answers[-1]
 
-    engine._fast_lane.answer = spy  # type: ignore[method-assign]
+    engine.fast_lane.answer = spy  # type: ignore[method-assign]
     return answers
 
 
 def message(name: str, cv: bytes | None, **values: wire.Value) -> bytes:
     return frames.request(BY_NAME[name].id, cv, wire.encode_inputs(name, values), (2, 1), frames.now())
+
+
+def initialize() -> bytes:
+    return frames.request(BY_NAME["C_Initialize"].id, None, b"\x01", (2, 1), frames.now())
+
+
+def open_context(engine: Engine, peer: Peer) -> bytes:
+    """A new context for `peer` (its Correlation Value), through the engine."""
+    correlation_value = pkcs11_answer(engine.handle(initialize(), peer)).correlation_value
+    assert correlation_value
+    return correlation_value
 
 
 def decoded(response: bytes) -> ResponseMessage:
@@ -166,6 +179,12 @@ def pkcs11_answer(response: bytes) -> PKCS11Response:
     assert item.result_status is ResultStatus.SUCCESS, (item.result_reason, item.result_message)
     assert isinstance(item.response_payload, PKCS11Response)
     return item.response_payload
+
+
+def outputs(name: str, answer: PKCS11Response) -> Any:
+    """The Output Parameters of a call's answer, decoded (what the library would read)."""
+    assert answer.pkcs_11_output_parameters is not None
+    return wire.decode_outputs(name, answer.pkcs_11_output_parameters)
 
 
 def refusal(response: bytes) -> ResultReason | None:
@@ -188,8 +207,7 @@ def test_the_lane_answers_what_the_general_path_answers(
     fast, slow = engines(service, "fast"), general(engines(service, "slow"))
     peer = Peer("alice", "127.0.0.1:5000", connection=1)
     taken = lane_answers(fast)
-    initialize = frames.request(BY_NAME["C_Initialize"].id, None, b"\x01", (2, 1), frames.now())
-    opened = pkcs11_answer(fast.handle(initialize, peer))
+    opened = pkcs11_answer(fast.handle(initialize(), peer))
     assert opened.pkcs_11_return_code == CKR.OK and opened.correlation_value
     cv = opened.correlation_value
     for request in (
@@ -208,29 +226,31 @@ def test_a_context_is_reachable_only_by_its_principal_on_its_connection(
 ) -> None:
     engine = engines(service, "audit")
     alice = Peer("alice", connection=1)
-    initialize = frames.request(BY_NAME["C_Initialize"].id, None, b"\x01", (2, 1), frames.now())
-    cv = pkcs11_answer(engine.handle(initialize, alice)).correlation_value
+    cv = open_context(engine, alice)
     request = message("C_GetSlotList", cv, tokenPresent=1, pSlotList=OutRequest(True, 8))
     assert pkcs11_answer(engine.handle(request, alice)).pkcs_11_return_code == CKR.OK
     for other in (Peer("alice", connection=2), Peer("mallory", connection=1), Peer("alice")):
+        assert on_the_loop(engine, request, other) is None, other  # left to the engine's threads
         answer = pkcs11_answer(engine.handle(request, other))
         assert answer.pkcs_11_return_code == CKR.CRYPTOKI_NOT_INITIALIZED, other
+    assert on_the_loop(engine, request, Peer(None, connection=1)) is None  # no identity: refused there
+    answer_from_loop = on_the_loop(engine, request, alice)
+    assert answer_from_loop is not None and pkcs11_answer(answer_from_loop).pkcs_11_return_code == CKR.OK
 
 
 def test_what_the_general_path_refuses_it_still_refuses(
     engines: Callable[[Pkcs11Service, str], Engine], make_service: Callable[..., Pkcs11Service]
 ) -> None:
     engine = engines(make_service(clients=["alice"]), "audit")
-    initialize = frames.request(BY_NAME["C_Initialize"].id, None, b"\x01", (2, 1), frames.now())
-    assert refusal(engine.handle(initialize, Peer("bob", connection=1))) is ResultReason.PERMISSION_DENIED
-    no_identity = engine.handle(initialize, Peer(None, connection=1))
+    assert refusal(engine.handle(initialize(), Peer("bob", connection=1))) is ResultReason.PERMISSION_DENIED
+    no_identity = engine.handle(initialize(), Peer(None, connection=1))
     assert refusal(no_identity) is ResultReason.AUTHENTICATION_NOT_SUCCESSFUL
     old = frames.request(BY_NAME["C_Initialize"].id, None, b"\x01", (1, 4), frames.now())
     assert refusal(engine.handle(old, Peer("alice", connection=1))) is ResultReason.OPERATION_NOT_SUPPORTED
     local = frames.request(BY_NAME["C_GetFunctionList"].id, None, b"", (2, 1), frames.now())
     assert refusal(engine.handle(local, Peer("alice", connection=1))) is ResultReason.PKCS_11_INVALID_FUNCTION
     alice = Peer("alice", connection=1)
-    cv = pkcs11_answer(engine.handle(initialize, alice)).correlation_value
+    cv = open_context(engine, alice)
     garbled = frames.request(BY_NAME["C_GenerateRandom"].id, cv, b"\x07", (2, 1), frames.now())
     taken = lane_answers(engine)
     assert refusal(engine.handle(garbled, alice)) is ResultReason.PKCS_11_CODEC_ERROR
@@ -243,7 +263,81 @@ def test_the_native_token_takes_the_general_path(
     engines: Callable[[Pkcs11Service, str], Engine], tmp_path: Path
 ) -> None:
     engine = engines(Pkcs11Service(), "audit")  # no module: the native token over the store
-    initialize = frames.request(BY_NAME["C_Initialize"].id, None, b"\x01", (2, 1), frames.now())
     taken = lane_answers(engine)
-    assert pkcs11_answer(engine.handle(initialize, Peer("alice", connection=1))).pkcs_11_return_code == CKR.OK
+    assert (
+        pkcs11_answer(engine.handle(initialize(), Peer("alice", connection=1))).pkcs_11_return_code == CKR.OK
+    )
     assert taken == [None]
+
+
+# --- from the event loop ------------------------------------------------------------------
+
+
+def on_the_loop(engine: Engine, data: bytes, peer: Peer) -> bytes | None:
+    """What `FastLane.start` answers, driven by an event loop as the transport drives it;
+    None when it does not take the message."""
+
+    async def run() -> bytes | None:
+        answered: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        if not engine.fast_lane.start(data, peer, answered.set_result):
+            return None
+        return await asyncio.wait_for(answered, 30)
+
+    return asyncio.run(run())
+
+
+def test_from_the_loop_the_answers_are_the_general_paths(
+    engines: Callable[[Pkcs11Service, str], Engine], service: Pkcs11Service
+) -> None:
+    fast, slow = engines(service, "fast"), general(engines(service, "slow"))
+    peer = Peer("alice", "127.0.0.1:5000", connection=1)
+    assert on_the_loop(fast, initialize(), peer) is None  # starts a worker: on a thread
+    cv = open_context(fast, peer)
+    slots = pkcs11_answer(
+        fast.handle(message("C_GetSlotList", cv, tokenPresent=1, pSlotList=OutRequest(True, 8)), peer)
+    )
+    slot = outputs("C_GetSlotList", slots)["pSlotList"].data[0]
+    session = pkcs11_answer(fast.handle(message("C_OpenSession", cv, slotID=slot, flags=4), peer))
+    assert session.pkcs_11_return_code == CKR.OK
+    handle = int(outputs("C_OpenSession", session)["phSession"])
+    for request in (
+        message("C_GetSlotList", cv, tokenPresent=1, pSlotList=OutRequest(True, 8)),
+        message("C_GetMechanismInfo", cv, slotID=0x7FFF, type=0x1040),
+        message("C_GenerateRandom", cv, hSession=handle + 1000, RandomData=OutRequest(True, 8)),
+    ):
+        answer = on_the_loop(fast, request, peer)
+        assert answer is not None
+        assert decoded(answer) == decoded(slow.handle(request, peer))
+    random = on_the_loop(
+        fast, message("C_GenerateRandom", cv, hSession=handle, RandomData=OutRequest(True, 60_000)), peer
+    )
+    assert random is not None  # an answer larger than one read of the pipe
+    assert len(outputs("C_GenerateRandom", pkcs11_answer(random))["RandomData"].data) == 60_000
+    digest = message("C_DigestInit", cv, hSession=handle, pMechanism=wire.Mechanism(0x250, None))
+    assert on_the_loop(fast, digest, peer) is not None
+    assert (
+        on_the_loop(fast, message("C_DigestUpdate", cv, hSession=handle, pPart=bytes(40_000)), peer) is None
+    )
+    assert audit_lines(fast)[3:6] == audit_lines(slow)  # a line per message, the general path's
+    garbled = frames.request(BY_NAME["C_GenerateRandom"].id, cv, b"\x07", (2, 1), frames.now())
+    refused = on_the_loop(fast, garbled, peer)
+    assert refused is not None and refusal(refused) is ResultReason.PKCS_11_CODEC_ERROR
+    assert decoded(refused) == decoded(slow.handle(garbled, peer))
+    assert audit_lines(fast)[-1] == audit_lines(slow)[-1]
+
+
+def test_a_worker_lost_under_the_loop_ends_its_context(
+    engines: Callable[[Pkcs11Service, str], Engine], service: Pkcs11Service
+) -> None:
+    engine = engines(service, "audit")
+    alice = Peer("alice", connection=1)
+    cv = open_context(engine, alice)
+    context = service._context("alice", cv, 1)
+    assert context is not None and isinstance(context.backend, WorkerBackend)
+    context.backend.worker.process.kill()
+    context.backend.worker.process.wait()
+    request = message("C_GetSlotList", cv, tokenPresent=1, pSlotList=OutRequest(True, 8))
+    answer = on_the_loop(engine, request, alice)
+    assert answer is not None and pkcs11_answer(answer).pkcs_11_return_code == CKR.DEVICE_ERROR
+    again = engine.handle(request, alice)  # the context is gone, as after a restart
+    assert pkcs11_answer(again).pkcs_11_return_code == CKR.CRYPTOKI_NOT_INITIALIZED

@@ -210,6 +210,39 @@ class Pkcs11Service:
             self._drop(correlation_value)
         return Reply(rv, output)
 
+    def claim(
+        self, principal: str, correlation_value: bytes | None, connection: int | None
+    ) -> Context | None:
+        """The context a call names, taken for an exchange with its worker that the caller
+        makes itself (the fast lane, from the event loop); `release` gives it back.
+
+        None, and nothing taken, when the context is unknown here (or another principal's
+        or connection's: the same check as `handle`'s), has no worker, or is busy (its
+        finalization, a sweep): the caller then goes through `handle`.
+        """
+        context = self._context(principal, correlation_value, connection)
+        if context is None or not isinstance(context.backend, WorkerBackend) or context.backend.gone:
+            return None
+        if not context.lock.acquire(blocking=False):
+            return None
+        if not context.backend.worker.begin():
+            context.lock.release()
+            return None
+        context.last_used = self.clock()
+        return context
+
+    def release(self, context: Context, correlation_value: bytes | None, gone: str | None = None) -> None:
+        """Give back a claimed context; `gone`: why its worker was lost (the context ends)."""
+        assert isinstance(context.backend, WorkerBackend)
+        context.last_used = self.clock()
+        context.backend.worker.end()
+        if gone is not None:
+            log.error("a PKCS#11 context lost its module: %s", gone)
+            context.backend.gone = True
+        context.lock.release()
+        if gone is not None:
+            self._drop(correlation_value)
+
     def initialize(
         self, principal: str, data: bytes, correlation_value: bytes | None, connection: int | None = None
     ) -> Reply:
