@@ -25,6 +25,7 @@ table shows the median over the rounds.
 
     python bench/pkcs11_bench.py                     # 3 rounds, 1 and 8 threads, 3 s per case
     python bench/pkcs11_bench.py --rounds 5 --threads 1,4 --duration 5 --json out.json
+    python bench/pkcs11_bench.py --rounds 0 --cpu 3000     # only CPU per forwarded call
 """
 
 from __future__ import annotations
@@ -122,6 +123,73 @@ def worker(module: str, case: str, threads: int, duration: float) -> float | Non
     return rate
 
 
+def cpu_worker(module: str, calls: int) -> None:
+    """Per forwarded C_GenerateRandom in this process: CPU and wall time (--cpu).
+
+    Prints READY once warm and waits for a line on stdin, so that the parent reads the
+    server's CPU counters around exactly the timed calls; then one JSON line.
+    """
+    import pkcs11
+
+    session = pkcs11.lib(module).get_token(token_label=TOKEN).open(user_pin=PIN)
+    for _ in range(200):
+        session.generate_random(256)
+    print("READY", flush=True)
+    sys.stdin.readline()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        session.generate_random(256)
+    done = {"cpu": (time.process_time() - cpu) / calls, "wall": (time.perf_counter() - wall) / calls}
+    print(json.dumps(done), flush=True)
+    session.close()
+
+
+def descendants(pid: int) -> list[int]:
+    """A process and all its descendants (children are listed by the thread that made them)."""
+    found, queue = [], [pid]
+    while queue:
+        each = queue.pop()
+        found.append(each)
+        with contextlib.suppress(FileNotFoundError):
+            for task in Path(f"/proc/{each}/task").iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    queue += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its descendants so far, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for each in descendants(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def measure_cpu(path: str, env: dict[str, str], server: int, calls: int) -> dict[str, float]:
+    """Microseconds per forwarded call: the application's CPU, the server tree's CPU, wall."""
+    job = json.dumps({"module": module_path(path), "calls": calls})
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--cpu-worker", job],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    if child.stdout.readline().strip() != "READY":
+        raise RuntimeError(f"{path}: the CPU worker did not start")
+    before = tree_cpu(server)
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    done = json.loads(child.stdout.readline())
+    after = tree_cpu(server)
+    child.wait(60)
+    return {"app": done["cpu"] * 1e6, "server": (after - before) / calls * 1e6, "wall": done["wall"] * 1e6}
+
+
 # --- the paths to the token ----------------------------------------------------------------
 
 
@@ -157,8 +225,8 @@ with token.open(rw=True, user_pin={PIN!r}) as s:
 
 
 @contextlib.contextmanager
-def p11kit_server(root: Path, token_env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """`p11-kit server` forwarding the token; the environment p11-kit-client.so needs."""
+def p11kit_server(root: Path, token_env: dict[str, str]) -> Iterator[tuple[dict[str, str], int]]:
+    """`p11-kit server` forwarding the token; the environment p11-kit-client.so needs, its pid."""
     socket = root / "p11-kit.sock"
     server = subprocess.Popen(
         ["p11-kit", "server", "-f", "-s", "--provider", SOFTHSM, "-n", str(socket), f"pkcs11:token={TOKEN}"],
@@ -173,15 +241,15 @@ def p11kit_server(root: Path, token_env: dict[str, str]) -> Iterator[dict[str, s
             time.sleep(0.05)
         else:
             raise RuntimeError("p11-kit server did not start")
-        yield {**os.environ, "P11_KIT_SERVER_ADDRESS": f"unix:path={socket}"}
+        yield {**os.environ, "P11_KIT_SERVER_ADDRESS": f"unix:path={socket}"}, server.pid
     finally:
         server.terminate()
         server.wait(10)
 
 
 @contextlib.contextmanager
-def our_server(root: Path, token_env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """`pkcs11-kmip serve` with the token behind it; the environment our library needs."""
+def our_server(root: Path, token_env: dict[str, str]) -> Iterator[tuple[dict[str, str], int]]:
+    """`pkcs11-kmip serve` with the token behind it; the environment our library needs, its pid."""
     import socket as sockets
 
     data = root / "server"
@@ -206,7 +274,7 @@ def our_server(root: Path, token_env: dict[str, str]) -> Iterator[dict[str, str]
             time.sleep(0.05)
         env = {**os.environ, "PKCS11_KMIP_CONFIG": str(data / "clients" / "admin" / "pkcs11-kmip.toml")}
         env.pop("SOFTHSM2_CONF", None)  # only the server knows where the token is
-        yield env
+        yield env, server.pid
     finally:
         server.terminate()
         server.wait(30)
@@ -303,10 +371,22 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per case and round")
     parser.add_argument("--cases", type=lambda s: s.split(","), default=list(CASES))
     parser.add_argument("--json", type=Path, help="also write every round's figures here")
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=0,
+        metavar="CALLS",
+        help="also measure CPU per forwarded C_GenerateRandom over CALLS calls (application, server tree)",
+    )
+    parser.add_argument("--cpu-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         job = json.loads(args.worker)
         print(json.dumps(worker(job["module"], job["case"], job["threads"], job["duration"])))
+        return
+    if args.cpu_worker:
+        job = json.loads(args.cpu_worker)
+        cpu_worker(job["module"], job["calls"])
         return
     for tool in ("softhsm2-util", "p11-kit"):
         if shutil.which(tool) is None:
@@ -314,7 +394,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pkcs11-bench-") as tmp:
         root = Path(tmp)
         token_env = make_token(root)
-        with p11kit_server(root, token_env) as p11kit_env, our_server(root, token_env) as our_env:
+        with (
+            p11kit_server(root, token_env) as (p11kit_env, p11kit_pid),
+            our_server(root, token_env) as (our_env, our_pid),
+        ):
             envs = {"softhsm": token_env, "p11-kit": p11kit_env, "ours": our_env}
             rounds: Rounds = []
             for number in range(args.rounds):
@@ -328,11 +411,22 @@ def main() -> None:
                         shown = ", ".join(f"{c}={fmt(v)}" for c, v in figures[path][threads].items())
                         print(f"round {number + 1} {path:8} threads={threads}: {shown}", flush=True)
                 rounds.append(figures)
+            cpu: dict[str, dict[str, float]] = {}
+            for path, pid in (("p11-kit", p11kit_pid), ("ours", our_pid)) if args.cpu else ():
+                cpu[path] = measure_cpu(path, envs[path], pid, args.cpu)
     if args.json:
         args.json.write_text(json.dumps(rounds, indent=1))
-    print()
-    print(f"python-pkcs11, {os.cpu_count()} cores, {args.rounds} rounds x {args.duration:g} s per case")
-    print(report(rounds, args))
+    if rounds:
+        print()
+        print(f"python-pkcs11, {os.cpu_count()} cores, {args.rounds} rounds x {args.duration:g} s per case")
+        print(report(rounds, args))
+    if cpu:
+        print()
+        print(f"per forwarded C_GenerateRandom, 1 thread, {args.cpu:,} calls (us)")
+        print("| path | application CPU | server process tree CPU | wall |")
+        print("|---|---:|---:|---:|")
+        for path, spent in cpu.items():
+            print(f"| {path} | {spent['app']:,.0f} | {spent['server']:,.0f} | {spent['wall']:,.0f} |")
 
 
 if __name__ == "__main__":
