@@ -16,13 +16,16 @@ import pytest
 from pkcs11 import Attribute, ObjectClass
 
 from pkcs11_kmip.kmip.client import KmipClient
+from pkcs11_kmip.kmip.messages.attributes import NewAttribute
 from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SymmetricKey
 from pkcs11_kmip.kmip.messages.payloads import (
     CreateRequest,
     DestroyRequest,
     GetRequest,
+    ModifyAttributeRequest,
     RegisterRequest,
     RevokeRequest,
+    SetAttributeRequest,
 )
 from pkcs11_kmip.kmip.messages.structures import RevocationReason
 from pkcs11_kmip.kmip.spec import Tag
@@ -161,3 +164,23 @@ def test_a_registered_key_is_imported_into_the_token(kmip: KmipClient, hsm_sessi
     assert key[Attribute.LOCAL] is False  # C_CreateObject, not generated there
     assert key[Attribute.SENSITIVE] is True
     assert key[Attribute.VALUE_LEN] == 32
+
+
+def test_sensitive_and_extractable_set_through_kmip_reach_the_token_object(
+    kmip: KmipClient, hsm_session: Any
+) -> None:
+    """KMIP's one-way flags (Sensitive false -> true, Extractable true -> false) are PKCS#11's:
+    the token object follows once the change is committed, and its value can no longer be read."""
+    uid = create_key(kmip, A.AES, 128, U.ENCRYPT)
+    (key,) = token_objects(hsm_session, uid)
+    assert len(key[Attribute.VALUE]) == 16
+    kmip.call(
+        SetAttributeRequest(unique_identifier=uid, new_attribute=NewAttribute.of((Tag.SENSITIVE, True)))
+    )
+    kmip.call(
+        ModifyAttributeRequest(unique_identifier=uid, new_attribute=NewAttribute.of((Tag.EXTRACTABLE, False)))
+    )
+    (key,) = token_objects(hsm_session, uid)
+    assert (key[Attribute.SENSITIVE], key[Attribute.EXTRACTABLE]) == (True, False)
+    with pytest.raises(pkcs11.exceptions.AttributeSensitive):
+        key[Attribute.VALUE]

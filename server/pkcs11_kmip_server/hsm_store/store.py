@@ -42,21 +42,38 @@ class Journal:
 
     created: list[bytes] = field(default_factory=list)
     destroyed: list[bytes] = field(default_factory=list)
-    loaded: dict[str, bytes] = field(default_factory=dict)  # uid -> CKA_ID of records read
+    # Keys made Sensitive or not Extractable (KMIP's one-way flags): CKA_SENSITIVE=TRUE,
+    # CKA_EXTRACTABLE=FALSE at commit, as PKCS#11 lets them change only that way too.
+    tightened: list[tuple[bytes, Flags]] = field(default_factory=list)
+    loaded: dict[str, tuple[bytes, Flags]] = field(default_factory=dict)  # uid -> CKA_ID, flags read
 
-    def mark(self) -> tuple[int, int]:
-        return len(self.created), len(self.destroyed)
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.created), len(self.destroyed), len(self.tightened)
 
-    def undo_to(self, mark: tuple[int, int], token: HsmToken) -> None:
-        """Destroy what was made since `mark`; forget the destructions asked since."""
+    def undo_to(self, mark: tuple[int, int, int], token: HsmToken) -> None:
+        """Destroy what was made since `mark`; forget the changes asked since."""
         made, self.created = self.created[mark[0] :], self.created[: mark[0]]
         del self.destroyed[mark[1] :]
+        del self.tightened[mark[2] :]
         for reference in made:
             _destroy(token, reference, "rolled back")
 
     def commit(self, token: HsmToken) -> None:
+        for reference, (sensitive, unextractable) in self.tightened:
+            try:
+                token.tighten(reference, sensitive, unextractable)
+            except Exception:
+                log.exception("HSM key %s keeps its former flags", reference.decode(errors="replace"))
         for reference in self.destroyed:
             _destroy(token, reference, "destroyed")
+
+
+Flags = tuple[bool, bool]
+"""(Sensitive, not Extractable) of a record."""
+
+
+def flags_of(record: ObjectRecord) -> Flags:
+    return record.attributes.get(Tag.SENSITIVE) is True, record.attributes.get(Tag.EXTRACTABLE) is False
 
 
 def _destroy(token: HsmToken, reference: bytes, why: str) -> None:
@@ -145,10 +162,17 @@ class HsmSession:
         self._inner.insert(record)
 
     def save(self, record: ObjectRecord) -> None:
-        reference = self._journal.loaded.get(record.uid)
-        if reference is not None and record.material is None:  # Destroy: the key goes at commit
-            self._journal.destroyed.append(reference)
-            del self._journal.loaded[record.uid]
+        known = self._journal.loaded.get(record.uid)
+        if known is not None:
+            reference, before = known
+            if record.material is None:  # Destroy: the key goes at commit
+                self._journal.destroyed.append(reference)
+                del self._journal.loaded[record.uid]
+            elif flags_of(record) != before:
+                now = flags_of(record)
+                change = (now[0] and not before[0], now[1] and not before[1])  # only what turned on
+                self._journal.tightened.append((reference, change))
+                self._journal.loaded[record.uid] = reference, now
         self._inner.save(record)
 
     def load(self, uid: str, owner: str | None) -> ObjectRecord | None:
@@ -156,7 +180,7 @@ class HsmSession:
         if record is not None:
             reference = reference_of(record)
             if reference is not None:
-                self._journal.loaded[uid] = reference
+                self._journal.loaded[uid] = reference, flags_of(record)
         return record
 
     def rights(self, principal: str, record: ObjectRecord) -> Rights:
@@ -196,7 +220,7 @@ class HsmBackedStore:
             with self.inner.session(write) as inner:
                 yield HsmSession(inner, self.token, journal)
         except BaseException:
-            journal.undo_to((0, 0), self.token)
+            journal.undo_to((0, 0, 0), self.token)
             raise
         journal.commit(self.token)
 

@@ -202,6 +202,17 @@ class HsmToken:
         while len(self._known) > KEPT_HANDLES:
             self._known.popitem(last=False)
 
+    def tighten(self, reference: bytes, sensitive: bool, unextractable: bool) -> None:
+        """CKA_SENSITIVE=TRUE and/or CKA_EXTRACTABLE=FALSE on the token object (one way only)."""
+        with self.session() as session:
+            key = self._known.get(reference) or self.find(session, reference)
+            if key is None:
+                return
+            if sensitive:
+                key[Attribute.SENSITIVE] = True
+            if unextractable:
+                key[Attribute.EXTRACTABLE] = False
+
     def destroy(self, reference: bytes) -> bool:
         """Destroy the token objects with this CKA_ID; whether there were any."""
         with self.session() as session:
