@@ -173,12 +173,15 @@ def render(
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return f"""# pkcs11-kmip provider configuration: name this file in PKCS11_KMIP_CONFIG, or copy it
 # to ~/.config/pkcs11-kmip/pkcs11-kmip.toml. Relative paths are relative to this file.
+# trace = "trace.log"         # one line per call (secrets as lengths only); true: stderr
 
 [server]
 address = "{address}"
+# servers = ["{address}", "other:5696"]  # instead of address: failover, tried in order
 ca = "{ca}"                 # the server's certificate must be issued by this CA
 certificate = "{certificate}"  # this client's identity
 key = "{key}"
 timeout = {timeout:g}                # seconds, for connecting and for each answer
+# connect_timeout = 5         # seconds to connect to one server (default: timeout)
 # server_name = "..."         # the name the server certificate must carry (default: the host)
 """
