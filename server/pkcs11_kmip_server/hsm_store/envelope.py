@@ -13,8 +13,11 @@ wrapping key in the token if it has none) and then removes DIR/master.key.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +82,8 @@ def data_key(settings: HsmStoreSettings, master_key: Path, token: HsmToken | Non
     own = token is None
     token = token if token is not None else HsmToken(settings)
     try:
-        with token.session() as session:
-            if not wrapped_path.exists():
+        with token.session() as session, _first_start_lock(wrapped_path):
+            if not wrapped_path.exists():  # server processes starting together wrap it once
                 _wrap_plain_key(session, master_key, wrapped_path)
             wrapping = _wrapping_key(session, create=False)
             try:
@@ -104,6 +107,16 @@ def data_key(settings: HsmStoreSettings, master_key: Path, token: HsmToken | Non
     if len(value) != DATA_KEY_BYTES:
         raise EnvelopeError(f"{wrapped_path} does not hold a {DATA_KEY_BYTES}-byte key")
     return value
+
+
+@contextlib.contextmanager
+def _first_start_lock(wrapped_path: Path) -> Iterator[None]:
+    descriptor = os.open(wrapped_path.with_name(wrapped_path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _wrap_plain_key(session: Any, master_key: Path, wrapped_path: Path) -> None:
