@@ -32,6 +32,7 @@ inside the store's transaction: with it the lane is closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -115,10 +116,11 @@ class FastLane:
         if taken is None or taken[0].function in _ON_THREADS:
             return False
         request, call, principal = taken
+        loop = asyncio.get_running_loop()
         context = self._engine.pkcs11.claim(principal, request.correlation_value, peer.connection)
         if context is None:
             return False
-        _Exchange(self, request, call, principal, peer, context, done).begin()
+        _Exchange(self, request, call, principal, peer, context, done, loop).guarded(_Exchange.begin)
         return True
 
     # --- the answer -------------------------------------------------------------------------
@@ -200,12 +202,28 @@ class _Exchange:
         peer: Peer,
         context: Context,
         done: Callable[[bytes], None],
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         assert isinstance(context.backend, WorkerBackend)  # claim gives no other
         self.lane, self.request, self.call, self.principal, self.peer = lane, request, call, principal, peer
-        self.context, self.worker, self.done = context, context.backend.worker, done
-        self.loop = asyncio.get_running_loop()
+        self.context, self.worker, self.done, self.loop = context, context.backend.worker, done, loop
         self.received = bytearray()
+        self.released = self.answered = False
+
+    def guarded(self, step: Callable[[_Exchange], None]) -> None:
+        """Run a step; should it fail unexpectedly, the context is given up (the worker's
+        state is unknown) and the connection still gets an answer."""
+        try:
+            step(self)
+        except Exception:
+            log.exception("a PKCS#11 exchange from the event loop failed (%s)", self.call.name)
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(self.worker.output_fd)
+            if not self.released:
+                self._release(f"worker {self.worker.pid}: the exchange failed")
+            if not self.answered:
+                self.answered = True
+                self.done(self.lane._engine.refuse(f"internal error answering {self.call.name}"))
 
     def begin(self) -> None:
         try:
@@ -213,9 +231,9 @@ class _Exchange:
         except OSError as error:
             self._finish_gone(f"worker {self.worker.pid}: {error}")
             return
-        self.loop.add_reader(self.worker.output_fd, self._readable)
+        self.loop.add_reader(self.worker.output_fd, self.guarded, _Exchange.read)
 
-    def _readable(self) -> None:
+    def read(self) -> None:
         try:
             chunk = os.read(self.worker.output_fd, wanted(self.received))
         except OSError as error:
@@ -256,6 +274,7 @@ class _Exchange:
         self._send(lambda: self.lane._respond(self.request, self.call, self.principal, self.peer, rv, None))
 
     def _release(self, gone: str | None = None) -> None:
+        self.released = True
         self.lane._engine.pkcs11.release(self.context, self.request.correlation_value, gone)
 
     def _send(self, respond: Callable[[], bytes]) -> None:
@@ -264,4 +283,5 @@ class _Exchange:
         except Exception:  # the connection must get an answer, whatever broke here
             log.exception("answering %s failed", self.call.name)
             response = self.lane._engine.refuse(f"internal error answering {self.call.name}")
+        self.answered = True
         self.done(response)

@@ -341,3 +341,23 @@ def test_a_worker_lost_under_the_loop_ends_its_context(
     assert answer is not None and pkcs11_answer(answer).pkcs_11_return_code == CKR.DEVICE_ERROR
     again = engine.handle(request, alice)  # the context is gone, as after a restart
     assert pkcs11_answer(again).pkcs_11_return_code == CKR.CRYPTOKI_NOT_INITIALIZED
+
+
+def test_an_exchange_that_breaks_still_answers_and_frees_its_context(
+    engines: Callable[[Pkcs11Service, str], Engine], service: Pkcs11Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = engines(service, "audit")
+    alice = Peer("alice", connection=1)
+    cv = open_context(engine, alice)
+    context = service._context("alice", cv, 1)
+    assert context is not None and isinstance(context.backend, WorkerBackend)
+
+    def broken(frame: bytes) -> tuple[int, bytes | None]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(context.backend.worker, "answer_of", broken)
+    request = message("C_GetSlotList", cv, tokenPresent=1, pSlotList=OutRequest(True, 8))
+    answer = on_the_loop(engine, request, alice)
+    assert answer is not None and refusal(answer) is ResultReason.INVALID_MESSAGE
+    assert not context.lock.locked()  # given back, and the context given up
+    assert pkcs11_answer(engine.handle(request, alice)).pkcs_11_return_code == CKR.CRYPTOKI_NOT_INITIALIZED
