@@ -682,7 +682,14 @@ def test_set_attribute_value_follows_kmip_rules(make_app: Callable[[str], App], 
     assert set_(Attribute.of(CKA.SENSITIVE, b"\x00")) == CKR.ATTRIBUTE_READ_ONLY
     assert set_(Attribute.of(CKA.EXTRACTABLE, b"\x01")) == CKR.ATTRIBUTE_READ_ONLY
     assert set_(Attribute.of(CKA.VALUE_LEN, ulong(16))) == CKR.ATTRIBUTE_READ_ONLY
-    assert set_(Attribute.of(CKA.START_DATE, b"20300101")) == CKR.ATTRIBUTE_READ_ONLY
+    # Dates: the Deactivation Date while Active; the Activation Date only while Pre-Active.
+    assert set_(Attribute.of(CKA.START_DATE, b"20300101")) == CKR.ATTRIBUTE_READ_ONLY  # Active already
+    assert set_(Attribute.of(CKA.END_DATE, b"20301231")) == CKR.OK
+    assert read(app, session, key, CKA.END_DATE) == [b"20301231"]
+    assert set_(Attribute.of(CKA.END_DATE, b"2030-12")) == CKR.ATTRIBUTE_VALUE_INVALID
+    assert set_(Attribute.of(CKA.END_DATE, b"")) == CKR.ATTRIBUTE_READ_ONLY
+    assert set_(Attribute.of(CKA.END_DATE, b"20000101")) == CKR.OK  # now Deactivated: no more changes
+    assert set_(Attribute.of(CKA.END_DATE, b"20310101")) == CKR.ATTRIBUTE_READ_ONLY
     assert set_(Attribute.of(CKA.MODULUS, b"\x01")) == CKR.ATTRIBUTE_TYPE_INVALID
     assert set_(Attribute.of(CKA.SENSITIVE, b"\x01\x00")) == CKR.ATTRIBUTE_VALUE_INVALID
     other = app.aes_key(

@@ -6,12 +6,15 @@ CKA_ID the vendor attribute the token keeps it in, CKA_SENSITIVE only false -> t
 CKA_EXTRACTABLE only true -> false (Set Attribute). The usage flags are the
 Cryptographic Usage Mask, which KMIP lets no client modify: a flag set to the value it
 has is accepted, another is CKR_ATTRIBUTE_READ_ONLY, as is every other attribute the
-token shows. The whole template is checked before any edit is made.
+token shows but CKA_START_DATE/CKA_END_DATE (Activation/Deactivation Date, in the states
+KMIP allows). The whole template is checked before any edit is made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pkcs11_kmip.cryptoki.constants import CKA, CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
@@ -25,12 +28,22 @@ from pkcs11_kmip.kmip.messages.payloads import (
     SetAttributeRequest,
 )
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import ObjectType, Operation
+from pkcs11_kmip.kmip.spec.enums import ObjectType, Operation, State
 from pkcs11_kmip_server.native import objects
 from pkcs11_kmip_server.store import ObjectRecord
 
 Edit = tuple[RequestPayload, Operation]
-Editor = Callable[[ObjectRecord, CkAttribute, str | None], Edit | None]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the object shows now besides its attributes: its CKA_LABEL, its lifecycle state."""
+
+    label: str | None
+    state: State | None
+
+
+Editor = Callable[[ObjectRecord, CkAttribute, Shown], Edit | None]
 
 
 def _replace(record: ObjectRecord, tag: int, old: object, new: AttributeEntry | None) -> Edit | None:
@@ -54,18 +67,18 @@ def _replace(record: ObjectRecord, tag: int, old: object, new: AttributeEntry | 
     return request, Operation.MODIFY_ATTRIBUTE
 
 
-def _label(record: ObjectRecord, entry: CkAttribute, shown: str | None) -> Edit | None:
+def _label(record: ObjectRecord, entry: CkAttribute, shown: Shown) -> Edit | None:
     """CKA_LABEL: the Name. A public key showing its private key's Name keeps showing it
     when set to that (KMIP Names are unique per client)."""
     label = objects.parse_label(entry)
-    if label == shown:
+    if label == shown.label:
         return None
     new = objects.name_entry(label) if label is not None else None
     old = record.attributes.get(Tag.NAME)
     return _replace(record, Tag.NAME, old, new)
 
 
-def _id(record: ObjectRecord, entry: CkAttribute, shown: str | None) -> Edit | None:
+def _id(record: ObjectRecord, entry: CkAttribute, shown: Shown) -> Edit | None:
     new = objects.id_entry(objects.parse_id(entry))
     old = objects.id_attribute(record)
     if old is not None and objects.object_id(record) == objects.parse_id(entry):
@@ -76,7 +89,7 @@ def _id(record: ObjectRecord, entry: CkAttribute, shown: str | None) -> Edit | N
 def _one_way(tag: int, allowed: bool) -> Editor:
     """CKA_SENSITIVE (to true only) and CKA_EXTRACTABLE (to false only)."""
 
-    def edit(record: ObjectRecord, entry: CkAttribute, shown: str | None) -> Edit | None:
+    def edit(record: ObjectRecord, entry: CkAttribute, shown: Shown) -> Edit | None:
         if record.object_type is ObjectType.CERTIFICATE:
             raise CKRError(CKR.ATTRIBUTE_TYPE_INVALID, "a certificate has no such attribute")
         wanted = objects.read_bool(entry)
@@ -93,10 +106,33 @@ def _one_way(tag: int, allowed: bool) -> Editor:
     return edit
 
 
-def _usage(record: ObjectRecord, entry: CkAttribute, shown: str | None) -> Edit | None:
+def _usage(record: ObjectRecord, entry: CkAttribute, shown: Shown) -> Edit | None:
     if objects.attribute(record, entry.type, None) != objects.bbool(objects.read_bool(entry)):
         raise CKRError(CKR.ATTRIBUTE_READ_ONLY, "KMIP lets no client change a Cryptographic Usage Mask")
     return None
+
+
+def _date(tag: int, states: frozenset[State]) -> Editor:
+    """CKA_START_DATE (Activation Date: while Pre-Active) and CKA_END_DATE (Deactivation
+    Date: while Pre-Active or Active), as KMIP lets a client change them; a CK_DATE is
+    midnight UTC. No client removes them: an empty date is read only."""
+
+    def edit(record: ObjectRecord, entry: CkAttribute, shown: Shown) -> Edit | None:
+        value = entry.value if isinstance(entry.value, bytes) else b""
+        if value == objects.attribute(record, entry.type, None):
+            return None
+        if not value or shown.state not in states:
+            raise CKRError(CKR.ATTRIBUTE_READ_ONLY, f"attribute 0x{entry.type:X} cannot change now")
+        try:
+            when = datetime.strptime(value.decode("ascii"), "%Y%m%d").replace(tzinfo=UTC)
+        except (UnicodeDecodeError, ValueError) as error:
+            raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "a CK_DATE is YYYYMMDD") from error
+        request = SetAttributeRequest(
+            unique_identifier=record.uid, new_attribute=NewAttribute(entries=[AttributeEntry(tag, when)])
+        )
+        return request, Operation.SET_ATTRIBUTE
+
+    return edit
 
 
 EDITS: dict[int, Editor] = {
@@ -105,25 +141,26 @@ EDITS: dict[int, Editor] = {
     CKA.SENSITIVE: _one_way(Tag.SENSITIVE, True),
     CKA.EXTRACTABLE: _one_way(Tag.EXTRACTABLE, False),
     **{flag: _usage for flag in objects.USAGE},
+    CKA.START_DATE: _date(Tag.ACTIVATION_DATE, frozenset({State.PRE_ACTIVE})),
+    CKA.END_DATE: _date(Tag.DEACTIVATION_DATE, frozenset({State.PRE_ACTIVE, State.ACTIVE})),
 }
 
 
-def edits(record: ObjectRecord, template: tuple[CkAttribute, ...], label: str | None) -> list[Edit]:
-    """The KMIP edits a template asks for, in its order (CKRError for one the token refuses);
-    `label` is the CKA_LABEL the object shows now."""
+def edits(record: ObjectRecord, template: tuple[CkAttribute, ...], shown: Shown) -> list[Edit]:
+    """The KMIP edits a template asks for, in its order (CKRError for one the token refuses)."""
     planned = []
     for entry in template:
         edit = EDITS.get(entry.type)
         certificate = record.object_type is ObjectType.CERTIFICATE
         if edit is None or (certificate and entry.type not in (CKA.LABEL, CKA.ID)):
             try:
-                shown = objects.attribute(record, entry.type, None) is not None
+                present = objects.attribute(record, entry.type, None) is not None
             except objects.Sensitive:
-                shown = True
-            if shown:
+                present = True
+            if present:
                 raise CKRError(CKR.ATTRIBUTE_READ_ONLY, f"attribute 0x{entry.type:X} cannot be changed")
             raise CKRError(CKR.ATTRIBUTE_TYPE_INVALID, f"the object has no attribute 0x{entry.type:X}")
-        found = edit(record, entry, label)
+        found = edit(record, entry, shown)
         if found is not None:
             planned.append(found)
     return planned

@@ -509,9 +509,10 @@ class NativeToken:
         session = self._session(inputs["hSession"])
         kmip = _kmip(request)
         record = self._object(kmip, inputs["hObject"], Operation.MODIFY_ATTRIBUTE)
-        if not session.flags & CKF_RW_SESSION:
+        if not session.flags & CKF_RW_SESSION and not objects.is_session_object(record):
             return CKR.SESSION_READ_ONLY, None
-        planned = editing.edits(record, _template(inputs["pTemplate"]), self._label(kmip, record))
+        shown = editing.Shown(self._label(kmip, record), refresh_state(record.attributes, kmip.now))
+        planned = editing.edits(record, _template(inputs["pTemplate"]), shown)
         with kmip.session.savepoint():
             for payload, operation in planned:
                 self._run(kmip, payload, operation)
