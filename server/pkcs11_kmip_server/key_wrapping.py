@@ -24,9 +24,11 @@ wrapping of the same key).
 Wrapping Methods (§11.60): Encrypt; MAC/sign (the Key Value stays in the clear, its
 MAC or signature in the Key Wrapping Data); Encrypt then MAC/sign (over the wrapped
 bytes); MAC/sign then Encrypt (over the plaintext). The MAC/Signature key is an HMAC
-or CMAC key (MAC Generate to wrap, MAC Verify to unwrap), or a private key that signs
-(Sign) and whose linked public key verifies (Verify), through `crypto.signatures`. A
-MAC or signature that does not verify is Cryptographic Failure. TR-31 is Feature Not
+or CMAC key (MAC Generate to wrap, MAC Verify to unwrap; cut to the Tag Length of its
+Cryptographic Parameters as MAC cuts it, `operations.mac.begin_mac`), or a private key
+that signs (Sign) and whose linked public key verifies (Verify), through
+`crypto.signatures`. A MAC or signature that does not verify is Cryptographic Failure;
+one of another length than the Tag Length is Invalid Field. TR-31 is Feature Not
 Supported.
 """
 
@@ -66,11 +68,12 @@ from pkcs11_kmip_server import attributes as forms
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.mechanisms import CipherSpec, choose, cipher_spec, effective_parameters
 from pkcs11_kmip_server.crypto.provider import CryptoProvider, DigestOperation
-from pkcs11_kmip_server.crypto.signatures import applicable, mac_spec, signature_spec
+from pkcs11_kmip_server.crypto.signatures import applicable, signature_spec
 from pkcs11_kmip_server.crypto.wrapping import check_wrapping_mechanism, split_tag
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_use import KEYS, spend_usage, usable_key
 from pkcs11_kmip_server.objects import key_block_of
+from pkcs11_kmip_server.operations.mac import begin_mac
 from pkcs11_kmip_server.store import ObjectRecord
 
 U = CryptographicUsageMask
@@ -237,8 +240,8 @@ def _authenticator(
     parameters = applicable(info.cryptographic_parameters, key.attributes.get(Tag.CRYPTOGRAPHIC_PARAMETERS))
     algorithm = key.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
     provider = _provider(context)
-    if key.object_type in MAC_KEYS:
-        return key, provider.mac(key, mac_spec(parameters, algorithm))
+    if key.object_type in MAC_KEYS:  # as MAC does: truncated to a Tag Length, if one is given
+        return key, begin_mac(context)(key, parameters)
     length = key.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH)
     return key, provider.sign(key, signature_spec(parameters, algorithm, length, False), verify=not generate)
 

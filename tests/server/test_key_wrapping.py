@@ -548,6 +548,28 @@ def test_mac_wrapping_alone_and_after_encryption(kmip: KmipClient, encoding: Enc
     assert register_wrapped_block(kmip, forged) is reason_of_version(kmip, ResultReason.CRYPTOGRAPHIC_FAILURE)
 
 
+def test_a_mac_wrapping_is_truncated_to_the_tag_length(kmip: KmipClient) -> None:
+    """The MAC key's Cryptographic Parameters name a Tag Length: the MAC in the Key Wrapping
+    Data is HMAC's leftmost 16 bytes, as MAC gives, and Register verifies it at that length."""
+    mac_bytes, key_bytes = os.urandom(32), os.urandom(16)
+    truncated = parameters(hashing_algorithm=HashingAlgorithm.SHA_256, tag_length=16)
+    usage = U.MAC_GENERATE | U.MAC_VERIFY
+    mac_key = register_key(kmip, A.HMAC_SHA256, mac_bytes, usage, (Tag.CRYPTOGRAPHIC_PARAMETERS, truncated))
+    key = register_key(kmip, A.AES, key_bytes, DATA)
+    spec = wrapping(None, method=W.MAC_SIGN, mac=mac_key)
+    assert spec.mac_signature_key_information is not None
+    spec.mac_signature_key_information.cryptographic_parameters = parameters(tag_length=16)
+    block = get(kmip, key, key_wrapping_specification=spec)
+    data = block.key_wrapping_data
+    assert data is not None and data.mac_signature is not None
+    assert data.mac_signature == hmac.new(mac_bytes, key_bytes, "sha256").digest()[:16]
+    uid = register_wrapped_block(kmip, block)
+    assert isinstance(uid, str) and plain(kmip, uid) == key_bytes
+    whole = hmac.new(mac_bytes, key_bytes, "sha256").digest()  # the untruncated MAC is not that MAC
+    forged = dataclasses.replace(block, key_wrapping_data=dataclasses.replace(data, mac_signature=whole))
+    assert register_wrapped_block(kmip, forged) is reason_of_version(kmip, ResultReason.INVALID_FIELD)
+
+
 def test_signing_then_encrypting_verifies_with_the_public_key(v2: KmipClient) -> None:
     signer = ec.generate_private_key(ec.SECP256R1())
     public, private = register_pair(v2, signer, A.EC, (U.VERIFY, U.SIGN))
