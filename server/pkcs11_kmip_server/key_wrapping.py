@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 
 from pkcs11_kmip.kmip.messages import Structure
 from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue
@@ -54,6 +55,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     CryptographicUsageMask,
     EncodingOption,
     HashingAlgorithm,
+    KeyFormatType,
     KeyWrapType,
     LinkType,
     MaskGenerator,
@@ -71,6 +73,7 @@ from pkcs11_kmip_server.crypto.provider import CryptoProvider, DigestOperation
 from pkcs11_kmip_server.crypto.signatures import applicable, signature_spec
 from pkcs11_kmip_server.crypto.wrapping import check_wrapping_mechanism, split_tag
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.key_use import KEYS, spend_usage, usable_key
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.operations.mac import begin_mac
@@ -318,24 +321,104 @@ def wrap_object(
         )
     wrapped: KeyValue | bytes = value
     if encryption is not None:
-        key = _wrapping_key(context, encryption.unique_identifier, U.WRAP_KEY)  # type: ignore[arg-type]
-        if key.uid == record.uid:
-            raise KmipError(ResultReason.INVALID_FIELD, "a key does not wrap itself")
-        provider = _provider(context)
-        spec, data.iv_counter_nonce, _ = _spec(
-            provider, key, encryption.cryptographic_parameters, wrap=True, iv=None
+        wrapped = _encrypt(
+            context,
+            record,
+            data,
+            (encryption, authentication),
+            len(plaintext),
+            lambda key, spec: _provider(context).wrap(key, spec, plaintext),
         )
-        spend_usage(context, key, len(plaintext), 1)  # wrapping protects, as Encrypt does
-        wrapped = provider.wrap(key, spec, plaintext)
-        data.encryption_key_information = EncryptionKeyInformation(
-            unique_identifier=key.uid, cryptographic_parameters=encryption.cryptographic_parameters
-        )
-        if authentication is not None and method is WrappingMethod.ENCRYPT_THEN_MAC_SIGN:
-            data.mac_signature_key_information, data.mac_signature = _authenticate(
-                context, authentication, wrapped
-            )
     out = copy.copy(material)
     out.key_block = dataclasses.replace(block, key_value=wrapped, key_wrapping_data=data)  # type: ignore[attr-defined]
+    return out
+
+
+def _encrypt(
+    context: RequestContext,
+    record: ObjectRecord,
+    data: KeyWrappingData,
+    roles: tuple[EncryptionKeyInformation, MACSignatureKeyInformation | None],
+    size: int,
+    wrap: Callable[[ObjectRecord, CipherSpec], bytes],
+) -> bytes:
+    """The wrapped bytes `wrap` makes with the checked wrapping key, recorded in `data`
+    (and MACed or signed after, for Encrypt then MAC/sign)."""
+    encryption, authentication = roles
+    key = _wrapping_key(context, encryption.unique_identifier, U.WRAP_KEY)  # type: ignore[arg-type]
+    if key.uid == record.uid:
+        raise KmipError(ResultReason.INVALID_FIELD, "a key does not wrap itself")
+    spec, data.iv_counter_nonce, _ = _spec(
+        _provider(context), key, encryption.cryptographic_parameters, wrap=True, iv=None
+    )
+    spend_usage(context, key, size, 1)  # wrapping protects, as Encrypt does
+    wrapped = wrap(key, spec)
+    data.encryption_key_information = EncryptionKeyInformation(
+        unique_identifier=key.uid, cryptographic_parameters=encryption.cryptographic_parameters
+    )
+    if authentication is not None and data.wrapping_method is WrappingMethod.ENCRYPT_THEN_MAC_SIGN:
+        data.mac_signature_key_information, data.mac_signature = _authenticate(
+            context, authentication, wrapped
+        )
+    return wrapped
+
+
+# The Key Format Type of what C_WrapKey wraps: a secret key's CKA_VALUE, a private key's PKCS#8.
+TOKEN_FORMATS = {ObjectType.SYMMETRIC_KEY: KeyFormatType.RAW, ObjectType.PRIVATE_KEY: KeyFormatType.PKCS_8}
+
+
+def wrap_in_token(
+    context: RequestContext,
+    record: ObjectRecord,
+    material: Structure,
+    key_format: KeyFormatType | None,
+    wrapping: KeyWrappingSpecification,
+) -> Structure:
+    """A Sensitive key the HSM key store's token holds (`hooks.sealed_in_token`), wrapped there.
+
+    Its value never leaves the token, so the wrapping is C_WrapKey by a wrapping key in
+    the token (`hooks.wrap_in_token`: else Sensitive), and only what that can give is
+    offered: the key's value alone (No Encoding, else Encoding Option Error) as the token
+    holds it (Raw, PKCS#8; else Key Format Type Not Supported), encrypted, or encrypted
+    then MACed or signed (a MAC or signature of the plaintext: Sensitive).
+    """
+    natural = TOKEN_FORMATS[record.object_type]
+    if key_format not in (None, natural):
+        raise KmipError(
+            ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED,
+            f"a Sensitive key in the HSM leaves wrapped as {natural.name} only",
+        )
+    method = wrapping.wrapping_method
+    encryption, authentication = _roles(
+        method, wrapping.encryption_key_information, wrapping.mac_signature_key_information
+    )
+    if encryption is None or method is WrappingMethod.MAC_SIGN_THEN_ENCRYPT:
+        raise KmipError(
+            ResultReason.SENSITIVE,
+            f"{method.name if method else ''} MACs or signs the value of a Sensitive key, "
+            "which stays in the HSM: it leaves encrypted, or encrypted then MACed or signed",
+        )
+    if wrapping.encoding_option is not EncodingOption.NO_ENCODING or wrapping.attribute_names:
+        raise KmipError(
+            ResultReason.ENCODING_OPTION_ERROR,
+            "the HSM wraps a Sensitive key's value alone: ask for No Encoding and no attributes",
+        )
+    block = key_block_of(material)
+    assert block is not None
+    data = KeyWrappingData(wrapping_method=method, encoding_option=wrapping.encoding_option)
+    size = (record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) or 0) // 8
+    wrapped = _encrypt(
+        context,
+        record,
+        data,
+        (encryption, authentication),
+        size,
+        lambda key, spec: hooks.wrap_in_token(key, record, spec.mechanism.name),
+    )
+    out = copy.copy(material)
+    out.key_block = dataclasses.replace(  # type: ignore[attr-defined]
+        block, key_format_type=natural, key_value=wrapped, key_wrapping_data=data
+    )
     return out
 
 

@@ -37,6 +37,7 @@ from pkcs11_kmip.kmip.messages.structures import (
     CryptographicParameters,
     EncryptionKeyInformation,
     KeyWrappingSpecification,
+    MACSignatureKeyInformation,
     Name,
     RevocationReason,
 )
@@ -399,14 +400,14 @@ def test_locate_finds_a_key_by_name(kmip: KmipClient) -> None:
 KW_PARAMETERS = (Tag.CRYPTOGRAPHIC_PARAMETERS, CryptographicParameters(block_cipher_mode=M.NIST_KEY_WRAP))
 
 
-def _wrapped_get(kmip: KmipClient, uid: str, kek: str) -> GetRequest:
+def _wrapped_get(kmip: KmipClient, uid: str, kek: str, mode: M = M.NIST_KEY_WRAP) -> GetRequest:
     return GetRequest(
         unique_identifier=uid,
         key_wrapping_specification=KeyWrappingSpecification(
             wrapping_method=WrappingMethod.ENCRYPT,
             encryption_key_information=EncryptionKeyInformation(
                 unique_identifier=kek,
-                cryptographic_parameters=CryptographicParameters(block_cipher_mode=M.NIST_KEY_WRAP),
+                cryptographic_parameters=CryptographicParameters(block_cipher_mode=mode),
             ),
             encoding_option=EncodingOption.NO_ENCODING,
         ),
@@ -420,14 +421,66 @@ def test_get_wraps_a_key_with_aes_kw_as_pyca_does(kmip: KmipClient) -> None:
     assert keywrap.aes_key_unwrap(key_value(kmip, kek), wrapped) == key_value(kmip, uid)
 
 
-def test_a_sensitive_key_leaves_wrapped_only_from_the_database_store(
-    kmip: KmipClient, store_kind: str
-) -> None:
-    """The HSM store keeps a Sensitive key's value in the token (CKA_SENSITIVE): Get cannot
-    wrap what it cannot read, and wrapping by C_WrapKey is not done (docs/hsm-store.md)."""
-    kek = create_key(kmip, A.AES, 256, U.WRAP_KEY | U.UNWRAP_KEY, KW_PARAMETERS)
+@pytest.mark.parametrize("mode", [M.NIST_KEY_WRAP, M.AES_KEY_WRAP_PADDING])
+def test_a_sensitive_key_leaves_wrapped_and_is_the_key_that_encrypts(kmip: KmipClient, mode: M) -> None:
+    """On the HSM store both keys are token objects and the token wraps (C_WrapKey): the
+    value never leaves it, yet what pyca unwraps is the key that encrypts, on both stores."""
+    kek = create_key(
+        kmip,
+        A.AES,
+        256,
+        U.WRAP_KEY | U.UNWRAP_KEY,
+        (Tag.CRYPTOGRAPHIC_PARAMETERS, CryptographicParameters(block_cipher_mode=mode)),
+    )
     uid = create_key(kmip, A.AES, 128, U.ENCRYPT, (Tag.SENSITIVE, True))
-    if store_kind == "hsm":
-        assert refusal(kmip, _wrapped_get(kmip, uid, kek)) is ResultReason.SENSITIVE
-    else:
-        assert len(kmip.call(_wrapped_get(kmip, uid, kek)).object.key_block.key_value) == 24
+    assert refusal(kmip, GetRequest(unique_identifier=uid)) is ResultReason.SENSITIVE
+    request = _wrapped_get(kmip, uid, kek, mode)
+    block = kmip.call(request).object.key_block
+    assert block.key_format_type is KeyFormatType.RAW and block.cryptographic_algorithm is A.AES
+    data = block.key_wrapping_data
+    assert data.encryption_key_information.unique_identifier == kek
+    assert data.encoding_option is EncodingOption.NO_ENCODING
+    unwrap = keywrap.aes_key_unwrap if mode is M.NIST_KEY_WRAP else keywrap.aes_key_unwrap_with_padding
+    key = unwrap(key_value(kmip, kek), block.key_value)
+    block_of_data = os.urandom(16)
+    ciphertext, _ = encrypt(kmip, uid, block_of_data, CryptographicParameters(block_cipher_mode=M.ECB), None)
+    local = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    assert ciphertext == local.update(block_of_data) + local.finalize()
+
+
+def test_a_sensitive_key_is_wrapped_only_as_the_token_can(kmip: KmipClient) -> None:
+    """What a wrapping of the bare value cannot give is refused alike on both stores: a
+    non-extractable key (Not Extractable), wrapping of the TTLV encoding (Encoding Option
+    Error on the HSM store: the token wraps the value alone; the database store wraps it)."""
+    kek = create_key(kmip, A.AES, 256, U.WRAP_KEY | U.UNWRAP_KEY, KW_PARAMETERS)
+    sealed = create_key(kmip, A.AES, 128, U.ENCRYPT, (Tag.SENSITIVE, True), (Tag.EXTRACTABLE, False))
+    assert refusal(kmip, _wrapped_get(kmip, sealed, kek)) is ResultReason.NOT_EXTRACTABLE
+
+
+def test_what_the_token_cannot_wrap_of_a_sensitive_key(kmip: KmipClient, store_kind: str) -> None:
+    """The differences left (docs/hsm-store.md): C_WrapKey wraps the bare value as the token
+    holds it, so the TTLV encoding, another Key Format Type and a MAC of the plaintext are
+    refused on the HSM store with the reason of each; the database store gives them."""
+    kek = create_key(kmip, A.AES, 256, U.WRAP_KEY | U.UNWRAP_KEY, KW_PARAMETERS)
+    mac_key = create_key(kmip, A.HMAC_SHA256, 256, U.MAC_GENERATE)
+    uid = create_key(kmip, A.AES, 128, U.ENCRYPT, (Tag.SENSITIVE, True))
+    ttlv = _wrapped_get(kmip, uid, kek)
+    ttlv.key_wrapping_specification.encoding_option = EncodingOption.TTLV_ENCODING
+    transparent = _wrapped_get(kmip, uid, kek)
+    transparent.key_format_type = KeyFormatType.TRANSPARENT_SYMMETRIC_KEY  # a structure: TTLV encoded
+    transparent.key_wrapping_specification.encoding_option = EncodingOption.TTLV_ENCODING
+    mac_then_encrypt = _wrapped_get(kmip, uid, kek)
+    mac_then_encrypt.key_wrapping_specification.wrapping_method = WrappingMethod.MAC_SIGN_THEN_ENCRYPT
+    mac_then_encrypt.key_wrapping_specification.mac_signature_key_information = MACSignatureKeyInformation(
+        unique_identifier=mac_key
+    )
+    cases = [
+        (ttlv, ResultReason.ENCODING_OPTION_ERROR),
+        (transparent, ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED),
+        (mac_then_encrypt, ResultReason.SENSITIVE),
+    ]
+    for request, reason in cases:
+        if store_kind == "hsm":
+            assert refusal(kmip, request) is reason
+        else:
+            assert kmip.call(request).object.key_block.key_wrapping_data is not None

@@ -1,4 +1,5 @@
-"""What operations ask of the HSM key store: whether it generates a new key, and a key's value.
+"""What operations ask of the HSM key store: whether it generates a new key, a key's value,
+and the wrapping of a Sensitive key that stays in the token.
 
 Every function answers as the database store would when the server keeps key
 material in the database (`[store] keys = "database"`), so the operations call them
@@ -8,9 +9,18 @@ unconditionally.
 from __future__ import annotations
 
 from pkcs11_kmip.kmip.messages import Structure
-from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, KeyFormatType, ObjectType, RecommendedCurve
+from pkcs11_kmip.kmip.spec import Tag
+from pkcs11_kmip.kmip.spec.enums import (
+    CryptographicAlgorithm,
+    KeyFormatType,
+    ObjectType,
+    RecommendedCurve,
+    ResultReason,
+)
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.crypto.hsm_provider import KEY_WRAP
+from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.hsm_store.store import HsmSession, read_plain
 from pkcs11_kmip_server.hsm_store.token import current, holds, reference_of
 from pkcs11_kmip_server.native.objects import CURVE_PARAMS
@@ -51,3 +61,31 @@ def plain_material(record: ObjectRecord, material: Structure) -> Structure:
     if reference_of(record) is None:
         return material
     return read_plain(current(), record, material)
+
+
+def sealed_in_token(record: ObjectRecord) -> bool:
+    """Whether the record's key is a Sensitive key the token holds: the token never gives its
+    value (CKA_SENSITIVE), so it leaves only wrapped inside the token (`wrap_in_token`)."""
+    return reference_of(record) is not None and record.attributes.get(Tag.SENSITIVE) is True
+
+
+def wrap_in_token(wrapping_key: ObjectRecord, record: ObjectRecord, mechanism: str) -> bytes:
+    """The key of `record` (in the token) wrapped by `wrapping_key` with C_WrapKey.
+
+    A wrapping key whose material is in the database cannot be used without the
+    key's plaintext leaving the token: Sensitive, as for a Get asking for it unwrapped.
+    The token wraps with AES-KW and AES-KWP (others: Feature Not Supported).
+    """
+    if reference_of(wrapping_key) is None:
+        raise KmipError(
+            ResultReason.SENSITIVE,
+            f"{record.uid} is a Sensitive key in the HSM: it is wrapped only by a wrapping key "
+            f"in the HSM, and {wrapping_key.uid} is not",
+        )
+    if mechanism not in KEY_WRAP:
+        names = " or ".join(sorted(KEY_WRAP))
+        raise KmipError(
+            ResultReason.FEATURE_NOT_SUPPORTED,
+            f"the HSM wraps a Sensitive key it holds with {names}, not {mechanism}",
+        )
+    return current().wrap_key(wrapping_key, record, KEY_WRAP[mechanism])

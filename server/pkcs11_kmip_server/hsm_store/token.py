@@ -299,6 +299,14 @@ class HsmToken:
             private = _private_key(key)
         return formats.write_key(private, formats.kind_of(private).private_formats[0], algorithm)
 
+    def wrap_key(self, wrapping: ObjectRecord, record: ObjectRecord, mechanism: pkcs11.Mechanism) -> bytes:
+        """C_WrapKey of the record's key by the wrapping key, both token objects: the value is
+        encrypted inside the token and never seen here. The token refuses an unextractable key
+        (Not Extractable) and a wrapping key without CKA_WRAP (Incompatible Usage Mask)."""
+        with self.session() as session, refusals("wrap the key"):
+            kek = self.key(session, wrapping)
+            return bytes(kek.wrap_key(self.key(session, record), mechanism=mechanism))
+
 
 CLASSES: dict[ObjectType, ObjectClass] = {
     ObjectType.SYMMETRIC_KEY: ObjectClass.SECRET_KEY,

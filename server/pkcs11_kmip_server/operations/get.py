@@ -5,14 +5,17 @@ only wrapped (TC-SENSITIVE-1-20). Wrapping (a Key Wrapping Specification, or Key
 Type As Registered) is `pkcs11_kmip_server.key_wrapping`'s; the key is converted to the
 Key Format Type asked for first, and that is what is wrapped. A key stored wrapped (as
 Import keeps one it is given As Registered) is unwrapped first when the request asks
-for it Not Wrapped or wrapped anew. Key Format Type PKCS#12 (a private key with its
-certificate chain, under a linked password) is `pkcs11_kmip_server.pkcs12`'s.
+for it Not Wrapped or wrapped anew. A Sensitive key the HSM key store's token holds is
+wrapped inside the token (`key_wrapping.wrap_in_token`, C_WrapKey), never read here.
+Key Format Type PKCS#12 (a private key with its certificate chain, under a linked
+password) is `pkcs11_kmip_server.pkcs12`'s.
 """
 
 from __future__ import annotations
 
 from pkcs11_kmip.kmip.messages import Structure
 from pkcs11_kmip.kmip.messages.payloads import GetRequest, GetResponse
+from pkcs11_kmip.kmip.messages.structures import KeyWrappingSpecification
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import KeyFormatType, KeyWrapType, Operation, ResultReason
 from pkcs11_kmip_server import pkcs12
@@ -20,7 +23,7 @@ from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
 from pkcs11_kmip_server.hsm_store import hooks
-from pkcs11_kmip_server.key_wrapping import unwrap_registered, wrap_object, wrapping_for_get
+from pkcs11_kmip_server.key_wrapping import unwrap_registered, wrap_in_token, wrap_object, wrapping_for_get
 from pkcs11_kmip_server.lifecycle import refresh_state, set_single
 from pkcs11_kmip_server.objects import require_material
 from pkcs11_kmip_server.operations import handles
@@ -49,6 +52,24 @@ def get_object(context: RequestContext, request: GetRequest) -> tuple[ObjectReco
     wrapping = wrapping_for_get(record, request.key_wrap_type, request.key_wrapping_specification)
     if wrapping is None and record.attributes.get(Tag.SENSITIVE) is True:
         raise KmipError(ResultReason.SENSITIVE, "a Sensitive object leaves the server only wrapped")
+    if wrapping is not None and hooks.sealed_in_token(record):  # C_WrapKey: the value stays in the HSM
+        value = wrap_in_token(context, record, material, request.key_format_type, wrapping)
+    else:
+        value = _plain_value(context, record, material, request, wrapping)
+    if record.attributes.get(Tag.FRESH) is True:  # KMIP 2.1 §4.21: no longer fresh once served
+        set_single(record.attributes, Tag.FRESH, False)
+        context.session.save(record)
+    return record, value
+
+
+def _plain_value(
+    context: RequestContext,
+    record: ObjectRecord,
+    material: Structure,
+    request: GetRequest,
+    wrapping: KeyWrappingSpecification | None,
+) -> Structure:
+    """The object's value read here, in the format asked for, then wrapped if asked."""
     material = hooks.plain_material(record, material)  # out of the HSM key store's token, if there
     if wrapping is not None or request.key_wrap_type is KeyWrapType.NOT_WRAPPED:
         material, _ = unwrap_registered(context, material)  # a key stored wrapped (Import As Registered)
@@ -58,7 +79,4 @@ def get_object(context: RequestContext, request: GetRequest) -> tuple[ObjectReco
         value = convert_material(material, request.key_format_type, request.key_compression_type)
     if wrapping is not None:
         value = wrap_object(context, record, value, wrapping)
-    if record.attributes.get(Tag.FRESH) is True:  # KMIP 2.1 §4.21: no longer fresh once served
-        set_single(record.attributes, Tag.FRESH, False)
-        context.session.save(record)
-    return record, value
+    return value
