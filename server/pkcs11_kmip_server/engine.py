@@ -195,6 +195,11 @@ class Engine:
         self._correlation_prefix = secrets.token_hex(4).upper()
         self.fast_lane = FastLane(self)  # plain PKCS#11 messages (fast_lane.py)
 
+    def answer_from_loop(self, data: bytes, peer: Peer, done: Callable[[bytes], None]) -> bool:
+        """On the event loop: whether the message is answered there, without a thread (a
+        plain PKCS#11 call on a worker's context: fast_lane.py); `done` then gets the answer."""
+        return self.fast_lane.start(data, peer, done)
+
     def server_correlation_value(self) -> str:
         """The next response header's Server Correlation Value (KMIP 1.4 and later)."""
         return f"{self._correlation_prefix}-{next(self._correlation)}"

@@ -285,7 +285,7 @@ class KmipConnection(asyncio.BufferedProtocol):
         self._busy = True
         self._deadline = None
         server = self._server
-        if server.engine.fast_lane.start(message, self._peer, self._answer_now):
+        if server.engine.answer_from_loop(message, self._peer, self._answer_now):
             return  # a forwarded Cryptoki call: answered from this loop when its HSM worker replies
         pool = server.long_workers if is_long(message) else server.workers
         # Straight to the pool and back with one call_soon_threadsafe: run_in_executor's

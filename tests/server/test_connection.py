@@ -12,7 +12,7 @@ import asyncio
 import ssl
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -143,6 +143,9 @@ class StandInEngine:
 
     def refuse(self, message: str) -> bytes:
         return f"refused: {message}".encode()
+
+    def answer_from_loop(self, data: bytes, peer: Peer, done: Callable[[bytes], None]) -> bool:
+        return False  # every message goes to a worker thread
 
     def idle_timeout(self, peer: Peer, default: float) -> float:
         return default
