@@ -413,7 +413,7 @@ def wrap_in_token(
         data,
         (encryption, authentication),
         size,
-        lambda key, spec: hooks.wrap_in_token(key, record, spec.mechanism.name),
+        lambda key, spec: hooks.wrap_in_token(key, record, spec),
     )
     out = copy.copy(material)
     out.key_block = dataclasses.replace(  # type: ignore[attr-defined]

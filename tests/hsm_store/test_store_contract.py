@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
-from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SymmetricKey
+from pkcs11_kmip.kmip.messages.attributes import NewAttribute
+from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, PublicKey, SymmetricKey
 from pkcs11_kmip.kmip.messages.payloads import (
     DecryptRequest,
     DestroyRequest,
@@ -29,6 +30,7 @@ from pkcs11_kmip.kmip.messages.payloads import (
     MACVerifyRequest,
     RegisterRequest,
     RevokeRequest,
+    SetAttributeRequest,
     SignatureVerifyRequest,
     SignRequest,
 )
@@ -50,6 +52,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     EncodingOption,
     HashingAlgorithm,
     KeyFormatType,
+    MaskGenerator,
     NameType,
     ObjectType,
     PaddingMethod,
@@ -442,10 +445,78 @@ def test_a_sensitive_key_leaves_wrapped_and_is_the_key_that_encrypts(kmip: KmipC
     assert data.encoding_option is EncodingOption.NO_ENCODING
     unwrap = keywrap.aes_key_unwrap if mode is M.NIST_KEY_WRAP else keywrap.aes_key_unwrap_with_padding
     key = unwrap(key_value(kmip, kek), block.key_value)
-    block_of_data = os.urandom(16)
-    ciphertext, _ = encrypt(kmip, uid, block_of_data, CryptographicParameters(block_cipher_mode=M.ECB), None)
+    assert _encrypts_as(kmip, uid, key)
+
+
+def _encrypts_as(kmip: KmipClient, uid: str, key: bytes) -> bool:
+    """Whether the managed AES key `uid` encrypts a block as `key` does under pyca."""
+    block = os.urandom(16)
+    ciphertext, _ = encrypt(kmip, uid, block, CryptographicParameters(block_cipher_mode=M.ECB), None)
     local = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    assert ciphertext == local.update(block_of_data) + local.finalize()
+    return ciphertext == local.update(block) + local.finalize()
+
+
+def test_a_sensitive_key_leaves_wrapped_by_an_rsa_public_key(kmip: KmipClient) -> None:
+    """RSA-OAEP (SHA-1: what SoftHSM2 takes) with a public key the database keeps: on the HSM
+    store the token wraps with it as a session object; pyca's private key unwraps the key."""
+    private = rsa.generate_private_key(65537, 2048)
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    oaep = CryptographicParameters(
+        padding_method=PaddingMethod.OAEP,
+        hashing_algorithm=HashingAlgorithm.SHA_1,
+        mask_generator=MaskGenerator.MFG1,
+        mask_generator_hashing_algorithm=HashingAlgorithm.SHA_1,
+    )
+    public = kmip.call(
+        RegisterRequest(
+            object_type=ObjectType.PUBLIC_KEY,
+            object=PublicKey(
+                key_block=KeyBlock(
+                    key_format_type=KeyFormatType.X_509,
+                    key_value=KeyValue(key_material=der),
+                    cryptographic_algorithm=A.RSA,
+                    cryptographic_length=2048,
+                )
+            ),
+            attributes=attributes_of(
+                (Tag.CRYPTOGRAPHIC_USAGE_MASK, U.WRAP_KEY), (Tag.CRYPTOGRAPHIC_PARAMETERS, oaep), active()
+            ),
+        )
+    ).unique_identifier
+    uid = create_key(kmip, A.AES, 128, U.ENCRYPT, (Tag.SENSITIVE, True))
+    request = _wrapped_get(kmip, uid, public)
+    request.key_wrapping_specification.encryption_key_information.cryptographic_parameters = oaep
+    wrapped = kmip.call(request).object.key_block.key_value
+    key = private.decrypt(
+        wrapped, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+    )
+    assert _encrypts_as(kmip, uid, key)
+
+
+def test_a_sensitive_private_key_leaves_wrapped_as_pkcs8(kmip: KmipClient) -> None:
+    """AES-KWP of a Sensitive RSA private key: PKCS#8 (what C_WrapKey wraps), whose public
+    numbers are those of the pair's public key."""
+    kek = create_key(
+        kmip,
+        A.AES,
+        256,
+        U.WRAP_KEY | U.UNWRAP_KEY,
+        (Tag.CRYPTOGRAPHIC_PARAMETERS, CryptographicParameters(block_cipher_mode=M.AES_KEY_WRAP_PADDING)),
+    )
+    private_uid, public_uid = create_pair(kmip, A.RSA, 2048)
+    sensitive = NewAttribute.of((Tag.SENSITIVE, True))
+    kmip.call(SetAttributeRequest(unique_identifier=private_uid, new_attribute=sensitive))
+    request = _wrapped_get(kmip, private_uid, kek, M.AES_KEY_WRAP_PADDING)
+    request.key_format_type = KeyFormatType.PKCS_8
+    block = kmip.call(request).object.key_block
+    assert block.key_format_type is KeyFormatType.PKCS_8
+    der = keywrap.aes_key_unwrap_with_padding(key_value(kmip, kek), block.key_value)
+    private = serialization.load_der_private_key(der, None)
+    x509 = GetRequest(unique_identifier=public_uid, key_format_type=KeyFormatType.X_509)
+    public = serialization.load_der_public_key(kmip.call(x509).object.key_block.key_value.key_material)
+    assert private.public_key().public_numbers() == public.public_numbers()
 
 
 def test_a_sensitive_key_is_wrapped_only_as_the_token_can(kmip: KmipClient) -> None:

@@ -8,7 +8,10 @@ unconditionally.
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from pkcs11_kmip.kmip.messages import Structure
+from pkcs11_kmip.kmip.messages.objects import KeyBlock
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
@@ -19,12 +22,17 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.context import RequestContext
-from pkcs11_kmip_server.crypto.hsm_provider import KEY_WRAP
+from pkcs11_kmip_server.crypto.hsm_provider import KEY_WRAP, _cipher_call
+from pkcs11_kmip_server.crypto.mechanisms import CipherSpec
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.hsm_store.store import HsmSession, read_plain
 from pkcs11_kmip_server.hsm_store.token import current, holds, reference_of
 from pkcs11_kmip_server.native.objects import CURVE_PARAMS
+from pkcs11_kmip_server.objects import require_material
 from pkcs11_kmip_server.store import ObjectRecord
+
+# RSA mechanisms C_WrapKey wraps a secret key with, by a public key.
+RSA_WRAP = frozenset({"RSA-OAEP", "RSA-PKCS1-v1_5"})
 
 
 def generator(
@@ -69,23 +77,34 @@ def sealed_in_token(record: ObjectRecord) -> bool:
     return reference_of(record) is not None and record.attributes.get(Tag.SENSITIVE) is True
 
 
-def wrap_in_token(wrapping_key: ObjectRecord, record: ObjectRecord, mechanism: str) -> bytes:
+def wrap_in_token(wrapping_key: ObjectRecord, record: ObjectRecord, spec: CipherSpec) -> bytes:
     """The key of `record` (in the token) wrapped by `wrapping_key` with C_WrapKey.
 
-    A wrapping key whose material is in the database cannot be used without the
-    key's plaintext leaving the token: Sensitive, as for a Get asking for it unwrapped.
-    The token wraps with AES-KW and AES-KWP (others: Feature Not Supported).
+    AES-KW and AES-KWP with a wrapping key in the token; RSA-OAEP and PKCS#1 v1.5 with a
+    public key (not secret: the database keeps it, the token takes it for the call), for
+    a secret key, with the OAEP hashes the module takes (SoftHSM2: SHA-1). Other
+    mechanisms are Feature Not Supported. A symmetric wrapping key whose material is in
+    the database cannot be used without the key's plaintext leaving the token: Sensitive,
+    as for a Get asking for it unwrapped.
     """
+    name = spec.mechanism.name
+    if name in RSA_WRAP and wrapping_key.object_type is ObjectType.PUBLIC_KEY:
+        mechanism, parameter = _cipher_call(spec, encrypt=True)
+        block = getattr(require_material(wrapping_key), "key_block", None)
+        public = formats.load_key(block, private=False) if isinstance(block, KeyBlock) else None
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise KmipError(ResultReason.INVALID_OBJECT_TYPE, f"{wrapping_key.uid} is not an RSA public key")
+        return current().wrap_key(public, record, mechanism, parameter)
+    if name not in KEY_WRAP:
+        names = ", ".join([*sorted(KEY_WRAP), *sorted(RSA_WRAP)])
+        raise KmipError(
+            ResultReason.FEATURE_NOT_SUPPORTED,
+            f"the HSM wraps a Sensitive key it holds with {names}, not {name}",
+        )
     if reference_of(wrapping_key) is None:
         raise KmipError(
             ResultReason.SENSITIVE,
             f"{record.uid} is a Sensitive key in the HSM: it is wrapped only by a wrapping key "
             f"in the HSM, and {wrapping_key.uid} is not",
         )
-    if mechanism not in KEY_WRAP:
-        names = " or ".join(sorted(KEY_WRAP))
-        raise KmipError(
-            ResultReason.FEATURE_NOT_SUPPORTED,
-            f"the HSM wraps a Sensitive key it holds with {names}, not {mechanism}",
-        )
-    return current().wrap_key(wrapping_key, record, KEY_WRAP[mechanism])
+    return current().wrap_key(wrapping_key, record, KEY_WRAP[name])

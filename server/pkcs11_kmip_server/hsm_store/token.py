@@ -299,13 +299,30 @@ class HsmToken:
             private = _private_key(key)
         return formats.write_key(private, formats.kind_of(private).private_formats[0], algorithm)
 
-    def wrap_key(self, wrapping: ObjectRecord, record: ObjectRecord, mechanism: pkcs11.Mechanism) -> bytes:
-        """C_WrapKey of the record's key by the wrapping key, both token objects: the value is
-        encrypted inside the token and never seen here. The token refuses an unextractable key
-        (Not Extractable) and a wrapping key without CKA_WRAP (Incompatible Usage Mask)."""
+    def wrap_key(
+        self,
+        wrapping: ObjectRecord | rsa.RSAPublicKey,
+        record: ObjectRecord,
+        mechanism: pkcs11.Mechanism,
+        parameter: Any = None,
+    ) -> bytes:
+        """C_WrapKey of the record's key by a token key, or by an RSA public key (the database
+        keeps those: it becomes a session object for the call, as it is not secret). The value
+        is encrypted inside the token and never seen here. The token refuses an unextractable
+        key (Not Extractable) and a wrapping key without CKA_WRAP (Incompatible Usage Mask)."""
         with self.session() as session, refusals("wrap the key"):
-            kek = self.key(session, wrapping)
-            return bytes(kek.wrap_key(self.key(session, record), mechanism=mechanism))
+            if isinstance(wrapping, rsa.RSAPublicKey):
+                kek = session.create_object(_public_template(wrapping))
+            else:
+                kek = self.key(session, wrapping)
+            try:
+                wrapped = kek.wrap_key(
+                    self.key(session, record), mechanism=mechanism, mechanism_param=parameter
+                )
+            finally:
+                if isinstance(wrapping, rsa.RSAPublicKey):
+                    kek.destroy()
+            return bytes(wrapped)
 
 
 CLASSES: dict[ObjectType, ObjectClass] = {
@@ -418,6 +435,19 @@ def _template(record: ObjectRecord, object_class: ObjectClass) -> dict[Attribute
 
 def _integer(value: int) -> bytes:
     return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+
+
+def _public_template(key: rsa.RSAPublicKey) -> dict[Attribute, Any]:
+    """A session RSA public key that wraps (CKA_WRAP) and nothing else."""
+    numbers = key.public_numbers()
+    return {
+        Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+        Attribute.KEY_TYPE: KeyType.RSA,
+        Attribute.TOKEN: False,
+        Attribute.WRAP: True,
+        Attribute.MODULUS: _integer(numbers.n),
+        Attribute.PUBLIC_EXPONENT: _integer(numbers.e),
+    }
 
 
 def _private_parts(key: formats.AnyKey) -> dict[Attribute, Any]:
