@@ -448,6 +448,23 @@ def test_a_sensitive_key_leaves_wrapped_and_is_the_key_that_encrypts(kmip: KmipC
     assert _encrypts_as(kmip, uid, key)
 
 
+def test_a_sensitive_key_leaves_encrypted_then_maced(kmip: KmipClient) -> None:
+    """Encrypt then MAC/sign: the HMAC covers the wrapped bytes, so the token's wrapping takes it."""
+    kek = create_key(kmip, A.AES, 256, U.WRAP_KEY | U.UNWRAP_KEY, KW_PARAMETERS)
+    mac_key = create_key(kmip, A.HMAC_SHA256, 256, U.MAC_GENERATE)
+    uid = create_key(kmip, A.AES, 128, U.ENCRYPT, (Tag.SENSITIVE, True))
+    request = _wrapped_get(kmip, uid, kek)
+    request.key_wrapping_specification.wrapping_method = WrappingMethod.ENCRYPT_THEN_MAC_SIGN
+    request.key_wrapping_specification.mac_signature_key_information = MACSignatureKeyInformation(
+        unique_identifier=mac_key
+    )
+    block = kmip.call(request).object.key_block
+    expected = hmac.HMAC(key_value(kmip, mac_key), hashes.SHA256())
+    expected.update(block.key_value)
+    assert block.key_wrapping_data.mac_signature == expected.finalize()
+    assert _encrypts_as(kmip, uid, keywrap.aes_key_unwrap(key_value(kmip, kek), block.key_value))
+
+
 def _encrypts_as(kmip: KmipClient, uid: str, key: bytes) -> bool:
     """Whether the managed AES key `uid` encrypts a block as `key` does under pyca."""
     block = os.urandom(16)
