@@ -194,6 +194,7 @@ class Engine:
         self._correlation = itertools.count(1)
         self._correlation_prefix = secrets.token_hex(4).upper()
         self.fast_lane = FastLane(self)  # plain PKCS#11 messages (fast_lane.py)
+        self.pkcs11.store = self.store  # where native tokens' left session objects are destroyed
 
     def answer_from_loop(self, data: bytes, peer: Peer, done: Callable[[bytes], None]) -> bool:
         """On the event loop: whether the message is answered there, without a thread (a

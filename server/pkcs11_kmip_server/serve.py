@@ -23,6 +23,7 @@ from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.hsm_store import envelope
 from pkcs11_kmip_server.hsm_store.store import HsmBackedStore
 from pkcs11_kmip_server.hsm_store.token import open_token
+from pkcs11_kmip_server.native import ending
 from pkcs11_kmip_server.store import Store
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
@@ -74,9 +75,20 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
             if ready is not None:
                 ready.set()
 
+        sweep_session_objects(config)
         await serve_process(config, listening)
     finally:
         lock.release()
+
+
+def sweep_session_objects(config: ServerConfig) -> None:
+    """Destroy the native token's session objects a previous run left (it crashed or was
+    killed), before serving: called once per start, under the data directory's lock."""
+    store = open_store(config)
+    try:
+        ending.sweep(store)
+    finally:
+        store.close()
 
 
 async def serve_process(
@@ -106,5 +118,6 @@ async def serve_process(
         await server.stop()
         engine.close()
         engine.pkcs11.close()  # finalize the PKCS#11 contexts: their sessions close on the module
+        ending.wait()  # their session objects are destroyed before the store closes
         store.close()
         audit.close()

@@ -99,6 +99,9 @@ class Supervisor:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
         try:
+            from pkcs11_kmip_server.serve import sweep_session_objects  # (serve imports this module)
+
+            sweep_session_objects(self.config)  # before any process serves, not at its restarts
             reserved = reserve_port(self.config.host, self.config.port)
             self.port = reserved.getsockname()[1]
             for index in range(self.config.processes):

@@ -36,6 +36,7 @@ from pkcs11_kmip_server.native.token import NativeToken
 if TYPE_CHECKING:
     from pkcs11_kmip_server.context import RequestContext
     from pkcs11_kmip_server.engine import Peer
+    from pkcs11_kmip_server.store import Store
 
 log = logging.getLogger("pkcs11_kmip_server.hsm")
 
@@ -168,6 +169,7 @@ class Pkcs11Service:
         # Finalizes the contexts of closed connections off the transport's event loop
         # (a finalization waits for a call in progress, then for the module).
         self._closer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pkcs11-closer")
+        self.store: Store | None = None  # the engine's: native tokens destroy session objects in it
 
     def allowed(self, principal: str) -> bool:
         return self.settings.clients is None or principal in self.settings.clients
@@ -254,7 +256,7 @@ class Pkcs11Service:
             return Reply(CKR.DEVICE_MEMORY)
         backend: Backend
         if self.settings.native:
-            backend = NativeToken(principal, self._pins)
+            backend = NativeToken(principal, self._pins, self.store)
         elif self._pool is None:
             backend = EmptyBackend(self.info)
         else:

@@ -70,7 +70,6 @@ from pkcs11_kmip.kmip.messages.payloads import (
     DecryptResponse,
     DeriveKeyRequest,
     DeriveKeyResponse,
-    DestroyRequest,
     EncryptRequest,
     EncryptResponse,
     GetRequest,
@@ -78,7 +77,6 @@ from pkcs11_kmip.kmip.messages.payloads import (
     HashRequest,
     HashResponse,
     RegisterResponse,
-    RevokeRequest,
     RNGRetrieveRequest,
     RNGRetrieveResponse,
     SignatureVerifyRequest,
@@ -93,7 +91,6 @@ from pkcs11_kmip.kmip.messages.structures import (
     EncryptionKeyInformation,
     KeyWrappingSpecification,
     Name,
-    RevocationReason,
 )
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
@@ -108,7 +105,6 @@ from pkcs11_kmip.kmip.spec.enums import (
     ObjectType,
     Operation,
     ResultReason,
-    RevocationReasonCode,
     State,
     ValidityIndicator,
     WrappingMethod,
@@ -121,7 +117,7 @@ from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_use import usable_key
 from pkcs11_kmip_server.key_wrapping import WRAPPING_DEFAULTS
 from pkcs11_kmip_server.lifecycle import refresh_state
-from pkcs11_kmip_server.native import creation, editing, objects
+from pkcs11_kmip_server.native import creation, editing, ending, objects
 from pkcs11_kmip_server.native.constants import MoreCKF
 from pkcs11_kmip_server.native.mechanisms import (
     AES_BLOCK,
@@ -136,7 +132,7 @@ from pkcs11_kmip_server.native.mechanisms import (
 from pkcs11_kmip_server.native.pins import Pins
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.operations import HANDLERS, load_all
-from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, ObjectRecord, Storage
+from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, ObjectRecord, Storage, Store, StoreSession
 
 log = logging.getLogger("pkcs11_kmip_server.native")
 
@@ -222,6 +218,7 @@ class NativeToken:
 
     principal: str
     pins: Pins | None  # None: no PINs, nobody logs in
+    store: Store | None = None  # where session objects left at the end are destroyed
     sessions: dict[int, Session] = field(default_factory=dict)
     logged_in: bool = False
     _uids: dict[int, str] = field(default_factory=dict)
@@ -257,9 +254,25 @@ class NativeToken:
         return rv, wire.encode_outputs(call, outputs)
 
     def finalize(self) -> int:
+        """The context ends (C_Finalize, its connection closed, idle, the server stops): the
+        session objects still open are destroyed on the ending thread (native.ending)."""
         self.sessions.clear()
         self.logged_in = False
+        left = list(self._session_objects)
+        self._session_objects.clear()
+        if left and self.store is not None:
+            store = self.store
+            ending.later(
+                lambda: ending.in_transaction(store, lambda session: self._destroy_left(session, left)),
+                f"destroying {len(left)} session object(s) of {self.principal}",
+            )
         return CKR.OK
+
+    def _destroy_left(self, session: StoreSession, uids: list[str]) -> None:
+        """KMIP Destroy of the session objects an ended context left, in `session`."""
+        ending.destroy_all(
+            ending.context_of(self._hidden, session, ending.now()), uids, "its application ended"
+        )
 
     # --- slot, token, mechanisms -------------------------------------------------------
 
@@ -452,16 +465,11 @@ class NativeToken:
         return CKR.OK, None
 
     def _destroy(self, kmip: RequestContext, record: ObjectRecord) -> None:
-        """KMIP Destroy; an Active object is revoked first (KMIP destroys no Active object)."""
-        if refresh_state(record.attributes, kmip.now) is State.ACTIVE:
-            reason = RevocationReason(
-                revocation_reason_code=RevocationReasonCode.CESSATION_OF_OPERATION,
-                revocation_message="C_DestroyObject",
-            )
-            self._run(
-                kmip, RevokeRequest(unique_identifier=record.uid, revocation_reason=reason), Operation.REVOKE
-            )
-        self._run(kmip, DestroyRequest(unique_identifier=record.uid), Operation.DESTROY)
+        """KMIP Destroy as the object's owner; an Active object is revoked first."""
+        try:
+            ending.destroy(self._as(kmip, record.uid), record, "C_DestroyObject")
+        except KmipError as error:
+            raise _ckr(error) from error
 
     def _forget(self, uid: str) -> None:
         handle = self._handles.pop(uid, None)
