@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pkcs11_kmip.kmip.messages.payloads import ActivateRequest, CreateRequest
+from pkcs11_kmip.kmip.messages.payloads import ActivateRequest, CreateRequest, CreateResponse
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
@@ -50,7 +50,9 @@ def aes_key(store: SqliteStore, owner: str, activate: bool = True) -> str:
     def work(session: StoreSession) -> None:
         context = ending.context_of(owner, session, datetime.now(UTC).replace(microsecond=0))
         context.operation = Operation.CREATE
-        uid = HANDLERS[Operation.CREATE](context, request).unique_identifier
+        created = HANDLERS[Operation.CREATE](context, request)
+        assert isinstance(created, CreateResponse) and isinstance(created.unique_identifier, str)
+        uid = created.unique_identifier
         if activate:
             context.operation = Operation.ACTIVATE
             HANDLERS[Operation.ACTIVATE](context, ActivateRequest(unique_identifier=uid))
