@@ -165,6 +165,20 @@ def open_context(engine: Engine, peer: Peer) -> bytes:
     return correlation_value
 
 
+def alice_with_context(engine: Engine) -> tuple[Peer, bytes, bytes]:
+    """Alice on connection 1 with a new context: her peer, its Correlation Value, and a
+    C_GetSlotList request in that context."""
+    alice = Peer("alice", connection=1)
+    cv = open_context(engine, alice)
+    return alice, cv, message("C_GetSlotList", cv, tokenPresent=1, pSlotList=OutRequest(True, 8))
+
+
+def worker_backend(service: Pkcs11Service, cv: bytes) -> WorkerBackend:
+    context = service._context("alice", cv, 1)
+    assert context is not None and isinstance(context.backend, WorkerBackend)
+    return context.backend
+
+
 def decoded(response: bytes) -> ResponseMessage:
     """The response with its per-message header value (the server's counter) left out."""
     answer = ResponseMessage.decode(response)
@@ -225,9 +239,7 @@ def test_a_context_is_reachable_only_by_its_principal_on_its_connection(
     engines: Callable[[Pkcs11Service, str], Engine], service: Pkcs11Service
 ) -> None:
     engine = engines(service, "audit")
-    alice = Peer("alice", connection=1)
-    cv = open_context(engine, alice)
-    request = message("C_GetSlotList", cv, tokenPresent=1, pSlotList=OutRequest(True, 8))
+    alice, _, request = alice_with_context(engine)
     assert pkcs11_answer(engine.handle(request, alice)).pkcs_11_return_code == CKR.OK
     for other in (Peer("alice", connection=2), Peer("mallory", connection=1), Peer("alice")):
         assert on_the_loop(engine, request, other) is None, other  # left to the engine's threads
@@ -330,13 +342,10 @@ def test_a_worker_lost_under_the_loop_ends_its_context(
     engines: Callable[[Pkcs11Service, str], Engine], service: Pkcs11Service
 ) -> None:
     engine = engines(service, "audit")
-    alice = Peer("alice", connection=1)
-    cv = open_context(engine, alice)
-    context = service._context("alice", cv, 1)
-    assert context is not None and isinstance(context.backend, WorkerBackend)
-    context.backend.worker.process.kill()
-    context.backend.worker.process.wait()
-    request = message("C_GetSlotList", cv, tokenPresent=1, pSlotList=OutRequest(True, 8))
+    alice, cv, request = alice_with_context(engine)
+    worker = worker_backend(service, cv).worker
+    worker.process.kill()
+    worker.process.wait()
     answer = on_the_loop(engine, request, alice)
     assert answer is not None and pkcs11_answer(answer).pkcs_11_return_code == CKR.DEVICE_ERROR
     again = engine.handle(request, alice)  # the context is gone, as after a restart
@@ -347,16 +356,14 @@ def test_an_exchange_that_breaks_still_answers_and_frees_its_context(
     engines: Callable[[Pkcs11Service, str], Engine], service: Pkcs11Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = engines(service, "audit")
-    alice = Peer("alice", connection=1)
-    cv = open_context(engine, alice)
+    alice, cv, request = alice_with_context(engine)
     context = service._context("alice", cv, 1)
-    assert context is not None and isinstance(context.backend, WorkerBackend)
+    assert context is not None
 
     def broken(frame: bytes) -> tuple[int, bytes | None]:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(context.backend.worker, "answer_of", broken)
-    request = message("C_GetSlotList", cv, tokenPresent=1, pSlotList=OutRequest(True, 8))
+    monkeypatch.setattr(worker_backend(service, cv).worker, "answer_of", broken)
     answer = on_the_loop(engine, request, alice)
     assert answer is not None and refusal(answer) is ResultReason.INVALID_MESSAGE
     assert not context.lock.locked()  # given back, and the context given up
