@@ -46,7 +46,6 @@ from pkcs11_kmip.kmip.messages.objects import Certificate, CertificateRequest
 from pkcs11_kmip.kmip.messages.structures import (
     CryptographicParameters,
     Link,
-    Name,
     UniqueId,
     X509CertificateSubject,
 )
@@ -60,7 +59,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultReason,
 )
 from pkcs11_kmip_server import certificates, formats
-from pkcs11_kmip_server.attribute_edits import check_unique_name
+from pkcs11_kmip_server.attribute_edits import check_unique_names
 from pkcs11_kmip_server.by_parts import crypto_services
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.pyca import loaded_key
@@ -168,9 +167,7 @@ def request_attributes(
         raise KmipError(
             ResultReason.FEATURE_NOT_SUPPORTED, f"the server issues X.509 certificates, not {kind.name}"
         )
-    for name in requested.get_all(Tag.NAME):
-        if isinstance(name, Name):
-            check_unique_name(context, name.name_value, besides=besides)
+    check_unique_names(context, requested, besides=besides)
     return requested, subject
 
 

@@ -28,6 +28,7 @@ from pkcs11_kmip.kmip.messages.payloads import (
     CreateRequest,
     DeleteAttributeRequest,
     GetAttributesRequest,
+    LocateRequest,
     ModifyAttributeRequest,
     RegisterRequest,
     RequestPayload,
@@ -46,8 +47,8 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server.engine import reason_for
-from testsupport.kmip_builders import aes_create, custom_text, name, named, text_value
-from testsupport.managed_keys import client_fixture
+from testsupport.kmip_builders import aes_create, attribute_fields, custom_text, name, named, text_value
+from testsupport.managed_keys import client_fixture, reason_of_version, symmetric
 from testsupport.server import RunningServer
 
 V1, V2 = (1, 2), (2, 1)
@@ -192,6 +193,31 @@ def test_a_name_is_unique_among_the_callers_objects(v2: KmipClient, kmip_server:
         stranger.call(
             AddAttributeRequest(unique_identifier=elsewhere, new_attribute=new((Tag.NAME, name(first))))
         )
+
+
+def test_create_and_register_refuse_a_name_in_use(
+    v1: KmipClient, v2: KmipClient, kmip_server: RunningServer
+) -> None:
+    """KMIP 2.1 §4.35: Names SHALL be unique; Create and Register check them as Add Attribute does."""
+    taken = unique("taken")
+    new_key(v2, (Tag.NAME, name(taken)))
+    for kmip in (v1, v2):
+        non_unique = reason_of_version(kmip, ResultReason.NON_UNIQUE_NAME_ATTRIBUTE)  # 1.x: older reason
+        assert refused(kmip, aes_create(kmip.version, 128, (Tag.NAME, name(taken)))) is non_unique
+        key = symmetric(CryptographicAlgorithm.AES, bytes(16))
+        fields = attribute_fields(kmip.version, (Tag.NAME, name(taken)))
+        again = RegisterRequest(object_type=ObjectType.SYMMETRIC_KEY, object=key, **fields)
+        assert refused(kmip, again) is non_unique
+    twice = aes_create(v2.version, 128, (Tag.NAME, name(unique("twice"))), (Tag.NAME, name(unique("twice"))))
+    assert v2.call(twice).unique_identifier  # two different Names: fine
+    same = unique("same")
+    doubled = aes_create(v2.version, 128, (Tag.NAME, name(same)), (Tag.NAME, name(same)))
+    assert refused(v2, doubled) is ResultReason.NON_UNIQUE_NAME_ATTRIBUTE
+    # Nothing was made by the refusals: the name still finds only the first key.
+    located = v2.call(LocateRequest(attributes=Attributes.of((Tag.NAME, name(taken)))))
+    assert len(located.unique_identifiers) == 1
+    with kmip_server.client("attribute-operations-other") as stranger:
+        new_key(stranger, (Tag.NAME, name(taken)))  # another client's namespace
 
 
 def test_names_are_multi_valued_and_instances_are_chosen_by_current_value(v2: KmipClient) -> None:

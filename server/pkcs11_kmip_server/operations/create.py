@@ -7,6 +7,7 @@ from pkcs11_kmip.kmip.messages.payloads import CreateRequest, CreateResponse
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import KeyFormatType, ObjectType, Operation, ResultReason, SecretDataType
 from pkcs11_kmip_server import keys, policy
+from pkcs11_kmip_server.attribute_edits import check_unique_names
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
@@ -22,6 +23,7 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
     )
     if request.object_type is not None:
         requested = policy.with_defaults(context, request.object_type, requested)
+    check_unique_names(context, requested)
     algorithm = requested.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
     length = requested.get(Tag.CRYPTOGRAPHIC_LENGTH)
     wanted = requested.get(Tag.KEY_FORMAT_TYPE)

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from pkcs11_kmip.kmip.messages import AttributeEntry, Attributes
 from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, SymmetricKey
 from pkcs11_kmip.kmip.messages.payloads import ReKeyRequest, ReKeyResponse
-from pkcs11_kmip.kmip.messages.structures import Link, Name, UsageLimits
+from pkcs11_kmip.kmip.messages.structures import Link, UsageLimits
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import KeyFormatType, LinkType, ObjectType, Operation, ResultReason, State
 from pkcs11_kmip_server import keys
-from pkcs11_kmip_server.attribute_edits import check_unique_name, full_allowance
+from pkcs11_kmip_server.attribute_edits import check_unique_names, full_allowance
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
@@ -117,9 +117,7 @@ def re_key(context: RequestContext, request: ReKeyRequest) -> ReKeyResponse:
     requested = requested_attributes(
         context, attributes=request.attributes, template_attribute=request.template_attribute
     )
-    for name in requested.get_all(Tag.NAME):
-        if isinstance(name, Name):
-            check_unique_name(context, name.name_value, besides=existing.uid)
+    check_unique_names(context, requested, besides=existing.uid)
     inherited = copied(existing.attributes)
     if request.offset is not None:
         inherited = list(overlay(inherited, offset_dates(existing.attributes, request.offset, context.now)))

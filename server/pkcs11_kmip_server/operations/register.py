@@ -37,6 +37,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server import attributes as rules
 from pkcs11_kmip_server import certificates, formats, keys, pkcs12, policy
+from pkcs11_kmip_server.attribute_edits import check_unique_names
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.key_wrapping import REGISTERED_WRAPPING, unwrap_registered
@@ -52,6 +53,7 @@ def register(context: RequestContext, request: RegisterRequest) -> RegisterRespo
         context, attributes=request.attributes, template_attribute=request.template_attribute
     )
     requested = policy.with_defaults(context, object_type, requested, registered=True)
+    check_unique_names(context, requested)
     unwrapped, registered_wrapping = unwrap_registered(context, given_object)
     chain: list[Certificate] = []
     if pkcs12.is_container(unwrapped):  # the key and its certificates out of the PKCS#12
