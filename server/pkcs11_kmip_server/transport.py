@@ -6,8 +6,11 @@ the sans-I/O framer, with no coroutine, task or per-read timer in the path of a
 message: the socket is read into one buffer the server shares, whole messages go to a
 worker thread (a separate few for long operations such as key pair generation, so
 they hold up nobody), and the answer is written from the future's callback. The event
-loop itself never decodes, queries the store or does cryptography, so no connection
-waits for another's work. One message per connection is in flight at a time, so
+loop itself never queries the store or does cryptography, so no connection waits for
+another's work; it decodes one kind of message only, the plain PKCS#11 call in the
+exact frame the library writes, which the fast lane (fast_lane.py) hands straight to
+the context's HSM worker pipe and answers when the pipe is readable, writing the same
+audit line as the general path. One message per connection is in flight at a time, so
 pipelined requests are answered in order. A peer that goes quiet in the middle of a
 message, or stays idle too long, is disconnected. Each connection has an id, carried
 in its Peer; when it ends, however it ends, the engine is told (PKCS#11 contexts are
