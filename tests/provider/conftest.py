@@ -182,3 +182,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             [str(p) for p in pythons] or [None],
             ids=[p.parent.parent.name for p in pythons] or ["none"],
         )
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server with no HSM module, so its default slot is the native token; one per test module."""
+    server = start_pkcs11_server(tmp_path_factory.mktemp("native"), None)
+    yield server
+    if server.process is not None:
+        server.stop()

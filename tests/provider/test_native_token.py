@@ -9,7 +9,6 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,7 +43,7 @@ from testsupport import certificates, tools
 from testsupport.admin import admin as admin_cli
 from testsupport.kmip_builders import as_attributes, name
 from testsupport.server import RunningServer
-from testsupport.softhsm import start_pkcs11_server, write_client_config
+from testsupport.softhsm import write_client_config
 
 HOST = Path(__file__).with_name("native_token_host.py")
 U = CryptographicUsageMask
@@ -75,15 +74,6 @@ MECHANISMS = {
     "RSA-PKCS-OAEP": "keySize={2048,4096}, wrap, unwrap",
     "ECDH1-DERIVE": f"keySize={{256,521}}, derive, {EC_FLAGS}",
 }
-
-
-@pytest.fixture(scope="module")
-def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """init + serve, no module: the native token is the default slot."""
-    server = start_pkcs11_server(tmp_path_factory.mktemp("native"), None)
-    yield server
-    if server.process is not None:
-        server.stop()
 
 
 class Client:

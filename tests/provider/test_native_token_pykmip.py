@@ -17,8 +17,9 @@ from kmip.core.factories.attributes import AttributeFactory
 from kmip.pie.client import ProxyKmipClient
 
 from testsupport import tools
+from testsupport.pykmip import open_pykmip
 from testsupport.server import RunningServer
-from testsupport.softhsm import start_pkcs11_server, write_client_config
+from testsupport.softhsm import write_client_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning")
 
@@ -28,15 +29,7 @@ CBC_PAD = {
     "block_cipher_mode": enums.BlockCipherMode.CBC,
     "padding_method": enums.PaddingMethod.PKCS5,
 }
-VERSIONS = {"1.2": enums.KMIPVersion.KMIP_1_2, "2.0": enums.KMIPVersion.KMIP_2_0}
-
-
-@pytest.fixture(scope="module")
-def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    server = start_pkcs11_server(tmp_path_factory.mktemp("native-pykmip"), None)
-    yield server
-    if server.process is not None:
-        server.stop()
+VERSIONS = [(1, 2), (2, 0)]  # PyKMIP speaks Encrypt from 1.2
 
 
 class Tool:
@@ -74,20 +67,9 @@ def tool(native: RunningServer, module_path: Path, tmp_path_factory: pytest.Temp
     return Tool(native, module_path, tmp_path_factory.mktemp("tool"))
 
 
-@pytest.fixture(params=list(VERSIONS))
+@pytest.fixture(params=VERSIONS, ids=lambda version: f"{version[0]}.{version[1]}")
 def pykmip(native: RunningServer, request: pytest.FixtureRequest) -> Iterator[ProxyKmipClient]:
-    paths = native.client_identity("admin")
-    client = ProxyKmipClient(
-        hostname=native.host,
-        port=native.port,
-        cert=str(paths.cert),
-        key=str(paths.key),
-        ca=str(paths.ca),
-        ssl_version="PROTOCOL_SSLv23",
-        kmip_version=VERSIONS[request.param],
-    )
-    client.proxy.timeout = 30
-    with client:
+    with open_pykmip(native, "admin", request.param) as client:
         yield client
 
 

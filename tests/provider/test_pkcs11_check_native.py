@@ -6,14 +6,13 @@ same table), so a new difference, or one that went away, fails this test."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from testsupport import pkcs11_check
 from testsupport.server import RunningServer
-from testsupport.softhsm import SOFTHSM_MODULE, Token, start_pkcs11_server, write_client_config
+from testsupport.softhsm import SOFTHSM_MODULE, Token, write_client_config
 
 UNITS = (
     "test_digest.py",
@@ -113,14 +112,6 @@ DIFFERENCES: dict[str, tuple[str, str, str]] = {
         for test in ("test_multipart_sign_verify", "test_streaming_equals_single")
     },
 }
-
-
-@pytest.fixture(scope="module")
-def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    server = start_pkcs11_server(tmp_path_factory.mktemp("native-check"), None)
-    yield server
-    if server.process is not None:
-        server.stop()
 
 
 def test_pkcs11_check_on_the_native_token_differs_from_softhsm_only_as_listed(

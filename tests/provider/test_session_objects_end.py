@@ -11,11 +11,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-
-import pytest
 
 from testsupport import tools
 from testsupport.server import RunningServer
@@ -109,14 +106,6 @@ def finish(host: subprocess.Popen[str]) -> None:
     if host.poll() is None:
         host.kill()
     host.communicate(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    server = start_pkcs11_server(tmp_path_factory.mktemp("session-objects"), None)
-    yield server
-    if server.process is not None:
-        server.stop()
 
 
 def test_the_session_objects_of_an_application_that_dies_are_destroyed_at_once(

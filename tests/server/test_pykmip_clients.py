@@ -20,16 +20,9 @@ from kmip.pie.client import ProxyKmipClient
 from pkcs11_kmip.kmip.messages.message import header_version
 from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.ttlv import binary
+from testsupport.pykmip import VERSIONS, open_pykmip
 from testsupport.server import RunningServer
 
-VERSIONS: dict[Version, enums.KMIPVersion] = {
-    (1, 0): enums.KMIPVersion.KMIP_1_0,
-    (1, 1): enums.KMIPVersion.KMIP_1_1,
-    (1, 2): enums.KMIPVersion.KMIP_1_2,
-    (1, 3): enums.KMIPVersion.KMIP_1_3,
-    (1, 4): enums.KMIPVersion.KMIP_1_4,
-    (2, 0): enums.KMIPVersion.KMIP_2_0,
-}
 VERSION_IDS = [f"{major}.{minor}" for major, minor in VERSIONS]
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning")
 
@@ -60,23 +53,6 @@ def record_wire_versions(client: ProxyKmipClient) -> list[tuple[str, Version]]:
     protocol.write = recording_write
     protocol.read = recording_read
     return seen
-
-
-def open_pykmip(server: RunningServer, identity: str, version: Version) -> ProxyKmipClient:
-    # PROTOCOL_SSLv23 is what PyKMIP's documentation uses: a context that verifies the
-    # server against the CA but checks no host name (PyKMIP never passes one).
-    paths = server.client_identity(identity)
-    client = ProxyKmipClient(
-        hostname=server.host,
-        port=server.port,
-        cert=str(paths.cert),
-        key=str(paths.key),
-        ca=str(paths.ca),
-        ssl_version="PROTOCOL_SSLv23",
-        kmip_version=VERSIONS[version],
-    )
-    client.proxy.timeout = 30
-    return client
 
 
 @pytest.fixture(params=list(VERSIONS), ids=VERSION_IDS)
