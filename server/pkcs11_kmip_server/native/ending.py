@@ -32,7 +32,7 @@ from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.native.objects import SESSION_MARK
 from pkcs11_kmip_server.operations import HANDLERS, load_all
-from pkcs11_kmip_server.store import Conflict, LocateQuery, ObjectRecord, Storage, Store, StoreSession
+from pkcs11_kmip_server.store import Conflict, LocateQuery, ObjectRecord, Store, StoreSession
 from pkcs11_kmip_server.versions import SUPPORTED_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -157,15 +157,5 @@ def sweep(store: Store) -> int:
 
 
 def _marked_owners(session: StoreSession) -> list[str]:
-    """The owners of session objects still holding material (not Destroyed).
-
-    The store's interface finds objects of a named owner only; the owners of session
-    objects end in a random tail, so they are found in the object table itself (the
-    SQLite session's connection; the HSM-backed store's session passes it through).
-    """
-    connection = session.connection  # type: ignore[attr-defined]
-    rows = connection.execute(
-        "SELECT DISTINCT owner FROM object WHERE instr(owner, ?) > 0 AND storage != ?",
-        (SESSION_MARK, int(Storage.DESTROYED)),
-    ).fetchall()
-    return [row[0] for row in rows]
+    """The owners of session objects still holding material (not Destroyed)."""
+    return session.owners_containing(SESSION_MARK)

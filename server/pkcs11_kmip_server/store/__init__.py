@@ -103,6 +103,11 @@ class StoreSession(Protocol):
 
     def save(self, record: ObjectRecord) -> None: ...
 
+    def owners_containing(self, mark: str) -> list[str]:
+        """The owners, with `mark` in their name, of objects not yet destroyed (the native
+        token's session objects belong to such owners: a sweep at start finds them)."""
+        ...
+
     def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
         """Matching uids, newest first, after offset and maximum; and, if asked, how many in all."""
         ...

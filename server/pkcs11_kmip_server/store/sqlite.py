@@ -346,6 +346,13 @@ class SqliteSession:
     def access(self) -> AccessAdmin:
         return AccessAdmin(self.connection, in_transaction=True)
 
+    def owners_containing(self, mark: str) -> list[str]:
+        rows = self._execute(
+            "SELECT DISTINCT owner FROM object WHERE instr(owner, ?) > 0 AND storage != ?",
+            (mark, int(Storage.DESTROYED)),
+        ).fetchall()
+        return [row[0] for row in rows]
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         name = f"item{next(self._savepoints)}"
