@@ -114,6 +114,7 @@ from pkcs11_kmip_server.asymmetric import RSA_LENGTHS
 from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.key_use import usable_key
 from pkcs11_kmip_server.key_wrapping import WRAPPING_DEFAULTS
 from pkcs11_kmip_server.lifecycle import refresh_state
@@ -210,6 +211,16 @@ class Session:
 
 Outputs = dict[str, Value]
 Result = tuple[int, Outputs | None]
+
+
+def _readable(record: ObjectRecord) -> ObjectRecord:
+    """`record` with the key bytes CKA_VALUE shows. The HSM key store keeps a reference in
+    the row and the value in its token: read out (as KMIP Get reads it) only for a key
+    whose flags let it be shown; the others stay as they are, and are refused as such."""
+    flags = record.attributes
+    if record.material is None or flags.get(Tag.SENSITIVE) or flags.get(Tag.EXTRACTABLE) is False:
+        return record
+    return dataclasses.replace(record, material=hooks.plain_material(record, record.material))
 
 
 @dataclass
@@ -437,7 +448,8 @@ class NativeToken:
         for entry in query:
             assert isinstance(entry, AttributeQuery)
             try:
-                value = objects.attribute(record, entry.type, label)
+                shown = _readable(record) if entry.type == CKA.VALUE else record
+                value = objects.attribute(shown, entry.type, label)
             except objects.Sensitive:
                 results.append(Attribute(entry.type, None, None))
                 rv = CKR.ATTRIBUTE_SENSITIVE
