@@ -9,15 +9,24 @@ A request line names objects only by their Unique Identifiers: no payload, attri
 value or result message goes in (they may carry key material or secret attribute values).
 Each line is one write(2) on a descriptor opened with O_APPEND, so the server's worker
 threads and an admin command running beside it never interleave within a line.
+
+Rotation (`[log] audit_max_bytes`): the writer that takes the file past the size renames
+it to audit-<UTC time>.log under an flock beside it and starts a new one; every writer
+(other server processes, the admin CLI) sees at its next line that the path names
+another file and reopens it, so no line is lost: one written meanwhile lands at the end
+of the renamed file. `audit_keep` rotated files are kept (0: all). An outside tool such
+as logrotate may rename the file the same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,20 +71,58 @@ _operation_name = functools.cache(display_name)
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = 0, keep: int = 0) -> None:
+        """`max_bytes`: rotate past this size (0: never); `keep`: rotated files kept (0: all)."""
         self.path = path
-        self._descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._descriptor, self._inode = self._open()
+
+    def _open(self) -> tuple[int, int]:
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return descriptor, os.fstat(descriptor).st_ino
 
     def close(self) -> None:
         os.close(self._descriptor)
 
     def write(self, entry: dict[str, Any]) -> None:
         """Append one line (a failure to write is logged, not raised: the request is answered)."""
-        line = json.dumps(entry, separators=(",", ":"), default=str) + "\n"
+        line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
         try:
-            os.write(self._descriptor, line.encode())
+            with self._lock:
+                self._follow()
+                os.write(self._descriptor, line)
+                if self.max_bytes and os.fstat(self._descriptor).st_size >= self.max_bytes:
+                    self._rotate()
         except OSError:
             log.exception("cannot write the audit log %s", self.path)
+
+    def _follow(self) -> None:
+        """Reopen the path if it now names another file (rotated by another writer or tool)."""
+        try:
+            current = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            current = -1
+        if current != self._inode:
+            os.close(self._descriptor)
+            self._descriptor, self._inode = self._open()
+
+    def _rotate(self) -> None:
+        """Rename the full file aside and start a new one, once over all writers (flock)."""
+        with open(f"{self.path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._follow()  # another writer may have rotated it while this one waited
+            if os.fstat(self._descriptor).st_size < self.max_bytes:
+                return
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+            os.rename(self.path, self.path.with_name(f"{self.path.stem}-{stamp}{self.path.suffix}"))
+            os.close(self._descriptor)
+            self._descriptor, self._inode = self._open()
+            if self.keep:
+                rotated = sorted(self.path.parent.glob(f"{self.path.stem}-*{self.path.suffix}"))
+                for old in rotated[: -self.keep]:
+                    old.unlink(missing_ok=True)
 
     def request(
         self,

@@ -68,6 +68,8 @@ class ServerConfig:
     # [store] keys = "hsm" / master_key_in_hsm and [store.hsm]: the token used (None: no token).
     key_store: HsmStoreSettings | None = None
     log_level: str = "info"
+    audit_max_bytes: int = 0  # rotate DIR/audit.log past this size (0: never)
+    audit_keep: int = 0  # rotated audit files kept (0: all)
     pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)  # [pkcs11]: the HSM passthrough
 
     def path(self, relative: Path) -> Path:
@@ -107,11 +109,15 @@ class ServerConfig:
             synchronous=str(store.get("synchronous", "NORMAL")).upper(),
             key_store=HsmStoreSettings.from_store_table(store, data_dir),
             log_level=str(log.get("level", "info")),
+            audit_max_bytes=int(log.get("audit_max_bytes", 0)),
+            audit_keep=int(log.get("audit_keep", 0)),
             pkcs11=Pkcs11Settings.from_table(document.get("pkcs11", {}), data_dir),
         )
         config.limits  # noqa: B018 - validates the limits now, not at the first request
         if config.synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"{path}: [store] synchronous must be NORMAL or FULL")
+        if config.audit_max_bytes < 0 or config.audit_keep < 0:
+            raise ValueError(f"{path}: [log] audit_max_bytes and audit_keep must be 0 or more")
         return config
 
     def render(self) -> str:
@@ -154,6 +160,8 @@ master_key_in_hsm = {master_in_hsm}     # true: master.key is kept wrapped by a 
 
 [log]
 level = "{self.log_level}"
+audit_max_bytes = {self.audit_max_bytes}        # past this size audit.log becomes audit-<time>.log; 0: never
+audit_keep = {self.audit_keep}             # rotated audit files kept, oldest removed first; 0: all
 '''
 
 
