@@ -5,6 +5,7 @@ sessions and handles that stay one client's, login with the client's PIN."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import sqlite3
 import sys
@@ -82,7 +83,7 @@ def true(type_: int) -> Attribute:
     return Attribute.of(type_, b"\x01")
 
 
-MECHANISM_COUNT = 34  # 25 for keys, 5 digests, 3 key wraps, ECDH
+MECHANISM_COUNT = 39  # 25 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
 
@@ -1033,3 +1034,106 @@ def test_ecdh_derives_an_aes_key_through_kmip(make_app: Callable[[str], App], al
     )["phPrivateKey"]
     assert isinstance(signer, int)
     assert derive(signer, sixteen)[0] == CKR.KEY_FUNCTION_NOT_PERMITTED  # no CKA_DERIVE
+
+
+# --- HMAC: C_Sign/C_Verify as KMIP MAC / MAC Verify ---------------------------------------
+
+HMAC_SHA256 = 0x251
+
+
+def hmac_key(app: App, session: int, label: str, algorithm: CryptographicAlgorithm, mask: int) -> int:
+    """An HMAC key made through KMIP Create (extractable, so the test can compute locally)."""
+    created = app.kmip(
+        Operation.CREATE,
+        CreateRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            attributes=as_attributes(
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, algorithm),
+                (Tag.CRYPTOGRAPHIC_LENGTH, 256),
+                (Tag.CRYPTOGRAPHIC_USAGE_MASK, mask),
+                (Tag.NAME, name(label)),
+                (Tag.SENSITIVE, False),
+                (Tag.EXTRACTABLE, True),
+            ),
+        ),
+    )
+    app.kmip(Operation.ACTIVATE, ActivateRequest(unique_identifier=created.unique_identifier))  # type: ignore[attr-defined]
+    app.ok("C_FindObjectsInit", hSession=session, pTemplate=(Attribute.of(CKA.LABEL, label.encode()),))
+    found = app.ok("C_FindObjects", hSession=session, phObject=OutRequest(True, 2))["phObject"]
+    app.ok("C_FindObjectsFinal", hSession=session)
+    assert isinstance(found, OutData) and isinstance(found.data, tuple)
+    (handle,) = found.data
+    assert isinstance(handle, int)
+    return handle
+
+
+def test_hmac_is_kmip_mac(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    macs = CryptographicUsageMask.MAC_GENERATE | CryptographicUsageMask.MAC_VERIFY
+    info = app.ok("C_GetMechanismInfo", slotID=SLOT, type=HMAC_SHA256)["pInfo"]
+    assert isinstance(info, dict)
+    assert (info["ulMinKeySize"], info["ulMaxKeySize"], info["flags"]) == (1, 512, 0x2000 | 0x800)
+    cases = (
+        (0x221, CryptographicAlgorithm.HMAC_SHA1, hashlib.sha1),
+        (0x256, CryptographicAlgorithm.HMAC_SHA224, hashlib.sha224),
+        (HMAC_SHA256, CryptographicAlgorithm.HMAC_SHA256, hashlib.sha256),
+        (0x261, CryptographicAlgorithm.HMAC_SHA384, hashlib.sha384),
+        (0x271, CryptographicAlgorithm.HMAC_SHA512, hashlib.sha512),
+    )
+    for ckm, algorithm, hash_ in cases:
+        key = hmac_key(app, session, f"mac-{ckm:x}", algorithm, macs)
+        (value,) = read(app, session, key, CKA.VALUE)
+        assert isinstance(value, bytes) and len(value) == 32
+        expected = hmac.new(value, DATA, hash_).digest()
+        mechanism = Mechanism(ckm)
+        app.ok("C_SignInit", hSession=session, pMechanism=mechanism, hKey=key)
+        signed = app.ok("C_Sign", hSession=session, pData=DATA, pSignature=OutRequest(True, 64))
+        assert output(signed, "pSignature") == expected
+        app.ok("C_SignInit", hSession=session, pMechanism=mechanism, hKey=key)
+        for part in (DATA[:5], DATA[5:]):
+            app.ok("C_SignUpdate", hSession=session, pPart=part)
+        assert output(
+            app.ok("C_SignFinal", hSession=session, pSignature=OutRequest(True, 64)), "pSignature"
+        ) == (expected)
+        app.ok("C_VerifyInit", hSession=session, pMechanism=mechanism, hKey=key)
+        app.ok("C_Verify", hSession=session, pData=DATA, pSignature=expected)
+        app.ok("C_VerifyInit", hSession=session, pMechanism=mechanism, hKey=key)
+        app.ok("C_VerifyUpdate", hSession=session, pPart=DATA[:3])
+        app.ok("C_VerifyUpdate", hSession=session, pPart=DATA[3:])
+        app.ok("C_VerifyFinal", hSession=session, pSignature=expected)
+    sha256 = Mechanism(HMAC_SHA256)
+    key = hmac_key(app, session, "hmac-sha256", CryptographicAlgorithm.HMAC_SHA256, macs)
+    (value,) = read(app, session, key, CKA.VALUE)
+    assert isinstance(value, bytes)
+    good = hmac.new(value, DATA, hashlib.sha256).digest()
+    app.ok("C_VerifyInit", hSession=session, pMechanism=sha256, hKey=key)
+    assert app("C_Verify", hSession=session, pData=DATA + b"!", pSignature=good)[0] == CKR.SIGNATURE_INVALID
+    app.ok("C_VerifyInit", hSession=session, pMechanism=sha256, hKey=key)
+    assert app("C_Verify", hSession=session, pData=DATA, pSignature=good[:16])[0] == CKR.SIGNATURE_LEN_RANGE
+    # Another hash's HMAC key, an AES key: not this mechanism's key type.
+    sha1_key = hmac_key(app, session, "mac-1", CryptographicAlgorithm.HMAC_SHA1, macs)
+    aes = app.aes_key(session)
+    for wrong in (sha1_key, aes):
+        assert (
+            app("C_SignInit", hSession=session, pMechanism=sha256, hKey=wrong)[0] == CKR.KEY_TYPE_INCONSISTENT
+        )
+    # A key that may MAC but not verify (and the reverse): the usage KMIP MAC / MAC Verify ask.
+    only_mac = hmac_key(
+        app, session, "mac-only", CryptographicAlgorithm.HMAC_SHA256, CryptographicUsageMask.MAC_GENERATE
+    )
+    only_verify = hmac_key(
+        app, session, "verify-only", CryptographicAlgorithm.HMAC_SHA256, CryptographicUsageMask.MAC_VERIFY
+    )
+    assert (
+        app("C_VerifyInit", hSession=session, pMechanism=sha256, hKey=only_mac)[0]
+        == CKR.KEY_FUNCTION_NOT_PERMITTED
+    )
+    assert (
+        app("C_SignInit", hSession=session, pMechanism=sha256, hKey=only_verify)[0]
+        == CKR.KEY_FUNCTION_NOT_PERMITTED
+    )
+    assert app("C_SignInit", hSession=session, pMechanism=Mechanism(HMAC_SHA256, b"x"), hKey=key)[0] == (
+        CKR.MECHANISM_PARAM_INVALID
+    )
+    assert read(app, session, only_mac, CKA.SIGN, CKA.VERIFY) == [b"\x01", b"\x00"]
+    assert read(app, session, only_verify, CKA.SIGN, CKA.VERIFY) == [b"\x00", b"\x01"]

@@ -5,6 +5,7 @@ is a KMIP managed object and a KMIP key is a PKCS#11 object (docs/native-token.m
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import sys
@@ -73,6 +74,7 @@ MECHANISMS = {
     "mechtype-0x210B": "keySize={16,32}, wrap, unwrap",  # CKM_AES_KEY_WRAP_KWP (3.0): unnamed there
     "RSA-PKCS-OAEP": "keySize={2048,4096}, wrap, unwrap",
     "ECDH1-DERIVE": f"keySize={{256,521}}, derive, {EC_FLAGS}",
+    **{f"{h}-HMAC": "keySize={1,512}, sign, verify" for h in ("SHA-1", *HASHES[1:])},
 }
 
 
@@ -444,3 +446,48 @@ def cbc_pad(key: bytes, iv: bytes, data: bytes) -> bytes:
     padder = padding.PKCS7(128).padder()
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     return encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
+
+
+def test_pkcs11_tool_hmac_is_kmip_mac(admin: Client, tmp_path: Path) -> None:
+    """SHA256-HMAC through pkcs11-tool with a key made by KMIP: the MAC Python computes with
+    the key's bytes (read through KMIP Get), verified by the token; a changed MAC is refused."""
+    with admin.kmip() as kmip:
+        uid = kmip.call(
+            CreateRequest(
+                object_type=ObjectType.SYMMETRIC_KEY,
+                attributes=as_attributes(
+                    (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.HMAC_SHA256),
+                    (Tag.CRYPTOGRAPHIC_LENGTH, 256),
+                    (Tag.CRYPTOGRAPHIC_USAGE_MASK, U.MAC_GENERATE | U.MAC_VERIFY),
+                    (Tag.NAME, name("kmip-hmac")),
+                ),
+            )
+        ).unique_identifier
+        assert isinstance(uid, str)
+        kmip.call(ActivateRequest(unique_identifier=uid))
+        key = kmip.call(GetRequest(unique_identifier=uid)).object
+    value = key.key_block.key_value.key_material  # type: ignore[union-attr]
+    assert isinstance(value, bytes)
+    data, signature = tmp_path / "data", tmp_path / "mac"
+    data.write_bytes(DATA)
+    admin.tool("--sign", "-m", "SHA256-HMAC", "--label", "kmip-hmac", "-i", str(data), "-o", str(signature))
+    assert signature.read_bytes() == hmac.new(value, DATA, hashlib.sha256).digest()
+    verified = admin.tool(
+        "--verify",
+        "-m",
+        "SHA256-HMAC",
+        "--label",
+        "kmip-hmac",
+        "-i",
+        str(data),
+        "--signature-file",
+        str(signature),
+    )
+    assert "Signature is valid" in verified
+    signature.write_bytes(bytes(32))
+    refused = admin.tool("--verify", "-m", "SHA256-HMAC", "--label", "kmip-hmac", "-i", str(data),
+                         "--signature-file", str(signature))  # fmt: skip
+    assert "Invalid signature" in refused  # pkcs11-tool's word for CKR_SIGNATURE_INVALID (exit 0)
+    wrong = admin.tool("--sign", "-m", "SHA-1-HMAC", "--label", "kmip-hmac", "-i", str(data),
+                       "-o", str(tmp_path / "x"), ok=False)  # fmt: skip
+    assert "CKR_KEY_TYPE_INCONSISTENT" in wrong

@@ -33,6 +33,7 @@ class NativeMechanism:
     hashing: HashingAlgorithm | None = None  # signatures that hash the data themselves
     pss: bool = False  # RSA-PSS: CK_RSA_PKCS_PSS_PARAMS
     prehashed: bool = False  # signs a digest the caller made (KMIP Digested Data)
+    mac: bool = False  # C_Sign/C_Verify as KMIP MAC / MAC Verify (HMAC)
 
 
 _SIGN = CKF.SIGN | CKF.VERIFY
@@ -88,6 +89,21 @@ MECHANISMS.update(
         ),
         MoreCKM.RSA_PKCS_OAEP: NativeMechanism(*_RSA, _WRAP, padding=PaddingMethod.OAEP),
     }
+)
+# C_Sign/C_Verify with an HMAC key (KMIP HMAC_SHA* algorithm, CKK_SHA*_HMAC): KMIP MAC /
+# MAC Verify with that hash. Per hash: the mechanism (pkcs11t.h), the key type, the MAC's
+# length. Keys are 1-512 bytes (the server's HMAC key lengths, keys.SYMMETRIC_LENGTHS).
+HMACS: tuple[tuple[HashingAlgorithm, int, CKK, int], ...] = (
+    (H.SHA_1, 0x221, CKK.SHA_1_HMAC, 20),
+    (H.SHA_224, 0x256, CKK.SHA224_HMAC, 28),
+    (H.SHA_256, 0x251, CKK.SHA256_HMAC, 32),
+    (H.SHA_384, 0x261, CKK.SHA384_HMAC, 48),
+    (H.SHA_512, 0x271, CKK.SHA512_HMAC, 64),
+)
+HMAC_KEY_BYTES = (1, 512)
+MAC_LENGTHS: dict[HashingAlgorithm, int] = {h: length for h, _, _, length in HMACS}
+MECHANISMS.update(
+    {ckm: NativeMechanism(ckk, *HMAC_KEY_BYTES, _SIGN, hashing=h, mac=True) for h, ckm, ckk, _ in HMACS}
 )
 # C_Digest*: KMIP Hash with that Hashing Algorithm.
 MECHANISMS.update(

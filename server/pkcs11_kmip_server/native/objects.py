@@ -74,6 +74,8 @@ USAGE: dict[CKA, CryptographicUsageMask] = {
     CKA.VERIFY: U.VERIFY,
     CKA.DERIVE: U.DERIVE_KEY,
 }
+# A secret key signs and verifies as KMIP MAC / MAC Verify (HMAC): CKA_SIGN, CKA_VERIFY show those bits too.
+MAC_USAGE: dict[CKA, CryptographicUsageMask] = {CKA.SIGN: U.MAC_GENERATE, CKA.VERIFY: U.MAC_VERIFY}
 
 # The usage a generated key gets for the flags its template leaves out.
 DEFAULT_USAGE: dict[tuple[CKO, CKK], frozenset[CKA]] = {
@@ -311,7 +313,7 @@ def _date(tag: int) -> Callable[[ObjectRecord, str | None], bytes]:
 
 def _usage(flag: CKA) -> Callable[[ObjectRecord, str | None], bytes]:
     return lambda record, label: bbool(
-        int(record.attributes.get(Tag.CRYPTOGRAPHIC_USAGE_MASK) or 0) & USAGE[flag]
+        int(record.attributes.get(Tag.CRYPTOGRAPHIC_USAGE_MASK) or 0) & (USAGE[flag] | MAC_USAGE.get(flag, 0))
     )
 
 

@@ -76,6 +76,10 @@ from pkcs11_kmip.kmip.messages.payloads import (
     GetResponse,
     HashRequest,
     HashResponse,
+    MACRequest,
+    MACResponse,
+    MACVerifyRequest,
+    MACVerifyResponse,
     RegisterResponse,
     RNGRetrieveRequest,
     RNGRetrieveResponse,
@@ -122,6 +126,8 @@ from pkcs11_kmip_server.native import creation, editing, ending, objects
 from pkcs11_kmip_server.native.constants import MoreCKF
 from pkcs11_kmip_server.native.mechanisms import (
     AES_BLOCK,
+    HMACS,
+    MAC_LENGTHS,
     MECHANISMS,
     NativeMechanism,
     cipher_call,
@@ -178,6 +184,11 @@ USES: dict[str, tuple[CryptographicUsageMask, Operation, CKF]] = {
     "sign": (Use.SIGN, Operation.SIGN, CKF.SIGN),
     "verify": (Use.VERIFY, Operation.SIGNATURE_VERIFY, CKF.VERIFY),
 }
+# An HMAC mechanism signs with KMIP MAC and verifies with MAC Verify, and so asks those usages.
+MAC_USES: dict[str, tuple[CryptographicUsageMask, Operation, CKF]] = {
+    "sign": (Use.MAC_GENERATE, Operation.MAC, CKF.SIGN),
+    "verify": (Use.MAC_VERIFY, Operation.MAC_VERIFY, CKF.VERIFY),
+}
 # C_WrapKey: what wraps (a public key) and unwraps (a private key) with RSA-OAEP.
 WRAP_KEY_OBJECTS = {True: ObjectType.PUBLIC_KEY, False: ObjectType.PRIVATE_KEY}
 # The form a wrapped key takes (KMIP No Encoding wraps these bytes).
@@ -186,6 +197,8 @@ KEY_ALGORITHMS: dict[CKK | None, frozenset[CryptographicAlgorithm]] = {
     CKK.AES: frozenset({CryptographicAlgorithm.AES}),
     CKK.RSA: frozenset({CryptographicAlgorithm.RSA}),
     CKK.EC: frozenset({CryptographicAlgorithm.EC, CryptographicAlgorithm.ECDSA}),
+    # An HMAC key is for its own hash only (as the server's MAC has it).
+    **{ckk: frozenset({a for a, k in objects.KEY_TYPES.items() if k is ckk}) for _, _, ckk, _ in HMACS},
 }
 
 
@@ -788,6 +801,8 @@ class NativeToken:
         mask, operation, flag = USES[use]
         mechanism = _mechanism(inputs["pMechanism"])
         found = lookup(mechanism, flag)
+        if found.mac:
+            mask, operation, _ = MAC_USES[use]
         if found.mode is not None:
             cipher_call(mechanism, found)  # the parameters are checked now, as Cryptoki does
         elif not found.prehashed or found.pss:
@@ -1081,6 +1096,19 @@ class NativeToken:
         parameters = signature_parameters(
             active.mechanism, active.found, data if active.found.prehashed else None
         )
+        if active.found.mac:
+            assert active.found.hashing is not None
+            if len(signature) != MAC_LENGTHS[active.found.hashing]:
+                raise CKRError(CKR.SIGNATURE_LEN_RANGE, "an HMAC is as long as its hash")
+            check = MACVerifyRequest(
+                unique_identifier=active.uid,
+                cryptographic_parameters=parameters,
+                data=data,
+                mac_data=signature,
+            )
+            checked = self._run(kmip, check, Operation.MAC_VERIFY)
+            assert isinstance(checked, MACVerifyResponse)
+            return checked.validity_indicator is ValidityIndicator.VALID
         if active.found.key_type is CKK.EC:
             size = self._ec_size(kmip, active.uid)
             if len(signature) != 2 * size:
@@ -1128,6 +1156,11 @@ class NativeToken:
         parameters = signature_parameters(
             active.mechanism, active.found, data if active.found.prehashed else None
         )
+        if active.found.mac:
+            mac = MACRequest(unique_identifier=active.uid, cryptographic_parameters=parameters, data=data)
+            made = self._run(kmip, mac, Operation.MAC)
+            assert isinstance(made, MACResponse) and made.mac_data is not None
+            return made.mac_data
         payload = SignRequest(unique_identifier=active.uid, cryptographic_parameters=parameters)
         if active.found.prehashed:
             payload.digested_data = data
