@@ -6,6 +6,10 @@ one); when the data directory lists that user, a valid password makes the reques
 act as that user, and a wrong one fails the request. Passwords are kept as scrypt
 hashes in DIR/users.toml; verified ones are remembered briefly, since scrypt is
 slow on purpose and some clients send the credential with every request.
+
+A KMIP 2.x client may instead present a Ticket Credential that Login issued
+(operations/login.py): the request then acts as whoever logged in, provided it comes
+over a connection with the same certificate identity (store/tickets.py).
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pkcs11_kmip.kmip.messages.structures import Authentication
-from pkcs11_kmip.kmip.spec.enums import CredentialType
+from pkcs11_kmip.kmip.spec.enums import CredentialType, ResultReason
+from pkcs11_kmip_server.store import Store
+from pkcs11_kmip_server.store.tickets import Refusal
 
 USERS_FILE = "users.toml"
 USERS_COMMENT = "Users who may authenticate with a KMIP Username and Password Credential."
@@ -180,3 +186,34 @@ class PasswordUsers:
         with self._lock:
             self._verified[key] = now + REMEMBER_SECONDS
         return True
+
+
+class TicketError(CredentialError):
+    """A Ticket Credential that is not honoured, with the Result Reason to answer."""
+
+    def __init__(self, reason: ResultReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def presented_ticket(authentication: Authentication | None) -> bytes | None:
+    """The Ticket Value of the request header's Ticket Credential, if it has one."""
+    for credential in authentication.credentials if authentication is not None else []:
+        value = credential.credential_value
+        if credential.credential_type is CredentialType.TICKET and value is not None:
+            ticket = value.ticket
+            return (ticket.ticket_value or b"") if ticket is not None else b""
+    return None
+
+
+def ticket_principal(store: Store, ticket: bytes, peer_principal: str, now: float) -> str:
+    """Spend one use of `ticket` for a request from `peer_principal`'s connection; who the
+    request acts as. Raises TicketError: Usage Limit Exceeded once its Request Count is used
+    up, Invalid Ticket if unknown, logged out, expired or issued to another identity."""
+    with store.session() as session:
+        spent = session.tickets().spend(ticket, peer_principal, now)
+    if spent is Refusal.SPENT:
+        raise TicketError(ResultReason.USAGE_LIMIT_EXCEEDED, "the ticket's Request Count is used up")
+    if isinstance(spent, Refusal):
+        raise TicketError(ResultReason.INVALID_TICKET, "the ticket is not valid")
+    return spent.principal

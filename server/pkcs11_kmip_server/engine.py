@@ -39,7 +39,13 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip.kmip.ttlv import CodecError, Item, ItemType, Limits, binary
 from pkcs11_kmip_server.audit import AuditLog
-from pkcs11_kmip_server.auth import CredentialError, PasswordUsers
+from pkcs11_kmip_server.auth import (
+    CredentialError,
+    PasswordUsers,
+    TicketError,
+    presented_ticket,
+    ticket_principal,
+)
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.services import CryptoServices
 from pkcs11_kmip_server.errors import KmipError
@@ -256,12 +262,20 @@ class Engine:
                 peer, version, ResultReason.AUTHENTICATION_NOT_SUCCESSFUL, "no client identity", now
             )
         principal = peer.principal
-        if self.users is not None:
-            try:
+        ticket = presented_ticket(header.authentication)
+        try:
+            if ticket is not None:  # a KMIP 2.x Login ticket (store/tickets.py)
+                principal = ticket_principal(self.store, ticket, peer.principal, now.timestamp())
+            elif self.users is not None:
                 principal = self.users.principal(header.authentication, peer.principal)
-            except CredentialError as error:
-                reason = ResultReason.AUTHENTICATION_NOT_SUCCESSFUL
-                return self._refused(peer, version, reason, str(error), now)
+        except TicketError as error:  # each item answers it, naming its operation (TC-LOGIN-2-20)
+            refused = [_failed(item, error.reason, str(error)) for item in batch]
+            if self.audit is not None:
+                self.audit.request(now, peer.principal, peer.address, version, batch, refused)
+            return self._respond(version, now, header, refused)
+        except CredentialError as error:
+            reason = ResultReason.AUTHENTICATION_NOT_SUCCESSFUL
+            return self._refused(peer, version, reason, str(error), now)
         if _wants_background(header, batch):
             outcomes = self._start_in_background(principal, version, now, header, batch, peer)
         else:

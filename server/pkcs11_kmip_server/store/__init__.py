@@ -19,6 +19,7 @@ from pkcs11_kmip.kmip.spec.enums import ObjectType
 from pkcs11_kmip_server.store.access import AccessAdmin, Rights
 from pkcs11_kmip_server.store.jobs import JobTable
 from pkcs11_kmip_server.store.policy import PolicyTables
+from pkcs11_kmip_server.store.tickets import TicketTable
 
 
 class Conflict(Exception):
@@ -99,6 +100,10 @@ class StoreSession(Protocol):
 
     def jobs(self) -> JobTable:
         """The asynchronous operations (store.jobs), read and changed in this transaction."""
+        ...
+
+    def tickets(self) -> TicketTable:
+        """The KMIP Login tickets (store.tickets), checked and spent in this transaction."""
         ...
 
     def save(self, record: ObjectRecord) -> None: ...

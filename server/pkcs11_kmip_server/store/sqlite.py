@@ -59,6 +59,7 @@ from pkcs11_kmip_server.store.access import (
 from pkcs11_kmip_server.store.jobs import JOBS_SCHEMA, JobTable
 from pkcs11_kmip_server.store.policy import POLICY_SCHEMA, PolicyTables
 from pkcs11_kmip_server.store.sealing import Sealer
+from pkcs11_kmip_server.store.tickets import TICKETS_SCHEMA, TicketTable
 from pkcs11_kmip_server.store.writer_lock import WriterLock
 
 SCHEMA = """
@@ -217,7 +218,7 @@ class SqliteStore:
         self._writer = WriterLock(path)
         self._grants = GrantCache()  # each caller's Locate grants, per access revision
         with self._connection() as connection:
-            connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA + JOBS_SCHEMA)
+            connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA + JOBS_SCHEMA + TICKETS_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -342,6 +343,9 @@ class SqliteSession:
 
     def jobs(self) -> JobTable:
         return JobTable(self._execute, self.sealer)
+
+    def tickets(self) -> TicketTable:
+        return TicketTable(self._execute)
 
     def access(self) -> AccessAdmin:
         return AccessAdmin(self.connection, in_transaction=True)
