@@ -26,8 +26,6 @@ TICKET_BYTES = 32
 def login(context: RequestContext, request: LoginRequest) -> LoginResponse:
     if request.usage_limits is not None:
         raise KmipError(ResultReason.FEATURE_NOT_SUPPORTED, "Login with Usage Limits is not supported")
-    if request.lease_time is not None and request.lease_time < 0:
-        raise KmipError(ResultReason.INVALID_FIELD, "Lease Time must not be negative")
     if request.request_count is not None and request.request_count < 1:
         raise KmipError(ResultReason.INVALID_FIELD, "Request Count must be at least 1")
     now = context.now.timestamp()
