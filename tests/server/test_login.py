@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
-from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.payloads import (
-    CreateRequest,
     GetRequest,
     LoginRequest,
     LogoutRequest,
@@ -30,15 +28,13 @@ from pkcs11_kmip.kmip.messages.structures import (
     Ticket,
     UsageLimits,
 )
-from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     CredentialType,
-    CryptographicAlgorithm,
-    ObjectType,
     QueryFunction,
     ResultReason,
     TicketType,
 )
+from testsupport.kmip_builders import aes_create
 from testsupport.server import RunningServer, start_server
 
 
@@ -78,17 +74,10 @@ def refused(client: KmipClient, value: bytes) -> ResultReason:
     return reason
 
 
-def aes_key() -> CreateRequest:
-    attributes = Attributes.of(
-        (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES), (Tag.CRYPTOGRAPHIC_LENGTH, 128)
-    )
-    return CreateRequest(object_type=ObjectType.SYMMETRIC_KEY, attributes=attributes)
-
-
 def test_a_ticket_acts_as_who_logged_in_until_its_count_is_used_up(server: RunningServer) -> None:
     with server.client("login-user") as client:
         value = login(client, request_count=3, lease_time=3600)
-        uid = client.call(aes_key(), authentication=with_ticket(value)).unique_identifier
+        uid = client.call(aes_create((2, 1)), authentication=with_ticket(value)).unique_identifier
         # The object is the logged-in principal's: the certificate alone reaches it too.
         assert client.call(GetRequest(unique_identifier=uid)).unique_identifier == uid
         assert query(client, value)
