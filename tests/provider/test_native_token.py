@@ -62,7 +62,7 @@ MECHANISMS = {
     "AES-CBC": "keySize={16,32}, encrypt, decrypt",
     "AES-CBC-PAD": "keySize={16,32}, encrypt, decrypt",
     "RSA-PKCS-KEY-PAIR-GEN": "keySize={2048,4096}, generate_key_pair",
-    "RSA-PKCS": RSA_SIGN,
+    "RSA-PKCS": "keySize={2048,4096}, encrypt, decrypt, sign, verify",
     "RSA-PKCS-PSS": RSA_SIGN,
     **{f"{h}-RSA-PKCS": RSA_SIGN for h in HASHES},
     **{f"{h}-RSA-PKCS-PSS": RSA_SIGN for h in HASHES},
@@ -72,7 +72,7 @@ MECHANISMS = {
     **{name: "digest" for name in ("SHA-1", "SHA224", "SHA256", "SHA384", "SHA512")},
     "AES-KEY-WRAP": "keySize={16,32}, wrap, unwrap",
     "mechtype-0x210B": "keySize={16,32}, wrap, unwrap",  # CKM_AES_KEY_WRAP_KWP (3.0): unnamed there
-    "RSA-PKCS-OAEP": "keySize={2048,4096}, wrap, unwrap",
+    "RSA-PKCS-OAEP": "keySize={2048,4096}, encrypt, decrypt, wrap, unwrap",
     "ECDH1-DERIVE": f"keySize={{256,521}}, derive, {EC_FLAGS}",
     **{f"{h}-HMAC": "keySize={1,512}, sign, verify" for h in ("SHA-1", *HASHES[1:])},
 }
@@ -491,3 +491,28 @@ def test_pkcs11_tool_hmac_is_kmip_mac(admin: Client, tmp_path: Path) -> None:
     wrong = admin.tool("--sign", "-m", "SHA-1-HMAC", "--label", "kmip-hmac", "-i", str(data),
                        "-o", str(tmp_path / "x"), ok=False)  # fmt: skip
     assert "CKR_KEY_TYPE_INCONSISTENT" in wrong
+
+
+def test_openssl_rsa_ciphertexts_decrypt_with_pkcs11_tool(admin: Client, tmp_path: Path) -> None:
+    """RSA-OAEP (SHA-256 and SHA-1) and PKCS#1 v1.5: openssl encrypts with the token's public
+    key, pkcs11-tool decrypts with the private key (KMIP Decrypt). (This pkcs11-tool encrypts
+    with secret keys only: the token's RSA encryption is tested at the engine level.)"""
+    admin.tool("--keypairgen", "--key-type", "rsa:2048", "--label", "p11-rsa-enc", "--id", "0e02")
+    pem = tools.export_public_key(admin.module, admin.env, "0e02", tmp_path / "rsa.pem")
+    data = tmp_path / "data"
+    data.write_bytes(DATA)
+    for mechanism, tool_options, openssl_options in (
+        ("RSA-PKCS-OAEP", ["--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256"],
+         ["rsa_padding_mode:oaep", "rsa_oaep_md:sha256", "rsa_mgf1_md:sha256"]),
+        ("RSA-PKCS-OAEP", ["--hash-algorithm", "SHA-1", "--mgf", "MGF1-SHA1"],
+         ["rsa_padding_mode:oaep", "rsa_oaep_md:sha1", "rsa_mgf1_md:sha1"]),
+        ("RSA-PKCS", [], ["rsa_padding_mode:pkcs1"]),
+    ):  # fmt: skip
+        sealed, opened = tmp_path / "sealed", tmp_path / "opened"
+        pkeyopts = [part for option in openssl_options for part in ("-pkeyopt", option)]
+        encrypt = ["openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", str(pem), *pkeyopts]
+        done = tools.run([*encrypt, "-in", str(data), "-out", str(sealed)])
+        assert done.returncode == 0, done.stderr
+        admin.tool("--decrypt", "-m", mechanism, *tool_options, "--id", "0e02",
+                   "-i", str(sealed), "-o", str(opened))  # fmt: skip
+        assert opened.read_bytes() == DATA

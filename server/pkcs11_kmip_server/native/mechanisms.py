@@ -37,6 +37,7 @@ class NativeMechanism:
 
 
 _SIGN = CKF.SIGN | CKF.VERIFY
+_CIPHER = CKF.ENCRYPT | CKF.DECRYPT
 _EC = CKF.EC_F_P | CKF.EC_NAMEDCURVE | CKF.EC_UNCOMPRESS
 _RSA = (CKK.RSA, 2048, 4096)
 _ECK = (CKK.EC, 256, 521)
@@ -60,7 +61,8 @@ MECHANISMS: dict[int, NativeMechanism] = {
         CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.CBC, padding=PaddingMethod.PKCS5
     ),
     CKM.RSA_PKCS_KEY_PAIR_GEN: NativeMechanism(*_RSA, CKF.GENERATE_KEY_PAIR),
-    CKM.RSA_PKCS: NativeMechanism(*_RSA, _SIGN, padding=_PKCS1, prehashed=True),
+    # CKM_RSA_PKCS also encrypts (public key) and decrypts (private key): KMIP Encrypt/Decrypt, PKCS1 v1.5.
+    CKM.RSA_PKCS: NativeMechanism(*_RSA, _SIGN | _CIPHER, padding=_PKCS1, prehashed=True),
     CKM.RSA_PKCS_PSS: NativeMechanism(*_RSA, _SIGN, padding=_PSS, pss=True, prehashed=True),
     **{pkcs1: NativeMechanism(*_RSA, _SIGN, padding=_PKCS1, hashing=h) for h, pkcs1, _, _ in HASHED},
     **{pss: NativeMechanism(*_RSA, _SIGN, padding=_PSS, hashing=h, pss=True) for h, _, pss, _ in HASHED},
@@ -87,23 +89,23 @@ MECHANISMS.update(
         MoreCKM.AES_KEY_WRAP_KWP: NativeMechanism(
             CKK.AES, 16, 32, _WRAP, mode=BlockCipherMode.AES_KEY_WRAP_PADDING
         ),
-        MoreCKM.RSA_PKCS_OAEP: NativeMechanism(*_RSA, _WRAP, padding=PaddingMethod.OAEP),
+        MoreCKM.RSA_PKCS_OAEP: NativeMechanism(*_RSA, _WRAP | _CIPHER, padding=PaddingMethod.OAEP),
     }
 )
 # C_Sign/C_Verify with an HMAC key (KMIP HMAC_SHA* algorithm, CKK_SHA*_HMAC): KMIP MAC /
-# MAC Verify with that hash. Per hash: the mechanism (pkcs11t.h), the key type, the MAC's
-# length. Keys are 1-512 bytes (the server's HMAC key lengths, keys.SYMMETRIC_LENGTHS).
-HMACS: tuple[tuple[HashingAlgorithm, int, CKK, int], ...] = (
-    (H.SHA_1, 0x221, CKK.SHA_1_HMAC, 20),
-    (H.SHA_224, 0x256, CKK.SHA224_HMAC, 28),
-    (H.SHA_256, 0x251, CKK.SHA256_HMAC, 32),
-    (H.SHA_384, 0x261, CKK.SHA384_HMAC, 48),
-    (H.SHA_512, 0x271, CKK.SHA512_HMAC, 64),
+# MAC Verify with that hash (the MAC is the hash's length). Per hash: the mechanism
+# (pkcs11t.h) and the key type. Keys are 1-512 bytes (the server's HMAC key lengths,
+# keys.SYMMETRIC_LENGTHS).
+HMACS: tuple[tuple[HashingAlgorithm, int, CKK], ...] = (
+    (H.SHA_1, 0x221, CKK.SHA_1_HMAC),
+    (H.SHA_224, 0x256, CKK.SHA224_HMAC),
+    (H.SHA_256, 0x251, CKK.SHA256_HMAC),
+    (H.SHA_384, 0x261, CKK.SHA384_HMAC),
+    (H.SHA_512, 0x271, CKK.SHA512_HMAC),
 )
 HMAC_KEY_BYTES = (1, 512)
-MAC_LENGTHS: dict[HashingAlgorithm, int] = {h: length for h, _, _, length in HMACS}
 MECHANISMS.update(
-    {ckm: NativeMechanism(ckk, *HMAC_KEY_BYTES, _SIGN, hashing=h, mac=True) for h, ckm, ckk, _ in HMACS}
+    {ckm: NativeMechanism(ckk, *HMAC_KEY_BYTES, _SIGN, hashing=h, mac=True) for h, ckm, ckk in HMACS}
 )
 # C_Digest*: KMIP Hash with that Hashing Algorithm.
 MECHANISMS.update(
@@ -117,6 +119,9 @@ DIGEST_LENGTHS: dict[int, HashingAlgorithm] = {
     48: H.SHA_384,
     64: H.SHA_512,
 }
+HASH_BYTES: dict[HashingAlgorithm, int] = {h: size for size, h in DIGEST_LENGTHS.items()}
+PKCS1_OVERHEAD = 11
+"""RSA PKCS#1 v1.5 encryption: the data is at most the modulus's bytes less 11 (RFC 8017 7.2.1)."""
 GCM_TAG_BITS = frozenset({96, 104, 112, 120, 128})
 AES_BLOCK = 16
 
@@ -151,6 +156,12 @@ def _bad(message: str) -> CKRError:
 
 
 def cipher_call(mechanism: Mechanism, found: NativeMechanism) -> CipherCall:
+    if found.key_type is CKK.RSA:
+        if found.padding is PaddingMethod.OAEP:
+            return CipherCall(wrapping_parameters(mechanism, found), None)
+        if mechanism.parameter is not None:
+            raise _bad("RSA PKCS#1 v1.5 takes no parameter")
+        return CipherCall(CryptographicParameters(padding_method=found.padding), None)
     parameters = CryptographicParameters(block_cipher_mode=found.mode, padding_method=found.padding)
     parameter = mechanism.parameter
     if found.mode is BlockCipherMode.GCM:
@@ -173,6 +184,14 @@ def cipher_call(mechanism: Mechanism, found: NativeMechanism) -> CipherCall:
     if not isinstance(parameter, bytes) or len(parameter) != AES_BLOCK:
         raise _bad("AES-CBC takes a 16-byte IV")
     return CipherCall(parameters, parameter)
+
+
+def rsa_data_limit(parameters: CryptographicParameters, modulus_bytes: int) -> int:
+    """The most bytes RSA encrypts with these parameters (OAEP: RFC 8017 7.1.1)."""
+    if parameters.padding_method is PaddingMethod.OAEP:
+        assert parameters.hashing_algorithm is not None
+        return modulus_bytes - 2 * HASH_BYTES[parameters.hashing_algorithm] - 2
+    return modulus_bytes - PKCS1_OVERHEAD
 
 
 def signature_parameters(

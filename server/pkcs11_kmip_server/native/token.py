@@ -126,13 +126,14 @@ from pkcs11_kmip_server.native import creation, editing, ending, objects
 from pkcs11_kmip_server.native.constants import MoreCKF
 from pkcs11_kmip_server.native.mechanisms import (
     AES_BLOCK,
+    HASH_BYTES,
     HMACS,
-    MAC_LENGTHS,
     MECHANISMS,
     NativeMechanism,
     cipher_call,
     ecdh_peer,
     lookup,
+    rsa_data_limit,
     signature_parameters,
     wrapping_parameters,
 )
@@ -198,7 +199,7 @@ KEY_ALGORITHMS: dict[CKK | None, frozenset[CryptographicAlgorithm]] = {
     CKK.RSA: frozenset({CryptographicAlgorithm.RSA}),
     CKK.EC: frozenset({CryptographicAlgorithm.EC, CryptographicAlgorithm.ECDSA}),
     # An HMAC key is for its own hash only (as the server's MAC has it).
-    **{ckk: frozenset({a for a, k in objects.KEY_TYPES.items() if k is ckk}) for _, _, ckk, _ in HMACS},
+    **{ckk: frozenset({a for a, k in objects.KEY_TYPES.items() if k is ckk}) for _, _, ckk in HMACS},
 }
 
 
@@ -803,7 +804,7 @@ class NativeToken:
         found = lookup(mechanism, flag)
         if found.mac:
             mask, operation, _ = MAC_USES[use]
-        if found.mode is not None:
+        if found.mode is not None or flag & (CKF.ENCRYPT | CKF.DECRYPT):
             cipher_call(mechanism, found)  # the parameters are checked now, as Cryptoki does
         elif not found.prehashed or found.pss:
             signature_parameters(mechanism, found, None)
@@ -1098,7 +1099,7 @@ class NativeToken:
         )
         if active.found.mac:
             assert active.found.hashing is not None
-            if len(signature) != MAC_LENGTHS[active.found.hashing]:
+            if len(signature) != HASH_BYTES[active.found.hashing]:
                 raise CKRError(CKR.SIGNATURE_LEN_RANGE, "an HMAC is as long as its hash")
             check = MACVerifyRequest(
                 unique_identifier=active.uid,
@@ -1110,7 +1111,7 @@ class NativeToken:
             assert isinstance(checked, MACVerifyResponse)
             return checked.validity_indicator is ValidityIndicator.VALID
         if active.found.key_type is CKK.EC:
-            size = self._ec_size(kmip, active.uid)
+            size = self._key_bytes(kmip, active.uid)
             if len(signature) != 2 * size:
                 raise CKRError(CKR.SIGNATURE_LEN_RANGE, "an ECDSA signature is r || s")
             r, s = int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
@@ -1136,6 +1137,12 @@ class NativeToken:
             raise CKRError(
                 CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE, "not whole blocks"
             )
+        if active.found.key_type is CKK.RSA:
+            modulus = self._key_bytes(kmip, active.uid)
+            if encrypt and len(data) > rsa_data_limit(call.parameters, modulus):
+                raise CKRError(CKR.DATA_LEN_RANGE, "more than RSA encrypts with this padding")
+            if not encrypt and len(data) != modulus:
+                raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "an RSA ciphertext is the modulus's length")
         cut = len(data) - (0 if encrypt else call.tag_bytes)
         payload = (EncryptRequest if encrypt else DecryptRequest)(
             unique_identifier=active.uid,
@@ -1170,12 +1177,13 @@ class NativeToken:
         assert isinstance(answer, SignResponse) and answer.signature_data is not None
         if active.found.key_type is not CKK.EC:
             return answer.signature_data
-        size = self._ec_size(kmip, active.uid)
+        size = self._key_bytes(kmip, active.uid)
         r, s = decode_dss_signature(answer.signature_data)
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
-    def _ec_size(self, kmip: RequestContext, uid: str) -> int:
-        """Bytes of each half of a Cryptoki ECDSA signature (r || s): the curve's size."""
+    def _key_bytes(self, kmip: RequestContext, uid: str) -> int:
+        """The key's size in bytes: an RSA modulus's; an EC curve's (each half of a Cryptoki
+        ECDSA signature, r || s)."""
         record = kmip.session.load(uid, None)
         length = record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) if record is not None else None
         return ((length or 256) + 7) // 8
