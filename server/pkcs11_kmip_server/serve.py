@@ -117,7 +117,6 @@ async def serve_process(
     finally:
         await server.stop()
         engine.close()
-        engine.pkcs11.close()  # finalize the PKCS#11 contexts: their sessions close on the module
-        ending.wait()  # their session objects are destroyed before the store closes
+        engine.pkcs11.close()  # finalize the PKCS#11 contexts (and destroy their session objects)
         store.close()
         audit.close()

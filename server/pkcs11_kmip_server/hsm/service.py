@@ -30,6 +30,7 @@ from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.module import Info, default_info
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
 from pkcs11_kmip_server.hsm.worker import CodecFailure, WorkerGone, WorkerProcess
+from pkcs11_kmip_server.native import ending
 from pkcs11_kmip_server.native.pins import Pins
 from pkcs11_kmip_server.native.token import NativeToken
 
@@ -401,7 +402,11 @@ class Pkcs11Service:
             atexit.register(self.close)
 
     def close(self) -> None:
-        """Finalize every context (their workers exit) and stop the spare worker."""
+        """Finalize every context (their workers exit) and stop the spare worker.
+
+        Native-token contexts destroy their session objects on a thread of their own; this
+        waits for that, so whoever closes the store next never closes a connection that
+        thread is still using (SQLite crashes the process then)."""
         self._closed.set()
         self._closer.shutdown(wait=True)  # contexts of closed connections first
         with self._lock:
@@ -411,3 +416,4 @@ class Pkcs11Service:
             context.backend.finalize()
         if self._pool is not None:
             self._pool.close()
+        ending.wait()
