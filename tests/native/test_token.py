@@ -84,7 +84,7 @@ def true(type_: int) -> Attribute:
     return Attribute.of(type_, b"\x01")
 
 
-MECHANISM_COUNT = 39  # 25 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH
+MECHANISM_COUNT = 40  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
 
@@ -1243,4 +1243,57 @@ def test_rsa_encrypts_and_decrypts_through_kmip(make_app: Callable[[str], App], 
     bad = Mechanism(0x9, {**oaep_sha256, "hashAlg": 0x1234})
     assert (
         app("C_EncryptInit", hSession=session, pMechanism=bad, hKey=public)[0] == CKR.MECHANISM_PARAM_INVALID
+    )
+
+
+# --- AES-CTR: KMIP CTR with CK_AES_CTR_PARAMS's counter block as the IV -------------------
+
+
+def test_aes_ctr_is_kmip_ctr(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    key = app.aes_key(session, (*AES_256, Attribute.of(CKA.SENSITIVE, b"\x00"), true(CKA.EXTRACTABLE)))
+    (value,) = read(app, session, key, CKA.VALUE)
+    assert isinstance(value, bytes)
+    block = bytes(8) + (2**64 - 2).to_bytes(8, "big")  # two blocks before 64 counter bits wrap
+    data = secrets.token_bytes(70)
+    expected = Cipher(algorithms.AES(value), modes.CTR(block)).encryptor().update(data)
+    ctr = Mechanism(0x1086, {"ulCounterBits": 128, "cb": block})
+    app.ok("C_EncryptInit", hSession=session, pMechanism=ctr, hKey=key)
+    sealed = app.ok("C_Encrypt", hSession=session, pData=data, pEncryptedData=OutRequest(True, 70))
+    assert output(sealed, "pEncryptedData") == expected
+    # Multi-part: a KMIP Encrypt stream, each part's output at once (no padding, no blocks kept).
+    app.ok("C_DecryptInit", hSession=session, pMechanism=ctr, hKey=key)
+    opened = b""
+    for part in (expected[:5], expected[5:40], expected[40:]):
+        got = app.ok("C_DecryptUpdate", hSession=session, pEncryptedPart=part, pPart=OutRequest(True, 70))
+        opened += output(got, "pPart")
+    opened += output(app.ok("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 70)), "pLastPart")
+    assert opened == data
+    # 64 counter bits: two blocks fit, a third would wrap them (the server counts on in all 128).
+    short = Mechanism(0x1086, {"ulCounterBits": 64, "cb": block})
+    app.ok("C_EncryptInit", hSession=session, pMechanism=short, hKey=key)
+    done = app.ok("C_Encrypt", hSession=session, pData=data[:32], pEncryptedData=OutRequest(True, 32))
+    assert output(done, "pEncryptedData") == expected[:32]
+    app.ok("C_EncryptInit", hSession=session, pMechanism=short, hKey=key)
+    assert app("C_Encrypt", hSession=session, pData=data[:33], pEncryptedData=OutRequest(True, 33))[0] == (
+        CKR.DATA_LEN_RANGE
+    )
+    app.ok("C_DecryptInit", hSession=session, pMechanism=short, hKey=key)
+    app.ok("C_DecryptUpdate", hSession=session, pEncryptedPart=expected[:20], pPart=OutRequest(True, 70))
+    assert app(
+        "C_DecryptUpdate", hSession=session, pEncryptedPart=expected[20:40], pPart=OutRequest(True, 70)
+    )[0] == (CKR.ENCRYPTED_DATA_LEN_RANGE)
+    for bad in ({"ulCounterBits": 0, "cb": block}, {"ulCounterBits": 129, "cb": block}, None):
+        assert app("C_EncryptInit", hSession=session, pMechanism=Mechanism(0x1086, bad), hKey=key)[0] == (
+            CKR.MECHANISM_PARAM_INVALID
+        )
+    pair = app.ok(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.EC_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, P256), Attribute.of(CKA.LABEL, b"ec")),
+        pPrivateKeyTemplate=(Attribute.of(CKA.LABEL, b"ec"),),
+    )
+    assert app("C_EncryptInit", hSession=session, pMechanism=ctr, hKey=pair["phPublicKey"])[0] == (
+        CKR.KEY_TYPE_INCONSISTENT
     )

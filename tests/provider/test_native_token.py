@@ -47,6 +47,7 @@ from testsupport.server import RunningServer
 from testsupport.softhsm import write_client_config
 
 HOST = Path(__file__).with_name("native_token_host.py")
+CTR_HOST = Path(__file__).with_name("native_ctr_host.py")
 U = CryptographicUsageMask
 DATA = b"one key, two protocols"
 NOT_PERMITTED = "error:PKCS11Error:Unmapped error code 0x68"  # CKR_KEY_FUNCTION_NOT_PERMITTED
@@ -61,6 +62,7 @@ MECHANISMS = {
     "AES-ECB": "keySize={16,32}, encrypt, decrypt",
     "AES-CBC": "keySize={16,32}, encrypt, decrypt",
     "AES-CBC-PAD": "keySize={16,32}, encrypt, decrypt",
+    "AES-CTR": "keySize={16,32}, encrypt, decrypt",
     "RSA-PKCS-KEY-PAIR-GEN": "keySize={2048,4096}, generate_key_pair",
     "RSA-PKCS": "keySize={2048,4096}, encrypt, decrypt, sign, verify",
     "RSA-PKCS-PSS": RSA_SIGN,
@@ -516,3 +518,30 @@ def test_openssl_rsa_ciphertexts_decrypt_with_pkcs11_tool(admin: Client, tmp_pat
         admin.tool("--decrypt", "-m", mechanism, *tool_options, "--id", "0e02",
                    "-i", str(sealed), "-o", str(opened))  # fmt: skip
         assert opened.read_bytes() == DATA
+
+
+def test_aes_ctr_through_pykcs11_is_kmip_ctr(admin: Client) -> None:
+    """AES-CTR through the library (PyKCS11: this pkcs11-tool lacks AES-CTR) with a key made
+    by KMIP: the bytes pyca makes with the key (read through KMIP Get) and the same counter
+    block, and back."""
+    with admin.kmip() as kmip:
+        uid = kmip_aes_key(kmip, "kmip-ctr")
+        kmip.call(ActivateRequest(unique_identifier=uid))
+        key = kmip.call(GetRequest(unique_identifier=uid)).object
+    value = key.key_block.key_value.key_material  # type: ignore[union-attr]
+    assert isinstance(value, bytes)
+    counter, data = os.urandom(16), DATA * 3
+    host = [
+        sys.executable,
+        str(CTR_HOST),
+        str(admin.module),
+        admin.pin,
+        "kmip-ctr",
+        counter.hex(),
+        data.hex(),
+    ]
+    done = tools.run(host, admin.env)
+    assert done.returncode == 0, done.stderr
+    got = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    expected = Cipher(algorithms.AES(value), modes.CTR(counter)).encryptor().update(data)
+    assert (bytes.fromhex(got["sealed"]), bytes.fromhex(got["opened"])) == (expected, data)

@@ -36,6 +36,8 @@ class NativeMechanism:
     mac: bool = False  # C_Sign/C_Verify as KMIP MAC / MAC Verify (HMAC)
 
 
+AES_CTR = 0x1086
+"""CKM_AES_CTR (pkcs11t.h): KMIP CTR, CK_AES_CTR_PARAMS's counter block as the IV."""
 _SIGN = CKF.SIGN | CKF.VERIFY
 _CIPHER = CKF.ENCRYPT | CKF.DECRYPT
 _EC = CKF.EC_F_P | CKF.EC_NAMEDCURVE | CKF.EC_UNCOMPRESS
@@ -57,6 +59,7 @@ MECHANISMS: dict[int, NativeMechanism] = {
     CKM.AES_GCM: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.GCM),
     MoreCKM.AES_ECB: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.ECB),
     MoreCKM.AES_CBC: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.CBC),
+    AES_CTR: NativeMechanism(CKK.AES, 16, 32, _CIPHER, mode=BlockCipherMode.CTR),
     CKM.AES_CBC_PAD: NativeMechanism(
         CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.CBC, padding=PaddingMethod.PKCS5
     ),
@@ -142,6 +145,16 @@ class CipherCall:
     iv: bytes | None
     aad: bytes | None = None
     tag_bytes: int = 0
+    counter_bits: int = 0  # CTR: the low bits of the counter block that count
+
+    def counter_room(self) -> int | None:
+        """CTR: the bytes this counter block covers before its counter bits would wrap.
+        The server counts over all 128 bits, Cryptoki over ulCounterBits: the two agree
+        until the low ones wrap, so no more is enciphered (None: no limit)."""
+        if not self.counter_bits or self.iv is None:
+            return None
+        span = 1 << self.counter_bits
+        return (span - int.from_bytes(self.iv, "big") % span) * AES_BLOCK
 
     @property
     def whole_blocks(self) -> bool:
@@ -177,6 +190,13 @@ def cipher_call(mechanism: Mechanism, found: NativeMechanism) -> CipherCall:
             raise _bad("AES-GCM needs an IV and a tag of 96-128 bits")
         parameters.tag_length = tag_bits // 8
         return CipherCall(parameters, iv, aad if isinstance(aad, bytes) and aad else None, tag_bits // 8)
+    if found.mode is BlockCipherMode.CTR:
+        if not isinstance(parameter, dict):
+            raise _bad("AES-CTR takes CK_AES_CTR_PARAMS")
+        bits, block = parameter.get("ulCounterBits"), parameter.get("cb")
+        if not isinstance(bits, int) or not 0 < bits <= AES_BLOCK * 8 or not isinstance(block, bytes):
+            raise _bad("AES-CTR counts with 1-128 bits of a 16-byte counter block")
+        return CipherCall(parameters, block, counter_bits=bits)
     if found.mode is BlockCipherMode.ECB:
         if parameter is not None:
             raise _bad("AES-ECB takes no parameter")

@@ -129,6 +129,7 @@ from pkcs11_kmip_server.native.mechanisms import (
     HASH_BYTES,
     HMACS,
     MECHANISMS,
+    CipherCall,
     NativeMechanism,
     cipher_call,
     ecdh_peer,
@@ -214,6 +215,7 @@ class Active:
     computed: tuple[bytes, bytes] | None = None  # (input, output)
     parts: bytearray | None = None  # the data of *Update calls so far (not None: multi-part)
     stream: bytes | None = None  # the Correlation Value of a KMIP Encrypt/Decrypt stream
+    streamed: int = 0  # the bytes of the stream so far (AES-CTR's counter room)
 
 
 @dataclass
@@ -963,8 +965,9 @@ class NativeToken:
         """One part of a KMIP Encrypt/Decrypt stream; an encryption's tag follows its last part."""
         encrypt = active.use == "encrypt"
         kind = EncryptRequest if encrypt else DecryptRequest
+        call = cipher_call(active.mechanism, active.found)
+        _within_counter(call, active.streamed, data, encrypt)
         if active.stream is None:
-            call = cipher_call(active.mechanism, active.found)
             payload = kind(
                 unique_identifier=active.uid,
                 cryptographic_parameters=call.parameters,
@@ -984,6 +987,7 @@ class NativeToken:
         assert isinstance(answer, EncryptResponse | DecryptResponse)
         if not final:
             active.stream = answer.correlation_value
+            active.streamed += len(data)
         tag = answer.authenticated_encryption_tag if isinstance(answer, EncryptResponse) else None
         return (answer.data or b"") + (tag or b"")
 
@@ -1143,6 +1147,7 @@ class NativeToken:
                 raise CKRError(CKR.DATA_LEN_RANGE, "more than RSA encrypts with this padding")
             if not encrypt and len(data) != modulus:
                 raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "an RSA ciphertext is the modulus's length")
+        _within_counter(call, 0, data, encrypt)
         cut = len(data) - (0 if encrypt else call.tag_bytes)
         payload = (EncryptRequest if encrypt else DecryptRequest)(
             unique_identifier=active.uid,
@@ -1368,6 +1373,16 @@ def _buffered(active: Active) -> bool:
     """Whether a multi-part cipher collects its parts rather than streaming them: an
     authenticated decryption (the tag ends the ciphertext)."""
     return active.use == "decrypt" and active.found.mode is BlockCipherMode.GCM
+
+
+def _within_counter(call: CipherCall, done: int, data: bytes, encrypt: bool) -> None:
+    """AES-CTR: refuse data past the counter's room (CKR_DATA_LEN_RANGE /
+    CKR_ENCRYPTED_DATA_LEN_RANGE), where Cryptoki's counter would wrap and the server's not."""
+    room = call.counter_room()
+    if room is not None and done + len(data) > room:
+        raise CKRError(
+            CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE, "the CTR counter bits would wrap"
+        )
 
 
 def _int(value: Value) -> int:
