@@ -69,7 +69,7 @@ from pkcs11_kmip_server.native import pins
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 from testsupport import certificates
-from testsupport.kmip_builders import as_attributes, name
+from testsupport.kmip_builders import as_attributes, name, symmetric_create
 
 RW = CKF_SERIAL_SESSION | CKF_RW_SESSION
 DATA = b"one key, two protocols"
@@ -406,6 +406,22 @@ def read(app: App, session: int, handle: int, *types: int) -> list[bytes | None]
     return [entry.value if isinstance(entry, Attribute) else None for entry in template]
 
 
+def decrypt_in_parts(
+    app: App, session: int, mechanism: Mechanism, key: int, sealed: bytes, cuts: tuple[int, ...]
+) -> bytes:
+    """C_DecryptInit, C_DecryptUpdate of `sealed` cut at `cuts`, C_DecryptFinal: all the output."""
+    app.ok("C_DecryptInit", hSession=session, pMechanism=mechanism, hKey=key)
+    opened = b""
+    for start, end in zip((0, *cuts), (*cuts, len(sealed)), strict=True):
+        room = OutRequest(True, 256)
+        opened += output(
+            app.ok("C_DecryptUpdate", hSession=session, pEncryptedPart=sealed[start:end], pPart=room), "pPart"
+        )
+    return opened + output(
+        app.ok("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 32)), "pLastPart"
+    )
+
+
 def test_digests_are_kmip_hash(make_app: Callable[[str], App], alice_pin: str) -> None:
     app, session = logged_in(make_app, alice_pin)
     sha256 = Mechanism(CKM.SHA256)
@@ -485,13 +501,7 @@ def test_multi_part_ciphers_stream_through_kmip(make_app: Callable[[str], App], 
     encryptor = Cipher(algorithms.AES(value), modes.CBC(iv)).encryptor()
     assert sealed == encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
 
-    app.ok("C_DecryptInit", hSession=session, pMechanism=cbc, hKey=key)
-    opened = b""
-    for part in (sealed[:7], sealed[7:64], sealed[64:]):
-        got = app.ok("C_DecryptUpdate", hSession=session, pEncryptedPart=part, pPart=OutRequest(True, 256))
-        opened += output(got, "pPart")
-    opened += output(app.ok("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 32)), "pLastPart")
-    assert opened == data
+    assert decrypt_in_parts(app, session, cbc, key, sealed, (7, 64)) == data
 
     # GCM: encryption streams, its tag after the last part; decryption waits for the tag.
     gcm = Mechanism(
@@ -1044,20 +1054,8 @@ HMAC_SHA256 = 0x251
 
 def hmac_key(app: App, session: int, label: str, algorithm: CryptographicAlgorithm, mask: int) -> int:
     """An HMAC key made through KMIP Create (extractable, so the test can compute locally)."""
-    created = app.kmip(
-        Operation.CREATE,
-        CreateRequest(
-            object_type=ObjectType.SYMMETRIC_KEY,
-            attributes=as_attributes(
-                (Tag.CRYPTOGRAPHIC_ALGORITHM, algorithm),
-                (Tag.CRYPTOGRAPHIC_LENGTH, 256),
-                (Tag.CRYPTOGRAPHIC_USAGE_MASK, mask),
-                (Tag.NAME, name(label)),
-                (Tag.SENSITIVE, False),
-                (Tag.EXTRACTABLE, True),
-            ),
-        ),
-    )
+    extractable = ((Tag.SENSITIVE, False), (Tag.EXTRACTABLE, True))
+    created = app.kmip(Operation.CREATE, symmetric_create(algorithm, mask, label, *extractable))
     app.kmip(Operation.ACTIVATE, ActivateRequest(unique_identifier=created.unique_identifier))  # type: ignore[attr-defined]
     app.ok("C_FindObjectsInit", hSession=session, pTemplate=(Attribute.of(CKA.LABEL, label.encode()),))
     found = app.ok("C_FindObjects", hSession=session, phObject=OutRequest(True, 2))["phObject"]
@@ -1262,13 +1260,7 @@ def test_aes_ctr_is_kmip_ctr(make_app: Callable[[str], App], alice_pin: str) -> 
     sealed = app.ok("C_Encrypt", hSession=session, pData=data, pEncryptedData=OutRequest(True, 70))
     assert output(sealed, "pEncryptedData") == expected
     # Multi-part: a KMIP Encrypt stream, each part's output at once (no padding, no blocks kept).
-    app.ok("C_DecryptInit", hSession=session, pMechanism=ctr, hKey=key)
-    opened = b""
-    for part in (expected[:5], expected[5:40], expected[40:]):
-        got = app.ok("C_DecryptUpdate", hSession=session, pEncryptedPart=part, pPart=OutRequest(True, 70))
-        opened += output(got, "pPart")
-    opened += output(app.ok("C_DecryptFinal", hSession=session, pLastPart=OutRequest(True, 70)), "pLastPart")
-    assert opened == data
+    assert decrypt_in_parts(app, session, ctr, key, expected, (5, 40)) == data
     # 64 counter bits: two blocks fit, a third would wrap them (the server counts on in all 128).
     short = Mechanism(0x1086, {"ulCounterBits": 64, "cb": block})
     app.ok("C_EncryptInit", hSession=session, pMechanism=short, hKey=key)

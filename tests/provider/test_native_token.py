@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
-    CreateRequest,
     DecryptRequest,
     EncryptRequest,
     GetAttributesRequest,
@@ -42,7 +41,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from testsupport import certificates, tools
 from testsupport.admin import admin as admin_cli
-from testsupport.kmip_builders import as_attributes, name
+from testsupport.kmip_builders import as_attributes, name, symmetric_create
 from testsupport.server import RunningServer
 from testsupport.softhsm import write_client_config
 
@@ -127,19 +126,15 @@ def attributes_of(kmip: KmipClient, uid: str) -> dict[int, object]:
     return {entry.tag: entry.value for entry in answer}
 
 
-def kmip_aes_key(kmip: KmipClient, label: str, *extra: tuple[int, object]) -> str:
-    uid = kmip.call(
-        CreateRequest(
-            object_type=ObjectType.SYMMETRIC_KEY,
-            attributes=as_attributes(
-                (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES),
-                (Tag.CRYPTOGRAPHIC_LENGTH, 256),
-                (Tag.CRYPTOGRAPHIC_USAGE_MASK, U.ENCRYPT | U.DECRYPT),
-                (Tag.NAME, name(label)),
-                *extra,
-            ),
-        )
-    ).unique_identifier
+def kmip_aes_key(
+    kmip: KmipClient,
+    label: str,
+    *extra: tuple[int, object],
+    algorithm: CryptographicAlgorithm = CryptographicAlgorithm.AES,
+    mask: int = U.ENCRYPT | U.DECRYPT,
+) -> str:
+    """A 256-bit symmetric key made by KMIP Create (AES unless `algorithm` says, e.g. HMAC-SHA256)."""
+    uid = kmip.call(symmetric_create(algorithm, mask, label, *extra)).unique_identifier
     assert isinstance(uid, str)
     return uid
 
@@ -454,18 +449,8 @@ def test_pkcs11_tool_hmac_is_kmip_mac(admin: Client, tmp_path: Path) -> None:
     """SHA256-HMAC through pkcs11-tool with a key made by KMIP: the MAC Python computes with
     the key's bytes (read through KMIP Get), verified by the token; a changed MAC is refused."""
     with admin.kmip() as kmip:
-        uid = kmip.call(
-            CreateRequest(
-                object_type=ObjectType.SYMMETRIC_KEY,
-                attributes=as_attributes(
-                    (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.HMAC_SHA256),
-                    (Tag.CRYPTOGRAPHIC_LENGTH, 256),
-                    (Tag.CRYPTOGRAPHIC_USAGE_MASK, U.MAC_GENERATE | U.MAC_VERIFY),
-                    (Tag.NAME, name("kmip-hmac")),
-                ),
-            )
-        ).unique_identifier
-        assert isinstance(uid, str)
+        macs = U.MAC_GENERATE | U.MAC_VERIFY
+        uid = kmip_aes_key(kmip, "kmip-hmac", algorithm=CryptographicAlgorithm.HMAC_SHA256, mask=macs)
         kmip.call(ActivateRequest(unique_identifier=uid))
         key = kmip.call(GetRequest(unique_identifier=uid)).object
     value = key.key_block.key_value.key_material  # type: ignore[union-attr]

@@ -93,6 +93,23 @@ def aes_create(version: Version, length: int = 256, *extra: AttributeSpec) -> Cr
     )
 
 
+def symmetric_create(
+    algorithm: CryptographicAlgorithm, mask: int, label: str, *extra: AttributeSpec
+) -> CreateRequest:
+    """Create a 256-bit symmetric key of `algorithm` (AES, HMAC-SHA*) for `mask`, named `label`
+    (KMIP 2.x Attributes), with `extra` attributes."""
+    return CreateRequest(
+        object_type=ObjectType.SYMMETRIC_KEY,
+        attributes=as_attributes(
+            (Tag.CRYPTOGRAPHIC_ALGORITHM, algorithm),
+            (Tag.CRYPTOGRAPHIC_LENGTH, 256),
+            (Tag.CRYPTOGRAPHIC_USAGE_MASK, mask),
+            (Tag.NAME, name(label)),
+            *extra,
+        ),
+    )
+
+
 def aes_register(version: Version, material: bytes, *extra: AttributeSpec) -> RegisterRequest:
     """Register a raw AES key the client made itself, with `extra` attributes."""
     key = SymmetricKey(
