@@ -4,7 +4,6 @@ the native token shows of them is read from there, as KMIP Get reads it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,10 +12,11 @@ import pytest
 from pkcs11_kmip.kmip.messages.payloads import GetRequest, LocateRequest
 from pkcs11_kmip.kmip.spec import Tag
 from testsupport import tools
+from testsupport.hosts import NativeTool
 from testsupport.hsm_store import init_hsm_data_dir
 from testsupport.kmip_builders import as_attributes, name
 from testsupport.server import RunningServer
-from testsupport.softhsm import init_token, write_client_config
+from testsupport.softhsm import init_token
 
 
 @pytest.fixture(scope="module")
@@ -32,28 +32,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="module")
-def admin(server: RunningServer, module_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Tool:
-    return Tool(server, module_path, tmp_path_factory.mktemp("admin"))
-
-
-class Tool:
-    """pkcs11-tool through our library as the server's admin client, logged in."""
-
-    def __init__(self, server: RunningServer, module: Path, tmp: Path) -> None:
-        config = write_client_config(tmp / "admin.toml", server)
-        kept = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
-        self.env = {**kept, "PKCS11_KMIP_CONFIG": str(config)}
-        self.module = module
-        self.pin = (server.data_dir / "clients" / "admin" / "pin").read_text().strip()
-
-    def __call__(self, *args: str, ok: bool = True) -> str:
-        done = tools.pkcs11_tool(self.module, self.env, "--login", "--pin", self.pin, *args)
-        assert (done.returncode == 0) is ok, done.stdout + done.stderr
-        return done.stdout + done.stderr
+def admin(server: RunningServer, module_path: Path, tmp_path_factory: pytest.TempPathFactory) -> NativeTool:
+    return NativeTool(server, module_path, tmp_path_factory.mktemp("admin"))
 
 
 def test_an_extractable_key_in_the_token_shows_its_value_and_a_sensitive_one_does_not(
-    server: RunningServer, admin: Tool, tmp_path: Path
+    server: RunningServer, admin: NativeTool, tmp_path: Path
 ) -> None:
     tool = admin
     tool("--keygen", "--key-type", "AES:32", "--label", "open", "--id", "a1", "--extractable")
@@ -71,7 +55,7 @@ def test_an_extractable_key_in_the_token_shows_its_value_and_a_sensitive_one_doe
     assert "CKR_ATTRIBUTE_SENSITIVE" in refused
 
 
-def test_an_ec_key_made_in_the_token_signs_and_openssl_verifies(admin: Tool, tmp_path: Path) -> None:
+def test_an_ec_key_made_in_the_token_signs_and_openssl_verifies(admin: NativeTool, tmp_path: Path) -> None:
     admin("--keypairgen", "--key-type", "EC:prime256v1", "--label", "signer", "--id", "e1")
     data = tmp_path / "data"
     data.write_bytes(b"signed inside the HSM key store's token")

@@ -16,10 +16,9 @@ from kmip.core import enums
 from kmip.core.factories.attributes import AttributeFactory
 from kmip.pie.client import ProxyKmipClient
 
-from testsupport import tools
+from testsupport.hosts import NativeTool
 from testsupport.pykmip import open_pykmip
 from testsupport.server import RunningServer
-from testsupport.softhsm import write_client_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning")
 
@@ -32,20 +31,8 @@ CBC_PAD = {
 VERSIONS = [(1, 2), (2, 0)]  # PyKMIP speaks Encrypt from 1.2
 
 
-class Tool:
-    """pkcs11-tool through our library as the server's admin client, logged in."""
-
-    def __init__(self, server: RunningServer, module: Path, tmp: Path) -> None:
-        config = write_client_config(tmp / "admin.toml", server)
-        env = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
-        self.env = {**env, "PKCS11_KMIP_CONFIG": str(config)}
-        self.module = module
-        self.pin = (server.data_dir / "clients" / "admin" / "pin").read_text().strip()
-
-    def __call__(self, *args: str, ok: bool = True) -> str:
-        done = tools.pkcs11_tool(self.module, self.env, "--login", "--pin", self.pin, *args)
-        assert (done.returncode == 0) is ok, done.stdout + done.stderr
-        return done.stdout + done.stderr
+class Tool(NativeTool):
+    """pkcs11-tool, logged in, that also finds a key's CKA_ID by its label."""
 
     def id_of(self, label: str) -> str:
         """The CKA_ID pkcs11-tool -O shows for the one secret key or private key so labelled."""

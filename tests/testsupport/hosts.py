@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from testsupport import tools
+from testsupport.server import RunningServer
+from testsupport.softhsm import write_client_config
+
 TIMEOUT = 90  # seconds a host may take to exit
 
 HOST = Path(__file__).resolve().parents[1] / "provider" / "session_host.py"
@@ -44,3 +48,20 @@ class SessionHost:
         assert self.process.stdin is not None
         self.process.stdin.close()
         self.process.wait(timeout=TIMEOUT)
+
+
+class NativeTool:
+    """pkcs11-tool through our library as the admin client of a native-token server, logged in
+    with the PIN `init` wrote."""
+
+    def __init__(self, server: RunningServer, module: Path, tmp: Path) -> None:
+        config = write_client_config(tmp / "admin.toml", server)
+        kept = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
+        self.env = {**kept, "PKCS11_KMIP_CONFIG": str(config)}
+        self.module = module
+        self.pin = (server.data_dir / "clients" / "admin" / "pin").read_text().strip()
+
+    def __call__(self, *args: str, ok: bool = True) -> str:
+        done = tools.pkcs11_tool(self.module, self.env, "--login", "--pin", self.pin, *args)
+        assert (done.returncode == 0) is ok, done.stdout + done.stderr
+        return done.stdout + done.stderr
