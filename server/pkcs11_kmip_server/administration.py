@@ -7,7 +7,7 @@ store transaction and written to the audit log (who, what, when) only once that 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from pkcs11_kmip_server.store.access import (
     MemberKind,
     Principal,
 )
-from pkcs11_kmip_server.store.policy import ConstraintRule, DefaultSet
+from pkcs11_kmip_server.store.policy import Changes, ConstraintRule, DefaultSet, E
 
 T = TypeVar("T")
 
@@ -57,6 +57,16 @@ def record(context: RequestContext, action: str, **details: Any) -> None:
     audit = context.audit
     if audit is not None:
         context.after_commit.append(lambda: audit.admin(context.principal, action, **details))
+
+
+def record_replaced(
+    context: RequestContext, what: str, changes: Changes[E], row: Callable[[E, bool], dict[str, Any]]
+) -> None:
+    """Audit a Set Defaults / Set Constraints: each entry removed, and each added or changed."""
+    for name in changes.removed:
+        record(context, f"{what} removed", **{what: name})
+    for entry in changes.added:
+        record(context, f"{what} added", **{what: row(entry, False)})
 
 
 def password_users(context: RequestContext) -> set[str]:

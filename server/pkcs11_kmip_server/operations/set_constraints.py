@@ -10,7 +10,7 @@ from __future__ import annotations
 from pkcs11_kmip.kmip.messages.payloads import SetConstraintsRequest, SetConstraintsResponse
 from pkcs11_kmip.kmip.spec.enums import Operation
 from pkcs11_kmip_server import policy
-from pkcs11_kmip_server.administration import constraint_row, record
+from pkcs11_kmip_server.administration import constraint_row, record_replaced
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.operations import handles
 
@@ -20,9 +20,5 @@ def set_constraints(context: RequestContext, request: SetConstraintsRequest) -> 
     policy.require_admin(context)
     wanted = policy.rules_from(request.constraints)
     changes = context.session.policy().replace_constraints(wanted, context.principal)
-    for name in changes.removed:
-        record(context, "constraint removed", constraint=name)
-    for rule in wanted:
-        if rule.name in changes.added:
-            record(context, "constraint added", constraint=constraint_row(rule, created=False))
+    record_replaced(context, "constraint", changes, constraint_row)
     return SetConstraintsResponse()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pkcs11_kmip.kmip.messages.payloads import SetDefaultsRequest, SetDefaultsResponse
 from pkcs11_kmip.kmip.spec.enums import Operation
 from pkcs11_kmip_server import policy
-from pkcs11_kmip_server.administration import default_row, record
+from pkcs11_kmip_server.administration import default_row, record_replaced
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.operations import handles
 
@@ -21,9 +21,5 @@ def set_defaults(context: RequestContext, request: SetDefaultsRequest) -> SetDef
     policy.require_admin(context)
     wanted = policy.sets_from(request.defaults_information)
     changes = context.session.policy().replace_default_sets(wanted, context.principal)
-    for name in changes.removed:
-        record(context, "defaults removed", defaults=name)
-    for entry in wanted:
-        if entry.name in changes.added:
-            record(context, "defaults added", defaults=default_row(entry, created=False))
+    record_replaced(context, "defaults", changes, default_row)
     return SetDefaultsResponse()

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip_server.store.access import IS_ADMIN
@@ -189,14 +189,14 @@ class PolicyTables:
         rows = self.execute(ENCLOSING_GROUPS, {"groups": json.dumps(groups)})
         return [row[0] for row in rows]
 
-    def replace_constraints(self, wanted: list[ConstraintRule], created_by: str) -> Changes:
+    def replace_constraints(self, wanted: list[ConstraintRule], created_by: str) -> Changes[ConstraintRule]:
         """Make the rules exactly `wanted` (Set Constraints): a rule already there with the
         same name, text and scope stays as it is (its creation time and author too), so a
         client that reads the rules, adds one and sends them all back changes only that one."""
         present = {rule.name: rule for rule in self.constraints()}
         return self._replace("constraint", present, wanted, _same_rule, self.add_constraint, created_by)
 
-    def replace_default_sets(self, wanted: list[DefaultSet], created_by: str) -> Changes:
+    def replace_default_sets(self, wanted: list[DefaultSet], created_by: str) -> Changes[DefaultSet]:
         """Make the server-wide and object-group sets exactly `wanted` (Set Defaults; the
         name-prefix sets KMIP cannot express stay), keeping the sets that do not change."""
         present = {entry.name: entry for entry in self.default_sets() if entry.selector != "prefix"}
@@ -210,7 +210,7 @@ class PolicyTables:
         same: Callable[[E, E], bool],
         add: Callable[[E, str], None],
         created_by: str,
-    ) -> Changes:
+    ) -> Changes[E]:
         """Remove the entries of `present` that `wanted` does not hold unchanged; add the rest."""
         keep = {entry.name for entry in wanted if entry.name in present and same(present[entry.name], entry)}
         removed = [name for name in present if name not in keep]
@@ -219,14 +219,14 @@ class PolicyTables:
         added = [entry for entry in wanted if entry.name not in keep]
         for entry in added:
             add(entry, created_by)
-        return Changes([entry.name for entry in added], removed)
+        return Changes(added, removed)
 
 
 @dataclass
-class Changes:
-    """What a replacement did: the names added (or changed) and removed."""
+class Changes(Generic[E]):
+    """What a replacement did: the entries added (or changed), the names removed."""
 
-    added: list[str]
+    added: list[E]
     removed: list[str]
 
 
