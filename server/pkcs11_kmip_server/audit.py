@@ -12,7 +12,7 @@ threads and an admin command running beside it never interleave within a line.
 
 Rotation (`[log] audit_max_bytes`): the writer that takes the file past the size renames
 it to audit-<UTC time>.log under an flock beside it and starts a new one; every writer
-(other server processes, the admin CLI) sees at its next line that the path names
+(other server processes, the admin CLI) notices within a second that the path names
 another file and reopens it, so no line is lost: one written meanwhile lands at the end
 of the renamed file. `audit_keep` rotated files are kept (0: all). An outside tool such
 as logrotate may rename the file the same way.
@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,9 @@ from pkcs11_kmip_server.access import display_name
 from pkcs11_kmip_server.outcome import Outcome
 
 AUDIT_FILE = "audit.log"
+# How often a writer checks that the path still names its file (rotated by another writer
+# or logrotate): lines written in between land at the end of the renamed file, none lost.
+FOLLOW_EVERY = 1.0  # seconds
 MAX_IDS = 50  # per item: a Locate may answer thousands; the line says how many in all
 
 log = logging.getLogger("pkcs11_kmip_server.audit")
@@ -78,6 +82,7 @@ class AuditLog:
         self.keep = keep
         self._lock = threading.Lock()
         self._descriptor, self._inode = self._open()
+        self._followed = time.monotonic()
 
     def _open(self) -> tuple[int, int]:
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -91,7 +96,10 @@ class AuditLog:
         line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
         try:
             with self._lock:
-                self._follow()
+                now = time.monotonic()
+                if now - self._followed >= FOLLOW_EVERY:
+                    self._followed = now
+                    self._follow()
                 os.write(self._descriptor, line)
                 if self.max_bytes and os.fstat(self._descriptor).st_size >= self.max_bytes:
                     self._rotate()
