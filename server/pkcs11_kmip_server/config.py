@@ -70,6 +70,8 @@ class ServerConfig:
     log_level: str = "info"
     audit_max_bytes: int = 0  # rotate DIR/audit.log past this size (0: never)
     audit_keep: int = 0  # rotated audit files kept (0: all)
+    # [auth]: the longest a Login or Delegated Login ticket may last, in seconds (0: no limit).
+    max_ticket_lease: int = 86400
     pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)  # [pkcs11]: the HSM passthrough
 
     def path(self, relative: Path) -> Path:
@@ -88,6 +90,7 @@ class ServerConfig:
         tls = document.get("tls", {})
         store = document.get("store", {})
         log = document.get("log", {})
+        auth = document.get("auth", {})
         host, _, port = str(server.get("listen", f"127.0.0.1:{DEFAULT_PORT}")).rpartition(":")
         config = cls(
             data_dir=data_dir,
@@ -111,6 +114,7 @@ class ServerConfig:
             log_level=str(log.get("level", "info")),
             audit_max_bytes=int(log.get("audit_max_bytes", 0)),
             audit_keep=int(log.get("audit_keep", 0)),
+            max_ticket_lease=int(auth.get("max_ticket_lease", cls.max_ticket_lease)),
             pkcs11=Pkcs11Settings.from_table(document.get("pkcs11", {}), data_dir),
         )
         config.limits  # noqa: B018 - validates the limits now, not at the first request
@@ -118,6 +122,8 @@ class ServerConfig:
             raise ValueError(f"{path}: [store] synchronous must be NORMAL or FULL")
         if config.audit_max_bytes < 0 or config.audit_keep < 0:
             raise ValueError(f"{path}: [log] audit_max_bytes and audit_keep must be 0 or more")
+        if config.max_ticket_lease < 0:
+            raise ValueError(f"{path}: [auth] max_ticket_lease must be 0 or more")
         return config
 
     def render(self) -> str:
@@ -158,10 +164,32 @@ master_key_in_hsm = {master_in_hsm}     # true: master.key is kept wrapped by a 
 # pin_file = "hsm.pin"           # the token's user PIN on its first line; mode 0600
 # environment = {{ SOFTHSM2_CONF = "/etc/softhsm/softhsm2.conf" }}
 
+# The PKCS#11 operation (docs/pkcs11-forwarding.md). Without [pkcs11], clients see the
+# native token over this store. One module passed through whole (all its slots):
+# [pkcs11]
+# module = "/usr/lib/softhsm/libsofthsm2.so"
+# environment = {{ SOFTHSM2_CONF = "/etc/softhsm/softhsm2.conf" }}
+# clients = ["app1"]             # who may use PKCS#11 (default: every client)
+# Or slot by slot, each with the ID clients see it under (default: its place, from 0):
+# [[pkcs11.slot]]
+# kind = "native"                # the KMIP store as a token; PINs from DIR/pins.toml
+# clients = ["app1"]
+# [[pkcs11.slot]]
+# kind = "hsm"
+# module = "/usr/lib/softhsm/libsofthsm2.so"
+# token_label = "payments"       # or token_serial = "..."
+# environment = {{ SOFTHSM2_CONF = "/etc/softhsm/softhsm2.conf" }}
+# clients = ["app2", "app3"]     # others do not see the slot (one client: one module's slots)
+# pin = "server"                 # "client": the application's C_Login PIN goes to the token;
+# pin_file = "payments.pin"      # "server": its native PIN is checked, the token gets this one
+
 [log]
 level = "{self.log_level}"
 audit_max_bytes = {self.audit_max_bytes}        # past this size audit.log becomes audit-<time>.log; 0: never
 audit_keep = {self.audit_keep}             # rotated audit files kept, oldest removed first; 0: all
+
+[auth]
+max_ticket_lease = {self.max_ticket_lease}   # seconds a (Delegated) Login ticket may last at most; 0: none
 '''
 
 

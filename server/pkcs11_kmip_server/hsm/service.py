@@ -18,9 +18,10 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from pkcs11_kmip import __version__
@@ -29,9 +30,11 @@ from pkcs11_kmip.cryptoki.calls import BY_ID, BY_NAME
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.module import Info, default_info
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
+from pkcs11_kmip_server.hsm.slots import Slot, SlotRouter, find_tokens
 from pkcs11_kmip_server.hsm.worker import CodecFailure, WorkerGone, WorkerProcess
 from pkcs11_kmip_server.native import ending
 from pkcs11_kmip_server.native.pins import Pins
+from pkcs11_kmip_server.native.token import SLOT_ID as NATIVE_SLOT_ID
 from pkcs11_kmip_server.native.token import NativeToken
 
 if TYPE_CHECKING:
@@ -110,26 +113,26 @@ class WorkerBackend:
 
 
 class WorkerPool:
-    """Starts workers, keeping one spare started so that C_Initialize does not wait for
-    an interpreter to start and import (about 0.3 s)."""
+    """Starts workers with one environment, keeping one spare started so that
+    C_Initialize does not wait for an interpreter to start and import (about 0.3 s)."""
 
-    def __init__(self, settings: Pkcs11Settings) -> None:
-        self.settings = settings
+    def __init__(self, environment: Mapping[str, str]) -> None:
+        self.environment = dict(environment)
         self._lock = threading.Lock()
-        self._spare: WorkerProcess | None = WorkerProcess(settings.environment)
+        self._spare: WorkerProcess | None = WorkerProcess(self.environment)
 
     def take(self) -> WorkerProcess:
         with self._lock:
             worker, self._spare = self._spare, None
         if worker is not None and worker.process.poll() is None:
             return worker
-        return WorkerProcess(self.settings.environment)
+        return WorkerProcess(self.environment)
 
     def replenish(self) -> None:
         """Start the next spare (after a C_Initialize, so the two do not share the CPU)."""
         with self._lock:
             if self._spare is None:
-                self._spare = WorkerProcess(self.settings.environment)
+                self._spare = WorkerProcess(self.environment)
 
     def close(self) -> None:
         with self._lock:
@@ -162,8 +165,7 @@ class Pkcs11Service:
         self.clock = clock
         self._contexts: dict[bytes, Context] = {}
         self._lock = threading.Lock()
-        native = self.settings.native
-        self._pool = WorkerPool(self.settings) if self.settings.module is not None and not native else None
+        self._pools = self._worker_pools()
         self._pins = Pins(self.settings.pins) if self.settings.pins is not None else None
         self._sweeper: threading.Thread | None = None
         self._closed = threading.Event()
@@ -171,6 +173,19 @@ class Pkcs11Service:
         # (a finalization waits for a call in progress, then for the module).
         self._closer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pkcs11-closer")
         self.store: Store | None = None  # the engine's: native tokens destroy session objects in it
+
+    def _worker_pools(self) -> dict[object, WorkerPool]:
+        """One pool per group of slots sharing a module and environment (a context uses
+        one worker for its group's slots); the single-slot form: the one module's."""
+        if not self.settings.slots:
+            if self.settings.module is None or self.settings.native:
+                return {}
+            return {None: WorkerPool(self.settings.environment)}
+        pools: dict[object, WorkerPool] = {}
+        for slot in self.settings.slots:
+            if slot.kind == "hsm" and slot.group not in pools:
+                pools[slot.group] = WorkerPool(slot.environment)
+        return pools
 
     def allowed(self, principal: str) -> bool:
         return self.settings.clients is None or principal in self.settings.clients
@@ -209,7 +224,7 @@ class Pkcs11Service:
                 rv, output = context.backend.call(function_id, data, request)
             finally:
                 context.last_used = self.clock()
-        if isinstance(context.backend, WorkerBackend) and context.backend.gone:
+        if isinstance(context.backend, WorkerBackend | SlotRouter) and context.backend.gone:
             self._drop(correlation_value)
         return Reply(rv, output)
 
@@ -256,27 +271,59 @@ class Pkcs11Service:
             log.warning("PKCS#11 context refused to %s: context limit reached", principal)
             return Reply(CKR.DEVICE_MEMORY)
         backend: Backend
-        if self.settings.native:
+        if self.settings.slots:
+            made = self._slot_backend(principal)
+            if isinstance(made, int):
+                return Reply(made)
+            backend = made
+        elif self.settings.native:
             backend = NativeToken(principal, self._pins, self.store)
-        elif self._pool is None:
+        elif not self._pools:
             backend = EmptyBackend(self.info)
         else:
-            worker = self._pool.take()
-            try:
-                rv = worker.load(str(self.settings.module))
-            except (WorkerGone, CodecFailure) as error:
-                log.error("cannot start a PKCS#11 module worker: %s", error)
-                rv = CKR.DEVICE_ERROR
-            self._pool.replenish()
-            if rv != CKR.OK:
-                worker.close()
-                return Reply(rv)
-            backend = WorkerBackend(worker)
+            loaded = self._start_worker(self._pools[None], self.settings.module)
+            if isinstance(loaded, int):
+                return Reply(loaded)
+            backend = loaded
         value = secrets.token_bytes(CORRELATION_VALUE_BYTES)
         with self._lock:
             self._contexts[value] = Context(principal, backend, self.clock(), connection)
         self._start_sweeper()
         return Reply(CKR.OK, correlation_value=value)
+
+    def _start_worker(self, pool: WorkerPool, module: Path | None) -> WorkerBackend | int:
+        """A worker with the module loaded and initialized, or the CK_RV of the failure."""
+        worker = pool.take()
+        try:
+            rv = worker.load(str(module))
+        except (WorkerGone, CodecFailure) as error:
+            log.error("cannot start a PKCS#11 module worker: %s", error)
+            rv = CKR.DEVICE_ERROR
+        pool.replenish()
+        if rv != CKR.OK:
+            worker.close()
+            return rv
+        return WorkerBackend(worker)
+
+    def _slot_backend(self, principal: str) -> Backend | int:
+        """The slot form: a router over the slots this client sees (settings.py lets
+        them be of one module only, or the native token)."""
+        slots = self.settings.slots_of(principal)
+        if not slots:
+            return EmptyBackend(self.info)
+        if slots[0].kind == "native":
+            native = NativeToken(principal, self._pins, self.store)
+            return SlotRouter(principal, native, {slots[0].id: Slot(slots[0], NATIVE_SLOT_ID)}, self._pins)
+        loaded = self._start_worker(self._pools[slots[0].group], slots[0].module)
+        if isinstance(loaded, int):
+            return loaded
+        try:
+            found = find_tokens(loaded, slots)
+        except (wire.WireError, AssertionError) as error:
+            log.error("cannot list the tokens of %s: %s", slots[0].module, error)
+            loaded.finalize()
+            return CKR.DEVICE_ERROR
+        return SlotRouter(principal, loaded, found, self._pins)
 
     def _make_room(self, principal: str) -> bool:
         """Whether a new context fits the limits. At the client's own limit, its least
@@ -414,6 +461,6 @@ class Pkcs11Service:
             self._contexts.clear()
         for context in contexts:
             context.backend.finalize()
-        if self._pool is not None:
-            self._pool.close()
+        for pool in self._pools.values():
+            pool.close()
         ending.wait()
