@@ -203,6 +203,21 @@ def index_values(tag: int, value: Any) -> IndexColumns:
 
 # Our own records: written by us, so no size limit applies; nesting as deep as allowed.
 _STORED = Limits(max_message_size=2**62, max_depth=MAX_SUPPORTED_DEPTH)
+_LOAD = (
+    "SELECT object_type, storage, attributes, material, owner FROM object"
+    " WHERE uid = ? AND (? IS NULL OR owner = ?)"
+)
+
+
+def record_of(uid: str, row: tuple[Any, ...], sealer: Sealer) -> ObjectRecord:
+    """The record of a row as `_LOAD` selects it: attributes decoded, material unsealed."""
+    object_type = ObjectType(row[0])
+    attributes = Attributes.decode_any_version(row[2])
+    material = None
+    if row[3] is not None:
+        plain = sealer.open(row[3], uid)
+        material = OBJECT_CLASSES[object_type].from_item(binary.decode(plain, _STORED))
+    return ObjectRecord(uid, object_type, row[4], attributes, material, Storage(row[1]))
 
 
 class SqliteStore:
@@ -211,6 +226,7 @@ class SqliteStore:
         self.sealer = sealer
         self.synchronous = synchronous
         self._local = threading.local()
+        self._peeking = threading.local()  # `peek`'s connections: one per thread, never waiting
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         # Writers of every server process queue here for SQLite's one write lock, and are
@@ -220,19 +236,35 @@ class SqliteStore:
         with self._connection() as connection:
             connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA + JOBS_SCHEMA + TICKETS_SCHEMA)
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+    def _connection(self, local: threading.local | None = None, timeout: float = 30.0) -> sqlite3.Connection:
+        local = local or self._local
+        connection: sqlite3.Connection | None = getattr(local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+                self.path, isolation_level=None, timeout=timeout, check_same_thread=False
             )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(f"PRAGMA synchronous={self.synchronous}")
             connection.execute("PRAGMA foreign_keys=ON")
-            self._local.connection = connection
+            local.connection = connection
             with self._all_lock:
                 self._all.append(connection)
         return connection
+
+    def peek(self, uid: str) -> tuple[Any, ...] | None:
+        """The object's row as `SqliteSession.load` reads it (`record_of` decodes it), or None.
+
+        One statement outside any session (its own snapshot), on a connection that never
+        waits for a lock: the Get lane (get_lane.py) calls it from the event loop, which
+        must not block. A busy database raises Conflict, and the caller takes the general path.
+        """
+        try:
+            row: tuple[Any, ...] | None = (
+                self._connection(self._peeking, timeout=0).execute(_LOAD, (uid, None, None)).fetchone()
+            )
+        except sqlite3.OperationalError as error:
+            raise Conflict(str(error)) from error
+        return row
 
     @contextmanager
     def session(self, write: bool = True) -> Iterator[SqliteSession]:
@@ -320,20 +352,8 @@ class SqliteSession:
         self._execute(INSERT_ATTRIBUTE, rows, many=True)
 
     def load(self, uid: str, owner: str | None) -> ObjectRecord | None:
-        row = self._execute(
-            "SELECT object_type, storage, attributes, material, owner FROM object"
-            " WHERE uid = ? AND (? IS NULL OR owner = ?)",
-            (uid, owner, owner),
-        ).fetchone()
-        if row is None:
-            return None
-        object_type = ObjectType(row[0])
-        attributes = Attributes.decode_any_version(row[2])
-        material = None
-        if row[3] is not None:
-            plain = self.sealer.open(row[3], uid)
-            material = OBJECT_CLASSES[object_type].from_item(binary.decode(plain, _STORED))
-        return ObjectRecord(uid, object_type, row[4], attributes, material, Storage(row[1]))
+        row = self._execute(_LOAD, (uid, owner, owner)).fetchone()
+        return None if row is None else record_of(uid, row, self.sealer)
 
     def rights(self, principal: str, record: ObjectRecord) -> Rights:
         return rights(self._execute, principal, record.uid, int(record.object_type), Tag.OBJECT_GROUP)
