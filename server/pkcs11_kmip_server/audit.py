@@ -140,8 +140,10 @@ class AuditLog:
         version: tuple[int, int] | None,
         batch: Sequence[RequestBatchItem | Outcome],
         outcomes: Sequence[Outcome],
+        **details: Any,
     ) -> None:
-        """One request message: who, from where; per batch item what, on which objects, with what result."""
+        """One request message: who, from where; per batch item what, on which objects, with what
+        result; `details`: more about who (a delegated ticket's name and holder, delegation.py)."""
         items = []
         for position, outcome in enumerate(outcomes):
             request = batch[position] if position < len(batch) else None
@@ -172,6 +174,7 @@ class AuditLog:
                 "principal": principal,
                 "address": address,
                 "version": f"{version[0]}.{version[1]}" if version else None,
+                **details,
                 "items": items,
             }
         )

@@ -9,7 +9,9 @@ slow on purpose and some clients send the credential with every request.
 
 A KMIP 2.x client may instead present a Ticket Credential that Login issued
 (operations/login.py): the request then acts as whoever logged in, provided it comes
-over a connection with the same certificate identity (store/tickets.py).
+over a connection with the same certificate identity (store/tickets.py). A ticket from
+Delegated Login acts as whoever delegated, over any client's connection, within the
+Rights it carries (delegation.py).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from pathlib import Path
 
 from pkcs11_kmip.kmip.messages.structures import Authentication
 from pkcs11_kmip.kmip.spec.enums import CredentialType, ResultReason
+from pkcs11_kmip_server.delegation import Delegation
 from pkcs11_kmip_server.store import Store
-from pkcs11_kmip_server.store.tickets import Refusal
+from pkcs11_kmip_server.store.tickets import Refusal, ticket_reference
 
 USERS_FILE = "users.toml"
 USERS_COMMENT = "Users who may authenticate with a KMIP Username and Password Credential."
@@ -206,14 +209,17 @@ def presented_ticket(authentication: Authentication | None) -> bytes | None:
     return None
 
 
-def ticket_principal(store: Store, ticket: bytes, peer_principal: str, now: float) -> str:
-    """Spend one use of `ticket` for a request from `peer_principal`'s connection; who the
-    request acts as. Raises TicketError: Usage Limit Exceeded once its Request Count is used
-    up, Invalid Ticket if unknown, logged out, expired or issued to another identity."""
+def use_ticket(store: Store, ticket: bytes, peer_principal: str, now: float) -> tuple[str, Delegation | None]:
+    """Spend one use of `ticket` for a request from `peer_principal`'s connection: who the
+    request acts as, and a Delegated Login ticket's Rights (None for a Login ticket).
+    Raises TicketError: Usage Limit Exceeded once its Request Count is used up, Invalid
+    Ticket if unknown, logged out, expired, or another identity's Login ticket."""
     with store.session() as session:
         spent = session.tickets().spend(ticket, peer_principal, now)
     if spent is Refusal.SPENT:
         raise TicketError(ResultReason.USAGE_LIMIT_EXCEEDED, "the ticket's Request Count is used up")
     if isinstance(spent, Refusal):
         raise TicketError(ResultReason.INVALID_TICKET, "the ticket is not valid")
-    return spent.principal
+    if spent.rights is None:
+        return spent.principal, None
+    return spent.principal, Delegation.from_json(spent.rights, ticket_reference(ticket))

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pkcs11_kmip_server.audit import AuditLog
     from pkcs11_kmip_server.auth import PasswordUsers
     from pkcs11_kmip_server.crypto.services import CryptoServices
+    from pkcs11_kmip_server.delegation import Delegation
     from pkcs11_kmip_server.engine import Peer
     from pkcs11_kmip_server.hsm.service import Pkcs11Service
 
@@ -50,6 +51,10 @@ class RequestContext:
     # DIR/audit.log and DIR/users.toml, for the administration operations.
     audit: AuditLog | None = None
     users: PasswordUsers | None = None
+    # The Rights of the Delegated Login ticket the request presented (None: no such ticket).
+    delegation: Delegation | None = None
+    # [auth] max_ticket_lease: the longest Lease Time Login and Delegated Login grant (0: none).
+    max_ticket_lease: int = 0
     # What to do once the message's transaction has committed (an administrative change's
     # audit line, a password written beside the store): nothing if it is rolled back.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
@@ -84,9 +89,12 @@ class RequestContext:
 
     def load(self, uid: str | UniqueIdentifier | int | None) -> ObjectRecord:
         """The object, if the caller may run this operation on it (access.authorize);
-        Object Not Found whether it is absent or not the caller's to see."""
+        Object Not Found whether it is absent or not the caller's to see. A delegated
+        ticket's Rights come first (Not Authorised outside them, delegation.py)."""
         resolved = self.resolve(uid)
         record = self.session.load(resolved, None)
+        if self.delegation is not None:
+            self.delegation.check_object(self.operation, resolved, record)
         if record is None:
             raise not_found(resolved)
         authorize(self.session, self.principal, self.operation, record)

@@ -44,10 +44,11 @@ from pkcs11_kmip_server.auth import (
     PasswordUsers,
     TicketError,
     presented_ticket,
-    ticket_principal,
+    use_ticket,
 )
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.services import CryptoServices
+from pkcs11_kmip_server.delegation import Delegation
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.fast_lane import FastLane
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
@@ -195,6 +196,7 @@ class Engine:
     crypto: CryptoServices = field(default_factory=CryptoServices)  # provider, open streams
     pkcs11: Pkcs11Service = field(default_factory=Pkcs11Service)  # PKCS#11 client contexts
     audit: AuditLog | None = None  # DIR/audit.log: a line per request message
+    max_ticket_lease: int = 0  # [auth] max_ticket_lease: seconds a Login ticket may last (0: no limit)
 
     def __post_init__(self) -> None:
         self._correlation = itertools.count(1)
@@ -262,10 +264,11 @@ class Engine:
                 peer, version, ResultReason.AUTHENTICATION_NOT_SUCCESSFUL, "no client identity", now
             )
         principal = peer.principal
+        delegation: Delegation | None = None  # a Delegated Login ticket's Rights (delegation.py)
         ticket = presented_ticket(header.authentication)
         try:
             if ticket is not None:  # a KMIP 2.x Login ticket (store/tickets.py)
-                principal = ticket_principal(self.store, ticket, peer.principal, now.timestamp())
+                principal, delegation = use_ticket(self.store, ticket, peer.principal, now.timestamp())
             elif self.users is not None:
                 principal = self.users.principal(header.authentication, peer.principal)
         except TicketError as error:  # each item answers it, naming its operation (TC-LOGIN-2-20)
@@ -277,11 +280,12 @@ class Engine:
             reason = ResultReason.AUTHENTICATION_NOT_SUCCESSFUL
             return self._refused(peer, version, reason, str(error), now)
         if _wants_background(header, batch):
-            outcomes = self._start_in_background(principal, version, now, header, batch, peer)
+            outcomes = self._start_in_background(principal, version, now, header, batch, peer, delegation)
         else:
-            outcomes = self._execute(principal, version, now, header, batch, peer)
+            outcomes = self._execute(principal, version, now, header, batch, peer, delegation)
         if self.audit is not None:
-            self.audit.request(now, principal, peer.address, version, batch, outcomes)
+            extra = delegation.audit_fields(peer.principal) if delegation is not None else {}
+            self.audit.request(now, principal, peer.address, version, batch, outcomes, **extra)
         return self._respond(version, now, header, outcomes)
 
     def _refused(
@@ -327,11 +331,12 @@ class Engine:
         header: RequestHeader,
         batch: list[RequestBatchItem | Outcome],
         peer: Peer | None = None,
+        delegation: Delegation | None = None,
     ) -> list[Outcome]:
         """Queue the batch; each item answered Operation Pending with its correlation value."""
 
         def work() -> list[bytes]:
-            outcomes = self._execute(principal, version, now, header, batch, peer)
+            outcomes = self._execute(principal, version, now, header, batch, peer, delegation)
             # Items after a Stop never ran: Poll says so rather than leaving them pending.
             outcomes += [_not_run(item) for item in batch[len(outcomes) :]]
             # Kept in the store for Poll, from any server process, as the response's items.
@@ -359,6 +364,7 @@ class Engine:
         header: RequestHeader,
         batch: list[RequestBatchItem | Outcome],
         peer: Peer | None = None,
+        delegation: Delegation | None = None,
     ) -> list[Outcome]:
         option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
         write = not all(_operation(item) in READ_ONLY_OPERATIONS for item in batch)
@@ -376,6 +382,8 @@ class Engine:
                         peer=peer,
                         audit=self.audit,
                         users=self.users,
+                        delegation=delegation,
+                        max_ticket_lease=self.max_ticket_lease,
                     )
                     outcomes = self._run_items(context, batch, option)
                     failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
@@ -423,6 +431,8 @@ class Engine:
             outcome.message = f"operation {name} is not supported"
             return outcome
         try:
+            if context.delegation is not None and operation is not None:  # before anything runs
+                context.delegation.check_operation(operation)
             with context.session.savepoint() if isolated else contextlib.nullcontext():
                 result = handler(context, payload)
         except KmipError as error:

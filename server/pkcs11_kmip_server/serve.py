@@ -102,7 +102,14 @@ async def serve_process(
     store = open_store(config)
     users = PasswordUsers(config.data_dir / USERS_FILE)
     audit = AuditLog(config.data_dir / AUDIT_FILE, config.audit_max_bytes, config.audit_keep)
-    engine = Engine(store, config.limits, users, pkcs11=Pkcs11Service(config.pkcs11), audit=audit)
+    engine = Engine(
+        store,
+        config.limits,
+        users,
+        pkcs11=Pkcs11Service(config.pkcs11),
+        audit=audit,
+        max_ticket_lease=config.max_ticket_lease,
+    )
     server = KmipServer(config, engine)
     stopping = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, keywrap, padding, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives import cmac, hashes, keywrap, padding, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -45,7 +46,9 @@ from pkcs11_kmip.kmip.messages import (
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
     CreateRequest,
+    GetAttributesRequest,
     LocateRequest,
+    MACRequest,
     PKCS11Request,
     PKCS11Response,
 )
@@ -84,7 +87,9 @@ def true(type_: int) -> Attribute:
     return Attribute.of(type_, b"\x01")
 
 
-MECHANISM_COUNT = 40  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH
+MECHANISM_COUNT = (
+    49  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES
+)
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
 
@@ -188,7 +193,9 @@ def test_lists_follow_the_length_convention(make_app: Callable[[str], App]) -> N
     assert isinstance(full, OutData) and full.data is not None and CKM.AES_GCM in full.data
     info = app.ok("C_GetMechanismInfo", slotID=SLOT, type=CKM.RSA_PKCS_KEY_PAIR_GEN)["pInfo"]
     assert isinstance(info, dict) and (info["ulMinKeySize"], info["ulMaxKeySize"]) == (2048, 4096)
-    assert app("C_GetMechanismInfo", slotID=SLOT, type=0x1057)[0] == CKR.MECHANISM_INVALID  # EdDSA: not here
+    assert (
+        app("C_GetMechanismInfo", slotID=SLOT, type=0x121)[0] == CKR.MECHANISM_INVALID
+    )  # single DES: not here
     assert app("C_GetSlotInfo", slotID=2)[0] == CKR.SLOT_ID_INVALID
     assert app("C_SeedRandom", hSession=1, pSeed=b"x")[0] == CKR.FUNCTION_NOT_SUPPORTED
 
@@ -641,8 +648,8 @@ def test_objects_are_created_through_kmip_register(make_app: Callable[[str], App
     assert create(*secret, Attribute.of(CKA.VALUE, bytes(20)))[0] == CKR.ATTRIBUTE_VALUE_INVALID
     assert create(*secret)[0] == CKR.TEMPLATE_INCOMPLETE
     assert create(secret[1], Attribute.of(CKA.VALUE, value))[0] == CKR.TEMPLATE_INCOMPLETE
-    des3 = Attribute.of(CKA.KEY_TYPE, ulong(0x15))
-    assert create(secret[0], des3, Attribute.of(CKA.VALUE, bytes(24)))[0] == CKR.TEMPLATE_INCONSISTENT
+    des = Attribute.of(CKA.KEY_TYPE, ulong(0x13))  # single DES: not a key type of the token's
+    assert create(secret[0], des, Attribute.of(CKA.VALUE, bytes(8)))[0] == CKR.TEMPLATE_INCONSISTENT
     mismatch = Attribute.of(CKA.VALUE_LEN, ulong(32))
     assert create(*secret, Attribute.of(CKA.VALUE, value), mismatch)[0] == CKR.TEMPLATE_INCONSISTENT
     off_curve = Attribute.of(CKA.EC_POINT, b"\x04\x41\x04" + bytes(64))
@@ -1288,4 +1295,281 @@ def test_aes_ctr_is_kmip_ctr(make_app: Callable[[str], App], alice_pin: str) -> 
     )
     assert app("C_EncryptInit", hSession=session, pMechanism=ctr, hKey=pair["phPublicKey"])[0] == (
         CKR.KEY_TYPE_INCONSISTENT
+    )
+
+
+# --- generic secrets, CMAC, EdDSA, 3DES ----------------------------------------------------
+
+GENERIC_SECRET_KEY_GEN, CKK_GENERIC_SECRET, CKK_SHA512_HMAC = 0x350, 0x10, 0x2D
+AES_CMAC, AES_CMAC_GENERAL = 0x108A, 0x108B
+EC_EDWARDS_KEY_PAIR_GEN, EDDSA, CKK_EC_EDWARDS = 0x1055, 0x1057, 0x40
+DES3_KEY_GEN, DES3_ECB, DES3_CBC, DES3_CBC_PAD, CKK_DES3 = 0x131, 0x132, 0x133, 0x136, 0x15
+MESSAGE_FLAGS = 0x2 | 0x4 | 0x8 | 0x10  # CKF_MESSAGE_ENCRYPT, _DECRYPT, _SIGN, _VERIFY
+SHOWN = (Attribute.of(CKA.SENSITIVE, b"\x00"), true(CKA.EXTRACTABLE))  # the test reads CKA_VALUE
+
+
+def mechanism_info(app: App, ckm: int) -> tuple[Value, Value, Value]:
+    info = app.ok("C_GetMechanismInfo", slotID=SLOT, type=ckm)["pInfo"]
+    assert isinstance(info, dict)
+    # (Without the 3.0 message flags: the message functions have tests of their own.)
+    return info["ulMinKeySize"], info["ulMaxKeySize"], int(info["flags"]) & ~MESSAGE_FLAGS  # type: ignore[call-overload]
+
+
+def generate(app: App, session: int, ckm: int, *template: Attribute) -> tuple[int, int | None]:
+    return app.made("C_GenerateKey", "phKey", hSession=session, pMechanism=Mechanism(ckm), pTemplate=template)
+
+
+def signed(app: App, session: int, mechanism: Mechanism, key: int, data: bytes = DATA) -> bytes:
+    app.ok("C_SignInit", hSession=session, pMechanism=mechanism, hKey=key)
+    return output(
+        app.ok("C_Sign", hSession=session, pData=data, pSignature=OutRequest(True, 256)), "pSignature"
+    )
+
+
+def verified(app: App, session: int, mechanism: Mechanism, key: int, data: bytes, signature: bytes) -> int:
+    app.ok("C_VerifyInit", hSession=session, pMechanism=mechanism, hKey=key)
+    return app("C_Verify", hSession=session, pData=data, pSignature=signature)[0]
+
+
+def test_generic_secrets_are_kmip_hmac_keys(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, GENERIC_SECRET_KEY_GEN) == (8, 4096, 0x8000)  # bits; CKF_GENERATE
+    length = Attribute.of(CKA.VALUE_LEN, ulong(32))
+    rv, key = generate(
+        app, session, GENERIC_SECRET_KEY_GEN, length, Attribute.of(CKA.LABEL, b"g"), true(CKA.TOKEN), *SHOWN
+    )
+    assert rv == CKR.OK and key is not None
+    assert read(
+        app, session, key, CKA.KEY_TYPE, CKA.VALUE_LEN, CKA.SIGN, CKA.VERIFY, CKA.KEY_GEN_MECHANISM
+    ) == [
+        ulong(CKK_GENERIC_SECRET),
+        ulong(32),
+        b"\x01",
+        b"\x01",
+        ulong(GENERIC_SECRET_KEY_GEN),
+    ]
+    (value,) = read(app, session, key, CKA.VALUE)
+    assert isinstance(value, bytes) and len(value) == 32
+    expected = hmac.new(value, DATA, hashlib.sha256).digest()
+    assert signed(app, session, Mechanism(HMAC_SHA256), key) == expected
+    # KMIP sees an HMAC-SHA256 key with MAC Generate / MAC Verify, and MACs with it the same.
+    located = app.kmip(Operation.LOCATE, LocateRequest(attributes=as_attributes((Tag.NAME, name("g")))))
+    (uid,) = located.unique_identifiers  # type: ignore[attr-defined]
+    attributes = app.kmip(Operation.GET_ATTRIBUTES, GetAttributesRequest(unique_identifier=uid)).attributes  # type: ignore[attr-defined]
+    assert attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) is CryptographicAlgorithm.HMAC_SHA256
+    assert int(attributes.get(Tag.CRYPTOGRAPHIC_USAGE_MASK)) == int(
+        CryptographicUsageMask.MAC_GENERATE | CryptographicUsageMask.MAC_VERIFY
+    )
+    mac = app.kmip(Operation.MAC, MACRequest(unique_identifier=uid, data=DATA))
+    assert mac.mac_data == expected  # type: ignore[attr-defined]
+    # A generic secret is an HMAC-SHA256 key: another hash is another key type.
+    assert (
+        app("C_SignInit", hSession=session, pMechanism=Mechanism(0x271), hKey=key)[0]
+        == CKR.KEY_TYPE_INCONSISTENT
+    )
+    # The template may name an HMAC key type instead; it reads back as that.
+    rv, sha512 = generate(
+        app,
+        session,
+        GENERIC_SECRET_KEY_GEN,
+        Attribute.of(CKA.VALUE_LEN, ulong(64)),
+        Attribute.of(CKA.KEY_TYPE, ulong(CKK_SHA512_HMAC)),
+        *SHOWN,
+    )
+    assert rv == CKR.OK and sha512 is not None
+    assert read(app, session, sha512, CKA.KEY_TYPE) == [ulong(CKK_SHA512_HMAC)]
+    (value,) = read(app, session, sha512, CKA.VALUE)
+    assert isinstance(value, bytes)
+    assert signed(app, session, Mechanism(0x271), sha512) == hmac.new(value, DATA, hashlib.sha512).digest()
+    # A KMIP-created HMAC key keeps its own type.
+    made = hmac_key(
+        app, session, "kmip-mac", CryptographicAlgorithm.HMAC_SHA256, CryptographicUsageMask.MAC_GENERATE
+    )
+    assert read(app, session, made, CKA.KEY_TYPE) == [ulong(0x2B)]
+    # Bad templates.
+    assert generate(app, session, GENERIC_SECRET_KEY_GEN)[0] == CKR.TEMPLATE_INCOMPLETE
+    assert generate(app, session, GENERIC_SECRET_KEY_GEN, Attribute.of(CKA.VALUE_LEN, ulong(513)))[0] == (
+        CKR.KEY_SIZE_RANGE
+    )
+    aes_type = Attribute.of(CKA.KEY_TYPE, ulong(0x1F))
+    assert generate(app, session, GENERIC_SECRET_KEY_GEN, length, aes_type)[0] == CKR.TEMPLATE_INCONSISTENT
+    # Imported: C_CreateObject of a generic secret.
+    secret = secrets.token_bytes(20)
+    rv, imported = app.made(
+        "C_CreateObject",
+        "phObject",
+        hSession=session,
+        pTemplate=(
+            Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY)),
+            Attribute.of(CKA.KEY_TYPE, ulong(CKK_GENERIC_SECRET)),
+            Attribute.of(CKA.VALUE, secret),
+            true(CKA.SIGN),
+        ),
+    )
+    assert rv == CKR.OK and imported is not None
+    assert read(app, session, imported, CKA.KEY_TYPE, CKA.VALUE_LEN) == [ulong(CKK_GENERIC_SECRET), ulong(20)]
+    assert (
+        signed(app, session, Mechanism(HMAC_SHA256), imported)
+        == hmac.new(secret, DATA, hashlib.sha256).digest()
+    )
+
+
+def test_cmac_is_kmip_mac(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, AES_CMAC) == (16, 32, 0x2000 | 0x800)
+    assert mechanism_info(app, AES_CMAC_GENERAL) == (16, 32, 0x2000 | 0x800)
+    key = app.aes_key(session, (*AES_256, true(CKA.SIGN), true(CKA.VERIFY), *SHOWN))
+    (value,) = read(app, session, key, CKA.VALUE)
+    assert isinstance(value, bytes)
+    reference = cmac.CMAC(algorithms.AES(value))
+    reference.update(DATA)
+    expected = reference.finalize()
+    assert signed(app, session, Mechanism(AES_CMAC), key) == expected
+    app.ok("C_SignInit", hSession=session, pMechanism=Mechanism(AES_CMAC), hKey=key)
+    for part in (DATA[:7], DATA[7:]):
+        app.ok("C_SignUpdate", hSession=session, pPart=part)
+    assert (
+        output(app.ok("C_SignFinal", hSession=session, pSignature=OutRequest(True, 16)), "pSignature")
+        == expected
+    )
+    assert verified(app, session, Mechanism(AES_CMAC), key, DATA, expected) == CKR.OK
+    assert verified(app, session, Mechanism(AES_CMAC), key, DATA + b"!", expected) == CKR.SIGNATURE_INVALID
+    assert verified(app, session, Mechanism(AES_CMAC), key, DATA, expected[:8]) == CKR.SIGNATURE_LEN_RANGE
+    general = Mechanism(AES_CMAC_GENERAL, 10)
+    assert signed(app, session, general, key) == expected[:10]
+    assert verified(app, session, general, key, DATA, expected[:10]) == CKR.OK
+    assert verified(app, session, general, key, DATA, expected[:11]) == CKR.SIGNATURE_LEN_RANGE
+    for bad in (Mechanism(AES_CMAC_GENERAL, 4), Mechanism(AES_CMAC_GENERAL, 17), Mechanism(AES_CMAC, b"x")):
+        assert app("C_SignInit", hSession=session, pMechanism=bad, hKey=key)[0] == CKR.MECHANISM_PARAM_INVALID
+    # The AES key of the default usage has no MAC bits; an HMAC key is not an AES key.
+    plain = app.aes_key(session, (Attribute.of(CKA.VALUE_LEN, ulong(16)),))
+    assert app("C_SignInit", hSession=session, pMechanism=Mechanism(AES_CMAC), hKey=plain)[0] == (
+        CKR.KEY_FUNCTION_NOT_PERMITTED
+    )
+    mac_key = hmac_key(
+        app, session, "h", CryptographicAlgorithm.HMAC_SHA256, CryptographicUsageMask.MAC_GENERATE
+    )
+    assert app("C_SignInit", hSession=session, pMechanism=Mechanism(AES_CMAC), hKey=mac_key)[0] == (
+        CKR.KEY_TYPE_INCONSISTENT
+    )
+
+
+EDWARDS_PARAMS = {
+    "printable edwards25519": (b"\x13\x0cedwards25519", ed25519.Ed25519PublicKey, 32),
+    "RFC 8410 Ed448": (bytes.fromhex("06032b6571"), ed448.Ed448PublicKey, 57),
+    "OpenSC 0.23 Ed25519": (bytes.fromhex("06092b06010401da470f01"), ed25519.Ed25519PublicKey, 32),
+}
+
+
+def test_eddsa_is_kmip_sign(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, EC_EDWARDS_KEY_PAIR_GEN) == (255, 448, 0x10000)
+    assert mechanism_info(app, EDDSA) == (255, 448, 0x2000 | 0x800)
+    generation = Mechanism(EC_EDWARDS_KEY_PAIR_GEN)
+    for params, public_type, size in EDWARDS_PARAMS.values():
+        rv, out = app(
+            "C_GenerateKeyPair",
+            hSession=session,
+            pMechanism=generation,
+            pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, params),),
+            pPrivateKeyTemplate=(),
+        )
+        assert rv == CKR.OK and out is not None
+        public, private = out["phPublicKey"], out["phPrivateKey"]
+        assert isinstance(public, int) and isinstance(private, int)
+        kind, shown_params, point, made_by = read(
+            app, session, public, CKA.KEY_TYPE, CKA.EC_PARAMS, CKA.EC_POINT, CKA.KEY_GEN_MECHANISM
+        )
+        assert (kind, made_by) == (ulong(CKK_EC_EDWARDS), ulong(EC_EDWARDS_KEY_PAIR_GEN))
+        assert shown_params == (bytes.fromhex("06032b6570") if size == 32 else bytes.fromhex("06032b6571"))
+        assert isinstance(point, bytes) and point[:2] == bytes([4, size]) and len(point) == 2 + size
+        signature = signed(app, session, Mechanism(EDDSA), private)
+        public_type.from_public_bytes(point[2:]).verify(signature, DATA)  # type: ignore[attr-defined]
+        assert verified(app, session, Mechanism(EDDSA), public, DATA, signature) == CKR.OK
+        assert (
+            verified(app, session, Mechanism(EDDSA), public, DATA + b"!", signature) == CKR.SIGNATURE_INVALID
+        )
+        app.ok("C_SignInit", hSession=session, pMechanism=Mechanism(EDDSA), hKey=private)
+        for part in (DATA[:4], DATA[4:]):
+            app.ok("C_SignUpdate", hSession=session, pPart=part)
+        multi = output(
+            app.ok("C_SignFinal", hSession=session, pSignature=OutRequest(True, 114)), "pSignature"
+        )
+        assert multi == signature  # EdDSA is deterministic
+    ph = Mechanism(EDDSA, {"phFlag": 1, "pContextData": b""})
+    assert app("C_SignInit", hSession=session, pMechanism=ph, hKey=private)[0] == CKR.MECHANISM_PARAM_INVALID
+    p256 = (Attribute.of(CKA.EC_PARAMS, bytes.fromhex("06082a8648ce3d030107")),)
+    assert (
+        app(
+            "C_GenerateKeyPair",
+            hSession=session,
+            pMechanism=generation,
+            pPublicKeyTemplate=p256,
+            pPrivateKeyTemplate=(),
+        )[0]
+        == CKR.CURVE_NOT_SUPPORTED
+    )
+    # An Ed25519 public key imported from its CKA_EC_POINT verifies what the token signed.
+    imported = app.made(
+        "C_CreateObject",
+        "phObject",
+        hSession=session,
+        pTemplate=(
+            Attribute.of(CKA.CLASS, ulong(CKO.PUBLIC_KEY)),
+            Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_EDWARDS)),
+            Attribute.of(CKA.EC_PARAMS, bytes.fromhex("06032b6570")),  # the last pair: Ed25519
+            Attribute.of(CKA.EC_POINT, point),
+        ),
+    )[1]
+    assert imported is not None
+    assert verified(app, session, Mechanism(EDDSA), imported, DATA, signature) == CKR.OK
+
+
+def test_3des_is_kmip_encrypt(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, DES3_KEY_GEN) == (192, 192, 0x8000)
+    for ckm in (DES3_ECB, DES3_CBC, DES3_CBC_PAD):
+        assert mechanism_info(app, ckm) == (192, 192, 0x100 | 0x200)
+    rv, key = generate(app, session, DES3_KEY_GEN, *SHOWN)
+    assert rv == CKR.OK and key is not None
+    assert read(app, session, key, CKA.KEY_TYPE, CKA.VALUE_LEN, CKA.KEY_GEN_MECHANISM) == [
+        ulong(CKK_DES3),
+        ulong(24),
+        ulong(DES3_KEY_GEN),
+    ]
+    (value,) = read(app, session, key, CKA.VALUE)
+    assert isinstance(value, bytes)
+    iv = secrets.token_bytes(8)
+    cases = (
+        (Mechanism(DES3_ECB), modes.ECB(), DATA[:16]),
+        (Mechanism(DES3_CBC, iv), modes.CBC(iv), DATA[:16]),
+        (Mechanism(DES3_CBC_PAD, iv), modes.CBC(iv), DATA),
+    )
+    for mechanism, mode, data in cases:
+        app.ok("C_EncryptInit", hSession=session, pMechanism=mechanism, hKey=key)
+        sealed = output(
+            app.ok("C_Encrypt", hSession=session, pData=data, pEncryptedData=OutRequest(True, 64)),
+            "pEncryptedData",
+        )
+        decryptor = Cipher(TripleDES(value), mode).decryptor()
+        opened = decryptor.update(sealed) + decryptor.finalize()
+        if mechanism.type == DES3_CBC_PAD:
+            unpadder = padding.PKCS7(64).unpadder()
+            opened = unpadder.update(opened) + unpadder.finalize()
+        assert opened == data
+        assert decrypt_in_parts(app, session, mechanism, key, sealed, (5, 13)) == data
+    app.ok("C_EncryptInit", hSession=session, pMechanism=Mechanism(DES3_ECB), hKey=key)
+    assert app("C_Encrypt", hSession=session, pData=DATA[:12], pEncryptedData=OutRequest(True, 64))[0] == (
+        CKR.DATA_LEN_RANGE
+    )
+    for bad in (Mechanism(DES3_CBC, bytes(16)), Mechanism(DES3_ECB, iv)):
+        assert (
+            app("C_EncryptInit", hSession=session, pMechanism=bad, hKey=key)[0] == CKR.MECHANISM_PARAM_INVALID
+        )
+    aes = app.aes_key(session)
+    assert app("C_EncryptInit", hSession=session, pMechanism=Mechanism(DES3_ECB), hKey=aes)[0] == (
+        CKR.KEY_TYPE_INCONSISTENT
+    )
+    assert generate(app, session, DES3_KEY_GEN, Attribute.of(CKA.VALUE_LEN, ulong(16)))[0] == (
+        CKR.TEMPLATE_INCONSISTENT
     )

@@ -21,21 +21,11 @@ from pkcs11_kmip.kmip.messages.payloads import (
     LogoutRequest,
     QueryRequest,
 )
-from pkcs11_kmip.kmip.messages.structures import (
-    Authentication,
-    Credential,
-    CredentialValue,
-    Ticket,
-    UsageLimits,
-)
-from pkcs11_kmip.kmip.spec.enums import (
-    CredentialType,
-    QueryFunction,
-    ResultReason,
-    TicketType,
-)
+from pkcs11_kmip.kmip.messages.structures import UsageLimits
+from pkcs11_kmip.kmip.spec.enums import QueryFunction, ResultReason, TicketType
 from testsupport.kmip_builders import aes_create
 from testsupport.server import RunningServer, start_server
+from testsupport.tickets import ticket, with_ticket
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +40,6 @@ def login(client: KmipClient, lease_time: int | None = None, request_count: int 
     assert ticket.ticket_type is TicketType.LOGIN
     assert len(ticket.ticket_value) == 32
     return bytes(ticket.ticket_value)
-
-
-def with_ticket(value: bytes) -> Authentication:
-    ticket = Ticket(ticket_type=TicketType.LOGIN, ticket_value=value)
-    credential = Credential(
-        credential_type=CredentialType.TICKET, credential_value=CredentialValue(ticket=ticket)
-    )
-    return Authentication(credentials=[credential])
 
 
 def query(client: KmipClient, value: bytes) -> object:
@@ -92,10 +74,10 @@ def test_a_ticket_without_limits_lasts_until_logout(server: RunningServer) -> No
         value = login(client)
         for _ in range(5):
             assert query(client, value)
-        client.call(LogoutRequest(ticket=Ticket(ticket_type=TicketType.LOGIN, ticket_value=value)))
+        client.call(LogoutRequest(ticket=ticket(value)))
         assert refused(client, value) is ResultReason.INVALID_TICKET
         with pytest.raises(KmipResultError) as twice:
-            client.call(LogoutRequest(ticket=Ticket(ticket_type=TicketType.LOGIN, ticket_value=value)))
+            client.call(LogoutRequest(ticket=ticket(value)))
         assert twice.value.reason is ResultReason.INVALID_TICKET
 
 
@@ -112,7 +94,7 @@ def test_another_clients_connection_cannot_use_or_log_out_a_ticket(server: Runni
         value = login(owner, request_count=2)
         assert refused(thief, value) is ResultReason.INVALID_TICKET
         with pytest.raises(KmipResultError) as logout:
-            thief.call(LogoutRequest(ticket=Ticket(ticket_type=TicketType.LOGIN, ticket_value=value)))
+            thief.call(LogoutRequest(ticket=ticket(value)))
         assert logout.value.reason is ResultReason.INVALID_TICKET
         # The foreign attempts spent nothing: the owner still has both requests.
         assert query(owner, value)
@@ -129,7 +111,7 @@ def test_a_made_up_ticket_is_invalid(server: RunningServer) -> None:
 @pytest.mark.parametrize(
     ("fields", "reason"),
     [
-        ({"request_count": 0}, ResultReason.INVALID_FIELD),
+        ({"request_count": -1}, ResultReason.INVALID_FIELD),
         ({"usage_limits": UsageLimits(usage_limits_total=10)}, ResultReason.FEATURE_NOT_SUPPORTED),
     ],
 )

@@ -34,6 +34,20 @@ class MoreCKM(enum.IntEnum):
     ECDH1_DERIVE = 0x1050
     AES_KEY_WRAP = 0x2109
     AES_KEY_WRAP_KWP = 0x210B
+    GENERIC_SECRET_KEY_GEN = 0x0350
+    EC_EDWARDS_KEY_PAIR_GEN = 0x1055
+    EDDSA = 0x1057
+    AES_CMAC = 0x108A
+    AES_CMAC_GENERAL = 0x108B
+    DES3_KEY_GEN = 0x0131
+    DES3_ECB = 0x0132
+    DES3_CBC = 0x0133
+    DES3_CBC_PAD = 0x0136
+
+
+class MoreCKK(enum.IntEnum):
+    GENERIC_SECRET = 0x10
+    EC_EDWARDS = 0x40
 
 
 class MoreCKF(enum.IntFlag):
@@ -45,7 +59,6 @@ class MoreCKF(enum.IntFlag):
 
 CKO_CERTIFICATE = 1
 CKC_X_509 = 0
-CKK_GENERIC_SECRET = 0x10
 CKZ_DATA_SPECIFIED = 1
 CKD_NULL = 1
 """CK_ECDH1_DERIVE_PARAMS.kdf: the shared secret itself (truncated to CKA_VALUE_LEN)."""

@@ -1,7 +1,8 @@
 """C_CreateObject: a Cryptoki template as the KMIP Register request that stores it.
 
 An object an application imports becomes a managed object of the client's like a
-generated one (docs/native-token.md): AES secret keys from CKA_VALUE, RSA and EC keys
+generated one (docs/native-token.md): secret keys (AES, 3DES, generic secret, HMAC) from
+CKA_VALUE, RSA, EC and Edwards keys
 from their components (kept as PKCS#8 or SubjectPublicKeyInfo DER, which Register
 reads back and checks), X.509 certificates from CKA_VALUE (Register reads the subject,
 issuer and serial number; a template that names others is CKR_TEMPLATE_INCONSISTENT).
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKO, CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
@@ -41,10 +42,10 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server import certificates, formats
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.native import objects
-from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA
+from pkcs11_kmip_server.native import mechanisms, objects
+from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA, MoreCKK
 
-AES_BYTES = frozenset({16, 24, 32})
+AES_BYTES = mechanisms.AES_BYTES
 _RSA_PRIVATE = (CKA.MODULUS, CKA.PUBLIC_EXPONENT, *objects.RSA_PRIVATE_COMPONENTS)
 # What each kind of key is made of; the rest of its template is objects.key_template's.
 COMPONENTS: dict[tuple[int, int], tuple[int, ...]] = {
@@ -53,7 +54,14 @@ COMPONENTS: dict[tuple[int, int], tuple[int, ...]] = {
     (CKO.PRIVATE_KEY, CKK.RSA): _RSA_PRIVATE,
     (CKO.PUBLIC_KEY, CKK.EC): (CKA.EC_PARAMS, CKA.EC_POINT),
     (CKO.PRIVATE_KEY, CKK.EC): (CKA.EC_PARAMS, CKA.VALUE),
+    (CKO.PUBLIC_KEY, MoreCKK.EC_EDWARDS): (CKA.EC_PARAMS, CKA.EC_POINT),
+    (CKO.PRIVATE_KEY, MoreCKK.EC_EDWARDS): (CKA.EC_PARAMS, CKA.VALUE),
+    **{(CKO.SECRET_KEY, ckk): (CKA.VALUE,) for ckk in objects.SECRET_ALGORITHMS if ckk != CKK.AES},
 }
+# The sizes of the secret keys C_CreateObject takes besides AES, in bytes: HMAC keys as the
+# server's HMAC keys are, 3DES keys 24 bytes (three keys with their parity bits).
+SECRET_BYTES: dict[int, range] = {CKK.DES3: range(24, 25)}
+HMAC_BYTES = range(mechanisms.HMAC_KEY_BYTES[0], mechanisms.HMAC_KEY_BYTES[1] + 1)
 # Certificate attributes a template may carry besides CKA_VALUE: those the server reads
 # out of the certificate must agree with it; the others are Cryptoki's defaults only.
 CERTIFICATE_ACCEPTED = frozenset(
@@ -122,7 +130,7 @@ def register_request(template: tuple[CkAttribute, ...]) -> Import:
     if components is None:
         raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"the token does not import keys of type 0x{ckk:X}")
     rest = tuple(entry for entry in template if entry.type not in components)
-    wanted = objects.key_template(rest, CKO(cko), CKK(ckk))
+    wanted = objects.key_template(rest, CKO(cko), ckk)
     try:
         block = BUILDERS[(cko, ckk)](entries)
     except ValueError as error:  # cryptography's refusal of numbers that make no key
@@ -153,6 +161,45 @@ def _aes(entries: dict[int, CkAttribute]) -> KeyBlock:
         cryptographic_algorithm=CryptographicAlgorithm.AES,
         cryptographic_length=len(value) * 8,
     )
+
+
+def _secret(ckk: int) -> Callable[[dict[int, CkAttribute]], KeyBlock]:
+    """A secret key other than AES (3DES, generic secret, HMAC) from CKA_VALUE."""
+
+    def build(entries: dict[int, CkAttribute]) -> KeyBlock:
+        value = _bytes(entries, CKA.VALUE)
+        if len(value) not in SECRET_BYTES.get(ckk, HMAC_BYTES):
+            raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"not the size of a key of type 0x{ckk:X}")
+        return KeyBlock(
+            key_format_type=KeyFormatType.RAW,
+            key_value=KeyValue(key_material=value),
+            cryptographic_algorithm=objects.SECRET_ALGORITHMS[ckk],
+            cryptographic_length=len(value) * 8,
+        )
+
+    return build
+
+
+def _edwards(entries: dict[int, CkAttribute], private: bool) -> KeyBlock:
+    """An Ed25519/Ed448 key from its RFC 8032 bytes: CKA_EC_POINT (in an OCTET STRING or
+    bare) or the private CKA_VALUE."""
+    algorithm = objects.EDWARDS_CURVES.get(_bytes(entries, CKA.EC_PARAMS))
+    if algorithm is None:
+        raise CKRError(CKR.CURVE_NOT_SUPPORTED, "Edwards keys are Ed25519 or Ed448")
+    ed25519_key = algorithm is CryptographicAlgorithm.ED25519
+    if private:
+        secret = _bytes(entries, CKA.VALUE)
+        private_key = (
+            ed25519.Ed25519PrivateKey.from_private_bytes(secret)
+            if ed25519_key
+            else ed448.Ed448PrivateKey.from_private_bytes(secret)
+        )
+        return formats.write_key(private_key, KeyFormatType.PKCS_8, algorithm)
+    value = _bytes(entries, CKA.EC_POINT)
+    if len(value) > 2 and value[0] == 0x04 and value[1] == len(value) - 2:
+        value = value[2:]
+    public_type = ed25519.Ed25519PublicKey if ed25519_key else ed448.Ed448PublicKey
+    return formats.write_key(public_type.from_public_bytes(value), KeyFormatType.X_509, algorithm)
 
 
 def _curve(entries: dict[int, CkAttribute]) -> ec.EllipticCurve:
@@ -201,6 +248,9 @@ BUILDERS: dict[tuple[int, int], Callable[[dict[int, CkAttribute]], KeyBlock]] = 
     (CKO.PRIVATE_KEY, CKK.RSA): _rsa_private,
     (CKO.PUBLIC_KEY, CKK.EC): _ec_public,
     (CKO.PRIVATE_KEY, CKK.EC): _ec_private,
+    (CKO.PUBLIC_KEY, MoreCKK.EC_EDWARDS): lambda entries: _edwards(entries, private=False),
+    (CKO.PRIVATE_KEY, MoreCKK.EC_EDWARDS): lambda entries: _edwards(entries, private=True),
+    **{(CKO.SECRET_KEY, ckk): _secret(ckk) for ckk in objects.SECRET_ALGORITHMS if ckk != CKK.AES},
 }
 
 # CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER: where the server keeps what it read.
@@ -246,6 +296,7 @@ UNWRAPPED: dict[tuple[int, int], tuple[KeyFormatType, CryptographicAlgorithm]] =
     (CKO.SECRET_KEY, CKK.AES): (KeyFormatType.RAW, CryptographicAlgorithm.AES),
     (CKO.PRIVATE_KEY, CKK.RSA): (KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA),
     (CKO.PRIVATE_KEY, CKK.EC): (KeyFormatType.PKCS_8, CryptographicAlgorithm.EC),
+    **{(CKO.SECRET_KEY, ckk): (KeyFormatType.RAW, a) for ckk, a in objects.SECRET_ALGORITHMS.items()},
 }
 
 
@@ -258,8 +309,8 @@ def unwrapped_request(
     cko, ckk = _ulong(entries, CKA.CLASS), _ulong(entries, CKA.KEY_TYPE)
     form = UNWRAPPED.get((cko, ckk))
     if form is None:
-        raise CKRError(CKR.TEMPLATE_INCONSISTENT, "the token unwraps AES secret keys and RSA/EC private keys")
-    wanted = objects.key_template(template, CKO(cko), CKK(ckk))
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, "the token unwraps secret keys and RSA/EC private keys")
+    wanted = objects.key_template(template, CKO(cko), ckk)
     block = KeyBlock(
         key_format_type=form[0],
         key_value=wrapped,

@@ -2,8 +2,8 @@
 the KMIP Cryptographic Parameters it becomes.
 
 C_GetMechanismList/Info answer from `MECHANISMS` exactly; C_*Init refuse anything not
-in it with CKR_MECHANISM_INVALID. Key sizes are in bytes for AES, bits otherwise (as
-PKCS#11 counts them).
+in it with CKR_MECHANISM_INVALID. Key sizes are in bytes for AES and HMAC, bits otherwise
+(generic secret key generation, 3DES, RSA, EC, EdDSA), as PKCS#11 counts them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import Mechanism
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, HashingAlgorithm, MaskGenerator, PaddingMethod
-from pkcs11_kmip_server.native.constants import CKD_NULL, CKZ_DATA_SPECIFIED, MoreCKF, MoreCKM
+from pkcs11_kmip_server.native.constants import CKD_NULL, CKZ_DATA_SPECIFIED, MoreCKF, MoreCKK, MoreCKM
 
 H = HashingAlgorithm
 
@@ -24,7 +24,7 @@ H = HashingAlgorithm
 class NativeMechanism:
     """One mechanism: CK_MECHANISM_INFO, and how it maps onto KMIP."""
 
-    key_type: CKK | None  # None: no key (digests)
+    key_type: int | None  # a CKK_*; None: no key (digests)
     min_key: int
     max_key: int
     flags: CKF
@@ -33,7 +33,9 @@ class NativeMechanism:
     hashing: HashingAlgorithm | None = None  # signatures that hash the data themselves
     pss: bool = False  # RSA-PSS: CK_RSA_PKCS_PSS_PARAMS
     prehashed: bool = False  # signs a digest the caller made (KMIP Digested Data)
-    mac: bool = False  # C_Sign/C_Verify as KMIP MAC / MAC Verify (HMAC)
+    mac: bool = False  # C_Sign/C_Verify as KMIP MAC / MAC Verify (HMAC; CMAC with an AES key)
+    general: bool = False  # a MAC of the length CK_MAC_GENERAL_PARAMS gives (CKM_AES_CMAC_GENERAL)
+    bits: bool = False  # CKA_VALUE_LEN (bytes) is checked against sizes in bits (generic secrets, 3DES)
 
 
 AES_CTR = 0x1086
@@ -110,6 +112,36 @@ HMAC_KEY_BYTES = (1, 512)
 MECHANISMS.update(
     {ckm: NativeMechanism(ckk, *HMAC_KEY_BYTES, _SIGN, hashing=h, mac=True) for h, ckm, ckk in HMACS}
 )
+# C_GenerateKey of an HMAC key: CKK_GENERIC_SECRET (a KMIP HMAC-SHA256 key, objects.SECRET_ALGORITHMS)
+# or, named in the template, CKK_SHA*_HMAC; 8-4096 bits, the server's HMAC key lengths.
+GENERIC_SECRET_TYPES = frozenset({MoreCKK.GENERIC_SECRET, *(ckk for _, _, ckk in HMACS)})
+MECHANISMS[MoreCKM.GENERIC_SECRET_KEY_GEN] = NativeMechanism(
+    MoreCKK.GENERIC_SECRET, 8 * HMAC_KEY_BYTES[0], 8 * HMAC_KEY_BYTES[1], CKF.GENERATE, bits=True
+)
+# CMAC with an AES key (KMIP MAC, Block Cipher Mode CMAC): the whole 16 bytes, or (GENERAL)
+# the leftmost 8-16 the parameter asks, as a Tag Length (the server's shortest CMAC, SP 800-38B).
+CMAC_BYTES = 16
+CMAC_SHORTEST = 8
+MECHANISMS[MoreCKM.AES_CMAC] = NativeMechanism(CKK.AES, 16, 32, _SIGN, mac=True)
+MECHANISMS[MoreCKM.AES_CMAC_GENERAL] = NativeMechanism(CKK.AES, 16, 32, _SIGN, mac=True, general=True)
+# EdDSA (PKCS#11 3.0 §2.3.6-2.3.7): KMIP Create Key Pair of an Ed25519 or Ed448 key; Sign and
+# Signature Verify of the data (pure EdDSA: no prehash, no context). Sizes in bits of the curves.
+_EDWARDS = (MoreCKK.EC_EDWARDS, 255, 448)
+MECHANISMS[MoreCKM.EC_EDWARDS_KEY_PAIR_GEN] = NativeMechanism(*_EDWARDS, CKF.GENERATE_KEY_PAIR)
+MECHANISMS[MoreCKM.EDDSA] = NativeMechanism(*_EDWARDS, _SIGN)
+# 3DES (three-key, 24 bytes with parity: 192 bits as tokens count it): KMIP Encrypt/Decrypt.
+DES_BLOCK = 8
+_DES3 = (CKK.DES3, 192, 192)
+MECHANISMS.update(
+    {
+        MoreCKM.DES3_KEY_GEN: NativeMechanism(*_DES3, CKF.GENERATE, bits=True),
+        MoreCKM.DES3_ECB: NativeMechanism(*_DES3, _CIPHER, mode=BlockCipherMode.ECB),
+        MoreCKM.DES3_CBC: NativeMechanism(*_DES3, _CIPHER, mode=BlockCipherMode.CBC),
+        MoreCKM.DES3_CBC_PAD: NativeMechanism(
+            *_DES3, _CIPHER, mode=BlockCipherMode.CBC, padding=PaddingMethod.PKCS5
+        ),
+    }
+)
 # C_Digest*: KMIP Hash with that Hashing Algorithm.
 MECHANISMS.update(
     {ckm: NativeMechanism(None, 0, 0, CKF(MoreCKF.DIGEST), hashing=h) for ckm, h in HASHES.items()}
@@ -127,6 +159,7 @@ PKCS1_OVERHEAD = 11
 """RSA PKCS#1 v1.5 encryption: the data is at most the modulus's bytes less 11 (RFC 8017 7.2.1)."""
 GCM_TAG_BITS = frozenset({96, 104, 112, 120, 128})
 AES_BLOCK = 16
+AES_BYTES = frozenset({16, 24, 32})
 
 
 def lookup(mechanism: Mechanism, use: CKF) -> NativeMechanism:
@@ -146,6 +179,7 @@ class CipherCall:
     aad: bytes | None = None
     tag_bytes: int = 0
     counter_bits: int = 0  # CTR: the low bits of the counter block that count
+    block: int = AES_BLOCK  # the cipher's block (3DES: 8 bytes)
 
     def counter_room(self) -> int | None:
         """CTR: the bytes this counter block covers before its counter bits would wrap.
@@ -158,7 +192,7 @@ class CipherCall:
 
     @property
     def whole_blocks(self) -> bool:
-        """Whether the data must be whole AES blocks (ECB and CBC without padding)."""
+        """Whether the data must be whole blocks (ECB and CBC without padding)."""
         return self.parameters.block_cipher_mode in (BlockCipherMode.ECB, BlockCipherMode.CBC) and (
             self.parameters.padding_method is None
         )
@@ -177,6 +211,8 @@ def cipher_call(mechanism: Mechanism, found: NativeMechanism) -> CipherCall:
         return CipherCall(CryptographicParameters(padding_method=found.padding), None)
     parameters = CryptographicParameters(block_cipher_mode=found.mode, padding_method=found.padding)
     parameter = mechanism.parameter
+    if found.key_type is CKK.DES3:
+        return _block_call(parameters, parameter, DES_BLOCK, "3DES")
     if found.mode is BlockCipherMode.GCM:
         if not isinstance(parameter, dict):
             raise _bad("AES-GCM takes CK_GCM_PARAMS")
@@ -197,13 +233,36 @@ def cipher_call(mechanism: Mechanism, found: NativeMechanism) -> CipherCall:
         if not isinstance(bits, int) or not 0 < bits <= AES_BLOCK * 8 or not isinstance(block, bytes):
             raise _bad("AES-CTR counts with 1-128 bits of a 16-byte counter block")
         return CipherCall(parameters, block, counter_bits=bits)
-    if found.mode is BlockCipherMode.ECB:
+    return _block_call(parameters, parameter, AES_BLOCK, "AES")
+
+
+def _block_call(parameters: CryptographicParameters, parameter: object, block: int, name: str) -> CipherCall:
+    """ECB (no parameter) or CBC (an IV of one block)."""
+    if parameters.block_cipher_mode is BlockCipherMode.ECB:
         if parameter is not None:
-            raise _bad("AES-ECB takes no parameter")
-        return CipherCall(parameters, None)
-    if not isinstance(parameter, bytes) or len(parameter) != AES_BLOCK:
-        raise _bad("AES-CBC takes a 16-byte IV")
-    return CipherCall(parameters, parameter)
+            raise _bad(f"{name}-ECB takes no parameter")
+        return CipherCall(parameters, None, block=block)
+    if not isinstance(parameter, bytes) or len(parameter) != block:
+        raise _bad(f"{name}-CBC takes a {block}-byte IV")
+    return CipherCall(parameters, parameter, block=block)
+
+
+def secret_bytes(found: NativeMechanism, value_len: int | None) -> int:
+    """The bytes of a secret key C_GenerateKey makes, from CKA_VALUE_LEN: required for AES and
+    generic secrets (CKR_TEMPLATE_INCOMPLETE), within the mechanism's sizes (CKR_KEY_SIZE_RANGE);
+    3DES keys have one size, which CKA_VALUE_LEN may only repeat (CKR_TEMPLATE_INCONSISTENT)."""
+    if found.key_type is CKK.DES3:
+        if value_len not in (None, found.max_key // 8):
+            raise CKRError(CKR.TEMPLATE_INCONSISTENT, "3DES keys are 24 bytes")
+        return found.max_key // 8
+    if value_len is None:
+        raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed")
+    size = value_len * 8 if found.bits else value_len
+    if not found.min_key <= size <= found.max_key or (
+        found.key_type is CKK.AES and value_len not in AES_BYTES
+    ):
+        raise CKRError(CKR.KEY_SIZE_RANGE, f"{value_len} bytes is not a size this mechanism makes")
+    return value_len
 
 
 def rsa_data_limit(parameters: CryptographicParameters, modulus_bytes: int) -> int:
@@ -217,7 +276,12 @@ def rsa_data_limit(parameters: CryptographicParameters, modulus_bytes: int) -> i
 def signature_parameters(
     mechanism: Mechanism, found: NativeMechanism, digest: bytes | None
 ) -> CryptographicParameters:
-    """The KMIP parameters of a signature (for CKM_ECDSA, by the digest's length)."""
+    """The KMIP parameters of a signature (for CKM_ECDSA, by the digest's length) or a MAC."""
+    if found.mac:
+        return mac_call(mechanism, found)[0]
+    if found.key_type == MoreCKK.EC_EDWARDS:
+        _eddsa_parameter(mechanism)
+        return CryptographicParameters()  # the key's algorithm names the scheme; the hash is built in
     hashing = found.hashing
     if found.key_type is CKK.EC and found.prehashed and digest is not None:
         hashing = DIGEST_LENGTHS.get(len(digest))
@@ -241,6 +305,35 @@ def signature_parameters(
     parameters.mask_generator_hashing_algorithm = mgf_hash
     parameters.salt_length = salt
     return parameters
+
+
+def mac_call(mechanism: Mechanism, found: NativeMechanism) -> tuple[CryptographicParameters, int]:
+    """The KMIP MAC parameters of an HMAC or CMAC mechanism, and the MAC's length in bytes."""
+    parameter = mechanism.parameter
+    if found.key_type is CKK.AES:
+        parameters = CryptographicParameters(block_cipher_mode=BlockCipherMode.CMAC)
+        if not found.general:
+            if parameter is not None:
+                raise _bad("CKM_AES_CMAC takes no parameter")
+            return parameters, CMAC_BYTES
+        if not isinstance(parameter, int) or not CMAC_SHORTEST <= parameter <= CMAC_BYTES:
+            raise _bad(f"CK_MAC_GENERAL_PARAMS: a CMAC of {CMAC_SHORTEST}-{CMAC_BYTES} bytes")
+        parameters.tag_length = parameter
+        return parameters, parameter
+    if parameter is not None:
+        raise _bad("the mechanism takes no parameter")
+    assert found.hashing is not None
+    return CryptographicParameters(hashing_algorithm=found.hashing), HASH_BYTES[found.hashing]
+
+
+def _eddsa_parameter(mechanism: Mechanism) -> None:
+    """CKM_EDDSA signs the data as pure Ed25519/Ed448: no CK_EDDSA_PARAMS, or one without
+    prehash and context (KMIP cannot name Ed25519ph/ctx, crypto/signatures.py)."""
+    parameter = mechanism.parameter
+    if parameter is None:
+        return
+    if not isinstance(parameter, dict) or parameter.get("phFlag") or parameter.get("pContextData"):
+        raise _bad("EdDSA here is pure Ed25519/Ed448: no prehash, no context")
 
 
 def wrapping_parameters(mechanism: Mechanism, found: NativeMechanism) -> CryptographicParameters:

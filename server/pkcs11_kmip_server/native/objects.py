@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKM, CKO, CKR, UNAVAILABLE
 from pkcs11_kmip.cryptoki.errors import CKRError
@@ -35,7 +35,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA
+from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA, MoreCKK, MoreCKM
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.store import ObjectRecord
 
@@ -51,7 +51,7 @@ CLASSES: dict[ObjectType, int] = {
 }
 OBJECT_TYPES: dict[int, ObjectType] = {cko: object_type for object_type, cko in CLASSES.items()}
 
-KEY_TYPES: dict[CryptographicAlgorithm, CKK] = {
+KEY_TYPES: dict[CryptographicAlgorithm, int] = {
     A.AES: CKK.AES,
     A.DES3: CKK.DES3,
     A.RSA: CKK.RSA,
@@ -62,7 +62,21 @@ KEY_TYPES: dict[CryptographicAlgorithm, CKK] = {
     A.HMAC_SHA256: CKK.SHA256_HMAC,
     A.HMAC_SHA384: CKK.SHA384_HMAC,
     A.HMAC_SHA512: CKK.SHA512_HMAC,
+    A.ED25519: MoreCKK.EC_EDWARDS,
+    A.ED448: MoreCKK.EC_EDWARDS,
 }
+# The KMIP algorithm of a secret key of each type the token makes. KMIP has no generic
+# secret: a CKK_GENERIC_SECRET key is an HMAC-SHA256 key (the server's HMAC keys name their
+# hash), marked with the vendor attribute KEY_TYPE_ATTRIBUTE so that it reads back as one.
+SECRET_ALGORITHMS: dict[int, CryptographicAlgorithm] = {
+    CKK.AES: A.AES,
+    CKK.DES3: A.DES3,
+    MoreCKK.GENERIC_SECRET: A.HMAC_SHA256,
+    **{ckk: algorithm for algorithm, ckk in KEY_TYPES.items() if algorithm.name.startswith("HMAC_")},
+}
+GENERIC_SECRET_ALGORITHM = SECRET_ALGORITHMS[MoreCKK.GENERIC_SECRET]
+KEY_TYPE_ATTRIBUTE = ("x", "pkcs11-key-type")
+"""A key type KMIP's Cryptographic Algorithm does not say (CKK_GENERIC_SECRET), as an Integer."""
 
 # CKA_<flag> <-> a Cryptographic Usage Mask bit.
 USAGE: dict[CKA, CryptographicUsageMask] = {
@@ -74,12 +88,19 @@ USAGE: dict[CKA, CryptographicUsageMask] = {
     CKA.VERIFY: U.VERIFY,
     CKA.DERIVE: U.DERIVE_KEY,
 }
-# A secret key signs and verifies as KMIP MAC / MAC Verify (HMAC): CKA_SIGN, CKA_VERIFY show those bits too.
+# A secret key signs and verifies as KMIP MAC / MAC Verify (HMAC, CMAC): CKA_SIGN, CKA_VERIFY show
+# those bits too, and a secret key's template sets them (not Sign/Verify, which no secret key does).
 MAC_USAGE: dict[CKA, CryptographicUsageMask] = {CKA.SIGN: U.MAC_GENERATE, CKA.VERIFY: U.MAC_VERIFY}
+SECRET_USAGE: dict[CKA, CryptographicUsageMask] = {**USAGE, **MAC_USAGE}
 
 # The usage a generated key gets for the flags its template leaves out.
-DEFAULT_USAGE: dict[tuple[CKO, CKK], frozenset[CKA]] = {
+_MACS = frozenset({CKA.SIGN, CKA.VERIFY})
+DEFAULT_USAGE: dict[tuple[CKO, int], frozenset[CKA]] = {
     (CKO.SECRET_KEY, CKK.AES): frozenset({CKA.ENCRYPT, CKA.DECRYPT, CKA.WRAP, CKA.UNWRAP}),
+    (CKO.SECRET_KEY, CKK.DES3): frozenset({CKA.ENCRYPT, CKA.DECRYPT}),
+    **{(CKO.SECRET_KEY, ckk): _MACS for ckk, a in SECRET_ALGORITHMS.items() if a.name.startswith("HMAC_")},
+    (CKO.PRIVATE_KEY, MoreCKK.EC_EDWARDS): frozenset({CKA.SIGN}),
+    (CKO.PUBLIC_KEY, MoreCKK.EC_EDWARDS): frozenset({CKA.VERIFY}),
     (CKO.PRIVATE_KEY, CKK.RSA): frozenset({CKA.SIGN, CKA.DECRYPT, CKA.UNWRAP}),
     (CKO.PUBLIC_KEY, CKK.RSA): frozenset({CKA.VERIFY, CKA.ENCRYPT, CKA.WRAP}),
     (CKO.PRIVATE_KEY, CKK.EC): frozenset({CKA.SIGN}),
@@ -93,11 +114,29 @@ CURVES: dict[bytes, RecommendedCurve] = {
     bytes.fromhex("06052b81040023"): RecommendedCurve.P_521,
 }
 CURVE_PARAMS = {curve: der for der, curve in CURVES.items()}
+# CKA_EC_PARAMS of an Edwards key (PKCS#11 3.0 §2.3.5): the curve's name as a DER
+# PrintableString, the RFC 8410 OID, or (OpenSC's pkcs11-tool before 0.24) GnuPG's
+# Ed25519 OID. The token shows the RFC 8410 OID.
+EDWARDS_CURVES: dict[bytes, CryptographicAlgorithm] = {
+    b"\x13\x0cedwards25519": A.ED25519,
+    b"\x13\x0aedwards448": A.ED448,
+    bytes.fromhex("06032b6570"): A.ED25519,
+    bytes.fromhex("06032b6571"): A.ED448,
+    bytes.fromhex("06092b06010401da470f01"): A.ED25519,
+}
+EDWARDS_PARAMS = {A.ED25519: bytes.fromhex("06032b6570"), A.ED448: bytes.fromhex("06032b6571")}
 
-KEY_GEN_MECHANISMS: dict[CKK, CKM] = {
+KEY_GEN_MECHANISMS: dict[int, int] = {
     CKK.AES: CKM.AES_KEY_GEN,
+    CKK.DES3: MoreCKM.DES3_KEY_GEN,
     CKK.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN,
     CKK.EC: CKM.EC_KEY_PAIR_GEN,
+    MoreCKK.EC_EDWARDS: MoreCKM.EC_EDWARDS_KEY_PAIR_GEN,
+    **{
+        ckk: MoreCKM.GENERIC_SECRET_KEY_GEN
+        for ckk, a in SECRET_ALGORITHMS.items()
+        if a.name.startswith("HMAC_")
+    },
 }
 
 ID_BYTES = 8
@@ -158,8 +197,15 @@ def object_class(record: ObjectRecord) -> int | None:
     return cko
 
 
-def key_type(record: ObjectRecord) -> CKK | None:
-    return KEY_TYPES.get(record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM))
+def key_type(record: ObjectRecord) -> int | None:
+    """CKA_KEY_TYPE: from the Cryptographic Algorithm, or the type the token marked (generic secrets)."""
+    algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+    if (
+        algorithm is GENERIC_SECRET_ALGORITHM
+        and _vendor(record, KEY_TYPE_ATTRIBUTE) == MoreCKK.GENERIC_SECRET
+    ):
+        return MoreCKK.GENERIC_SECRET
+    return KEY_TYPES.get(algorithm)
 
 
 SESSION_MARK = "\x1fsession-objects\x1f"
@@ -188,24 +234,49 @@ def linked(record: ObjectRecord, link_type: LinkType) -> str | None:
     return None
 
 
-def id_attribute(record: ObjectRecord) -> Attribute | None:
-    """The vendor attribute holding the CKA_ID the application chose, if it chose one."""
+def _vendor_attribute(record: ObjectRecord, name: tuple[str, str]) -> Attribute | None:
     for entry in record.attributes.get_all(Tag.ATTRIBUTE):
         if (
             isinstance(entry, Attribute)
-            and (entry.vendor_identification, entry.attribute_name) == ID_ATTRIBUTE
+            and (entry.vendor_identification, entry.attribute_name) == name
             and isinstance(entry.attribute_value, Item)
-            and isinstance(entry.attribute_value.value, bytes)
         ):
             return entry
     return None
 
 
+def _vendor(record: ObjectRecord, name: tuple[str, str]) -> object:
+    """The value of one of the token's vendor attributes (None: the object has none)."""
+    entry = _vendor_attribute(record, name)
+    return (
+        entry.attribute_value.value if entry is not None and isinstance(entry.attribute_value, Item) else None
+    )
+
+
+def id_attribute(record: ObjectRecord) -> Attribute | None:
+    """The vendor attribute holding the CKA_ID the application chose, if it chose one."""
+    entry = _vendor_attribute(record, ID_ATTRIBUTE)
+    if (
+        entry is not None
+        and isinstance(entry.attribute_value, Item)
+        and isinstance(entry.attribute_value.value, bytes)
+    ):
+        return entry
+    return None
+
+
+def vendor_entry(name: tuple[str, str], kind: ItemType, value: int | bytes) -> AttributeEntry:
+    """One of the token's vendor attributes (CKA_ID, the generic secret mark), to add."""
+    vendor, attribute_name = name
+    item = Item(Tag.ATTRIBUTE_VALUE, kind, value)
+    return AttributeEntry(
+        Tag.ATTRIBUTE,
+        Attribute(vendor_identification=vendor, attribute_name=attribute_name, attribute_value=item),
+    )
+
+
 def id_entry(key_id: bytes) -> AttributeEntry:
-    vendor, name = ID_ATTRIBUTE
-    value = Item(Tag.ATTRIBUTE_VALUE, ItemType.BYTE_STRING, key_id)
-    chosen = Attribute(vendor_identification=vendor, attribute_name=name, attribute_value=value)
-    return AttributeEntry(Tag.ATTRIBUTE, chosen)
+    return vendor_entry(ID_ATTRIBUTE, ItemType.BYTE_STRING, key_id)
 
 
 def name_entry(label: str) -> AttributeEntry:
@@ -287,16 +358,23 @@ def _modulus(record: ObjectRecord, part: str) -> bytes:
 
 
 def _ec_point(record: ObjectRecord) -> bytes:
+    """An EC public key's uncompressed point, an Edwards key's RFC 8032 encoding (32 or 57
+    bytes), in a DER OCTET STRING."""
     if record.object_type is not ObjectType.PUBLIC_KEY:
         raise KeyError("CKA_EC_POINT")
     key = _public_key(record)
-    if not isinstance(key, ec.EllipticCurvePublicKey):
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        point = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    else:
         raise KeyError("CKA_EC_POINT")
-    point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     return der_octet_string(point)
 
 
 def _ec_params(record: ObjectRecord) -> bytes:
+    if key_type(record) == MoreCKK.EC_EDWARDS:
+        return EDWARDS_PARAMS[record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)]
     curve = _curve(record) if key_type(record) is CKK.EC else None
     if curve not in CURVE_PARAMS:
         raise KeyError("CKA_EC_PARAMS")
@@ -378,6 +456,7 @@ def _private_component(record: ObjectRecord, label: str | None) -> bytes:
 
 
 Reader = Callable[[ObjectRecord, str | None], bytes]
+
 
 # What every object answers: storage attributes (PKCS#11 3.0 §4.4).
 _STORAGE: dict[int, Reader] = {
@@ -469,8 +548,10 @@ class KeyTemplate:
     value_len: int | None = None
     modulus_bits: int | None = None
     curve: RecommendedCurve | None = None
+    edwards: CryptographicAlgorithm | None = None  # CKA_EC_PARAMS of an Edwards key: Ed25519, Ed448
     key_id: bytes | None = None
     token: bool = False  # CKA_TOKEN: Cryptoki's default is a session object
+    key_type: int | None = None  # the CKK_* the key is made as
 
 
 # Attributes a template may carry, per class, besides the usage flags.
@@ -483,9 +564,9 @@ ACCEPTED: dict[CKO, frozenset[int]] = {
 RSA_EXPONENT = 65537
 
 
-def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: CKK) -> KeyTemplate:
+def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: int) -> KeyTemplate:
     """A generation template checked against the class and key type the mechanism makes."""
-    wanted = KeyTemplate(sensitive=cko is not CKO.PUBLIC_KEY, extractable=cko is CKO.PUBLIC_KEY)
+    wanted = KeyTemplate(sensitive=cko is not CKO.PUBLIC_KEY, extractable=cko is CKO.PUBLIC_KEY, key_type=ckk)
     flags = {flag: flag in DEFAULT_USAGE.get((cko, ckk), frozenset()) for flag in USAGE}
     for entry in template:
         type_ = entry.type
@@ -515,12 +596,28 @@ def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: CKK) -> KeyTe
             if int.from_bytes(entry.value if isinstance(entry.value, bytes) else b"", "big") != RSA_EXPONENT:
                 raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, "the public exponent is 65537")
         elif type_ == CKA.EC_PARAMS:
-            curve = CURVES.get(entry.value if isinstance(entry.value, bytes) else b"")
+            params = entry.value if isinstance(entry.value, bytes) else b""
+            if ckk == MoreCKK.EC_EDWARDS:
+                wanted.edwards = EDWARDS_CURVES.get(params)
+                if wanted.edwards is None:
+                    raise CKRError(CKR.CURVE_NOT_SUPPORTED, "Edwards keys are Ed25519 or Ed448")
+                continue
+            curve = CURVES.get(params)
             if curve is None:
                 raise CKRError(CKR.CURVE_NOT_SUPPORTED, "EC keys are on P-256, P-384 or P-521")
             wanted.curve = curve
-    wanted.usage = sum(int(USAGE[flag]) for flag, on in flags.items() if on)
+    bits = SECRET_USAGE if cko is CKO.SECRET_KEY else USAGE
+    wanted.usage = sum(int(bits[flag]) for flag, on in flags.items() if on)
     return wanted
+
+
+def template_key_type(template: tuple[CkAttribute, ...], ckk: int, choices: frozenset[int]) -> int:
+    """The key type a generation makes: the mechanism's, or another of `choices` the template's
+    CKA_KEY_TYPE names (CKM_GENERIC_SECRET_KEY_GEN makes CKK_SHA*_HMAC keys too)."""
+    for entry in template:
+        if entry.type == CKA.KEY_TYPE and read_ulong(entry) in choices:
+            return read_ulong(entry)
+    return ckk
 
 
 def parse_label(entry: CkAttribute) -> str | None:
@@ -543,4 +640,8 @@ def kmip_attributes(wanted: KeyTemplate, with_label: bool = True) -> Attributes:
     attributes.add(Tag.EXTRACTABLE, wanted.extractable)
     if wanted.key_id is not None:
         attributes.entries.append(id_entry(wanted.key_id))
+    if wanted.key_type == MoreCKK.GENERIC_SECRET:
+        attributes.entries.append(
+            vendor_entry(KEY_TYPE_ATTRIBUTE, ItemType.INTEGER, MoreCKK.GENERIC_SECRET.value)
+        )
     return attributes

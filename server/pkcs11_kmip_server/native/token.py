@@ -123,10 +123,9 @@ from pkcs11_kmip_server.key_use import usable_key
 from pkcs11_kmip_server.key_wrapping import WRAPPING_DEFAULTS
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.native import creation, editing, ending, objects
-from pkcs11_kmip_server.native.constants import MoreCKF
+from pkcs11_kmip_server.native.constants import MoreCKF, MoreCKK
 from pkcs11_kmip_server.native.mechanisms import (
-    AES_BLOCK,
-    HASH_BYTES,
+    GENERIC_SECRET_TYPES,
     HMACS,
     MECHANISMS,
     CipherCall,
@@ -134,7 +133,9 @@ from pkcs11_kmip_server.native.mechanisms import (
     cipher_call,
     ecdh_peer,
     lookup,
+    mac_call,
     rsa_data_limit,
+    secret_bytes,
     signature_parameters,
     wrapping_parameters,
 )
@@ -195,8 +196,10 @@ MAC_USES: dict[str, tuple[CryptographicUsageMask, Operation, CKF]] = {
 WRAP_KEY_OBJECTS = {True: ObjectType.PUBLIC_KEY, False: ObjectType.PRIVATE_KEY}
 # The form a wrapped key takes (KMIP No Encoding wraps these bytes).
 WRAPPED_FORMATS = {ObjectType.SYMMETRIC_KEY: KeyFormatType.RAW, ObjectType.PRIVATE_KEY: KeyFormatType.PKCS_8}
-KEY_ALGORITHMS: dict[CKK | None, frozenset[CryptographicAlgorithm]] = {
+KEY_ALGORITHMS: dict[int | None, frozenset[CryptographicAlgorithm]] = {
     CKK.AES: frozenset({CryptographicAlgorithm.AES}),
+    CKK.DES3: frozenset({CryptographicAlgorithm.DES3}),
+    MoreCKK.EC_EDWARDS: frozenset({CryptographicAlgorithm.ED25519, CryptographicAlgorithm.ED448}),
     CKK.RSA: frozenset({CryptographicAlgorithm.RSA}),
     CKK.EC: frozenset({CryptographicAlgorithm.EC, CryptographicAlgorithm.ECDSA}),
     # An HMAC key is for its own hash only (as the server's MAC has it).
@@ -713,17 +716,17 @@ class NativeToken:
         if mechanism.parameter is not None:
             return CKR.MECHANISM_PARAM_INVALID, None
         assert found.key_type is not None
-        wanted = objects.key_template(_template(inputs["pTemplate"]), CKO.SECRET_KEY, found.key_type)
+        template = _template(inputs["pTemplate"])
+        choices = GENERIC_SECRET_TYPES if found.key_type == MoreCKK.GENERIC_SECRET else frozenset()
+        ckk = objects.template_key_type(template, found.key_type, choices)
+        wanted = objects.key_template(template, CKO.SECRET_KEY, ckk)
         self._creating(inputs["hSession"], wanted.token)
-        if wanted.value_len is None:
-            return CKR.TEMPLATE_INCOMPLETE, None
-        if not found.min_key <= wanted.value_len <= found.max_key or wanted.value_len % 8:
-            return CKR.KEY_SIZE_RANGE, None
+        size = secret_bytes(found, wanted.value_len)
         kmip = _kmip(request)
         self._unique_label(kmip, wanted.label, wanted.token)
         attributes = objects.kmip_attributes(wanted)
-        attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES)
-        attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, wanted.value_len * 8)
+        attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, objects.SECRET_ALGORITHMS[ckk])
+        attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, size * 8)
         create = CreateRequest(object_type=ObjectType.SYMMETRIC_KEY, attributes=attributes)
         hidden = not wanted.token
         created = self._run(kmip, create, Operation.CREATE, hidden=hidden)
@@ -752,6 +755,10 @@ class NativeToken:
                 return CKR.KEY_SIZE_RANGE, None
             common.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.RSA)
             common.add(Tag.CRYPTOGRAPHIC_LENGTH, public.modulus_bits)
+        elif ckk == MoreCKK.EC_EDWARDS:
+            if public.edwards is None:
+                return CKR.TEMPLATE_INCOMPLETE, None
+            common.add(Tag.CRYPTOGRAPHIC_ALGORITHM, public.edwards)  # the algorithm names the curve
         else:
             if public.curve is None:
                 return CKR.TEMPLATE_INCOMPLETE, None
@@ -1102,9 +1109,8 @@ class NativeToken:
             active.mechanism, active.found, data if active.found.prehashed else None
         )
         if active.found.mac:
-            assert active.found.hashing is not None
-            if len(signature) != HASH_BYTES[active.found.hashing]:
-                raise CKRError(CKR.SIGNATURE_LEN_RANGE, "an HMAC is as long as its hash")
+            if len(signature) != mac_call(active.mechanism, active.found)[1]:
+                raise CKRError(CKR.SIGNATURE_LEN_RANGE, "not the MAC's length")
             check = MACVerifyRequest(
                 unique_identifier=active.uid,
                 cryptographic_parameters=parameters,
@@ -1137,7 +1143,7 @@ class NativeToken:
         encrypt = active.use == "encrypt"
         if not encrypt and len(data) < call.tag_bytes:
             raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "shorter than the tag")
-        if call.whole_blocks and len(data) % AES_BLOCK:
+        if call.whole_blocks and len(data) % call.block:
             raise CKRError(
                 CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE, "not whole blocks"
             )

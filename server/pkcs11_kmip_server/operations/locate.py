@@ -38,7 +38,10 @@ def locate(context: RequestContext, request: LocateRequest) -> LocateResponse:
         count=wants_count,
         shared=True,  # also what grants let the caller locate (access control, in the query)
     )
-    uids, total = context.session.locate(query)
+    if context.delegation is not None and not context.delegation.unscoped(Operation.LOCATE):
+        uids, total = context.delegation.locate(context.session, query)  # within the ticket's Rights
+    else:
+        uids, total = context.session.locate(query)
     # KMIP 2.1 §6.1.27: one match becomes the ID Placeholder; several empty it.
     context.id_placeholder = uids[0] if len(uids) == 1 else None
     response = LocateResponse(unique_identifiers=list(uids))

@@ -39,6 +39,8 @@ def query(context: RequestContext, request: QueryRequest) -> QueryResponse:
     response = QueryResponse()
     if QueryFunction.QUERY_OPERATIONS in wanted:
         response.operations = sorted(op for op in HANDLERS if _defined("Operation", op, version))
+        if context.delegation is not None:  # a delegated ticket: what its Rights allow (TC-DLOGIN-1-20)
+            response.operations = context.delegation.operations(response.operations)
     if QueryFunction.QUERY_OBJECTS in wanted:
         response.object_types = [t for t in OBJECT_TYPES if _defined("Object Type", t, version)]
     if QueryFunction.QUERY_SERVER_INFORMATION in wanted:
