@@ -1,9 +1,12 @@
 """The audit log: DIR/audit.log, one JSON object per line, appended by server and admin CLI.
 
-Two kinds of lines:
+Three kinds of lines:
   {"kind": "request", "time", "principal", "address", "version", "items": [{"operation",
-   "ids", "status", "reason"}]}     every KMIP request message the server answered
+   "ids", "status", "reason"}]}     every KMIP request message the server answered (with
+                                   "delegation": {"ticket", "holder"} if made with a
+                                   Delegated Login ticket)
   {"kind": "admin", "time", "who", "action", ...}   every change to users, groups, grants
+  {"kind": "delegation", "time", "principal", "ticket", ...}   every Delegated Login
 
 A request line names objects only by their Unique Identifiers: no payload, attribute
 value or result message goes in (they may carry key material or secret attribute values).
