@@ -347,19 +347,26 @@ def response(
     if answer.output is not None:
         payload += _byte_string(_OUTPUT_WORD, answer.output)
     payload += _ENUMERATION_ITEM.pack(_RETURN_CODE_WORD, 4, answer.return_code)
+    item = _SUCCESSFUL_PKCS_11 + _HEADER.pack(_RESPONSE_PAYLOAD_WORD, len(payload)) + payload
+    return response_message(version, now, server_correlation_value, item)
+
+
+def response_message(version: Version, now: int, server_correlation_value: str | None, item: bytes) -> bytes:
+    """A one-item response message around `item` (the Batch Item's fields, encoded), as the
+    server's typed encoder writes it: Protocol Version, Time Stamp `now` (whole seconds),
+    the Server Correlation Value if given (KMIP 1.4 and later carry one), Batch Count 1.
+    The server's Get lane (pkcs11_kmip_server/get_lane.py) writes its answers with it too.
+    """
     header = _protocol_version(version) + _DATE_TIME_ITEM.pack(_word(Tag.TIME_STAMP, _DATE_TIME), 8, now)
     if server_correlation_value is not None:
         header += _text(Tag.SERVER_CORRELATION_VALUE, server_correlation_value)
     header += _BATCH_COUNT
-    item_length = len(_SUCCESSFUL_PKCS_11) + 8 + len(payload)
     return b"".join(
         (
-            _HEADER.pack(_RESPONSE_MESSAGE_WORD, 8 + len(header) + 8 + item_length),
+            _HEADER.pack(_RESPONSE_MESSAGE_WORD, 8 + len(header) + 8 + len(item)),
             _HEADER.pack(_RESPONSE_HEADER_WORD, len(header)),
             header,
-            _HEADER.pack(_ITEM_WORD, item_length),
-            _SUCCESSFUL_PKCS_11,
-            _HEADER.pack(_RESPONSE_PAYLOAD_WORD, len(payload)),
-            payload,
+            _HEADER.pack(_ITEM_WORD, len(item)),
+            item,
         )
     )

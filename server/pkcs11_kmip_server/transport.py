@@ -6,13 +6,15 @@ the sans-I/O framer, with no coroutine, task or per-read timer in the path of a
 message: the socket is read into one buffer the server shares, whole messages go to a
 worker thread (a separate few for long operations such as key pair generation, so
 they hold up nobody), and the answer is written from the future's callback. The event
-loop itself never queries the store or does cryptography, so no connection waits for
-another's work; it decodes one kind of message only, the plain PKCS#11 call in the
-exact frame the library writes, which the fast lane (fast_lane.py) hands straight to
-the context's HSM worker pipe and answers when the pipe is readable, writing the same
-audit line as the general path. One message per connection is in flight at a time, so
-pipelined requests are answered in order. A peer that goes quiet in the middle of a
-message, or stays idle too long, is disconnected. Each connection has an id, carried
+loop itself does no cryptography and runs no store transaction, so no connection waits
+for another's work; it recognises two kinds of message by their exact bytes: the plain
+PKCS#11 call the library writes, which the fast lane (fast_lane.py) hands straight to
+the context's HSM worker pipe and answers when the pipe is readable, and a plain Get
+from the object's owner, which the Get lane (get_lane.py) answers at once from one
+indexed read that never waits for a lock and an answer kept while the object's row is
+unchanged; both write the general path's audit line. One message per connection is in
+flight at a time, so pipelined requests are answered in order. A peer that goes quiet
+in the middle of a message, or stays idle too long, is disconnected. Each connection has an id, carried
 in its Peer; when it ends, however it ends, the engine is told (PKCS#11 contexts are
 bound to the connection that opened them, and end with it).
 """
@@ -34,12 +36,14 @@ from pkcs11_kmip.kmip.framing import MessageReader
 from pkcs11_kmip.kmip.ttlv import CodecError
 from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.engine import Engine, Peer, is_long
+from pkcs11_kmip_server.get_lane import GetLane
 from pkcs11_kmip_server.tls import READ_CHUNK, TlsSession
 
 log = logging.getLogger("pkcs11_kmip_server.transport")
 
 # How long a closing connection may take to flush its last bytes before it is aborted.
 CLOSE_GRACE = 5.0
+AT_ONCE = 16  # messages a connection may have answered on the loop in one turn (the Get lane)
 _connection_ids = itertools.count(1)  # next() is atomic in CPython; the loop calls it anyway
 
 
@@ -74,6 +78,7 @@ class KmipServer:
             max_workers=config.long_workers, thread_name_prefix="kmip-long"
         )
         self.tls_context = server_tls_context(config)
+        self.get_lane = GetLane(engine)  # plain Gets answered on the loop
         self.connections: set[KmipConnection] = set()
         self.stopping = False
         # What every connection's socket reads into (asyncio would allocate 256 kB per read,
@@ -118,6 +123,15 @@ class KmipServer:
             await asyncio.gather(*(connection.closed for connection in connections))
         self.workers.shutdown(wait=True)
         self.long_workers.shutdown(wait=True)
+
+    def get_lane_answer(self, message: bytes, peer: Peer) -> bytes | None:
+        """On the loop: the answer to a plain Get from the object's owner (get_lane.py), or
+        None for the engine's threads. A failure of the lane leaves the message to them."""
+        try:
+            return self.get_lane.answer(message, peer)
+        except Exception:
+            log.exception("the Get lane failed; the general path answers")
+            return None
 
     def answered(self, connection: KmipConnection, work: concurrent.futures.Future[bytes]) -> None:
         """In a worker thread: queue the answer, and wake the loop unless a wake-up is pending.
@@ -258,43 +272,55 @@ class KmipConnection(asyncio.BufferedProtocol):
     # --- messages -------------------------------------------------------------------------
 
     def _next(self) -> None:
-        """Hand the next whole message to a worker, or wait for one (with its deadline)."""
-        if self._busy or self._closing or not self._tls.established:
-            return
-        if self._stopping:
-            self._close()
-            return
-        if self._writing_paused:
-            return  # resume_writing comes back here
-        try:
-            message = self._framer.next_message()
-        except CodecError as error:
-            # The stream cannot be resynchronised: answer once, then hang up.
-            log.info("refusing %s: %s", self._address, error)
-            self._send(self._server.engine.refuse(str(error)))
-            self._close()
-            return
-        if message is None:
-            if self._peer_done:
+        """Hand the next whole message to a worker, or wait for one (with its deadline).
+
+        A plain Get from the object's owner is answered here at once (get_lane.py), and
+        the message after it taken in the same turn.
+        """
+        for _ in range(AT_ONCE):
+            if self._busy or self._closing or not self._tls.established:
+                return
+            if self._stopping:
                 self._close()
                 return
-            if self._framer.mid_message:
-                self._set_deadline(self._started + self._config.read_timeout)
-            if self._reading_paused:
-                self._reading_paused = False
-                assert self._transport is not None
-                self._transport.resume_reading()
+            if self._writing_paused:
+                return  # resume_writing comes back here
+            try:
+                message = self._framer.next_message()
+            except CodecError as error:
+                # The stream cannot be resynchronised: answer once, then hang up.
+                log.info("refusing %s: %s", self._address, error)
+                self._send(self._server.engine.refuse(str(error)))
+                self._close()
+                return
+            if message is None:
+                if self._peer_done:
+                    self._close()
+                    return
+                if self._framer.mid_message:
+                    self._set_deadline(self._started + self._config.read_timeout)
+                if self._reading_paused:
+                    self._reading_paused = False
+                    assert self._transport is not None
+                    self._transport.resume_reading()
+                return
+            server = self._server
+            response = server.get_lane_answer(message, self._peer)
+            if response is not None:
+                self._send(response)
+                self._answered()
+                continue
+            self._busy = True
+            self._deadline = None
+            if server.engine.answer_from_loop(message, self._peer, self._answer_now):
+                return  # a forwarded Cryptoki call: answered from this loop when its HSM worker replies
+            pool = server.long_workers if is_long(message) else server.workers
+            # Straight to the pool and back with one call_soon_threadsafe: run_in_executor's
+            # extra asyncio Future costs more than the rest of this edge (bench/kmip_load.py).
+            work = pool.submit(server.engine.handle, message, self._peer)
+            work.add_done_callback(functools.partial(server.answered, self))
             return
-        self._busy = True
-        self._deadline = None
-        server = self._server
-        if server.engine.answer_from_loop(message, self._peer, self._answer_now):
-            return  # a forwarded Cryptoki call: answered from this loop when its HSM worker replies
-        pool = server.long_workers if is_long(message) else server.workers
-        # Straight to the pool and back with one call_soon_threadsafe: run_in_executor's
-        # extra asyncio Future costs more than the rest of this edge (bench/kmip_load.py).
-        work = pool.submit(server.engine.handle, message, self._peer)
-        work.add_done_callback(functools.partial(server.answered, self))
+        self._loop.call_soon(self._next)  # a client that pipelines Gets yields the loop to others
 
     def answer(self, future: concurrent.futures.Future[bytes]) -> None:
         """In the loop: send the worker's answer, then take the next message."""
@@ -308,13 +334,17 @@ class KmipConnection(asyncio.BufferedProtocol):
             self._close()
             return
         self._send(response)
+        self._answered()
+        self._next()
+
+    def _answered(self) -> None:
+        """An answer is out: the next wait begins (the rest of a message, or the next one)."""
         now = self._loop.time()
         if self._framer.mid_message:
             self._started = now
             self._set_deadline(now + self._config.read_timeout)
         else:
             self._set_deadline(now + self._server.engine.idle_timeout(self._peer, self._config.idle_timeout))
-        self._next()
 
     def _answer_now(self, response: bytes) -> None:
         """In the loop: an answer made without a worker thread (the PKCS#11 fast lane)."""

@@ -13,6 +13,8 @@ password) is `pkcs11_kmip_server.pkcs12`'s.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pkcs11_kmip.kmip.messages import Structure
 from pkcs11_kmip.kmip.messages.payloads import GetRequest, GetResponse
 from pkcs11_kmip.kmip.messages.structures import KeyWrappingSpecification
@@ -23,6 +25,7 @@ from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.formats import convert_material
 from pkcs11_kmip_server.hsm_store import hooks
+from pkcs11_kmip_server.hsm_store.token import reference_of
 from pkcs11_kmip_server.key_wrapping import unwrap_registered, wrap_in_token, wrap_object, wrapping_for_get
 from pkcs11_kmip_server.lifecycle import refresh_state, set_single
 from pkcs11_kmip_server.objects import require_material
@@ -44,14 +47,10 @@ def get(context: RequestContext, request: GetRequest) -> GetResponse:
 def get_object(context: RequestContext, request: GetRequest) -> tuple[ObjectRecord, Structure]:
     """The object a Get (or Export) names, and its value as the request asks for it."""
     record = context.load(request.unique_identifier)
-    require_online(record)
-    refresh_state(record.attributes, context.now)
-    material = require_material(record)
-    if record.attributes.get(Tag.EXTRACTABLE) is False:  # not even wrapped (TC-EXTRACTABLE-1-20)
-        raise KmipError(ResultReason.NOT_EXTRACTABLE, "the object is not extractable")
+    material = _extractable(record, context.now)
     wrapping = wrapping_for_get(record, request.key_wrap_type, request.key_wrapping_specification)
-    if wrapping is None and record.attributes.get(Tag.SENSITIVE) is True:
-        raise KmipError(ResultReason.SENSITIVE, "a Sensitive object leaves the server only wrapped")
+    if wrapping is None:
+        _require_not_sensitive(record)
     if wrapping is not None and hooks.sealed_in_token(record):  # C_WrapKey: the value stays in the HSM
         value = wrap_in_token(context, record, material, request.key_format_type, wrapping)
     else:
@@ -60,6 +59,44 @@ def get_object(context: RequestContext, request: GetRequest) -> tuple[ObjectReco
         set_single(record.attributes, Tag.FRESH, False)
         context.session.save(record)
     return record, value
+
+
+def plain_answer(record: ObjectRecord, now: datetime) -> GetResponse | None:
+    """The answer to a Get of `record` that names nothing but its Unique Identifier (no
+    format, compression or wrapping), when the stored record is all it takes: None when the
+    general path must run, because Get would refuse the object, write it (Fresh), or read
+    its key out of the HSM key store's token. The Get lane (get_lane.py) keeps this answer
+    for as long as the record's row is unchanged; `get` gives the same for the same record.
+    """
+    if record.attributes.get(Tag.FRESH) is True or reference_of(record) is not None:
+        return None
+    try:
+        material = _extractable(record, now)
+        _require_not_sensitive(record)
+        value = convert_material(material, None, None)
+    except KmipError:
+        return None
+    return GetResponse(
+        object_type=pkcs12.answered_as(record, value),
+        unique_identifier=record.uid,
+        object=value,  # type: ignore[arg-type]
+    )
+
+
+def _extractable(record: ObjectRecord, now: datetime) -> Structure:
+    """The object's material, if it may leave the server in some form (else why not)."""
+    require_online(record)
+    refresh_state(record.attributes, now)
+    material = require_material(record)
+    if record.attributes.get(Tag.EXTRACTABLE) is False:  # not even wrapped (TC-EXTRACTABLE-1-20)
+        raise KmipError(ResultReason.NOT_EXTRACTABLE, "the object is not extractable")
+    return material
+
+
+def _require_not_sensitive(record: ObjectRecord) -> None:
+    """Sensitive, for an object asked for unwrapped that may leave only wrapped."""
+    if record.attributes.get(Tag.SENSITIVE) is True:
+        raise KmipError(ResultReason.SENSITIVE, "a Sensitive object leaves the server only wrapped")
 
 
 def _plain_value(

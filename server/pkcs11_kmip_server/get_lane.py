@@ -1,0 +1,213 @@
+"""The Get lane: a Get by Unique Identifier from the object's owner, answered on the event loop.
+
+The commonest KMIP request by far (MongoDB, Percona, vSphere fetch their keys this way)
+is one Get naming only a Unique Identifier. Through the general path it costs a hop to
+a worker thread and back, the typed decoder, a store transaction, decoding the stored
+attributes, unsealing and decoding the key, the typed encoder and the batch audit
+formatting. Here a message in exactly that shape (`read_get`: Protocol Version, an
+optional Time Stamp, Batch Count 1; one Get item with nothing but a Text String Unique
+Identifier) is answered from the loop with one indexed SELECT (`SqliteStore.peek`) and
+a kept answer.
+
+What is kept, per object: the row `peek` read (type, storage, attributes, sealed
+material, owner) and the Batch Item the general path encodes for it, per protocol
+version. A kept item is used only while `peek` reads the very same row: any write to
+the object, by any server process, rewrites its attributes and reseals its material
+under a fresh nonce, so the row differs and the item is made again. Nothing needs
+invalidating, across threads or processes. Only the header (Time Stamp, Server
+Correlation Value) is written per request (`frames.response_message`), byte for byte
+the typed encoder's (tests/server/test_get_lane.py compares both paths).
+
+What the lane leaves to the general path (which answers it with its precise Result
+Reason, or writes): anyone but the owner (grants, administrators), an unknown
+identifier, an object Get refuses (destroyed, archived, Not Extractable, Sensitive) or
+must write (Fresh), a key in the HSM key store's token, another store, a busy database,
+and any message of another shape (Authentication, batch options, several items, a Key
+Format Type, wrapping...). The audit log gets the general path's line.
+
+Kept answers hold key material in this process's memory, as the general path holds it
+while it answers; at most `KEPT` objects are kept, the oldest dropped first.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pkcs11_kmip.cryptoki.frames import response_message
+from pkcs11_kmip.kmip.messages import ResponseBatchItem
+from pkcs11_kmip.kmip.messages.payloads import GetResponse
+from pkcs11_kmip.kmip.spec import Tag, Version
+from pkcs11_kmip.kmip.spec.enums import Operation, ResultStatus
+from pkcs11_kmip.kmip.ttlv import ItemType
+from pkcs11_kmip_server.operations.get import plain_answer
+from pkcs11_kmip_server.store import Conflict
+from pkcs11_kmip_server.store.sqlite import SqliteStore, record_of
+from pkcs11_kmip_server.versions import SUPPORTED_VERSIONS
+
+if TYPE_CHECKING:
+    from pkcs11_kmip_server.engine import Engine, Peer
+
+log = logging.getLogger("pkcs11_kmip_server.get_lane")
+
+KEPT = 8192
+"""Objects whose answers are kept (about a kilobyte each for an AES key)."""
+
+_HEAD = struct.Struct(">II")  # tag << 8 | type, length
+_SMALL = struct.Struct(">IIi4x")  # an Integer or Enumeration item
+_STAMP = struct.Struct(">IIq")
+
+
+def _word(tag: int, type_: ItemType) -> int:
+    return int(tag) << 8 | int(type_)
+
+
+_MESSAGE = _word(Tag.REQUEST_MESSAGE, ItemType.STRUCTURE)
+_HEADER = _word(Tag.REQUEST_HEADER, ItemType.STRUCTURE)
+_VERSION = _HEAD.pack(_word(Tag.PROTOCOL_VERSION, ItemType.STRUCTURE), 0x20)
+_MAJOR = _HEAD.pack(_word(Tag.PROTOCOL_VERSION_MAJOR, ItemType.INTEGER), 4)
+_MINOR = _HEAD.pack(_word(Tag.PROTOCOL_VERSION_MINOR, ItemType.INTEGER), 4)
+_TIME_STAMP = _HEAD.pack(_word(Tag.TIME_STAMP, ItemType.DATE_TIME), 8)
+_COUNT = _SMALL.pack(_word(Tag.BATCH_COUNT, ItemType.INTEGER), 4, 1)
+_ITEM = _word(Tag.BATCH_ITEM, ItemType.STRUCTURE)
+_GET = _SMALL.pack(_word(Tag.OPERATION, ItemType.ENUMERATION), 4, Operation.GET)
+_PAYLOAD = _word(Tag.REQUEST_PAYLOAD, ItemType.STRUCTURE)
+_UID = _word(Tag.UNIQUE_IDENTIFIER, ItemType.TEXT_STRING)
+_LATEST_TIME_STAMP = 253_402_300_800  # 10000-01-01: the typed decoder refuses later ones
+_VERSIONS = frozenset(SUPPORTED_VERSIONS)
+
+
+def read_get(data: bytes) -> tuple[Version, str] | None:
+    """(version, Unique Identifier) of a message in exactly the lane's shape; None for any other."""
+    size = len(data)
+    if size < 112 or _HEAD.unpack_from(data, 0) != (
+        _MESSAGE,
+        size - 8,
+    ):  # 112: no Time Stamp, an empty identifier
+        return None
+    word, header_length = _HEAD.unpack_from(data, 8)
+    if (
+        word != _HEADER
+        or header_length not in (0x38, 0x48)
+        or data[16:24] != _VERSION
+        or data[24:32] != _MAJOR
+        or data[40:48] != _MINOR
+        or data[36:40] != b"\0\0\0\0"
+        or data[52:56] != b"\0\0\0\0"
+    ):
+        return None
+    at = 56
+    if header_length == 0x48:
+        if data[56:64] != _TIME_STAMP or not 0 <= _STAMP.unpack_from(data, 56)[2] < _LATEST_TIME_STAMP:
+            return None
+        at = 72
+    if data[at : at + 16] != _COUNT:
+        return None
+    at += 16  # the Batch Item
+    if _HEAD.unpack_from(data, at) != (_ITEM, size - at - 8) or data[at + 8 : at + 24] != _GET:
+        return None
+    at += 24  # the Request Payload
+    if _HEAD.unpack_from(data, at) != (_PAYLOAD, size - at - 8):
+        return None
+    at += 8  # the Unique Identifier, the payload's only field
+    word, length = _HEAD.unpack_from(data, at)
+    end = at + 8 + length
+    if word != _UID or end + (-length % 8) != size or any(data[end:size]):
+        return None
+    version = (struct.unpack_from(">i", data, 32)[0], struct.unpack_from(">i", data, 48)[0])
+    if version not in _VERSIONS:
+        return None
+    try:
+        return version, data[at + 8 : end].decode()
+    except UnicodeDecodeError:
+        return None
+
+
+@dataclass
+class _Kept:
+    """An object's row as last read, its Get answer (None: the general path answers this
+    object) and that answer's Batch Item per protocol version, encoded as they are asked for."""
+
+    row: tuple[Any, ...]
+    answer: GetResponse | None
+    items: dict[Version, bytes] = field(default_factory=dict)
+
+
+class GetLane:
+    """The event loop's lane for plain Gets (see the module)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine  # read at each call: its store and audit log
+        self._kept: dict[str, _Kept] = {}
+        self._time: tuple[int, str] = (-1, "")
+
+    def answer(self, data: bytes, peer: Peer) -> bytes | None:
+        """The response to a plain Get from the object's owner, or None: the general path's."""
+        engine = self._engine
+        store = engine.store
+        principal = peer.principal
+        if principal is None or not isinstance(store, SqliteStore):
+            return None
+        asked = read_get(data)
+        if asked is None:
+            return None
+        version, uid = asked
+        try:
+            row = store.peek(uid)
+        except Conflict:
+            return None
+        if row is None or row[4] != principal:
+            return None  # Object Not Found, or the grants decide: the general path's
+        now = engine.clock().replace(microsecond=0)
+        kept = self._kept.get(uid)
+        if kept is None or kept.row != row:
+            kept = self._keep(store, uid, row, now)
+        if kept.answer is None:
+            return None
+        item = kept.items.get(version)
+        if item is None:
+            batch_item = ResponseBatchItem(
+                operation=Operation.GET, result_status=ResultStatus.SUCCESS, response_payload=kept.answer
+            )
+            item = kept.items[version] = batch_item.encode(version)[8:]  # without its own tag and length
+        seconds = int(now.timestamp())
+        correlation = engine.server_correlation_value() if version >= (1, 4) else None
+        response = response_message(version, seconds, correlation, item)
+        if engine.audit is not None:
+            engine.audit.write(self._audit_entry(now, seconds, principal, peer.address, version, uid))
+        return response
+
+    def _keep(self, store: SqliteStore, uid: str, row: tuple[Any, ...], now: datetime) -> _Kept:
+        """The object's row read afresh: whether, and what, the lane answers for it."""
+        answer = None
+        try:
+            answer = plain_answer(record_of(uid, row, store.sealer), now)
+        except Exception:  # a row the general path must judge (and report)
+            log.debug("the Get lane leaves %s to the general path", uid, exc_info=True)
+        kept = _Kept(row, answer)
+        everything = self._kept
+        everything.pop(uid, None)
+        if len(everything) >= KEPT:
+            everything.pop(next(iter(everything)))  # the oldest
+        everything[uid] = kept
+        return kept
+
+    def _audit_entry(
+        self, now: datetime, seconds: int, principal: str, address: str, version: Version, uid: str
+    ) -> dict[str, Any]:
+        """The general path's audit line for one successful Get of `uid`."""
+        cached_seconds, time_text = self._time
+        if cached_seconds != seconds:
+            time_text = now.isoformat()
+            self._time = (seconds, time_text)
+        return {
+            "kind": "request",
+            "time": time_text,
+            "principal": principal,
+            "address": address,
+            "version": f"{version[0]}.{version[1]}",
+            "items": [{"operation": "Get", "ids": [uid], "status": "Success"}],
+        }
