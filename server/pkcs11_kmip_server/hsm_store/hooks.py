@@ -8,6 +8,8 @@ unconditionally.
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pkcs11_kmip.kmip.messages import Structure
@@ -69,6 +71,28 @@ def plain_material(record: ObjectRecord, material: Structure) -> Structure:
     if reference_of(record) is None:
         return material
     return read_plain(current(), record, material)
+
+
+def public_key_in_token(record: ObjectRecord) -> formats.AnyKey | None:
+    """The public part of a private key the token holds, read there (RSA; None for an EC key,
+    and for a key whose material is in the database: it is read from that)."""
+    if record.object_type is not ObjectType.PRIVATE_KEY or reference_of(record) is None:
+        return None
+    return current().public_key(record)
+
+
+def copied_material(context: RequestContext, source: ObjectRecord, copy: ObjectRecord) -> Structure:
+    """The material of `copy`, a new object with the key of `source` (C_CopyObject): the
+    database's material duplicated, or the token's key copied inside the token (which the
+    transaction undoes if it rolls back). The value never leaves the server or the HSM."""
+    material = require_material(source)
+    if reference_of(source) is None:
+        return deepcopy(material)
+    session = context.session
+    if not isinstance(session, HsmSession):
+        current()  # General Failure: no token open here
+        raise KmipError(ResultReason.GENERAL_FAILURE, "the HSM key store is not this session's store")
+    return session.copy_key(source, copy)
 
 
 def sealed_in_token(record: ObjectRecord) -> bool:

@@ -155,6 +155,14 @@ class HsmSession:
         add_digest(self.token, private)
         return public
 
+    def copy_key(self, source: ObjectRecord, copy: ObjectRecord) -> Structure:
+        """The key of `source` copied inside the token for the new record `copy` (before
+        `insert`): the copy's material, a reference. Undone with the transaction."""
+        assert source.material is not None
+        block = self.token.copy_key(source, copy)
+        self._journal.created.append(copy.uid.encode())
+        return with_block(source.material, block)
+
     # --- StoreSession -------------------------------------------------------------------------
 
     def insert(self, record: ObjectRecord) -> None:

@@ -279,6 +279,23 @@ class HsmToken:
             self._keep(record.uid.encode(), session.create_object(template))
         return reference_block(record)
 
+    def copy_key(self, source: ObjectRecord, copy: ObjectRecord) -> KeyBlock:
+        """C_CopyObject of the source's key for the record `copy` (its CKA_ID and CKA_LABEL):
+        the value is copied inside the token and never seen here. The reference block to store;
+        the copy's flags are its record's changes, set at commit as any change's."""
+        template = {Attribute.ID: copy.uid.encode(), Attribute.LABEL: _label(copy)}
+        with self.session() as session, refusals("copy the key"):
+            made = self.key(session, source).copy(template)
+            self._keep(copy.uid.encode(), made)
+        return reference_block(copy)
+
+    def public_key(self, record: ObjectRecord) -> formats.AnyKey | None:
+        """The public part of an RSA private key in the token (CKA_MODULUS, CKA_PUBLIC_EXPONENT,
+        which PKCS#11 shows of any private key); None for an EC one (its object has no point)."""
+        with self.session() as session, refusals("give the key's public part"):
+            key = self.key(session, record)
+            return _public_key(key) if key.key_type is KeyType.RSA else None
+
     def read(self, record: ObjectRecord) -> KeyBlock:
         """The key's value out of the token, as a plain key block (Raw; the kind's first format).
 
@@ -420,17 +437,22 @@ def _template(record: ObjectRecord, object_class: ObjectClass) -> dict[Attribute
         for bit, flag in FLAGS.items():
             if int(mask) & int(bit) and flag in allowed:
                 flags[flag] = True
-    names = [name.name_value for name in attributes.get_all(Tag.NAME) if getattr(name, "name_value", None)]
     return {
         Attribute.CLASS: object_class,
         Attribute.TOKEN: True,
         Attribute.PRIVATE: True,
         Attribute.ID: record.uid.encode(),
-        Attribute.LABEL: str(names[0]) if names else record.uid,
+        Attribute.LABEL: _label(record),
         Attribute.SENSITIVE: attributes.get(Tag.SENSITIVE) is True,
         Attribute.EXTRACTABLE: attributes.get(Tag.EXTRACTABLE) is not False,
         **flags,
     }
+
+
+def _label(record: ObjectRecord) -> str:
+    """CKA_LABEL of the record's token object: its first Name, else its Unique Identifier."""
+    names = [name.name_value for name in record.attributes.get_all(Tag.NAME)]
+    return next((str(name) for name in names if name), record.uid)
 
 
 def _integer(value: int) -> bytes:

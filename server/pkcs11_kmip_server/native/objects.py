@@ -35,6 +35,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.native import storage_flags
 from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA, MoreCKK, MoreCKM
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.store import ObjectRecord
@@ -312,7 +313,13 @@ def _public_key(record: ObjectRecord) -> object:
     block = key_block_of(record.material)
     if block is None or record.object_type not in (ObjectType.PUBLIC_KEY, ObjectType.PRIVATE_KEY):
         raise KeyError("a public key")
+    # (Imported here: the HSM key store's modules import this one.)
+    from pkcs11_kmip_server.hsm_store.hooks import public_key_in_token
+
     try:
+        held = public_key_in_token(record)  # a private key the HSM key store holds: from its token
+        if held is not None:
+            return held
         key = formats.load_key(block, record.object_type is ObjectType.PRIVATE_KEY)
     except KmipError as error:  # a form this server reads but cannot turn into a key
         raise KeyError("a public key") from error
@@ -458,6 +465,10 @@ def _private_component(record: ObjectRecord, label: str | None) -> bytes:
 Reader = Callable[[ObjectRecord, str | None], bytes]
 
 
+def _storage_flag(which: CKA) -> Reader:
+    return lambda record, label: bbool(storage_flags.flag(record, which))
+
+
 # What every object answers: storage attributes (PKCS#11 3.0 §4.4).
 _STORAGE: dict[int, Reader] = {
     CKA.CLASS: lambda record, label: ulong(CLASSES[record.object_type]),
@@ -465,9 +476,7 @@ _STORAGE: dict[int, Reader] = {
     CKA.PRIVATE: lambda record, label: bbool(is_private(record)),
     CKA.LABEL: lambda record, label: (label or "").encode(),
     CKA.ID: lambda record, label: object_id(record),
-    CKA.MODIFIABLE: lambda record, label: bbool(True),
-    CKA.COPYABLE: lambda record, label: bbool(False),
-    CKA.DESTROYABLE: lambda record, label: bbool(True),
+    **{which: _storage_flag(which) for which in storage_flags.NAMES},
 }
 
 # A certificate's attributes (X.509 only).

@@ -122,7 +122,7 @@ from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.key_use import usable_key
 from pkcs11_kmip_server.key_wrapping import WRAPPING_DEFAULTS
 from pkcs11_kmip_server.lifecycle import refresh_state
-from pkcs11_kmip_server.native import creation, editing, ending, objects
+from pkcs11_kmip_server.native import copying, creation, editing, ending, objects, storage_flags
 from pkcs11_kmip_server.native.constants import MoreCKF, MoreCKK
 from pkcs11_kmip_server.native.mechanisms import (
     GENERIC_SECRET_TYPES,
@@ -491,6 +491,8 @@ class NativeToken:
         record = self._object(kmip, inputs["hObject"], Operation.DESTROY)
         if not session.flags & CKF_RW_SESSION and not objects.is_session_object(record):
             return CKR.SESSION_READ_ONLY, None
+        if not storage_flags.flag(record, CKA.DESTROYABLE):
+            return CKR.ACTION_PROHIBITED, None
         self._destroy(kmip, record)
         self._forget(record.uid)
         return CKR.OK, None
@@ -537,11 +539,24 @@ class NativeToken:
         return CKR.OK, {"phObject": self._made(uid, inputs["hSession"], made.token)}
 
     def copy_object(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        """C_CopyObject: no object is copyable (CKA_COPYABLE FALSE): KMIP has no copy, and a
-        copy of a key made through Get would need it extractable."""
+        """C_CopyObject: a new managed object with the object's key, copied where the key is
+        kept (native.copying), for a caller with Get rights on it; the template's changes
+        with Cryptoki's rules, the rest of them as C_SetAttributeValue's (KMIP Set Attribute)."""
         self._session(inputs["hSession"])
-        self._object(_kmip(request), inputs["hObject"], Operation.GET_ATTRIBUTES)
-        return CKR.ACTION_PROHIBITED, None
+        kmip = _kmip(request)
+        source = self._object(kmip, inputs["hObject"], Operation.GET)
+        state = copying.check_source(source, kmip.now)
+        wanted = copying.plan(source, _template(inputs["pTemplate"]), self._label(kmip, source))
+        self._creating(inputs["hSession"], wanted.token)
+        hidden = not wanted.token
+        context = self._as(kmip, None, hidden)
+        copy = copying.new_copy(context, source, wanted, state)
+        planned = editing.edits(copy, wanted.rest, editing.Shown(wanted.label, state))
+        with kmip.session.savepoint():
+            copying.insert(context, source, copy)
+            for payload, operation in planned:
+                self._run(kmip, payload, operation, hidden=hidden)
+        return CKR.OK, {"phNewObject": self._made(copy.uid, inputs["hSession"], wanted.token)}
 
     def set_attribute_value(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         """C_SetAttributeValue: the KMIP attribute edits of `editing`, all or none."""
@@ -550,6 +565,8 @@ class NativeToken:
         record = self._object(kmip, inputs["hObject"], Operation.MODIFY_ATTRIBUTE)
         if not session.flags & CKF_RW_SESSION and not objects.is_session_object(record):
             return CKR.SESSION_READ_ONLY, None
+        if not storage_flags.flag(record, CKA.MODIFIABLE):
+            return CKR.ACTION_PROHIBITED, None
         shown = editing.Shown(self._label(kmip, record), refresh_state(record.attributes, kmip.now))
         planned = editing.edits(record, _template(inputs["pTemplate"]), shown)
         with kmip.session.savepoint():
