@@ -40,20 +40,24 @@ def functions() -> list[str]:
 def structures() -> list[str]:
     lines = ["| structure | members on the wire | bytes |", "|---|---|---|"]
     for name, members in wire.STRUCTS.items():
-        parts = [
-            f"{m.name} (data, length from {m.length_name})"
-            if m.kind is wire.FieldKind.DATA
-            else f"{m.name} ({m.size})"
-            for m in members
-        ]
+        parts = [_member(m) for m in members]
         size = wire.struct_size(name)
         lines.append(f"| {name} | {' · '.join(parts)} | {size if size is not None else 'variable'} |")
     return lines
 
 
-def mechanisms() -> list[str]:
+def _member(m: wire.StructField) -> str:
+    if m.kind is wire.FieldKind.DATA:
+        return f"{m.name} (data, length from {m.length_name})"
+    if m.kind is wire.FieldKind.TAG:
+        length = f"{m.length_name} / 8" if m.bits else m.length_name or str(m.size)
+        return f"{m.name} (data, length {length})"
+    return f"{m.name} ({m.size})"
+
+
+def mechanisms(table: dict[str, tuple[int, str]] | None = None) -> list[str]:
     lines = ["| mechanism | value | parameter |", "|---|---|---|"]
-    for name, (value, layout) in wire.PARAMETERS.items():
+    for name, (value, layout) in (wire.PARAMETERS if table is None else table).items():
         lines.append(f"| {name} | 0x{value:X} | {layout} |")
     return lines
 
@@ -70,6 +74,7 @@ def generated() -> str:
         ("Every function", functions()),
         ("Structures", structures()),
         ("Mechanism parameters", mechanisms()),
+        ("Message parameters (C_EncryptMessage ...)", mechanisms(wire.MESSAGE_PARAMETERS)),
         ("Attribute values that are not plain bytes", attributes()),
     ]
     lines = [BEGIN, ""]

@@ -217,6 +217,34 @@ typedef struct CK_EDDSA_PARAMS {
     CK_BYTE_PTR pContextData;
 } CK_EDDSA_PARAMS;
 
+/* Message parameters of the PKCS#11 3.0 message-based functions (wire.py MESSAGE_PARAMETERS). */
+typedef CK_ULONG CK_GENERATOR_FUNCTION;
+
+typedef struct CK_GCM_MESSAGE_PARAMS {
+    CK_BYTE_PTR pIv;
+    CK_ULONG ulIvLen;
+    CK_ULONG ulIvFixedBits;
+    CK_GENERATOR_FUNCTION ivGenerator;
+    CK_BYTE_PTR pTag;
+    CK_ULONG ulTagBits;
+} CK_GCM_MESSAGE_PARAMS;
+
+typedef struct CK_CCM_MESSAGE_PARAMS {
+    CK_ULONG ulDataLen;
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceLen;
+    CK_ULONG ulNonceFixedBits;
+    CK_GENERATOR_FUNCTION nonceGenerator;
+    CK_BYTE_PTR pMAC;
+    CK_ULONG ulMACLen;
+} CK_CCM_MESSAGE_PARAMS;
+
+typedef struct CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS {
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceLen;
+    CK_BYTE_PTR pTag;
+} CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS;
+
 typedef struct CK_FUNCTION_LIST CK_FUNCTION_LIST;
 typedef CK_FUNCTION_LIST *CK_FUNCTION_LIST_PTR;
 typedef CK_FUNCTION_LIST_PTR *CK_FUNCTION_LIST_PTR_PTR;

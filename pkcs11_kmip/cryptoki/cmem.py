@@ -16,7 +16,14 @@ from typing import Any
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
-from pkcs11_kmip.cryptoki.wire import Attribute, AttributeKind, FieldKind, Mechanism, StructValue
+from pkcs11_kmip.cryptoki.wire import (
+    Attribute,
+    AttributeKind,
+    FieldKind,
+    Mechanism,
+    MessageParameter,
+    StructValue,
+)
 
 FFI = Any  # cffi ships no type hints: an FFI object
 CData = Any  # and its cdata
@@ -47,6 +54,7 @@ def new_bytes(ffi: FFI, data: bytes, keep: list[Any]) -> CData:
 def read_struct(ffi: FFI, pointer: CData, name: str) -> StructValue:
     """A structure's members as wire values (`pointer` is a `name *` cdata)."""
     value: StructValue = {}
+    tags = []
     for member in wire.STRUCTS[name]:
         item = getattr(pointer, member.name)
         if member.kind in (FieldKind.ULONG, FieldKind.BYTE):
@@ -55,10 +63,18 @@ def read_struct(ffi: FFI, pointer: CData, name: str) -> StructValue:
             value[member.name] = (int(item.major), int(item.minor))
         elif member.kind is FieldKind.CHARS:
             value[member.name] = bytes(ffi.buffer(item, member.size))
+        elif member.kind is FieldKind.TAG:
+            tags.append(member)  # its length member may come after it (CK_GCM_MESSAGE_PARAMS)
         else:
             length = int(getattr(pointer, member.length_name))
             value[member.name] = None if is_null(ffi, item) else read_bytes(ffi, item, length)
-    return value
+    for member in tags:
+        item = getattr(pointer, member.name)
+        value[member.name] = (
+            None if is_null(ffi, item) else read_bytes(ffi, item, wire.tag_length(member, value))
+        )
+    # Members in C order, as the wire and the trace list them.
+    return {member.name: value[member.name] for member in wire.STRUCTS[name]}
 
 
 def fill_struct(ffi: FFI, pointer: CData, name: str, value: StructValue, keep: list[Any]) -> None:
@@ -74,6 +90,9 @@ def fill_struct(ffi: FFI, pointer: CData, name: str, value: StructValue, keep: l
         elif member.kind is FieldKind.CHARS:
             assert isinstance(item, bytes) and len(item) == member.size
             ffi.memmove(getattr(pointer, member.name), item, member.size)
+        elif member.kind is FieldKind.TAG:  # a buffer as long as another member says
+            assert item is None or isinstance(item, bytes)
+            setattr(pointer, member.name, ffi.NULL if item is None else new_bytes(ffi, item, keep))
         elif item is None:
             setattr(pointer, member.name, ffi.NULL)
             setattr(pointer, member.length_name, 0)
@@ -134,6 +153,65 @@ def build_mechanism(ffi: FFI, value: Mechanism, keep: list[Any]) -> CData:
     else:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"no parameter layout for mechanism 0x{value.type:X}")
     return mechanism
+
+
+# --- message parameters (the PKCS#11 3.0 message-based functions) --------------------------
+
+
+def read_message(
+    ffi: FFI, mechanism: int, address: int, length: int, output: bool
+) -> MessageParameter | None:
+    """The application's pParameter of a message operation on `mechanism`. An output tag
+    buffer (`output`: an encryption's) travels as zeros, never as what the caller's
+    memory held; a size other than the structure's is CKR_MECHANISM_PARAM_INVALID."""
+    if not address:
+        if length:
+            raise CKRError(CKR.ARGUMENTS_BAD, "NULL message parameter with a length")
+        return None
+    layout = wire.message_layout(mechanism)
+    if layout is None:
+        if length > wire.MAX_LENGTH:
+            raise CKRError(CKR.ARGUMENTS_BAD, "message parameter too long")
+        return MessageParameter(mechanism, read_bytes(ffi, address, length))
+    if length != ffi.sizeof(layout):
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"{layout} parameter of {length} bytes")
+    value = read_struct(ffi, ffi.cast(f"{layout} *", address), layout)
+    if output:
+        for member in wire.pointer_members(layout):
+            item = value[member.name]
+            if member.kind is FieldKind.TAG and isinstance(item, bytes):
+                value[member.name] = bytes(len(item))
+    return MessageParameter(mechanism, value)
+
+
+def build_message(ffi: FFI, parameter: MessageParameter | None, keep: list[Any]) -> tuple[CData, int, CData]:
+    """pParameter and ulParameterLen for a module, and the structure (NULL if none) whose
+    buffers hold what the module wrote. Raw bytes (a layout this encoding does not know)
+    are refused: they could hold pointers."""
+    if parameter is None:
+        return ffi.NULL, 0, ffi.NULL
+    layout = wire.message_layout(parameter.mechanism)
+    if layout is None or not isinstance(parameter.value, dict):
+        raise CKRError(
+            CKR.MECHANISM_PARAM_INVALID, f"no message parameter layout for 0x{parameter.mechanism:X}"
+        )
+    struct = ffi.new(f"{layout} *")
+    keep.append(struct)
+    fill_struct(ffi, struct, layout, parameter.value, keep)
+    return struct, ffi.sizeof(layout), struct
+
+
+def message_buffers(ffi: FFI, mechanism: int, struct: CData) -> MessageParameter:
+    """The pointer members of a message parameter structure after the call: the answer."""
+    layout = wire.message_layout(mechanism)
+    assert layout is not None
+    value = read_struct(ffi, ffi.cast(f"{layout} *", struct), layout)
+    return MessageParameter(mechanism, {m.name: value[m.name] for m in wire.pointer_members(layout)})
+
+
+def write_buffer(ffi: FFI, address: CData, data: bytes) -> None:
+    """Copy `data` into the caller's buffer (checked to be that long by the caller)."""
+    ffi.memmove(ffi.cast("CK_BYTE *", address), data, len(data))
 
 
 # --- templates ----------------------------------------------------------------------------

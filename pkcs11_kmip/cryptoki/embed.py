@@ -17,13 +17,22 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pkcs11_kmip.cryptoki import cmem, tracing, wire
+from pkcs11_kmip.cryptoki import cmem, messages, tracing, wire
 from pkcs11_kmip.cryptoki.calls import BY_ID, Call
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.log import log
 from pkcs11_kmip.cryptoki.module import InitArgs, Library, default_info
-from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, Field, Kind, OutData, OutRequest, Value
+from pkcs11_kmip.cryptoki.wire import (
+    Attribute,
+    AttributeQuery,
+    Field,
+    Kind,
+    MessageParameter,
+    OutData,
+    OutRequest,
+    Value,
+)
 
 if TYPE_CHECKING:
     from pkcs11_kmip.cryptoki.remote import Transport
@@ -112,7 +121,9 @@ class Dispatcher:
         inputs: dict[str, Value] = {}
         for field, reader in reads:
             args = [raw[i] for i in field.params]
-            if reader is not None:
+            if field.kind in wire.MESSAGE_KINDS:
+                inputs[field.name] = self._read_message(call, field, raw[0], args)
+            elif reader is not None:
                 inputs[field.name] = reader(self, field, args)
             elif not args[0]:  # an output-only pointer (a handle, a structure)
                 raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
@@ -123,7 +134,9 @@ class Dispatcher:
             tracing.note(outputs=outputs)
         if outputs is not None:
             writes = [
-                writer(
+                self._write_message(call, inputs, [raw[i] for i in field.params], outputs[field.name], rv)
+                if field.kind is Kind.MESSAGE_OUT
+                else writer(
                     self,
                     field,
                     [raw[i] for i in field.params],
@@ -192,6 +205,19 @@ class Dispatcher:
         if not args[0] or (field.kind is Kind.OUT_HANDLES and not args[2]):
             raise CKRError(CKR.ARGUMENTS_BAD, f"{field.name} is NULL")
         return OutRequest(True, args[1])
+
+    def _read_message(self, call: Call, field: Field, session: int, args: list[int]) -> Value:
+        """pParameter of a message-based function, laid out by the mechanism its session's
+        C_Message*Init gave (raw bytes when no such operation is known: the server answers)."""
+        pointer, length = args
+        mechanism = self.library.message_mechanism(session, messages.KINDS[call.name])
+        return cmem.read_message(
+            self.ffi,
+            wire.NO_OPERATION if mechanism is None else mechanism,
+            pointer,
+            length,
+            output=field.kind is Kind.MESSAGE_OUT,
+        )
 
     _READERS: ClassVar[dict[Kind, Callable[[Dispatcher, Field, list[int]], Value]]] = {
         Kind.ENCODING_VERSION: _read_version,
@@ -277,6 +303,37 @@ class Dispatcher:
 
         return write
 
+    def _write_message(
+        self, call: Call, inputs: dict[str, Value], args: list[int], answer: Value, rv: int
+    ) -> Write:
+        """C_EncryptMessage*: a generated IV and the tag, into the caller's buffers, each
+        exactly as long as the buffer the caller's structure describes."""
+        request = inputs.get("pParameter")
+        if not isinstance(request, MessageParameter) or not isinstance(request.value, dict):
+            return lambda: None  # no structure: nothing to write back
+        members = messages.written_back(call, inputs, rv, request.value)
+        if not members:
+            return lambda: None
+        if not isinstance(answer, MessageParameter) or not isinstance(answer.value, dict):
+            raise _malformed_message(call)
+        layout = wire.message_layout(request.mechanism)
+        copies = []
+        for member in members:
+            given, got = request.value.get(member), answer.value.get(member)
+            if given is None:
+                continue  # a NULL buffer (the module accepted it): nothing to fill
+            if not isinstance(given, bytes) or not isinstance(got, bytes) or len(got) != len(given):
+                raise _malformed_message(call)
+            copies.append((member, got))
+        ffi = self.ffi
+
+        def write() -> None:
+            structure = ffi.cast(f"{layout} *", args[0])
+            for member, data in copies:
+                cmem.write_buffer(ffi, getattr(structure, member), data)
+
+        return write
+
     _WRITERS: ClassVar[dict[Kind, Callable[[Dispatcher, Field, list[int], Value, Value, int], Write]]] = {
         Kind.OUT_ULONG: _write_ulong,
         Kind.OUT_STRUCT: _write_struct,
@@ -320,10 +377,23 @@ def _steps(
     reads = tuple(
         (field, Dispatcher._READERS.get(field.kind))
         for field in plan.fields
-        if field.kind in Dispatcher._READERS or field.kind in (Kind.OUT_ULONG, Kind.OUT_STRUCT)
+        if field.kind in Dispatcher._READERS
+        or field.kind in (Kind.OUT_ULONG, Kind.OUT_STRUCT)
+        or field.kind in wire.MESSAGE_KINDS
     )
-    writes = tuple((field, Dispatcher._WRITERS[field.kind]) for field in plan.outputs)
+    writes = tuple(
+        (field, Dispatcher._WRITERS.get(field.kind, _no_writer)) for field in plan.outputs
+    )  # (MESSAGE_OUT: Dispatcher._write_message, which needs the whole call)
     return reads, writes
+
+
+def _no_writer(*args: object) -> Write:
+    raise AssertionError("written by Dispatcher._write_message")
+
+
+def _malformed_message(call: Call) -> CKRError:
+    log(f"CKR_DEVICE_ERROR: the server's answer for the message parameter of {call.name} does not fit")
+    return CKRError(CKR.DEVICE_ERROR)
 
 
 def _malformed(field: Field) -> CKRError:

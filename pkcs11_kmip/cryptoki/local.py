@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pkcs11_kmip.cryptoki.calls import Call
 from pkcs11_kmip.cryptoki.constants import CKA, CKR
 from pkcs11_kmip.cryptoki.find_ahead import FindAhead
+from pkcs11_kmip.cryptoki.messages import MessageOperations
 from pkcs11_kmip.cryptoki.single_part import SingleParts
 from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, OutData, OutRequest, StructValue, Value
 
@@ -70,6 +71,7 @@ class LocalAnswers:
         self._objects: dict[int, dict[int, bytes]] = {}  # object handle -> immutable values
         self.single_parts = SingleParts()
         self.find_ahead = FindAhead()
+        self.messages = MessageOperations()
 
     @property
     def before(self) -> int:

@@ -185,7 +185,14 @@ class Library:
         before = local.before
         rv, outputs = self._forward(transport, call, inputs)
         local.learn(call, inputs, rv, outputs, before)
+        local.messages.learn(call, inputs, rv)
         return rv, outputs
+
+    def message_mechanism(self, session: int, kind: str) -> int | None:
+        """The mechanism of the session's message operation of this kind ("encrypt", ...),
+        if one was begun through this library in the current server context."""
+        local = self._local
+        return None if local is None else local.messages.mechanism(session, kind)
 
     def _local_answers(self, transport: Transport) -> LocalAnswers:
         """This context's local answers; new ones when the server context was made anew

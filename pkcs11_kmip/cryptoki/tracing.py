@@ -38,6 +38,7 @@ from pkcs11_kmip.cryptoki.wire import (
     AttributeKind,
     AttributeQuery,
     Mechanism,
+    MessageParameter,
     OutData,
     OutRequest,
     Value,
@@ -156,6 +157,8 @@ def show(value: Value | object) -> str:
         return f"<{len(value)} bytes>"
     if isinstance(value, Mechanism):
         return f"{_mechanism_name(value.type)}({_show_parameter(value.parameter)})"
+    if isinstance(value, MessageParameter):
+        return f"{_mechanism_name(value.mechanism)}:{_show_parameter(value.value)}"
     if isinstance(value, OutRequest):
         return f"<buffer {value.capacity}>" if value.present else "<length query>"
     if isinstance(value, OutData):

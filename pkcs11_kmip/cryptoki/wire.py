@@ -88,6 +88,16 @@ class Mechanism:
 
 
 @dataclass(frozen=True)
+class MessageParameter:
+    """A message-based function's pParameter: the mechanism of its operation, and the
+    parameter (a structure of MESSAGE_PARAMETERS, else raw bytes). In an answer (the
+    C_EncryptMessage* functions) `value` holds only the pointer members."""
+
+    mechanism: int
+    value: bytes | StructValue
+
+
+@dataclass(frozen=True)
 class OutRequest:
     """What the caller gave for an output buffer: is the pointer set, and its capacity."""
 
@@ -116,6 +126,7 @@ Value = (
     | tuple[Attribute, ...]
     | tuple[AttributeQuery, ...]
     | StructValue
+    | MessageParameter
 )
 Values = Mapping[str, Value]
 
@@ -129,16 +140,21 @@ class FieldKind(enum.Enum):
     VERSION = "CK_VERSION (2)"
     CHARS = "fixed array"
     DATA = "pointer + length"
+    TAG = "pointer to a tag"  # its length follows from another member (message parameters)
 
 
 @dataclass(frozen=True)
 class StructField:
-    """A structure member; DATA covers a pointer and its length member (`length_name`)."""
+    """A structure member; DATA covers a pointer and its length member (`length_name`).
+
+    TAG is a pointer whose buffer is as long as another member says (`length_name`, in
+    bits when `bits`), or `size` bytes when there is no such member (Poly1305's 16)."""
 
     name: str
     kind: FieldKind
     size: int = 0
     length_name: str = ""
+    bits: bool = False
 
 
 def _byte(name: str) -> StructField:
@@ -159,6 +175,20 @@ def _chars(name: str, size: int) -> StructField:
 
 def _data(name: str, length_name: str) -> StructField:
     return StructField(name, FieldKind.DATA, 0, length_name)
+
+
+def _tag(name: str, length_name: str = "", size: int = 0, bits: bool = False) -> StructField:
+    return StructField(name, FieldKind.TAG, size, length_name, bits)
+
+
+def tag_length(member: StructField, value: StructValue) -> int:
+    """The bytes a TAG member's buffer holds, from the structure's other members."""
+    if not member.length_name:
+        return member.size
+    length = value.get(member.length_name)
+    if not isinstance(length, int) or length < 0:
+        raise WireError(f"{member.length_name} is not a length")
+    return (length + 7) // 8 if member.bits else length
 
 
 # Members in C order; a DATA member stands where its pointer is, its length member is
@@ -229,6 +259,23 @@ STRUCTS: dict[str, tuple[StructField, ...]] = {
     "CK_KEY_DERIVATION_STRING_DATA": (_data("pData", "ulLen"),),
     "CK_AES_CBC_ENCRYPT_DATA_PARAMS": (_chars("iv", 16), _data("pData", "length")),
     "CK_EDDSA_PARAMS": (_byte("phFlag"), _data("pContextData", "ulContextDataLen")),
+    # Message parameters (PKCS#11 3.0 C_EncryptMessage ...): see MESSAGE_PARAMETERS.
+    "CK_GCM_MESSAGE_PARAMS": (
+        _data("pIv", "ulIvLen"),
+        _ulong("ulIvFixedBits"),
+        _ulong("ivGenerator"),
+        _tag("pTag", "ulTagBits", bits=True),
+        _ulong("ulTagBits"),
+    ),
+    "CK_CCM_MESSAGE_PARAMS": (
+        _ulong("ulDataLen"),
+        _data("pNonce", "ulNonceLen"),
+        _ulong("ulNonceFixedBits"),
+        _ulong("nonceGenerator"),
+        _tag("pMAC", "ulMACLen"),
+        _ulong("ulMACLen"),
+    ),
+    "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS": (_data("pNonce", "ulNonceLen"), _tag("pTag", size=16)),
 }
 
 OUTPUT_STRUCTS = ("CK_INFO", "CK_SLOT_INFO", "CK_TOKEN_INFO", "CK_SESSION_INFO", "CK_MECHANISM_INFO")
@@ -282,6 +329,34 @@ PARAMETER_LAYOUT: dict[int, str] = {value: layout for value, layout in PARAMETER
 def parameter_layout(mechanism: int) -> str | None:
     """RAW, ULONG or a structure name; None for a mechanism this table does not know."""
     return PARAMETER_LAYOUT.get(mechanism)
+
+
+# The message-based functions' pParameter (C_EncryptMessage, C_SignMessageBegin, ...): its
+# layout follows the mechanism given to the operation's C_Message*Init. A mechanism not
+# listed here sends its message parameter as raw bytes, refused by the server as in
+# PARAMETERS (the signature mechanisms take none: NULL).
+MESSAGE_PARAMETERS: dict[str, tuple[int, str]] = {
+    "CKM_AES_GCM": (0x1087, "CK_GCM_MESSAGE_PARAMS"),
+    "CKM_AES_CCM": (0x1088, "CK_CCM_MESSAGE_PARAMS"),
+    "CKM_CHACHA20_POLY1305": (0x4021, "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS"),
+    "CKM_SALSA20_POLY1305": (0x4022, "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS"),
+}
+MESSAGE_LAYOUT: dict[int, str] = {value: layout for value, layout in MESSAGE_PARAMETERS.values()}
+
+NO_OPERATION = 2**64 - 1
+"""The mechanism a message parameter names when the library knows no message operation
+of that kind on the session (CK_UNAVAILABLE_INFORMATION): its bytes are sent raw."""
+
+
+def message_layout(mechanism: int) -> str | None:
+    """The structure of a message parameter for this mechanism (None: raw bytes)."""
+    return MESSAGE_LAYOUT.get(mechanism)
+
+
+def pointer_members(layout: str) -> tuple[StructField, ...]:
+    """The members of a structure that point to buffers (DATA and TAG): what a message
+    parameter's answer carries back."""
+    return tuple(m for m in STRUCTS[layout] if m.kind in (FieldKind.DATA, FieldKind.TAG))
 
 
 # --- attribute value types ----------------------------------------------------------------
@@ -357,6 +432,8 @@ class Kind(enum.Enum):
     OUT_HANDLES = "output handles"  # array + CK_ULONG maximum + CK_ULONG_PTR count (C_FindObjects)
     OUT_ULONG = "output CK_ULONG"
     OUT_STRUCT = "output structure"
+    MESSAGE = "message parameter"  # CK_VOID_PTR + CK_ULONG laid out per the operation's mechanism
+    MESSAGE_OUT = "message parameter, answered"  # ... whose buffers the function writes (encrypt)
     LOCAL = "local"  # never sent: callbacks, reserved pointers
     UNSUPPORTED = "unsupported"  # no layout yet: the call is not forwarded
 
@@ -372,10 +449,13 @@ _HAS_INPUT = frozenset(
         Kind.TEMPLATE,
         Kind.QUERY,
         Kind.MECHANISM,
+        Kind.MESSAGE,
+        Kind.MESSAGE_OUT,
         *OUT_BUFFERS,
     }
 )
-_HAS_OUTPUT = frozenset({Kind.QUERY, Kind.OUT_ULONG, Kind.OUT_STRUCT, *OUT_BUFFERS})
+_HAS_OUTPUT = frozenset({Kind.QUERY, Kind.OUT_ULONG, Kind.OUT_STRUCT, Kind.MESSAGE_OUT, *OUT_BUFFERS})
+MESSAGE_KINDS = frozenset({Kind.MESSAGE, Kind.MESSAGE_OUT})
 
 
 @dataclass(frozen=True)
@@ -474,10 +554,11 @@ def _classify(call: Call, params: tuple[Param, ...], i: int) -> tuple[Kind, int,
     struct_name = param.ctype.removesuffix("_PTR")
     if param.ctype.endswith("_PTR") and struct_name in OUTPUT_STRUCTS:
         return Kind.OUT_STRUCT, 1, struct_name
-    # CK_VOID_PTR message parameters (their layout depends on the mechanism of the
-    # message operation) and the local calls' pointers.
-    width = 2 if param.ctype == "CK_VOID_PTR" and _is(following, "CK_ULONG") else 1
-    return Kind.UNSUPPORTED, width, ""
+    if param.ctype == "CK_VOID_PTR" and _is(following, "CK_ULONG") and "Message" in call.name:
+        # The message parameter: an encryption writes its IV (generated) and tag back.
+        return (Kind.MESSAGE_OUT if call.name.startswith("C_EncryptMessage") else Kind.MESSAGE), 2, ""
+    # The local calls' pointers.
+    return Kind.UNSUPPORTED, 1, ""
 
 
 def plan_of(call: Call) -> Plan:
@@ -850,6 +931,91 @@ def _decode_mechanism(r: _Reader) -> Mechanism:
     return Mechanism(type_, parameter)
 
 
+# --- message parameters -------------------------------------------------------------------
+
+
+def _encode_message(w: _Writer, parameter: object) -> None:
+    """`present (1) · [mechanism (8) · length (4) · parameter]`, the parameter laid out
+    as its mechanism's MESSAGE_PARAMETERS structure, or raw."""
+    if parameter is None:
+        w.flag(False)
+        return
+    if not isinstance(parameter, MessageParameter):
+        raise WireError("a message parameter must be a MessageParameter or None")
+    layout = message_layout(parameter.mechanism)
+    inner = _Writer()
+    if isinstance(parameter.value, dict) and layout is not None:
+        _check_tags(layout, parameter.value)
+        _encode_struct(inner, layout, parameter.value)
+    elif isinstance(parameter.value, bytes) and layout is None:
+        inner.raw(parameter.value)
+    else:
+        raise WireError(f"mechanism 0x{parameter.mechanism:X} takes a {layout or 'raw'} message parameter")
+    w.flag(True)
+    w.u64(parameter.mechanism)
+    w.data(bytes(inner.out))
+
+
+def _decode_message(r: _Reader) -> MessageParameter | None:
+    if not r.flag():
+        return None
+    mechanism = r.u64()
+    inner = _Reader(r.take(r.u32()))
+    layout = message_layout(mechanism)
+    if layout is None:
+        return MessageParameter(mechanism, inner.take(inner.left))
+    value = _decode_struct(inner, layout)
+    inner.end()
+    _check_tags(layout, value)
+    return MessageParameter(mechanism, value)
+
+
+def _check_tags(layout: str, value: StructValue) -> None:
+    """A tag buffer is exactly as long as its structure says (ulTagBits, ulMACLen, 16)."""
+    for member in STRUCTS[layout]:
+        item = value.get(member.name)
+        if (
+            member.kind is FieldKind.TAG
+            and item is not None
+            and (not isinstance(item, bytes) or len(item) != tag_length(member, value))
+        ):
+            raise WireError(f"{layout}.{member.name} is not as long as its length member says")
+
+
+def _encode_message_answer(w: _Writer, answer: object) -> None:
+    """`present (1) · [mechanism (8) · length (4) · its pointer members]`: the buffers the
+    module wrote (a generated IV, the tag), each as `present (1) · [length (4) · bytes]`."""
+    if answer is None:
+        w.flag(False)
+        return
+    if not isinstance(answer, MessageParameter) or not isinstance(answer.value, dict):
+        raise WireError("a message parameter's answer must be a MessageParameter of a structure")
+    layout = message_layout(answer.mechanism)
+    if layout is None:
+        raise WireError(f"mechanism 0x{answer.mechanism:X} has no message parameter structure")
+    inner = _Writer()
+    for member in pointer_members(layout):
+        _encode_optional_data(inner, answer.value.get(member.name), f"{layout}.{member.name}")
+    w.flag(True)
+    w.u64(answer.mechanism)
+    w.data(bytes(inner.out))
+
+
+def _decode_message_answer(r: _Reader) -> MessageParameter | None:
+    if not r.flag():
+        return None
+    mechanism = r.u64()
+    inner = _Reader(r.take(r.u32()))
+    layout = message_layout(mechanism)
+    if layout is None:
+        raise WireError(f"mechanism 0x{mechanism:X} has no message parameter structure")
+    value: StructValue = {
+        m.name: inner.take(inner.u32()) if inner.flag() else None for m in pointer_members(layout)
+    }
+    inner.end()
+    return MessageParameter(mechanism, value)
+
+
 # --- output buffers -----------------------------------------------------------------------
 
 
@@ -939,6 +1105,7 @@ _INPUT_ENCODERS: dict[Kind, _Encoder] = {
     Kind.TEMPLATE: _encode_template,
     Kind.QUERY: _encode_query,
     Kind.MECHANISM: _encode_mechanism,
+    **dict.fromkeys(MESSAGE_KINDS, _encode_message),
     **dict.fromkeys(OUT_BUFFERS, _encode_request),
 }
 _INPUT_DECODERS: dict[Kind, _Decoder] = {
@@ -950,6 +1117,7 @@ _INPUT_DECODERS: dict[Kind, _Decoder] = {
     Kind.TEMPLATE: _decode_template,
     Kind.QUERY: _decode_query,
     Kind.MECHANISM: _decode_mechanism,
+    **dict.fromkeys(MESSAGE_KINDS, _decode_message),
     **dict.fromkeys(OUT_BUFFERS, _decode_request),
 }
 
@@ -961,6 +1129,8 @@ def _output_encoder(field: Field) -> _Encoder:
         return _encode_out_struct(field)
     if field.kind is Kind.QUERY:
         return _encode_results
+    if field.kind is Kind.MESSAGE_OUT:
+        return _encode_message_answer
     return lambda w, v: w.u64(_int(v, field.name))
 
 
@@ -971,6 +1141,8 @@ def _output_decoder(field: Field) -> _Decoder:
         return lambda r: _decode_struct(r, field.struct)
     if field.kind is Kind.QUERY:
         return _decode_results
+    if field.kind is Kind.MESSAGE_OUT:
+        return _decode_message_answer
     return _Reader.u64
 
 
@@ -1054,6 +1226,7 @@ _INPUT_TEXT: dict[Kind, str] = {
     Kind.TEMPLATE: "template",
     Kind.QUERY: "query template",
     Kind.MECHANISM: "mechanism",
+    **dict.fromkeys(MESSAGE_KINDS, "message parameter"),
     **dict.fromkeys(OUT_BUFFERS, "out-request"),
 }
 
@@ -1074,6 +1247,8 @@ def describe(call: Call | str | int) -> tuple[str, str]:
             outputs.append(part(f, f"{f.struct}, {struct_size(f.struct)}"))
         elif f.kind is Kind.QUERY:
             outputs.append(part(f, "result template"))
+        elif f.kind is Kind.MESSAGE_OUT:
+            outputs.append(part(f, "message buffers"))
         else:
             outputs.append(part(f, "8"))
     return " · ".join(inputs) or "(none)", " · ".join(outputs) or "(none)"

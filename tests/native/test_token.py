@@ -1078,7 +1078,8 @@ def test_hmac_is_kmip_mac(make_app: Callable[[str], App], alice_pin: str) -> Non
     macs = CryptographicUsageMask.MAC_GENERATE | CryptographicUsageMask.MAC_VERIFY
     info = app.ok("C_GetMechanismInfo", slotID=SLOT, type=HMAC_SHA256)["pInfo"]
     assert isinstance(info, dict)
-    assert (info["ulMinKeySize"], info["ulMaxKeySize"], info["flags"]) == (1, 512, 0x2000 | 0x800)
+    flags = 0x2000 | 0x800 | 0x8 | 0x10  # CKF_VERIFY, CKF_SIGN, CKF_MESSAGE_SIGN/VERIFY
+    assert (info["ulMinKeySize"], info["ulMaxKeySize"], info["flags"]) == (1, 512, flags)
     cases = (
         (0x221, CryptographicAlgorithm.HMAC_SHA1, hashlib.sha1),
         (0x256, CryptographicAlgorithm.HMAC_SHA224, hashlib.sha224),

@@ -132,12 +132,15 @@ def test_a_forked_child_starts_uninitialized() -> None:
     assert rv_of(lambda: library.initialize(None)) == CKR.OK
 
 
-def test_functions_without_a_wire_layout(dispatcher: embed.Dispatcher, ffi: Any) -> None:
-    """The message-based functions (parameters laid out per mechanism) are not forwarded yet."""
+def test_message_functions_without_a_server(dispatcher: embed.Dispatcher, ffi: Any) -> None:
+    """The message-based functions go the generic way: no server, no session; a NULL
+    message parameter with a length is refused before anything is sent."""
     args = [0] * len(BY_NAME["C_SignMessage"].params)
     assert call(dispatcher, ffi, "C_SignMessage", *args) == CKR.CRYPTOKI_NOT_INITIALIZED
     call(dispatcher, ffi, "C_Initialize", 0)
-    assert call(dispatcher, ffi, "C_SignMessage", *args) == CKR.FUNCTION_NOT_SUPPORTED
+    length = ffi.new("CK_ULONG *")
+    assert call(dispatcher, ffi, "C_SignMessage", 1, 0, 0, 0, 0, 0, length) == CKR.SESSION_HANDLE_INVALID
+    assert call(dispatcher, ffi, "C_SignMessage", 1, 0, 4, 0, 0, 0, length) == CKR.ARGUMENTS_BAD
 
 
 def test_text_fields_and_versions() -> None:

@@ -27,6 +27,7 @@ from pkcs11_kmip.cryptoki.wire import (
     Field,
     Kind,
     Mechanism,
+    MessageParameter,
     OutData,
     OutRequest,
     Value,
@@ -222,7 +223,23 @@ def _arguments(field: Field, value: Value, keep: list[Any]) -> _Slot:
         return _Slot((cmem.build_mechanism(ffi, value, keep),))
     if kind is Kind.QUERY:
         return _query(value, keep)
+    if kind in wire.MESSAGE_KINDS:
+        return _message(field, value, keep)
     return _out_buffer(field, value, keep)
+
+
+def _message(field: Field, value: Value, keep: list[Any]) -> _Slot:
+    """A message-based function's pParameter, built from its mechanism's structure; for
+    an encryption the buffers are read back after the call (a generated IV, the tag)."""
+    assert value is None or isinstance(value, MessageParameter)
+    if value is not None and value.mechanism == wire.NO_OPERATION:
+        # The library began no message operation of this kind on the session.
+        raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
+    pointer, length, struct = cmem.build_message(ffi, value, keep)
+    if field.kind is not Kind.MESSAGE_OUT or value is None:
+        return _Slot((pointer, length), lambda rv: None)
+    mechanism = value.mechanism
+    return _Slot((pointer, length), lambda rv: cmem.message_buffers(ffi, mechanism, struct))
 
 
 def _output(field: Field, keep: list[Any]) -> _Slot:

@@ -139,6 +139,7 @@ from pkcs11_kmip_server.native.mechanisms import (
     signature_parameters,
     wrapping_parameters,
 )
+from pkcs11_kmip_server.native.messages import MESSAGE_FUNCTIONS, message_flags
 from pkcs11_kmip_server.native.pins import Pins
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.operations import HANDLERS, load_all
@@ -226,6 +227,7 @@ class Session:
     flags: int
     found: list[int] | None = None  # C_FindObjectsInit's matches not yet returned
     active: Active | None = None
+    messages: dict[str, Active] = field(default_factory=dict)  # message operations, by kind
 
 
 Outputs = dict[str, Value]
@@ -361,7 +363,7 @@ class NativeToken:
         info: StructValue = {
             "ulMinKeySize": found.min_key,
             "ulMaxKeySize": found.max_key,
-            "flags": int(found.flags),
+            "flags": int(found.flags) | message_flags(_int(inputs["type"])),
         }
         return CKR.OK, {"pInfo": info}
 
@@ -825,30 +827,34 @@ class NativeToken:
         session = self._session(inputs["hSession"])
         if session.active is not None:
             return CKR.OPERATION_ACTIVE, None
-        mask, operation, flag = USES[use]
+        _, _, flag = USES[use]
         mechanism = _mechanism(inputs["pMechanism"])
         found = lookup(mechanism, flag)
-        if found.mac:
-            mask, operation, _ = MAC_USES[use]
         if found.mode is not None or flag & (CKF.ENCRYPT | CKF.DECRYPT):
             cipher_call(mechanism, found)  # the parameters are checked now, as Cryptoki does
         elif not found.prehashed or found.pss:
             signature_parameters(mechanism, found, None)
-        kmip = _kmip(request)
-        record = self._object(kmip, inputs["hKey"], operation, CKR.KEY_HANDLE_INVALID)
+        uid = self.operation_key(_kmip(request), inputs["hKey"], found, use)
+        session.active = Active(use, mechanism, found, uid)
+        return CKR.OK, None
+
+    def operation_key(self, kmip: RequestContext, handle: Value, found: NativeMechanism, use: str) -> str:
+        """The key of a `use` operation with this mechanism (C_*Init, C_Message*Init), checked
+        as the KMIP operation will check it: type, lifecycle, usage mask."""
+        mask, operation, _ = MAC_USES[use] if found.mac else USES[use]
+        record = self._object(kmip, handle, operation, CKR.KEY_HANDLE_INVALID)
         if record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) not in KEY_ALGORITHMS.get(found.key_type, ()):
-            return CKR.KEY_TYPE_INCONSISTENT, None
+            raise CKRError(CKR.KEY_TYPE_INCONSISTENT)
         state = refresh_state(record.attributes, kmip.now)
         if state in UNUSABLE_STATES or record.attributes.get(Tag.REVOCATION_REASON) is not None:
-            return CKR.KEY_FUNCTION_NOT_PERMITTED, None
+            raise CKRError(CKR.KEY_FUNCTION_NOT_PERMITTED)
         context = self._as(kmip, record.uid)
         context.operation = operation
         try:
             usable_key(context, record.uid, mask)  # usage mask and lifecycle, as the operation will check
         except KmipError as error:
             raise _ckr(error) from error
-        session.active = Active(use, mechanism, found, record.uid)
-        return CKR.OK, None
+        return record.uid
 
     def encrypt_init(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         return self._init("encrypt", inputs, request)
@@ -1497,4 +1503,5 @@ FUNCTIONS: dict[str, Function] = {
     "C_Verify": NativeToken.verify,
     "C_VerifyUpdate": NativeToken.verify_update,
     "C_VerifyFinal": NativeToken.verify_final,
+    **MESSAGE_FUNCTIONS,
 }
