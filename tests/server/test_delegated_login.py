@@ -28,7 +28,7 @@ from pkcs11_kmip.kmip.messages.payloads import (
     QueryRequest,
     RequestPayload,
 )
-from pkcs11_kmip.kmip.messages.structures import Objects, Operations, Right, Rights, UsageLimits
+from pkcs11_kmip.kmip.messages.structures import ObjectGroups, Objects, Operations, Right, Rights, UsageLimits
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import Operation, QueryFunction, ResultReason, TicketType
 from testsupport.admin import admin, admin_json
@@ -117,6 +117,22 @@ def test_another_client_acts_as_the_delegator_within_the_rights(server: RunningS
         ):
             assert refused(carol, payload, value) is ResultReason.NOT_AUTHORISED
         assert alice.call(GetRequest(unique_identifier=mine)).unique_identifier == mine  # still there
+
+
+def test_a_right_by_object_group_covers_the_objects_in_that_group(server: RunningServer) -> None:
+    group = f"dl-group-{uuid.uuid4().hex[:8]}"
+    with server.client("dl-groups") as alice, server.client("dl-groups-holder") as holder:
+        grouped = str(alice.call(aes_create((2, 1), 256, (Tag.OBJECT_GROUP, group))).unique_identifier)
+        ungrouped = key(alice)
+        scoped = Right(
+            operations=Operations(operations=[Operation.GET, Operation.LOCATE]),
+            object_groups=ObjectGroups(object_groups=[group]),
+        )
+        value = delegate(alice, scoped)
+        assert with_(holder, value, GetRequest(unique_identifier=grouped)).unique_identifier == grouped
+        get_other = GetRequest(unique_identifier=ungrouped)
+        assert refused(holder, get_other, value) is ResultReason.NOT_AUTHORISED
+        assert [str(uid) for uid in with_(holder, value, LocateRequest()).unique_identifiers] == [grouped]
 
 
 def test_a_ticket_cannot_do_more_than_its_delegator(server: RunningServer) -> None:
