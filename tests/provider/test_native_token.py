@@ -76,6 +76,13 @@ MECHANISMS = {
     "RSA-PKCS-OAEP": "keySize={2048,4096}, encrypt, decrypt, wrap, unwrap",
     "ECDH1-DERIVE": f"keySize={{256,521}}, derive, {EC_FLAGS}",
     **{f"{h}-HMAC": "keySize={1,512}, sign, verify" for h in ("SHA-1", *HASHES[1:])},
+    "GENERIC-SECRET-KEY-GEN": "keySize={8,4096}, generate",  # bits
+    "AES-CMAC": "keySize={16,32}, sign, verify",
+    "mechtype-0x108B": "keySize={16,32}, sign, verify",  # CKM_AES_CMAC_GENERAL: unnamed in OpenSC 0.23
+    "EC-EDWARDS-KEY-PAIR-GEN": "keySize={255,448}, generate_key_pair",
+    "EDDSA": "keySize={255,448}, sign, verify",
+    "DES3-KEY-GEN": "keySize={192,192}, generate",
+    **{f"DES3-{mode}": "keySize={192,192}, encrypt, decrypt" for mode in ("ECB", "CBC", "CBC-PAD")},
 }
 
 
