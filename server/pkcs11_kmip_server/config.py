@@ -179,7 +179,7 @@ master_key_in_hsm = {master_in_hsm}     # true: master.key is kept wrapped by a 
 # module = "/usr/lib/softhsm/libsofthsm2.so"
 # token_label = "payments"       # or token_serial = "..."
 # environment = {{ SOFTHSM2_CONF = "/etc/softhsm/softhsm2.conf" }}
-# clients = ["app2", "app3"]     # others do not see the slot (one client: one module's slots)
+# clients = ["app2", "signers"]  # principals or user groups; others do not see the slot
 # pin = "server"                 # "client": the application's C_Login PIN goes to the token;
 # pin_file = "payments.pin"      # "server": its native PIN is checked, the token gets this one
 

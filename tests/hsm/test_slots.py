@@ -209,6 +209,7 @@ def test_configuration_accepts_disjoint_clients_and_the_single_slot_form(tmp_pat
     settings = Pkcs11Settings.from_table({"slot": [native, {**HSM, "clients": ["bob"]}]}, tmp_path)
     assert [slot.id for slot in settings.slots] == [0, 1] and settings.native
     assert [s.id for s in settings.slots_of("bob")] == [1] and [s.id for s in settings.slots_of("eve")] == []
+    assert [s.id for s in settings.slots_of("eve", frozenset({"alice", "x"}))] == [0]  # a group named alice
     hsm_only = Pkcs11Settings.from_table({"slot": [HSM, {**HSM, "token_label": "b"}]}, tmp_path)
     assert not hsm_only.native
     with pytest.raises(ValueError, match="single-slot form"):

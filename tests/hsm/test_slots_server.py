@@ -1,6 +1,7 @@
 """[[pkcs11.slot]] on a real server: pkcs11-tool through our library, two client identities.
 
-Slot 0 is SoftHSM2 token "a" for every client; slot 1 is token "b" for alice only, with
+Slot 0 is SoftHSM2 token "a" for every client; slot 1 is token "b" for alice and the
+user group "signers" only (carol, through a nested group), with
 pin = "server": alice logs in with her native PIN (DIR/clients/alice/pin), the server
 with b's own PIN, which no client is given.
 """
@@ -59,11 +60,23 @@ def server(tmp_path_factory: pytest.TempPathFactory, token: Token) -> Iterator[R
     (data_dir / "b.pin").write_text(f"{B_PIN}\n")
     with (data_dir / "server.toml").open("a") as handle:
         handle.write("\n" + slot_table(token, "a"))
-        handle.write(slot_table(token, "b", 'clients = ["alice"]', 'pin = "server"', 'pin_file = "b.pin"'))
+        handle.write(
+            slot_table(token, "b", 'clients = ["alice", "signers"]', 'pin = "server"', 'pin_file = "b.pin"')
+        )
+    # carol is in "team", which is in "signers": she sees slot 1 through nested groups.
+    admin(data_dir, "users", "add", "carol", "--no-password")
+    admin(data_dir, "groups", "add", "team", "--user", "carol")
+    admin(data_dir, "groups", "add", "signers", "--group", "team")
     running = RunningServer(data_dir)
     running.start()
     yield running
     running.stop()
+
+
+def admin(data_dir: Path, *command: str) -> None:
+    subprocess.run(
+        [*cli(), "admin", *command, "--data-dir", str(data_dir)], check=True, capture_output=True, timeout=60
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +123,7 @@ def test_pkcs11_tool_lists_the_slots_each_client_may_use(
     alice, bob = Tool(server, "alice", tmp_path, library), Tool(server, "bob", tmp_path, library)
     assert slots_and_labels(alice("-L")) == [(0, "a"), (1, "b")]
     assert slots_and_labels(bob("-L")) == [(0, "a")]
+    assert slots_and_labels(Tool(server, "carol", tmp_path, library)("-L")) == [(0, "a"), (1, "b")]
     refused = bob("--slot", "1", "--login", "--pin", B_PIN, "-O", ok=False)
     assert "C_OpenSession failed: rv = CKR_SLOT_ID_INVALID" in refused
 

@@ -30,7 +30,7 @@ from pkcs11_kmip.cryptoki.calls import BY_ID, BY_NAME
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.module import Info, default_info
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
-from pkcs11_kmip_server.hsm.slots import Slot, SlotRouter, find_tokens
+from pkcs11_kmip_server.hsm.slots import Slot, SlotRouter, find_tokens, user_groups
 from pkcs11_kmip_server.hsm.worker import CodecFailure, WorkerGone, WorkerProcess
 from pkcs11_kmip_server.native import ending
 from pkcs11_kmip_server.native.pins import Pins
@@ -205,7 +205,7 @@ class Pkcs11Service:
         the connection `peer` names (None: contexts bound to no connection)."""
         connection = peer.connection if peer is not None else None
         if function_id == C_INITIALIZE:
-            reply = self.initialize(principal, data, correlation_value, connection)
+            reply = self.initialize(principal, data, correlation_value, connection, request)
             if peer is not None and peer.closed:  # it ended while this context was made
                 self.connection_closed(peer.connection)
             return reply
@@ -262,7 +262,12 @@ class Pkcs11Service:
             self._drop(correlation_value)
 
     def initialize(
-        self, principal: str, data: bytes, correlation_value: bytes | None, connection: int | None = None
+        self,
+        principal: str,
+        data: bytes,
+        correlation_value: bytes | None,
+        connection: int | None = None,
+        request: RequestContext | None = None,
     ) -> Reply:
         wire.decode_inputs(BY_ID[C_INITIALIZE], data)
         if self._context(principal, correlation_value, connection) is not None:
@@ -272,7 +277,7 @@ class Pkcs11Service:
             return Reply(CKR.DEVICE_MEMORY)
         backend: Backend
         if self.settings.slots:
-            made = self._slot_backend(principal)
+            made = self._slot_backend(principal, request)
             if isinstance(made, int):
                 return Reply(made)
             backend = made
@@ -305,12 +310,23 @@ class Pkcs11Service:
             return rv
         return WorkerBackend(worker)
 
-    def _slot_backend(self, principal: str) -> Backend | int:
+    def _slot_backend(self, principal: str, request: RequestContext | None) -> Backend | int:
         """The slot form: a router over the slots this client sees (settings.py lets
         them be of one module only, or the native token)."""
-        slots = self.settings.slots_of(principal)
-        if not slots:
+        named = any(slot.clients is not None for slot in self.settings.slots)
+        groups = (
+            user_groups(self.store, principal, request) if self.store is not None and named else frozenset()
+        )
+        visible = self.settings.slots_of(principal, groups)
+        if not visible:
             return EmptyBackend(self.info)
+        slots = tuple(s for s in visible if s.kind == visible[0].kind and s.group == visible[0].group)
+        if len(slots) < len(visible):
+            log.warning(
+                "%s may see slots of several modules through its user groups; shown only %s",
+                principal,
+                ", ".join(slot.name for slot in slots),
+            )
         if slots[0].kind == "native":
             native = NativeToken(principal, self._pins, self.store)
             return SlotRouter(principal, native, {slots[0].id: Slot(slots[0], NATIVE_SLOT_ID)}, self._pins)

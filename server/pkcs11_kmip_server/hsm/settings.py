@@ -32,7 +32,7 @@ class SlotSettings:
     token_label: str | None = None  # the hsm token, by CK_TOKEN_INFO label ...
     token_serial: str | None = None  # ... or by serial number
     environment: Mapping[str, str] = field(default_factory=dict)
-    clients: frozenset[str] | None = None  # None: every client allowed PKCS#11
+    clients: frozenset[str] | None = None  # principals or user groups; None: every client
     pin: str = "client"  # "client": the application's PIN goes to the token; "server": pin_file's
     pin_file: Path | None = None
 
@@ -41,8 +41,9 @@ class SlotSettings:
         """How messages name this slot: its table and its ID."""
         return f"[[pkcs11.slot]] id {self.id}"
 
-    def visible_to(self, principal: str) -> bool:
-        return self.clients is None or principal in self.clients
+    def visible_to(self, principal: str, groups: frozenset[str] = frozenset()) -> bool:
+        """Whether a client (in these user groups) sees this slot."""
+        return self.clients is None or principal in self.clients or bool(self.clients & groups)
 
     @property
     def group(self) -> tuple[Path | None, tuple[tuple[str, str], ...]]:
@@ -132,9 +133,9 @@ class Pkcs11Settings:
             return any(slot.kind == "native" for slot in self.slots)
         return self.token == "native" or (not self.token and self.module is None)
 
-    def slots_of(self, principal: str) -> tuple[SlotSettings, ...]:
-        """The slots a client sees, in slot ID order."""
-        return tuple(slot for slot in self.slots if slot.visible_to(principal))
+    def slots_of(self, principal: str, groups: frozenset[str] = frozenset()) -> tuple[SlotSettings, ...]:
+        """The slots a client (in these user groups) sees, in the order of server.toml."""
+        return tuple(slot for slot in self.slots if slot.visible_to(principal, groups))
 
 
 def _slots(value: object, data_dir: Path) -> tuple[SlotSettings, ...]:
@@ -176,7 +177,9 @@ def _token_setting(slot: SlotSettings) -> str:
 
 def _check_mixing(slots: tuple[SlotSettings, ...]) -> None:
     """One client context is one instance of one module (or the native token): a client
-    must not see slots of two (their session and object handles would collide)."""
+    must not see slots of two (their session and object handles would collide). Names
+    are compared as written; a client that meets the rule only through its user groups
+    gets the first such slot's module at run time (hsm.service)."""
     for i, first in enumerate(slots):
         for second in slots[i + 1 :]:
             if first.kind == second.kind == "native" or (

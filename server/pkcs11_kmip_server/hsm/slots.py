@@ -29,6 +29,7 @@ from pkcs11_kmip_server.native.pins import Pins
 if TYPE_CHECKING:
     from pkcs11_kmip_server.context import RequestContext
     from pkcs11_kmip_server.hsm.service import Backend
+    from pkcs11_kmip_server.store import Store
 
 log = logging.getLogger("pkcs11_kmip_server.hsm")
 
@@ -188,6 +189,29 @@ def find_tokens(backend: Backend, slots: tuple[SlotSettings, ...]) -> dict[int, 
             continue
         found[slot.id] = Slot(slot, matches[0])
     return found
+
+
+def user_groups(store: Store, principal: str, request: RequestContext | None = None) -> frozenset[str]:
+    """The user groups `principal` is in, directly or through nested groups (the access
+    tables, read when a context is made: a membership change shows in the next one), in
+    the request's transaction when there is one (a second one on its thread cannot open)."""
+    if request is not None:
+        groups = request.session.access().groups("user")
+    else:
+        with store.session(write=False) as session:
+            groups = session.access().groups("user")
+    containing: dict[tuple[str, str], list[str]] = {}
+    for group in groups:
+        for member in group.members:
+            containing.setdefault(member, []).append(group.name)
+    found: set[str] = set()
+    todo = list(containing.get(("user", principal), ()))
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(containing.get(("group", name), ()))
+    return frozenset(found)
 
 
 def _text(value: object) -> bytes:
