@@ -4,8 +4,6 @@ attributes PKCS#11's copy rules give it. (pkcs11-tool 0.23 has no --copy-obj.)""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,44 +30,22 @@ from pkcs11_kmip.kmip.spec.enums import (
     RevocationReasonCode,
     UsageLimitsUnit,
 )
-from testsupport import tools
 from testsupport.admin import admin
+from testsupport.hosts import CopyHost
 from testsupport.kmip_builders import as_attributes, name, symmetric_create
 from testsupport.server import RunningServer
-from testsupport.softhsm import write_client_config
 
-HOST = Path(__file__).with_name("native_copy_host.py")
 ENCRYPT_DECRYPT = CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
 IDENTITY = "copier"
 
 
-class Copier:
-    """The client the host runs as (not an administrator, so grants decide what it may use)."""
-
-    def __init__(self, server: RunningServer, module: Path, tmp: Path) -> None:
-        admin(server.data_dir, "users", "add", IDENTITY, "--no-password")
-        config = write_client_config(tmp / f"{IDENTITY}.toml", server, IDENTITY)
-        kept = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
-        self.env = {**kept, "PKCS11_KMIP_CONFIG": str(config)}
-        self.module = module
-        self.pin = (server.data_dir / "clients" / IDENTITY / "pin").read_text().strip()
-
-    def run(self, *steps: str) -> dict[str, str]:
-        done = tools.run(
-            [sys.executable, str(HOST), str(self.module), self.pin, *steps], self.env, timeout=120
-        )
-        values = dict(line.partition("=")[::2] for line in done.stdout.splitlines() if "=" in line)
-        assert done.returncode == 0 and values.get("done") == "True", done.stdout + done.stderr
-        return values
+@pytest.fixture(scope="module")
+def copier(native: RunningServer, module_path: Path, tmp_path_factory: pytest.TempPathFactory) -> CopyHost:
+    return CopyHost(native, module_path, tmp_path_factory.mktemp("copier"), IDENTITY)
 
 
 @pytest.fixture(scope="module")
-def copier(native: RunningServer, module_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Copier:
-    return Copier(native, module_path, tmp_path_factory.mktemp("copier"))
-
-
-@pytest.fixture(scope="module")
-def copied(copier: Copier) -> dict[str, str]:
+def copied(copier: CopyHost) -> dict[str, str]:
     """The host's run of every copy it makes (once per module: the objects stay)."""
     return copier.run()
 
@@ -192,7 +168,7 @@ def test_a_certificate_copies_with_its_value(copied: dict[str, str]) -> None:
 
 
 def test_compromised_revoked_limited_and_ungranted_objects_are_not_copied(
-    native: RunningServer, copier: Copier, copied: dict[str, str]
+    native: RunningServer, copier: CopyHost, copied: dict[str, str]
 ) -> None:
     with native.client(IDENTITY) as kmip:
         for label in ("compromised", "revoked"):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from testsupport import tools
+from testsupport.admin import admin
 from testsupport.server import RunningServer
 from testsupport.softhsm import write_client_config
 
@@ -65,3 +66,26 @@ class NativeTool:
         done = tools.pkcs11_tool(self.module, self.env, "--login", "--pin", self.pin, *args)
         assert (done.returncode == 0) is ok, done.stdout + done.stderr
         return done.stdout + done.stderr
+
+
+class CopyHost:
+    """tests/provider/native_copy_host.py (python-pkcs11 copying objects on the native token)
+    as a client identity of its own, made a user: no administrator, so grants decide."""
+
+    HOST = Path(__file__).resolve().parents[1] / "provider" / "native_copy_host.py"
+
+    def __init__(self, server: RunningServer, module: Path, tmp: Path, identity: str = "copier") -> None:
+        admin(server.data_dir, "users", "add", identity, "--no-password")
+        config = write_client_config(tmp / f"{identity}.toml", server, identity)
+        kept = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
+        self.env = {**kept, "PKCS11_KMIP_CONFIG": str(config)}
+        self.module, self.identity = module, identity
+        self.pin = (server.data_dir / "clients" / identity / "pin").read_text().strip()
+
+    def run(self, *steps: str) -> dict[str, str]:
+        """The host's key=value lines, for `steps` (all of them by default, or `copy LABEL...`)."""
+        argv = [sys.executable, str(self.HOST), str(self.module), self.pin, *steps]
+        done = tools.run(argv, self.env, timeout=TIMEOUT)
+        values = dict(line.partition("=")[::2] for line in done.stdout.splitlines() if "=" in line)
+        assert done.returncode == 0 and values.get("done") == "True", done.stdout + done.stderr
+        return values

@@ -29,7 +29,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11 import exceptions as p11
 from pkcs11.mechanisms import GCMParams
 
 from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultReason
@@ -120,13 +119,7 @@ class _Mac:
 
 def _call(key: ObjectRecord, doing: str, work: Callable[[Any], bytes]) -> bytes:
     """Run `work` on the record's token object, in the token's session."""
-    token = current()
-    with token.session() as session, refusals(doing):
-        try:
-            return work(token.key(session, key))
-        except (p11.ObjectHandleInvalid, p11.KeyHandleInvalid):
-            token.forget(key)  # a handle kept for an object that went: search again
-            return work(token.key(session, key))
+    return current().use(key, doing, work)
 
 
 def _pkcs5(data: bytes, size: int) -> bytes:

@@ -25,8 +25,8 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pkcs11
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -71,6 +71,8 @@ PRIVATE_TYPES: dict[CryptographicAlgorithm, KeyType] = {
     A.RSA: KeyType.RSA,
     **{algorithm: KeyType.EC for algorithm in formats.EC.algorithms},
 }
+
+T = TypeVar("T")
 
 KEPT_HANDLES = 4096  # token objects whose handles are kept (least recently used out)
 
@@ -279,22 +281,36 @@ class HsmToken:
             self._keep(record.uid.encode(), session.create_object(template))
         return reference_block(record)
 
+    def use(self, record: ObjectRecord, doing: str, work: Callable[[Any], T]) -> T:
+        """`work` on the record's token object, in the token's session; a kept handle whose
+        object went is searched for again (Key Value Not Present if it is gone)."""
+        with self.session() as session, refusals(doing):
+            try:
+                return work(self.key(session, record))
+            except (p11.ObjectHandleInvalid, p11.KeyHandleInvalid):
+                self.forget(record)
+                return work(self.key(session, record))
+
     def copy_key(self, source: ObjectRecord, copy: ObjectRecord) -> KeyBlock:
         """C_CopyObject of the source's key for the record `copy` (its CKA_ID and CKA_LABEL):
         the value is copied inside the token and never seen here. The reference block to store;
         the copy's flags are its record's changes, set at commit as any change's."""
         template = {Attribute.ID: copy.uid.encode(), Attribute.LABEL: _label(copy)}
-        with self.session() as session, refusals("copy the key"):
-            made = self.key(session, source).copy(template)
-            self._keep(copy.uid.encode(), made)
-        return reference_block(copy)
+
+        def work(key: Any) -> KeyBlock:
+            self._keep(copy.uid.encode(), key.copy(template))
+            return reference_block(copy)
+
+        return self.use(source, "copy the key", work)
 
     def public_key(self, record: ObjectRecord) -> formats.AnyKey | None:
         """The public part of an RSA private key in the token (CKA_MODULUS, CKA_PUBLIC_EXPONENT,
         which PKCS#11 shows of any private key); None for an EC one (its object has no point)."""
-        with self.session() as session, refusals("give the key's public part"):
-            key = self.key(session, record)
-            return _public_key(key) if key.key_type is KeyType.RSA else None
+        return self.use(
+            record,
+            "give the key's public part",
+            lambda key: _public_key(key) if key.key_type is KeyType.RSA else None,
+        )
 
     def read(self, record: ObjectRecord) -> KeyBlock:
         """The key's value out of the token, as a plain key block (Raw; the kind's first format).

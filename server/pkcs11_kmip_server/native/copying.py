@@ -57,6 +57,8 @@ HISTORY = (Tag.ALWAYS_SENSITIVE, Tag.NEVER_EXTRACTABLE)
 # States whose objects are copied, into the same state. A Compromised or destroyed object is
 # not, nor a revoked one: its copy would be a key in use again.
 COPIED_STATES = frozenset({State.PRE_ACTIVE, State.ACTIVE, State.DEACTIVATED})
+# The HSM key store failing rather than refusing: the key gone from its token, or no token open.
+DEVICE_FAILURES = frozenset({ResultReason.KEY_VALUE_NOT_PRESENT, ResultReason.GENERAL_FAILURE})
 # Attributes of the source the copy sets itself.
 OWN_TAGS = frozenset({Tag.NAME, Tag.LINK})
 
@@ -173,11 +175,11 @@ def _own(entry: AttributeEntry) -> bool:
 
 
 def insert(context: RequestContext, source: ObjectRecord, copy: ObjectRecord) -> None:
-    """Store the copy with its own copy of the value (CKR_ACTION_PROHIBITED if the HSM key
-    store's token does not copy its key, CKR_DEVICE_ERROR if it is not open)."""
+    """Store the copy with its own copy of the value: CKR_ACTION_PROHIBITED if the HSM key
+    store's token refuses to copy its key, CKR_DEVICE_ERROR if it has lost it or is not open."""
     try:
         copy.material = hooks.copied_material(context, source, copy)
-    except KmipError as error:  # the HSM's refusal (General Failure: no HSM key store open)
-        rv = CKR.DEVICE_ERROR if error.reason is ResultReason.GENERAL_FAILURE else CKR.ACTION_PROHIBITED
+    except KmipError as error:
+        rv = CKR.DEVICE_ERROR if error.reason in DEVICE_FAILURES else CKR.ACTION_PROHIBITED
         raise CKRError(rv, error.message) from error
     context.session.insert(copy)
