@@ -197,7 +197,7 @@ class Dispatcher:
 
     def _read_request(self, field: Field, args: list[int]) -> Value:
         """An output buffer: is it there, and how big (the length convention's inputs)."""
-        if field.kind in (Kind.OUT_DATA, Kind.OUT_LIST):
+        if field.kind in (Kind.OUT_DATA, Kind.OUT_LIST, Kind.OUT_DATA_OPTIONAL):
             pointer, p_length = args
             if not p_length:
                 raise CKRError(CKR.ARGUMENTS_BAD, f"the length of {field.name} is NULL")
@@ -219,6 +219,10 @@ class Dispatcher:
             output=field.kind is Kind.MESSAGE_OUT,
         )
 
+    def _read_optional_request(self, field: Field, args: list[int]) -> Value:
+        """An output whose length pointer may be NULL (C_SignMessageNext): None, none asked."""
+        return None if not args[1] else self._read_request(field, args)
+
     _READERS: ClassVar[dict[Kind, Callable[[Dispatcher, Field, list[int]], Value]]] = {
         Kind.ENCODING_VERSION: _read_version,
         Kind.ULONG: _read_ulong,
@@ -228,6 +232,7 @@ class Dispatcher:
         Kind.TEMPLATE: _read_template,
         Kind.QUERY: _read_query,
         Kind.MECHANISM: _read_mechanism,
+        Kind.OUT_DATA_OPTIONAL: _read_optional_request,
         **dict.fromkeys(wire.OUT_BUFFERS, _read_request),
     }
 
@@ -334,10 +339,20 @@ class Dispatcher:
 
         return write
 
+    def _write_optional_buffer(
+        self, field: Field, args: list[int], request: Value, answer: Value, rv: int
+    ) -> Write:
+        if request is None:  # none asked: none may come back
+            if answer is not None:
+                raise _malformed(field)
+            return lambda: None
+        return self._write_buffer(field, args, request, answer, rv)
+
     _WRITERS: ClassVar[dict[Kind, Callable[[Dispatcher, Field, list[int], Value, Value, int], Write]]] = {
         Kind.OUT_ULONG: _write_ulong,
         Kind.OUT_STRUCT: _write_struct,
         Kind.QUERY: _write_results,
+        Kind.OUT_DATA_OPTIONAL: _write_optional_buffer,
         **dict.fromkeys(wire.OUT_BUFFERS, _write_buffer),
     }
 

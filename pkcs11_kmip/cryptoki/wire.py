@@ -427,6 +427,7 @@ class Kind(enum.Enum):
     QUERY = "attribute query"  # C_GetAttributeValue's in/out template
     MECHANISM = "mechanism"
     OUT_DATA = "output bytes"  # pointer + CK_ULONG_PTR length: the length convention
+    OUT_DATA_OPTIONAL = "output bytes, if asked"  # ... whose length pointer may be NULL: none asked
     OUT_LIST = "output list"  # CK_ULONG array + CK_ULONG_PTR count: the length convention
     OUT_FIXED = "output bytes of a given length"  # pointer + CK_ULONG (C_GenerateRandom)
     OUT_HANDLES = "output handles"  # array + CK_ULONG maximum + CK_ULONG_PTR count (C_FindObjects)
@@ -451,10 +452,13 @@ _HAS_INPUT = frozenset(
         Kind.MECHANISM,
         Kind.MESSAGE,
         Kind.MESSAGE_OUT,
+        Kind.OUT_DATA_OPTIONAL,
         *OUT_BUFFERS,
     }
 )
-_HAS_OUTPUT = frozenset({Kind.QUERY, Kind.OUT_ULONG, Kind.OUT_STRUCT, Kind.MESSAGE_OUT, *OUT_BUFFERS})
+_HAS_OUTPUT = frozenset(
+    {Kind.QUERY, Kind.OUT_ULONG, Kind.OUT_STRUCT, Kind.MESSAGE_OUT, Kind.OUT_DATA_OPTIONAL, *OUT_BUFFERS}
+)
 MESSAGE_KINDS = frozenset({Kind.MESSAGE, Kind.MESSAGE_OUT})
 
 
@@ -492,11 +496,13 @@ class Plan:
         return not self.call.local and all(f.kind is not Kind.UNSUPPORTED for f in self.fields)
 
 
-# The three places where the C types alone do not say it.
+# The places where the C types alone do not say it.
 OVERRIDES: dict[tuple[str, str], Kind] = {
     ("C_Initialize", "pInitArgs"): Kind.ENCODING_VERSION,
     ("C_GenerateRandom", "RandomData"): Kind.OUT_FIXED,
     ("C_GetAttributeValue", "pTemplate"): Kind.QUERY,
+    # A NULL pulSignatureLen: not the message's last part, no signature asked (PKCS#11 3.0).
+    ("C_SignMessageNext", "pSignature"): Kind.OUT_DATA_OPTIONAL,
 }
 _SCALARS = frozenset(
     {
@@ -598,7 +604,7 @@ def carries_outputs(call: Call | str | int, rv: int) -> bool:
         return True
     kinds = {f.kind for f in p.outputs}
     if rv == CKR.BUFFER_TOO_SMALL:
-        return bool(kinds & (OUT_BUFFERS | {Kind.QUERY}))
+        return bool(kinds & (OUT_BUFFERS | {Kind.QUERY, Kind.OUT_DATA_OPTIONAL}))
     return Kind.QUERY in kinds and rv in (CKR.ATTRIBUTE_SENSITIVE, CKR.ATTRIBUTE_TYPE_INVALID)
 
 
@@ -1064,6 +1070,33 @@ def _decode_out_data(field: Field) -> Callable[[_Reader], OutData]:
     return decode
 
 
+def _encode_optional_request(w: _Writer, request: object) -> None:
+    """`length given (1) · [out-request]`: an output whose length pointer may be NULL."""
+    w.flag(request is not None)
+    if request is not None:
+        _encode_request(w, request)
+
+
+def _decode_optional_request(r: _Reader) -> OutRequest | None:
+    return _decode_request(r) if r.flag() else None
+
+
+def _encode_optional_out(field: Field) -> Callable[[_Writer, object], None]:
+    encode = _encode_out_data(field)
+
+    def encode_optional(w: _Writer, answer: object) -> None:
+        w.flag(answer is not None)
+        if answer is not None:
+            encode(w, answer)
+
+    return encode_optional
+
+
+def _decode_optional_out(field: Field) -> Callable[[_Reader], OutData | None]:
+    decode = _decode_out_data(field)
+    return lambda r: decode(r) if r.flag() else None
+
+
 # --- the four directions ------------------------------------------------------------------
 
 
@@ -1106,6 +1139,7 @@ _INPUT_ENCODERS: dict[Kind, _Encoder] = {
     Kind.QUERY: _encode_query,
     Kind.MECHANISM: _encode_mechanism,
     **dict.fromkeys(MESSAGE_KINDS, _encode_message),
+    Kind.OUT_DATA_OPTIONAL: _encode_optional_request,
     **dict.fromkeys(OUT_BUFFERS, _encode_request),
 }
 _INPUT_DECODERS: dict[Kind, _Decoder] = {
@@ -1118,6 +1152,7 @@ _INPUT_DECODERS: dict[Kind, _Decoder] = {
     Kind.QUERY: _decode_query,
     Kind.MECHANISM: _decode_mechanism,
     **dict.fromkeys(MESSAGE_KINDS, _decode_message),
+    Kind.OUT_DATA_OPTIONAL: _decode_optional_request,
     **dict.fromkeys(OUT_BUFFERS, _decode_request),
 }
 
@@ -1131,6 +1166,8 @@ def _output_encoder(field: Field) -> _Encoder:
         return _encode_results
     if field.kind is Kind.MESSAGE_OUT:
         return _encode_message_answer
+    if field.kind is Kind.OUT_DATA_OPTIONAL:
+        return _encode_optional_out(field)
     return lambda w, v: w.u64(_int(v, field.name))
 
 
@@ -1143,6 +1180,8 @@ def _output_decoder(field: Field) -> _Decoder:
         return _decode_results
     if field.kind is Kind.MESSAGE_OUT:
         return _decode_message_answer
+    if field.kind is Kind.OUT_DATA_OPTIONAL:
+        return _decode_optional_out(field)
     return _Reader.u64
 
 
@@ -1227,6 +1266,7 @@ _INPUT_TEXT: dict[Kind, str] = {
     Kind.QUERY: "query template",
     Kind.MECHANISM: "mechanism",
     **dict.fromkeys(MESSAGE_KINDS, "message parameter"),
+    Kind.OUT_DATA_OPTIONAL: "optional out-request",
     **dict.fromkeys(OUT_BUFFERS, "out-request"),
 }
 
@@ -1249,6 +1289,8 @@ def describe(call: Call | str | int) -> tuple[str, str]:
             outputs.append(part(f, "result template"))
         elif f.kind is Kind.MESSAGE_OUT:
             outputs.append(part(f, "message buffers"))
+        elif f.kind is Kind.OUT_DATA_OPTIONAL:
+            outputs.append(part(f, "optional out-bytes"))
         else:
             outputs.append(part(f, "8"))
     return " · ".join(inputs) or "(none)", " · ".join(outputs) or "(none)"

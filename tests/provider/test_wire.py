@@ -304,6 +304,8 @@ def sample_inputs(name: str) -> dict[str, Value]:
             )
         elif kind in wire.MESSAGE_KINDS:
             values[field.name] = MessageParameter(CKM_AES_GCM, GCM_MESSAGE)
+        elif kind is Kind.OUT_DATA_OPTIONAL:
+            values[field.name] = OutRequest(True, 16)
         else:
             values[field.name] = OutRequest(True, 4 if kind is Kind.OUT_HANDLES else 16)
     return values
@@ -315,7 +317,7 @@ def sample_outputs(name: str) -> dict[str, Value]:
         kind = field.kind
         if kind in (Kind.OUT_LIST, Kind.OUT_HANDLES):
             values[field.name] = OutData(2, (2, 3))
-        elif kind in (Kind.OUT_DATA, Kind.OUT_FIXED):
+        elif kind in (Kind.OUT_DATA, Kind.OUT_FIXED, Kind.OUT_DATA_OPTIONAL):
             values[field.name] = OutData(16, bytes(range(16)))
         elif kind is Kind.OUT_ULONG:
             values[field.name] = 0x2A

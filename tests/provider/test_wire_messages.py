@@ -121,6 +121,21 @@ def test_signatures_take_no_parameter_and_unknown_layouts_travel_raw() -> None:
     )
 
 
+def test_sign_message_next_may_ask_no_signature() -> None:
+    """C_SignMessageNext with a NULL pulSignatureLen (not the last part): `00`, answered `00`;
+    with one, the out-request and answer of rule 3 behind a `01`."""
+    middle = {"hSession": 1, "pParameter": None, "pData": b"m", "pSignature": None}
+    assert wire.encode_inputs("C_SignMessageNext", middle) == h("0000000000000001 00 01 00000001 6d 00")
+    assert wire.decode_inputs("C_SignMessageNext", h("0000000000000001 00 01 00000001 6d 00")) == middle
+    assert wire.encode_outputs("C_SignMessageNext", {"pSignature": None}) == h("00")
+    last = dict(middle, pSignature=OutRequest(False, 0))
+    assert wire.encode_inputs("C_SignMessageNext", last).endswith(h("01 00 00000000"))
+    answer = {"pSignature": OutData(2, b"sg")}
+    assert wire.encode_outputs("C_SignMessageNext", answer) == h("01 01 00000002 7367")
+    assert wire.decode_outputs("C_SignMessageNext", h("01 01 00000002 7367")) == answer
+    assert wire.carries_outputs("C_SignMessageNext", CKR.BUFFER_TOO_SMALL)
+
+
 def test_malformed_message_parameters_are_wire_errors() -> None:
     short_tag = dict(GCM, pTag=bytes(12))  # ulTagBits says 16 bytes
     with pytest.raises(WireError, match="not as long"):
@@ -273,3 +288,17 @@ def test_the_callers_structure_is_checked_before_sending(ffi: Any) -> None:
     )
     assert app("C_EncryptMessage", 1, 0, 48, 0, 0, app.data, 1, 0, length) == CKR.ARGUMENTS_BAD
     assert "C_EncryptMessage" not in server.got
+
+
+def test_sign_message_next_without_a_length_pointer(ffi: Any) -> None:
+    """Not the last part: nothing asked, nothing written; the last part: rule 3's convention."""
+    server = Scripted({"C_SignMessageNext": (CKR.OK, {"pSignature": None})})
+    app = App(ffi, server)
+    assert app("C_SignMessageNext", 1, 0, 0, app.data, 4, 0, 0) == CKR.OK
+    assert server.got["C_SignMessageNext"]["pSignature"] is None
+    server.answers["C_SignMessageNext"] = (CKR.OK, {"pSignature": OutData(2, b"sg")})
+    assert app("C_SignMessageNext", 1, 0, 0, app.data, 4, 0, 0) == CKR.DEVICE_ERROR  # none was asked
+    out, length = ffi.new("CK_BYTE[4]"), ffi.new("CK_ULONG *", 4)
+    assert app("C_SignMessageNext", 1, 0, 0, app.data, 4, out, length) == CKR.OK
+    assert server.got["C_SignMessageNext"]["pSignature"] == OutRequest(True, 4)
+    assert bytes(out)[:2] == b"sg" and length[0] == 2

@@ -225,6 +225,8 @@ def _arguments(field: Field, value: Value, keep: list[Any]) -> _Slot:
         return _query(value, keep)
     if kind in wire.MESSAGE_KINDS:
         return _message(field, value, keep)
+    if kind is Kind.OUT_DATA_OPTIONAL and value is None:
+        return _Slot((ffi.NULL, ffi.NULL), lambda rv: None)  # no output asked (NULL length pointer)
     return _out_buffer(field, value, keep)
 
 
