@@ -16,10 +16,11 @@ from typing import Any
 import cffi  # type: ignore[import-untyped]
 
 from pkcs11_kmip.cryptoki import cmem, wire
-from pkcs11_kmip.cryptoki.calls import BY_ID, BY_NAME, CALLS, LAST_V2_FUNCTION
+from pkcs11_kmip.cryptoki.calls import BY_ID, BY_NAME, CALLS, LAST_V2_FUNCTION, Call
 from pkcs11_kmip.cryptoki.cdefs import TYPES, function_lists
 from pkcs11_kmip.cryptoki.constants import CKF_OS_LOCKING_OK, CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.messages import KINDS, MessageOperations
 from pkcs11_kmip.cryptoki.wire import (
     Attribute,
     AttributeKind,
@@ -234,9 +235,6 @@ def _message(field: Field, value: Value, keep: list[Any]) -> _Slot:
     """A message-based function's pParameter, built from its mechanism's structure; for
     an encryption the buffers are read back after the call (a generated IV, the tag)."""
     assert value is None or isinstance(value, MessageParameter)
-    if value is not None and value.mechanism == wire.NO_OPERATION:
-        # The library began no message operation of this kind on the session.
-        raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
     pointer, length, struct = cmem.build_message(ffi, value, keep)
     if field.kind is not Kind.MESSAGE_OUT or value is None:
         return _Slot((pointer, length), lambda rv: None)
@@ -260,6 +258,9 @@ class Executor:
 
     def __init__(self, module: Module) -> None:
         self.module = module
+        # The message operations the module began, per session: a message parameter is
+        # built only as the structure of the mechanism the module's operation has.
+        self.messages = MessageOperations()
 
     def execute(self, function_id: int, data: bytes) -> Reply:
         """Decode, call, encode. A wire.WireError escapes (the caller's PKCS#11 Codec Error)."""
@@ -269,8 +270,14 @@ class Executor:
         function = self.module.function(function_id)
         if function is None:
             return Reply(CKR.FUNCTION_NOT_SUPPORTED)
+        reply = self._call(call, plan, inputs, function)
+        self.messages.learn(call, inputs, reply.rv)
+        return reply
+
+    def _call(self, call: Call, plan: wire.Plan, inputs: dict[str, Value], function: Any) -> Reply:
         keep: list[Any] = []
         try:
+            self._check_message(call, inputs)
             slots = {}
             for field in plan.fields:
                 if field.kind in (Kind.LOCAL, Kind.ENCODING_VERSION):
@@ -291,6 +298,20 @@ class Executor:
             assert read is not None
             outputs[field.name] = read(rv)
         return Reply(rv, wire.encode_outputs(call, outputs))
+
+    def _check_message(self, call: Call, inputs: dict[str, Value]) -> None:
+        """A message parameter names the mechanism of the session's operation (as the
+        module began it), or the module would read the structure as another one."""
+        parameter = inputs.get("pParameter")
+        if call.name not in KINDS or not isinstance(parameter, MessageParameter):
+            return
+        session = inputs["hSession"]
+        assert isinstance(session, int)
+        began = self.messages.mechanism(session, KINDS[call.name])
+        if began is None or parameter.mechanism == wire.NO_OPERATION:
+            raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
+        if began != parameter.mechanism:
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, "a message parameter of another mechanism")
 
     @staticmethod
     def _too_small_for_us(
