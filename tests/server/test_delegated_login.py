@@ -8,6 +8,7 @@ server's maximum ticket lease ([auth] max_ticket_lease) for Login and Delegated 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -17,11 +18,13 @@ from typing import Any
 import pytest
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
+from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.payloads import (
     DelegatedLoginRequest,
     DestroyRequest,
     GetAttributesRequest,
     GetRequest,
+    ImportRequest,
     LocateRequest,
     LoginRequest,
     LogoutRequest,
@@ -30,9 +33,18 @@ from pkcs11_kmip.kmip.messages.payloads import (
 )
 from pkcs11_kmip.kmip.messages.structures import ObjectGroups, Objects, Operations, Right, Rights, UsageLimits
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import Operation, QueryFunction, ResultReason, TicketType
+from pkcs11_kmip.kmip.spec.enums import (
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    ObjectType,
+    Operation,
+    QueryFunction,
+    ResultReason,
+    TicketType,
+)
 from testsupport.admin import admin, admin_json
 from testsupport.kmip_builders import aes_create, name
+from testsupport.managed_keys import symmetric
 from testsupport.server import RunningServer, start_server
 from testsupport.server_config import reconfigure
 from testsupport.tickets import ticket, with_ticket
@@ -133,6 +145,26 @@ def test_a_right_by_object_group_covers_the_objects_in_that_group(server: Runnin
         get_other = GetRequest(unique_identifier=ungrouped)
         assert refused(holder, get_other, value) is ResultReason.NOT_AUTHORISED
         assert [str(uid) for uid in with_(holder, value, LocateRequest()).unique_identifiers] == [grouped]
+
+
+def test_import_replaces_only_objects_the_rights_cover(server: RunningServer) -> None:
+    with server.client("dl-import") as alice, server.client("dl-import-holder") as holder:
+        mine, other = key(alice), key(alice)
+        value = delegate(alice, right(Operation.IMPORT, objects=[mine]))
+
+        def replacement(uid: str) -> ImportRequest:
+            attributes = Attributes()
+            attributes.add(Tag.CRYPTOGRAPHIC_USAGE_MASK, CryptographicUsageMask.ENCRYPT)
+            return ImportRequest(
+                unique_identifier=uid,
+                object_type=ObjectType.SYMMETRIC_KEY,
+                replace_existing=True,
+                attributes=attributes,
+                object=symmetric(CryptographicAlgorithm.AES, os.urandom(32)),
+            )
+
+        assert refused(holder, replacement(other), value) is ResultReason.NOT_AUTHORISED
+        assert with_(holder, value, replacement(mine)).unique_identifier == mine
 
 
 def test_a_ticket_cannot_do_more_than_its_delegator(server: RunningServer) -> None:

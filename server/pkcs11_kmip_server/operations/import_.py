@@ -38,6 +38,8 @@ def import_(context: RequestContext, request: ImportRequest) -> ImportResponse:
     object_type, given_object = checked_object(request.object_type, request.object)
     existing = context.session.load(uid, None)
     if existing is not None:
+        if context.delegation is not None:  # a delegated ticket replaces only objects its Rights cover
+            context.delegation.check_object(Operation.IMPORT, uid, existing)
         if not request.replace_existing:
             raise KmipError(ResultReason.OBJECT_ALREADY_EXISTS, f"an object {uid} exists: Replace Existing")
         if existing.owner != context.principal:
