@@ -957,17 +957,28 @@ def _encode_message(w: _Writer, parameter: object) -> None:
         inner.raw(parameter.value)
     else:
         raise WireError(f"mechanism 0x{parameter.mechanism:X} takes a {layout or 'raw'} message parameter")
+    _write_message(w, parameter.mechanism, inner)
+
+
+def _write_message(w: _Writer, mechanism: int, inner: _Writer) -> None:
     w.flag(True)
-    w.u64(parameter.mechanism)
+    w.u64(mechanism)
     w.data(bytes(inner.out))
 
 
-def _decode_message(r: _Reader) -> MessageParameter | None:
+def _read_message(r: _Reader) -> tuple[int, _Reader, str | None] | None:
+    """A message parameter's mechanism, its bytes and their layout (None: a NULL one)."""
     if not r.flag():
         return None
     mechanism = r.u64()
-    inner = _Reader(r.take(r.u32()))
-    layout = message_layout(mechanism)
+    return mechanism, _Reader(r.take(r.u32())), message_layout(mechanism)
+
+
+def _decode_message(r: _Reader) -> MessageParameter | None:
+    read = _read_message(r)
+    if read is None:
+        return None
+    mechanism, inner, layout = read
     if layout is None:
         return MessageParameter(mechanism, inner.take(inner.left))
     value = _decode_struct(inner, layout)
@@ -1002,17 +1013,14 @@ def _encode_message_answer(w: _Writer, answer: object) -> None:
     inner = _Writer()
     for member in pointer_members(layout):
         _encode_optional_data(inner, answer.value.get(member.name), f"{layout}.{member.name}")
-    w.flag(True)
-    w.u64(answer.mechanism)
-    w.data(bytes(inner.out))
+    _write_message(w, answer.mechanism, inner)
 
 
 def _decode_message_answer(r: _Reader) -> MessageParameter | None:
-    if not r.flag():
+    read = _read_message(r)
+    if read is None:
         return None
-    mechanism = r.u64()
-    inner = _Reader(r.take(r.u32()))
-    layout = message_layout(mechanism)
+    mechanism, inner, layout = read
     if layout is None:
         raise WireError(f"mechanism 0x{mechanism:X} has no message parameter structure")
     value: StructValue = {

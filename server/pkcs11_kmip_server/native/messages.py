@@ -142,6 +142,15 @@ def _iv(token: NativeToken, kmip: RequestContext, gcm: StructValue) -> bytes:
     return value.to_bytes(len(given), "big")
 
 
+def _length_only(out: Value, length: int, name: str, **more: Value) -> Result | None:
+    """A length query or a buffer too small (GCM: as long as the input): the length, with
+    nothing computed; None when the buffer holds the output."""
+    assert isinstance(out, OutRequest)
+    if out.present and out.capacity >= length:
+        return None
+    return (CKR.OK if not out.present else CKR.BUFFER_TOO_SMALL), {**more, name: OutData(length)}
+
+
 def encrypt_message(token: NativeToken, inputs: dict[str, Value], request: RequestContext | None) -> Result:
     """C_EncryptMessage: the ciphertext under the length convention (as long as the
     plaintext: nothing is encrypted for a length query); the IV and tag into the parameter."""
@@ -149,11 +158,11 @@ def encrypt_message(token: NativeToken, inputs: dict[str, Value], request: Reque
 
     _, active = _operation(token, inputs, "encrypt")
     gcm = _gcm(active, inputs["pParameter"])
-    plaintext, out = inputs["pPlaintext"] or b"", inputs["pCiphertext"]
-    assert isinstance(plaintext, bytes) and isinstance(out, OutRequest)
-    if not out.present or out.capacity < len(plaintext):
-        rv = CKR.OK if not out.present else CKR.BUFFER_TOO_SMALL
-        return rv, {"pParameter": None, "pCiphertext": OutData(len(plaintext))}
+    plaintext = inputs["pPlaintext"] or b""
+    assert isinstance(plaintext, bytes)
+    short = _length_only(inputs["pCiphertext"], len(plaintext), "pCiphertext", pParameter=None)
+    if short is not None:
+        return short
     kmip = _kmip(request)
     iv = _iv(token, kmip, gcm)
     message = _message(active, inputs["pParameter"], inputs["pAssociatedData"], iv)
@@ -169,11 +178,11 @@ def decrypt_message(token: NativeToken, inputs: dict[str, Value], request: Reque
 
     _, active = _operation(token, inputs, "decrypt")
     gcm = _gcm(active, inputs["pParameter"])
-    ciphertext, out = inputs["pCiphertext"] or b"", inputs["pPlaintext"]
-    assert isinstance(ciphertext, bytes) and isinstance(out, OutRequest)
-    if not out.present or out.capacity < len(ciphertext):
-        rv = CKR.OK if not out.present else CKR.BUFFER_TOO_SMALL
-        return rv, {"pPlaintext": OutData(len(ciphertext))}
+    ciphertext = inputs["pCiphertext"] or b""
+    assert isinstance(ciphertext, bytes)
+    short = _length_only(inputs["pPlaintext"], len(ciphertext), "pPlaintext")
+    if short is not None:
+        return short
     iv = gcm.get("pIv")
     if not isinstance(iv, bytes) or not iv:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "an AES-GCM message needs its IV")
