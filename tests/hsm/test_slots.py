@@ -13,16 +13,26 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hsm.test_passthrough import CKA_LABEL, CKF_SERIAL_SESSION, CKS_RW_USER_FUNCTIONS, CKU_USER, App
+from hsm.test_passthrough import (
+    CKA_LABEL,
+    CKA_VALUE_LEN,
+    CKF_SERIAL_SESSION,
+    CKS_RW_USER_FUNCTIONS,
+    CKU_USER,
+    App,
+    ulong,
+)
 
 from pkcs11_kmip.cryptoki.constants import CKR, CKU_SO
-from pkcs11_kmip.cryptoki.wire import Attribute, OutRequest
+from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, Mechanism, OutRequest
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings, SlotSettings
+from pkcs11_kmip_server.hsm.slots import TAG_SHIFT
 from pkcs11_kmip_server.native import pins
 from testsupport.softhsm import SOFTHSM_MODULE, TIMEOUT, Token, init_token
 
 B_PIN = "4321"
+CKM_AES_ECB = 0x1081
 
 
 def add_token(token: Token, label: str, pin: str) -> None:
@@ -170,6 +180,45 @@ def test_a_native_slot_under_its_server_id(make_slots: Callable[..., Pkcs11Servi
     assert app("C_GetSlotInfo", slotID=1)[0] == CKR.SLOT_ID_INVALID  # the native token's own ID is not shown
 
 
+def test_native_and_two_modules_in_one_context_keep_their_handles_apart(
+    two_tokens: Token, make_slots: Callable[..., Pkcs11Service], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    other = init_token(tmp_path_factory.mktemp("softhsm-other"), label="c", pin="2468")
+    service = make_slots(
+        SlotSettings(id=0, kind="native"),
+        hsm_slot(two_tokens, 1, "a"),
+        hsm_slot(other, 2, "c"),  # another SOFTHSM2_CONF: another module instance, another worker
+        hsm_slot(two_tokens, 3, "b"),
+    )
+    app = App(service)
+    assert slot_list(app) == (0, 1, 2, 3)
+    assert [label_of(app, slot) for slot in (1, 2, 3)] == [b"a", b"c", b"b"]
+    sessions = on_native, on_a, on_c, on_b = tuple(open_on(app, slot) for slot in (0, 1, 2, 3))
+    # Backends 1 (the first module) and 2 (the second) tag their handles; a and b share one.
+    assert [handle >> TAG_SHIFT for handle in sessions] == [0, 1, 2, 1]
+    assert [app.ok("C_GetSessionInfo", hSession=h)["pInfo"]["slotID"] for h in sessions] == [0, 1, 2, 3]
+    assert app.login(on_a, two_tokens.pin) == CKR.OK and app.login(on_c, "2468") == CKR.OK
+    key_a, key_c = app.aes_key(on_a, b"ka"), app.aes_key(on_c, b"kc")
+    assert key_a >> TAG_SHIFT == 1 and key_c >> TAG_SHIFT == 2
+    assert app.find(on_c, Attribute.of(CKA_LABEL, b"kc")) == (key_c,)
+    assert app.find(on_a, Attribute.of(CKA_LABEL, b"kc")) == ()
+    query = (AttributeQuery(CKA_VALUE_LEN, True, 8),)
+    value_len = app.ok("C_GetAttributeValue", hSession=on_c, hObject=key_c, pTemplate=query)
+    assert value_len["pTemplate"][0].value == ulong(32)
+    # Another backend's handle in a session: refused before any module sees it.
+    refused = app("C_GetAttributeValue", hSession=on_a, hObject=key_c, pTemplate=query)
+    assert refused[0] == CKR.OBJECT_HANDLE_INVALID
+    assert app("C_DestroyObject", hSession=on_native, hObject=key_a)[0] == CKR.OBJECT_HANDLE_INVALID
+    refused = app("C_EncryptInit", hSession=on_c, pMechanism=Mechanism(CKM_AES_ECB), hKey=key_a)
+    assert refused[0] == CKR.KEY_HANDLE_INVALID
+    no_backend = on_c | 3 << TAG_SHIFT
+    assert app("C_CloseSession", hSession=no_backend)[0] == CKR.SESSION_HANDLE_INVALID
+    app.ok("C_CloseAllSessions", slotID=2)
+    assert app("C_GetSessionInfo", hSession=on_c)[0] == CKR.SESSION_HANDLE_INVALID
+    assert app.ok("C_GetSessionInfo", hSession=on_b)["pInfo"]["slotID"] == 3
+    assert app.finalize() == CKR.OK
+
+
 # --- configuration ---------------------------------------------------------------------------
 
 HSM = {"kind": "hsm", "module": str(SOFTHSM_MODULE), "token_label": "a"}
@@ -190,11 +239,6 @@ HSM = {"kind": "hsm", "module": str(SOFTHSM_MODULE), "token_label": "a"}
         ([{**HSM, "pin": "server", "pin_file": "nope.pin"}], "pin_file"),
         ([{"kind": "native", "pin": "server"}], "a native slot takes no pin"),
         ([{**HSM, "colour": "red"}], "[[pkcs11.slot]] 1 has unknown settings: colour"),
-        ([{"kind": "native"}, HSM], "a client may see slots of one module only"),
-        (
-            [{**HSM, "environment": {"SOFTHSM2_CONF": "/x"}}, {**HSM, "token_label": "b"}],
-            "a client may see slots of one module only",
-        ),
     ],
 )
 def test_configuration_errors_name_the_setting(
@@ -204,7 +248,7 @@ def test_configuration_errors_name_the_setting(
         Pkcs11Settings.from_table({"slot": slots}, tmp_path)
 
 
-def test_configuration_accepts_disjoint_clients_and_the_single_slot_form(tmp_path: Path) -> None:
+def test_configuration_accepts_slots_of_several_kinds_and_the_single_slot_form(tmp_path: Path) -> None:
     native = {"kind": "native", "clients": ["alice"]}
     settings = Pkcs11Settings.from_table({"slot": [native, {**HSM, "clients": ["bob"]}]}, tmp_path)
     assert [slot.id for slot in settings.slots] == [0, 1] and settings.native
@@ -212,6 +256,10 @@ def test_configuration_accepts_disjoint_clients_and_the_single_slot_form(tmp_pat
     assert [s.id for s in settings.slots_of("eve", frozenset({"alice", "x"}))] == [0]  # a group named alice
     hsm_only = Pkcs11Settings.from_table({"slot": [HSM, {**HSM, "token_label": "b"}]}, tmp_path)
     assert not hsm_only.native
+    other_module = {**HSM, "environment": {"SOFTHSM2_CONF": "/x"}}  # the same token label, another module
+    assert (
+        len(Pkcs11Settings.from_table({"slot": [{"kind": "native"}, HSM, other_module]}, tmp_path).slots) == 3
+    )
     with pytest.raises(ValueError, match="single-slot form"):
         Pkcs11Settings.from_table({"module": str(SOFTHSM_MODULE), "slot": [HSM]}, tmp_path)
     legacy = Pkcs11Settings.from_table({"module": str(SOFTHSM_MODULE)}, tmp_path)

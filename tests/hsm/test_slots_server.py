@@ -3,7 +3,8 @@
 Slot 0 is SoftHSM2 token "a" for every client; slot 1 is token "b" for alice and the
 user group "signers" only (carol, through a nested group), with
 pin = "server": alice logs in with her native PIN (DIR/clients/alice/pin), the server
-with b's own PIN, which no client is given.
+with b's own PIN, which no client is given. Slot 5 is the native token, for alice only:
+her context holds the native token and a SoftHSM2 worker at once.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, token: Token) -> Iterator[R
         handle.write(
             slot_table(token, "b", 'clients = ["alice", "signers"]', 'pin = "server"', 'pin_file = "b.pin"')
         )
+        handle.write('[[pkcs11.slot]]\nid = 5\nkind = "native"\nclients = ["alice"]\n')
     # carol is in "team", which is in "signers": she sees slot 1 through nested groups.
     admin(data_dir, "users", "add", "carol", "--no-password")
     admin(data_dir, "groups", "add", "team", "--user", "carol")
@@ -121,7 +123,7 @@ def test_pkcs11_tool_lists_the_slots_each_client_may_use(
     server: RunningServer, tmp_path: Path, library: Path
 ) -> None:
     alice, bob = Tool(server, "alice", tmp_path, library), Tool(server, "bob", tmp_path, library)
-    assert slots_and_labels(alice("-L")) == [(0, "a"), (1, "b")]
+    assert slots_and_labels(alice("-L")) == [(0, "a"), (1, "b"), (5, "pkcs11-kmip")]
     assert slots_and_labels(bob("-L")) == [(0, "a")]
     assert slots_and_labels(Tool(server, "carol", tmp_path, library)("-L")) == [(0, "a"), (1, "b")]
     refused = bob("--slot", "1", "--login", "--pin", B_PIN, "-O", ok=False)
@@ -137,6 +139,22 @@ def test_keys_made_on_one_slot_are_not_on_the_other(
     )
     assert "made-on-a" in alice("--slot", "0", "--login", "--pin", "1234", "-O")
     assert "made-on-a" not in alice("--slot", "1", "--login", "--pin", alice.native_pin, "-O")
+    assert "made-on-a" not in alice("--slot", "5", "--login", "--pin", alice.native_pin, "-O")
+    # The native token beside the HSM in one context: its keys are KMIP objects, not a's.
+    alice(
+        "--slot",
+        "5",
+        "--login",
+        "--pin",
+        alice.native_pin,
+        "--keygen",
+        "--key-type",
+        "AES:32",
+        "--label",
+        "nat",
+    )
+    assert "nat" in alice("--slot", "5", "--login", "--pin", alice.native_pin, "-O")
+    assert "nat" not in alice("--slot", "0", "--login", "--pin", "1234", "-O")
 
 
 def test_pin_server_takes_the_clients_native_pin_and_refuses_the_tokens(

@@ -29,7 +29,7 @@ from pkcs11_kmip.cryptoki import empty, wire
 from pkcs11_kmip.cryptoki.calls import BY_ID, BY_NAME
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.module import Info, default_info
-from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
+from pkcs11_kmip_server.hsm.settings import Pkcs11Settings, SlotSettings
 from pkcs11_kmip_server.hsm.slots import Slot, SlotRouter, find_tokens, user_groups
 from pkcs11_kmip_server.hsm.worker import CodecFailure, WorkerGone, WorkerProcess
 from pkcs11_kmip_server.native import ending
@@ -311,8 +311,9 @@ class Pkcs11Service:
         return WorkerBackend(worker)
 
     def _slot_backend(self, principal: str, request: RequestContext | None) -> Backend | int:
-        """The slot form: a router over the slots this client sees (settings.py lets
-        them be of one module only, or the native token)."""
+        """The slot form: a router over the slots this client sees, with one backend per
+        module among them (a worker, its tokens found by label or serial) and the native
+        token if it sees that slot; or the CK_RV of a worker that failed to start."""
         named = any(slot.clients is not None for slot in self.settings.slots)
         groups = (
             user_groups(self.store, principal, request) if self.store is not None and named else frozenset()
@@ -320,26 +321,28 @@ class Pkcs11Service:
         visible = self.settings.slots_of(principal, groups)
         if not visible:
             return EmptyBackend(self.info)
-        slots = tuple(s for s in visible if s.kind == visible[0].kind and s.group == visible[0].group)
-        if len(slots) < len(visible):
-            log.warning(
-                "%s may see slots of several modules through its user groups; shown only %s",
-                principal,
-                ", ".join(slot.name for slot in slots),
-            )
-        if slots[0].kind == "native":
-            native = NativeToken(principal, self._pins, self.store)
-            return SlotRouter(principal, native, {slots[0].id: Slot(slots[0], NATIVE_SLOT_ID)}, self._pins)
-        loaded = self._start_worker(self._pools[slots[0].group], slots[0].module)
-        if isinstance(loaded, int):
-            return loaded
-        try:
-            found = find_tokens(loaded, slots)
-        except (wire.WireError, AssertionError) as error:
-            log.error("cannot list the tokens of %s: %s", slots[0].module, error)
-            loaded.finalize()
-            return CKR.DEVICE_ERROR
-        return SlotRouter(principal, loaded, found, self._pins)
+        by_module: dict[object, list[SlotSettings]] = {}
+        for slot in visible:
+            by_module.setdefault((slot.kind, slot.group), []).append(slot)
+        backends: list[Backend] = []
+        slots: dict[int, Slot] = {}
+        for index, members in enumerate(by_module.values()):
+            if members[0].kind == "native":
+                backends.append(NativeToken(principal, self._pins, self.store))
+                slots[members[0].id] = Slot(members[0], NATIVE_SLOT_ID, index)
+                continue
+            loaded = self._start_worker(self._pools[members[0].group], members[0].module)
+            if isinstance(loaded, int):
+                SlotRouter(principal, backends, {}, None).finalize()
+                return loaded
+            backends.append(loaded)
+            try:
+                slots.update(find_tokens(loaded, members, index))
+            except (wire.WireError, AssertionError) as error:
+                log.error("cannot list the tokens of %s: %s", members[0].module, error)
+                SlotRouter(principal, backends, {}, None).finalize()
+                return CKR.DEVICE_ERROR
+        return SlotRouter(principal, backends, slots, self._pins)
 
     def _make_room(self, principal: str) -> bool:
         """Whether a new context fits the limits. At the client's own limit, its least

@@ -139,8 +139,7 @@ class Pkcs11Settings:
 
 
 def _slots(value: object, data_dir: Path) -> tuple[SlotSettings, ...]:
-    """The [[pkcs11.slot]] list, checked as a whole: IDs and tokens unique, and no client
-    that would see slots of different modules (see `_check_mixing`)."""
+    """The [[pkcs11.slot]] list, checked as a whole: IDs and tokens unique."""
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
@@ -165,7 +164,6 @@ def _slots(value: object, data_dir: Path) -> tuple[SlotSettings, ...]:
             what = "kind native" if slot.kind == "native" else _token_setting(slot)
             raise ValueError(f"{slot.name}: {what} is already {seen_tokens[token].name}'s (duplicate token)")
         seen_tokens[token] = slot
-    _check_mixing(slots)
     return slots
 
 
@@ -173,26 +171,6 @@ def _token_setting(slot: SlotSettings) -> str:
     if slot.token_label is not None:
         return f"token_label {slot.token_label!r}"
     return f"token_serial {slot.token_serial!r}"
-
-
-def _check_mixing(slots: tuple[SlotSettings, ...]) -> None:
-    """One client context is one instance of one module (or the native token): a client
-    must not see slots of two (their session and object handles would collide). Names
-    are compared as written; a client that meets the rule only through its user groups
-    gets the first such slot's module at run time (hsm.service)."""
-    for i, first in enumerate(slots):
-        for second in slots[i + 1 :]:
-            if first.kind == second.kind == "native" or (
-                first.kind == second.kind and first.group == second.group
-            ):
-                continue
-            shared = first.clients is None or second.clients is None or bool(first.clients & second.clients)
-            if shared:
-                raise ValueError(
-                    f"{first.name} and {second.name}: a client may see slots of one module only "
-                    "(the same module and environment, or the native token); give them "
-                    "clients lists that do not overlap"
-                )
 
 
 def _slot(table: dict[str, object], index: int, data_dir: Path) -> SlotSettings:

@@ -1,28 +1,37 @@
 """The slots of one client context in the slot form of [pkcs11] ([[pkcs11.slot]]).
 
-A context sees the slots its client may use, under the IDs server.toml gives them, all
-behind one backend: one worker with its own instance of the slots' module (the tokens
-are picked by label or serial when the context is made), or the native token. The
-router turns the server's slot IDs into the module's on the way in (and back in
-C_GetSessionInfo), answers C_GetSlotList itself, and keeps which slot each session was
-opened on: a session handle it did not hand out, or one closed since, is
-CKR_SESSION_HANDLE_INVALID without the module seeing it, and a call on a session goes
-under that session's slot's rules. With pin = "server" the application's C_Login PIN is
-checked against the native PIN table (DIR/pins.toml) and the token is logged in with
-the server's PIN, which the application never learns.
+A context sees the slots its client may use, under the IDs server.toml gives them. Its
+backends: one worker per module (its own instance of the module, in which the tokens
+are picked by label or serial when the context is made; slots of one module share it),
+and the native token if it sees that slot. The router answers C_GetSlotList itself,
+turns the server's slot IDs into the backend's on the way in (and back in
+C_GetSessionInfo), and keeps which slot each session was opened on: a session handle it
+did not hand out, or one closed since, is CKR_SESSION_HANDLE_INVALID without a backend
+seeing it, and a call on a session goes to that slot's backend under its rules.
+
+Session and object handles of the second and later backends carry the backend's index
+from bit 40 up (`TAG_SHIFT`), so that the handles of two modules never collide (the client
+library keeps object attributes by handle), and a handle of one backend given in a
+session of another is refused (CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID, ...)
+before any module sees it. The first backend's handles are its own, unchanged.
+
+With pin = "server" the application's C_Login PIN is checked against the native PIN
+table (DIR/pins.toml) and the token is logged in with the server's PIN, which the
+application never learns.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_ID, BY_NAME
 from pkcs11_kmip.cryptoki.constants import CKR, CKU_SO
-from pkcs11_kmip.cryptoki.wire import OutData, OutRequest, StructValue, Value
+from pkcs11_kmip.cryptoki.errors import CKRError
+from pkcs11_kmip.cryptoki.wire import OutData, OutRequest, Value
 from pkcs11_kmip_server.hsm.settings import SlotSettings
 from pkcs11_kmip_server.native.pins import Pins
 
@@ -39,32 +48,54 @@ _SERVER_PIN_REFUSED = frozenset({"C_InitToken", "C_SetPIN", "C_LoginUser"})
 _CLOSES = frozenset({CKR.OK, CKR.SESSION_HANDLE_INVALID, CKR.SESSION_CLOSED})
 _MAX_MODULE_SLOTS = 1024
 
+TAG_SHIFT = 40
+"""Handles of backend k > 0 are the module's handle plus k << TAG_SHIFT."""
+_OBJECT_INPUTS = {
+    "hObject": CKR.OBJECT_HANDLE_INVALID,
+    "hKey": CKR.KEY_HANDLE_INVALID,
+    "hBaseKey": CKR.KEY_HANDLE_INVALID,
+    "hAuthenticationKey": CKR.KEY_HANDLE_INVALID,
+    "hEncryptionKey": CKR.KEY_HANDLE_INVALID,
+    "hWrappingKey": CKR.WRAPPING_KEY_HANDLE_INVALID,
+    "hUnwrappingKey": CKR.UNWRAPPING_KEY_HANDLE_INVALID,
+}
+"""Input fields holding an object handle, and what a handle of another backend gets."""
+_OBJECT_OUTPUTS = frozenset({"phObject", "phKey", "phNewObject", "phPublicKey", "phPrivateKey"})
+
 
 @dataclass(frozen=True)
 class Slot:
-    """A slot a context sees: its settings and the slot ID its backend knows it by."""
+    """A slot a context sees: its settings, its backend (an index) and the slot ID there."""
 
     settings: SlotSettings
     real_id: int
+    backend: int = 0
+
+
+def tag(backend: int, handle: int) -> int:
+    """A backend's handle as the application sees it."""
+    if handle >> TAG_SHIFT:
+        raise CKRError(CKR.GENERAL_ERROR, "a module handle too large to tag with its backend")
+    return handle | backend << TAG_SHIFT
 
 
 class SlotRouter:
-    """The Backend of a slot-form context: routes each call to its slot on the inner backend."""
+    """The Backend of a slot-form context: routes each call to its slot's backend."""
 
     def __init__(
-        self, principal: str, backend: Backend, slots: Mapping[int, Slot], pins: Pins | None
+        self, principal: str, backends: Sequence[Backend], slots: Mapping[int, Slot], pins: Pins | None
     ) -> None:
         self.principal = principal
-        self.backend = backend
+        self.backends = list(backends)
         self.slots = dict(slots)
         self.pins = pins
-        self._by_real = {slot.real_id: server_id for server_id, slot in self.slots.items()}
-        self._sessions: dict[int, int] = {}  # session handle -> server slot ID
+        self._by_real = {(slot.backend, slot.real_id): server_id for server_id, slot in self.slots.items()}
+        self._sessions: dict[int, int] = {}  # session handle (tagged) -> server slot ID
 
     @property
     def gone(self) -> bool:
-        """Whether the inner backend lost its worker (the context then ends)."""
-        return bool(getattr(self.backend, "gone", False))
+        """Whether a backend lost its worker (the context then ends)."""
+        return any(getattr(backend, "gone", False) for backend in self.backends)
 
     def call(
         self, function_id: int, data: bytes, request: RequestContext | None = None
@@ -73,29 +104,43 @@ class SlotRouter:
         inputs = wire.decode_inputs(call, data)
         if call.name == "C_GetSlotList":
             return self._slot_list(inputs["pSlotList"])
+        changed: dict[str, Value] = {}
         if "slotID" in inputs:
-            slot = self.slots.get(_int(inputs["slotID"]))
+            server_id = _int(inputs["slotID"])
+            slot = self.slots.get(server_id)
             if slot is None:
                 return CKR.SLOT_ID_INVALID, None
-            server_id = _int(inputs["slotID"])
-            data = wire.encode_inputs(call, {**inputs, "slotID": slot.real_id})
+            changed["slotID"] = slot.real_id
         elif "hSession" in inputs:
-            server_id_or_none = self._sessions.get(_int(inputs["hSession"]))
-            if server_id_or_none is None:
+            known = self._sessions.get(_int(inputs["hSession"]))
+            if known is None:
                 return CKR.SESSION_HANDLE_INVALID, None
-            server_id = server_id_or_none
-            slot = self.slots[server_id]
+            server_id, slot = known, self.slots[known]
+            for name in ("hSession", *_OBJECT_INPUTS):
+                if name in inputs:
+                    handle = _int(inputs[name])
+                    if handle >> TAG_SHIFT != slot.backend:
+                        return _OBJECT_INPUTS[name], None  # (a session's own tag always matches)
+                    if slot.backend:
+                        changed[name] = handle & ((1 << TAG_SHIFT) - 1)
         else:  # no slot or session in it (none such is forwarded today)
-            return self.backend.call(function_id, data, request)
+            return self.backends[0].call(function_id, data, request)
         if slot.settings.pin == "server":
             if call.name in _SERVER_PIN_REFUSED:
                 return CKR.FUNCTION_NOT_SUPPORTED, None
             if call.name in _LOGINS:
-                rv, data = self._server_login(call.name, inputs, slot.settings)
+                rv, pin = self._server_pin(inputs, slot.settings)
                 if rv != CKR.OK:
                     return rv, None
-        rv, output = self.backend.call(function_id, data, request)
-        return rv, self._after(call.name, inputs, server_id, rv, output)
+                changed["pPin"] = pin
+        if changed:
+            data = wire.encode_inputs(call, {**inputs, **changed})
+        rv, output = self.backends[slot.backend].call(function_id, data, request)
+        try:
+            return rv, self._after(call.name, inputs, slot, server_id, rv, output)
+        except CKRError as error:
+            log.error("%s for %s: %s", call.name, self.principal, error)
+            return error.rv, None
 
     def _slot_list(self, request: Value) -> tuple[int, bytes | None]:
         """C_GetSlotList: the slots this context sees (their tokens were found when it was made)."""
@@ -107,8 +152,9 @@ class SlotRouter:
         answer = OutData(len(ids), ids if request.present else None)
         return CKR.OK, wire.encode_outputs(call, {"pSlotList": answer})
 
-    def _server_login(self, name: str, inputs: dict[str, Value], slot: SlotSettings) -> tuple[int, bytes]:
-        """C_Login on a pin = "server" slot: the client's native PIN checked, the server's sent."""
+    def _server_pin(self, inputs: dict[str, Value], slot: SlotSettings) -> tuple[int, bytes]:
+        """C_Login on a pin = "server" slot: the client's native PIN checked, the server's
+        PIN to send in its place."""
         if inputs["userType"] == CKU_SO:
             return CKR.USER_TYPE_INVALID, b""  # the security officer's work is the server admin's
         pin = inputs["pPin"]
@@ -120,38 +166,57 @@ class SlotRouter:
             log.info("C_Login of %s on slot %d: not the client's PIN", self.principal, slot.id)
             return CKR.PIN_INCORRECT, b""
         try:
-            server_pin = slot.server_pin()
+            return CKR.OK, slot.server_pin()
         except OSError as error:
             log.error("slot %d: cannot read pin_file: %s", slot.id, error.strerror)
             return CKR.DEVICE_ERROR, b""
-        return CKR.OK, wire.encode_inputs(name, {**inputs, "pPin": server_pin})
 
     def _after(
-        self, name: str, inputs: dict[str, Value], server_id: int, rv: int, output: bytes | None
+        self, name: str, inputs: dict[str, Value], slot: Slot, server_id: int, rv: int, output: bytes | None
     ) -> bytes | None:
-        """Keep the session map up to date, and show the server's slot ID in what comes back."""
-        if name == "C_OpenSession" and rv == CKR.OK and output is not None:
-            handle = wire.decode_outputs(name, output)["phSession"]
-            self._sessions[_int(handle)] = server_id
-        elif name == "C_CloseSession" and rv in _CLOSES:
+        """Keep the session map up to date, and show the server's slot IDs and tagged
+        handles in what comes back."""
+        if name == "C_CloseSession" and rv in _CLOSES:
             self._sessions.pop(_int(inputs["hSession"]), None)
         elif name == "C_CloseAllSessions" and rv == CKR.OK:
             self._sessions = {h: s for h, s in self._sessions.items() if s != server_id}
-        elif name == "C_GetSessionInfo" and rv == CKR.OK and output is not None:
-            info = wire.decode_outputs(name, output)["pInfo"]
+        if output is None or rv not in (CKR.OK, CKR.BUFFER_TOO_SMALL):
+            return output
+        call = BY_NAME[name]
+        if name == "C_OpenSession" and rv == CKR.OK:
+            outputs = wire.decode_outputs(call, output)
+            handle = tag(slot.backend, _int(outputs["phSession"]))
+            self._sessions[handle] = server_id
+            return wire.encode_outputs(call, {**outputs, "phSession": handle}) if slot.backend else output
+        if name == "C_GetSessionInfo" and rv == CKR.OK:
+            info = wire.decode_outputs(call, output)["pInfo"]
             assert isinstance(info, dict)
-            shown: StructValue = {**info, "slotID": self._by_real.get(_int(info["slotID"]), server_id)}
-            return wire.encode_outputs(name, {"pInfo": shown})
-        return output
+            real = (slot.backend, _int(info["slotID"]))
+            return wire.encode_outputs(
+                call, {"pInfo": {**info, "slotID": self._by_real.get(real, server_id)}}
+            )
+        if not slot.backend or not _OBJECT_OUTPUTS & {field.name for field in wire.plan(call).outputs}:
+            return output
+        outputs = wire.decode_outputs(call, output)
+        for field in _OBJECT_OUTPUTS & outputs.keys():
+            value = outputs[field]
+            if isinstance(value, int):
+                outputs[field] = tag(slot.backend, value)
+            elif isinstance(value, OutData) and isinstance(value.data, tuple):
+                outputs[field] = OutData(value.length, tuple(tag(slot.backend, h) for h in value.data))
+        return wire.encode_outputs(call, outputs)
 
     def finalize(self) -> int:
+        """Finalize every backend; the first failure is the answer."""
         self._sessions.clear()
-        return self.backend.finalize()
+        results = [backend.finalize() for backend in self.backends]
+        return next((rv for rv in results if rv != CKR.OK), CKR.OK)
 
 
-def find_tokens(backend: Backend, slots: tuple[SlotSettings, ...]) -> dict[int, Slot]:
-    """The module slots holding the configured tokens, by server slot ID. A token that is
-    not there leaves its slot out of this context (logged): as if it were removed."""
+def find_tokens(backend: Backend, slots: Sequence[SlotSettings], index: int) -> dict[int, Slot]:
+    """The module slots holding the configured tokens, by server slot ID, on backend
+    `index`. A token that is not there leaves its slot out of this context (logged): as
+    if it were removed."""
     rv, output = backend.call(
         BY_NAME["C_GetSlotList"].id,
         wire.encode_inputs(
@@ -187,7 +252,7 @@ def find_tokens(backend: Backend, slots: tuple[SlotSettings, ...]) -> dict[int, 
                 slot.module,
             )
             continue
-        found[slot.id] = Slot(slot, matches[0])
+        found[slot.id] = Slot(slot, matches[0], index)
     return found
 
 
