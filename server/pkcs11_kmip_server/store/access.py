@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -134,6 +135,28 @@ UNION SELECT 'group', name FROM op_groups"""
 REVISION = "SELECT revision FROM access_revision WHERE id = 0"
 
 
+# The most grant targets (object groups, object types, uids) a Locate reads as streams
+# of their own (LocateGrants.parts); past it, the rule is checked row by row.
+MERGED_TARGETS = 64
+
+
+@dataclass(frozen=True)
+class VisiblePart:
+    """One of the disjoint parts of what a caller may see, as conditions on object `o`.
+
+    Each of `streams` reads its objects from an index in `seq` order, so a page merges
+    them and stops at the page's end; `whole` is the part as one condition, so a count
+    is a sum of counts and no set of visible objects is ever built.
+    """
+
+    streams: tuple[str, ...]
+    whole: str
+
+
+def _placeholders(prefix: str, count: int) -> str:
+    return ", ".join(f":{prefix}{index}" for index in range(count))
+
+
 @dataclass(frozen=True)
 class LocateGrants:
     """What one caller may Locate besides its own objects, as plain lists."""
@@ -158,35 +181,89 @@ class LocateGrants:
         """The rule on object `o` for a page and for a count, the lists bound into
         `parameters` (JSON arrays read by json_each: one parameter whatever their size).
 
-        The page's shape keeps a selective Locate on its criteria's index and stops at
-        the page size: small IN lists, and the object groups an index probe per
-        candidate row ((object_seq, tag)). The count's shape builds the set of visible
-        objects once from the (owner, seq), uid, (object_type) and (tag, text_value)
-        indexes, so it costs in proportion to what the caller may see. Empty lists are
-        left out, so no term is evaluated for nothing.
+        For a Locate with criteria on the attribute index. The page's shape keeps the
+        criteria's index and tests each candidate row: small IN lists, the object's
+        single Object Group by its `object_group` column, and only an object with
+        several probes its attribute rows. The count's shape builds the set of visible
+        objects once from the (owner, seq), uid, (object_type) and object-group indexes,
+        so it costs in proportion to what the caller may see. Empty lists are left out,
+        so no term is evaluated for nothing.
         """
         parameters.update(
             granted_uids=json.dumps(self.uids),
             granted_types=json.dumps(self.types),
             granted_groups=json.dumps(self.groups),
         )
-        probe, union = ["o.owner = :owner"], ["SELECT v.seq FROM object v WHERE v.owner = :owner"]
-        for column, name, values in (
-            ("uid", "granted_uids", self.uids),
-            ("object_type", "granted_types", self.types),
-        ):
+        probe, union = ["o.owner = :owner"], ["SELECT o.seq FROM object o WHERE o.owner = :owner"]
+        listed = (
+            ("o.uid", "granted_uids", self.uids),
+            ("o.object_type", "granted_types", self.types),
+            ("o.object_group", "granted_groups", self.groups),
+        )
+        for column, name, values in listed:
             if values:
-                probe.append(f"o.{column} IN (SELECT value FROM json_each(:{name}))")
-                union.append(
-                    f"SELECT v.seq FROM object v WHERE v.{column} IN (SELECT value FROM json_each(:{name}))"
-                )
+                condition = f"{column} IN (SELECT value FROM json_each(:{name}))"
+                probe.append(condition)
+                union.append(f"SELECT o.seq FROM object o WHERE {condition}")
         if self.groups:
-            in_groups = (
-                "a.tag = :object_group_tag AND a.text_value IN (SELECT value FROM json_each(:granted_groups))"
-            )
-            probe.append(f"EXISTS (SELECT 1 FROM attribute a WHERE a.object_seq = o.seq AND {in_groups})")
-            union.append(f"SELECT a.object_seq FROM attribute a WHERE {in_groups}")
+            several = _in_several_groups("SELECT value FROM json_each(:granted_groups)")
+            probe.append(several)
+            union.append(f"SELECT o.seq FROM object o WHERE {several}")
         return f"({' OR '.join(probe)})", f"o.seq IN ({' UNION '.join(union)})"
+
+    def mergeable(self) -> bool:
+        """Whether `parts` applies: few enough targets for a stream each."""
+        return len(self.uids) + len(self.types) + len(self.groups) <= MERGED_TARGETS
+
+    def parts(self, parameters: dict[str, Any]) -> tuple[VisiblePart, ...]:
+        """What the caller may see as disjoint parts: its own objects; else those whose one
+        Object Group is granted (a stream per group, through the (object_group, storage,
+        seq, owner) index); else those in several groups, one of them granted; else those
+        of a granted type (a stream per type); else a granted uid. The lists are bound into
+        `parameters` one value each (portable SQL; `mergeable` keeps them few)."""
+        parameters.update(self._values)
+        return self._parts
+
+    @cached_property
+    def _values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for prefix, listed in (("vg", self.groups), ("vt", self.types), ("vu", self.uids)):
+            values.update((f"{prefix}{index}", value) for index, value in enumerate(listed))
+        return values
+
+    @cached_property
+    def _parts(self) -> tuple[VisiblePart, ...]:
+        own = "o.owner = :owner"
+        parts = [VisiblePart((own,), own)]
+        rest = "o.owner <> :owner"  # what no earlier part took
+        if self.groups:
+            listed = _placeholders("vg", len(self.groups))
+            streams = tuple(f"o.object_group = :vg{index} AND {rest}" for index in range(len(self.groups)))
+            parts.append(VisiblePart(streams, f"o.object_group IN ({listed}) AND {rest}"))
+            several = f"{_in_several_groups(listed)} AND {rest}"
+            parts.append(VisiblePart((several,), several))
+            rest += (
+                f" AND NOT ((o.object_group IS NOT NULL AND o.object_group IN ({listed}))"
+                f" OR {_in_several_groups(listed)})"
+            )
+        if self.types:
+            listed = _placeholders("vt", len(self.types))
+            streams = tuple(f"o.object_type = :vt{index} AND {rest}" for index in range(len(self.types)))
+            parts.append(VisiblePart(streams, f"o.object_type IN ({listed}) AND {rest}"))
+            rest += f" AND o.object_type NOT IN ({listed})"
+        if self.uids:
+            listed = f"o.uid IN ({_placeholders('vu', len(self.uids))}) AND {rest}"
+            parts.append(VisiblePart((listed,), listed))
+        return tuple(parts)
+
+
+def _in_several_groups(granted: str) -> str:
+    """Object `o` has several Object Group values (so no `object_group` column), one of them
+    in `granted` (a list or a subquery): the attribute rows' probe, for those objects only."""
+    return (
+        "o.object_groups > 1 AND EXISTS (SELECT 1 FROM attribute a WHERE a.object_seq = o.seq"
+        f" AND a.tag = :object_group_tag AND a.text_value IN ({granted}))"
+    )
 
 
 class GrantCache:

@@ -2,12 +2,14 @@
 
 Tables:
   object     one row per managed object: the columns Locate and the lifecycle need,
-             the attributes (TTLV, no secrets) and the sealed material
+             the attributes (TTLV, no secrets) and the sealed material; its Object
+             Group if it has exactly one, and how many it has (for access control)
   attribute  one row per attribute instance, indexed: what Locate searches (except the
              attributes it finds by the object's columns: State, Object Type)
   principal, access_*  users, groups and grants (see store.access)
   policy_*   attribute defaults and constraints (see store.policy)
   async_job  asynchronous operations, for Poll and Cancel from any server process (store.jobs)
+  schema_version  how far store.migrations brought this store (SCHEMA is the base shape)
 Every worker thread has its own connection; a session is one transaction.
 A session meant to write starts IMMEDIATE: writers queue for SQLite's one write lock
 (up to the busy timeout) instead of failing. A read session starts deferred, so
@@ -23,6 +25,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,9 +57,11 @@ from pkcs11_kmip_server.store.access import (
     AccessAdmin,
     GrantCache,
     Rights,
+    VisiblePart,
     rights,
 )
 from pkcs11_kmip_server.store.jobs import JOBS_SCHEMA, JobTable
+from pkcs11_kmip_server.store.migrations import migrate
 from pkcs11_kmip_server.store.policy import POLICY_SCHEMA, PolicyTables
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.tickets import TICKETS_SCHEMA, TicketTable
@@ -104,6 +109,8 @@ OBJECT_COLUMNS = (
     "deactivation_date",
     "attributes",
     "material",
+    "object_group",
+    "object_groups",
     "uid",
 )
 INSERT_OBJECT = (
@@ -235,6 +242,7 @@ class SqliteStore:
         self._grants = GrantCache()  # each caller's Locate grants, per access revision
         with self._connection() as connection:
             connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA + JOBS_SCHEMA + TICKETS_SCHEMA)
+            migrate(connection)
 
     def _connection(self, local: threading.local | None = None, timeout: float = 30.0) -> sqlite3.Connection:
         local = local or self._local
@@ -292,6 +300,16 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
 
+@dataclass(frozen=True)
+class Visible:
+    """What a Locate may return: conditions on `o` for the page and for the count (None:
+    every object), or, if `parts`, the disjoint parts to merge and add up instead."""
+
+    page: str | None
+    count: str | None
+    parts: tuple[VisiblePart, ...] = ()
+
+
 class SqliteSession:
     _savepoints = itertools.count()
 
@@ -322,6 +340,11 @@ class SqliteSession:
         material = None
         if record.material is not None:
             material = self.sealer.seal(record.material.encode(), record.uid)
+        groups = {
+            text
+            for value in attributes.get_all(Tag.OBJECT_GROUP)
+            if (text := index_values(Tag.OBJECT_GROUP, value)[1]) is not None
+        }
         return (
             int(record.object_type),
             record.owner,
@@ -331,6 +354,8 @@ class SqliteSession:
             epoch(deactivation) if deactivation is not None else None,
             attributes.encode_any_version(),
             material,
+            next(iter(groups)) if len(groups) == 1 else None,
+            len(groups),
             record.uid,
         )
 
@@ -391,7 +416,7 @@ class SqliteSession:
 
     def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
         parameters: dict[str, Any] = {"owner": query.owner, "now": epoch(query.now)}
-        visible, counted_visible = self._visible(query, parameters)
+        visible = self._visible(query, parameters)
         where = []
         storages = [int(bit) for bit in Storage if query.storage & bit]
         state_filter = [f for f in query.filters if f.tag == Tag.STATE]
@@ -401,46 +426,76 @@ class SqliteSession:
         for number, (tag, group) in enumerate(iter_filters_by_tag(query.filters)):
             where.append(self._condition(number, tag, group, parameters))
         sql_where = " AND ".join(where)
-        total = None
-        if query.count:
-            count_where = " AND ".join([counted_visible, *where] if counted_visible else where)
-            counted = self._execute(f"SELECT COUNT(*) FROM object o WHERE {count_where}", parameters)
-            (total,) = counted.fetchone()
         parameters["maximum"] = -1 if query.maximum is None else query.maximum  # SQLite: -1 is no limit
         parameters["offset"] = query.offset
-        if visible:
-            sql_where = f"{visible} AND {sql_where}"
+        if visible.parts:
+            return self._merged(visible.parts, sql_where, parameters, query.count)
+        total = None
+        if query.count:
+            count_where = f"{visible.count} AND {sql_where}" if visible.count else sql_where
+            counted = self._execute(f"SELECT COUNT(*) FROM object o WHERE {count_where}", parameters)
+            (total,) = counted.fetchone()
+        if visible.page:
+            sql_where = f"{visible.page} AND {sql_where}"
         rows = self._execute(
             f"SELECT o.uid FROM object o WHERE {sql_where} ORDER BY o.seq DESC LIMIT :maximum OFFSET :offset",
             parameters,
         ).fetchall()
         return [row[0] for row in rows], total
 
-    def _visible(self, query: LocateQuery, parameters: dict[str, Any]) -> tuple[str | None, str | None]:
-        """The objects the query may return: conditions on `o` for the page and for the
-        count (store.access); None: every object.
+    def _merged(
+        self, parts: tuple[VisiblePart, ...], where: str, parameters: dict[str, Any], count: bool
+    ) -> tuple[list[str], int | None]:
+        """A page and a count over the visible objects in disjoint parts (`_visible`).
+
+        The page is a UNION ALL of the parts' streams under one ORDER BY seq: SQLite
+        merges the streams, each an index range read newest first, and stops at the
+        page's end, so it reads about offset + maximum entries however few of the
+        objects the caller may see. The count adds up the parts' counts, each read from
+        its index (the object-group one alone, as it carries storage and owner).
+        """
+        each = [stream for part in parts for stream in part.streams]
+        streams = " UNION ALL ".join(f"SELECT o.seq FROM object o WHERE {s} AND {where}" for s in each)
+        total = None
+        if count:
+            counts = " + ".join(f"(SELECT COUNT(*) FROM object o WHERE {p.whole} AND {where})" for p in parts)
+            (total,) = self._execute(f"SELECT {counts}", parameters).fetchone()
+        page = f"{streams} ORDER BY 1 DESC LIMIT :maximum OFFSET :offset"
+        rows = self._execute(
+            f"SELECT o.uid FROM object o WHERE o.seq IN ({page}) ORDER BY o.seq DESC",
+            parameters,
+        ).fetchall()
+        return [row[0] for row in rows], total
+
+    def _visible(self, query: LocateQuery, parameters: dict[str, Any]) -> Visible:
+        """The objects the query may return (store.access), for the page and the count.
 
         Without `shared`, or for a caller no grant lets Locate anything, it is the
-        caller's own objects, through the (owner, seq) index. With grants, the grant rule
-        joins the conditions as lists the cache holds (store.access.LocateGrants), so the
-        objects are still filtered in the database and no recursive query runs per request.
+        caller's own objects, through the (owner, seq) index. With grants, from the lists
+        the cache holds (store.access.LocateGrants), so no recursive query runs per
+        request: a query on the objects' own columns only (no criteria, State, Object
+        Type) reads the visible objects as disjoint parts from their indexes; one with
+        criteria on attributes keeps to the criteria's index and tests the rule per
+        candidate, its count reading the visible set once.
         """
         own = "o.owner = :owner"
         if not query.shared:
-            return own, own
+            return Visible(own, own)
         grants = self.grants.get(self._execute, query.owner, int(Operation.LOCATE))
         if grants.admin:
-            return None, None
+            return Visible(None, None)
         if not grants.any():
-            return own, own
+            return Visible(own, own)
         # The criteria this query enforces as written: each Object Group value, and the
         # first Object Type (_condition matches that one).
         groups = [f.value for f in query.filters if f.tag == Tag.OBJECT_GROUP and f.vendor is None]
         types = [int(f.value) for f in query.filters if f.tag == Tag.OBJECT_TYPE][:1]
         if grants.implied_by(groups, types):
-            return None, None
+            return Visible(None, None)
         parameters["object_group_tag"] = int(Tag.OBJECT_GROUP)
-        return grants.conditions(parameters)
+        if grants.mergeable() and all(f.tag in LOCATED_BY_COLUMN for f in query.filters):
+            return Visible(None, None, grants.parts(parameters))
+        return Visible(*grants.conditions(parameters))
 
     def _condition(
         self, number: int, tag: int, group: list[AttributeFilter], parameters: dict[str, Any]

@@ -1,0 +1,91 @@
+"""Schema versions of the object store, so a data dir made by an older server upgrades on start.
+
+The base schema (store.sqlite.SCHEMA) is the shape stores had before versions were
+recorded; each `Migration` after it changes the shape and brings the rows along. The
+version reached is one row in `schema_version`. Every store runs the migrations it lacks
+when it opens (a new store all of them, on empty tables), in one write transaction
+that reads the version under the write lock: server processes starting together
+upgrade once, and a failure leaves the data dir as it was. Portable SQL (ALTER TABLE ADD COLUMN,
+correlated UPDATE, partial indexes), as PostgreSQL takes it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from pkcs11_kmip.kmip.spec import Tag
+
+VERSION_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS schema_version"
+    " (id INTEGER PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL)",
+    "INSERT INTO schema_version (id, version) SELECT 0, 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)",
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """The change to reach `version`; its statements take the parameters of `run`."""
+
+    version: int
+    why: str
+    statements: tuple[str, ...]
+
+
+# An object's distinct Object Group values, from its attribute rows (what Locate probed).
+_GROUP_VALUES = (
+    "FROM attribute a WHERE a.object_seq = object.seq AND a.tag = :object_group_tag"
+    " AND a.text_value IS NOT NULL"
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "Locate with access control reads what a caller may see from indexes: an object's"
+        " Object Group in its row when it has exactly one (`object_group`, NULL otherwise),"
+        " how many it has (`object_groups`), an index per group carrying storage and owner"
+        " (a page merges one stream per granted group, a count reads the index alone), and"
+        " one over the few objects in several groups",
+        (
+            "ALTER TABLE object ADD COLUMN object_group TEXT",
+            "ALTER TABLE object ADD COLUMN object_groups INTEGER NOT NULL DEFAULT 0",
+            f"UPDATE object SET object_groups = (SELECT COUNT(DISTINCT a.text_value) {_GROUP_VALUES})"
+            f" WHERE EXISTS (SELECT 1 {_GROUP_VALUES})",
+            # (Not MIN(): SQLite would take it from the (tag, text_value) index, a scan per object.)
+            f"UPDATE object SET object_group = (SELECT a.text_value {_GROUP_VALUES} LIMIT 1)"
+            " WHERE object_groups = 1",
+            "CREATE INDEX object_in_group ON object (object_group, storage, seq, owner)"
+            " WHERE object_group IS NOT NULL",
+            "CREATE INDEX object_in_groups ON object (storage, seq) WHERE object_groups > 1",
+        ),
+    ),
+)
+
+LATEST = MIGRATIONS[-1].version
+
+
+def migrate(connection: sqlite3.Connection) -> list[int]:
+    """Bring the store at `connection` (autocommit mode, base schema in place) to LATEST;
+    the versions this call applied (none if the store had them, or another process
+    applied them first: the version is read under the write lock)."""
+    parameters: dict[str, Any] = {"object_group_tag": int(Tag.OBJECT_GROUP)}
+    applied = []
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in VERSION_SCHEMA:
+            connection.execute(statement)
+        (reached,) = connection.execute("SELECT version FROM schema_version WHERE id = 0").fetchone()
+        for migration in MIGRATIONS:
+            if migration.version > reached:
+                for statement in migration.statements:
+                    used = {name: value for name, value in parameters.items() if f":{name}" in statement}
+                    connection.execute(statement, used)
+                applied.append(migration.version)
+        if applied:
+            connection.execute("UPDATE schema_version SET version = ? WHERE id = 0", (applied[-1],))
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return applied
