@@ -55,6 +55,9 @@ class RequestContext:
     delegation: Delegation | None = None
     # [auth] max_ticket_lease: the longest Lease Time Login and Delegated Login grant (0: none).
     max_ticket_lease: int = 0
+    # What the running item's preparer made before the transaction (operations.prepares),
+    # e.g. a key pair generated with no writer waiting for it; None if it made nothing.
+    made_ahead: object | None = None
     # What to do once the message's transaction has committed (an administrative change's
     # audit line, a password written beside the store): nothing if it is rolled back.
     after_commit: list[Callable[[], None]] = field(default_factory=list)

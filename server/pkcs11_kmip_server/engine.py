@@ -53,7 +53,7 @@ from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.fast_lane import FastLane
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.jobs import AsyncJobs
-from pkcs11_kmip_server.operations import Handler, load_all
+from pkcs11_kmip_server.operations import PREPARERS, Handler, load_all
 from pkcs11_kmip_server.outcome import Outcome
 from pkcs11_kmip_server.store import Conflict, Store
 from pkcs11_kmip_server.versions import SUPPORTED_VERSIONS
@@ -175,6 +175,10 @@ class Peer:
     address: str = ""
     connection: int | None = None  # the transport's id for it; None: not a connection
     closed: bool = False  # set by the transport when the connection has ended
+
+
+class _Discard(Exception):
+    """Raised out of the preparers' read transaction: nothing they touched is kept."""
 
 
 class _Undo(Exception):
@@ -368,6 +372,7 @@ class Engine:
     ) -> list[Outcome]:
         option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
         write = not all(_operation(item) in READ_ONLY_OPERATIONS for item in batch)
+        ahead = self._made_ahead(principal, version, now, batch, peer, delegation)
         for attempt in range(ATTEMPTS):
             try:
                 with self.store.session(write=write or attempt > 0) as session:
@@ -385,7 +390,7 @@ class Engine:
                         delegation=delegation,
                         max_ticket_lease=self.max_ticket_lease,
                     )
-                    outcomes = self._run_items(context, batch, option)
+                    outcomes = self._run_items(context, batch, option, ahead)
                     failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
                     # A lone item runs without a savepoint: its failure rolls back the lot.
                     if failed and (option is BatchErrorContinuationOption.UNDO or len(batch) == 1):
@@ -400,14 +405,78 @@ class Engine:
         busy = "the store stayed busy; try again"
         return [_failed(item, ResultReason.GENERAL_FAILURE, busy) for item in batch]
 
+    def _made_ahead(
+        self,
+        principal: str,
+        version: Version,
+        now: datetime,
+        batch: list[RequestBatchItem | Outcome],
+        peer: Peer | None,
+        delegation: Delegation | None,
+    ) -> dict[int, object]:
+        """What the batch's items can make before the write transaction, by position.
+
+        Their preparers (operations.prepares) read what their checks need in a transaction
+        of their own, rolled back, and the slow work they return (a key pair) runs with no
+        transaction open, so no writer of any server process waits for it (the writer
+        lock). A preparation that fails makes nothing: the handler meets the same error.
+        """
+        wanted = [
+            (position, PREPARERS[item.operation], item)
+            for position, item in enumerate(batch)
+            if isinstance(item, RequestBatchItem)
+            and item.operation in PREPARERS
+            and not isinstance(item.request_payload, Item | None)
+        ]
+        if not wanted:
+            return {}
+        works: dict[int, Callable[[], object]] = {}
+        try:
+            with self.store.session(write=False) as session:
+                context = RequestContext(
+                    principal,
+                    version,
+                    now,
+                    session,
+                    self.jobs,
+                    crypto=self.crypto,
+                    peer=peer,
+                    delegation=delegation,
+                )
+                for position, preparer, item in wanted:
+                    context.operation = item.operation
+                    try:
+                        work = preparer(context, item.request_payload)
+                    except KmipError:
+                        continue
+                    if work is not None:
+                        works[position] = work
+                raise _Discard
+        except _Discard:
+            pass
+        except Conflict:
+            return {}
+        except Exception:  # a store that cannot read now, or a preparer's bug: do it all in the transaction
+            log.exception("preparing %s ahead failed", [item.operation for _, _, item in wanted])
+            return {}
+        made: dict[int, object] = {}
+        for position, work in works.items():
+            try:
+                made[position] = work()
+            except KmipError:
+                continue
+        return made
+
     def _run_items(
         self,
         context: RequestContext,
         batch: list[RequestBatchItem | Outcome],
         option: BatchErrorContinuationOption,
+        ahead: dict[int, object] | None = None,
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        for item in batch:
+        for position, item in enumerate(batch):
+            context.made_ahead = ahead.get(position) if ahead else None
             outcome = item if isinstance(item, Outcome) else self._run_item(context, item, len(batch) > 1)
             outcomes.append(outcome)
             context.batch_objects.append(_created_uid(outcome))

@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from datetime import datetime
 
-from pkcs11_kmip.kmip.messages import Attributes, Structure
+from pkcs11_kmip.kmip.messages import AttributeEntry, Attributes, Structure
 from pkcs11_kmip.kmip.messages.attributes import TemplateAttribute
 from pkcs11_kmip.kmip.messages.objects import Certificate, KeyBlock, KeyValue, OpaqueObject
 from pkcs11_kmip.kmip.messages.structures import Digest, RandomNumberGenerator
@@ -157,6 +157,15 @@ def quantum_safe(attributes: Attributes) -> bool:
     if algorithm in _QUANTUM_SAFE_SYMMETRIC:
         return bool(length >= 256)
     return algorithm is not None and algorithm.name.startswith("HMAC_SHA") and length >= 256
+
+
+def place_digest(attributes: Attributes, digest: Digest) -> None:
+    """Add the Digest of a key whose value came after its record (made from a placeholder
+    block, as key pairs are), where new_record puts it: before the State."""
+    at = next(
+        (i for i, (tag, _) in enumerate(attributes.entries) if tag == Tag.STATE), len(attributes.entries)
+    )
+    attributes.entries.insert(at, AttributeEntry(Tag.DIGEST, digest))
 
 
 def require_material(record: ObjectRecord) -> Structure:

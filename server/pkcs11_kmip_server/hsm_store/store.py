@@ -21,14 +21,14 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pkcs11_kmip.kmip.messages import AttributeEntry, Structure
+from pkcs11_kmip.kmip.messages import Structure
 from pkcs11_kmip.kmip.messages.objects import KeyBlock
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import RecommendedCurve
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.formats import convert_material
 from pkcs11_kmip_server.hsm_store.token import HsmToken, holds_record, reference_block, reference_of
-from pkcs11_kmip_server.objects import digest_of
+from pkcs11_kmip_server.objects import digest_of, place_digest
 from pkcs11_kmip_server.store import LocateQuery, ObjectRecord, Store, StoreSession
 from pkcs11_kmip_server.store.access import Rights
 from pkcs11_kmip_server.store.policy import PolicyTables
@@ -113,10 +113,7 @@ def add_digest(token: HsmToken, record: ObjectRecord) -> None:
     digest = digest_of(read_plain(token, record, record.material))
     if digest is None:
         return
-    at = next(
-        (i for i, (tag, _) in enumerate(attributes.entries) if tag == Tag.STATE), len(attributes.entries)
-    )
-    attributes.entries.insert(at, AttributeEntry(Tag.DIGEST, digest))  # where new_record puts it
+    place_digest(attributes, digest)
 
 
 class HsmSession:

@@ -4,6 +4,12 @@ A handler takes the request context and the typed request payload and returns th
 typed response payload, or raises KmipError. (Poll returns an Outcome: the polled
 operation's own status and payload.) Handlers run in worker threads, one
 message at a time per thread, inside that message's store transaction.
+
+An operation with slow work that needs no write (generating a key pair) may also
+register a preparer with `@prepares(...)`: the engine runs it before the message's
+write transaction, in a read transaction of its own that is then rolled back, and it
+returns that work, which the engine runs with no transaction open; the handler finds
+the result in `context.made_ahead` and still checks everything again as it stores.
 """
 
 from __future__ import annotations
@@ -20,8 +26,13 @@ from pkcs11_kmip_server.outcome import Outcome
 
 Handler = Callable[[RequestContext, Any], ResponsePayload | Outcome]
 H = TypeVar("H", bound=Callable[..., ResponsePayload | Outcome])
+# A preparer: the request's checks read (may raise KmipError), then its slow work to run
+# outside any transaction, or None when there is none to do ahead.
+Preparer = Callable[[RequestContext, Any], Callable[[], object] | None]
+P = TypeVar("P", bound=Callable[..., Callable[[], object] | None])
 
 HANDLERS: dict[Operation, Handler] = {}
+PREPARERS: dict[Operation, Preparer] = {}
 
 
 def handles(operation: Operation) -> Callable[[H], H]:
@@ -36,6 +47,18 @@ def handles(operation: Operation) -> Callable[[H], H]:
     return register
 
 
+def prepares(operation: Operation) -> Callable[[P], P]:
+    """Register the decorated function as the preparer of `operation` (see the module's docstring)."""
+
+    def register(preparer: P) -> P:
+        if operation in PREPARERS:
+            raise RuntimeError(f"two preparers for {operation.name}")
+        PREPARERS[operation] = preparer
+        return preparer
+
+    return register
+
+
 def load_all() -> dict[Operation, Handler]:
     """Import every operation module (each registers itself); the full handler table."""
     for module in pkgutil.iter_modules(__path__):
@@ -43,4 +66,13 @@ def load_all() -> dict[Operation, Handler]:
     return HANDLERS
 
 
-__all__ = ["HANDLERS", "Handler", "RequestPayload", "handles", "load_all"]
+__all__ = [
+    "HANDLERS",
+    "PREPARERS",
+    "Handler",
+    "Preparer",
+    "RequestPayload",
+    "handles",
+    "load_all",
+    "prepares",
+]

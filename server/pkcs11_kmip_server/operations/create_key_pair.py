@@ -6,10 +6,19 @@ used). Cryptographic Algorithm, Length, Domain Parameters and Parameters are the
 for both keys. The private key links to the public key and the reverse, and the ID
 Placeholder becomes the private key's identifier. KMIP 1.x sends the same as
 Common/Private/Public Key Template-Attributes.
+
+Generating a key pair is slow (an RSA-4096 one takes hundreds of milliseconds), so it
+happens before the message's write transaction (operations.prepares): the request is
+planned and checked in a read transaction (attributes, defaults, constraints, Names),
+the pair generated with none open, and the write transaction plans and checks it again
+and stores that pair. A Name taken meanwhile fails there as it always would, and the
+pair made ahead is dropped. The HSM key store's token makes its keys in the transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from pkcs11_kmip.kmip.messages import Attributes
@@ -25,9 +34,10 @@ from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.hsm_store import hooks
+from pkcs11_kmip_server.hsm_store.store import HsmSession
 from pkcs11_kmip_server.lifecycle import refresh_state
-from pkcs11_kmip_server.objects import new_record, requested_attributes
-from pkcs11_kmip_server.operations import handles
+from pkcs11_kmip_server.objects import digest_of, new_record, place_digest, requested_attributes
+from pkcs11_kmip_server.operations import handles, prepares
 from pkcs11_kmip_server.store import ObjectRecord
 from pkcs11_kmip_server.templates import overlay
 
@@ -102,33 +112,48 @@ def check_names(
             check_unique_name(context, value, besides=holder)
 
 
-def _stored_block(block: KeyBlock, attributes: Attributes, private: bool) -> KeyBlock:
-    """The generated key in the Key Format Type the client asked for, if any (KMIP 2.1 §4.26)."""
+def _placeholder(spec: asymmetric.KeyPairSpec, attributes: Attributes, private: bool) -> KeyBlock:
+    """One key's block before the key exists: the format it will be kept in (the Key Format Type
+    the client asked for, KMIP 2.1 §4.26, checked now, or the kind's default), no value yet."""
     wanted = attributes.get(Tag.KEY_FORMAT_TYPE)
     attributes.remove(Tag.KEY_FORMAT_TYPE)  # the server records the stored block's own
-    return block if wanted is None else formats.convert_key_block(block, wanted, private)
-
-
-def _placeholder_block(spec: asymmetric.KeyPairSpec, attributes: Attributes) -> KeyBlock:
-    """The private key block of a key the HSM key store will generate: its format, no value yet."""
-    wanted = attributes.get(Tag.KEY_FORMAT_TYPE)
-    attributes.remove(Tag.KEY_FORMAT_TYPE)
-    if wanted is not None and wanted not in spec.kind.private_formats:
+    allowed = spec.kind.private_formats if private else spec.kind.public_formats
+    if wanted is not None and wanted not in allowed:
+        half = "private" if private else "public"
         raise KmipError(
             ResultReason.KEY_FORMAT_TYPE_NOT_SUPPORTED,
-            f"an {spec.kind.name} private key cannot be kept as {wanted.name}",
+            f"an {spec.kind.name} {half} key cannot be kept as {wanted.name}",
         )
     return KeyBlock(
-        key_format_type=wanted if wanted is not None else spec.kind.private_formats[0],
+        key_format_type=wanted if wanted is not None else allowed[0],
         cryptographic_algorithm=spec.algorithm,
         cryptographic_length=spec.length,
     )
 
 
-def create_pair(
-    context: RequestContext, private: Attributes, public: Attributes
-) -> tuple[ObjectRecord, ObjectRecord]:
-    """Generate a key pair for these attributes and store it, each key linked to the other."""
+@dataclass
+class PairPlan:
+    """A key pair about to be made: its kind, and its two records, checked (names, policy)
+    and complete but for their key values. `in_hsm`: the HSM key store's token makes it."""
+
+    spec: asymmetric.KeyPairSpec
+    private: ObjectRecord
+    public: ObjectRecord
+    in_hsm: HsmSession | None
+
+
+@dataclass(frozen=True)
+class MadeAhead:
+    """A key pair generated before the write transaction, for a plan of this spec."""
+
+    spec: asymmetric.KeyPairSpec
+    blocks: tuple[KeyBlock, KeyBlock]
+
+
+def plan_pair(context: RequestContext, private: Attributes, public: Attributes) -> PairPlan:
+    """The records a key pair of these attributes will be, with every check that can refuse
+    it done (the spec, the Key Format Types, the constraints in new_record): a key is
+    generated only for a request that will be granted."""
     domain = private.get(Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS)
     spec = asymmetric.key_pair_spec(
         private.get(Tag.CRYPTOGRAPHIC_ALGORITHM),
@@ -137,29 +162,60 @@ def create_pair(
     )
     # The HSM key store makes the private key inside its token, once it has an identifier.
     in_hsm = hooks.generator(context, ObjectType.PRIVATE_KEY, spec.algorithm, spec.length)
-    if in_hsm is not None and hooks.pair_supported(spec.kind, spec.curve):
-        private_block = _placeholder_block(spec, private)
-    else:
+    if in_hsm is not None and not hooks.pair_supported(spec.kind, spec.curve):
         in_hsm = None
-        private_block, public_block = asymmetric.generate_key_pair(spec)
-        private_block = _stored_block(private_block, private, private=True)
-        public_block = _stored_block(public_block, public, private=False)
     if spec.curve is not None and domain is None:
         for attributes in (private, public):
             attributes.add(
                 Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS,
                 CryptographicDomainParameters(recommended_curve=spec.curve),
             )
-    private_record = new_record(
-        context, ObjectType.PRIVATE_KEY, PrivateKey(key_block=private_block), private, generated=True
+    private_block = _placeholder(spec, private, private=True)
+    public_block = _placeholder(spec, public, private=False)
+    return PairPlan(
+        spec,
+        new_record(
+            context, ObjectType.PRIVATE_KEY, PrivateKey(key_block=private_block), private, generated=True
+        ),
+        new_record(context, ObjectType.PUBLIC_KEY, PublicKey(key_block=public_block), public, generated=True),
+        in_hsm,
     )
-    if in_hsm is not None:
-        public_key = in_hsm.generate_pair(private_record, spec.curve)
+
+
+def generate_ahead(plan: PairPlan) -> Callable[[], MadeAhead] | None:
+    """A preparer's slow half: the key pair of this plan, generated with no transaction open
+    (None when the HSM key store's token makes it, inside the transaction)."""
+    if plan.in_hsm is not None:
+        return None
+    spec = plan.spec
+    return lambda: MadeAhead(spec, asymmetric.generate_key_pair(spec))
+
+
+def _fill(record: ObjectRecord, block: KeyBlock) -> None:
+    """Give a planned record its key, in the format its placeholder block names, and its Digest."""
+    assert isinstance(record.material, PrivateKey | PublicKey) and record.material.key_block is not None
+    wanted = record.material.key_block.key_format_type
+    assert wanted is not None
+    private = record.object_type is ObjectType.PRIVATE_KEY
+    record.material = type(record.material)(key_block=formats.convert_key_block(block, wanted, private))
+    digest = digest_of(record.material)
+    if digest is not None:
+        place_digest(record.attributes, digest)
+
+
+def store_pair(context: RequestContext, plan: PairPlan) -> tuple[ObjectRecord, ObjectRecord]:
+    """Generate the planned key pair (or take the one made ahead for it) and store it, each key
+    linked to the other."""
+    spec, private_record, public_record = plan.spec, plan.private, plan.public
+    if plan.in_hsm is not None:
+        public_key = plan.in_hsm.generate_pair(private_record, spec.curve)
         public_block = formats.write_key(public_key, spec.kind.public_formats[0], spec.algorithm)
-        public_block = _stored_block(public_block, public, private=False)
-    public_record = new_record(
-        context, ObjectType.PUBLIC_KEY, PublicKey(key_block=public_block), public, generated=True
-    )
+    else:
+        ahead = context.made_ahead
+        made = ahead if isinstance(ahead, MadeAhead) and ahead.spec == spec else None
+        private_block, public_block = made.blocks if made else asymmetric.generate_key_pair(spec)
+        _fill(private_record, private_block)
+    _fill(public_record, public_block)
     for record, link_type, other in (
         (private_record, LinkType.PUBLIC_KEY_LINK, public_record),
         (public_record, LinkType.PRIVATE_KEY_LINK, private_record),
@@ -171,11 +227,25 @@ def create_pair(
     return private_record, public_record
 
 
-@handles(Operation.CREATE_KEY_PAIR)
-def create_key_pair(context: RequestContext, request: CreateKeyPairRequest) -> CreateKeyPairResponse:
+def _planned(context: RequestContext, request: CreateKeyPairRequest) -> PairPlan:
     private, public = policy.pair_with_defaults(context, *pair_attributes(context, request))
     check_names(context, private, public, besides=(None, None))
-    private_record, public_record = create_pair(context, private, public)
+    return plan_pair(context, private, public)
+
+
+@prepares(Operation.CREATE_KEY_PAIR)
+def create_key_pair_ahead(
+    context: RequestContext, request: CreateKeyPairRequest
+) -> Callable[[], MadeAhead] | None:
+    """Checked, then generated before the write transaction: an RSA-4096 key pair takes
+    hundreds of milliseconds, which no other writer should wait for."""
+    return generate_ahead(_planned(context, request))
+
+
+@handles(Operation.CREATE_KEY_PAIR)
+def create_key_pair(context: RequestContext, request: CreateKeyPairRequest) -> CreateKeyPairResponse:
+    # Checked again: the Names above all, which another request may have taken meanwhile.
+    private_record, public_record = store_pair(context, _planned(context, request))
     return CreateKeyPairResponse(
         private_key_unique_identifier=private_record.uid, public_key_unique_identifier=public_record.uid
     )

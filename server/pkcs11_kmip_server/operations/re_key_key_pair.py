@@ -7,9 +7,12 @@ key links to its replacement (Replacement Object) and each replacement back to t
 it replaces (Replaced Object), besides the private/public links of the new pair. The
 existing keys are otherwise untouched and stay usable. With an Offset, the new pair's
 Activation Date is now + Offset and its Deactivation Date keeps its distance (Table 308).
+The pair is generated before the write transaction, as Create Key Pair's is.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.payloads import ReKeyKeyPairRequest, ReKeyKeyPairResponse
@@ -19,9 +22,17 @@ from pkcs11_kmip.kmip.spec.enums import LinkType, ObjectType, Operation, ResultR
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
-from pkcs11_kmip_server.operations import handles
+from pkcs11_kmip_server.operations import handles, prepares
 from pkcs11_kmip_server.operations.archive import require_online
-from pkcs11_kmip_server.operations.create_key_pair import check_names, create_pair, pair_attributes
+from pkcs11_kmip_server.operations.create_key_pair import (
+    MadeAhead,
+    PairPlan,
+    check_names,
+    generate_ahead,
+    pair_attributes,
+    plan_pair,
+    store_pair,
+)
 from pkcs11_kmip_server.operations.re_key import GONE, copied, offset_dates, replaced_by
 from pkcs11_kmip_server.store import ObjectRecord
 from pkcs11_kmip_server.templates import overlay
@@ -89,8 +100,10 @@ def _inherited(
     return attributes
 
 
-@handles(Operation.RE_KEY_KEY_PAIR)
-def re_key_key_pair(context: RequestContext, request: ReKeyKeyPairRequest) -> ReKeyKeyPairResponse:
+def _planned(
+    context: RequestContext, request: ReKeyKeyPairRequest
+) -> tuple[PairPlan, ObjectRecord, ObjectRecord]:
+    """The replacement pair, checked, and the existing private and public keys it replaces."""
     old_private = _existing(context, request.private_key_unique_identifier, ObjectType.PRIVATE_KEY)
     public_uid = _linked(old_private, LinkType.PUBLIC_KEY_LINK)
     if public_uid is None:
@@ -105,7 +118,22 @@ def re_key_key_pair(context: RequestContext, request: ReKeyKeyPairRequest) -> Re
     private = _inherited(old_private, private, request.offset, context)
     public = _inherited(old_public, public, request.offset, context)
     check_names(context, private, public, besides=(old_private.uid, old_public.uid))
-    new_private, new_public = create_pair(context, private, public)
+    return plan_pair(context, private, public), old_private, old_public
+
+
+@prepares(Operation.RE_KEY_KEY_PAIR)
+def re_key_key_pair_ahead(
+    context: RequestContext, request: ReKeyKeyPairRequest
+) -> Callable[[], MadeAhead] | None:
+    """The replacement pair generated before the write transaction, as Create Key Pair's is."""
+    plan, _, _ = _planned(context, request)
+    return generate_ahead(plan)
+
+
+@handles(Operation.RE_KEY_KEY_PAIR)
+def re_key_key_pair(context: RequestContext, request: ReKeyKeyPairRequest) -> ReKeyKeyPairResponse:
+    plan, old_private, old_public = _planned(context, request)
+    new_private, new_public = store_pair(context, plan)
     for existing, replacement in ((old_private, new_private), (old_public, new_public)):
         replaced_by(existing, replacement, context)
     return ReKeyKeyPairResponse(
