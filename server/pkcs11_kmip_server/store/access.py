@@ -153,6 +153,10 @@ class VisiblePart:
     whole: str
 
 
+# The JSON array parameter of each list, past MERGED_TARGETS.
+_ARRAYS = {"vu": "granted_uids", "vt": "granted_types", "vg": "granted_groups"}
+
+
 def _placeholders(prefix: str, count: int) -> str:
     return ", ".join(f":{prefix}{index}" for index in range(count))
 
@@ -179,7 +183,8 @@ class LocateGrants:
 
     def conditions(self, parameters: dict[str, Any]) -> tuple[str, str]:
         """The rule on object `o` for a page and for a count, the lists bound into
-        `parameters` (JSON arrays read by json_each: one parameter whatever their size).
+        `parameters`: a value each when `mergeable` (portable SQL), past that JSON arrays
+        read by json_each (one parameter whatever their size).
 
         For a Locate with criteria on the attribute index. The page's shape keeps the
         criteria's index and tests each candidate row: small IN lists, the object's
@@ -189,24 +194,37 @@ class LocateGrants:
         so it costs in proportion to what the caller may see. Empty lists are left out,
         so no term is evaluated for nothing.
         """
-        parameters.update(
-            granted_uids=json.dumps(self.uids),
-            granted_types=json.dumps(self.types),
-            granted_groups=json.dumps(self.groups),
-        )
+        parameters.update(self._values if self.mergeable() else self._arrays)
+        return self._conditions
+
+    @cached_property
+    def _arrays(self) -> dict[str, str]:
+        return {
+            "granted_uids": json.dumps(self.uids),
+            "granted_types": json.dumps(self.types),
+            "granted_groups": json.dumps(self.groups),
+        }
+
+    @cached_property
+    def _conditions(self) -> tuple[str, str]:
+        targets = {
+            "vu": ("o.uid", self.uids),
+            "vt": ("o.object_type", self.types),
+            "vg": ("o.object_group", self.groups),
+        }
+        listed = {
+            prefix: _placeholders(prefix, len(values))
+            if self.mergeable()
+            else f"SELECT value FROM json_each(:{_ARRAYS[prefix]})"
+            for prefix, (_column, values) in targets.items()
+        }
         probe, union = ["o.owner = :owner"], ["SELECT o.seq FROM object o WHERE o.owner = :owner"]
-        listed = (
-            ("o.uid", "granted_uids", self.uids),
-            ("o.object_type", "granted_types", self.types),
-            ("o.object_group", "granted_groups", self.groups),
-        )
-        for column, name, values in listed:
+        for prefix, (column, values) in targets.items():
             if values:
-                condition = f"{column} IN (SELECT value FROM json_each(:{name}))"
-                probe.append(condition)
-                union.append(f"SELECT o.seq FROM object o WHERE {condition}")
+                probe.append(f"{column} IN ({listed[prefix]})")
+                union.append(f"SELECT o.seq FROM object o WHERE {probe[-1]}")
         if self.groups:
-            several = _in_several_groups("SELECT value FROM json_each(:granted_groups)")
+            several = _in_several_groups(listed["vg"])
             probe.append(several)
             union.append(f"SELECT o.seq FROM object o WHERE {several}")
         return f"({' OR '.join(probe)})", f"o.seq IN ({' UNION '.join(union)})"
@@ -280,10 +298,14 @@ class GrantCache:
         self._entries: dict[tuple[str, int], tuple[int, LocateGrants]] = {}
         self._lock = threading.Lock()
 
-    def clear(self) -> None:
-        """Forget every entry (the benchmark's cold case)."""
+    def clear(self, me: str | None = None) -> None:
+        """Forget `me`'s entries, or every entry (the benchmark's cold case: one caller's
+        first request after a grant change, the other callers' entries kept)."""
         with self._lock:
-            self._entries.clear()
+            if me is None:
+                self._entries.clear()
+            for key in [key for key in self._entries if key[0] == me]:
+                del self._entries[key]
 
     def get(self, execute: Any, me: str, operation: int) -> LocateGrants:
         """`me`'s grants for `operation` in the transaction `execute` runs statements in."""

@@ -20,6 +20,7 @@ readers never wait; if it writes after all and meets a newer snapshot, it raises
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import sqlite3
 import threading
@@ -300,6 +301,16 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
 
+@functools.lru_cache(maxsize=256)
+def _merged_statements(parts: tuple[VisiblePart, ...], where: str) -> tuple[str, str]:
+    """The page and the count of SqliteSession._merged, built once per grants and criteria."""
+    each = [stream for part in parts for stream in part.streams]
+    streams = " UNION ALL ".join(f"SELECT o.seq FROM object o WHERE {s} AND {where}" for s in each)
+    page = f"{streams} ORDER BY 1 DESC LIMIT :maximum OFFSET :offset"
+    counts = " + ".join(f"(SELECT COUNT(*) FROM object o WHERE {p.whole} AND {where})" for p in parts)
+    return f"SELECT o.uid FROM object o WHERE o.seq IN ({page}) ORDER BY o.seq DESC", f"SELECT {counts}"
+
+
 @dataclass(frozen=True)
 class Visible:
     """What a Locate may return: conditions on `o` for the page and for the count (None:
@@ -454,17 +465,11 @@ class SqliteSession:
         objects the caller may see. The count adds up the parts' counts, each read from
         its index (the object-group one alone, as it carries storage and owner).
         """
-        each = [stream for part in parts for stream in part.streams]
-        streams = " UNION ALL ".join(f"SELECT o.seq FROM object o WHERE {s} AND {where}" for s in each)
+        page, counts = _merged_statements(parts, where)
         total = None
         if count:
-            counts = " + ".join(f"(SELECT COUNT(*) FROM object o WHERE {p.whole} AND {where})" for p in parts)
-            (total,) = self._execute(f"SELECT {counts}", parameters).fetchone()
-        page = f"{streams} ORDER BY 1 DESC LIMIT :maximum OFFSET :offset"
-        rows = self._execute(
-            f"SELECT o.uid FROM object o WHERE o.seq IN ({page}) ORDER BY o.seq DESC",
-            parameters,
-        ).fetchall()
+            (total,) = self._execute(counts, parameters).fetchone()
+        rows = self._execute(page, parameters).fetchall()
         return [row[0] for row in rows], total
 
     def _visible(self, query: LocateQuery, parameters: dict[str, Any]) -> Visible:
