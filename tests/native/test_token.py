@@ -1332,6 +1332,14 @@ def verified(app: App, session: int, mechanism: Mechanism, key: int, data: bytes
     return app("C_Verify", hSession=session, pData=data, pSignature=signature)[0]
 
 
+def import_key(app: App, session: int, cko: int, ckk: int, *components: Attribute) -> int:
+    """C_CreateObject of a key of this class and type from its components (default usage)."""
+    template = (Attribute.of(CKA.CLASS, ulong(cko)), Attribute.of(CKA.KEY_TYPE, ulong(ckk)), *components)
+    rv, handle = app.made("C_CreateObject", "phObject", hSession=session, pTemplate=template)
+    assert rv == CKR.OK and handle is not None, hex(rv)
+    return handle
+
+
 def test_generic_secrets_are_kmip_hmac_keys(make_app: Callable[[str], App], alice_pin: str) -> None:
     app, session = logged_in(make_app, alice_pin)
     assert mechanism_info(app, GENERIC_SECRET_KEY_GEN) == (8, 4096, 0x8000)  # bits; CKF_GENERATE
@@ -1396,18 +1404,7 @@ def test_generic_secrets_are_kmip_hmac_keys(make_app: Callable[[str], App], alic
     assert generate(app, session, GENERIC_SECRET_KEY_GEN, length, aes_type)[0] == CKR.TEMPLATE_INCONSISTENT
     # Imported: C_CreateObject of a generic secret.
     secret = secrets.token_bytes(20)
-    rv, imported = app.made(
-        "C_CreateObject",
-        "phObject",
-        hSession=session,
-        pTemplate=(
-            Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY)),
-            Attribute.of(CKA.KEY_TYPE, ulong(CKK_GENERIC_SECRET)),
-            Attribute.of(CKA.VALUE, secret),
-            true(CKA.SIGN),
-        ),
-    )
-    assert rv == CKR.OK and imported is not None
+    imported = import_key(app, session, CKO.SECRET_KEY, CKK_GENERIC_SECRET, Attribute.of(CKA.VALUE, secret))
     assert read(app, session, imported, CKA.KEY_TYPE, CKA.VALUE_LEN) == [ulong(CKK_GENERIC_SECRET), ulong(20)]
     assert (
         signed(app, session, Mechanism(HMAC_SHA256), imported)
@@ -1511,18 +1508,10 @@ def test_eddsa_is_kmip_sign(make_app: Callable[[str], App], alice_pin: str) -> N
         == CKR.CURVE_NOT_SUPPORTED
     )
     # An Ed25519 public key imported from its CKA_EC_POINT verifies what the token signed.
-    imported = app.made(
-        "C_CreateObject",
-        "phObject",
-        hSession=session,
-        pTemplate=(
-            Attribute.of(CKA.CLASS, ulong(CKO.PUBLIC_KEY)),
-            Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_EDWARDS)),
-            Attribute.of(CKA.EC_PARAMS, bytes.fromhex("06032b6570")),  # the last pair: Ed25519
-            Attribute.of(CKA.EC_POINT, point),
-        ),
-    )[1]
-    assert imported is not None
+    ed25519_params = Attribute.of(CKA.EC_PARAMS, bytes.fromhex("06032b6570"))  # the last pair's
+    imported = import_key(
+        app, session, CKO.PUBLIC_KEY, CKK_EC_EDWARDS, ed25519_params, Attribute.of(CKA.EC_POINT, point)
+    )
     assert verified(app, session, Mechanism(EDDSA), imported, DATA, signature) == CKR.OK
 
 
