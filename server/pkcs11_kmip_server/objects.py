@@ -109,6 +109,10 @@ def new_record(
             attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, block.cryptographic_length)
         if block.key_format_type is not None:
             attributes.add(Tag.KEY_FORMAT_TYPE, block.key_format_type)
+    elif isinstance(material, Certificate) and requested.get(Tag.KEY_FORMAT_TYPE) is None:
+        # Every object has a Key Format Type in KMIP 2.x; a certificate's is X.509 (2.1 §4.26's
+        # table of defaults; TC-ECC-3-20 lists it). 1.x clients never see it (a key block field there).
+        attributes.add(Tag.KEY_FORMAT_TYPE, KeyFormatType.X_509)
     attributes.entries.extend(requested.entries)
     digest = digest_of(material)
     if digest is not None:
