@@ -194,12 +194,12 @@ def test_native_and_two_modules_in_one_context_keep_their_handles_apart(
     assert slot_list(app) == (0, 1, 2, 3)
     assert [label_of(app, slot) for slot in (1, 2, 3)] == [b"a", b"c", b"b"]
     sessions = on_native, on_a, on_c, on_b = tuple(open_on(app, slot) for slot in (0, 1, 2, 3))
-    # Backends 1 (the first module) and 2 (the second) tag their handles; a and b share one.
-    assert [handle >> TAG_SHIFT for handle in sessions] == [0, 1, 2, 1]
+    # Handles carry their backend's number: native 1, the first module 2 (a and b), the other 3.
+    assert [handle >> TAG_SHIFT for handle in sessions] == [1, 2, 3, 2]
     assert [app.ok("C_GetSessionInfo", hSession=h)["pInfo"]["slotID"] for h in sessions] == [0, 1, 2, 3]
     assert app.login(on_a, two_tokens.pin) == CKR.OK and app.login(on_c, "2468") == CKR.OK
     key_a, key_c = app.aes_key(on_a, b"ka"), app.aes_key(on_c, b"kc")
-    assert key_a >> TAG_SHIFT == 1 and key_c >> TAG_SHIFT == 2
+    assert key_a >> TAG_SHIFT == 2 and key_c >> TAG_SHIFT == 3
     assert app.find(on_c, Attribute.of(CKA_LABEL, b"kc")) == (key_c,)
     assert app.find(on_a, Attribute.of(CKA_LABEL, b"kc")) == ()
     query = (AttributeQuery(CKA_VALUE_LEN, True, 8),)
@@ -211,8 +211,9 @@ def test_native_and_two_modules_in_one_context_keep_their_handles_apart(
     assert app("C_DestroyObject", hSession=on_native, hObject=key_a)[0] == CKR.OBJECT_HANDLE_INVALID
     refused = app("C_EncryptInit", hSession=on_c, pMechanism=Mechanism(CKM_AES_ECB), hKey=key_a)
     assert refused[0] == CKR.KEY_HANDLE_INVALID
-    no_backend = on_c | 3 << TAG_SHIFT
-    assert app("C_CloseSession", hSession=no_backend)[0] == CKR.SESSION_HANDLE_INVALID
+    module_handle = on_c & ((1 << TAG_SHIFT) - 1)  # untagged, or tagged with no backend's number
+    for guessed in (module_handle, module_handle | 4 << TAG_SHIFT):
+        assert app("C_CloseSession", hSession=guessed)[0] == CKR.SESSION_HANDLE_INVALID
     app.ok("C_CloseAllSessions", slotID=2)
     assert app("C_GetSessionInfo", hSession=on_c)[0] == CKR.SESSION_HANDLE_INVALID
     assert app.ok("C_GetSessionInfo", hSession=on_b)["pInfo"]["slotID"] == 3

@@ -9,11 +9,12 @@ C_GetSessionInfo), and keeps which slot each session was opened on: a session ha
 did not hand out, or one closed since, is CKR_SESSION_HANDLE_INVALID without a backend
 seeing it, and a call on a session goes to that slot's backend under its rules.
 
-Session and object handles of the second and later backends carry the backend's index
-from bit 40 up (`TAG_SHIFT`), so that the handles of two modules never collide (the client
-library keeps object attributes by handle), and a handle of one backend given in a
-session of another is refused (CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID, ...)
-before any module sees it. The first backend's handles are its own, unchanged.
+In a context with several backends, every session and object handle carries its
+backend's number (1, 2, ...) from bit 40 up (`TAG_SHIFT`), so that the handles of two
+modules never collide (the client library keeps object attributes by handle), and a
+handle of one backend given in a session of another is refused
+(CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID, ...) before any module sees it. With
+one backend, handles are the module's own, whatever their size.
 
 With pin = "server" the application's C_Login PIN is checked against the native PIN
 table (DIR/pins.toml) and the token is logged in with the server's PIN, which the
@@ -49,7 +50,8 @@ _CLOSES = frozenset({CKR.OK, CKR.SESSION_HANDLE_INVALID, CKR.SESSION_CLOSED})
 _MAX_MODULE_SLOTS = 1024
 
 TAG_SHIFT = 40
-"""Handles of backend k > 0 are the module's handle plus k << TAG_SHIFT."""
+"""With several backends, backend i's handles are the module's plus (i + 1) << TAG_SHIFT."""
+_UNTAGGED = (1 << TAG_SHIFT) - 1
 _OBJECT_INPUTS = {
     "hObject": CKR.OBJECT_HANDLE_INVALID,
     "hKey": CKR.KEY_HANDLE_INVALID,
@@ -72,11 +74,11 @@ class Slot:
     backend: int = 0
 
 
-def tag(backend: int, handle: int) -> int:
-    """A backend's handle as the application sees it."""
+def tag(mark: int, handle: int) -> int:
+    """A module's handle as the application sees it, `mark` its backend's number."""
     if handle >> TAG_SHIFT:
         raise CKRError(CKR.GENERAL_ERROR, "a module handle too large to tag with its backend")
-    return handle | backend << TAG_SHIFT
+    return handle | mark << TAG_SHIFT
 
 
 class SlotRouter:
@@ -90,7 +92,8 @@ class SlotRouter:
         self.slots = dict(slots)
         self.pins = pins
         self._by_real = {(slot.backend, slot.real_id): server_id for server_id, slot in self.slots.items()}
-        self._sessions: dict[int, int] = {}  # session handle (tagged) -> server slot ID
+        self._sessions: dict[int, int] = {}  # session handle (as shown) -> server slot ID
+        self._tagged = len(self.backends) > 1
 
     @property
     def gone(self) -> bool:
@@ -116,13 +119,12 @@ class SlotRouter:
             if known is None:
                 return CKR.SESSION_HANDLE_INVALID, None
             server_id, slot = known, self.slots[known]
-            for name in ("hSession", *_OBJECT_INPUTS):
+            for name in ("hSession", *_OBJECT_INPUTS) if self._tagged else ():
                 if name in inputs:
                     handle = _int(inputs[name])
-                    if handle >> TAG_SHIFT != slot.backend:
+                    if handle >> TAG_SHIFT != slot.backend + 1:
                         return _OBJECT_INPUTS[name], None  # (a session's own tag always matches)
-                    if slot.backend:
-                        changed[name] = handle & ((1 << TAG_SHIFT) - 1)
+                    changed[name] = handle & _UNTAGGED
         else:  # no slot or session in it (none such is forwarded today)
             return self.backends[0].call(function_id, data, request)
         if slot.settings.pin == "server":
@@ -185,9 +187,12 @@ class SlotRouter:
         call = BY_NAME[name]
         if name == "C_OpenSession" and rv == CKR.OK:
             outputs = wire.decode_outputs(call, output)
-            handle = tag(slot.backend, _int(outputs["phSession"]))
+            handle = _int(outputs["phSession"])
+            if self._tagged:
+                handle = tag(slot.backend + 1, handle)
+                output = wire.encode_outputs(call, {**outputs, "phSession": handle})
             self._sessions[handle] = server_id
-            return wire.encode_outputs(call, {**outputs, "phSession": handle}) if slot.backend else output
+            return output
         if name == "C_GetSessionInfo" and rv == CKR.OK:
             info = wire.decode_outputs(call, output)["pInfo"]
             assert isinstance(info, dict)
@@ -195,15 +200,15 @@ class SlotRouter:
             return wire.encode_outputs(
                 call, {"pInfo": {**info, "slotID": self._by_real.get(real, server_id)}}
             )
-        if not slot.backend or not _OBJECT_OUTPUTS & {field.name for field in wire.plan(call).outputs}:
+        if not self._tagged or not _OBJECT_OUTPUTS & {field.name for field in wire.plan(call).outputs}:
             return output
         outputs = wire.decode_outputs(call, output)
         for field in _OBJECT_OUTPUTS & outputs.keys():
             value = outputs[field]
             if isinstance(value, int):
-                outputs[field] = tag(slot.backend, value)
+                outputs[field] = tag(slot.backend + 1, value)
             elif isinstance(value, OutData) and isinstance(value.data, tuple):
-                outputs[field] = OutData(value.length, tuple(tag(slot.backend, h) for h in value.data))
+                outputs[field] = OutData(value.length, tuple(tag(slot.backend + 1, h) for h in value.data))
         return wire.encode_outputs(call, outputs)
 
     def finalize(self) -> int:
