@@ -208,3 +208,20 @@ def test_compromised_revoked_limited_and_ungranted_objects_are_not_copied(
         "copy.limited": "ActionProhibited",
         "copy.not-mine": "ActionProhibited",
     }
+
+
+def test_a_granted_key_with_get_rights_copies_into_the_callers_own_object(
+    native: RunningServer, copier: CopyHost, copied: dict[str, str]
+) -> None:
+    with native.client("admin") as owner:
+        shared = str(
+            owner.call(
+                symmetric_create(CryptographicAlgorithm.AES, ENCRYPT_DECRYPT, "shared")
+            ).unique_identifier
+        )
+        owner.call(ActivateRequest(unique_identifier=shared))
+    admin(native.data_dir, "grants", "add", "--user", IDENTITY, "--object", shared, "--role", "reader")
+    assert copier.run("copy", "shared")["copy.shared"] == "ok"
+    with native.client(IDENTITY) as kmip:
+        copy = one(kmip, "shared-copy")
+        assert copy != shared and Tag.LINK not in attributes_of(kmip, copy)  # another owner's: no links
