@@ -55,9 +55,11 @@ NOT_PERMITTED = "error:PKCS11Error:Unmapped error code 0x68"  # CKR_KEY_FUNCTION
 HASHES = ("SHA1", "SHA224", "SHA256", "SHA384", "SHA512")
 RSA_SIGN = "keySize={2048,4096}, sign, verify"
 EC_FLAGS = "EC F_P, EC OID, EC uncompressed"
+# The 3.0 message functions (native/messages.py): CKF_MESSAGE_ENCRYPT|DECRYPT, CKF_MESSAGE_SIGN|VERIFY.
+MESSAGE_CIPHER, MESSAGE_SIGN = ", other flags=0x6", ", other flags=0x18"
 MECHANISMS = {
     "AES-KEY-GEN": "keySize={16,32}, generate",
-    "AES-GCM": "keySize={16,32}, encrypt, decrypt",
+    "AES-GCM": f"keySize={{16,32}}, encrypt, decrypt{MESSAGE_CIPHER}",
     "AES-ECB": "keySize={16,32}, encrypt, decrypt",
     "AES-CBC": "keySize={16,32}, encrypt, decrypt",
     "AES-CBC-PAD": "keySize={16,32}, encrypt, decrypt",
@@ -68,14 +70,14 @@ MECHANISMS = {
     **{f"{h}-RSA-PKCS": RSA_SIGN for h in HASHES},
     **{f"{h}-RSA-PKCS-PSS": RSA_SIGN for h in HASHES},
     "ECDSA-KEY-PAIR-GEN": f"keySize={{256,521}}, generate_key_pair, {EC_FLAGS}",
-    "ECDSA": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}",
-    **{f"ECDSA-{h}": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}" for h in HASHES},
+    "ECDSA": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}{MESSAGE_SIGN}",
+    **{f"ECDSA-{h}": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}{MESSAGE_SIGN}" for h in HASHES},
     **{name: "digest" for name in ("SHA-1", "SHA224", "SHA256", "SHA384", "SHA512")},
     "AES-KEY-WRAP": "keySize={16,32}, wrap, unwrap",
     "mechtype-0x210B": "keySize={16,32}, wrap, unwrap",  # CKM_AES_KEY_WRAP_KWP (3.0): unnamed there
     "RSA-PKCS-OAEP": "keySize={2048,4096}, encrypt, decrypt, wrap, unwrap",
     "ECDH1-DERIVE": f"keySize={{256,521}}, derive, {EC_FLAGS}",
-    **{f"{h}-HMAC": "keySize={1,512}, sign, verify" for h in ("SHA-1", *HASHES[1:])},
+    **{f"{h}-HMAC": f"keySize={{1,512}}, sign, verify{MESSAGE_SIGN}" for h in ("SHA-1", *HASHES[1:])},
     "GENERIC-SECRET-KEY-GEN": "keySize={8,4096}, generate",  # bits
     "AES-CMAC": "keySize={16,32}, sign, verify",
     "mechtype-0x108B": "keySize={16,32}, sign, verify",  # CKM_AES_CMAC_GENERAL: unnamed in OpenSC 0.23
