@@ -13,13 +13,16 @@ only true -> false (their "always"/"never" companions stay true to history),
 Process Start and Protect Stop Dates are fixed once reached, and Usage Limits
 keep their count with the server.
 
-KMIP 1.x Attribute Indexes are positions among an attribute's instances: the
-server keeps attributes in the 2.x form, which has no indexes, so deleting an
-instance renumbers those after it.
+KMIP 1.x Attribute Indexes never change once given (1.4 §2.1.1): the server keeps
+attributes in the 2.x form, which has no indexes, so an instance's index is its
+position among the attribute's instances, skipping the indexes that deletions
+vacated (attributes.vacated_indexes, kept with the object). A vacancy above the last
+index in use is forgotten: the next instance added takes that index again.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -119,16 +122,25 @@ def positions_named(record: ObjectRecord, name: str) -> list[int]:
     return [i for i, entry in enumerate(record.attributes) if rules.matches_name(entry, name)]
 
 
-def nth(found: list[int], what: str, index: int) -> int:
+def _indexes_of(record: ObjectRecord, found: list[int]) -> list[int]:
+    """The 1.x Attribute Indexes of the instances at these positions (one attribute's, in order)."""
+    if not found:
+        return []
+    name = rules.name_of(record.attributes.entries[found[0]])
+    return rules.indexes(len(found), rules.vacated_indexes(record.attributes).get(name))
+
+
+def nth(record: ObjectRecord, found: list[int], what: str, index: int) -> int:
     """The position of the instance a 1.x Attribute Index names, among an attribute's instances."""
     if not found:
         raise KmipError(ResultReason.ATTRIBUTE_NOT_FOUND, f"the object has no {what}")
-    if not 0 <= index < len(found):
+    numbers = _indexes_of(record, found)
+    if index not in numbers:
         raise KmipError(
             ResultReason.ATTRIBUTE_INSTANCE_NOT_FOUND,
-            f"{what} has {len(found)} instance(s); there is no index {index}",
+            f"{what} has instances of index {', '.join(map(str, numbers))}; there is no index {index}",
         )
-    return found[index]
+    return found[numbers.index(index)]
 
 
 def matching(record: ObjectRecord, current: AttributeEntry) -> int:
@@ -157,8 +169,8 @@ def only(record: ObjectRecord, target: Target) -> int | None:
 
 def index_among(record: ObjectRecord, position: int) -> int:
     """The 1.x Attribute Index of the instance at this position."""
-    target = target_of(record.attributes.entries[position])
-    return positions(record, target).index(position)
+    found = positions(record, target_of(record.attributes.entries[position]))
+    return _indexes_of(record, found)[found.index(position)]
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -302,7 +314,7 @@ def add(context: RequestContext, record: ObjectRecord, entry: AttributeEntry) ->
         )
     record.attributes.entries.append(check_value(context, record, entry, None))
     _finish(context, record, entry.tag)
-    return len(present)
+    return index_among(record, len(record.attributes.entries) - 1)
 
 
 def replace(context: RequestContext, record: ObjectRecord, position: int, entry: AttributeEntry) -> int:
@@ -330,9 +342,29 @@ def remove(context: RequestContext, record: ObjectRecord, chosen: list[int]) -> 
     """Delete Attribute: the instances at these positions go; the removed entries."""
     gone = set(chosen)
     removed = [record.attributes.entries[position] for position in chosen]
+    found = positions(record, target_of(removed[0]))
+    numbers = _indexes_of(record, found)
     record.attributes.entries = [e for i, e in enumerate(record.attributes) if i not in gone]
+    _vacate(record, rules.name_of(removed[0]), numbers, [numbers[found.index(p)] for p in chosen])
     _finish(context, record, removed[0].tag)
     return removed
+
+
+def _vacate(record: ObjectRecord, name: str, numbers: list[int], deleted: list[int]) -> None:
+    """Remember the indexes these deletions vacate, so that the instances left keep theirs
+    (those above the last one left are forgotten)."""
+    vacated = rules.vacated_indexes(record.attributes)
+    left = [n for n in numbers if n not in deleted]
+    below = max(left) if left else -1
+    vacant = sorted(n for n in {*vacated.get(name, ()), *deleted} if n < below)
+    if vacant:
+        vacated[name] = vacant
+    else:
+        vacated.pop(name, None)
+    record.attributes.remove(rules.VACATED_INDEXES)
+    if vacated:
+        text = json.dumps(vacated, sort_keys=True)
+        record.attributes.add(rules.VACATED_INDEXES, Item(rules.VACATED_INDEXES, ItemType.TEXT_STRING, text))
 
 
 def _finish(context: RequestContext, record: ObjectRecord, tag: int) -> None:

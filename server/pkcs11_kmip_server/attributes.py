@@ -9,7 +9,9 @@ and "y-" attributes are the 2.x vendor attributes of vendors "x" and "y" (KMIP 2
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import itertools
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -147,18 +149,47 @@ def to_named(entry: AttributeEntry, index: int) -> Attribute:
     return Attribute(attribute_name=name, attribute_index=index or None, attribute_value=entry.value)
 
 
-def to_named_list(attributes: Iterable[AttributeEntry], version: Version) -> list[Attribute]:
-    """Entries as 1.x Attributes, leaving out what `version` does not define."""
+def to_named_list(
+    attributes: Iterable[AttributeEntry], version: Version, vacated: Mapping[str, list[int]] | None = None
+) -> list[Attribute]:
+    """Entries as 1.x Attributes, leaving out what `version` does not define; each instance
+    with its Attribute Index (`vacated`: the object's `vacated_indexes`)."""
     seen: dict[tuple[Any, ...], int] = {}
     out = []
     for entry in attributes:
         if entry.tag != Tag.ATTRIBUTE and not spec.attribute_defined_in(entry.tag, version):
             continue
         key = _identity(entry)
-        index = seen.get(key, 0)
-        seen[key] = index + 1
-        out.append(to_named(entry, index))
+        count = seen.get(key, 0)
+        seen[key] = count + 1
+        gone = vacated.get(name_of(entry)) if vacated else None
+        out.append(to_named(entry, indexes(count + 1, gone)[-1] if gone else count))
     return out
+
+
+# --- KMIP 1.x Attribute Indexes ------------------------------------------------------------
+
+# KMIP 1.4 §2.1.1: an instance's Attribute Index "SHALL NOT change when other instances are
+# added or deleted". The 2.x form the server keeps has no indexes, so an object remembers,
+# per attribute, the indexes that deletions left vacant, under a tag no KMIP version
+# defines: no response carries it (for_version and to_named_list leave it out).
+VACATED_INDEXES = 0x42FFFE
+
+
+def vacated_indexes(attributes: Attributes) -> dict[str, list[int]]:
+    """The Attribute Indexes deletions vacated, by attribute name (empty for most objects)."""
+    kept = attributes.get(VACATED_INDEXES)
+    if not isinstance(kept, Item) or not isinstance(kept.value, str):
+        return {}
+    found: dict[str, list[int]] = json.loads(kept.value)
+    return found
+
+
+def indexes(count: int, vacated: Iterable[int] | None) -> list[int]:
+    """The Attribute Indexes of an attribute's `count` instances, in order: the smallest
+    numbers that are not vacant (0, 1, 2 ... for an attribute that never lost one)."""
+    gone = set(vacated or ())
+    return list(itertools.islice((n for n in itertools.count() if n not in gone), count))
 
 
 def for_version(attributes: Iterable[AttributeEntry], version: Version) -> Attributes:
@@ -253,6 +284,8 @@ def server_only(tag: int) -> bool:
 def check_client_settable(attributes: Iterable[AttributeEntry]) -> None:
     """Refuse attributes only the server sets (Unique Identifier, State, Initial Date ...)."""
     for entry in attributes:
+        if entry.tag == VACATED_INDEXES:  # the server's own record, which no client may write
+            raise KmipError(ResultReason.INVALID_ATTRIBUTE, f"0x{entry.tag:06X} is not an attribute")
         if server_only(entry.tag) and entry.tag in _tables.ATTRIBUTE_RULES:
             raise KmipError(ResultReason.ATTRIBUTE_READ_ONLY, f"{name_of(entry)} is set by the server")
 

@@ -29,7 +29,7 @@ def delete_attribute(context: RequestContext, request: DeleteAttributeRequest) -
             raise KmipError(ResultReason.ATTRIBUTE_NOT_FOUND, f"the object has no {edits.describe(target)}")
     elif request.attribute_name is not None:
         name = request.attribute_name
-        chosen = [edits.nth(edits.positions_named(record, name), name, request.attribute_index or 0)]
+        chosen = [edits.nth(record, edits.positions_named(record, name), name, request.attribute_index or 0)]
         edits.check_deletable(record, record.attributes.entries[chosen[0]].tag)
     else:
         raise KmipError(ResultReason.INVALID_FIELD, "name the attribute to delete")

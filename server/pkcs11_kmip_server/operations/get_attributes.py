@@ -22,7 +22,8 @@ def get_attributes(context: RequestContext, request: GetAttributesRequest) -> Ge
             else everything
         )
         return GetAttributesResponse(
-            unique_identifier=record.uid, attribute_list=forms.to_named_list(entries, context.version)
+            unique_identifier=record.uid,
+            attribute_list=forms.to_named_list(entries, context.version, forms.vacated_indexes(everything)),
         )
     references = request.attribute_references
     entries = forms.select_by_references(everything, references) if references else everything

@@ -34,7 +34,7 @@ def modify_attribute(context: RequestContext, request: ModifyAttributeRequest) -
         entry, index = edits.named(request.attribute)
         edits.check_changeable(record, entry.tag, context.now)
         target = edits.target_of(entry)
-        position = edits.nth(edits.positions(record, target), edits.describe(target), index)
+        position = edits.nth(record, edits.positions(record, target), edits.describe(target), index)
     index = edits.replace(context, record, position, entry)
     return ModifyAttributeResponse(
         unique_identifier=record.uid, attribute=edits.named_response(context, entry, index)
