@@ -1563,3 +1563,14 @@ def test_3des_is_kmip_encrypt(make_app: Callable[[str], App], alice_pin: str) ->
     assert generate(app, session, DES3_KEY_GEN, Attribute.of(CKA.VALUE_LEN, ulong(16)))[0] == (
         CKR.TEMPLATE_INCONSISTENT
     )
+    # An imported 3DES key (C_CreateObject) encrypts as pyca does with its bytes; 16 bytes is not one.
+    material = secrets.token_bytes(24)
+    imported = import_key(app, session, CKO.SECRET_KEY, CKK_DES3, Attribute.of(CKA.VALUE, material))
+    app.ok("C_EncryptInit", hSession=session, pMechanism=Mechanism(DES3_ECB), hKey=imported)
+    sealed = app.ok("C_Encrypt", hSession=session, pData=DATA[:16], pEncryptedData=OutRequest(True, 16))
+    encryptor = Cipher(TripleDES(material), modes.ECB()).encryptor()
+    assert output(sealed, "pEncryptedData") == encryptor.update(DATA[:16]) + encryptor.finalize()
+    short = (Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY)), Attribute.of(CKA.KEY_TYPE, ulong(CKK_DES3)))
+    assert app("C_CreateObject", hSession=session, pTemplate=(*short, Attribute.of(CKA.VALUE, bytes(16))))[
+        0
+    ] == (CKR.ATTRIBUTE_VALUE_INVALID)
