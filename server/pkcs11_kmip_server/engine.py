@@ -55,7 +55,7 @@ from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.jobs import AsyncJobs
 from pkcs11_kmip_server.operations import PREPARERS, Handler, load_all
 from pkcs11_kmip_server.outcome import Outcome
-from pkcs11_kmip_server.store import Conflict, Store
+from pkcs11_kmip_server.store import Conflict, Store, StoreSession
 from pkcs11_kmip_server.versions import SUPPORTED_VERSIONS
 
 log = logging.getLogger("pkcs11_kmip_server.engine")
@@ -376,20 +376,7 @@ class Engine:
         for attempt in range(ATTEMPTS):
             try:
                 with self.store.session(write=write or attempt > 0) as session:
-                    context = RequestContext(
-                        principal,
-                        version,
-                        now,
-                        session,
-                        self.jobs,
-                        crypto=self.crypto,
-                        pkcs11=self.pkcs11,
-                        peer=peer,
-                        audit=self.audit,
-                        users=self.users,
-                        delegation=delegation,
-                        max_ticket_lease=self.max_ticket_lease,
-                    )
+                    context = self._context(principal, version, now, session, peer, delegation)
                     outcomes = self._run_items(context, batch, option, ahead)
                     failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
                     # A lone item runs without a savepoint: its failure rolls back the lot.
@@ -404,6 +391,31 @@ class Engine:
                 time.sleep(random.uniform(0, 0.002 * 2**attempt))
         busy = "the store stayed busy; try again"
         return [_failed(item, ResultReason.GENERAL_FAILURE, busy) for item in batch]
+
+    def _context(
+        self,
+        principal: str,
+        version: Version,
+        now: datetime,
+        session: StoreSession,
+        peer: Peer | None,
+        delegation: Delegation | None,
+    ) -> RequestContext:
+        """What the items of one message see, in its transaction (or its preparers' own)."""
+        return RequestContext(
+            principal,
+            version,
+            now,
+            session,
+            self.jobs,
+            crypto=self.crypto,
+            pkcs11=self.pkcs11,
+            peer=peer,
+            audit=self.audit,
+            users=self.users,
+            delegation=delegation,
+            max_ticket_lease=self.max_ticket_lease,
+        )
 
     def _made_ahead(
         self,
@@ -433,16 +445,7 @@ class Engine:
         works: dict[int, Callable[[], object]] = {}
         try:
             with self.store.session(write=False) as session:
-                context = RequestContext(
-                    principal,
-                    version,
-                    now,
-                    session,
-                    self.jobs,
-                    crypto=self.crypto,
-                    peer=peer,
-                    delegation=delegation,
-                )
+                context = self._context(principal, version, now, session, peer, delegation)
                 for position, preparer, item in wanted:
                     context.operation = item.operation
                     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,17 +95,14 @@ def answer(data: bytes) -> Any:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "store.sqlite3", Sealer(secrets.token_bytes(32)))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def engine(store: SqliteStore) -> Iterator[Engine]:
-    engine = Engine(store, DEFAULT_LIMITS, clock=lambda: datetime.now(UTC), jobs=AsyncJobs(workers=1))
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    sealer = Sealer(secrets.token_bytes(32))
+    engine = Engine(
+        SqliteStore(tmp_path / "store.sqlite3", sealer), DEFAULT_LIMITS, jobs=AsyncJobs(workers=1)
+    )
     yield engine
     engine.close()
+    engine.store.close()
 
 
 class Generations:
@@ -134,8 +130,9 @@ class Generations:
 
 
 @pytest.fixture
-def generations(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> Generations:
-    counted = Generations(store)
+def generations(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Generations:
+    assert isinstance(engine.store, SqliteStore)
+    counted = Generations(engine.store)
     monkeypatch.setattr(asymmetric, "generate_key_pair", counted)
     return counted
 
@@ -144,31 +141,17 @@ def my_objects(engine: Engine) -> list[str]:
     return list(answer(engine.handle(encoded(LocateRequest()), ALICE)).unique_identifiers or [])
 
 
+def fetched(engine: Engine, uid: str, key_format: KeyFormatType) -> Any:
+    return answer(
+        engine.handle(encoded(GetRequest(unique_identifier=uid, key_format_type=key_format)), ALICE)
+    )
+
+
 def test_the_pair_is_generated_with_the_writer_lock_free(engine: Engine, generations: Generations) -> None:
     created = answer(engine.handle(encoded(rsa_pair(2048)), ALICE))
     assert generations.lock_free == [True]
-    private = answer(
-        engine.handle(
-            encoded(
-                GetRequest(
-                    unique_identifier=created.private_key_unique_identifier,
-                    key_format_type=KeyFormatType.PKCS_8,
-                )
-            ),
-            ALICE,
-        )
-    )
-    public = answer(
-        engine.handle(
-            encoded(
-                GetRequest(
-                    unique_identifier=created.public_key_unique_identifier,
-                    key_format_type=KeyFormatType.X_509,
-                )
-            ),
-            ALICE,
-        )
-    )
+    private = fetched(engine, created.private_key_unique_identifier, KeyFormatType.PKCS_8)
+    public = fetched(engine, created.public_key_unique_identifier, KeyFormatType.X_509)
     key = serialization.load_der_private_key(private.object.key_block.key_value.key_material, None)
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     assert (
@@ -226,13 +209,12 @@ def test_re_key_key_pair_is_generated_with_the_writer_lock_free(
 )
 def test_a_refused_request_generates_nothing(
     engine: Engine,
-    store: SqliteStore,
     generations: Generations,
     request_: CreateKeyPairRequest,
     reason: ResultReason,
 ) -> None:
     answer(engine.handle(encoded(aes_create((2, 1), 256, (Tag.NAME, name("taken")))), ALICE))
-    with store.session() as session:
+    with engine.store.session() as session:
         rule = ConstraintRule("strong", "min-length=RSA:3072", object_groups=["strong-only"])
         session.policy().add_constraint(rule, "test")
     before = my_objects(engine)

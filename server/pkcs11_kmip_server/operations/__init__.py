@@ -30,6 +30,7 @@ H = TypeVar("H", bound=Callable[..., ResponsePayload | Outcome])
 # outside any transaction, or None when there is none to do ahead.
 Preparer = Callable[[RequestContext, Any], Callable[[], object] | None]
 P = TypeVar("P", bound=Callable[..., Callable[[], object] | None])
+F = TypeVar("F", bound=Callable[..., Any])
 
 HANDLERS: dict[Operation, Handler] = {}
 PREPARERS: dict[Operation, Preparer] = {}
@@ -37,24 +38,20 @@ PREPARERS: dict[Operation, Preparer] = {}
 
 def handles(operation: Operation) -> Callable[[H], H]:
     """Register the decorated function as the handler of `operation`."""
-
-    def register(handler: H) -> H:
-        if operation in HANDLERS:
-            raise RuntimeError(f"two handlers for {operation.name}")
-        HANDLERS[operation] = handler
-        return handler
-
-    return register
+    return _registrar(HANDLERS, "handlers", operation)
 
 
 def prepares(operation: Operation) -> Callable[[P], P]:
     """Register the decorated function as the preparer of `operation` (see the module's docstring)."""
+    return _registrar(PREPARERS, "preparers", operation)
 
-    def register(preparer: P) -> P:
-        if operation in PREPARERS:
-            raise RuntimeError(f"two preparers for {operation.name}")
-        PREPARERS[operation] = preparer
-        return preparer
+
+def _registrar(table: dict[Operation, Any], kind: str, operation: Operation) -> Callable[[F], F]:
+    def register(function: F) -> F:
+        if operation in table:
+            raise RuntimeError(f"two {kind} for {operation.name}")
+        table[operation] = function
+        return function
 
     return register
 
