@@ -81,6 +81,16 @@ def test_locate_counts_only_when_asked(store: SqliteStore) -> None:
     assert bob[0] == []  # alice's key, by its name: not bob's to find
 
 
+def carol_reads_payments(admin: AccessAdmin) -> int:
+    """Carol, in eu-auditors within auditors, may read object group payments (payments-eu
+    nested in it) through a grant to auditors; that grant's id."""
+    admin.add_user("carol", admin=False)
+    admin.add_group("user", "eu-auditors", users=["carol"])
+    admin.add_group("user", "auditors", groups=["eu-auditors"])
+    admin.add_group("object", "payments", groups=["payments-eu"])
+    return admin.add_grant("group", "auditors", "group", "payments", ROLES["reader"], "reader", "test")
+
+
 def test_locate_applies_the_grant_rule_in_the_query_on_the_indexes(store: SqliteStore) -> None:
     """A grantee's Locate: still one search of the criteria's index, with the grant rule
     (object groups nested, user groups nested) probed per candidate row, never a scan."""
@@ -93,11 +103,7 @@ def test_locate_applies_the_grant_rule_in_the_query_on_the_indexes(store: Sqlite
             )
             session.insert(ObjectRecord(f"uid-{index}", ObjectType.SYMMETRIC_KEY, "alice", attributes, None))
     admin = AccessAdmin.open(store.path)
-    admin.add_user("carol", admin=False)
-    admin.add_group("user", "eu-auditors", users=["carol"])
-    admin.add_group("user", "auditors", groups=["eu-auditors"])
-    admin.add_group("object", "payments", groups=["payments-eu"])
-    admin.add_grant("group", "auditors", "group", "payments", ROLES["reader"], "reader", "test")
+    carol_reads_payments(admin)
     admin.close()
 
     uids, total, steps = plans(store, carol(AttributeFilter(Tag.NAME, name("key-52"))))
@@ -141,11 +147,7 @@ def test_the_cached_grants_follow_every_change_at_the_next_locate(store: SqliteS
         attributes = Attributes.of((Tag.NAME, name("shared")), (Tag.OBJECT_GROUP, "payments-eu"))
         session.insert(ObjectRecord("uid-shared", ObjectType.SYMMETRIC_KEY, "alice", attributes, None))
     admin = AccessAdmin.open(store.path)
-    admin.add_user("carol", admin=False)
-    admin.add_group("user", "eu-auditors", users=["carol"])
-    admin.add_group("user", "auditors", groups=["eu-auditors"])
-    admin.add_group("object", "payments", groups=["payments-eu"])
-    grant = admin.add_grant("group", "auditors", "group", "payments", ROLES["reader"], "reader", "test")
+    grant = carol_reads_payments(admin)
     try:
         first, statements = statements_of(store, carol())
         assert first == ["uid-shared"]
@@ -261,11 +263,7 @@ def populate_for_parts(store: SqliteStore, count: int = 120) -> None:
             record = ObjectRecord(f"uid-p{index}", object_type, owner, attributes, None, storage)
             session.insert(record)
     admin = AccessAdmin.open(store.path)
-    admin.add_user("carol", admin=False)
-    admin.add_group("user", "eu-auditors", users=["carol"])
-    admin.add_group("user", "auditors", groups=["eu-auditors"])
-    admin.add_group("object", "payments", groups=["payments-eu"])
-    admin.add_grant("group", "auditors", "group", "payments", ROLES["reader"], "reader", "test")
+    carol_reads_payments(admin)
     admin.add_grant("user", "carol", "type", int(ObjectType.OPAQUE_OBJECT), ROLES["reader"], "reader", "test")
     for uid in GRANTED_UIDS:
         admin.add_grant("user", "carol", "object", uid, ROLES["reader"], "reader", "test")
