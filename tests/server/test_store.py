@@ -328,6 +328,12 @@ def test_a_locate_on_columns_reads_the_visible_parts_and_finds_what_the_rule_all
     _, _, steps = plans(store, query)
     assert any("object_in_group (object_group=? AND storage=?)" in step for step in steps), steps
     assert not any(re.match(SCAN_OF_OBJECTS, step) for step in steps), steps
+    # An Object Type criterion does not take over the streams' indexes (the caller's own
+    # stream would read every symmetric key through the (object_type) index).
+    typed = LocateQuery(owner="carol", now=NOW, filters=criteria[2], maximum=10, count=True, shared=True)
+    _, _, steps = plans(store, typed)
+    assert any("object_owner (owner=?)" in step for step in steps), steps
+    assert any("object_in_group (object_group=? AND storage=?)" in step for step in steps), steps
 
     # With a criterion on the attribute index, the rule is tested per candidate: the same answer.
     def by_name(value: str) -> list[str]:

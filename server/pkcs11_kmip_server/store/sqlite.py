@@ -435,7 +435,7 @@ class SqliteSession:
             storages.append(int(Storage.DESTROYED))
         where.append(f"o.storage IN ({', '.join(str(s) for s in sorted(set(storages)))})")
         for number, (tag, group) in enumerate(iter_filters_by_tag(query.filters)):
-            where.append(self._condition(number, tag, group, parameters))
+            where.append(self._condition(number, tag, group, parameters, bool(visible.parts)))
         sql_where = " AND ".join(where)
         parameters["maximum"] = -1 if query.maximum is None else query.maximum  # SQLite: -1 is no limit
         parameters["offset"] = query.offset
@@ -503,16 +503,24 @@ class SqliteSession:
         return Visible(*grants.conditions(parameters))
 
     def _condition(
-        self, number: int, tag: int, group: list[AttributeFilter], parameters: dict[str, Any]
+        self,
+        number: int,
+        tag: int,
+        group: list[AttributeFilter],
+        parameters: dict[str, Any],
+        merged: bool = False,
     ) -> str:
-        """SQL for one attribute's criteria (all of them must hold)."""
+        """SQL for one attribute's criteria (all of them must hold). `merged`: the visible
+        parts' indexes drive the query (`_merged`), so a criterion on a column must not."""
         prefix = f"f{number}_"
         if tag == Tag.STATE:
             states = {int(f.value) for f in group}
             return f"{EFFECTIVE_STATE} IN ({', '.join(str(s) for s in sorted(states))})"
         if tag == Tag.OBJECT_TYPE:
             parameters[prefix] = int(group[0].value)
-            return f"o.object_type = :{prefix}"
+            # "+" keeps SQLite off the (object_type) index when the parts' indexes drive:
+            # it would read every object of the type for the caller's own stream.
+            return f"{'+' if merged else ''}o.object_type = :{prefix}"
         first = group[0].value
         if isinstance(first, datetime):
             # One date: that instant; two: the range between them (KMIP Locate rules).
