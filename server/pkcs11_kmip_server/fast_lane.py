@@ -47,6 +47,7 @@ from pkcs11_kmip.kmip.messages import ResponseBatchItem, ResponseHeader, Respons
 from pkcs11_kmip.kmip.messages.structures import ProtocolVersion
 from pkcs11_kmip.kmip.spec.enums import Operation, ResultReason, ResultStatus
 from pkcs11_kmip_server.access import display_name
+from pkcs11_kmip_server.audit import LaneLines
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.hsm.service import Context, WorkerBackend
 from pkcs11_kmip_server.hsm.worker import CodecFailure, WorkerGone, call_frame, frame_end, wanted
@@ -73,7 +74,7 @@ class FastLane:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine  # read at each call: its audit log and service may be set late
-        self._time: tuple[int, str] = (-1, "")
+        self._lines = LaneLines()
 
     def _request(self, data: bytes, peer: Peer) -> tuple[frames.Request, Call, str] | None:
         """The request, its call and the principal, if the lane may take the message."""
@@ -149,18 +150,7 @@ class FastLane:
         self, now: datetime, seconds: int, principal: str, address: str, version: tuple[int, int]
     ) -> dict[str, Any]:
         """The general path's audit line for one successful PKCS#11 item (it names no object)."""
-        cached_seconds, time_text = self._time
-        if cached_seconds != seconds:
-            time_text = now.replace(microsecond=0).isoformat()
-            self._time = (seconds, time_text)
-        return {
-            "kind": "request",
-            "time": time_text,
-            "principal": principal,
-            "address": address,
-            "version": f"{version[0]}.{version[1]}",
-            "items": _ITEMS,
-        }
+        return self._lines.entry(now, seconds, principal, address, version, _ITEMS)
 
     def _codec_error(
         self, request: frames.Request, call: Call, principal: str, peer: Peer, error: str

@@ -43,6 +43,7 @@ from pkcs11_kmip.kmip.messages.payloads import GetResponse
 from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.spec.enums import Operation, ResultStatus
 from pkcs11_kmip.kmip.ttlv import ItemType
+from pkcs11_kmip_server.audit import LaneLines
 from pkcs11_kmip_server.operations.get import plain_answer
 from pkcs11_kmip_server.store import Conflict
 from pkcs11_kmip_server.store.sqlite import SqliteStore, record_of
@@ -142,7 +143,7 @@ class GetLane:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine  # read at each call: its store and audit log
         self._kept: dict[str, _Kept] = {}
-        self._time: tuple[int, str] = (-1, "")
+        self._lines = LaneLines()  # the general path's audit lines
 
     def answer(self, data: bytes, peer: Peer) -> bytes | None:
         """The response to a plain Get from the object's owner, or None: the general path's."""
@@ -177,7 +178,8 @@ class GetLane:
         correlation = engine.server_correlation_value() if version >= (1, 4) else None
         response = response_message(version, seconds, correlation, item)
         if engine.audit is not None:
-            engine.audit.write(self._audit_entry(now, seconds, principal, peer.address, version, uid))
+            items = [{"operation": "Get", "ids": [uid], "status": "Success"}]
+            engine.audit.write(self._lines.entry(now, seconds, principal, peer.address, version, items))
         return response
 
     def _keep(self, store: SqliteStore, uid: str, row: tuple[Any, ...], now: datetime) -> _Kept:
@@ -194,20 +196,3 @@ class GetLane:
             everything.pop(next(iter(everything)))  # the oldest
         everything[uid] = kept
         return kept
-
-    def _audit_entry(
-        self, now: datetime, seconds: int, principal: str, address: str, version: Version, uid: str
-    ) -> dict[str, Any]:
-        """The general path's audit line for one successful Get of `uid`."""
-        cached_seconds, time_text = self._time
-        if cached_seconds != seconds:
-            time_text = now.isoformat()
-            self._time = (seconds, time_text)
-        return {
-            "kind": "request",
-            "time": time_text,
-            "principal": principal,
-            "address": address,
-            "version": f"{version[0]}.{version[1]}",
-            "items": [{"operation": "Get", "ids": [uid], "status": "Success"}],
-        }
