@@ -302,13 +302,24 @@ def _add_user(options: argparse.Namespace) -> int:
     if options.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     elif not options.no_password:
-        password = getpass.getpass(f"password for {options.name}: ")
+        password = _asked_password(options.name)
     if password == "":
         raise _Refused("an empty password is not accepted")
     with _access(options) as access:
         access.add_user(options.name, options.admin, password)
     print(f"user {options.name} saved in {_where(options)}")
     return 0
+
+
+def _asked_password(name: str) -> str:
+    """The password typed at the terminal; without one (a script, a pipe), a refusal that
+    names the flags, since getpass would otherwise read the pipe or fail mid-prompt."""
+    if not sys.stdin.isatty():
+        raise _Refused("no terminal to ask the password on: use --password-stdin or --no-password")
+    try:
+        return getpass.getpass(f"password for {name}: ")
+    except EOFError:
+        raise _Refused("no password given") from None
 
 
 def _remove_user(options: argparse.Namespace) -> int:

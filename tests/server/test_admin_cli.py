@@ -125,6 +125,9 @@ def test_mistakes_are_refused_with_a_reason(data_dir: Path) -> None:
         "empty password"
         in run(data_dir, "users", "add", "y", "--password-stdin", stdin="\n", ok=False).stderr
     )
+    # Without a terminal and without either flag: a refusal naming them, not a traceback.
+    no_terminal = run(data_dir, "users", "add", "z", ok=False).stderr
+    assert "--password-stdin or --no-password" in no_terminal and "Traceback" not in no_terminal
     # A password user whose name TOML would have to escape stays one user.
     odd = 'say "hi" \\ there'
     run(data_dir, "users", "add", odd, "--password-stdin", stdin="pw\n")
