@@ -74,20 +74,20 @@ _MINOR = _HEAD.pack(_word(Tag.PROTOCOL_VERSION_MINOR, ItemType.INTEGER), 4)
 _TIME_STAMP = _HEAD.pack(_word(Tag.TIME_STAMP, ItemType.DATE_TIME), 8)
 _COUNT = _SMALL.pack(_word(Tag.BATCH_COUNT, ItemType.INTEGER), 4, 1)
 _ITEM = _word(Tag.BATCH_ITEM, ItemType.STRUCTURE)
-_GET = _SMALL.pack(_word(Tag.OPERATION, ItemType.ENUMERATION), 4, Operation.GET)
+_OPERATION = _HEAD.pack(_word(Tag.OPERATION, ItemType.ENUMERATION), 4)
 _PAYLOAD = _word(Tag.REQUEST_PAYLOAD, ItemType.STRUCTURE)
 _UID = _word(Tag.UNIQUE_IDENTIFIER, ItemType.TEXT_STRING)
 _LATEST_TIME_STAMP = 253_402_300_800  # 10000-01-01: the typed decoder refuses later ones
 _VERSIONS = frozenset(SUPPORTED_VERSIONS)
 
 
-def read_get(data: bytes) -> tuple[Version, str] | None:
-    """(version, Unique Identifier) of a message in exactly the lane's shape; None for any other."""
+def read_single(data: bytes) -> tuple[Version, int, int] | None:
+    """(version, Operation, where the Request Payload's fields begin) of a message of one
+    batch item and nothing around it but Protocol Version and an optional Time Stamp
+    (no Authentication, no batch options); None for any other. The payload's fields are
+    the caller's to read, up to the message's end."""
     size = len(data)
-    if size < 112 or _HEAD.unpack_from(data, 0) != (
-        _MESSAGE,
-        size - 8,
-    ):  # 112: no Time Stamp, an empty identifier
+    if size < 104 or _HEAD.unpack_from(data, 0) != (_MESSAGE, size - 8):  # 104: an empty payload
         return None
     word, header_length = _HEAD.unpack_from(data, 8)
     if (
@@ -108,18 +108,34 @@ def read_get(data: bytes) -> tuple[Version, str] | None:
     if data[at : at + 16] != _COUNT:
         return None
     at += 16  # the Batch Item
-    if _HEAD.unpack_from(data, at) != (_ITEM, size - at - 8) or data[at + 8 : at + 24] != _GET:
+    if (
+        _HEAD.unpack_from(data, at) != (_ITEM, size - at - 8)
+        or data[at + 8 : at + 16] != _OPERATION
+        or data[at + 20 : at + 24] != b"\0\0\0\0"
+    ):
         return None
+    operation = _SMALL.unpack_from(data, at + 8)[2]
     at += 24  # the Request Payload
     if _HEAD.unpack_from(data, at) != (_PAYLOAD, size - at - 8):
         return None
-    at += 8  # the Unique Identifier, the payload's only field
+    version = (struct.unpack_from(">i", data, 32)[0], struct.unpack_from(">i", data, 48)[0])
+    if version not in _VERSIONS:
+        return None
+    return version, operation, at + 8
+
+
+def read_get(data: bytes) -> tuple[Version, str] | None:
+    """(version, Unique Identifier) of a message in exactly the lane's shape; None for any other."""
+    single = read_single(data)
+    if single is None or single[1] != Operation.GET:
+        return None
+    version, _, at = single  # the Unique Identifier, the payload's only field
+    size = len(data)
+    if size < at + 8:
+        return None
     word, length = _HEAD.unpack_from(data, at)
     end = at + 8 + length
     if word != _UID or end + (-length % 8) != size or any(data[end:size]):
-        return None
-    version = (struct.unpack_from(">i", data, 32)[0], struct.unpack_from(">i", data, 48)[0])
-    if version not in _VERSIONS:
         return None
     try:
         return version, data[at + 8 : end].decode()
