@@ -236,7 +236,10 @@ def test_templates_are_checked(make_app: Callable[[str], App], alice_pin: str) -
     assert generate(AES_256, read_only) == CKR.SESSION_READ_ONLY
     assert generate(AES_256[1:]) == CKR.TEMPLATE_INCOMPLETE
     assert generate((Attribute.of(CKA.VALUE_LEN, ulong(20)),)) == CKR.KEY_SIZE_RANGE
-    assert generate((*AES_256, Attribute.of(CKA.ID, b""))) == CKR.ATTRIBUTE_VALUE_INVALID
+    assert generate((*AES_256, Attribute.of(CKA.ID, bytes(256)))) == CKR.ATTRIBUTE_VALUE_INVALID
+    # An empty CKA_ID (python-pkcs11's default template) is kept and read back empty, as SoftHSM2 does.
+    unnamed = app.aes_key(session, (*AES_256, Attribute.of(CKA.ID, b"")))
+    assert read(app, session, unnamed, CKA.ID) == [b""]
     assert generate((*AES_256, Attribute.of(CKA.TOKEN, b"\x00\x00"))) == CKR.ATTRIBUTE_VALUE_INVALID
     assert generate((*AES_256, Attribute.of(CKA.CLASS, ulong(CKO.PRIVATE_KEY)))) == CKR.TEMPLATE_INCONSISTENT
     assert generate((*AES_256, Attribute.of(CKA.MODULUS_BITS, ulong(2048)))) == CKR.ATTRIBUTE_TYPE_INVALID

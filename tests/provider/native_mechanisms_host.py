@@ -19,8 +19,6 @@ from pkcs11.util.ec import encode_named_curve_parameters
 
 DATA = b"one key, two protocols " * 5
 READABLE = {Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True}
-# Each key gets a CKA_ID: python-pkcs11's default template sends an empty one, which the
-# native token refuses (CKR_ATTRIBUTE_VALUE_INVALID: its CKA_IDs are 1-255 bytes).
 MACS = MechanismFlag.SIGN | MechanismFlag.VERIFY
 
 
@@ -112,6 +110,15 @@ def triple_des(session: Any) -> None:
         )
 
 
+def plain(session: Any) -> None:
+    """python-pkcs11's default template (an empty CKA_ID, no label): an AES key that encrypts."""
+    key = session.generate_key(KeyType.AES, 256, template=READABLE)
+    show("plain_id", f"[{bytes(key[Attribute.ID]).hex()}]")
+    show("plain_key", bytes(key[Attribute.VALUE]))
+    iv = bytes(16)
+    show("plain_cbc", bytes(key.encrypt(DATA[:32], mechanism=Mechanism.AES_CBC, mechanism_param=iv)))
+
+
 def main() -> int:
     module, pin = sys.argv[1:3]
     token = pkcs11.lib(module).get_token(token_label="pkcs11-kmip")
@@ -120,6 +127,7 @@ def main() -> int:
         edwards(session)
         cmac(session)
         triple_des(session)
+        plain(session)
     return 0
 
 

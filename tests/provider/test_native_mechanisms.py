@@ -106,6 +106,13 @@ def test_3des_ciphertexts_decrypt_with_pyca(results: dict[str, str]) -> None:
         assert results[f"des3_{mode}_opened"] == "True"
 
 
+def test_python_pkcs11s_default_template_makes_a_key(results: dict[str, str]) -> None:
+    """generate_key(KeyType.AES, 256) without id=: the empty CKA_ID is kept (SoftHSM2 too)."""
+    assert results["plain_id"] == "[]"
+    encryptor = Cipher(algorithms.AES(value(results, "plain_key")), modes.CBC(bytes(16))).encryptor()
+    assert value(results, "plain_cbc") == encryptor.update(DATA[:32]) + encryptor.finalize()
+
+
 def test_pkcs11_tool_makes_and_uses_the_new_keys(
     native: RunningServer, module_path: Path, tmp_path: Path
 ) -> None:

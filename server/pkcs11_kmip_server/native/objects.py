@@ -285,8 +285,13 @@ def name_entry(label: str) -> AttributeEntry:
 
 
 def parse_id(entry: CkAttribute) -> bytes:
-    if not isinstance(entry.value, bytes) or not 0 < len(entry.value) <= MAX_ID_BYTES:
-        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"CKA_ID is 1 to {MAX_ID_BYTES} bytes")
+    """A CKA_ID of 0 to 255 bytes. Empty is allowed: python-pkcs11's default templates send
+    one, and SoftHSM2 keeps it and reads it back empty, as the token does (an object without
+    a CKA_ID in its template gets the derived one, object_id)."""
+    if entry.value is None:
+        return b""
+    if not isinstance(entry.value, bytes) or len(entry.value) > MAX_ID_BYTES:
+        raise CKRError(CKR.ATTRIBUTE_VALUE_INVALID, f"CKA_ID is at most {MAX_ID_BYTES} bytes")
     return entry.value
 
 
