@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pkcs11_kmip.kmip.messages.payloads import DecryptRequest, EncryptRequest
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
-from pkcs11_kmip.kmip.spec import Tag, tag_defined_in
+from pkcs11_kmip.kmip.spec import Tag, Version, tag_defined_in
 from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask, Operation, ResultReason
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.mechanisms import CipherMechanism, choose, cipher_spec, effective_parameters
@@ -95,16 +95,8 @@ def _first_part(
     opens_stream: bool,
 ) -> CipherResult:
     record = usable_key(context, request.unique_identifier, _usage(encrypt))
-    algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
     requested = request.cryptographic_parameters
-    parameters = effective_parameters(
-        requested,
-        record.attributes.get(Tag.CRYPTOGRAPHIC_PARAMETERS),
-        algorithm or (requested.cryptographic_algorithm if requested is not None else None),
-    )
-    mechanism = choose(parameters, algorithm, record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH))
-    _check_key_object(record, mechanism, encrypt)
-    _check_version_carries_tag(context, mechanism)
+    parameters, mechanism = mechanism_for(record, requested, context.version, encrypt)
     spec, generated_iv = cipher_spec(
         mechanism,
         parameters,
@@ -132,14 +124,31 @@ def _first_part(
     return CipherResult(record.uid, output or None, generated_iv, correlation)
 
 
-def _check_version_carries_tag(context: RequestContext, mechanism: CipherMechanism) -> None:
+def mechanism_for(
+    record: ObjectRecord, requested: CryptographicParameters | None, version: Version, encrypt: bool
+) -> tuple[CryptographicParameters, CipherMechanism]:
+    """The parameters that apply to a use of the key `record` and the mechanism they name, checked
+    against the key and the protocol version (the crypto lane's check too: crypto_lane.py)."""
+    algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+    parameters = effective_parameters(
+        requested,
+        record.attributes.get(Tag.CRYPTOGRAPHIC_PARAMETERS),
+        algorithm or (requested.cryptographic_algorithm if requested is not None else None),
+    )
+    mechanism = choose(parameters, algorithm, record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH))
+    _check_key_object(record, mechanism, encrypt)
+    _check_version_carries_tag(version, mechanism)
+    return parameters, mechanism
+
+
+def _check_version_carries_tag(version: Version, mechanism: CipherMechanism) -> None:
     """Refuse, before any work, authenticated encryption a version without the tag field cannot carry.
 
     Authenticated Encryption Tag came with KMIP 1.4: a 1.2 client could not be
     given the tag of its ciphertext, nor send one to decrypt.
     """
-    if mechanism.authenticated and not tag_defined_in(Tag.AUTHENTICATED_ENCRYPTION_TAG, context.version):
-        major, minor = context.version
+    if mechanism.authenticated and not tag_defined_in(Tag.AUTHENTICATED_ENCRYPTION_TAG, version):
+        major, minor = version
         raise KmipError(
             ResultReason.FEATURE_NOT_SUPPORTED,
             f"{mechanism.name} needs the Authenticated Encryption Tag, which KMIP {major}.{minor} lacks",

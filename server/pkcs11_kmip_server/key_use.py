@@ -19,11 +19,15 @@ Permission Denied, as §6.1.17 requires and CS-BC-M-7 shows.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.structures import UniqueId, UsageLimits
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask, ObjectType, ResultReason, UsageLimitsUnit
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.hsm_store.token import reference_of
 from pkcs11_kmip_server.lifecycle import refresh_state, set_single
 from pkcs11_kmip_server.objects import require_material, touch
 from pkcs11_kmip_server.operations.archive import require_online
@@ -31,6 +35,7 @@ from pkcs11_kmip_server.operations.check import check_usage, remaining_usage
 from pkcs11_kmip_server.store import ObjectRecord
 
 KEYS = frozenset({ObjectType.SYMMETRIC_KEY, ObjectType.PUBLIC_KEY, ObjectType.PRIVATE_KEY})
+_DATES = (Tag.ACTIVATION_DATE, Tag.DEACTIVATION_DATE, Tag.PROTECT_STOP_DATE, Tag.PROCESS_START_DATE)
 
 
 def usable_key(
@@ -40,16 +45,50 @@ def usable_key(
     object_types: frozenset[ObjectType] = KEYS,
 ) -> ObjectRecord:
     """The caller's key `uid` (or the ID Placeholder's), if it may be used so now."""
-    record = context.load(uid)
+    return usable(context.load(uid), usage, context.now, object_types)
+
+
+def usable(
+    record: ObjectRecord,
+    usage: CryptographicUsageMask,
+    now: datetime,
+    object_types: frozenset[ObjectType] = KEYS,
+) -> ObjectRecord:
+    """`record`, if it is a key that may be used so at `now` (else why not, as `usable_key` says)."""
     require_online(record)
     require_material(record)
     if record.object_type not in object_types:
         raise KmipError(
             ResultReason.INVALID_OBJECT_TYPE, f"a {record.object_type.name} cannot be used for {usage.name}"
         )
-    state = refresh_state(record.attributes, context.now)
-    check_usage(record, int(usage), state, context.now)
+    state = refresh_state(record.attributes, now)
+    check_usage(record, int(usage), state, now)
     return record
+
+
+def plain_use(
+    record: ObjectRecord,
+    usage: CryptographicUsageMask,
+    now: datetime,
+    object_types: frozenset[ObjectType] = KEYS,
+) -> bool:
+    """Whether a use of `record` at `now` needs nothing from the general path: the key may be
+    used so (`usable`), has no Usage Limits to spend and is not in the HSM key store's token.
+    A lane (crypto_lane.py) keeps this verdict for the record's row until `settled_until`."""
+    if record.attributes.get(Tag.USAGE_LIMITS) is not None or reference_of(record) is not None:
+        return False
+    try:
+        usable(record, usage, now, object_types)
+    except KmipError:
+        return False
+    return True
+
+
+def settled_until(attributes: Attributes, now: datetime) -> datetime | None:
+    """The first date after `now` at which the key's dates may change what a use is allowed
+    (Activation, Deactivation, Protect Stop, Process Start), or None if none is ahead."""
+    dates = (attributes.get(tag) for tag in _DATES)
+    return min((date for date in dates if isinstance(date, datetime) and date > now), default=None)
 
 
 def spend_usage(context: RequestContext, record: ObjectRecord, data_bytes: int, operations: int) -> None:

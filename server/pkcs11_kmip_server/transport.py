@@ -12,8 +12,10 @@ PKCS#11 call the library writes, which the fast lane (fast_lane.py) hands straig
 the context's HSM worker pipe and answers when the pipe is readable, and a plain Get
 from the object's owner, which the Get lane (get_lane.py) answers at once from one
 indexed read that never waits for a lock and an answer kept while the object's row is
-unchanged; both write the general path's audit line. One message per connection is in
-flight at a time, so pipelined requests are answered in order. A peer that goes quiet
+unchanged, and likewise a plain Encrypt or MAC of at most 4 KB (crypto_lane.py, with
+the key and the checks' verdict kept per row); all write the general path's audit
+line. One message per connection is in flight at a time, so pipelined requests are
+answered in order. A peer that goes quiet
 in the middle of a message, or stays idle too long, is disconnected. Each connection has an id, carried
 in its Peer; when it ends, however it ends, the engine is told (PKCS#11 contexts are
 bound to the connection that opened them, and end with it).
@@ -35,6 +37,7 @@ from typing import Any
 from pkcs11_kmip.kmip.framing import MessageReader
 from pkcs11_kmip.kmip.ttlv import CodecError
 from pkcs11_kmip_server.config import ServerConfig
+from pkcs11_kmip_server.crypto_lane import CryptoLane
 from pkcs11_kmip_server.engine import Engine, Peer, is_long
 from pkcs11_kmip_server.get_lane import GetLane
 from pkcs11_kmip_server.tls import READ_CHUNK, TlsSession
@@ -79,6 +82,7 @@ class KmipServer:
         )
         self.tls_context = server_tls_context(config)
         self.get_lane = GetLane(engine)  # plain Gets answered on the loop
+        self.crypto_lane = CryptoLane(engine)  # plain Encrypts and MACs of small data, too
         self.connections: set[KmipConnection] = set()
         self.stopping = False
         # What every connection's socket reads into (asyncio would allocate 256 kB per read,
@@ -124,13 +128,14 @@ class KmipServer:
         self.workers.shutdown(wait=True)
         self.long_workers.shutdown(wait=True)
 
-    def get_lane_answer(self, message: bytes, peer: Peer) -> bytes | None:
-        """On the loop: the answer to a plain Get from the object's owner (get_lane.py), or
-        None for the engine's threads. A failure of the lane leaves the message to them."""
+    def lane_answer(self, message: bytes, peer: Peer) -> bytes | None:
+        """On the loop: the answer to a plain Get (get_lane.py) or a plain small Encrypt or MAC
+        (crypto_lane.py) from the object's owner, or None for the engine's threads. A failure
+        of a lane leaves the message to them."""
         try:
-            return self.get_lane.answer(message, peer)
+            return self.get_lane.answer(message, peer) or self.crypto_lane.answer(message, peer)
         except Exception:
-            log.exception("the Get lane failed; the general path answers")
+            log.exception("a lane failed; the general path answers")
             return None
 
     def answered(self, connection: KmipConnection, work: concurrent.futures.Future[bytes]) -> None:
@@ -274,8 +279,9 @@ class KmipConnection(asyncio.BufferedProtocol):
     def _next(self) -> None:
         """Hand the next whole message to a worker, or wait for one (with its deadline).
 
-        A plain Get from the object's owner is answered here at once (get_lane.py), and
-        the message after it taken in the same turn.
+        A plain Get, or a plain small Encrypt or MAC, from the object's owner is answered
+        here at once (get_lane.py, crypto_lane.py), and the message after it taken in the
+        same turn.
         """
         for _ in range(AT_ONCE):
             if self._busy or self._closing or not self._tls.established:
@@ -305,7 +311,7 @@ class KmipConnection(asyncio.BufferedProtocol):
                     self._transport.resume_reading()
                 return
             server = self._server
-            response = server.get_lane_answer(message, self._peer)
+            response = server.lane_answer(message, self._peer)
             if response is not None:
                 self._send(response)
                 self._answered()

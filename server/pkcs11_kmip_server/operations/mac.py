@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from datetime import datetime
 
 from pkcs11_kmip.kmip.messages.payloads import MACRequest, MACResponse
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
@@ -19,8 +20,9 @@ from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask, ObjectType, Oper
 from pkcs11_kmip_server import by_parts
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.provider import DigestOperation
-from pkcs11_kmip_server.crypto.signatures import mac_spec
+from pkcs11_kmip_server.crypto.signatures import MacSpec, applicable, mac_spec
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.key_use import plain_use
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.store import ObjectRecord
 
@@ -32,11 +34,30 @@ def begin_mac(context: RequestContext) -> Callable[[ObjectRecord, CryptographicP
     provider = by_parts.crypto_services(context).provider
 
     def begin(record: ObjectRecord, parameters: CryptographicParameters) -> DigestOperation:
-        spec = mac_spec(parameters, record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM))
+        spec = _spec(record, parameters)
         operation = provider.mac(record, spec)
         return operation if spec.truncated_to is None else Truncated(operation, spec.truncated_to)
 
     return begin
+
+
+def _spec(record: ObjectRecord, parameters: CryptographicParameters) -> MacSpec:
+    return mac_spec(parameters, record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM))
+
+
+def plain_mac(
+    record: ObjectRecord, requested: CryptographicParameters | None, now: datetime
+) -> MacSpec | None:
+    """The MAC a single-part MAC request with the caller's own key `record` computes at `now`,
+    when the general path would write nothing for it (no Usage Limits) and refuse nothing;
+    None when it must run. The crypto lane (crypto_lane.py) keeps this verdict as
+    `operations.encrypt.plain_encryption`'s."""
+    if not plain_use(record, MAC_GENERATING.usage, now, MAC_GENERATING.object_types):
+        return None
+    try:
+        return _spec(record, applicable(requested, record.attributes.get(Tag.CRYPTOGRAPHIC_PARAMETERS)))
+    except KmipError:
+        return None
 
 
 class Truncated:
