@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""Server engine CPU per request, in process: Get and Create, ours against PyKMIP's engine.
+"""Server engine CPU per request, in process: Get, Create and Encrypt, ours against PyKMIP's engine.
 
 No sockets, no TLS, no threads: what one request costs the engine from request bytes
 to response bytes, over a SQLite store in a temporary directory.
 
   ours     as the server answers: the Get lane (get_lane.py: a plain Get from the
-           owner, one SELECT and the answer kept for that row), else
+           owner, one SELECT and the answer kept for that row), the crypto lane
+           (crypto_lane.py: a plain Encrypt or MAC, one SELECT, key and verdict kept), else
            `Engine.handle(bytes, Peer) -> bytes`: decode, run the operation in a
            store transaction (key material sealed with AES-GCM), encode the response
-  general  `Engine.handle` alone, the path every message took before the Get lane
+  general  `Engine.handle` alone, the path every message took before the lanes
   PyKMIP   what PyKMIP's server session does around its engine for one message:
            `RequestMessage.read(bytes)`, `KmipEngine.process_request(request,
            identity)`, `ResponseMessage.write()`; its built-in operation policies,
            its SQLAlchemy store in the same temporary directory
 
 Both read the very same request bytes (the Create of bench/kmip_load.py: AES-256
-with a usage mask and a Name; a Get of a key the engine created itself), and the
+with a usage mask and a Name; a Get of a key the engine created itself; an Encrypt of
+64 bytes with that key once Active, AES-GCM with a 12-byte IV, as kmip_load's), and the
 script checks every response says Success before it times anything.
 
 The comparison is fair for KMIP 1.2, which both speak. PyKMIP's engine stops at 2.0,
@@ -54,18 +56,19 @@ from pathlib import Path
 from typing import Any
 
 from pkcs11_kmip.kmip.messages import RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage
-from pkcs11_kmip.kmip.messages.payloads import GetRequest, RequestPayload
+from pkcs11_kmip.kmip.messages.payloads import ActivateRequest, EncryptRequest, GetRequest, RequestPayload
 from pkcs11_kmip.kmip.messages.structures import ProtocolVersion
 from pkcs11_kmip.kmip.spec import Version
 from pkcs11_kmip.kmip.spec.enums import ResultStatus
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
+from pkcs11_kmip_server.crypto_lane import CryptoLane
 from pkcs11_kmip_server.engine import Engine, Peer
 from pkcs11_kmip_server.get_lane import GetLane
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kmip_load import create_request
+from kmip_load import AES_GCM, PLAINTEXTS, create_request
 
 IDENTITY = "bench"
 CASES: tuple[tuple[str, Version], ...] = (
@@ -73,6 +76,8 @@ CASES: tuple[tuple[str, Version], ...] = (
     ("get", (2, 1)),
     ("create", (1, 2)),
     ("create", (2, 1)),
+    ("encrypt", (1, 4)),
+    ("encrypt", (2, 1)),
 )
 PYKMIP_NEWEST: Version = (2, 0)
 
@@ -106,7 +111,7 @@ def check_success(name: str, response: bytes) -> None:
 class Side:
     """One engine: a bytes -> bytes handler, and the requests for every case.
 
-    A Get case repeats one request. Names are unique (KMIP 2.1 §4.35), so each Create
+    A Get or Encrypt case repeats one request. Names are unique (KMIP 2.1 §4.35), so each Create
     names a new key: `refill` encodes more of them before each timed run, never during.
     """
 
@@ -137,7 +142,19 @@ class Side:
                 self.created += 1
                 create = request_bytes(spoken, create_request(spoken, f"bench-{self.name}-{self.created}"))
                 uid = created_uid(self.handle(create))
-                self.requests[operation, version] = [request_bytes(spoken, GetRequest(unique_identifier=uid))]
+                payload: RequestPayload = GetRequest(unique_identifier=uid)
+                if operation == "encrypt":
+                    check_success(
+                        f"{self.name} activate",
+                        self.handle(request_bytes(spoken, ActivateRequest(unique_identifier=uid))),
+                    )
+                    payload = EncryptRequest(
+                        unique_identifier=uid,
+                        cryptographic_parameters=AES_GCM,
+                        data=PLAINTEXTS["encrypt_64"],
+                        iv_counter_nonce=bytes(12),
+                    )
+                self.requests[operation, version] = [request_bytes(spoken, payload)]
             for _ in range(2):  # the first Get of a key clears its Fresh flag: a write
                 check_success(
                     f"{self.name} {operation} {spoken}",
@@ -151,11 +168,12 @@ def next_request(queue: list[bytes]) -> bytes:
 
 
 def ours(directory: Path, synchronous: str) -> tuple[list[Side], Callable[[], None]]:
-    """Our engine as the transport runs it (the Get lane first, the general path for what
-    it leaves), and its general path alone (`Engine.handle`), on one store."""
+    """Our engine as the transport runs it (the Get lane and the crypto lane first, the
+    general path for what they leave), and its general path alone (`Engine.handle`), on one store."""
     store = SqliteStore(directory / "ours.sqlite3", Sealer(secrets.token_bytes(32)), synchronous)
     engine = Engine(store, DEFAULT_LIMITS)
     lane = GetLane(engine)
+    crypto_lane = CryptoLane(engine)
     peer = Peer(IDENTITY)
 
     def close() -> None:
@@ -163,7 +181,7 @@ def ours(directory: Path, synchronous: str) -> tuple[list[Side], Callable[[], No
         store.close()
 
     def as_served(data: bytes) -> bytes:
-        return lane.answer(data, peer) or engine.handle(data, peer)
+        return lane.answer(data, peer) or crypto_lane.answer(data, peer) or engine.handle(data, peer)
 
     general = Side("general path", lambda data: engine.handle(data, peer))
     return [Side("pkcs11-kmip", as_served), general], close
