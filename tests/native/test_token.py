@@ -46,6 +46,8 @@ from pkcs11_kmip.kmip.messages import (
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
     CreateRequest,
+    EncryptRequest,
+    EncryptResponse,
     GetAttributesRequest,
     LocateRequest,
     MACRequest,
@@ -817,6 +819,7 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
     for mechanism, wrapping, wrapping_value, label in (
         (0x210B, kek, kek_value, b"kwp"),
         (0x2109, kw_kek, kw_value, b"kw"),
+        (0x2109, kek, kek_value, b"kw-p11"),  # a key the token made names AES-KW too
     ):
         asked = app.ok(
             "C_WrapKey",
@@ -839,8 +842,28 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
         assert rv == CKR.OK and unwrapped is not None
         assert sealed_by(unwrapped) == sealed_by(wrappable)
         assert read(app, session, unwrapped, CKA.LABEL, CKA.SENSITIVE, CKA.LOCAL) == [label, b"\x01", b"\x00"]
-    # The KMIP rule: AES-KW with a key whose Cryptographic Parameters do not name it.
-    assert wrap(Mechanism(0x2109), kek, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)
+    # The KMIP rule: AES-KWP with a key whose Cryptographic Parameters name AES-KW only.
+    assert wrap(Mechanism(0x210B), kw_kek, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)
+    # What KMIP clients see of a key the token made: an empty instance first (a request without
+    # parameters keeps the server's defaults: Encrypt is AES-GCM, with an IV and a tag), then the
+    # wrappings the token offers for it.
+    located = app.kmip(Operation.LOCATE, LocateRequest(attributes=as_attributes((Tag.NAME, name("k")))))
+    (kek_uid,) = located.unique_identifiers  # type: ignore[attr-defined]
+    shown = app.kmip(Operation.GET_ATTRIBUTES, GetAttributesRequest(unique_identifier=kek_uid))
+    assert shown.attributes.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS) == [  # type: ignore[attr-defined]
+        CryptographicParameters(),
+        CryptographicParameters(block_cipher_mode=BlockCipherMode.AES_KEY_WRAP_PADDING),
+        nist,
+    ]
+    sealed = app.kmip(Operation.ENCRYPT, EncryptRequest(unique_identifier=kek_uid, data=DATA))
+    assert isinstance(sealed, EncryptResponse) and sealed.iv_counter_nonce is not None
+    assert sealed.data is not None and sealed.authenticated_encryption_tag is not None
+    assert (
+        AESGCM(kek_value).decrypt(
+            sealed.iv_counter_nonce, sealed.data + sealed.authenticated_encryption_tag, None
+        )
+        == DATA
+    )
 
     # RSA-OAEP: the public key wraps, the private key unwraps.
     pair = app.ok(
@@ -857,11 +880,17 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
     assert rv == CKR.ATTRIBUTE_SENSITIVE
     oaep = Mechanism(0x9, {"hashAlg": CKM.SHA256, "mgf": 0x2, "source": 1, "pSourceData": None})
     sha1 = Mechanism(0x9, {"hashAlg": CKM.SHA_1, "mgf": 0x1, "source": 1, "pSourceData": None})
-    assert wrap(sha1, public, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)
-    rv, wrapped = wrap(oaep, public, wrappable)
-    assert rv == CKR.OK and wrapped is not None and len(wrapped) == 256
-    rv, unwrapped = unwrap(oaep, private, wrapped, b"oaep")
-    assert rv == CKR.OK and unwrapped is not None and sealed_by(unwrapped) == sealed_by(wrappable)
+    # Every hash the token takes, MGF1 with the same (the pair's Cryptographic Parameters name
+    # them); MGF1 with another hash or a label, which they do not name: CKR_MECHANISM_PARAM_INVALID.
+    for oaep_mechanism, label in ((oaep, b"oaep"), (sha1, b"oaep-sha1")):
+        rv, wrapped = wrap(oaep_mechanism, public, wrappable)
+        assert rv == CKR.OK and wrapped is not None and len(wrapped) == 256
+        rv, unwrapped = unwrap(oaep_mechanism, private, wrapped, label)
+        assert rv == CKR.OK and unwrapped is not None and sealed_by(unwrapped) == sealed_by(wrappable)
+    mixed = Mechanism(0x9, {"hashAlg": CKM.SHA256, "mgf": 0x1, "source": 1, "pSourceData": None})
+    labelled = Mechanism(0x9, {"hashAlg": CKM.SHA256, "mgf": 0x2, "source": 1, "pSourceData": b"l"})
+    assert wrap(mixed, public, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)
+    assert wrap(labelled, public, wrappable) == (CKR.MECHANISM_PARAM_INVALID, None)
 
     # Misuse.
     kw = Mechanism(0x210B)

@@ -97,6 +97,37 @@ MECHANISMS.update(
         MoreCKM.RSA_PKCS_OAEP: NativeMechanism(*_RSA, _WRAP | _CIPHER, padding=PaddingMethod.OAEP),
     }
 )
+
+
+def wrapping_instances(key_type: int, other_uses: bool) -> tuple[CryptographicParameters, ...]:
+    """The Cryptographic Parameters a key the token makes carries so that every wrapping it
+    offers for the key works: KMIP wraps with parameters a request names only if one of
+    the wrapping key's instances matches them (2.1 §2.1.5). AES: AES-KWP, AES-KW; RSA:
+    OAEP with each hash the token takes (MGF1 with the same), SHA-256 first. A key with
+    other uses (`other_uses`; always for RSA, whose keys sign too) gets an empty instance
+    first: a KMIP request that names no parameters takes the key's first instance, and an
+    empty one leaves it the server's defaults (Encrypt AES-GCM or RSA-OAEP SHA-256, CMAC,
+    Sign), as for a key without any."""
+    if key_type == CKK.AES:
+        modes = (BlockCipherMode.AES_KEY_WRAP_PADDING, BlockCipherMode.NIST_KEY_WRAP)
+        named = tuple(CryptographicParameters(block_cipher_mode=mode) for mode in modes)
+    elif key_type == CKK.RSA:
+        hashes = sorted(HASHES.values(), key=lambda h: h is not H.SHA_256)
+        named = tuple(
+            CryptographicParameters(
+                padding_method=PaddingMethod.OAEP,
+                hashing_algorithm=h,
+                mask_generator=MaskGenerator.MFG1,
+                mask_generator_hashing_algorithm=h,
+            )
+            for h in hashes
+        )
+        other_uses = True
+    else:
+        return ()
+    return (CryptographicParameters(), *named) if other_uses else named
+
+
 # C_Sign/C_Verify with an HMAC key (KMIP HMAC_SHA* algorithm, CKK_SHA*_HMAC): KMIP MAC /
 # MAC Verify with that hash (the MAC is the hash's length). Per hash: the mechanism
 # (pkcs11t.h) and the key type. Keys are 1-512 bytes (the server's HMAC key lengths,

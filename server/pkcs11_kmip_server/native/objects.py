@@ -35,7 +35,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.native import storage_flags
+from pkcs11_kmip_server.native import mechanisms, storage_flags
 from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA, MoreCKK, MoreCKM
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.store import ObjectRecord
@@ -654,6 +654,13 @@ def kmip_attributes(wanted: KeyTemplate, with_label: bool = True) -> Attributes:
     attributes.add(Tag.EXTRACTABLE, wanted.extractable)
     if wanted.key_id is not None:
         attributes.entries.append(id_entry(wanted.key_id))
+    wrapping = U.WRAP_KEY | U.UNWRAP_KEY
+    if wanted.key_type == CKK.RSA:
+        wrapping |= U.ENCRYPT | U.DECRYPT
+    if wanted.key_type is not None and wanted.usage & wrapping:
+        others = bool(wanted.usage & ~(U.WRAP_KEY | U.UNWRAP_KEY))
+        for instance in mechanisms.wrapping_instances(wanted.key_type, others):
+            attributes.add(Tag.CRYPTOGRAPHIC_PARAMETERS, instance)
     if wanted.key_type == MoreCKK.GENERIC_SECRET:
         attributes.entries.append(
             vendor_entry(KEY_TYPE_ATTRIBUTE, ItemType.INTEGER, MoreCKK.GENERIC_SECRET.value)
