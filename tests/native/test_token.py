@@ -90,7 +90,8 @@ def true(type_: int) -> Attribute:
 
 
 MECHANISM_COUNT = (
-    49  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES
+    69  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
+    # and SHA-3: 4 digests, 4 HMACs, 12 signatures
 )
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
@@ -1606,3 +1607,89 @@ def test_3des_is_kmip_encrypt(make_app: Callable[[str], App], alice_pin: str) ->
     assert app("C_CreateObject", hSession=session, pTemplate=(*short, Attribute.of(CKA.VALUE, bytes(16))))[
         0
     ] == (CKR.ATTRIBUTE_VALUE_INVALID)
+
+
+# SHA-3 (PKCS#11 3.0): digest, HMAC, RSA PKCS#1 v1.5 and PSS, ECDSA mechanisms per hash.
+SHA3 = {
+    "sha3_224": (0x2B5, 0x2B6, 0x36, 0x66, 0x67, 0x1047, hashes.SHA3_224()),
+    "sha3_256": (0x2B0, 0x2B1, 0x37, 0x60, 0x63, 0x1048, hashes.SHA3_256()),
+    "sha3_384": (0x2C0, 0x2C1, 0x38, 0x61, 0x64, 0x1049, hashes.SHA3_384()),
+    "sha3_512": (0x2D0, 0x2D1, 0x39, 0x62, 0x65, 0x104A, hashes.SHA3_512()),
+}
+CKG_MGF1_SHA3 = {"sha3_224": 6, "sha3_256": 7, "sha3_384": 8, "sha3_512": 9}
+
+
+def test_sha3_digests_macs_and_signatures(make_app: Callable[[str], App], alice_pin: str) -> None:
+    """Each SHA-3 mechanism as KMIP Hash, MAC (an HMAC-SHA3 key) or Sign, checked with hashlib/pyca."""
+    app, session = logged_in(make_app, alice_pin)
+    rsa_pair = app.ok(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.RSA_PKCS_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.MODULUS_BITS, ulong(2048)),),
+        pPrivateKeyTemplate=(),
+    )
+    modulus, exponent = read(app, session, int(rsa_pair["phPublicKey"]), CKA.MODULUS, CKA.PUBLIC_EXPONENT)  # type: ignore[arg-type]
+    assert isinstance(modulus, bytes) and isinstance(exponent, bytes)
+    rsa_public = rsa.RSAPublicNumbers(
+        int.from_bytes(exponent, "big"), int.from_bytes(modulus, "big")
+    ).public_key()
+    ec_pair = app.ok(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.EC_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, P256),),
+        pPrivateKeyTemplate=(),
+    )
+    (point,) = read(app, session, int(ec_pair["phPublicKey"]), CKA.EC_POINT)  # type: ignore[arg-type]
+    assert isinstance(point, bytes)
+    ec_public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point[2:])
+    rsa_private, ec_private = int(rsa_pair["phPrivateKey"]), int(ec_pair["phPrivateKey"])  # type: ignore[arg-type]
+    for name_, (digest_ckm, hmac_ckm, ckk, pkcs1, pss, ecdsa, algorithm) in SHA3.items():
+        assert mechanism_info(app, digest_ckm) == (0, 0, 0x400)
+        assert mechanism_info(app, hmac_ckm) == (1, 512, 0x2000 | 0x800)
+        assert mechanism_info(app, pkcs1) == mechanism_info(app, pss) == (2048, 4096, 0x2000 | 0x800)
+        assert mechanism_info(app, ecdsa) == (256, 521, 0x2000 | 0x800 | 0x100000 | 0x800000 | 0x1000000)
+        app.ok("C_DigestInit", hSession=session, pMechanism=Mechanism(digest_ckm))
+        digest = app.ok("C_Digest", hSession=session, pData=DATA, pDigest=OutRequest(True, 64))
+        assert output(digest, "pDigest") == hashlib.new(name_, DATA).digest()
+        # An HMAC-SHA3 key (CKM_GENERIC_SECRET_KEY_GEN naming its CKK_SHA3_*_HMAC type).
+        rv, key = generate(
+            app,
+            session,
+            GENERIC_SECRET_KEY_GEN,
+            Attribute.of(CKA.VALUE_LEN, ulong(32)),
+            Attribute.of(CKA.KEY_TYPE, ulong(ckk)),
+            *SHOWN,
+        )
+        assert rv == CKR.OK and key is not None
+        value, kind = read(app, session, key, CKA.VALUE, CKA.KEY_TYPE)
+        assert isinstance(value, bytes) and kind == ulong(ckk)
+        assert signed(app, session, Mechanism(hmac_ckm), key) == hmac.new(value, DATA, name_).digest()
+        assert (
+            app("C_SignInit", hSession=session, pMechanism=Mechanism(HMAC_SHA256), hKey=key)[0]
+            == CKR.KEY_TYPE_INCONSISTENT
+        )
+        # RSA PKCS#1 v1.5 and PSS (MGF1 with the same SHA-3), ECDSA: verified by pyca.
+        signature = signed(app, session, Mechanism(pkcs1), rsa_private)
+        rsa_public.verify(signature, DATA, asym_padding.PKCS1v15(), algorithm)
+        size = algorithm.digest_size
+        pss_params: dict[str, int | bytes | tuple[int, int] | None] = {
+            "hashAlg": digest_ckm,
+            "mgf": CKG_MGF1_SHA3[name_],
+            "sLen": size,
+        }
+        signature = signed(app, session, Mechanism(pss, pss_params), rsa_private)
+        rsa_public.verify(signature, DATA, asym_padding.PSS(asym_padding.MGF1(algorithm), size), algorithm)
+        other: dict[str, int | bytes | tuple[int, int] | None] = {
+            "hashAlg": CKM.SHA256,
+            "mgf": 0x2,
+            "sLen": 32,
+        }
+        assert (
+            app("C_SignInit", hSession=session, pMechanism=Mechanism(pss, other), hKey=rsa_private)[0]
+            == CKR.MECHANISM_PARAM_INVALID
+        )
+        signature = signed(app, session, Mechanism(ecdsa), ec_private)
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        ec_public.verify(encode_dss_signature(r, s), DATA, ec.ECDSA(algorithm))

@@ -119,6 +119,21 @@ def plain(session: Any) -> None:
     show("plain_cbc", bytes(key.encrypt(DATA[:32], mechanism=Mechanism.AES_CBC, mechanism_param=iv)))
 
 
+def sha3(session: Any) -> None:
+    """CKM_SHA3_256 digest, CKM_SHA3_256_HMAC with a CKK_SHA3_256_HMAC key (python-pkcs11 has no
+    CKM_ECDSA_SHA3_*: tests/native/test_token.py signs with those)."""
+    show("sha3_digest", bytes(session.digest(DATA, mechanism=Mechanism.SHA3_256)))
+    key = session.generate_key(
+        KeyType.SHA3_256_HMAC,
+        256,
+        mechanism=Mechanism.GENERIC_SECRET_KEY_GEN,
+        capabilities=MACS,
+        template={**READABLE, Attribute.KEY_TYPE: KeyType.SHA3_256_HMAC},  # (python-pkcs11 sends none)
+    )
+    show("sha3_hmac_key", bytes(key[Attribute.VALUE]))
+    show("sha3_hmac", bytes(key.sign(DATA, mechanism=Mechanism.SHA3_256_HMAC)))
+
+
 def main() -> int:
     module, pin = sys.argv[1:3]
     token = pkcs11.lib(module).get_token(token_label="pkcs11-kmip")
@@ -128,6 +143,7 @@ def main() -> int:
         cmac(session)
         triple_des(session)
         plain(session)
+        sha3(session)
     return 0
 
 

@@ -113,6 +113,13 @@ def test_python_pkcs11s_default_template_makes_a_key(results: dict[str, str]) ->
     assert value(results, "plain_cbc") == encryptor.update(DATA[:32]) + encryptor.finalize()
 
 
+def test_sha3_through_python_pkcs11(results: dict[str, str]) -> None:
+    """A SHA3-256 digest and HMAC (a CKK_SHA3_256_HMAC key), as hashlib makes them."""
+    assert value(results, "sha3_digest") == hashlib.sha3_256(DATA).digest()
+    expected = hmac.new(value(results, "sha3_hmac_key"), DATA, hashlib.sha3_256).digest()
+    assert value(results, "sha3_hmac") == expected
+
+
 def test_pkcs11_tool_makes_and_uses_the_new_keys(
     native: RunningServer, module_path: Path, tmp_path: Path
 ) -> None:

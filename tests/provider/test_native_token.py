@@ -53,6 +53,7 @@ NOT_PERMITTED = "error:PKCS11Error:Unmapped error code 0x68"  # CKR_KEY_FUNCTION
 
 # What the token advertises (pkcs11-tool -M): exactly what it implements.
 HASHES = ("SHA1", "SHA224", "SHA256", "SHA384", "SHA512")
+SHA3_BITS = (224, 256, 384, 512)
 RSA_SIGN = "keySize={2048,4096}, sign, verify"
 EC_FLAGS = "EC F_P, EC OID, EC uncompressed"
 # The 3.0 message functions (native/messages.py): CKF_MESSAGE_ENCRYPT|DECRYPT, CKF_MESSAGE_SIGN|VERIFY.
@@ -85,6 +86,14 @@ MECHANISMS = {
     "EDDSA": "keySize={255,448}, sign, verify",
     "DES3-KEY-GEN": "keySize={192,192}, generate",
     **{f"DES3-{mode}": "keySize={192,192}, encrypt, decrypt" for mode in ("ECB", "CBC", "CBC-PAD")},
+    # SHA-3 (tests/native/test_token.py checks each against hashlib and pyca).
+    **{f"SHA3-{bits}": "digest" for bits in SHA3_BITS},
+    **{f"SHA3-{bits}-HMAC": f"keySize={{1,512}}, sign, verify{MESSAGE_SIGN}" for bits in SHA3_BITS},
+    **{f"SHA3-{bits}-RSA-PKCS{pss}": RSA_SIGN for bits in SHA3_BITS for pss in ("", "-PSS")},
+    **{
+        f"ECDSA-SHA3-{bits}": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}{MESSAGE_SIGN}"
+        for bits in SHA3_BITS
+    },
 }
 
 

@@ -47,6 +47,10 @@ class MoreCKM(enum.IntEnum):
 
 class MoreCKK(enum.IntEnum):
     GENERIC_SECRET = 0x10
+    SHA3_224_HMAC = 0x36
+    SHA3_256_HMAC = 0x37
+    SHA3_384_HMAC = 0x38
+    SHA3_512_HMAC = 0x39
     EC_EDWARDS = 0x40
 
 

@@ -47,12 +47,17 @@ _RSA = (CKK.RSA, 2048, 4096)
 _ECK = (CKK.EC, 256, 521)
 
 # Signatures that hash the data themselves: per hash, the PKCS#1 v1.5, PSS and ECDSA mechanism.
-HASHED: tuple[tuple[HashingAlgorithm, CKM, CKM, CKM], ...] = (
+# SHA-3 (PKCS#11 3.0 §2.33-2.36, pkcs11t.h): CKM_SHA3_*_RSA_PKCS(_PSS), CKM_ECDSA_SHA3_*.
+HASHED: tuple[tuple[HashingAlgorithm, int, int, int], ...] = (
     (H.SHA_1, CKM.SHA1_RSA_PKCS, CKM.SHA1_RSA_PKCS_PSS, CKM.ECDSA_SHA1),
     (H.SHA_224, CKM.SHA224_RSA_PKCS, CKM.SHA224_RSA_PKCS_PSS, CKM.ECDSA_SHA224),
     (H.SHA_256, CKM.SHA256_RSA_PKCS, CKM.SHA256_RSA_PKCS_PSS, CKM.ECDSA_SHA256),
     (H.SHA_384, CKM.SHA384_RSA_PKCS, CKM.SHA384_RSA_PKCS_PSS, CKM.ECDSA_SHA384),
     (H.SHA_512, CKM.SHA512_RSA_PKCS, CKM.SHA512_RSA_PKCS_PSS, CKM.ECDSA_SHA512),
+    (H.SHA3_224, 0x66, 0x67, 0x1047),
+    (H.SHA3_256, 0x60, 0x63, 0x1048),
+    (H.SHA3_384, 0x61, 0x64, 0x1049),
+    (H.SHA3_512, 0x62, 0x65, 0x104A),
 )
 _PKCS1, _PSS = PaddingMethod.PKCS1_V1_5, PaddingMethod.PSS
 
@@ -85,6 +90,17 @@ HASHES: dict[int, HashingAlgorithm] = {
     CKM.SHA384: H.SHA_384,
     CKM.SHA512: H.SHA_512,
 }
+"""The hashes CK_RSA_PKCS_OAEP_PARAMS may name (and the token's keys name for wrapping)."""
+# C_Digest* and the hashes of signatures: SHA-1, SHA-2 and SHA-3 (CKM_SHA3_224/256/384/512).
+DIGESTS: dict[int, HashingAlgorithm] = {
+    **HASHES,
+    0x2B5: H.SHA3_224,
+    0x2B0: H.SHA3_256,
+    0x2C0: H.SHA3_384,
+    0x2D0: H.SHA3_512,
+}
+# CK_RSA_PKCS_PSS_PARAMS.mgf: CKG_MGF1_SHA* as the digest mechanism of its hash.
+MGF1_DIGESTS: dict[int, int] = {**CKG_MGF1, 0x6: 0x2B5, 0x7: 0x2B0, 0x8: 0x2C0, 0x9: 0x2D0}
 # C_WrapKey/C_UnwrapKey: KMIP Get with a Key Wrapping Specification / Register of a
 # wrapped key block (No Encoding: the key's bytes, PKCS#8 for a private key).
 _WRAP = CKF(MoreCKF.WRAP | MoreCKF.UNWRAP)
@@ -132,12 +148,16 @@ def wrapping_instances(key_type: int, other_uses: bool) -> tuple[CryptographicPa
 # MAC Verify with that hash (the MAC is the hash's length). Per hash: the mechanism
 # (pkcs11t.h) and the key type. Keys are 1-512 bytes (the server's HMAC key lengths,
 # keys.SYMMETRIC_LENGTHS).
-HMACS: tuple[tuple[HashingAlgorithm, int, CKK], ...] = (
+HMACS: tuple[tuple[HashingAlgorithm, int, int], ...] = (
     (H.SHA_1, 0x221, CKK.SHA_1_HMAC),
     (H.SHA_224, 0x256, CKK.SHA224_HMAC),
     (H.SHA_256, 0x251, CKK.SHA256_HMAC),
     (H.SHA_384, 0x261, CKK.SHA384_HMAC),
     (H.SHA_512, 0x271, CKK.SHA512_HMAC),
+    (H.SHA3_224, 0x2B6, MoreCKK.SHA3_224_HMAC),
+    (H.SHA3_256, 0x2B1, MoreCKK.SHA3_256_HMAC),
+    (H.SHA3_384, 0x2C1, MoreCKK.SHA3_384_HMAC),
+    (H.SHA3_512, 0x2D1, MoreCKK.SHA3_512_HMAC),
 )
 HMAC_KEY_BYTES = (1, 512)
 MECHANISMS.update(
@@ -175,7 +195,7 @@ MECHANISMS.update(
 )
 # C_Digest*: KMIP Hash with that Hashing Algorithm.
 MECHANISMS.update(
-    {ckm: NativeMechanism(None, 0, 0, CKF(MoreCKF.DIGEST), hashing=h) for ckm, h in HASHES.items()}
+    {ckm: NativeMechanism(None, 0, 0, CKF(MoreCKF.DIGEST), hashing=h) for ckm, h in DIGESTS.items()}
 )
 # CKM_ECDSA signs a digest of any of these lengths (bytes): the hash it names.
 DIGEST_LENGTHS: dict[int, HashingAlgorithm] = {
@@ -185,7 +205,13 @@ DIGEST_LENGTHS: dict[int, HashingAlgorithm] = {
     48: H.SHA_384,
     64: H.SHA_512,
 }
-HASH_BYTES: dict[HashingAlgorithm, int] = {h: size for size, h in DIGEST_LENGTHS.items()}
+HASH_BYTES: dict[HashingAlgorithm, int] = {
+    **{h: size for size, h in DIGEST_LENGTHS.items()},
+    H.SHA3_224: 28,
+    H.SHA3_256: 32,
+    H.SHA3_384: 48,
+    H.SHA3_512: 64,
+}
 PKCS1_OVERHEAD = 11
 """RSA PKCS#1 v1.5 encryption: the data is at most the modulus's bytes less 11 (RFC 8017 7.2.1)."""
 GCM_TAG_BITS = frozenset({96, 104, 112, 120, 128})
@@ -327,8 +353,8 @@ def signature_parameters(
     if not isinstance(parameter, dict):
         raise _bad("RSA-PSS takes CK_RSA_PKCS_PSS_PARAMS")
     hash_alg, mgf, salt = (parameter.get(name) for name in ("hashAlg", "mgf", "sLen"))
-    named = HASHES.get(hash_alg) if isinstance(hash_alg, int) else None
-    mgf_hash = HASHES.get(CKG_MGF1.get(mgf, 0)) if isinstance(mgf, int) else None
+    named = DIGESTS.get(hash_alg) if isinstance(hash_alg, int) else None
+    mgf_hash = DIGESTS.get(MGF1_DIGESTS.get(mgf, 0)) if isinstance(mgf, int) else None
     if named is None or mgf_hash is None or not isinstance(salt, int) or (hashing and named is not hashing):
         raise _bad("CK_RSA_PKCS_PSS_PARAMS names a hash, MGF1 or salt length the token does not take")
     parameters.hashing_algorithm = named
