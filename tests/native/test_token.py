@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import cmac, hashes, keywrap, padding, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -90,8 +90,8 @@ def true(type_: int) -> Attribute:
 
 
 MECHANISM_COUNT = (
-    69  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
-    # and SHA-3: 4 digests, 4 HMACs, 12 signatures
+    70  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
+    # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs
 )
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
@@ -1693,3 +1693,87 @@ def test_sha3_digests_macs_and_signatures(make_app: Callable[[str], App], alice_
         signature = signed(app, session, Mechanism(ecdsa), ec_private)
         r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
         ec_public.verify(encode_dss_signature(r, s), DATA, ec.ECDSA(algorithm))
+
+
+# X25519/X448: CKK_EC_MONTGOMERY, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, CKM_ECDH1_DERIVE.
+CKK_EC_MONTGOMERY, EC_MONTGOMERY_KEY_PAIR_GEN = 0x41, 0x1056
+MONTGOMERY = {
+    "x25519": (bytes.fromhex("06032b656e"), b"\x13\x0acurve25519", 32),
+    "x448": (bytes.fromhex("06032b656f"), b"\x13\x08curve448", 56),
+}
+
+
+@pytest.mark.parametrize("curve", sorted(MONTGOMERY))
+def test_x25519_x448_derive_through_kmip(make_app: Callable[[str], App], alice_pin: str, curve: str) -> None:
+    """A Montgomery pair (KMIP ECDH on Curve25519/Curve448) derives the secret pyca's exchange makes."""
+    oid, printable, size = MONTGOMERY[curve]
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, EC_MONTGOMERY_KEY_PAIR_GEN) == (255, 448, 0x10000)
+    assert mechanism_info(app, 0x1050) == (255, 521, 0x80000 | 0x100000 | 0x800000 | 0x1000000)
+    token = true(CKA.TOKEN)
+    pair = app.ok(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(EC_MONTGOMERY_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, printable), token),
+        pPrivateKeyTemplate=(token, Attribute.of(CKA.LABEL, curve.encode())),
+    )
+    public, private = pair["phPublicKey"], pair["phPrivateKey"]
+    assert isinstance(public, int) and isinstance(private, int)
+    kind, params, point, made_by = read(
+        app, session, public, CKA.KEY_TYPE, CKA.EC_PARAMS, CKA.EC_POINT, CKA.KEY_GEN_MECHANISM
+    )
+    assert (kind, params, made_by) == (ulong(CKK_EC_MONTGOMERY), oid, ulong(EC_MONTGOMERY_KEY_PAIR_GEN))
+    assert isinstance(point, bytes) and point[:2] == bytes([4, size]) and len(point) == 2 + size
+    assert read(app, session, private, CKA.KEY_TYPE, CKA.DERIVE, CKA.SIGN) == [
+        ulong(CKK_EC_MONTGOMERY),
+        b"\x01",
+        b"\x00",
+    ]
+    if size == 32:
+        peer_key = x25519.X25519PrivateKey.generate()
+        expected = peer_key.exchange(x25519.X25519PublicKey.from_public_bytes(point[2:]))
+        peer_public = peer_key.public_key()
+    else:
+        peer448 = x448.X448PrivateKey.generate()
+        expected = peer448.exchange(x448.X448PublicKey.from_public_bytes(point[2:]))
+        peer_public = peer448.public_key()  # type: ignore[assignment]
+    peer_bytes = peer_public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    def derive(public_data: bytes, length: int = 32) -> tuple[int, int | None]:
+        parameters: dict[str, int | bytes | tuple[int, int] | None] = {
+            "kdf": 1,
+            "pSharedData": None,
+            "pPublicData": public_data,
+        }
+        template = (Attribute.of(CKA.VALUE_LEN, ulong(length)), *SHOWN, token)
+        return app.made(
+            "C_DeriveKey",
+            "phKey",
+            hSession=session,
+            pMechanism=Mechanism(0x1050, parameters),
+            hBaseKey=private,
+            pTemplate=template,
+        )
+
+    rv, shared = derive(peer_bytes)
+    assert rv == CKR.OK and shared is not None
+    assert read(app, session, shared, CKA.VALUE, CKA.KEY_TYPE) == [expected[:32], ulong(0x1F)]
+    rv, wrapped = derive(bytes([4, size]) + peer_bytes, 16)  # in a DER OCTET STRING, as CKA_EC_POINT has it
+    assert rv == CKR.OK and wrapped is not None
+    assert read(app, session, wrapped, CKA.VALUE) == [expected[:16]]
+    # The peer's key of the other curve's size, or an EC point: CKR_MECHANISM_PARAM_INVALID.
+    assert derive(bytes(88 - size))[0] == CKR.MECHANISM_PARAM_INVALID
+    assert derive(b"\x04" + bytes(64))[0] == CKR.MECHANISM_PARAM_INVALID
+    # X25519 keys do not sign; another curve name is CKR_CURVE_NOT_SUPPORTED.
+    assert app("C_SignInit", hSession=session, pMechanism=Mechanism(CKM.ECDSA), hKey=private)[0] == (
+        CKR.KEY_TYPE_INCONSISTENT
+    )
+    rv, _ = app(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(EC_MONTGOMERY_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, P256),),
+        pPrivateKeyTemplate=(),
+    )
+    assert rv == CKR.CURVE_NOT_SUPPORTED

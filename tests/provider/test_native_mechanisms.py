@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pkcs11_kmip.kmip.messages.payloads import GetAttributesRequest, LocateRequest, MACRequest
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, CryptographicUsageMask
+from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, CryptographicUsageMask, RecommendedCurve
 from testsupport import tools
 from testsupport.hosts import NativeTool
 from testsupport.kmip_builders import as_attributes, name
@@ -149,3 +149,17 @@ def test_pkcs11_tool_makes_and_uses_the_new_keys(
     # python-pkcs11 above encrypts with the 3DES key; here the key is made and listed.
     made = tool("--keygen", "--key-type", "DES3:24", "--label", "tool-des3")
     assert "Secret Key Object; DES3 length 24" in made, made
+    # X25519 (the curve name as OpenSC 0.23 encodes it), a KMIP ECDH key on Curve25519; its
+    # derivations are tested in tests/native/test_token.py (python-pkcs11 has no Montgomery names).
+    made = tool("--keypairgen", "--key-type", "EC:curve25519", "--label", "tool-x25519")
+    assert "Public Key Object; EC_MONTGOMERY  EC_POINT 255 bits" in made and "EC_PARAMS:  06032b656e" in made
+    with native.client() as kmip:
+        (uid,) = kmip.call(
+            LocateRequest(attributes=as_attributes((Tag.NAME, name("tool-x25519"))))
+        ).unique_identifiers
+        attributes = kmip.call(GetAttributesRequest(unique_identifier=uid)).attributes
+        assert attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) is CryptographicAlgorithm.ECDH
+        assert (
+            attributes.get(Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS).recommended_curve
+            is RecommendedCurve.CURVE25519
+        )

@@ -36,6 +36,7 @@ class MoreCKM(enum.IntEnum):
     AES_KEY_WRAP_KWP = 0x210B
     GENERIC_SECRET_KEY_GEN = 0x0350
     EC_EDWARDS_KEY_PAIR_GEN = 0x1055
+    EC_MONTGOMERY_KEY_PAIR_GEN = 0x1056
     EDDSA = 0x1057
     AES_CMAC = 0x108A
     AES_CMAC_GENERAL = 0x108B
@@ -52,6 +53,7 @@ class MoreCKK(enum.IntEnum):
     SHA3_384_HMAC = 0x38
     SHA3_512_HMAC = 0x39
     EC_EDWARDS = 0x40
+    EC_MONTGOMERY = 0x41
 
 
 class MoreCKF(enum.IntFlag):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKO, CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
@@ -38,6 +39,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     EncodingOption,
     KeyFormatType,
     ObjectType,
+    RecommendedCurve,
     WrappingMethod,
 )
 from pkcs11_kmip_server import certificates, formats
@@ -219,6 +221,27 @@ def ec_point(curve: ec.EllipticCurve, value: bytes) -> ec.EllipticCurvePublicKey
         if end == len(value):
             value = value[start:end]
     return ec.EllipticCurvePublicKey.from_encoded_point(curve, value)
+
+
+MONTGOMERY_BYTES = {RecommendedCurve.CURVE25519: 32, RecommendedCurve.CURVE448: 56}
+
+
+def peer_public_data(curve: RecommendedCurve, value: bytes) -> bytes:
+    """CKM_ECDH1_DERIVE's pPublicData as KMIP Derivation Data: an EC point (checked on the
+    key's curve, sent uncompressed) or X25519's/X448's 32/56 bytes (bare or in a DER OCTET
+    STRING); anything else CKR_MECHANISM_PARAM_INVALID."""
+    size = MONTGOMERY_BYTES.get(curve)
+    if size is not None:
+        if len(value) == size + 2 and value[:2] == bytes([0x04, size]):
+            value = value[2:]
+        if len(value) != size:
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"the peer's public key is {size} bytes")
+        return value
+    try:
+        point = ec_point(formats.EC_CURVES[curve](), value)
+    except ValueError as error:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "the peer's point is not on the key's curve") from error
+    return point.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
 
 
 def _ec_public(entries: dict[int, CkAttribute]) -> KeyBlock:

@@ -79,7 +79,8 @@ MECHANISMS: dict[int, NativeMechanism] = {
     CKM.EC_KEY_PAIR_GEN: NativeMechanism(*_ECK, CKF.GENERATE_KEY_PAIR | _EC),
     CKM.ECDSA: NativeMechanism(*_ECK, _SIGN | _EC, prehashed=True),
     # C_DeriveKey: KMIP Derive Key, Asymmetric Key (ECDH) with the peer's point as Derivation Data.
-    MoreCKM.ECDH1_DERIVE: NativeMechanism(*_ECK, CKF(MoreCKF.DERIVE) | _EC),
+    # (X25519/X448 keys too: CKK_EC_MONTGOMERY, 255 and 448 bits, below.)
+    MoreCKM.ECDH1_DERIVE: NativeMechanism(CKK.EC, 255, 521, CKF(MoreCKF.DERIVE) | _EC),
     **{ecdsa: NativeMechanism(*_ECK, _SIGN | _EC, hashing=h) for h, _, _, ecdsa in HASHED},
 }
 
@@ -180,6 +181,11 @@ MECHANISMS[MoreCKM.AES_CMAC_GENERAL] = NativeMechanism(CKK.AES, 16, 32, _SIGN, m
 _EDWARDS = (MoreCKK.EC_EDWARDS, 255, 448)
 MECHANISMS[MoreCKM.EC_EDWARDS_KEY_PAIR_GEN] = NativeMechanism(*_EDWARDS, CKF.GENERATE_KEY_PAIR)
 MECHANISMS[MoreCKM.EDDSA] = NativeMechanism(*_EDWARDS, _SIGN)
+# X25519/X448 (PKCS#11 3.0 §2.3.8): KMIP Create Key Pair, Cryptographic Algorithm ECDH on
+# Curve25519 or Curve448; CKM_ECDH1_DERIVE with the peer's 32 or 56 bytes (KMIP Derive Key).
+MECHANISMS[MoreCKM.EC_MONTGOMERY_KEY_PAIR_GEN] = NativeMechanism(
+    MoreCKK.EC_MONTGOMERY, 255, 448, CKF.GENERATE_KEY_PAIR
+)
 # 3DES (three-key, 24 bytes with parity: 192 bits as tokens count it): KMIP Encrypt/Decrypt.
 DES_BLOCK = 8
 _DES3 = (CKK.DES3, 192, 192)

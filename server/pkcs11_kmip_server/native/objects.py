@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
 from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKM, CKO, CKR, UNAVAILABLE
 from pkcs11_kmip.cryptoki.errors import CKRError
@@ -109,6 +109,7 @@ DEFAULT_USAGE: dict[tuple[CKO, int], frozenset[CKA]] = {
     (CKO.PRIVATE_KEY, CKK.RSA): frozenset({CKA.SIGN, CKA.DECRYPT, CKA.UNWRAP}),
     (CKO.PUBLIC_KEY, CKK.RSA): frozenset({CKA.VERIFY, CKA.ENCRYPT, CKA.WRAP}),
     (CKO.PRIVATE_KEY, CKK.EC): frozenset({CKA.SIGN}),
+    (CKO.PRIVATE_KEY, MoreCKK.EC_MONTGOMERY): frozenset({CKA.DERIVE}),  # all it does
     (CKO.PUBLIC_KEY, CKK.EC): frozenset({CKA.VERIFY}),
 }
 
@@ -130,6 +131,22 @@ EDWARDS_CURVES: dict[bytes, CryptographicAlgorithm] = {
     bytes.fromhex("06092b06010401da470f01"): A.ED25519,
 }
 EDWARDS_PARAMS = {A.ED25519: bytes.fromhex("06032b6570"), A.ED448: bytes.fromhex("06032b6571")}
+# CKA_EC_PARAMS of a Montgomery key (X25519, X448): the curve's name as a PrintableString,
+# the RFC 8410 OID (1.3.101.110/111), which the token shows, GnuPG's Curve25519 OID, or what
+# OpenSC's pkcs11-tool 0.23 sends for EC:curve25519 (the name with a length one too long). KMIP: ECDH on Curve25519/Curve448.
+MONTGOMERY_CURVES: dict[bytes, RecommendedCurve] = {
+    b"\x13\x0acurve25519": RecommendedCurve.CURVE25519,
+    b"\x13\x08curve448": RecommendedCurve.CURVE448,
+    bytes.fromhex("06032b656e"): RecommendedCurve.CURVE25519,
+    bytes.fromhex("06032b656f"): RecommendedCurve.CURVE448,
+    bytes.fromhex("060a2b060104019755010501"): RecommendedCurve.CURVE25519,  # GnuPG's
+    b"\x13\x0bcurve25519": RecommendedCurve.CURVE25519,  # OpenSC 0.23's (its length says 11)
+}
+MONTGOMERY_PARAMS = {
+    RecommendedCurve.CURVE25519: bytes.fromhex("06032b656e"),
+    RecommendedCurve.CURVE448: bytes.fromhex("06032b656f"),
+}
+MONTGOMERY_ALGORITHMS = frozenset({A.ECDH, A.EC})
 
 KEY_GEN_MECHANISMS: dict[int, int] = {
     CKK.AES: CKM.AES_KEY_GEN,
@@ -137,6 +154,7 @@ KEY_GEN_MECHANISMS: dict[int, int] = {
     CKK.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN,
     CKK.EC: CKM.EC_KEY_PAIR_GEN,
     MoreCKK.EC_EDWARDS: MoreCKM.EC_EDWARDS_KEY_PAIR_GEN,
+    MoreCKK.EC_MONTGOMERY: MoreCKM.EC_MONTGOMERY_KEY_PAIR_GEN,
     **{
         ckk: MoreCKM.GENERIC_SECRET_KEY_GEN
         for ckk, a in SECRET_ALGORITHMS.items()
@@ -210,7 +228,19 @@ def key_type(record: ObjectRecord) -> int | None:
         and _vendor(record, KEY_TYPE_ATTRIBUTE) == MoreCKK.GENERIC_SECRET
     ):
         return MoreCKK.GENERIC_SECRET
+    if algorithm in MONTGOMERY_ALGORITHMS and _named_curve(record) in MONTGOMERY_PARAMS:
+        return MoreCKK.EC_MONTGOMERY
     return KEY_TYPES.get(algorithm)
+
+
+def _named_curve(record: ObjectRecord) -> RecommendedCurve | None:
+    domain = record.attributes.get(Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS)
+    return domain.recommended_curve if isinstance(domain, CryptographicDomainParameters) else None
+
+
+def montgomery_curve(record: ObjectRecord) -> RecommendedCurve | None:
+    """The curve of an X25519/X448 key (None: not one)."""
+    return _named_curve(record) if key_type(record) == MoreCKK.EC_MONTGOMERY else None
 
 
 SESSION_MARK = "\x1fsession-objects\x1f"
@@ -381,7 +411,9 @@ def _ec_point(record: ObjectRecord) -> bytes:
     key = _public_key(record)
     if isinstance(key, ec.EllipticCurvePublicKey):
         point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+    elif isinstance(
+        key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey | x25519.X25519PublicKey | x448.X448PublicKey
+    ):
         point = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     else:
         raise KeyError("CKA_EC_POINT")
@@ -391,6 +423,9 @@ def _ec_point(record: ObjectRecord) -> bytes:
 def _ec_params(record: ObjectRecord) -> bytes:
     if key_type(record) == MoreCKK.EC_EDWARDS:
         return EDWARDS_PARAMS[record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)]
+    montgomery = montgomery_curve(record)
+    if montgomery is not None:
+        return MONTGOMERY_PARAMS[montgomery]
     curve = _curve(record) if key_type(record) is CKK.EC else None
     if curve not in CURVE_PARAMS:
         raise KeyError("CKA_EC_PARAMS")
@@ -619,6 +654,11 @@ def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: int) -> KeyTe
                 wanted.edwards = EDWARDS_CURVES.get(params)
                 if wanted.edwards is None:
                     raise CKRError(CKR.CURVE_NOT_SUPPORTED, "Edwards keys are Ed25519 or Ed448")
+                continue
+            if ckk == MoreCKK.EC_MONTGOMERY:
+                wanted.curve = MONTGOMERY_CURVES.get(params)
+                if wanted.curve is None:
+                    raise CKRError(CKR.CURVE_NOT_SUPPORTED, "Montgomery keys are X25519 or X448")
                 continue
             curve = CURVES.get(params)
             if curve is None:

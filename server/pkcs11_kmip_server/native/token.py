@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_ID
@@ -113,7 +112,6 @@ from pkcs11_kmip.kmip.spec.enums import (
     ValidityIndicator,
     WrappingMethod,
 )
-from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.asymmetric import RSA_LENGTHS
 from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
@@ -683,7 +681,8 @@ class NativeToken:
 
     def derive_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         """C_DeriveKey (CKM_ECDH1_DERIVE, CKD_NULL): KMIP Derive Key by Asymmetric Key from the
-        EC private key and the peer's point, into an AES key of CKA_VALUE_LEN bytes, then Activate."""
+        EC or X25519/X448 private key and the peer's public data, into an AES key of
+        CKA_VALUE_LEN bytes, then Activate."""
         mechanism = _mechanism(inputs["pMechanism"])
         lookup(mechanism, CKF(MoreCKF.DERIVE))
         peer = ecdh_peer(mechanism)
@@ -696,17 +695,12 @@ class NativeToken:
             return CKR.KEY_SIZE_RANGE, None
         kmip = _kmip(request)
         base = self._object(kmip, inputs["hBaseKey"], Operation.DERIVE_KEY, CKR.KEY_HANDLE_INVALID)
-        curve = objects.curve_of(base)
+        curve = objects.curve_of(base) or objects.montgomery_curve(base)
         if base.object_type is not ObjectType.PRIVATE_KEY or curve is None:
             return CKR.KEY_TYPE_INCONSISTENT, None
         if wanted.token == objects.is_session_object(base):
             raise CKRError(CKR.TEMPLATE_INCONSISTENT, "KMIP derives into the base key's owner")
-        try:
-            point = creation.ec_point(formats.EC_CURVES[curve](), peer)
-        except ValueError as error:
-            raise CKRError(
-                CKR.MECHANISM_PARAM_INVALID, "the peer's point is not on the key's curve"
-            ) from error
+        data = creation.peer_public_data(curve, peer)
         self._unique_label(kmip, wanted.label, wanted.token)
         attributes = objects.kmip_attributes(wanted)
         attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES)
@@ -715,9 +709,7 @@ class NativeToken:
             object_type=ObjectType.SYMMETRIC_KEY,
             unique_identifiers=[base.uid],
             derivation_method=DerivationMethod.ASYMMETRIC_KEY,
-            derivation_parameters=DerivationParameters(
-                derivation_data=point.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-            ),
+            derivation_parameters=DerivationParameters(derivation_data=data),
             attributes=attributes,
         )
         hidden = not wanted.token
@@ -778,6 +770,14 @@ class NativeToken:
             if public.edwards is None:
                 return CKR.TEMPLATE_INCOMPLETE, None
             common.add(Tag.CRYPTOGRAPHIC_ALGORITHM, public.edwards)  # the algorithm names the curve
+        elif ckk == MoreCKK.EC_MONTGOMERY:
+            if public.curve is None:
+                return CKR.TEMPLATE_INCOMPLETE, None
+            common.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.ECDH)  # X25519/X448
+            common.add(
+                Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS,
+                CryptographicDomainParameters(recommended_curve=public.curve),
+            )
         else:
             if public.curve is None:
                 return CKR.TEMPLATE_INCOMPLETE, None
