@@ -1182,20 +1182,27 @@ def test_hmac_is_kmip_mac(make_app: Callable[[str], App], alice_pin: str) -> Non
 # --- RSA encryption: CKM_RSA_PKCS and CKM_RSA_PKCS_OAEP as KMIP Encrypt/Decrypt -----------
 
 
-def test_rsa_encrypts_and_decrypts_through_kmip(make_app: Callable[[str], App], alice_pin: str) -> None:
-    app, session = logged_in(make_app, alice_pin)
+def rsa_pair(app: App, session: int, *both: Attribute) -> tuple[int, int, rsa.RSAPublicKey]:
+    """An RSA-2048 pair the token generates (`both`: in each half's template): its handles, and
+    its public key for pyca, from CKA_MODULUS and CKA_PUBLIC_EXPONENT."""
     pair = app.ok(
         "C_GenerateKeyPair",
         hSession=session,
         pMechanism=Mechanism(CKM.RSA_PKCS_KEY_PAIR_GEN),
-        pPublicKeyTemplate=(Attribute.of(CKA.MODULUS_BITS, ulong(2048)), Attribute.of(CKA.LABEL, b"rsa")),
-        pPrivateKeyTemplate=(Attribute.of(CKA.LABEL, b"rsa"),),
+        pPublicKeyTemplate=(Attribute.of(CKA.MODULUS_BITS, ulong(2048)), *both),
+        pPrivateKeyTemplate=both,
     )
     public, private = pair["phPublicKey"], pair["phPrivateKey"]
     assert isinstance(public, int) and isinstance(private, int)
     modulus, exponent = read(app, session, public, CKA.MODULUS, CKA.PUBLIC_EXPONENT)
     assert isinstance(modulus, bytes) and isinstance(exponent, bytes)
-    local = rsa.RSAPublicNumbers(int.from_bytes(exponent, "big"), int.from_bytes(modulus, "big")).public_key()
+    numbers = rsa.RSAPublicNumbers(int.from_bytes(exponent, "big"), int.from_bytes(modulus, "big"))
+    return public, private, numbers.public_key()
+
+
+def test_rsa_encrypts_and_decrypts_through_kmip(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    public, private, local = rsa_pair(app, session, Attribute.of(CKA.LABEL, b"rsa"))
     info = app.ok("C_GetMechanismInfo", slotID=SLOT, type=CKM.RSA_PKCS)["pInfo"]
     assert (
         isinstance(info, dict) and info["flags"] == 0x100 | 0x200 | 0x800 | 0x2000
@@ -1373,6 +1380,23 @@ def import_key(app: App, session: int, cko: int, ckk: int, *components: Attribut
     return handle
 
 
+def typed_hmac_key(app: App, session: int, ckk: int, length: int) -> tuple[int, bytes]:
+    """CKM_GENERIC_SECRET_KEY_GEN of a key its template types CKK_SHA*_HMAC (it reads back as
+    that): its handle and value."""
+    rv, key = generate(
+        app,
+        session,
+        GENERIC_SECRET_KEY_GEN,
+        Attribute.of(CKA.VALUE_LEN, ulong(length)),
+        Attribute.of(CKA.KEY_TYPE, ulong(ckk)),
+        *SHOWN,
+    )
+    assert rv == CKR.OK and key is not None
+    value, kind = read(app, session, key, CKA.VALUE, CKA.KEY_TYPE)
+    assert isinstance(value, bytes) and kind == ulong(ckk)
+    return key, value
+
+
 def test_generic_secrets_are_kmip_hmac_keys(make_app: Callable[[str], App], alice_pin: str) -> None:
     app, session = logged_in(make_app, alice_pin)
     assert mechanism_info(app, GENERIC_SECRET_KEY_GEN) == (8, 4096, 0x8000)  # bits; CKF_GENERATE
@@ -1410,18 +1434,7 @@ def test_generic_secrets_are_kmip_hmac_keys(make_app: Callable[[str], App], alic
         == CKR.KEY_TYPE_INCONSISTENT
     )
     # The template may name an HMAC key type instead; it reads back as that.
-    rv, sha512 = generate(
-        app,
-        session,
-        GENERIC_SECRET_KEY_GEN,
-        Attribute.of(CKA.VALUE_LEN, ulong(64)),
-        Attribute.of(CKA.KEY_TYPE, ulong(CKK_SHA512_HMAC)),
-        *SHOWN,
-    )
-    assert rv == CKR.OK and sha512 is not None
-    assert read(app, session, sha512, CKA.KEY_TYPE) == [ulong(CKK_SHA512_HMAC)]
-    (value,) = read(app, session, sha512, CKA.VALUE)
-    assert isinstance(value, bytes)
+    sha512, value = typed_hmac_key(app, session, CKK_SHA512_HMAC, 64)
     assert signed(app, session, Mechanism(0x271), sha512) == hmac.new(value, DATA, hashlib.sha512).digest()
     # A KMIP-created HMAC key keeps its own type.
     made = hmac_key(
@@ -1622,18 +1635,7 @@ CKG_MGF1_SHA3 = {"sha3_224": 6, "sha3_256": 7, "sha3_384": 8, "sha3_512": 9}
 def test_sha3_digests_macs_and_signatures(make_app: Callable[[str], App], alice_pin: str) -> None:
     """Each SHA-3 mechanism as KMIP Hash, MAC (an HMAC-SHA3 key) or Sign, checked with hashlib/pyca."""
     app, session = logged_in(make_app, alice_pin)
-    rsa_pair = app.ok(
-        "C_GenerateKeyPair",
-        hSession=session,
-        pMechanism=Mechanism(CKM.RSA_PKCS_KEY_PAIR_GEN),
-        pPublicKeyTemplate=(Attribute.of(CKA.MODULUS_BITS, ulong(2048)),),
-        pPrivateKeyTemplate=(),
-    )
-    modulus, exponent = read(app, session, int(rsa_pair["phPublicKey"]), CKA.MODULUS, CKA.PUBLIC_EXPONENT)  # type: ignore[arg-type]
-    assert isinstance(modulus, bytes) and isinstance(exponent, bytes)
-    rsa_public = rsa.RSAPublicNumbers(
-        int.from_bytes(exponent, "big"), int.from_bytes(modulus, "big")
-    ).public_key()
+    _, rsa_private, rsa_public = rsa_pair(app, session)
     ec_pair = app.ok(
         "C_GenerateKeyPair",
         hSession=session,
@@ -1644,7 +1646,7 @@ def test_sha3_digests_macs_and_signatures(make_app: Callable[[str], App], alice_
     (point,) = read(app, session, int(ec_pair["phPublicKey"]), CKA.EC_POINT)  # type: ignore[arg-type]
     assert isinstance(point, bytes)
     ec_public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point[2:])
-    rsa_private, ec_private = int(rsa_pair["phPrivateKey"]), int(ec_pair["phPrivateKey"])  # type: ignore[arg-type]
+    ec_private = int(ec_pair["phPrivateKey"])  # type: ignore[arg-type]
     for name_, (digest_ckm, hmac_ckm, ckk, pkcs1, pss, ecdsa, algorithm) in SHA3.items():
         assert mechanism_info(app, digest_ckm) == (0, 0, 0x400)
         assert mechanism_info(app, hmac_ckm) == (1, 512, 0x2000 | 0x800)
@@ -1654,17 +1656,7 @@ def test_sha3_digests_macs_and_signatures(make_app: Callable[[str], App], alice_
         digest = app.ok("C_Digest", hSession=session, pData=DATA, pDigest=OutRequest(True, 64))
         assert output(digest, "pDigest") == hashlib.new(name_, DATA).digest()
         # An HMAC-SHA3 key (CKM_GENERIC_SECRET_KEY_GEN naming its CKK_SHA3_*_HMAC type).
-        rv, key = generate(
-            app,
-            session,
-            GENERIC_SECRET_KEY_GEN,
-            Attribute.of(CKA.VALUE_LEN, ulong(32)),
-            Attribute.of(CKA.KEY_TYPE, ulong(ckk)),
-            *SHOWN,
-        )
-        assert rv == CKR.OK and key is not None
-        value, kind = read(app, session, key, CKA.VALUE, CKA.KEY_TYPE)
-        assert isinstance(value, bytes) and kind == ulong(ckk)
+        key, value = typed_hmac_key(app, session, ckk, 32)
         assert signed(app, session, Mechanism(hmac_ckm), key) == hmac.new(value, DATA, name_).digest()
         assert (
             app("C_SignInit", hSession=session, pMechanism=Mechanism(HMAC_SHA256), hKey=key)[0]

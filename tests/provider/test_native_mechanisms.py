@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import cmac, padding
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from pkcs11_kmip.kmip.client import KmipClient
+from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.payloads import GetAttributesRequest, LocateRequest, MACRequest
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, CryptographicUsageMask, RecommendedCurve
@@ -45,6 +47,12 @@ def value(results: dict[str, str], key: str) -> bytes:
     return bytes.fromhex(results[key])
 
 
+def located(kmip: KmipClient, label: str) -> tuple[str, Attributes]:
+    """The one object KMIP finds by this Name, and its attributes."""
+    (uid,) = kmip.call(LocateRequest(attributes=as_attributes((Tag.NAME, name(label))))).unique_identifiers
+    return uid, kmip.call(GetAttributesRequest(unique_identifier=uid)).attributes
+
+
 def test_a_generic_secret_is_an_hmac_key_kmip_uses(results: dict[str, str], native: RunningServer) -> None:
     key = value(results, "hmac_value")
     expected = hmac.new(key, DATA, hashlib.sha256).digest()
@@ -54,10 +62,7 @@ def test_a_generic_secret_is_an_hmac_key_kmip_uses(results: dict[str, str], nati
     assert results["hmac_sha512"] == "KeyTypeInconsistent"  # a generic secret is a KMIP HMAC-SHA256 key
     # The same key through KMIP: found by its label, an HMAC-SHA256 key, and its MAC is the same.
     with native.client() as kmip:
-        (uid,) = kmip.call(
-            LocateRequest(attributes=as_attributes((Tag.NAME, name("p11-hmac"))))
-        ).unique_identifiers
-        attributes = kmip.call(GetAttributesRequest(unique_identifier=uid)).attributes
+        uid, attributes = located(kmip, "p11-hmac")
         assert attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) is CryptographicAlgorithm.HMAC_SHA256
         assert attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) == 256
         mask = CryptographicUsageMask(attributes.get(Tag.CRYPTOGRAPHIC_USAGE_MASK))
@@ -132,9 +137,7 @@ def test_pkcs11_tool_makes_and_uses_the_new_keys(
     mac = tmp_path / "mac"
     tool("--sign", "-m", "SHA256-HMAC", "--label", "tool-hmac", "-i", str(data), "-o", str(mac))
     with native.client() as kmip:
-        (uid,) = kmip.call(
-            LocateRequest(attributes=as_attributes((Tag.NAME, name("tool-hmac"))))
-        ).unique_identifiers
+        uid, _ = located(kmip, "tool-hmac")
         assert kmip.call(MACRequest(unique_identifier=uid, data=DATA)).mac_data == mac.read_bytes()
     made = tool("--keypairgen", "--key-type", "EC:edwards25519", "--label", "tool-ed", "--id", "ed01")
     assert "EC_PARAMS:  06032b6570" in made  # shown as the RFC 8410 OID, whatever form came in
@@ -154,10 +157,7 @@ def test_pkcs11_tool_makes_and_uses_the_new_keys(
     made = tool("--keypairgen", "--key-type", "EC:curve25519", "--label", "tool-x25519")
     assert "Public Key Object; EC_MONTGOMERY  EC_POINT 255 bits" in made and "EC_PARAMS:  06032b656e" in made
     with native.client() as kmip:
-        (uid,) = kmip.call(
-            LocateRequest(attributes=as_attributes((Tag.NAME, name("tool-x25519"))))
-        ).unique_identifiers
-        attributes = kmip.call(GetAttributesRequest(unique_identifier=uid)).attributes
+        _, attributes = located(kmip, "tool-x25519")
         assert attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) is CryptographicAlgorithm.ECDH
         assert (
             attributes.get(Tag.CRYPTOGRAPHIC_DOMAIN_PARAMETERS).recommended_curve
