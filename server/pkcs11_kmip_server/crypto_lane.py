@@ -10,8 +10,8 @@ Identifier, Cryptographic Parameters, Data, an IV and optional additional data, 
 one MAC item with a Unique Identifier, Cryptographic Parameters and Data) is answered
 from the loop with one indexed SELECT (`SqliteStore.peek`) and what is kept for that row.
 
-What is kept, per object, as the Get lane keeps it: the row `peek` read, the record
-made from it (the unsealed key) and, per operation, protocol version and the exact
+What is kept, per object (at most `get_lane.KEPT`), as the Get lane keeps it: the row
+`peek` read, the record made from it (the unsealed key) and, per operation, protocol version and the exact
 bytes of the Cryptographic Parameters, the general path's verdict on the key for them
 (`operations.encrypt.plain_encryption`, `operations.mac.plain_mac`: owner, state, usage
 mask, object type, mechanism, no Usage Limits to spend, not in the HSM key store's
@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pkcs11_kmip.cryptoki.frames import response_message
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.spec.enums import Operation, ResultStatus
@@ -49,14 +48,14 @@ from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS, ItemType, binary
 from pkcs11_kmip_server.audit import LaneLines
 from pkcs11_kmip_server.crypto.derivation import HASH_NAMES
 from pkcs11_kmip_server.crypto.hsm_provider import DispatchingProvider
-from pkcs11_kmip_server.crypto.mechanisms import cipher_spec
+from pkcs11_kmip_server.crypto.mechanisms import CipherMechanism, cipher_spec
 from pkcs11_kmip_server.crypto.pyca import secret_bytes
 from pkcs11_kmip_server.crypto.signatures import HMAC
-from pkcs11_kmip_server.get_lane import read_single
+from pkcs11_kmip_server.get_lane import owned_row, read_single, remember, respond
 from pkcs11_kmip_server.key_use import settled_until
 from pkcs11_kmip_server.operations.encrypt import plain_encryption
 from pkcs11_kmip_server.operations.mac import plain_mac
-from pkcs11_kmip_server.store import Conflict, ObjectRecord
+from pkcs11_kmip_server.store import ObjectRecord
 from pkcs11_kmip_server.store.sqlite import SqliteStore, record_of
 
 if TYPE_CHECKING:
@@ -64,8 +63,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pkcs11_kmip_server.crypto_lane")
 
-KEPT = 8192
-"""Objects whose keys and verdicts are kept."""
 LARGEST = 4096
 """The most Data the lane encrypts or MACs on the loop: more goes to a worker thread."""
 
@@ -151,7 +148,7 @@ class _Kept:
 @dataclass(frozen=True)
 class _Encryption:
     parameters: CryptographicParameters
-    mechanism: Any
+    mechanism: CipherMechanism
     cipher: AESGCM
 
 
@@ -191,12 +188,9 @@ class CryptoLane:
             uid = fields["uid"].decode()
         except UnicodeDecodeError:
             return None
-        try:
-            row = store.peek(uid)
-        except Conflict:
+        row = owned_row(store, uid, principal)
+        if row is None:
             return None
-        if row is None or row[4] != principal:
-            return None  # Object Not Found, or the grants decide: the general path's
         now = engine.clock().replace(microsecond=0)  # the general path's "now"
         kept = self._kept.get(uid)
         if kept is None or kept.row != row or (kept.until is not None and now >= kept.until):
@@ -217,13 +211,7 @@ class CryptoLane:
             return None
         payload = _field(_UID, fields["uid"]) + payload
         item = _OPERATION_ITEMS[operation] + _HEAD.pack(_PAYLOAD, len(payload)) + payload
-        seconds = int(now.timestamp())
-        correlation = engine.server_correlation_value() if version >= (1, 4) else None
-        response = response_message(version, seconds, correlation, item)
-        if engine.audit is not None:
-            items = [{"operation": _NAMES[operation], "ids": [uid], "status": "Success"}]
-            engine.audit.write(self._lines.entry(now, seconds, principal, peer.address, version, items))
-        return response
+        return respond(engine, self._lines, now, principal, peer, version, (_NAMES[operation], uid, item))
 
     @staticmethod
     def _encrypt(verdict: _Encryption, fields: dict[str, bytes]) -> bytes | None:
@@ -300,10 +288,4 @@ class CryptoLane:
             until = settled_until(record.attributes, now)
         except Exception:  # a row the general path must judge (and report)
             log.debug("the crypto lane leaves %s to the general path", uid, exc_info=True)
-        kept = _Kept(row, record, until)
-        everything = self._kept
-        everything.pop(uid, None)
-        if len(everything) >= KEPT:
-            everything.pop(next(iter(everything)))  # the oldest
-        everything[uid] = kept
-        return kept
+        return remember(self._kept, uid, _Kept(row, record, until))

@@ -35,7 +35,7 @@ import logging
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pkcs11_kmip.cryptoki.frames import response_message
 from pkcs11_kmip.kmip.messages import ResponseBatchItem
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from pkcs11_kmip_server.engine import Engine, Peer
 
 log = logging.getLogger("pkcs11_kmip_server.get_lane")
+K = TypeVar("K")
 
 KEPT = 8192
 """Objects whose answers are kept (about a kilobyte each for an AES key)."""
@@ -143,6 +144,47 @@ def read_get(data: bytes) -> tuple[Version, str] | None:
         return None
 
 
+def owned_row(store: SqliteStore, uid: str, principal: str) -> tuple[Any, ...] | None:
+    """The object's row (`SqliteStore.peek`) if `principal` owns it; else None, for the general
+    path: an unknown object (Object Not Found), another's (the grants decide), a busy database."""
+    try:
+        row = store.peek(uid)
+    except Conflict:
+        return None
+    return row if row is not None and row[4] == principal else None
+
+
+def respond(
+    engine: Engine,
+    lines: LaneLines,
+    now: datetime,
+    principal: str,
+    peer: Peer,
+    version: Version,
+    answered: tuple[str, str, bytes],
+) -> bytes:
+    """The response message around a lane's successful item (`answered`: the operation's name
+    as the audit log writes it, the object's Unique Identifier, the Batch Item's fields
+    encoded), and the general path's audit line for it."""
+    operation, uid, item = answered
+    seconds = int(now.timestamp())
+    correlation = engine.server_correlation_value() if version >= (1, 4) else None
+    response = response_message(version, seconds, correlation, item)
+    if engine.audit is not None:
+        items = [{"operation": operation, "ids": [uid], "status": "Success"}]
+        engine.audit.write(lines.entry(now, seconds, principal, peer.address, version, items))
+    return response
+
+
+def remember(everything: dict[str, K], uid: str, kept: K) -> K:
+    """Keep `kept` for `uid` in a lane's `everything`, the newest last, at most `KEPT` of them."""
+    everything.pop(uid, None)
+    if len(everything) >= KEPT:
+        everything.pop(next(iter(everything)))  # the oldest
+    everything[uid] = kept
+    return kept
+
+
 @dataclass
 class _Kept:
     """An object's row as last read, its Get answer (None: the general path answers this
@@ -172,12 +214,9 @@ class GetLane:
         if asked is None:
             return None
         version, uid = asked
-        try:
-            row = store.peek(uid)
-        except Conflict:
+        row = owned_row(store, uid, principal)
+        if row is None:
             return None
-        if row is None or row[4] != principal:
-            return None  # Object Not Found, or the grants decide: the general path's
         now = engine.clock().replace(microsecond=0)
         kept = self._kept.get(uid)
         if kept is None or kept.row != row:
@@ -190,13 +229,7 @@ class GetLane:
                 operation=Operation.GET, result_status=ResultStatus.SUCCESS, response_payload=kept.answer
             )
             item = kept.items[version] = batch_item.encode(version)[8:]  # without its own tag and length
-        seconds = int(now.timestamp())
-        correlation = engine.server_correlation_value() if version >= (1, 4) else None
-        response = response_message(version, seconds, correlation, item)
-        if engine.audit is not None:
-            items = [{"operation": "Get", "ids": [uid], "status": "Success"}]
-            engine.audit.write(self._lines.entry(now, seconds, principal, peer.address, version, items))
-        return response
+        return respond(engine, self._lines, now, principal, peer, version, ("Get", uid, item))
 
     def _keep(self, store: SqliteStore, uid: str, row: tuple[Any, ...], now: datetime) -> _Kept:
         """The object's row read afresh: whether, and what, the lane answers for it."""
@@ -205,10 +238,4 @@ class GetLane:
             answer = plain_answer(record_of(uid, row, store.sealer), now)
         except Exception:  # a row the general path must judge (and report)
             log.debug("the Get lane leaves %s to the general path", uid, exc_info=True)
-        kept = _Kept(row, answer)
-        everything = self._kept
-        everything.pop(uid, None)
-        if len(everything) >= KEPT:
-            everything.pop(next(iter(everything)))  # the oldest
-        everything[uid] = kept
-        return kept
+        return remember(self._kept, uid, _Kept(row, answer))

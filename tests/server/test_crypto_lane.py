@@ -10,10 +10,9 @@ and a kept verdict must never outlive a write to the key made by another process
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,19 +50,16 @@ from pkcs11_kmip.kmip.spec.enums import (
     UsageLimitsUnit,
 )
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
-from pkcs11_kmip_server.audit import AuditLog
 from pkcs11_kmip_server.crypto_lane import LARGEST, CryptoLane, read_request
 from pkcs11_kmip_server.engine import Engine, Peer
 from pkcs11_kmip_server.lifecycle import set_single
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 from testsupport.kmip_builders import attribute_fields
+from testsupport.lanes import ALICE, BOB, NOW, EnginePair
 from testsupport.managed_keys import symmetric
 from testsupport.server import RunningServer
 
-NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
-ALICE = Peer("alice", "127.0.0.1:4242", connection=1)
-BOB = Peer("bob", "127.0.0.1:4343", connection=2)
 U = CryptographicUsageMask
 A = CryptographicAlgorithm
 GCM_VERSIONS: list[Version] = [(1, 4), (2, 0), (2, 1)]
@@ -94,24 +90,14 @@ def encrypt(uid: str, data: bytes = bytes(64), **more: Any) -> EncryptRequest:
     return EncryptRequest(unique_identifier=uid, data=data, **{**fields, **more})
 
 
-class Pair:
-    """Two engines on one store, with one clock: `general` answers every message, `lane` only
-    its crypto lane; each writes its own audit log, so their lines can be compared."""
+class Pair(EnginePair):
+    """The engine pair with the crypto lane on `lane_engine`, and one clock to move."""
 
     def __init__(self, directory: Path, store: SqliteStore) -> None:
-        self.directory = directory
-        self.now = NOW
-        self.general = self._engine(store, "general")
-        self.lane = CryptoLane(self._engine(store, "lane"))
-        self.engines = [self.general, self.lane._engine]
+        super().__init__(directory, store)
+        self.lane = CryptoLane(self.lane_engine)
 
-    def _engine(self, store: SqliteStore, name: str) -> Engine:
-        log = AuditLog(self.directory / f"{name}.log")
-        engine = Engine(store, DEFAULT_LIMITS, clock=lambda: self.now, audit=log)
-        engine.server_correlation_value = lambda: "A1B2C3D4-7"  # type: ignore[method-assign]
-        return engine
-
-    def call(self, version: Version, payload: RequestPayload, engine: Engine | None = None) -> Any:
+    def succeed(self, version: Version, payload: RequestPayload, engine: Engine | None = None) -> Any:
         """The general path's (or `engine`'s) answer, which must be a success: its payload."""
         answer = (engine or self.general).handle(message(version, payload, False), ALICE)
         (item,) = ResponseMessage.decode(answer).batch_items
@@ -134,16 +120,6 @@ class Pair:
         assert self.last_audit("lane") == self.last_audit("general")
         return lane
 
-    def last_audit(self, name: str) -> dict[str, object]:
-        entry: dict[str, object] = json.loads((self.directory / f"{name}.log").read_text().splitlines()[-1])
-        return entry
-
-    def close(self) -> None:
-        for engine in self.engines:
-            engine.close()
-            assert engine.audit is not None
-            engine.audit.close()
-
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
@@ -163,10 +139,10 @@ def key(pair: Pair, version: Version, algorithm: A, size: int, mask: int, *extra
     """A registered, activated symmetric key of alice's."""
     fields = attribute_fields(version, (Tag.CRYPTOGRAPHIC_USAGE_MASK, mask), *extra)
     value = symmetric(algorithm, secrets.token_bytes(size))
-    uid: str = pair.call(
+    uid: str = pair.succeed(
         version, RegisterRequest(object_type=ObjectType.SYMMETRIC_KEY, object=value, **fields)
     ).unique_identifier
-    pair.call(version, ActivateRequest(unique_identifier=uid))
+    pair.succeed(version, ActivateRequest(unique_identifier=uid))
     return uid
 
 
@@ -334,7 +310,7 @@ def test_a_kept_verdict_never_outlives_a_write(pair: Pair, store: SqliteStore, t
 
         def set_attribute(uid: str, tag: int, value: object) -> None:
             new = NewAttribute.of((tag, value))
-            pair.call(version, SetAttributeRequest(unique_identifier=uid, new_attribute=new), other)
+            pair.succeed(version, SetAttributeRequest(unique_identifier=uid, new_attribute=new), other)
 
         def set_mask(uid: str, mask: U) -> None:  # read-only for clients: the store's own write
             with elsewhere.session() as session:
@@ -347,9 +323,9 @@ def test_a_kept_verdict_never_outlives_a_write(pair: Pair, store: SqliteStore, t
         once = UsageLimits(usage_limits_total=1, usage_limits_unit=UsageLimitsUnit.OBJECT)
         set_attribute(limited, Tag.USAGE_LIMITS, once)
         revocation = RevocationReason(revocation_reason_code=RevocationReasonCode.CESSATION_OF_OPERATION)
-        pair.call(version, RevokeRequest(unique_identifier=revoked, revocation_reason=revocation), other)
-        pair.call(version, RevokeRequest(unique_identifier=destroyed, revocation_reason=revocation), other)
-        pair.call(version, DestroyRequest(unique_identifier=destroyed), other)
+        pair.succeed(version, RevokeRequest(unique_identifier=revoked, revocation_reason=revocation), other)
+        pair.succeed(version, RevokeRequest(unique_identifier=destroyed, revocation_reason=revocation), other)
+        pair.succeed(version, DestroyRequest(unique_identifier=destroyed), other)
         set_mask(mac_key, U.MAC_VERIFY)
     finally:
         other.close()

@@ -10,13 +10,12 @@ process's (another store on the same database).
 
 from __future__ import annotations
 
-import json
 import secrets
 import socket
 import ssl
 import struct
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -59,19 +58,16 @@ from pkcs11_kmip.kmip.spec.enums import (
     RevocationReasonCode,
 )
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
-from pkcs11_kmip_server.audit import AuditLog
 from pkcs11_kmip_server.engine import Engine, Peer
 from pkcs11_kmip_server.get_lane import GetLane, read_get
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 from pkcs11_kmip_server.versions import SUPPORTED_VERSIONS
 from testsupport.kmip_builders import aes_create, attribute_fields
+from testsupport.lanes import ALICE, BOB, NOW, EnginePair
 from testsupport.managed_keys import secret_data, symmetric
 from testsupport.server import RunningServer
 
-NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
-ALICE = Peer("alice", "127.0.0.1:4242", connection=1)
-BOB = Peer("bob", "127.0.0.1:4343", connection=2)
 USAGE = CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
 
 
@@ -158,39 +154,12 @@ def test_read_get_leaves_every_other_shape_to_the_general_path(version: Version)
 # --- the engine -----------------------------------------------------------------------------
 
 
-class Pair:
-    """Two engines on one store: `general` answers every message, `lane` only tries its
-    Get lane; each writes its own audit log, so their lines can be compared."""
+class Pair(EnginePair):
+    """The engine pair with the Get lane on `lane_engine`."""
 
     def __init__(self, directory: Path, store: SqliteStore) -> None:
-        self.directory = directory
-        self.general = self._engine(store, "general")
-        self.lane_engine = self._engine(store, "lane")
+        super().__init__(directory, store)
         self.lane = GetLane(self.lane_engine)
-
-    def _engine(self, store: SqliteStore, name: str) -> Engine:
-        engine = Engine(
-            store, DEFAULT_LIMITS, clock=lambda: NOW, audit=AuditLog(self.directory / f"{name}.log")
-        )
-        engine.server_correlation_value = lambda: "A1B2C3D4-7"  # type: ignore[method-assign]
-        return engine
-
-    def call(self, version: Version, payload: RequestPayload, peer: Peer = ALICE) -> ResponseMessage:
-        header = RequestHeader(protocol_version=ProtocolVersion.of(version), batch_count=1)
-        item = RequestBatchItem(operation=payload.OPERATION, request_payload=payload)
-        message = RequestMessage(header=header, batch_items=[item]).encode(version)
-        return ResponseMessage.decode(self.general.handle(message, peer))
-
-    def last_audit(self, name: str) -> dict[str, object]:
-        lines = (self.directory / f"{name}.log").read_text().splitlines()
-        entry: dict[str, object] = json.loads(lines[-1])
-        return entry
-
-    def close(self) -> None:
-        for engine in (self.general, self.lane_engine):
-            engine.close()
-            assert engine.audit is not None
-            engine.audit.close()
 
 
 @pytest.fixture
