@@ -53,8 +53,6 @@ from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
 from pkcs11_kmip_server.crypto_lane import LARGEST, CryptoLane, read_request
 from pkcs11_kmip_server.engine import Engine, Peer
 from pkcs11_kmip_server.lifecycle import set_single
-from pkcs11_kmip_server.store.sealing import Sealer
-from pkcs11_kmip_server.store.sqlite import SqliteStore
 from testsupport.kmip_builders import attribute_fields
 from testsupport.lanes import ALICE, BOB, NOW, EnginePair
 from testsupport.managed_keys import symmetric
@@ -93,8 +91,8 @@ def encrypt(uid: str, data: bytes = bytes(64), **more: Any) -> EncryptRequest:
 class Pair(EnginePair):
     """The engine pair with the crypto lane on `lane_engine`, and one clock to move."""
 
-    def __init__(self, directory: Path, store: SqliteStore) -> None:
-        super().__init__(directory, store)
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
         self.lane = CryptoLane(self.lane_engine)
 
     def succeed(self, version: Version, payload: RequestPayload, engine: Engine | None = None) -> Any:
@@ -122,15 +120,8 @@ class Pair(EnginePair):
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "store.sqlite3", Sealer(secrets.token_bytes(32)))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def pair(tmp_path: Path, store: SqliteStore) -> Iterator[Pair]:
-    made = Pair(tmp_path, store)
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    made = Pair(tmp_path)
     yield made
     made.close()
 
@@ -295,7 +286,7 @@ def test_a_verdict_ends_at_the_keys_next_date(pair: Pair) -> None:
     pair.now = NOW
 
 
-def test_a_kept_verdict_never_outlives_a_write(pair: Pair, store: SqliteStore, tmp_path: Path) -> None:
+def test_a_kept_verdict_never_outlives_a_write(pair: Pair) -> None:
     """Writes by another process's engine (another store on the same file), each seen next."""
     version = (2, 1)
     uids = [key(pair, version, A.AES, 32, U.ENCRYPT | U.DECRYPT) for _ in range(4)]
@@ -304,7 +295,7 @@ def test_a_kept_verdict_never_outlives_a_write(pair: Pair, store: SqliteStore, t
     for uid in uids:
         pair.same(version, encrypt(uid))
     pair.same(version, MACRequest(unique_identifier=mac_key, data=b"x"))
-    elsewhere = SqliteStore(tmp_path / "store.sqlite3", store.sealer)
+    elsewhere = pair.elsewhere()
     other = Engine(elsewhere, DEFAULT_LIMITS, clock=lambda: pair.now)
     try:
 

@@ -60,8 +60,6 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
 from pkcs11_kmip_server.engine import Engine, Peer
 from pkcs11_kmip_server.get_lane import GetLane, read_get
-from pkcs11_kmip_server.store.sealing import Sealer
-from pkcs11_kmip_server.store.sqlite import SqliteStore
 from pkcs11_kmip_server.versions import SUPPORTED_VERSIONS
 from testsupport.kmip_builders import aes_create, attribute_fields
 from testsupport.lanes import ALICE, BOB, NOW, EnginePair
@@ -157,21 +155,14 @@ def test_read_get_leaves_every_other_shape_to_the_general_path(version: Version)
 class Pair(EnginePair):
     """The engine pair with the Get lane on `lane_engine`."""
 
-    def __init__(self, directory: Path, store: SqliteStore) -> None:
-        super().__init__(directory, store)
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
         self.lane = GetLane(self.lane_engine)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "store.sqlite3", Sealer(secrets.token_bytes(32)))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def pair(tmp_path: Path, store: SqliteStore) -> Iterator[Pair]:
-    made = Pair(tmp_path, store)
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    made = Pair(tmp_path)
     yield made
     made.close()
 
@@ -234,14 +225,14 @@ def test_a_fresh_key_goes_to_the_general_path_which_clears_fresh(pair: Pair) -> 
     assert same_answer(pair, (2, 1), uid)[-100:] == first[-100:]  # the same key
 
 
-def test_a_kept_answer_never_outlives_a_change(pair: Pair, store: SqliteStore, tmp_path: Path) -> None:
+def test_a_kept_answer_never_outlives_a_change(pair: Pair) -> None:
     """Changes by this engine and by another process's (another store on the same file)."""
     version = (1, 4)
     uids = [created(pair.call(version, aes_create(version))) for _ in range(4)]
     for uid in uids:
         pair.general.handle(get_message(version, uid), ALICE)
         same_answer(pair, version, uid)
-    elsewhere = SqliteStore(tmp_path / "store.sqlite3", store.sealer)
+    elsewhere = pair.elsewhere()
     other = Engine(elsewhere, DEFAULT_LIMITS, clock=lambda: NOW)
     try:
 

@@ -7,6 +7,7 @@ and compare its bytes and audit line with what `general` answers to the same mes
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from pkcs11_kmip.kmip.spec import Version
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
 from pkcs11_kmip_server.audit import AuditLog
 from pkcs11_kmip_server.engine import Engine, Peer
+from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
@@ -26,13 +28,19 @@ BOB = Peer("bob", "127.0.0.1:4343", connection=2)
 
 class EnginePair:
     """`general` answers every message, `lane_engine` is what a lane is built on; both on one
-    store and one clock (`now`), each writing its own audit log, so lines can be compared."""
+    store (`store`, made here) and one clock (`now`), each writing its own audit log, so lines
+    can be compared."""
 
-    def __init__(self, directory: Path, store: SqliteStore) -> None:
+    def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.now = NOW
-        self.general = self._engine(store, "general")
-        self.lane_engine = self._engine(store, "lane")
+        self.store = SqliteStore(directory / "store.sqlite3", Sealer(secrets.token_bytes(32)))
+        self.general = self._engine(self.store, "general")
+        self.lane_engine = self._engine(self.store, "lane")
+
+    def elsewhere(self) -> SqliteStore:
+        """Another store on the same database, as another server process has it."""
+        return SqliteStore(self.directory / "store.sqlite3", self.store.sealer)
 
     def _engine(self, store: SqliteStore, name: str) -> Engine:
         log = AuditLog(self.directory / f"{name}.log")
@@ -57,3 +65,4 @@ class EnginePair:
             engine.close()
             assert engine.audit is not None
             engine.audit.close()
+        self.store.close()
