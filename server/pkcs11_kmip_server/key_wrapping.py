@@ -190,7 +190,11 @@ def _spec(
     _check_parameters(key, given)
     instances = key.attributes.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS)
     algorithm = key.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
-    chosen = given or (instances[0] if instances else None) or WRAPPING_DEFAULTS.get(algorithm)
+    # An empty first instance names no mechanism (the native token puts one first so that
+    # requests without parameters keep the defaults): the wrapping default applies, as
+    # for a key without any.
+    first = instances[0] if instances and instances[0] != CryptographicParameters() else None
+    chosen = given or first or WRAPPING_DEFAULTS.get(algorithm)
     parameters = effective_parameters(chosen, None, algorithm)
     mechanism = choose(parameters, algorithm, key.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH))
     check_wrapping_mechanism(mechanism)

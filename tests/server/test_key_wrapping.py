@@ -171,6 +171,22 @@ KNOWN_ANSWERS = [
 ]  # fmt: skip
 
 
+def test_an_empty_first_parameters_instance_keeps_the_wrapping_default(kmip: KmipClient) -> None:
+    """A KEK whose first Cryptographic Parameters instance names nothing (the native token
+    gives its keys one, then the wrappings it offers) wraps with AES-KWP, the default."""
+    kek_bytes, key_bytes = os.urandom(32), os.urandom(24)
+    named = [
+        (Tag.CRYPTOGRAPHIC_PARAMETERS, parameters(block_cipher_mode=m))
+        for m in (M.AES_KEY_WRAP_PADDING, M.NIST_KEY_WRAP)
+    ]
+    wrapping_key = register_key(
+        kmip, A.AES, kek_bytes, WRAP, (Tag.CRYPTOGRAPHIC_PARAMETERS, parameters()), *named
+    )
+    key = register_key(kmip, A.AES, key_bytes, DATA)
+    wrapped, _ = wrapped_get(kmip, key, wrapping(wrapping_key))
+    assert keywrap.aes_key_unwrap_with_padding(kek_bytes, wrapped) == key_bytes
+
+
 @pytest.mark.parametrize(("mode", "kek_hex", "key_hex", "wrapped_hex"), KNOWN_ANSWERS)
 def test_known_answers_both_ways(
     kmip: KmipClient, mode: BlockCipherMode, kek_hex: str, key_hex: str, wrapped_hex: str
