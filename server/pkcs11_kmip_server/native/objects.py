@@ -133,7 +133,8 @@ EDWARDS_CURVES: dict[bytes, CryptographicAlgorithm] = {
 EDWARDS_PARAMS = {A.ED25519: bytes.fromhex("06032b6570"), A.ED448: bytes.fromhex("06032b6571")}
 # CKA_EC_PARAMS of a Montgomery key (X25519, X448): the curve's name as a PrintableString,
 # the RFC 8410 OID (1.3.101.110/111), which the token shows, GnuPG's Curve25519 OID, or what
-# OpenSC's pkcs11-tool 0.23 sends for EC:curve25519 (the name with a length one too long). KMIP: ECDH on Curve25519/Curve448.
+# OpenSC's pkcs11-tool 0.23 sends for EC:curve25519 (the name with a length one too long).
+# KMIP: ECDH on Curve25519/Curve448.
 MONTGOMERY_CURVES: dict[bytes, RecommendedCurve] = {
     b"\x13\x0acurve25519": RecommendedCurve.CURVE25519,
     b"\x13\x08curve448": RecommendedCurve.CURVE448,
