@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import struct
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -45,6 +44,9 @@ from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.spec.enums import Operation, ResultStatus
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS, ItemType, binary
+from pkcs11_kmip.kmip.ttlv.binary import HEADER as _HEAD
+from pkcs11_kmip.kmip.ttlv.binary import SMALL as _SMALL
+from pkcs11_kmip.kmip.ttlv.binary import word as _word
 from pkcs11_kmip_server.audit import LaneLines
 from pkcs11_kmip_server.crypto.derivation import HASH_NAMES
 from pkcs11_kmip_server.crypto.hsm_provider import DispatchingProvider
@@ -65,14 +67,6 @@ log = logging.getLogger("pkcs11_kmip_server.crypto_lane")
 
 LARGEST = 4096
 """The most Data the lane encrypts or MACs on the loop: more goes to a worker thread."""
-
-_HEAD = struct.Struct(">II")  # tag << 8 | type, length
-_SMALL = struct.Struct(">IIi4x")
-
-
-def _word(tag: int, type_: ItemType) -> int:
-    return int(tag) << 8 | int(type_)
-
 
 _TEXT, _BYTES, _STRUCT = ItemType.TEXT_STRING, ItemType.BYTE_STRING, ItemType.STRUCTURE
 _FIELDS = {  # what a request's payload may hold, and nothing else

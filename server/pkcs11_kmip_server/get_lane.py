@@ -43,6 +43,10 @@ from pkcs11_kmip.kmip.messages.payloads import GetResponse
 from pkcs11_kmip.kmip.spec import Tag, Version
 from pkcs11_kmip.kmip.spec.enums import Operation, ResultStatus
 from pkcs11_kmip.kmip.ttlv import ItemType
+from pkcs11_kmip.kmip.ttlv.binary import HEADER as _HEAD
+from pkcs11_kmip.kmip.ttlv.binary import LONG as _STAMP
+from pkcs11_kmip.kmip.ttlv.binary import SMALL as _SMALL
+from pkcs11_kmip.kmip.ttlv.binary import word as _word
 from pkcs11_kmip_server.audit import LaneLines
 from pkcs11_kmip_server.operations.get import plain_answer
 from pkcs11_kmip_server.store import Conflict
@@ -57,15 +61,6 @@ K = TypeVar("K")
 
 KEPT = 8192
 """Objects whose answers are kept (about a kilobyte each for an AES key)."""
-
-_HEAD = struct.Struct(">II")  # tag << 8 | type, length
-_SMALL = struct.Struct(">IIi4x")  # an Integer or Enumeration item
-_STAMP = struct.Struct(">IIq")
-
-
-def _word(tag: int, type_: ItemType) -> int:
-    return int(tag) << 8 | int(type_)
-
 
 _MESSAGE = _word(Tag.REQUEST_MESSAGE, ItemType.STRUCTURE)
 _HEADER = _word(Tag.REQUEST_HEADER, ItemType.STRUCTURE)

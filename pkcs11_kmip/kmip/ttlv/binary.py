@@ -20,9 +20,16 @@ HEADER_SIZE = 8
 
 HEADER = _HEADER = struct.Struct(">II")  # tag << 8 | type, length
 _LEAF = struct.Struct(">IIII")
-_ENC_INT = struct.Struct(">IIi4x")
+SMALL = _ENC_INT = struct.Struct(">IIi4x")  # a whole Integer or Enumeration item
 _ENC_UINT = struct.Struct(">III4x")
-_ENC_LONG = struct.Struct(">IIq")
+LONG = _ENC_LONG = struct.Struct(">IIq")  # a whole Long Integer or Date-Time item
+
+
+def word(tag: int, type_: int) -> int:
+    """An item's tag and type as the first word of its header (`HEADER`), for code that
+    recognises a message by its bytes (the server's lanes)."""
+    return int(tag) << 8 | int(type_)
+
 
 _STRUCTURE = ItemType.STRUCTURE
 _INTEGER = ItemType.INTEGER
