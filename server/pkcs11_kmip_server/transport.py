@@ -15,10 +15,10 @@ indexed read that never waits for a lock and an answer kept while the object's r
 unchanged, and likewise a plain Encrypt or MAC of at most 4 KB (crypto_lane.py, with
 the key and the checks' verdict kept per row); all write the general path's audit
 line. One message per connection is in flight at a time, so pipelined requests are
-answered in order. A peer that goes quiet
-in the middle of a message, or stays idle too long, is disconnected. Each connection has an id, carried
-in its Peer; when it ends, however it ends, the engine is told (PKCS#11 contexts are
-bound to the connection that opened them, and end with it).
+answered in order. A peer that goes quiet in the middle of a message, or stays idle too
+long, is disconnected. Each connection has an id, carried in its Peer; when it ends,
+however it ends, the engine is told (PKCS#11 contexts are bound to the connection that
+opened them, and end with it).
 """
 
 from __future__ import annotations
