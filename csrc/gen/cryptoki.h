@@ -211,6 +211,30 @@ typedef struct CK_EDDSA_PARAMS {
     CK_BYTE_PTR pContextData;
 } CK_EDDSA_PARAMS;
 
+typedef struct CK_HKDF_PARAMS {
+    CK_BBOOL bExtract;
+    CK_BBOOL bExpand;
+    CK_MECHANISM_TYPE prfHashMechanism;
+    CK_ULONG ulSaltType;
+    CK_BYTE_PTR pSalt;
+    CK_ULONG ulSaltLen;
+    CK_OBJECT_HANDLE hSaltKey;
+    CK_BYTE_PTR pInfo;
+    CK_ULONG ulInfoLen;
+} CK_HKDF_PARAMS;
+
+typedef struct CK_PKCS5_PBKD2_PARAMS2 {
+    CK_ULONG saltSource;
+    CK_VOID_PTR pSaltSourceData;
+    CK_ULONG ulSaltSourceDataLen;
+    CK_ULONG iterations;
+    CK_ULONG prf;
+    CK_VOID_PTR pPrfData;
+    CK_ULONG ulPrfDataLen;
+    CK_UTF8CHAR_PTR pPassword;
+    CK_ULONG ulPasswordLen;
+} CK_PKCS5_PBKD2_PARAMS2;
+
 /* Message parameters of the PKCS#11 3.0 message-based functions (wire.py MESSAGE_PARAMETERS). */
 typedef CK_ULONG CK_GENERATOR_FUNCTION;
 

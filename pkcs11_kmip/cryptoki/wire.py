@@ -259,6 +259,25 @@ STRUCTS: dict[str, tuple[StructField, ...]] = {
     "CK_KEY_DERIVATION_STRING_DATA": (_data("pData", "ulLen"),),
     "CK_AES_CBC_ENCRYPT_DATA_PARAMS": (_chars("iv", 16), _data("pData", "length")),
     "CK_EDDSA_PARAMS": (_byte("phFlag"), _data("pContextData", "ulContextDataLen")),
+    # PKCS#11 3.0 §2.43 (pkcs11t.h): hSaltKey is a CK_OBJECT_HANDLE.
+    "CK_HKDF_PARAMS": (
+        _byte("bExtract"),
+        _byte("bExpand"),
+        _ulong("prfHashMechanism"),
+        _ulong("ulSaltType"),
+        _data("pSalt", "ulSaltLen"),
+        _ulong("hSaltKey"),
+        _data("pInfo", "ulInfoLen"),
+    ),
+    # PKCS#11 3.0 §2.40.4: the _PARAMS2 layout (ulPasswordLen a CK_ULONG, not a pointer).
+    "CK_PKCS5_PBKD2_PARAMS2": (
+        _ulong("saltSource"),
+        _data("pSaltSourceData", "ulSaltSourceDataLen"),
+        _ulong("iterations"),
+        _ulong("prf"),
+        _data("pPrfData", "ulPrfDataLen"),
+        _data("pPassword", "ulPasswordLen"),
+    ),
     # Message parameters (PKCS#11 3.0 C_EncryptMessage ...): see MESSAGE_PARAMETERS.
     "CK_GCM_MESSAGE_PARAMS": (
         _data("pIv", "ulIvLen"),
@@ -307,6 +326,7 @@ PARAMETERS: dict[str, tuple[int, str]] = {
     "CKM_SHA224_HMAC_GENERAL": (0x0257, ULONG),
     "CKM_SHA384_HMAC_GENERAL": (0x0262, ULONG),
     "CKM_SHA512_HMAC_GENERAL": (0x0272, ULONG),
+    "CKM_PKCS5_PBKD2": (0x03B0, "CK_PKCS5_PBKD2_PARAMS2"),
     "CKM_ECDH1_DERIVE": (0x1050, "CK_ECDH1_DERIVE_PARAMS"),
     "CKM_ECDH1_COFACTOR_DERIVE": (0x1051, "CK_ECDH1_DERIVE_PARAMS"),
     "CKM_EDDSA": (0x1057, "CK_EDDSA_PARAMS"),
@@ -326,6 +346,8 @@ PARAMETERS: dict[str, tuple[int, str]] = {
     "CKM_AES_CFB128": (0x2107, RAW),
     "CKM_AES_KEY_WRAP": (0x2109, RAW),
     "CKM_AES_KEY_WRAP_PAD": (0x210A, RAW),
+    "CKM_HKDF_DERIVE": (0x402A, "CK_HKDF_PARAMS"),
+    "CKM_HKDF_DATA": (0x402B, "CK_HKDF_PARAMS"),
 }
 PARAMETER_LAYOUT: dict[int, str] = {value: layout for value, layout in PARAMETERS.values()}
 

@@ -192,6 +192,56 @@ SPELLED_OUT: list[tuple[str, dict[str, Value], bytes]] = [
         ),
     ),
     (
+        "C_DeriveKey",  # CK_HKDF_PARAMS inline: two CK_BBOOLs (1 byte each), salt and info as data
+        {
+            "hSession": 1,
+            "pMechanism": Mechanism(
+                0x402A,  # CKM_HKDF_DERIVE
+                {
+                    "bExtract": 1,
+                    "bExpand": 1,
+                    "prfHashMechanism": 0x250,  # CKM_SHA256
+                    "ulSaltType": 2,  # CKF_HKDF_SALT_DATA
+                    "pSalt": b"salt",
+                    "hSaltKey": 0,
+                    "pInfo": b"info",
+                },
+            ),
+            "hBaseKey": 7,
+            "pTemplate": (Attribute.of(CKA_TOKEN, b"\x01"),),
+        },
+        h(
+            "0000000000000001 000000000000402a 01 0000002c"
+            "01 01 0000000000000250 0000000000000002 01 00000004 73616c74 0000000000000000"
+            "01 00000004 696e666f"
+            "0000000000000007 00000001 0000000000000001 01 01 00000001 01"
+        ),
+    ),
+    (
+        "C_GenerateKey",  # CK_PKCS5_PBKD2_PARAMS2: salt, no PRF data (NULL), the password as data
+        {
+            "hSession": 1,
+            "pMechanism": Mechanism(
+                0x3B0,  # CKM_PKCS5_PBKD2
+                {
+                    "saltSource": 1,  # CKZ_SALT_SPECIFIED
+                    "pSaltSourceData": b"salt",
+                    "iterations": 1000,
+                    "prf": 4,  # CKP_PKCS5_PBKD2_HMAC_SHA256
+                    "pPrfData": None,
+                    "pPassword": b"pw",
+                },
+            ),
+            "pTemplate": (),
+        },
+        h(
+            "0000000000000001 00000000000003b0 01 00000029"
+            "0000000000000001 01 00000004 73616c74 00000000000003e8 0000000000000004 00"
+            "01 00000002 7077"
+            "00000000"
+        ),
+    ),
+    (
         "C_Sign",  # hSession · data · output request (a length query: NULL buffer)
         {"hSession": 1, "pData": b"hello", "pSignature": OutRequest(False, 0)},
         h("0000000000000001 01 00000005 68656c6c6f 00 00000000"),
