@@ -370,9 +370,29 @@ class Engine:
         peer: Peer | None = None,
         delegation: Delegation | None = None,
     ) -> list[Outcome]:
+        ahead = self._made_ahead(principal, version, now, batch, peer, delegation)
+        try:
+            return self._transact(principal, version, now, header, batch, peer, delegation, ahead)
+        finally:  # what the items did not take goes (a key pair made ahead in an HSM's token)
+            for made in ahead.values():
+                release = getattr(made, "release", None)
+                if callable(release):
+                    release()
+
+    def _transact(
+        self,
+        principal: str,
+        version: Version,
+        now: datetime,
+        header: RequestHeader,
+        batch: list[RequestBatchItem | Outcome],
+        peer: Peer | None,
+        delegation: Delegation | None,
+        ahead: dict[int, object],
+    ) -> list[Outcome]:
+        """Run the batch in a transaction, again after a Conflict, with what was made ahead."""
         option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
         write = not all(_operation(item) in READ_ONLY_OPERATIONS for item in batch)
-        ahead = self._made_ahead(principal, version, now, batch, peer, delegation)
         for attempt in range(ATTEMPTS):
             try:
                 with self.store.session(write=write or attempt > 0) as session:
