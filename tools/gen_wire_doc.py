@@ -48,7 +48,7 @@ def structures() -> list[str]:
 
 def _member(m: wire.StructField) -> str:
     if m.kind is wire.FieldKind.DATA:
-        return f"{m.name} (data, length from {m.length_name})"
+        return f"{m.name} (data, length from {m.length_name}{' / 8' if m.bits else ''})"
     if m.kind is wire.FieldKind.TAG:
         length = f"{m.length_name} / 8" if m.bits else m.length_name or str(m.size)
         return f"{m.name} (data, length {length})"

@@ -263,6 +263,20 @@ typedef struct CK_CCM_MESSAGE_PARAMS {
     CK_ULONG ulMACLen;
 } CK_CCM_MESSAGE_PARAMS;
 
+typedef struct CK_CHACHA20_PARAMS {
+    CK_BYTE_PTR pBlockCounter;
+    CK_ULONG blockCounterBits;
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceBits;
+} CK_CHACHA20_PARAMS;
+
+typedef struct CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceLen;
+    CK_BYTE_PTR pAAD;
+    CK_ULONG ulAADLen;
+} CK_SALSA20_CHACHA20_POLY1305_PARAMS;
+
 typedef struct CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS {
     CK_BYTE_PTR pNonce;
     CK_ULONG ulNonceLen;

@@ -67,6 +67,10 @@ def read_struct(ffi: FFI, pointer: CData, name: str) -> StructValue:
             tags.append(member)  # its length member may come after it (CK_GCM_MESSAGE_PARAMS)
         else:
             length = int(getattr(pointer, member.length_name))
+            if member.bits:  # a length in bits (CK_CHACHA20_PARAMS): only whole bytes travel
+                if length % 8:
+                    raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"{member.length_name} is not whole bytes")
+                length //= 8
             value[member.name] = None if is_null(ffi, item) else read_bytes(ffi, item, length)
     for member in tags:
         item = getattr(pointer, member.name)
@@ -99,7 +103,7 @@ def fill_struct(ffi: FFI, pointer: CData, name: str, value: StructValue, keep: l
         else:
             assert isinstance(item, bytes)
             setattr(pointer, member.name, new_bytes(ffi, item, keep))
-            setattr(pointer, member.length_name, len(item))
+            setattr(pointer, member.length_name, len(item) * (8 if member.bits else 1))
 
 
 # --- mechanisms ---------------------------------------------------------------------------

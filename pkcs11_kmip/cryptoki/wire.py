@@ -145,7 +145,8 @@ class FieldKind(enum.Enum):
 
 @dataclass(frozen=True)
 class StructField:
-    """A structure member; DATA covers a pointer and its length member (`length_name`).
+    """A structure member; DATA covers a pointer and its length member (`length_name`, in
+    bits when `bits`: CK_CHACHA20_PARAMS counts its counter and nonce in bits).
 
     TAG is a pointer whose buffer is as long as another member says (`length_name`, in
     bits when `bits`), or `size` bytes when there is no such member (Poly1305's 16)."""
@@ -173,8 +174,8 @@ def _chars(name: str, size: int) -> StructField:
     return StructField(name, FieldKind.CHARS, size)
 
 
-def _data(name: str, length_name: str) -> StructField:
-    return StructField(name, FieldKind.DATA, 0, length_name)
+def _data(name: str, length_name: str, bits: bool = False) -> StructField:
+    return StructField(name, FieldKind.DATA, 0, length_name, bits)
 
 
 def _tag(name: str, length_name: str = "", size: int = 0, bits: bool = False) -> StructField:
@@ -259,6 +260,11 @@ STRUCTS: dict[str, tuple[StructField, ...]] = {
     "CK_KEY_DERIVATION_STRING_DATA": (_data("pData", "ulLen"),),
     "CK_AES_CBC_ENCRYPT_DATA_PARAMS": (_chars("iv", 16), _data("pData", "length")),
     "CK_EDDSA_PARAMS": (_byte("phFlag"), _data("pContextData", "ulContextDataLen")),
+    "CK_CHACHA20_PARAMS": (
+        _data("pBlockCounter", "blockCounterBits", bits=True),
+        _data("pNonce", "ulNonceBits", bits=True),
+    ),
+    "CK_SALSA20_CHACHA20_POLY1305_PARAMS": (_data("pNonce", "ulNonceLen"), _data("pAAD", "ulAADLen")),
     # PKCS#11 3.0 §2.43 (pkcs11t.h): hSaltKey is a CK_OBJECT_HANDLE.
     "CK_HKDF_PARAMS": (
         _byte("bExtract"),
@@ -330,6 +336,7 @@ PARAMETERS: dict[str, tuple[int, str]] = {
     "CKM_ECDH1_DERIVE": (0x1050, "CK_ECDH1_DERIVE_PARAMS"),
     "CKM_ECDH1_COFACTOR_DERIVE": (0x1051, "CK_ECDH1_DERIVE_PARAMS"),
     "CKM_EDDSA": (0x1057, "CK_EDDSA_PARAMS"),
+    "CKM_AES_XTS": (0x1071, RAW),
     "CKM_AES_CBC": (0x1082, RAW),
     "CKM_AES_MAC_GENERAL": (0x1084, ULONG),
     "CKM_AES_CBC_PAD": (0x1085, RAW),
@@ -340,12 +347,15 @@ PARAMETERS: dict[str, tuple[int, str]] = {
     "CKM_AES_CMAC_GENERAL": (0x108B, ULONG),
     "CKM_AES_ECB_ENCRYPT_DATA": (0x1104, "CK_KEY_DERIVATION_STRING_DATA"),
     "CKM_AES_CBC_ENCRYPT_DATA": (0x1105, "CK_AES_CBC_ENCRYPT_DATA_PARAMS"),
+    "CKM_CHACHA20": (0x1226, "CK_CHACHA20_PARAMS"),
     "CKM_AES_OFB": (0x2104, RAW),
     "CKM_AES_CFB64": (0x2105, RAW),
     "CKM_AES_CFB8": (0x2106, RAW),
     "CKM_AES_CFB128": (0x2107, RAW),
     "CKM_AES_KEY_WRAP": (0x2109, RAW),
     "CKM_AES_KEY_WRAP_PAD": (0x210A, RAW),
+    "CKM_CHACHA20_POLY1305": (0x4021, "CK_SALSA20_CHACHA20_POLY1305_PARAMS"),
+    "CKM_SALSA20_POLY1305": (0x4022, "CK_SALSA20_CHACHA20_POLY1305_PARAMS"),
     "CKM_HKDF_DERIVE": (0x402A, "CK_HKDF_PARAMS"),
     "CKM_HKDF_DATA": (0x402B, "CK_HKDF_PARAMS"),
 }

@@ -192,6 +192,43 @@ SPELLED_OUT: list[tuple[str, dict[str, Value], bytes]] = [
         ),
     ),
     (
+        "C_EncryptInit",  # CK_CHACHA20_PARAMS: counter and nonce as data (their bit lengths / 8)
+        {
+            "hSession": 1,
+            "pMechanism": Mechanism(
+                0x1226,  # CKM_CHACHA20
+                {"pBlockCounter": h("01000000"), "pNonce": h("000000000000004a00000000")},
+            ),
+            "hKey": 7,
+        },
+        h(
+            "0000000000000001 0000000000001226 01 0000001a"
+            "01 00000004 01000000 01 0000000c 000000000000004a00000000"
+            "0000000000000007"
+        ),
+    ),
+    (
+        "C_DecryptInit",  # CK_SALSA20_CHACHA20_POLY1305_PARAMS: nonce and AAD as data
+        {
+            "hSession": 1,
+            "pMechanism": Mechanism(
+                0x4021,  # CKM_CHACHA20_POLY1305
+                {"pNonce": h("070000004041424344454647"), "pAAD": h("50515253c0c1c2c3c4c5c6c7")},
+            ),
+            "hKey": 7,
+        },
+        h(
+            "0000000000000001 0000000000004021 01 00000022"
+            "01 0000000c 070000004041424344454647 01 0000000c 50515253c0c1c2c3c4c5c6c7"
+            "0000000000000007"
+        ),
+    ),
+    (
+        "C_EncryptInit",  # CKM_AES_XTS: the 16-byte tweak as plain bytes
+        {"hSession": 1, "pMechanism": Mechanism(0x1071, bytes(range(16))), "hKey": 7},
+        h("0000000000000001 0000000000001071 01 00000010 000102030405060708090a0b0c0d0e0f 0000000000000007"),
+    ),
+    (
         "C_DeriveKey",  # CK_HKDF_PARAMS inline: two CK_BBOOLs (1 byte each), salt and info as data
         {
             "hSession": 1,
@@ -571,3 +608,23 @@ def _regenerate() -> None:
 
 if __name__ == "__main__":
     sys.exit(_regenerate())
+
+
+def test_bit_lengths_of_chacha20_params_in_c_memory() -> None:
+    """CK_CHACHA20_PARAMS counts its buffers in bits: read from C memory as bytes, written
+    back in bits, and a length that is not whole bytes is CKR_MECHANISM_PARAM_INVALID."""
+    from pkcs11_kmip.cryptoki import cmem
+    from pkcs11_kmip.cryptoki.errors import CKRError
+    from pkcs11_kmip_server.hsm.module import ffi
+
+    keep: list[object] = []
+    value = {"pBlockCounter": h("01000000"), "pNonce": bytes(12)}
+    built = cmem.build_mechanism(ffi, Mechanism(0x1226, value), keep)
+    params = ffi.cast("CK_CHACHA20_PARAMS *", built.pParameter)
+    assert (params.blockCounterBits, params.ulNonceBits) == (32, 96)
+    assert built.ulParameterLen == ffi.sizeof("CK_CHACHA20_PARAMS")
+    assert cmem.read_mechanism(ffi, int(ffi.cast("uintptr_t", built))) == Mechanism(0x1226, value)
+    params.ulNonceBits = 95
+    with pytest.raises(CKRError) as refused:
+        cmem.read_mechanism(ffi, int(ffi.cast("uintptr_t", built)))
+    assert refused.value.rv == CKR.MECHANISM_PARAM_INVALID
