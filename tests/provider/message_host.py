@@ -3,7 +3,7 @@
 No common tool drives the message API, so this host does: it loads the library, takes the
 "PKCS 11" 3.0 interface from C_GetInterface, logs in on the first slot and runs one script.
 
-Usage: python message_host.py MODULE PIN native AES_LABEL HMAC_LABEL
+Usage: python message_host.py MODULE PIN native|parts AES_LABEL HMAC_LABEL
        python message_host.py MODULE PIN passthrough
 Prints key=value lines: CK_RVs in hex (`rv.<step>`), bytes in hex, lengths in decimal.
 A process of its own: the library hosts its own interpreter.
@@ -30,6 +30,7 @@ CKA_TOKEN, CKA_SIGN, CKA_VERIFY = 0x1, 0x108, 0x10A
 CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY = 2, 3, 4
 CKM_EC_KEY_PAIR_GEN, CKM_ECDSA_SHA256, CKM_AES_GCM, CKM_SHA256_HMAC = 0x1040, 0x1044, 0x1087, 0x251
 CKG_NO_GENERATE, CKG_GENERATE_RANDOM, CKG_GENERATE_COUNTER = 0, 3, 2
+CKM_ECDSA, CKF_END_OF_MESSAGE = 0x1041, 0x1
 P256 = bytes.fromhex("06082a8648ce3d030107")
 
 
@@ -237,6 +238,147 @@ def native(host: Host, session: int, aes_label: str, hmac_label: str) -> None:
     assert host.f.C_MessageVerifyFinal(session) == 0
 
 
+def encrypt_next(
+    host: Host, step: str, session: int, parameter: Any, data: bytes, capacity: int | None, last: bool
+) -> bytes:
+    """C_EncryptMessageNext with a buffer of `capacity` bytes (None: a length query)."""
+    size = ffi.new("CK_ULONG *", capacity or 0)
+    buffer = ffi.new("CK_BYTE[]", max(capacity or 0, 1)) if capacity is not None else ffi.NULL
+    size_of, flags = ffi.sizeof("CK_GCM_MESSAGE_PARAMS"), CKF_END_OF_MESSAGE if last else 0
+    rv = host.f.C_EncryptMessageNext(session, parameter, size_of, data, len(data), buffer, size, flags)
+    out(f"rv.{step}", hex(rv))
+    out(f"len.{step}", int(size[0]))
+    return bytes(ffi.buffer(buffer, size[0])) if capacity is not None and rv == 0 else b""
+
+
+def decrypt_next(
+    host: Host, step: str, session: int, parameter: Any, data: bytes, capacity: int | None, last: bool
+) -> bytes:
+    size = ffi.new("CK_ULONG *", capacity or 0)
+    buffer = ffi.new("CK_BYTE[]", max(capacity or 0, 1)) if capacity is not None else ffi.NULL
+    size_of, flags = ffi.sizeof("CK_GCM_MESSAGE_PARAMS"), CKF_END_OF_MESSAGE if last else 0
+    rv = host.f.C_DecryptMessageNext(session, parameter, size_of, data, len(data), buffer, size, flags)
+    out(f"rv.{step}", hex(rv))
+    out(f"len.{step}", int(size[0]))
+    return bytes(ffi.buffer(buffer, size[0])) if capacity is not None and rv == 0 else b""
+
+
+def begin(
+    host: Host, step: str, function: str, session: int, parameter: Any = None, aad: bytes = b""
+) -> None:
+    if function in ("C_EncryptMessageBegin", "C_DecryptMessageBegin"):
+        size_of = ffi.sizeof("CK_GCM_MESSAGE_PARAMS")
+        rv = getattr(host.f, function)(session, parameter, size_of, aad, len(aad))
+    else:
+        rv = getattr(host.f, function)(session, ffi.NULL, 0)
+    out(f"rv.{step}", hex(rv))
+
+
+def sign_next(host: Host, step: str, session: int, data: bytes, capacity: int | None, last: bool) -> bytes:
+    """C_SignMessageNext: a part (no length pointer) or the last (a buffer, or a length query)."""
+    size = ffi.new("CK_ULONG *", capacity or 0) if last else ffi.NULL
+    buffer = ffi.new("CK_BYTE[]", max(capacity or 0, 1)) if last and capacity is not None else ffi.NULL
+    rv = host.f.C_SignMessageNext(session, ffi.NULL, 0, data, len(data), buffer, size)
+    out(f"rv.{step}", hex(rv))
+    if last:
+        out(f"len.{step}", int(size[0]))
+    return bytes(ffi.buffer(buffer, size[0])) if last and capacity is not None and rv == 0 else b""
+
+
+def verify_next(host: Host, step: str, session: int, data: bytes, signature: bytes | None) -> None:
+    given = ffi.NULL if signature is None else signature
+    length = 0 if signature is None else len(signature)
+    rv = host.f.C_VerifyMessageNext(session, ffi.NULL, 0, data, len(data), given, length)
+    out(f"rv.{step}", hex(rv))
+
+
+def parts(host: Host, session: int, aes_label: str, hmac_label: str) -> None:
+    """Messages in parts (C_*MessageBegin/Next): AES-GCM both ways, HMAC, ECDSA."""
+    info = ffi.new("CK_MECHANISM_INFO *")
+    for name, mechanism in (
+        ("gcm", CKM_AES_GCM),
+        ("hmac", CKM_SHA256_HMAC),
+        ("ecdsa_sha256", CKM_ECDSA_SHA256),
+    ):
+        assert host.f.C_GetMechanismInfo(host.slot, mechanism, info) == 0
+        out(f"flags.{name}", hex(info.flags))
+    assert host.f.C_GetMechanismInfo(host.slot, CKM_ECDSA, info) == 0
+    out("flags.ecdsa", hex(info.flags))
+    key = host.find(session, CKO_SECRET_KEY, aes_label)
+    aad, first, second = b"header", b"the first part, ", b"and the last one"
+
+    host.init("encrypt_init", "C_MessageEncryptInit", session, CKM_AES_GCM, key)
+    parameter, keep = gcm(bytes(12), CKG_GENERATE_RANDOM)
+    encrypt_next(host, "next_before_begin", session, parameter, first, 64, False)
+    begin(host, "encrypt_begin", "C_EncryptMessageBegin", session, parameter, aad)
+    out("iv", bytes(ffi.buffer(keep[0], 12)))
+    begin(host, "encrypt_begin_again", "C_EncryptMessageBegin", session, parameter, aad)
+    encrypt(host, "single_meanwhile", session, parameter, aad, first, 64)
+    encrypt_next(host, "part_query", session, parameter, first, None, False)
+    one = encrypt_next(host, "part", session, parameter, first, 64, False)
+    out("tag.before_last", bytes(ffi.buffer(keep[1], 16)))
+    encrypt_next(host, "last_small", session, parameter, second, 3, True)
+    two = encrypt_next(host, "last", session, parameter, second, 64, True)
+    iv, tag, ciphertext = bytes(ffi.buffer(keep[0], 12)), bytes(ffi.buffer(keep[1], 16)), one + two
+    out("ciphertext", ciphertext)
+    out("tag", tag)
+    encrypt_next(host, "after_last", session, parameter, second, 64, True)
+    given, given_keep = gcm(bytes(range(12)), CKG_NO_GENERATE)
+    begin(host, "encrypt_begin_given", "C_EncryptMessageBegin", session, given, aad)
+    out("ciphertext.whole", encrypt_next(host, "whole", session, given, first + second, 64, True))
+    out("tag.whole", bytes(ffi.buffer(given_keep[1], 16)))
+    begin(host, "encrypt_begin_left", "C_EncryptMessageBegin", session, parameter, aad)
+    encrypt_next(host, "part_left", session, parameter, first, 64, False)
+    out("rv.encrypt_final", hex(host.f.C_MessageEncryptFinal(session)))
+
+    host.init("decrypt_init", "C_MessageDecryptInit", session, CKM_AES_GCM, key)
+    opened, _ = gcm(iv, CKG_NO_GENERATE, tag)
+    begin(host, "decrypt_begin", "C_DecryptMessageBegin", session, opened, aad)
+    decrypt_next(host, "decrypt_part", session, opened, ciphertext[:10], 64, False)
+    decrypt_next(host, "decrypt_last_query", session, opened, ciphertext[10:], None, True)
+    out("plaintext", decrypt_next(host, "decrypt_last", session, opened, ciphertext[10:], 64, True))
+    tampered, _ = gcm(iv, CKG_NO_GENERATE, bytes([tag[0] ^ 1]) + tag[1:])
+    begin(host, "tampered_begin", "C_DecryptMessageBegin", session, tampered, aad)
+    decrypt_next(host, "tampered_part", session, tampered, ciphertext[:10], 64, False)
+    decrypt_next(host, "tampered_last", session, tampered, ciphertext[10:], 64, True)
+    decrypt_next(host, "after_failure", session, tampered, ciphertext[10:], 64, True)
+    out("rv.decrypt_final", hex(host.f.C_MessageDecryptFinal(session)))
+
+    mac_key = host.find(session, CKO_SECRET_KEY, hmac_label)
+    host.init("sign_init", "C_MessageSignInit", session, CKM_SHA256_HMAC, mac_key)
+    begin(host, "sign_begin", "C_SignMessageBegin", session)
+    sign_next(host, "mac_part", session, first, None, False)
+    sign_next(host, "mac_query", session, second, None, True)
+    sign_next(host, "mac_small", session, second, 4, True)
+    mac = sign_next(host, "mac_last", session, second, 64, True)
+    out("mac", mac)
+    sign_next(host, "mac_after_last", session, second, 64, True)
+    out("rv.sign_final", hex(host.f.C_MessageSignFinal(session)))
+    host.init("verify_init", "C_MessageVerifyInit", session, CKM_SHA256_HMAC, mac_key)
+    begin(host, "verify_begin", "C_VerifyMessageBegin", session)
+    verify_next(host, "verify_part", session, first, None)
+    verify_next(host, "verify_last", session, second, mac)
+    begin(host, "verify_bad_begin", "C_VerifyMessageBegin", session)
+    verify_next(host, "verify_bad_part", session, second, None)
+    verify_next(host, "verify_bad_last", session, first, mac)
+    out("rv.verify_final", hex(host.f.C_MessageVerifyFinal(session)))
+
+    public, private = ffi.new("CK_OBJECT_HANDLE *"), ffi.new("CK_OBJECT_HANDLE *")
+    pub, _keep_pub = attributes({CKA_EC_PARAMS: P256, CKA_VERIFY: b"\x01", CKA_TOKEN: b"\x00"})
+    priv, _keep_priv = attributes({CKA_SIGN: b"\x01", CKA_TOKEN: b"\x00"})
+    m = ffi.new("CK_MECHANISM *", {"mechanism": CKM_EC_KEY_PAIR_GEN})
+    assert host.f.C_GenerateKeyPair(session, m, pub, 3, priv, 2, public, private) == 0
+    out("ec_point", host.value(session, public[0], CKA_EC_POINT))
+    host.init("ecdsa_init", "C_MessageSignInit", session, CKM_ECDSA_SHA256, private[0])
+    begin(host, "ecdsa_begin", "C_SignMessageBegin", session)
+    sign_next(host, "ecdsa_part", session, first, None, False)
+    out("ecdsa", sign_next(host, "ecdsa_last", session, second, 64, True))
+    assert host.f.C_MessageSignFinal(session) == 0
+    host.init("ecdsa_raw_init", "C_MessageSignInit", session, CKM_ECDSA, private[0])
+    begin(host, "ecdsa_raw_begin", "C_SignMessageBegin", session)
+    assert host.f.C_MessageSignFinal(session) == 0
+
+
 def passthrough(host: Host, session: int) -> None:
     """A module without the 3.0 interface (SoftHSM2 2.6): every message function is
     CKR_FUNCTION_NOT_SUPPORTED, as the module loaded directly would answer."""
@@ -256,6 +398,8 @@ def main() -> int:
     session = host.open(pin)
     if mode == "native":
         native(host, session, *sys.argv[4:6])
+    elif mode == "parts":
+        parts(host, session, *sys.argv[4:6])
     else:
         passthrough(host, session)
     assert host.f.C_Logout(session) == 0

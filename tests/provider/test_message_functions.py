@@ -32,6 +32,8 @@ from testsupport.softhsm import Token, write_client_config
 HOST = Path(__file__).resolve().parent / "message_host.py"
 DATA, AAD = b"a message of 27 bytes, here", b"header"
 CKF_MESSAGE_ENCRYPT, CKF_MESSAGE_DECRYPT, CKF_MESSAGE_SIGN, CKF_MESSAGE_VERIFY = 0x2, 0x4, 0x8, 0x10
+CKF_MULTI_MESSAGE = 0x20
+FIRST, SECOND = b"the first part, ", b"and the last one"
 
 
 Run = dict[str, str]
@@ -77,9 +79,9 @@ def test_the_native_token_advertises_exactly_the_message_functions_it_has(
 ) -> None:
     run, _, _ = native_run
     assert run["interface"] == "3.0"
-    assert int(run["flags.gcm"], 16) & 0x3E == CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT
-    assert int(run["flags.hmac"], 16) & 0x3E == CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY
-    assert int(run["flags.ecdsa"], 16) & 0x3E == CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY
+    assert int(run["flags.gcm"], 16) & 0x1E == CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT
+    assert int(run["flags.hmac"], 16) & 0x1E == CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY
+    assert int(run["flags.ecdsa"], 16) & 0x1E == CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY
 
 
 def test_aes_gcm_messages_decrypt_with_pyca_and_back(native_run: tuple[Run, bytes, bytes]) -> None:
@@ -151,6 +153,92 @@ def test_ecdsa_messages_verify_with_pyca(native_run: tuple[Run, bytes, bytes]) -
     public.verify(encode_dss_signature(r, s), DATA, ec.ECDSA(hashes.SHA256()))
     assert rv(run, "ecdsa_verify") == CKR.OK
     assert rv(run, "ecdsa_verify_bad") == CKR.SIGNATURE_INVALID
+
+
+@pytest.fixture(scope="module")
+def parts_run(
+    native: RunningServer, module_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Run, bytes, bytes]:
+    aes = kmip_key(native, "parts-aes", CryptographicAlgorithm.AES, U.ENCRYPT | U.DECRYPT)
+    mac = kmip_key(native, "parts-hmac", CryptographicAlgorithm.HMAC_SHA256, U.MAC_GENERATE | U.MAC_VERIFY)
+    pin = (native.data_dir / "clients" / "admin" / "pin").read_text().strip()
+    run = host(native, module_path, tmp_path_factory.mktemp("parts"), pin, "parts", "parts-aes", "parts-hmac")
+    return run, aes, mac
+
+
+def test_multi_message_is_advertised_where_messages_come_in_parts(
+    parts_run: tuple[Run, bytes, bytes],
+) -> None:
+    run, _, _ = parts_run
+    for name, kinds in (
+        ("gcm", CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT),
+        ("hmac", CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY),
+        ("ecdsa_sha256", CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY),
+    ):
+        assert int(run[f"flags.{name}"], 16) & 0x3E == kinds | CKF_MULTI_MESSAGE, name
+    # CKM_ECDSA signs a digest the caller made: in one part only, as C_SignUpdate has it.
+    assert int(run["flags.ecdsa"], 16) & 0x3E == CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY
+    assert rv(run, "ecdsa_raw_init") == CKR.OK
+    assert rv(run, "ecdsa_raw_begin") == CKR.FUNCTION_NOT_SUPPORTED
+
+
+def test_aes_gcm_encryption_in_parts_is_a_kmip_stream_pyca_opens(parts_run: tuple[Run, bytes, bytes]) -> None:
+    run, key, _ = parts_run
+    assert rv(run, "next_before_begin") == CKR.OPERATION_NOT_INITIALIZED
+    assert rv(run, "encrypt_begin") == CKR.OK
+    iv = bytes.fromhex(run["iv"])
+    assert iv != bytes(12)  # CKG_GENERATE_RANDOM: written back at Begin
+    assert rv(run, "encrypt_begin_again") == CKR.OPERATION_ACTIVE
+    assert rv(run, "single_meanwhile") == CKR.OPERATION_ACTIVE
+    assert (rv(run, "part_query"), run["len.part_query"]) == (CKR.OK, str(len(FIRST)))
+    assert (rv(run, "part"), run["len.part"]) == (CKR.OK, str(len(FIRST)))
+    assert run["tag.before_last"] == "00" * 16  # the tag comes with the last part only
+    assert (rv(run, "last_small"), run["len.last_small"]) == (CKR.BUFFER_TOO_SMALL, str(len(SECOND)))
+    assert rv(run, "last") == CKR.OK
+    ciphertext, tag = bytes.fromhex(run["ciphertext"]), bytes.fromhex(run["tag"])
+    assert AESGCM(key).decrypt(iv, ciphertext + tag, AAD) == FIRST + SECOND
+    assert rv(run, "after_last") == CKR.OPERATION_NOT_INITIALIZED  # the message ended
+    # A message that is one last part, with the caller's IV: exactly pyca's.
+    assert rv(run, "whole") == CKR.OK
+    whole = bytes.fromhex(run["ciphertext.whole"] + run["tag.whole"])
+    assert whole == AESGCM(key).encrypt(bytes(range(12)), FIRST + SECOND, AAD)
+    # A message left open: the Final ends it (and its stream).
+    assert (rv(run, "encrypt_begin_left"), rv(run, "part_left")) == (CKR.OK, CKR.OK)
+    assert rv(run, "encrypt_final") == CKR.OK
+
+
+def test_aes_gcm_decryption_in_parts_releases_nothing_before_the_tag(
+    parts_run: tuple[Run, bytes, bytes],
+) -> None:
+    run, _, _ = parts_run
+    assert rv(run, "decrypt_begin") == CKR.OK
+    assert (rv(run, "decrypt_part"), run["len.decrypt_part"]) == (CKR.OK, "0")
+    total = str(len(FIRST + SECOND))
+    assert (rv(run, "decrypt_last_query"), run["len.decrypt_last_query"]) == (CKR.OK, total)
+    assert (rv(run, "decrypt_last"), run["plaintext"]) == (CKR.OK, (FIRST + SECOND).hex())
+    assert (rv(run, "tampered_begin"), rv(run, "tampered_part")) == (CKR.OK, CKR.OK)
+    assert rv(run, "tampered_last") == CKR.AEAD_DECRYPT_FAILED
+    assert rv(run, "after_failure") == CKR.OPERATION_NOT_INITIALIZED  # an error ends the message
+    assert rv(run, "decrypt_final") == CKR.OK
+
+
+def test_hmac_and_ecdsa_in_parts_sign_the_whole_message(parts_run: tuple[Run, bytes, bytes]) -> None:
+    run, _, key = parts_run
+    assert (rv(run, "sign_begin"), rv(run, "mac_part")) == (CKR.OK, CKR.OK)
+    assert (rv(run, "mac_query"), run["len.mac_query"]) == (CKR.OK, "32")
+    assert (rv(run, "mac_small"), run["len.mac_small"]) == (CKR.BUFFER_TOO_SMALL, "32")
+    assert rv(run, "mac_last") == CKR.OK
+    assert run["mac"] == hmac.new(key, FIRST + SECOND, hashlib.sha256).hexdigest()
+    assert rv(run, "mac_after_last") == CKR.OPERATION_NOT_INITIALIZED
+    assert rv(run, "sign_final") == CKR.OK
+    assert (rv(run, "verify_part"), rv(run, "verify_last")) == (CKR.OK, CKR.OK)
+    assert rv(run, "verify_bad_last") == CKR.SIGNATURE_INVALID  # the parts in the other order
+    assert rv(run, "verify_final") == CKR.OK
+    point = bytes.fromhex(run["ec_point"])
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point[2:])
+    signature = bytes.fromhex(run["ecdsa"])
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    public.verify(encode_dss_signature(r, s), FIRST + SECOND, ec.ECDSA(hashes.SHA256()))
 
 
 def test_softhsm2_without_a_30_interface_answers_function_not_supported(

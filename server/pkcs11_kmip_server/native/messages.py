@@ -15,8 +15,9 @@ parameters:
   token's KMIP MAC / MAC Verify / Sign / Signature Verify, per message, with no message
   parameter (NULL).
 
-C_*MessageBegin/Next (one message in parts) are not offered: CKR_FUNCTION_NOT_SUPPORTED,
-and CKF_MULTI_MESSAGE is not advertised.
+A message in parts (C_*MessageBegin, then C_*MessageNext) is native.message_parts; the
+mechanisms that take one carry CKF_MULTI_MESSAGE (all but CKM_ECDSA, whose data is a
+digest and, as with C_SignUpdate, comes in one part).
 """
 
 from __future__ import annotations
@@ -43,14 +44,17 @@ Result = tuple[int, Outputs | None]
 CKG_GENERATE, CKG_GENERATE_RANDOM = 1, 3
 """CK_GENERATOR_FUNCTION values the token fills an IV with (random bytes, both)."""
 
+CKF_MULTI_MESSAGE = 0x20
+"""CK_MECHANISM_INFO flag (pkcs11t.h 3.0): the mechanism takes a message in parts."""
+
 # The CKF_MESSAGE_* flags C_GetMechanismInfo shows, for exactly what works here.
 _CIPHER = CANCEL_FLAGS["encrypt"] | CANCEL_FLAGS["decrypt"]
 _SIGN = CANCEL_FLAGS["sign"] | CANCEL_FLAGS["verify"]
 MESSAGE_FLAGS: dict[int, int] = {
-    CKM.AES_GCM: _CIPHER,
+    CKM.AES_GCM: _CIPHER | CKF_MULTI_MESSAGE,
     CKM.ECDSA: _SIGN,
-    **{ecdsa: _SIGN for _, _, _, ecdsa in HASHED},
-    **{ckm: _SIGN for _, ckm, _ in HMACS},
+    **{ecdsa: _SIGN | CKF_MULTI_MESSAGE for _, _, _, ecdsa in HASHED},
+    **{ckm: _SIGN | CKF_MULTI_MESSAGE for _, ckm, _ in HMACS},
 }
 # What each kind asks of the mechanism's ordinary flags (the token's own table).
 _USES = {"encrypt": CKF.ENCRYPT, "decrypt": CKF.DECRYPT, "sign": CKF.SIGN, "verify": CKF.VERIFY}
@@ -84,17 +88,28 @@ def _init(token: NativeToken, kind: str, inputs: dict[str, Value], request: Requ
 
 
 def _final(token: NativeToken, kind: str, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+    """C_Message*Final: the operation ends, and with it a message in parts left open (an
+    encryption's KMIP stream is ended with it, not left to expire)."""
+    from pkcs11_kmip_server.native.message_parts import abandon
+
     session = token._session(inputs["hSession"])
-    if session.messages.pop(kind, None) is None:
+    active = session.messages.pop(kind, None)
+    if active is None:
         return CKR.OPERATION_NOT_INITIALIZED, None
+    if active.message is not None and request is not None:
+        abandon(token, request, active.message)
     return CKR.OK, None
 
 
 def _operation(token: NativeToken, inputs: dict[str, Value], kind: str) -> tuple[Session, Active]:
+    """The session's `kind` message operation, for a message in one part: not while a
+    message in parts (C_*MessageBegin) is open (CKR_OPERATION_ACTIVE)."""
     session = token._session(inputs["hSession"])
     active = session.messages.get(kind)
     if active is None:
         raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
+    if active.message is not None:
+        raise CKRError(CKR.OPERATION_ACTIVE, "a message in parts is open")
     return session, active
 
 
@@ -187,15 +202,23 @@ def decrypt_message(token: NativeToken, inputs: dict[str, Value], request: Reque
     if not isinstance(iv, bytes) or not iv:
         raise CKRError(CKR.MECHANISM_PARAM_INVALID, "an AES-GCM message needs its IV")
     message = _message(active, inputs["pParameter"], inputs["pAssociatedData"], iv)
+    plaintext = opened(token, _kmip(request), message, ciphertext, gcm)
+    return CKR.OK, {"pPlaintext": OutData(len(plaintext), plaintext)}
+
+
+def opened(
+    token: NativeToken, kmip: RequestContext, message: Active, ciphertext: bytes, gcm: StructValue
+) -> bytes:
+    """One KMIP Decrypt of a whole message with the tag of its CK_GCM_MESSAGE_PARAMS; a tag
+    (or AAD) that does not verify is CKR_AEAD_DECRYPT_FAILED."""
     tag = gcm["pTag"]
     assert isinstance(tag, bytes)
     try:
-        plaintext = token._cipher(_kmip(request), message, ciphertext + tag)
+        return token._cipher(kmip, message, ciphertext + tag)
     except CKRError as error:
         if error.rv == CKR.ENCRYPTED_DATA_INVALID:
             raise CKRError(CKR.AEAD_DECRYPT_FAILED, "the tag does not verify") from error
         raise
-    return CKR.OK, {"pPlaintext": OutData(len(plaintext), plaintext)}
 
 
 # --- signatures and MACs ---------------------------------------------------------------------
@@ -213,12 +236,19 @@ def sign_message(token: NativeToken, inputs: dict[str, Value], request: RequestC
 
     _, active = _operation(token, inputs, "sign")
     _no_parameter(inputs["pParameter"])
-    data, out = inputs["pData"] or b"", inputs["pSignature"]
-    assert isinstance(data, bytes) and isinstance(out, OutRequest)
+    data = inputs["pData"] or b""
+    assert isinstance(data, bytes)
+    return signed(token, _kmip(request), active, data, inputs["pSignature"])
+
+
+def signed(token: NativeToken, kmip: RequestContext, active: Active, data: bytes, out: Value) -> Result:
+    """A message's signature under the length convention: a length query (or a buffer too
+    small) computes it and keeps it for the same message, so it is computed once."""
+    assert isinstance(out, OutRequest)
     if active.computed is not None and active.computed[0] == data:
         signature = active.computed[1]
     else:
-        signature = token._sign(_kmip(request), active, data)
+        signature = token._sign(kmip, active, data)
     if not out.present or out.capacity < len(signature):
         active.computed = (data, signature)
         rv = CKR.OK if not out.present else CKR.BUFFER_TOO_SMALL

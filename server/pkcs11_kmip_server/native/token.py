@@ -137,6 +137,7 @@ from pkcs11_kmip_server.native.mechanisms import (
     signature_parameters,
     wrapping_parameters,
 )
+from pkcs11_kmip_server.native.message_parts import PART_FUNCTIONS
 from pkcs11_kmip_server.native.messages import MESSAGE_FUNCTIONS, message_flags
 from pkcs11_kmip_server.native.pins import Pins
 from pkcs11_kmip_server.objects import key_block_of
@@ -218,6 +219,7 @@ class Active:
     parts: bytearray | None = None  # the data of *Update calls so far (not None: multi-part)
     stream: bytes | None = None  # the Correlation Value of a KMIP Encrypt/Decrypt stream
     streamed: int = 0  # the bytes of the stream so far (AES-CTR's counter room)
+    message: Active | None = None  # a message operation's message in parts (native.message_parts)
 
 
 @dataclass
@@ -1504,4 +1506,5 @@ FUNCTIONS: dict[str, Function] = {
     "C_VerifyUpdate": NativeToken.verify_update,
     "C_VerifyFinal": NativeToken.verify_final,
     **MESSAGE_FUNCTIONS,
+    **PART_FUNCTIONS,
 }
