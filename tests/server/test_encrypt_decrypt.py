@@ -738,6 +738,38 @@ def test_server_defaults_are_authenticated_with_a_random_iv(kmip: KmipClient) ->
     ) == (b"defaults")
 
 
+def test_a_chacha20_key_is_a_chacha20_poly1305_key_and_the_reverse(kmip: KmipClient) -> None:
+    """Parameters naming the other ChaCha20 algorithm use the key as that one (the PKCS#11
+    token's CKK_CHACHA20 keys do both); AES named for a ChaCha20 key stays refused."""
+    key, nonce = os.urandom(32), os.urandom(12)
+    chacha = register(kmip, A.CHACHA20, key)
+    aead = params(cryptographic_algorithm=A.CHACHA20_POLY1305)
+    sealed = encrypt(
+        kmip,
+        chacha,
+        b"both ways",
+        cryptographic_parameters=aead,
+        iv_counter_nonce=nonce,
+        authenticated_encryption_additional_data=b"aad",
+    )
+    assert _chachapoly_open(key, nonce, b"aad", sealed.data or b"", sealed.authenticated_encryption_tag) == (
+        b"both ways"
+    )
+    poly = register(kmip, A.CHACHA20_POLY1305, key)
+    stream = encrypt(
+        kmip,
+        poly,
+        b"both ways",
+        cryptographic_parameters=params(cryptographic_algorithm=A.CHACHA20),
+        iv_counter_nonce=nonce,
+    )
+    cipher = Cipher(algorithms.ChaCha20(key, bytes(4) + nonce), mode=None).encryptor()
+    assert stream.data == cipher.update(b"both ways")
+    aes = params(cryptographic_algorithm=A.AES)
+    request = EncryptRequest(unique_identifier=chacha, data=b"x", cryptographic_parameters=aes)
+    assert refused(kmip, request) is expected(kmip, ResultReason.BAD_CRYPTOGRAPHIC_PARAMETERS)
+
+
 def test_empty_data_is_a_valid_input(v2: KmipClient) -> None:
     """GCM over no data still authenticates the additional data (as CS-BC-M-GCM-2 shows)."""
     key = os.urandom(16)

@@ -265,12 +265,21 @@ def effective_parameters(
     return dataclasses.replace(default, **{name: value for name, value in given.items() if value is not None})
 
 
+# A ChaCha20 key is also a ChaCha20-Poly1305 key and the reverse (RFC 8439 §2.8 keys the AEAD
+# with the cipher's 256-bit key; PKCS#11's CKK_CHACHA20 does both): parameters that name the
+# other algorithm use the key as that one.
+KEY_SHARING: dict[CryptographicAlgorithm, CryptographicAlgorithm] = {
+    A.CHACHA20: A.CHACHA20_POLY1305,
+    A.CHACHA20_POLY1305: A.CHACHA20,
+}
+
+
 def choose(
     parameters: CryptographicParameters, algorithm: CryptographicAlgorithm | None, length: int | None
 ) -> CipherMechanism:
     """The mechanism for a key of this algorithm and length, as the parameters name it."""
     named = parameters.cryptographic_algorithm
-    if algorithm is None:
+    if algorithm is None or (named is not None and KEY_SHARING.get(algorithm) is named):
         algorithm = named
     elif named is not None and named is not algorithm:
         raise _bad(f"the key is a {algorithm.name} key, not {named.name}")
