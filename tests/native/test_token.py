@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from pkcs11_kmip.cryptoki import wire
 from pkcs11_kmip.cryptoki.calls import BY_NAME
@@ -60,6 +62,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     BlockCipherMode,
     CryptographicAlgorithm,
     CryptographicUsageMask,
+    HashingAlgorithm,
     ObjectType,
     Operation,
     PKCS11Function,
@@ -90,8 +93,8 @@ def true(type_: int) -> Attribute:
 
 
 MECHANISM_COUNT = (
-    70  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
-    # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs
+    72  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
+    # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs; HKDF, PBKDF2
 )
 
 AES_256 = (Attribute.of(CKA.VALUE_LEN, ulong(32)), Attribute.of(CKA.LABEL, b"k"), true(CKA.TOKEN))
@@ -1111,7 +1114,7 @@ def test_hmac_is_kmip_mac(make_app: Callable[[str], App], alice_pin: str) -> Non
     macs = CryptographicUsageMask.MAC_GENERATE | CryptographicUsageMask.MAC_VERIFY
     info = app.ok("C_GetMechanismInfo", slotID=SLOT, type=HMAC_SHA256)["pInfo"]
     assert isinstance(info, dict)
-    flags = 0x2000 | 0x800 | 0x8 | 0x10  # CKF_VERIFY, CKF_SIGN, CKF_MESSAGE_SIGN/VERIFY
+    flags = 0x2000 | 0x800 | 0x8 | 0x10 | 0x20  # CKF_VERIFY, CKF_SIGN, CKF_MESSAGE_SIGN/VERIFY, MULTI_MESSAGE
     assert (info["ulMinKeySize"], info["ulMaxKeySize"], info["flags"]) == (1, 512, flags)
     cases = (
         (0x221, CryptographicAlgorithm.HMAC_SHA1, hashlib.sha1),
@@ -1345,7 +1348,7 @@ GENERIC_SECRET_KEY_GEN, CKK_GENERIC_SECRET, CKK_SHA512_HMAC = 0x350, 0x10, 0x2D
 AES_CMAC, AES_CMAC_GENERAL = 0x108A, 0x108B
 EC_EDWARDS_KEY_PAIR_GEN, EDDSA, CKK_EC_EDWARDS = 0x1055, 0x1057, 0x40
 DES3_KEY_GEN, DES3_ECB, DES3_CBC, DES3_CBC_PAD, CKK_DES3 = 0x131, 0x132, 0x133, 0x136, 0x15
-MESSAGE_FLAGS = 0x2 | 0x4 | 0x8 | 0x10  # CKF_MESSAGE_ENCRYPT, _DECRYPT, _SIGN, _VERIFY
+MESSAGE_FLAGS = 0x2 | 0x4 | 0x8 | 0x10 | 0x20  # CKF_MESSAGE_ENCRYPT, _DECRYPT, _SIGN, _VERIFY, MULTI_MESSAGE
 SHOWN = (Attribute.of(CKA.SENSITIVE, b"\x00"), true(CKA.EXTRACTABLE))  # the test reads CKA_VALUE
 
 
@@ -1428,11 +1431,8 @@ def test_generic_secrets_are_kmip_hmac_keys(make_app: Callable[[str], App], alic
     )
     mac = app.kmip(Operation.MAC, MACRequest(unique_identifier=uid, data=DATA))
     assert mac.mac_data == expected  # type: ignore[attr-defined]
-    # A generic secret is an HMAC-SHA256 key: another hash is another key type.
-    assert (
-        app("C_SignInit", hSession=session, pMechanism=Mechanism(0x271), hKey=key)[0]
-        == CKR.KEY_TYPE_INCONSISTENT
-    )
+    # A generic secret MACs with every hash (test_generic_secrets_mac_with_every_hash).
+    assert signed(app, session, Mechanism(0x271), key) == hmac.new(value, DATA, hashlib.sha512).digest()
     # The template may name an HMAC key type instead; it reads back as that.
     sha512, value = typed_hmac_key(app, session, CKK_SHA512_HMAC, 64)
     assert signed(app, session, Mechanism(0x271), sha512) == hmac.new(value, DATA, hashlib.sha512).digest()
@@ -1769,3 +1769,276 @@ def test_x25519_x448_derive_through_kmip(make_app: Callable[[str], App], alice_p
         pPrivateKeyTemplate=(),
     )
     assert rv == CKR.CURVE_NOT_SUPPORTED
+
+
+# --- HKDF and PBKDF2: KMIP Derive Key; a generic secret's HMACs -----------------------------
+
+HKDF_DERIVE, PKCS5_PBKD2, CKF_DERIVE, CKF_GENERATE = 0x402A, 0x3B0, 0x80000, 0x8000
+SALT_NULL, SALT_DATA, SALT_KEY = 1, 2, 4
+HMACS = {  # CKM_*_HMAC (pkcs11t.h) and hashlib's name
+    0x221: "sha1",
+    0x256: "sha224",
+    0x251: "sha256",
+    0x261: "sha384",
+    0x271: "sha512",
+    0x2B6: "sha3_224",
+    0x2B1: "sha3_256",
+    0x2C1: "sha3_384",
+    0x2D1: "sha3_512",
+}
+
+
+def generic_secret(app: App, session: int, length: int, *template: Attribute) -> tuple[int, bytes]:
+    """A generic secret the test may read: its handle and value."""
+    rv, key = generate(
+        app, session, GENERIC_SECRET_KEY_GEN, Attribute.of(CKA.VALUE_LEN, ulong(length)), *SHOWN, *template
+    )
+    assert rv == CKR.OK and key is not None
+    (value,) = read(app, session, key, CKA.VALUE)
+    assert isinstance(value, bytes) and len(value) == length
+    return key, value
+
+
+def hkdf_parameters(
+    prf: int = CKM.SHA256,
+    salt_type: int = SALT_DATA,
+    salt: bytes | None = b"salt",
+    info: bytes | None = b"info",
+) -> dict[str, wire.FieldValue]:
+    return {
+        "bExtract": 1,
+        "bExpand": 1,
+        "prfHashMechanism": prf,
+        "ulSaltType": salt_type,
+        "pSalt": salt,
+        "hSaltKey": 0,
+        "pInfo": info,
+    }
+
+
+def secret_data_states(app: App, *state: State) -> list[object]:
+    """The State of every Secret Data object of the client (PBKDF2's passwords), of `state` if given."""
+    located = app.kmip(
+        Operation.LOCATE,
+        LocateRequest(
+            attributes=as_attributes(
+                (Tag.OBJECT_TYPE, ObjectType.SECRET_DATA), *((Tag.STATE, s) for s in state)
+            )
+        ),
+    )
+    states = []
+    for uid in located.unique_identifiers or ():  # type: ignore[attr-defined]
+        got = app.kmip(Operation.GET_ATTRIBUTES, GetAttributesRequest(unique_identifier=uid))
+        states.append(got.attributes.get(Tag.STATE))  # type: ignore[attr-defined]
+    return states
+
+
+def test_hkdf_derives_through_kmip(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, HKDF_DERIVE) == (1, 512, CKF_DERIVE)  # the base key's bytes
+    token = true(CKA.TOKEN)
+    base, ikm = generic_secret(app, session, 32, true(CKA.DERIVE), token, Attribute.of(CKA.LABEL, b"ikm"))
+
+    def derive(
+        parameters: dict[str, wire.FieldValue], *template: Attribute, key: int = base
+    ) -> tuple[int, int | None]:
+        return app.made(
+            "C_DeriveKey",
+            "phKey",
+            hSession=session,
+            pMechanism=Mechanism(HKDF_DERIVE, parameters),
+            hBaseKey=key,
+            pTemplate=(token, *template),
+        )
+
+    def expected(hashing: hashes.HashAlgorithm, length: int, salt: bytes | None, info: bytes | None) -> bytes:
+        return HKDF(hashing, length, salt, info).derive(ikm)
+
+    # Into a generic secret (the default type) of 42 bytes: SHA-256, salt and info.
+    rv, derived = derive(hkdf_parameters(), Attribute.of(CKA.VALUE_LEN, ulong(42)), *SHOWN)
+    assert rv == CKR.OK and derived is not None
+    assert read(app, session, derived, CKA.VALUE, CKA.KEY_TYPE) == [
+        expected(hashes.SHA256(), 42, b"salt", b"info"),
+        ulong(CKK_GENERIC_SECRET),
+    ]
+    # Into an AES key: SHA-512 without salt or info, SHA3-256 and SHA-1; it encrypts through KMIP.
+    aes = (Attribute.of(CKA.KEY_TYPE, ulong(0x1F)), Attribute.of(CKA.VALUE_LEN, ulong(32)), *SHOWN)
+    for prf, hashing, salt_type, salt, info in (
+        (CKM.SHA512, hashes.SHA512(), SALT_NULL, None, None),
+        (0x2B0, hashes.SHA3_256(), SALT_DATA, b"NaCl", b"context"),
+        (CKM.SHA_1, hashes.SHA1(), SALT_DATA, bytes(20), None),
+    ):
+        rv, key = derive(hkdf_parameters(prf, salt_type, salt, info), *aes, true(CKA.ENCRYPT))
+        assert rv == CKR.OK and key is not None
+        assert read(app, session, key, CKA.VALUE, CKA.KEY_TYPE) == [
+            expected(hashing, 32, salt, info),
+            ulong(0x1F),
+        ]
+    # Into an HMAC key type named in the template.
+    rv, typed = derive(
+        hkdf_parameters(),
+        Attribute.of(CKA.KEY_TYPE, ulong(CKK_SHA512_HMAC)),
+        Attribute.of(CKA.VALUE_LEN, ulong(64)),
+        *SHOWN,
+    )
+    assert rv == CKR.OK and typed is not None
+    assert read(app, session, typed, CKA.VALUE) == [expected(hashes.SHA256(), 64, b"salt", b"info")]
+
+    # What KMIP's HKDF cannot say, and other misuse.
+    sixteen = Attribute.of(CKA.VALUE_LEN, ulong(16))
+    for bad in (
+        {**hkdf_parameters(), "bExpand": 0},  # extract only: the PRK
+        {**hkdf_parameters(), "bExtract": 0},  # expand only
+        hkdf_parameters(salt_type=SALT_KEY, salt=None),  # a salt key
+        hkdf_parameters(salt_type=SALT_DATA, salt=None),
+        hkdf_parameters(salt_type=SALT_NULL, salt=b"salt"),
+        hkdf_parameters(prf=0x210),  # CKM_MD5
+    ):
+        assert derive(bad, sixteen)[0] == CKR.MECHANISM_PARAM_INVALID, bad
+    assert (
+        app.made(
+            "C_DeriveKey",
+            "phKey",
+            hSession=session,
+            pMechanism=Mechanism(HKDF_DERIVE),
+            hBaseKey=base,
+            pTemplate=(token, sixteen),
+        )[0]
+        == CKR.MECHANISM_PARAM_INVALID
+    )
+    assert derive(hkdf_parameters())[0] == CKR.TEMPLATE_INCOMPLETE
+    assert derive(hkdf_parameters(), Attribute.of(CKA.VALUE_LEN, ulong(513)))[0] == CKR.KEY_SIZE_RANGE
+    assert (
+        derive(hkdf_parameters(), *aes[:1], Attribute.of(CKA.VALUE_LEN, ulong(20)))[0] == CKR.KEY_SIZE_RANGE
+    )
+    assert derive(hkdf_parameters(), Attribute.of(CKA.KEY_TYPE, ulong(0x15)), sixteen)[0] == (
+        CKR.TEMPLATE_INCONSISTENT  # 3DES is not made by derivation
+    )
+    no_derive, _ = generic_secret(app, session, 32, token)
+    assert derive(hkdf_parameters(), sixteen, key=no_derive)[0] == CKR.KEY_FUNCTION_NOT_PERMITTED
+    pair = app.ok(
+        "C_GenerateKeyPair",
+        hSession=session,
+        pMechanism=Mechanism(CKM.EC_KEY_PAIR_GEN),
+        pPublicKeyTemplate=(Attribute.of(CKA.EC_PARAMS, P256), token),
+        pPrivateKeyTemplate=(true(CKA.DERIVE), token),
+    )["phPrivateKey"]
+    assert isinstance(pair, int)
+    assert derive(hkdf_parameters(), sixteen, key=pair)[0] == CKR.KEY_TYPE_INCONSISTENT
+    assert (
+        app.made(
+            "C_DeriveKey",
+            "phKey",
+            hSession=session,
+            pMechanism=Mechanism(HKDF_DERIVE, hkdf_parameters()),
+            hBaseKey=base,
+            pTemplate=(sixteen,),
+        )[0]
+        == CKR.TEMPLATE_INCONSISTENT
+    )  # a session key from a token key: KMIP derives into one owner
+
+
+def test_pbkdf2_makes_a_key_from_a_password(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, PKCS5_PBKD2) == (8, 4096, CKF_GENERATE)  # bits, as generic secrets
+    token = true(CKA.TOKEN)
+
+    def pbkdf2(
+        prf: int = 4, password: bytes | None = b"correct horse", **changes: wire.FieldValue
+    ) -> dict[str, wire.FieldValue]:
+        parameters: dict[str, wire.FieldValue] = {
+            "saltSource": 1,
+            "pSaltSourceData": b"pepper and salt",
+            "iterations": 1000,
+            "prf": prf,
+            "pPrfData": None,
+            "pPassword": password,
+        }
+        return {**parameters, **changes}
+
+    def generated(parameters: dict[str, wire.FieldValue], *template: Attribute) -> tuple[int, int | None]:
+        return app.made(
+            "C_GenerateKey",
+            "phKey",
+            hSession=session,
+            pMechanism=Mechanism(PKCS5_PBKD2, parameters),
+            pTemplate=template,
+        )
+
+    aes = (Attribute.of(CKA.KEY_TYPE, ulong(0x1F)), Attribute.of(CKA.VALUE_LEN, ulong(32)), *SHOWN)
+    rv, key = generated(pbkdf2(), *aes, token, Attribute.of(CKA.LABEL, b"from-password"))
+    assert rv == CKR.OK and key is not None
+    reference = PBKDF2HMAC(hashes.SHA256(), 32, b"pepper and salt", 1000).derive(b"correct horse")
+    assert read(app, session, key, CKA.VALUE, CKA.KEY_TYPE, CKA.TOKEN) == [reference, ulong(0x1F), b"\x01"]
+    # A session generic secret with HMAC-SHA-1 (PKCS#5's default PRF) and another count.
+    rv, key = generated(pbkdf2(prf=1, iterations=7), Attribute.of(CKA.VALUE_LEN, ulong(20)), *SHOWN)
+    assert rv == CKR.OK and key is not None
+    reference = PBKDF2HMAC(hashes.SHA1(), 20, b"pepper and salt", 7).derive(b"correct horse")
+    assert read(app, session, key, CKA.VALUE, CKA.KEY_TYPE, CKA.TOKEN) == [
+        reference,
+        ulong(CKK_GENERIC_SECRET),
+        b"\x00",
+    ]
+    # The passwords were Secret Data for the call only: none is left but the token key's Destroyed
+    # record (the session key's is its application's owner's).
+    assert secret_data_states(app) == []
+    assert secret_data_states(app, State.DESTROYED) == [State.DESTROYED]
+
+    # Misuse: nothing is left of a refused call.
+    sixteen = Attribute.of(CKA.VALUE_LEN, ulong(16))
+    for bad in (
+        pbkdf2(iterations=0),
+        pbkdf2(prf=2),  # GOST R 34.11
+        pbkdf2(prf=7),  # HMAC-SHA-512/224
+        pbkdf2(saltSource=2),
+        pbkdf2(pSaltSourceData=None),
+        pbkdf2(pPrfData=b"x"),
+        pbkdf2(password=None),
+    ):
+        assert generated(bad, sixteen, token)[0] == CKR.MECHANISM_PARAM_INVALID, bad
+    assert generated(pbkdf2(), token)[0] == CKR.TEMPLATE_INCOMPLETE
+    assert (
+        generated(pbkdf2(), *aes[:1], Attribute.of(CKA.VALUE_LEN, ulong(20)), token)[0] == CKR.KEY_SIZE_RANGE
+    )
+    taken = Attribute.of(CKA.LABEL, b"from-password")
+    assert generated(pbkdf2(), sixteen, token, taken)[0] == CKR.ATTRIBUTE_VALUE_INVALID  # its Name is taken
+    assert secret_data_states(app, State.DESTROYED) == [State.DESTROYED]  # (rolled back: no other)
+    assert secret_data_states(app) == []
+
+
+def test_generic_secrets_mac_with_every_hash(make_app: Callable[[str], App], alice_pin: str) -> None:
+    app, session = logged_in(make_app, alice_pin)
+    key, value = generic_secret(app, session, 48, true(CKA.SIGN), true(CKA.VERIFY), true(CKA.TOKEN))
+    for ckm, hash_name in HMACS.items():
+        expected = hmac.new(value, DATA, hash_name).digest()
+        assert signed(app, session, Mechanism(ckm), key) == expected, hash_name
+        assert verified(app, session, Mechanism(ckm), key, DATA, expected) == CKR.OK
+        assert (
+            verified(app, session, Mechanism(ckm), key, DATA, bytes(len(expected))) == CKR.SIGNATURE_INVALID
+        )
+    # Through KMIP: the generic secret MACs with the hash a request names (SHA-256 by default) ...
+    located = app.kmip(
+        Operation.LOCATE, LocateRequest(attributes=as_attributes((Tag.OBJECT_TYPE, ObjectType.SYMMETRIC_KEY)))
+    )
+    (uid,) = located.unique_identifiers  # type: ignore[attr-defined]
+    sha384 = CryptographicParameters(hashing_algorithm=HashingAlgorithm.SHA_384)
+    mac = app.kmip(
+        Operation.MAC, MACRequest(unique_identifier=uid, cryptographic_parameters=sha384, data=DATA)
+    )
+    assert mac.mac_data == hmac.new(value, DATA, "sha384").digest()  # type: ignore[attr-defined]
+    mac = app.kmip(Operation.MAC, MACRequest(unique_identifier=uid, data=DATA))
+    assert mac.mac_data == hmac.new(value, DATA, "sha256").digest()  # type: ignore[attr-defined]
+    # ... while an HMAC key of a hash stays that hash's, from PKCS#11 and from KMIP.
+    typed, _ = typed_hmac_key(app, session, 0x2B, 32)  # CKK_SHA256_HMAC
+    for ckm in (0x221, 0x271, 0x2B1):
+        assert (
+            app("C_SignInit", hSession=session, pMechanism=Mechanism(ckm), hKey=typed)[0]
+            == CKR.KEY_TYPE_INCONSISTENT
+        )
+    made = hmac_key(
+        app, session, "sha256-only", CryptographicAlgorithm.HMAC_SHA256, CryptographicUsageMask.MAC_GENERATE
+    )
+    assert (
+        app("C_SignInit", hSession=session, pMechanism=Mechanism(0x271), hKey=made)[0]
+        == CKR.KEY_TYPE_INCONSISTENT
+    )

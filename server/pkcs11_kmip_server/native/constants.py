@@ -44,6 +44,8 @@ class MoreCKM(enum.IntEnum):
     DES3_ECB = 0x0132
     DES3_CBC = 0x0133
     DES3_CBC_PAD = 0x0136
+    PKCS5_PBKD2 = 0x03B0
+    HKDF_DERIVE = 0x402A
 
 
 class MoreCKK(enum.IntEnum):
@@ -68,3 +70,9 @@ CKC_X_509 = 0
 CKZ_DATA_SPECIFIED = 1
 CKD_NULL = 1
 """CK_ECDH1_DERIVE_PARAMS.kdf: the shared secret itself (truncated to CKA_VALUE_LEN)."""
+CKF_HKDF_SALT_NULL = 0x1
+CKF_HKDF_SALT_DATA = 0x2
+CKF_HKDF_SALT_KEY = 0x4
+"""CK_HKDF_PARAMS.ulSaltType (PKCS#11 3.0 §2.43): no salt, pSalt, or the key hSaltKey."""
+CKZ_SALT_SPECIFIED = 1
+"""CK_PKCS5_PBKD2_PARAMS2.saltSource: the salt is pSaltSourceData (the only source PKCS#5 defines)."""

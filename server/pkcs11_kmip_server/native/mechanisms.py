@@ -186,6 +186,14 @@ MECHANISMS[MoreCKM.EDDSA] = NativeMechanism(*_EDWARDS, _SIGN)
 MECHANISMS[MoreCKM.EC_MONTGOMERY_KEY_PAIR_GEN] = NativeMechanism(
     MoreCKK.EC_MONTGOMERY, 255, 448, CKF.GENERATE_KEY_PAIR
 )
+# Secret key derivation (native/derivation.py), into AES, generic secret or HMAC keys: CKM_HKDF_DERIVE
+# (C_DeriveKey from a secret key of 1-512 bytes: KMIP Derive Key, HKDF) and CKM_PKCS5_PBKD2
+# (C_GenerateKey from the password its parameter holds: KMIP Derive Key, PBKDF2), making
+# 8-4096 bits as CKM_GENERIC_SECRET_KEY_GEN does.
+MECHANISMS[MoreCKM.HKDF_DERIVE] = NativeMechanism(
+    MoreCKK.GENERIC_SECRET, *HMAC_KEY_BYTES, CKF(MoreCKF.DERIVE)
+)
+MECHANISMS[MoreCKM.PKCS5_PBKD2] = MECHANISMS[MoreCKM.GENERIC_SECRET_KEY_GEN]
 # 3DES (three-key, 24 bytes with parity: 192 bits as tokens count it): KMIP Encrypt/Decrypt.
 DES_BLOCK = 8
 _DES3 = (CKK.DES3, 192, 192)

@@ -35,6 +35,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.generic_secret import KEY_TYPE_ATTRIBUTE, is_generic_secret, vendor_attribute
 from pkcs11_kmip_server.native import mechanisms, storage_flags
 from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA, MoreCKK, MoreCKM
 from pkcs11_kmip_server.objects import key_block_of
@@ -79,9 +80,6 @@ SECRET_ALGORITHMS: dict[int, CryptographicAlgorithm] = {
     MoreCKK.GENERIC_SECRET: A.HMAC_SHA256,
     **{ckk: algorithm for algorithm, ckk in KEY_TYPES.items() if algorithm.name.startswith("HMAC_")},
 }
-GENERIC_SECRET_ALGORITHM = SECRET_ALGORITHMS[MoreCKK.GENERIC_SECRET]
-KEY_TYPE_ATTRIBUTE = ("x", "pkcs11-key-type")
-"""A key type KMIP's Cryptographic Algorithm does not say (CKK_GENERIC_SECRET), as an Integer."""
 
 # CKA_<flag> <-> a Cryptographic Usage Mask bit.
 USAGE: dict[CKA, CryptographicUsageMask] = {
@@ -224,10 +222,7 @@ def object_class(record: ObjectRecord) -> int | None:
 def key_type(record: ObjectRecord) -> int | None:
     """CKA_KEY_TYPE: from the Cryptographic Algorithm, or the type the token marked (generic secrets)."""
     algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
-    if (
-        algorithm is GENERIC_SECRET_ALGORITHM
-        and _vendor(record, KEY_TYPE_ATTRIBUTE) == MoreCKK.GENERIC_SECRET
-    ):
+    if is_generic_secret(record):
         return MoreCKK.GENERIC_SECRET
     if algorithm in MONTGOMERY_ALGORITHMS and _named_curve(record) in MONTGOMERY_PARAMS:
         return MoreCKK.EC_MONTGOMERY
@@ -270,28 +265,9 @@ def linked(record: ObjectRecord, link_type: LinkType) -> str | None:
     return None
 
 
-def _vendor_attribute(record: ObjectRecord, name: tuple[str, str]) -> Attribute | None:
-    for entry in record.attributes.get_all(Tag.ATTRIBUTE):
-        if (
-            isinstance(entry, Attribute)
-            and (entry.vendor_identification, entry.attribute_name) == name
-            and isinstance(entry.attribute_value, Item)
-        ):
-            return entry
-    return None
-
-
-def _vendor(record: ObjectRecord, name: tuple[str, str]) -> object:
-    """The value of one of the token's vendor attributes (None: the object has none)."""
-    entry = _vendor_attribute(record, name)
-    return (
-        entry.attribute_value.value if entry is not None and isinstance(entry.attribute_value, Item) else None
-    )
-
-
 def id_attribute(record: ObjectRecord) -> Attribute | None:
     """The vendor attribute holding the CKA_ID the application chose, if it chose one."""
-    entry = _vendor_attribute(record, ID_ATTRIBUTE)
+    entry = vendor_attribute(record, ID_ATTRIBUTE)
     if (
         entry is not None
         and isinstance(entry.attribute_value, Item)

@@ -57,7 +57,7 @@ from pkcs11_kmip.cryptoki.wire import (
     StructValue,
     Value,
 )
-from pkcs11_kmip.kmip.messages import RequestPayload, ResponsePayload
+from pkcs11_kmip.kmip.messages import Attributes, RequestPayload, ResponsePayload
 from pkcs11_kmip.kmip.messages.attributes import CommonAttributes, PrivateKeyAttributes, PublicKeyAttributes
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
@@ -116,12 +116,13 @@ from pkcs11_kmip_server.asymmetric import RSA_LENGTHS
 from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.generic_secret import is_generic_secret
 from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.key_use import usable_key
 from pkcs11_kmip_server.key_wrapping import WRAPPING_DEFAULTS
 from pkcs11_kmip_server.lifecycle import refresh_state
-from pkcs11_kmip_server.native import copying, creation, editing, ending, objects, storage_flags
-from pkcs11_kmip_server.native.constants import MoreCKF, MoreCKK
+from pkcs11_kmip_server.native import copying, creation, derivation, editing, ending, objects, storage_flags
+from pkcs11_kmip_server.native.constants import MoreCKF, MoreCKK, MoreCKM
 from pkcs11_kmip_server.native.mechanisms import (
     GENERIC_SECRET_TYPES,
     HMACS,
@@ -682,13 +683,24 @@ class NativeToken:
     # --- key derivation ------------------------------------------------------------------
 
     def derive_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        """C_DeriveKey (CKM_ECDH1_DERIVE, CKD_NULL): KMIP Derive Key by Asymmetric Key from the
+        """C_DeriveKey: CKM_ECDH1_DERIVE (CKD_NULL) as KMIP Derive Key by Asymmetric Key from the
         EC or X25519/X448 private key and the peer's public data, into an AES key of
-        CKA_VALUE_LEN bytes, then Activate."""
+        CKA_VALUE_LEN bytes; CKM_HKDF_DERIVE as KMIP HKDF from a secret key (derivation.py);
+        then Activate."""
         mechanism = _mechanism(inputs["pMechanism"])
         lookup(mechanism, CKF(MoreCKF.DERIVE))
-        peer = ecdh_peer(mechanism)
         template = _template(inputs["pTemplate"])
+        if mechanism.type == MoreCKM.HKDF_DERIVE:
+            found = derivation.hkdf(mechanism)
+            wanted, attributes = derivation.made_key(template)
+            self._creating(inputs["hSession"], wanted.token)
+            kmip = _kmip(request)
+            base = self._object(kmip, inputs["hBaseKey"], Operation.DERIVE_KEY, CKR.KEY_HANDLE_INVALID)
+            if base.object_type is not ObjectType.SYMMETRIC_KEY:
+                return CKR.KEY_TYPE_INCONSISTENT, None
+            session_base = objects.is_session_object(base)
+            return self._derived(kmip, inputs["hSession"], wanted, attributes, base.uid, session_base, found)
+        peer = ecdh_peer(mechanism)
         wanted = objects.key_template(template, CKO.SECRET_KEY, CKK.AES)
         self._creating(inputs["hSession"], wanted.token)
         if wanted.value_len is None:
@@ -700,18 +712,36 @@ class NativeToken:
         curve = objects.curve_of(base) or objects.montgomery_curve(base)
         if base.object_type is not ObjectType.PRIVATE_KEY or curve is None:
             return CKR.KEY_TYPE_INCONSISTENT, None
-        if wanted.token == objects.is_session_object(base):
-            raise CKRError(CKR.TEMPLATE_INCONSISTENT, "KMIP derives into the base key's owner")
         data = creation.peer_public_data(curve, peer)
-        self._unique_label(kmip, wanted.label, wanted.token)
         attributes = objects.kmip_attributes(wanted)
         attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES)
         attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, wanted.value_len * 8)
+        ecdh = derivation.Derivation(
+            DerivationMethod.ASYMMETRIC_KEY, DerivationParameters(derivation_data=data)
+        )
+        session_base = objects.is_session_object(base)
+        return self._derived(kmip, inputs["hSession"], wanted, attributes, base.uid, session_base, ecdh)
+
+    def _derived(
+        self,
+        kmip: RequestContext,
+        session: Value,
+        wanted: objects.KeyTemplate,
+        attributes: Attributes,
+        base: str,
+        base_is_session: bool,
+        found: derivation.Derivation,
+    ) -> Result:
+        """KMIP Derive Key of a symmetric key from `base` (of the new key's owner: a token or
+        a session object, CKR_TEMPLATE_INCONSISTENT otherwise), then Activate."""
+        if wanted.token == base_is_session:
+            raise CKRError(CKR.TEMPLATE_INCONSISTENT, "KMIP derives into the base key's owner")
+        self._unique_label(kmip, wanted.label, wanted.token)
         derive = DeriveKeyRequest(
             object_type=ObjectType.SYMMETRIC_KEY,
-            unique_identifiers=[base.uid],
-            derivation_method=DerivationMethod.ASYMMETRIC_KEY,
-            derivation_parameters=DerivationParameters(derivation_data=data),
+            unique_identifiers=[base],
+            derivation_method=found.method,
+            derivation_parameters=found.parameters,
             attributes=attributes,
         )
         hidden = not wanted.token
@@ -719,13 +749,40 @@ class NativeToken:
         assert isinstance(derived, DeriveKeyResponse) and isinstance(derived.unique_identifier, str)
         uid = derived.unique_identifier
         self._run(kmip, ActivateRequest(unique_identifier=uid), Operation.ACTIVATE, hidden=hidden)
-        return CKR.OK, {"phKey": self._made(uid, inputs["hSession"], wanted.token)}
+        return CKR.OK, {"phKey": self._made(uid, session, wanted.token)}
+
+    def _from_password(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        """C_GenerateKey with CKM_PKCS5_PBKD2: the password registered as Secret Data, KMIP
+        Derive Key PBKDF2 from it, the password destroyed; all or nothing (derivation.py)."""
+        found = derivation.pbkdf2(_mechanism(inputs["pMechanism"]))
+        assert found.password is not None
+        wanted, attributes = derivation.made_key(_template(inputs["pTemplate"]))
+        self._creating(inputs["hSession"], wanted.token)
+        kmip = _kmip(request)
+        hidden = not wanted.token
+        with kmip.session.savepoint():
+            registered = self._run(
+                kmip, derivation.password_request(found.password), Operation.REGISTER, hidden=hidden
+            )
+            assert isinstance(registered, RegisterResponse) and isinstance(registered.unique_identifier, str)
+            password = registered.unique_identifier
+            self._run(kmip, ActivateRequest(unique_identifier=password), Operation.ACTIVATE, hidden=hidden)
+            result = self._derived(kmip, inputs["hSession"], wanted, attributes, password, hidden, found)
+            owner = self._as(kmip, None, hidden)
+            owner.operation = Operation.DESTROY
+            try:
+                ending.destroy(owner, owner.load(password), "CKM_PKCS5_PBKD2")
+            except KmipError as error:
+                raise _ckr(error) from error
+        return result
 
     # --- key generation ----------------------------------------------------------------
 
     def generate_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         mechanism = _mechanism(inputs["pMechanism"])
         found = lookup(mechanism, CKF.GENERATE)
+        if mechanism.type == MoreCKM.PKCS5_PBKD2:
+            return self._from_password(inputs, request)
         if mechanism.parameter is not None:
             return CKR.MECHANISM_PARAM_INVALID, None
         assert found.key_type is not None
@@ -845,8 +902,10 @@ class NativeToken:
         as the KMIP operation will check it: type, lifecycle, usage mask."""
         mask, operation, _ = MAC_USES[use] if found.mac else USES[use]
         record = self._object(kmip, handle, operation, CKR.KEY_HANDLE_INVALID)
-        if record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) not in KEY_ALGORITHMS.get(found.key_type, ()):
-            raise CKRError(CKR.KEY_TYPE_INCONSISTENT)
+        generic_hmac = found.mac and found.hashing is not None and is_generic_secret(record)
+        algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+        if algorithm not in KEY_ALGORITHMS.get(found.key_type, ()) and not generic_hmac:
+            raise CKRError(CKR.KEY_TYPE_INCONSISTENT)  # (a generic secret serves every HMAC)
         state = refresh_state(record.attributes, kmip.now)
         if state in UNUSABLE_STATES or record.attributes.get(Tag.REVOCATION_REASON) is not None:
             raise CKRError(CKR.KEY_FUNCTION_NOT_PERMITTED)

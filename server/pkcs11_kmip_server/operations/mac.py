@@ -22,6 +22,7 @@ from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.provider import DigestOperation
 from pkcs11_kmip_server.crypto.signatures import MacSpec, applicable, mac_spec
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.generic_secret import mac_key_algorithm
 from pkcs11_kmip_server.key_use import plain_use
 from pkcs11_kmip_server.operations import handles
 from pkcs11_kmip_server.store import ObjectRecord
@@ -42,7 +43,7 @@ def begin_mac(context: RequestContext) -> Callable[[ObjectRecord, CryptographicP
 
 
 def _spec(record: ObjectRecord, parameters: CryptographicParameters) -> MacSpec:
-    return mac_spec(parameters, record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM))
+    return mac_spec(parameters, mac_key_algorithm(record, parameters.hashing_algorithm))
 
 
 def plain_mac(
