@@ -44,7 +44,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server import certificates, formats
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.native import mechanisms, objects
+from pkcs11_kmip_server.native import mechanisms, objects, storage_flags
 from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA, MoreCKK
 
 AES_BYTES = mechanisms.AES_BYTES
@@ -75,6 +75,8 @@ CERTIFICATE_ACCEPTED = frozenset(
         CKA.ID,
         CKA.VALUE,
         CKA.MODIFIABLE,
+        CKA.COPYABLE,
+        CKA.DESTROYABLE,
         MoreCKA.CERTIFICATE_TYPE,
         MoreCKA.SUBJECT,
         MoreCKA.ISSUER,
@@ -303,8 +305,9 @@ def _certificate(template: tuple[CkAttribute, ...], entries: dict[int, CkAttribu
         given = entries.get(type_)
         if given is not None and given.value != getattr(read.get(tag), field, None):
             raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"attribute 0x{type_:X} is not the certificate's")
-    # Label and CKA_ID as for keys; a certificate has no usage of its own.
-    names = tuple(entry for entry in template if entry.type in (CKA.LABEL, CKA.ID, CKA.TOKEN))
+    # Label, CKA_ID and the storage flags as for keys; a certificate has no usage of its own.
+    kept_types = (CKA.LABEL, CKA.ID, CKA.TOKEN, *storage_flags.NAMES)
+    names = tuple(entry for entry in template if entry.type in kept_types)
     wanted = objects.key_template(names, CKO.PUBLIC_KEY, CKK.RSA)
     attributes = Attributes()
     for kept in objects.kmip_attributes(wanted).entries:

@@ -7,7 +7,9 @@ CKA_EXTRACTABLE only true -> false (Set Attribute). The usage flags are the
 Cryptographic Usage Mask, which KMIP lets no client modify: a flag set to the value it
 has is accepted, another is CKR_ATTRIBUTE_READ_ONLY, as is every other attribute the
 token shows but CKA_START_DATE/CKA_END_DATE (Activation/Deactivation Date, in the states
-KMIP allows). The whole template is checked before any edit is made.
+KMIP allows) and CKA_COPYABLE (TRUE -> FALSE only, PKCS#11's one change of a storage flag:
+the vendor attribute of storage_flags). The whole template is checked before any edit is
+made.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pkcs11_kmip.kmip.messages.payloads import (
 )
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import ObjectType, Operation, State
-from pkcs11_kmip_server.native import objects
+from pkcs11_kmip_server.native import objects, storage_flags
 from pkcs11_kmip_server.store import ObjectRecord
 
 Edit = tuple[RequestPayload, Operation]
@@ -106,6 +108,18 @@ def _one_way(tag: int, allowed: bool) -> Editor:
     return edit
 
 
+def _copyable(record: ObjectRecord, entry: CkAttribute, shown: Shown) -> Edit | None:
+    """CKA_COPYABLE: TRUE -> FALSE only (PKCS#11 3.0), the vendor attribute storage_flags
+    reads; FALSE -> TRUE is CKR_ATTRIBUTE_READ_ONLY."""
+    wanted = objects.read_bool(entry)
+    if wanted == storage_flags.flag(record, CKA.COPYABLE):
+        return None
+    if wanted:
+        raise CKRError(CKR.ATTRIBUTE_READ_ONLY, "CKA_COPYABLE does not go back to TRUE")
+    old = storage_flags.attribute(record, CKA.COPYABLE)
+    return _replace(record, Tag.ATTRIBUTE, old, storage_flags.entry(CKA.COPYABLE, False))
+
+
 def _usage(record: ObjectRecord, entry: CkAttribute, shown: Shown) -> Edit | None:
     if objects.attribute(record, entry.type, None) != objects.bbool(objects.read_bool(entry)):
         raise CKRError(CKR.ATTRIBUTE_READ_ONLY, "KMIP lets no client change a Cryptographic Usage Mask")
@@ -140,6 +154,7 @@ EDITS: dict[int, Editor] = {
     CKA.ID: _id,
     CKA.SENSITIVE: _one_way(Tag.SENSITIVE, True),
     CKA.EXTRACTABLE: _one_way(Tag.EXTRACTABLE, False),
+    CKA.COPYABLE: _copyable,
     **{flag: _usage for flag in objects.USAGE},
     CKA.START_DATE: _date(Tag.ACTIVATION_DATE, frozenset({State.PRE_ACTIVE})),
     CKA.END_DATE: _date(Tag.DEACTIVATION_DATE, frozenset({State.PRE_ACTIVE, State.ACTIVE})),
@@ -152,7 +167,7 @@ def edits(record: ObjectRecord, template: tuple[CkAttribute, ...], shown: Shown)
     for entry in template:
         edit = EDITS.get(entry.type)
         certificate = record.object_type is ObjectType.CERTIFICATE
-        if edit is None or (certificate and entry.type not in (CKA.LABEL, CKA.ID)):
+        if edit is None or (certificate and entry.type not in (CKA.LABEL, CKA.ID, CKA.COPYABLE)):
             try:
                 present = objects.attribute(record, entry.type, None) is not None
             except objects.Sensitive:

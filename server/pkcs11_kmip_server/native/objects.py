@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
@@ -582,10 +582,13 @@ class KeyTemplate:
     key_id: bytes | None = None
     token: bool = False  # CKA_TOKEN: Cryptoki's default is a session object
     key_type: int | None = None  # the CKK_* the key is made as
+    storage: dict[CKA, bool] = field(default_factory=dict)  # CKA_MODIFIABLE/COPYABLE/DESTROYABLE given
 
 
 # Attributes a template may carry, per class, besides the usage flags.
-_COMMON = frozenset({CKA.CLASS, CKA.KEY_TYPE, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.ID})
+_COMMON = frozenset(
+    {CKA.CLASS, CKA.KEY_TYPE, CKA.TOKEN, CKA.PRIVATE, CKA.LABEL, CKA.ID, *storage_flags.NAMES}
+)
 ACCEPTED: dict[CKO, frozenset[int]] = {
     CKO.SECRET_KEY: _COMMON | {CKA.VALUE_LEN, CKA.SENSITIVE, CKA.EXTRACTABLE},
     CKO.PRIVATE_KEY: _COMMON | {CKA.SENSITIVE, CKA.EXTRACTABLE},
@@ -610,6 +613,8 @@ def key_template(template: tuple[CkAttribute, ...], cko: CKO, ckk: int) -> KeyTe
             raise CKRError(CKR.TEMPLATE_INCONSISTENT, "the template names another class or key type")
         elif type_ == CKA.TOKEN:
             wanted.token = read_bool(entry)
+        elif type_ in storage_flags.NAMES:
+            wanted.storage[CKA(type_)] = read_bool(entry)
         elif type_ == CKA.PRIVATE:
             read_bool(entry)  # accepted, not kept: secret and private keys are always private
         elif type_ == CKA.LABEL:
@@ -675,6 +680,8 @@ def kmip_attributes(wanted: KeyTemplate, with_label: bool = True) -> Attributes:
     attributes.add(Tag.EXTRACTABLE, wanted.extractable)
     if wanted.key_id is not None:
         attributes.entries.append(id_entry(wanted.key_id))
+    # CKA_MODIFIABLE/COPYABLE/DESTROYABLE FALSE: the vendor attributes storage_flags reads.
+    attributes.entries += [storage_flags.entry(flag, False) for flag, on in wanted.storage.items() if not on]
     wrapping = U.WRAP_KEY | U.UNWRAP_KEY
     if wanted.key_type == CKK.RSA:
         wrapping |= U.ENCRYPT | U.DECRYPT

@@ -1,7 +1,9 @@
 """CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE of the native token's objects.
 
-Each is TRUE unless the object carries a vendor attribute saying FALSE (a C_CopyObject
-template may turn them off: native/copying.py). KMIP has no such rules, so they bind
+Each is TRUE unless the object carries a vendor attribute saying FALSE: a template of
+C_GenerateKey, C_GenerateKeyPair, C_CreateObject (objects.key_template) or C_CopyObject
+(native/copying.py) may turn them off, and C_SetAttributeValue CKA_COPYABLE (to FALSE
+only: native/editing.py). KMIP has no such rules, so they bind
 Cryptoki callers only: C_SetAttributeValue of an unmodifiable object, C_DestroyObject of
 an undestroyable one and C_CopyObject of an uncopyable one are CKR_ACTION_PROHIBITED,
 while a KMIP client with the rights sees them as vendor attributes and is not bound.
@@ -23,16 +25,26 @@ NAMES: dict[CKA, str] = {
 }
 
 
-def flag(record: ObjectRecord, which: CKA) -> bool:
-    """The flag's value: FALSE only if the object's vendor attribute says so."""
+def attribute(record: ObjectRecord, which: CKA) -> Attribute | None:
+    """The vendor attribute that records the flag, if the object has one."""
     for entry in record.attributes.get_all(Tag.ATTRIBUTE):
         if (
             isinstance(entry, Attribute)
             and (entry.vendor_identification, entry.attribute_name) == (VENDOR, NAMES[which])
             and isinstance(entry.attribute_value, Item)
         ):
-            return entry.attribute_value.value is not False
-    return True
+            return entry
+    return None
+
+
+def flag(record: ObjectRecord, which: CKA) -> bool:
+    """The flag's value: FALSE only if the object's vendor attribute says so."""
+    found = attribute(record, which)
+    return (
+        found is None
+        or not isinstance(found.attribute_value, Item)
+        or found.attribute_value.value is not False
+    )
 
 
 def entry(which: CKA, value: bool) -> AttributeEntry:

@@ -488,6 +488,16 @@ class NativeToken:
                 results.append(Attribute.of(entry.type, value))
         return rv, {"pTemplate": tuple(results)}
 
+    def get_object_size(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+        """C_GetObjectSize: the bytes the object's KMIP managed object takes in its TTLV
+        encoding as the store keeps it (the key block in its Key Format Type, a certificate's
+        value; over the HSM key store the block naming its token object), attributes aside."""
+        self._session(inputs["hSession"])
+        record = self._object(_kmip(request), inputs["hObject"], Operation.GET_ATTRIBUTES)
+        if record.material is None:
+            return CKR.OK, {"pulSize": UNAVAILABLE}
+        return CKR.OK, {"pulSize": len(record.material.encode())}
+
     def destroy_object(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         session = self._session(inputs["hSession"])
         kmip = _kmip(request)
@@ -1533,6 +1543,7 @@ FUNCTIONS: dict[str, Function] = {
     "C_FindObjects": NativeToken.find_objects,
     "C_FindObjectsFinal": NativeToken.find_objects_final,
     "C_GetAttributeValue": NativeToken.get_attribute_value,
+    "C_GetObjectSize": NativeToken.get_object_size,
     "C_DestroyObject": NativeToken.destroy_object,
     "C_CreateObject": NativeToken.create_object,
     "C_WrapKey": NativeToken.wrap_key,
