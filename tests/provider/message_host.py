@@ -306,6 +306,9 @@ def parts(host: Host, session: int, aes_label: str, hmac_label: str) -> None:
     out("flags.ecdsa", hex(info.flags))
     key = host.find(session, CKO_SECRET_KEY, aes_label)
     aad, first, second = b"header", b"the first part, ", b"and the last one"
+    size = ffi.new("CK_ULONG *")
+    out("rv.object_size", hex(host.f.C_GetObjectSize(session, key, size)))
+    out("object_size", int(size[0]))
 
     host.init("encrypt_init", "C_MessageEncryptInit", session, CKM_AES_GCM, key)
     parameter, keep = gcm(bytes(12), CKG_GENERATE_RANDOM)

@@ -108,6 +108,27 @@ def secret_keys(session: Any) -> None:
     say("locked.destroy", outcome(locked.destroy))
 
 
+def storage_flags(session: Any) -> None:
+    """CKA_COPYABLE/DESTROYABLE FALSE in a generation template, and CKA_COPYABLE set FALSE
+    afterwards (PKCS#11 allows that one way only)."""
+    born = session.generate_key(
+        KeyType.AES,
+        128,
+        label="born-locked",
+        store=True,
+        template={Attribute.COPYABLE: False, Attribute.DESTROYABLE: False},
+    )
+    show("born", born, Attribute.COPYABLE, Attribute.MODIFIABLE, Attribute.DESTROYABLE)
+    say("born.copy", outcome(lambda: born.copy({Attribute.LABEL: "from-born"})))
+    say("born.destroy", outcome(born.destroy))
+    later = session.generate_key(KeyType.AES, 128, label="locked-later", store=True)
+    say("later.copy_before", outcome(lambda: later.copy({Attribute.LABEL: "from-later"})))
+    say("later.set_false", outcome(lambda: later.__setitem__(Attribute.COPYABLE, False)))
+    show("later", later, Attribute.COPYABLE)
+    say("later.copy_after", outcome(lambda: later.copy({Attribute.LABEL: "from-later-2"})))
+    say("later.set_true", outcome(lambda: later.__setitem__(Attribute.COPYABLE, True)))
+
+
 def session_copies(token: Any, pin: str, session: Any) -> None:
     """A session copy of a token object, seen by another session of the application, gone
     with the session that made it."""
@@ -197,7 +218,7 @@ def main() -> None:
     module, pin = sys.argv[1:3]
     token = pkcs11.lib(module).get_token(token_label="pkcs11-kmip")
     with token.open(rw=True, user_pin=pin) as session:
-        steps = sys.argv[3:] or ["secret", "session", "pairs", "certificates"]
+        steps = sys.argv[3:] or ["secret", "session", "pairs", "certificates", "flags"]
         if steps[0] == "copy":
             copy_refused(session, steps[1:])
             steps = []
@@ -209,6 +230,8 @@ def main() -> None:
             key_pairs(session)
         if "certificates" in steps:
             certificates(session)
+        if "flags" in steps:
+            storage_flags(session)
     say("done", True)
 
 

@@ -21,11 +21,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pkcs11_kmip.cryptoki.constants import CKR
-from pkcs11_kmip.kmip.messages.payloads import ActivateRequest, GetRequest
+from pkcs11_kmip.kmip.messages.payloads import ActivateRequest, GetRequest, LocateRequest
+from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm
 from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask as U
 from testsupport import tools
-from testsupport.kmip_builders import symmetric_create
+from testsupport.kmip_builders import as_attributes, name, symmetric_create
 from testsupport.server import RunningServer
 from testsupport.softhsm import Token, write_client_config
 
@@ -170,16 +171,29 @@ def test_multi_message_is_advertised_where_messages_come_in_parts(
     parts_run: tuple[Run, bytes, bytes],
 ) -> None:
     run, _, _ = parts_run
-    for name, kinds in (
+    for mechanism, kinds in (
         ("gcm", CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT),
         ("hmac", CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY),
         ("ecdsa_sha256", CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY),
     ):
-        assert int(run[f"flags.{name}"], 16) & 0x3E == kinds | CKF_MULTI_MESSAGE, name
+        assert int(run[f"flags.{mechanism}"], 16) & 0x3E == kinds | CKF_MULTI_MESSAGE, mechanism
     # CKM_ECDSA signs a digest the caller made: in one part only, as C_SignUpdate has it.
     assert int(run["flags.ecdsa"], 16) & 0x3E == CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY
     assert rv(run, "ecdsa_raw_init") == CKR.OK
     assert rv(run, "ecdsa_raw_begin") == CKR.FUNCTION_NOT_SUPPORTED
+
+
+def test_object_size_through_the_library_is_the_kmip_objects_length(
+    native: RunningServer, parts_run: tuple[Run, bytes, bytes]
+) -> None:
+    """C_GetObjectSize of the AES key the KMIP client made: the TTLV length of what KMIP Get gives."""
+    run, _, _ = parts_run
+    with native.client("admin") as kmip:
+        (uid,) = kmip.call(
+            LocateRequest(attributes=as_attributes((Tag.NAME, name("parts-aes"))))
+        ).unique_identifiers
+        key = kmip.call(GetRequest(unique_identifier=uid)).object
+    assert rv(run, "object_size") == CKR.OK and int(run["object_size"]) == len(key.encode())
 
 
 def test_aes_gcm_encryption_in_parts_is_a_kmip_stream_pyca_opens(parts_run: tuple[Run, bytes, bytes]) -> None:

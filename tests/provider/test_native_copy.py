@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
+from pkcs11_kmip.kmip.messages import Attribute
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
     DecryptRequest,
@@ -133,6 +134,34 @@ def test_copyable_modifiable_destroyable_false_are_kept_and_enforced(copied: dic
     assert copied["locked.copy"] == "ActionProhibited"
     assert copied["locked.set"] == "ActionProhibited"
     assert copied["locked.destroy"] == "ActionProhibited"
+
+
+def test_storage_flags_from_a_generation_template_and_copyable_set_false(
+    native: RunningServer, copied: dict[str, str]
+) -> None:
+    """python-pkcs11 over TLS: CKA_COPYABLE/DESTROYABLE FALSE in C_GenerateKey's template are
+    kept (KMIP sees the vendor attributes) and enforced; CKA_COPYABLE goes TRUE -> FALSE only."""
+    assert (copied["born.COPYABLE"], copied["born.MODIFIABLE"], copied["born.DESTROYABLE"]) == (
+        "False",
+        "True",
+        "False",
+    )
+    assert (copied["born.copy"], copied["born.destroy"]) == ("ActionProhibited", "ActionProhibited")
+    assert (copied["later.copy_before"], copied["later.set_false"], copied["later.COPYABLE"]) == (
+        "ok",
+        "ok",
+        "False",
+    )
+    assert copied["later.copy_after"] == "ActionProhibited"
+    assert copied["later.set_true"] == "AttributeReadOnly"
+    with native.client(IDENTITY) as kmip:
+        for label in ("born-locked", "locked-later"):
+            vendor = {
+                (a.vendor_identification, a.attribute_name): getattr(a.attribute_value, "value", None)
+                for a in attributes_of(kmip, one(kmip, label)).get(Tag.ATTRIBUTE, [])
+                if isinstance(a, Attribute)
+            }
+            assert vendor.get(("x", "pkcs11-copyable")) is False, label
 
 
 def test_a_session_copy_is_shared_by_the_applications_sessions_and_ends_with_its_own(
