@@ -15,7 +15,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -124,22 +124,55 @@ REASONS_FOR_2_0: dict[tuple[Operation, ResultReason], ResultReason] = {
 # PKCS#11 call waits for the HSM): the transport runs messages with them on separate
 # threads, so quick requests never queue behind them.
 LONG_OPERATIONS = frozenset({Operation.CREATE_KEY_PAIR, Operation.RE_KEY_KEY_PAIR, Operation.PKCS_11})
+
+# Quick writes that the transport hands to the writer thread, whose group commit runs those
+# queued together in one transaction (group_commit.py). Other writes (the cryptographic
+# operations, administration, Login) keep to the worker threads and the writer lock.
+GROUPED_OPERATIONS = frozenset(
+    {
+        Operation.CREATE,
+        Operation.REGISTER,
+        Operation.RE_KEY,
+        Operation.ACTIVATE,
+        Operation.REVOKE,
+        Operation.DESTROY,
+        Operation.ARCHIVE,
+        Operation.RECOVER,
+        Operation.ADD_ATTRIBUTE,
+        Operation.SET_ATTRIBUTE,
+        Operation.MODIFY_ATTRIBUTE,
+        Operation.DELETE_ATTRIBUTE,
+        Operation.ADJUST_ATTRIBUTE,
+    }
+)
+_GROUPED_OR_READ = GROUPED_OPERATIONS | (READ_ONLY_OPERATIONS - LONG_OPERATIONS)
 _OPERATION_HEADER = binary.HEADER.pack(Tag.OPERATION << 8 | ItemType.ENUMERATION, 4)
 
 
-def is_long(data: bytes) -> bool:
-    """Whether a request message asks for a long operation, by a scan of its bytes.
+def operations_named(data: bytes) -> set[int]:
+    """The Operation values a request message names, by a scan of its bytes.
 
     Cheap enough for the event loop; a false positive (the same bytes inside a value)
-    only sends a quick message to the long-operation threads.
+    only sends a message to other threads than it needs, which answer it all the same.
     """
+    named = set()
     start = data.find(_OPERATION_HEADER)
     while start >= 0:
-        value = int.from_bytes(data[start + 8 : start + 12], "big")
-        if value in LONG_OPERATIONS:
-            return True
+        named.add(int.from_bytes(data[start + 8 : start + 12], "big"))
         start = data.find(_OPERATION_HEADER, start + 16)
-    return False
+    return named
+
+
+def is_long(data: bytes) -> bool:
+    """Whether a request message asks for a long operation (`operations_named`)."""
+    return not LONG_OPERATIONS.isdisjoint(operations_named(data))
+
+
+def is_grouped(data: bytes) -> bool:
+    """Whether a request message goes to the writer thread (group_commit.py): it writes,
+    and nothing in it is long or other than GROUPED_OPERATIONS and reads."""
+    named = operations_named(data)
+    return not GROUPED_OPERATIONS.isdisjoint(named) and named <= _GROUPED_OR_READ
 
 
 def reason_for(reason: ResultReason, version: Version, operation: Operation | None = None) -> ResultReason:
@@ -175,6 +208,19 @@ class Peer:
     address: str = ""
     connection: int | None = None  # the transport's id for it; None: not a connection
     closed: bool = False  # set by the transport when the connection has ended
+
+
+@dataclass
+class _Admitted:
+    """A decoded request message whose caller is known: what running and answering it need."""
+
+    peer: Peer
+    principal: str
+    version: Version
+    now: datetime
+    header: RequestHeader
+    batch: list[RequestBatchItem | Outcome]
+    delegation: Delegation | None
 
 
 class _Discard(Exception):
@@ -240,6 +286,41 @@ class Engine:
 
     def handle(self, data: bytes, peer: Peer) -> bytes:
         """Answer one request message (never raises)."""
+        admitted = self._admit(data, peer)
+        if isinstance(admitted, bytes):
+            return admitted
+        return self._answer(admitted, self._run(admitted))
+
+    def handle_many(self, messages: Sequence[tuple[bytes, Peer]]) -> list[bytes | Exception]:
+        """Answer several request messages, as `handle` would one by one, but with their
+        writes in one transaction: the group commit of the writer thread (group_commit.py).
+
+        Each message runs in a savepoint of its own, so its failure (a lone failed item,
+        Undo) rolls back only its own work; one COMMIT then makes them all durable, and only
+        then are they answered. A message the group cannot take (read-only, asynchronous,
+        one with preparers) or that met an unexpected error in it runs alone afterwards, as
+        do all of them if the group's transaction fails. An answer is the message's bytes,
+        or the exception `handle` would have raised for it.
+        """
+        admitted = [self._admit(data, peer) for data, peer in messages]
+        group = [m for m in admitted if isinstance(m, _Admitted) and _groupable(m)]
+        grouped = self._execute_group(group) if len(group) > 1 else {}
+        answers: list[bytes | Exception] = []
+        for message in admitted:
+            if isinstance(message, bytes):
+                answers.append(message)
+                continue
+            try:
+                outcomes = grouped.get(id(message))
+                answers.append(
+                    self._answer(message, outcomes if outcomes is not None else self._run(message))
+                )
+            except Exception as error:  # the transport ends that connection, as for `handle`
+                answers.append(error)
+        return answers
+
+    def _admit(self, data: bytes, peer: Peer) -> _Admitted | bytes:
+        """The message decoded and its caller known, or the answer that refuses it."""
         fast = self.fast_lane.answer(data, peer)  # a plain forwarded Cryptoki call
         if fast is not None:
             return fast
@@ -283,14 +364,24 @@ class Engine:
         except CredentialError as error:
             reason = ResultReason.AUTHENTICATION_NOT_SUCCESSFUL
             return self._refused(peer, version, reason, str(error), now)
-        if _wants_background(header, batch):
-            outcomes = self._start_in_background(principal, version, now, header, batch, peer, delegation)
-        else:
-            outcomes = self._execute(principal, version, now, header, batch, peer, delegation)
+        return _Admitted(peer, principal, version, now, header, batch, delegation)
+
+    def _run(self, message: _Admitted) -> list[Outcome]:
+        """Run an admitted message in a transaction of its own (or queue it, if asynchronous)."""
+        m = message
+        if _wants_background(m.header, m.batch):
+            return self._start_in_background(
+                m.principal, m.version, m.now, m.header, m.batch, m.peer, m.delegation
+            )
+        return self._execute(m.principal, m.version, m.now, m.header, m.batch, m.peer, m.delegation)
+
+    def _answer(self, message: _Admitted, outcomes: list[Outcome]) -> bytes:
+        """The response to a message that ran, and its audit line."""
+        m = message
         if self.audit is not None:
-            extra = delegation.audit_fields(peer.principal) if delegation is not None else {}
-            self.audit.request(now, principal, peer.address, version, batch, outcomes, **extra)
-        return self._respond(version, now, header, outcomes)
+            extra = m.delegation.audit_fields(m.peer.principal) if m.delegation is not None else {}
+            self.audit.request(m.now, m.principal, m.peer.address, m.version, m.batch, outcomes, **extra)
+        return self._respond(m.version, m.now, m.header, outcomes)
 
     def _refused(
         self, peer: Peer, version: Version | None, reason: ResultReason, message: str, now: datetime
@@ -411,6 +502,40 @@ class Engine:
                 time.sleep(random.uniform(0, 0.002 * 2**attempt))
         busy = "the store stayed busy; try again"
         return [_failed(item, ResultReason.GENERAL_FAILURE, busy) for item in batch]
+
+    def _execute_group(self, group: list[_Admitted]) -> dict[int, list[Outcome]]:
+        """Run messages in one write transaction, each in its savepoint; their outcomes by
+        id() of the message once it committed. A message missing from the result runs alone:
+        all of them if the transaction could not commit (nothing of theirs is kept)."""
+        results: dict[int, list[Outcome]] = {}
+        committed: list[RequestContext] = []
+        try:
+            with self.store.session(write=True) as session:
+                for m in group:
+                    context = self._context(m.principal, m.version, m.now, session, m.peer, m.delegation)
+                    option = m.header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
+                    try:
+                        with session.savepoint():
+                            outcomes = self._run_items(context, m.batch, option)
+                            failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
+                            if failed and (option is BatchErrorContinuationOption.UNDO or len(m.batch) == 1):
+                                raise _Undo(outcomes)
+                    except _Undo as undo:
+                        results[id(m)] = [_undone(o) for o in undo.outcomes]
+                        continue
+                    except Conflict:
+                        raise
+                    except Exception:  # it runs alone after the group and meets its error there
+                        log.exception("a message failed in a group; it runs alone")
+                        continue
+                    results[id(m)] = outcomes
+                    committed.append(context)
+        except Exception:  # a Conflict, or a store that cannot commit now: each runs alone
+            log.debug("the group's transaction failed; its %d messages run alone", len(group), exc_info=True)
+            return {}
+        for context in committed:
+            context.committed()
+        return results
 
     def _context(
         self,
@@ -649,6 +774,17 @@ def _wants_background(header: RequestHeader, batch: list[RequestBatchItem | Outc
     if asked is not True and asked is not AsynchronousIndicator.MANDATORY:
         return False
     return not any(_operation(item) in _ALWAYS_SYNCHRONOUS for item in batch)
+
+
+def _groupable(message: _Admitted) -> bool:
+    """Whether a message can run in a group's transaction (Engine._execute_group): it
+    writes, runs at once, and has no item to prepare before its transaction."""
+    operations = [_operation(item) for item in message.batch]
+    return (
+        not _wants_background(message.header, message.batch)
+        and not all(operation in READ_ONLY_OPERATIONS for operation in operations)
+        and not any(operation in PREPARERS for operation in operations)
+    )
 
 
 def _operation(item: RequestBatchItem | Outcome) -> Operation | None:

@@ -5,7 +5,9 @@ connection is an asyncio BufferedProtocol driving a sans-I/O TLS session (tls.py
 the sans-I/O framer, with no coroutine, task or per-read timer in the path of a
 message: the socket is read into one buffer the server shares, whole messages go to a
 worker thread (a separate few for long operations such as key pair generation, so
-they hold up nobody), and the answer is written from the future's callback. The event
+they hold up nobody; quick writes such as Create to the one writer thread, which
+commits those queued together in one transaction: group_commit.py), and the answer is
+written from the future's callback. The event
 loop itself does no cryptography and runs no store transaction, so no connection waits
 for another's work; it recognises two kinds of message by their exact bytes: the plain
 PKCS#11 call the library writes, which the fast lane (fast_lane.py) hands straight to
@@ -38,8 +40,9 @@ from pkcs11_kmip.kmip.framing import MessageReader
 from pkcs11_kmip.kmip.ttlv import CodecError
 from pkcs11_kmip_server.config import ServerConfig
 from pkcs11_kmip_server.crypto_lane import CryptoLane
-from pkcs11_kmip_server.engine import Engine, Peer, is_long
+from pkcs11_kmip_server.engine import Engine, Peer, is_grouped, is_long
 from pkcs11_kmip_server.get_lane import GetLane
+from pkcs11_kmip_server.group_commit import GroupCommit
 from pkcs11_kmip_server.tls import READ_CHUNK, TlsSession
 
 log = logging.getLogger("pkcs11_kmip_server.transport")
@@ -80,6 +83,7 @@ class KmipServer:
         self.long_workers = ThreadPoolExecutor(
             max_workers=config.long_workers, thread_name_prefix="kmip-long"
         )
+        self.writer = GroupCommit(engine)  # quick writes, queued ones in one transaction
         self.tls_context = server_tls_context(config)
         self.get_lane = GetLane(engine)  # plain Gets answered on the loop
         self.crypto_lane = CryptoLane(engine)  # plain Encrypts and MACs of small data, too
@@ -127,6 +131,7 @@ class KmipServer:
             await asyncio.gather(*(connection.closed for connection in connections))
         self.workers.shutdown(wait=True)
         self.long_workers.shutdown(wait=True)
+        self.writer.close()
 
     def lane_answer(self, message: bytes, peer: Peer) -> bytes | None:
         """On the loop: the answer to a plain Get (get_lane.py) or a plain small Encrypt or MAC
@@ -320,10 +325,13 @@ class KmipConnection(asyncio.BufferedProtocol):
             self._deadline = None
             if server.engine.answer_from_loop(message, self._peer, self._answer_now):
                 return  # a forwarded Cryptoki call: answered from this loop when its HSM worker replies
-            pool = server.long_workers if is_long(message) else server.workers
-            # Straight to the pool and back with one call_soon_threadsafe: run_in_executor's
+            # Straight to a thread and back with one call_soon_threadsafe: run_in_executor's
             # extra asyncio Future costs more than the rest of this edge (bench/kmip_load.py).
-            work = pool.submit(server.engine.handle, message, self._peer)
+            if is_grouped(message):  # a quick write: to the writer thread (group_commit.py)
+                work = server.writer.submit(message, self._peer)
+            else:
+                pool = server.long_workers if is_long(message) else server.workers
+                work = pool.submit(server.engine.handle, message, self._peer)
             work.add_done_callback(functools.partial(server.answered, self))
             return
         self._loop.call_soon(self._next)  # a client that pipelines Gets yields the loop to others
