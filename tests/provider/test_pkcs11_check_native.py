@@ -39,7 +39,6 @@ MORE_MECHANISMS = "SoftHSM2 2.6.1 lacks it; the check passes vacuously on the to
 SOFTHSM_ATOMIC = "SoftHSM2 applies part of a template that fails; the token applies all of it or nothing"
 SOFTHSM_LENIENT = "SoftHSM2 gives another CK_RV the checker does not expect; the token the expected one"
 EDDSA_PARTS = "SoftHSM2 2.6.1 signs EdDSA in one part only; the token signs the collected parts whole"
-GENERIC_SHA256 = "a generic secret is a KMIP HMAC-SHA256 key: the server's MAC takes it for SHA-256 only"
 
 DIFFERENCES: dict[str, tuple[str, str, str]] = {
     "test_digest.py::TestDigestKey::test_digest_key_sensitive_non_extractable_imported_key": (
@@ -73,14 +72,6 @@ DIFFERENCES: dict[str, tuple[str, str, str]] = {
     **{
         f"test_mech_multipart.py::TestMultipartSign::{test}[EDDSA]": ("xfailed", "passed", EDDSA_PARTS)
         for test in ("test_multipart_sign_verify", "test_streaming_equals_single")
-    },
-    **{
-        f"test_mech_multipart.py::TestMultipartSign::{test}[{hmac}]": ("passed", "xfailed", GENERIC_SHA256)
-        for test in ("test_multipart_sign_verify", "test_streaming_equals_single")
-        for hmac in (
-            *("SHA_1_HMAC", "SHA224_HMAC", "SHA384_HMAC", "SHA512_HMAC"),
-            *(f"SHA3_{bits}_HMAC" for bits in (224, 256, 384, 512)),
-        )
     },
 }
 
