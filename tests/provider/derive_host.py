@@ -1,0 +1,179 @@
+"""HKDF and PBKDF2 on the native token through the library (cffi, ABI), as a C application
+calls them: CK_HKDF_PARAMS and CK_PKCS5_PBKD2_PARAMS2 in C memory. No common tool drives
+these mechanisms, so this host does.
+
+Usage: python derive_host.py MODULE PIN
+Prints key=value lines: CK_RVs in hex (`rv.<step>`), bytes in hex. The keys are made
+extractable so that the test can compare their values with pyca's. A process of its own:
+the library hosts its own interpreter.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from message_host import Host, attributes, out, ulong
+
+from pkcs11_kmip_server.hsm.module import ffi
+
+CKA_CLASS, CKA_TOKEN, CKA_LABEL, CKA_VALUE, CKA_KEY_TYPE, CKA_VALUE_LEN = 0x0, 0x1, 0x3, 0x11, 0x100, 0x161
+CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_DERIVE, CKA_ENCRYPT = 0x103, 0x162, 0x10C, 0x104
+CKO_SECRET_KEY, CKK_GENERIC_SECRET, CKK_AES = 4, 0x10, 0x1F
+CKM_GENERIC_SECRET_KEY_GEN, CKM_HKDF_DERIVE, CKM_PKCS5_PBKD2 = 0x350, 0x402A, 0x3B0
+CKM_SHA256, CKM_SHA384 = 0x250, 0x260
+CKF_HKDF_SALT_NULL, CKF_HKDF_SALT_DATA, CKF_HKDF_SALT_KEY = 1, 2, 4
+CKZ_SALT_SPECIFIED, CKP_PKCS5_PBKD2_HMAC_SHA256 = 1, 4
+TRUE, FALSE = b"\x01", b"\x00"
+READABLE = {CKA_SENSITIVE: FALSE, CKA_EXTRACTABLE: TRUE, CKA_TOKEN: TRUE}
+
+
+def mechanism(type_: int, parameter: Any, ctype: str) -> Any:
+    return ffi.new(
+        "CK_MECHANISM *", {"mechanism": type_, "pParameter": parameter, "ulParameterLen": ffi.sizeof(ctype)}
+    )
+
+
+def buffer(data: bytes | None, keep: list[Any]) -> Any:
+    if data is None:
+        return ffi.NULL
+    made = ffi.new("CK_BYTE[]", list(data))
+    keep.append(made)
+    return made
+
+
+def hkdf(prf: int, salt_type: int, salt: bytes | None, info: bytes | None, keep: list[Any]) -> Any:
+    parameter = ffi.new(
+        "CK_HKDF_PARAMS *",
+        {
+            "bExtract": 1,
+            "bExpand": 1,
+            "prfHashMechanism": prf,
+            "ulSaltType": salt_type,
+            "pSalt": buffer(salt, keep),
+            "ulSaltLen": len(salt or b""),
+            "hSaltKey": 0,
+            "pInfo": buffer(info, keep),
+            "ulInfoLen": len(info or b""),
+        },
+    )
+    keep.append(parameter)
+    return mechanism(CKM_HKDF_DERIVE, parameter, "CK_HKDF_PARAMS")
+
+
+def made(host: Host, step: str, function: str, session: int, m: Any, *args: Any) -> int:
+    """C_GenerateKey or C_DeriveKey: the new handle (0 if it failed), its CK_RV printed."""
+    handle = ffi.new("CK_OBJECT_HANDLE *")
+    *between, values = args
+    template, keep = attributes(values)
+    rv = int(getattr(host.f, function)(session, m, *between, template, len(values), handle))
+    out(f"rv.{step}", hex(rv))
+    del keep
+    return int(handle[0]) if rv == 0 else 0
+
+
+def mechanism_info(host: Host, type_: int) -> str:
+    info = ffi.new("CK_MECHANISM_INFO *")
+    assert host.f.C_GetMechanismInfo(host.slot, type_, info) == 0
+    return f"{info.ulMinKeySize},{info.ulMaxKeySize},{info.flags:x}"
+
+
+def main() -> int:
+    module, pin = sys.argv[1:3]
+    host = Host(module)
+    session = host.open(pin)
+    out("info.hkdf", mechanism_info(host, CKM_HKDF_DERIVE))
+    out("info.pbkdf2", mechanism_info(host, CKM_PKCS5_PBKD2))
+    generate = ffi.new("CK_MECHANISM *", {"mechanism": CKM_GENERIC_SECRET_KEY_GEN})
+    base = made(
+        host,
+        "ikm",
+        "C_GenerateKey",
+        session,
+        generate,
+        {CKA_VALUE_LEN: ulong(32), CKA_DERIVE: TRUE, CKA_LABEL: b"hkdf-ikm", **READABLE},
+    )
+    out("ikm", host.value(session, base, CKA_VALUE))
+    keep: list[Any] = []
+    # HKDF-SHA-256 with salt and info into a generic secret of 42 bytes.
+    generic = made(
+        host,
+        "hkdf_generic",
+        "C_DeriveKey",
+        session,
+        hkdf(CKM_SHA256, CKF_HKDF_SALT_DATA, b"salt", b"info", keep),
+        base,
+        {CKA_CLASS: ulong(CKO_SECRET_KEY), CKA_VALUE_LEN: ulong(42), **READABLE},
+    )
+    out("hkdf_generic", host.value(session, generic, CKA_VALUE))
+    out("hkdf_generic_type", int.from_bytes(host.value(session, generic, CKA_KEY_TYPE), sys.byteorder))
+    # HKDF-SHA-384 without salt into an AES-256 key KMIP then finds by its label.
+    aes = made(
+        host,
+        "hkdf_aes",
+        "C_DeriveKey",
+        session,
+        hkdf(CKM_SHA384, CKF_HKDF_SALT_NULL, None, b"aes key", keep),
+        base,
+        {
+            CKA_KEY_TYPE: ulong(CKK_AES),
+            CKA_VALUE_LEN: ulong(32),
+            CKA_ENCRYPT: TRUE,
+            CKA_LABEL: b"hkdf-aes",
+            **READABLE,
+        },
+    )
+    out("hkdf_aes", host.value(session, aes, CKA_VALUE))
+    # A salt key: KMIP takes the salt as bytes.
+    made(
+        host,
+        "hkdf_salt_key",
+        "C_DeriveKey",
+        session,
+        hkdf(CKM_SHA256, CKF_HKDF_SALT_KEY, None, None, keep),
+        base,
+        {CKA_VALUE_LEN: ulong(16), **READABLE},
+    )
+    # PBKDF2-HMAC-SHA-256 from a password into an AES-256 key.
+    salt, password = buffer(b"pepper and salt", keep), buffer(b"correct horse", keep)
+    parameter = ffi.new(
+        "CK_PKCS5_PBKD2_PARAMS2 *",
+        {
+            "saltSource": CKZ_SALT_SPECIFIED,
+            "pSaltSourceData": salt,
+            "ulSaltSourceDataLen": len(b"pepper and salt"),
+            "iterations": 2000,
+            "prf": CKP_PKCS5_PBKD2_HMAC_SHA256,
+            "pPrfData": ffi.NULL,
+            "ulPrfDataLen": 0,
+            "pPassword": ffi.cast("CK_UTF8CHAR *", password),
+            "ulPasswordLen": len(b"correct horse"),
+        },
+    )
+    from_password = made(
+        host,
+        "pbkdf2",
+        "C_GenerateKey",
+        session,
+        mechanism(CKM_PKCS5_PBKD2, parameter, "CK_PKCS5_PBKD2_PARAMS2"),
+        {CKA_KEY_TYPE: ulong(CKK_AES), CKA_VALUE_LEN: ulong(32), CKA_LABEL: b"from-password", **READABLE},
+    )
+    out("pbkdf2", host.value(session, from_password, CKA_VALUE))
+    parameter.iterations = 0
+    made(
+        host,
+        "pbkdf2_no_iterations",
+        "C_GenerateKey",
+        session,
+        mechanism(CKM_PKCS5_PBKD2, parameter, "CK_PKCS5_PBKD2_PARAMS2"),
+        {CKA_VALUE_LEN: ulong(16), **READABLE},
+    )
+    assert host.f.C_Logout(session) == 0
+    assert host.f.C_CloseSession(session) == 0
+    assert host.f.C_Finalize(ffi.NULL) == 0
+    out("done", 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
