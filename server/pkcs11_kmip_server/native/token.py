@@ -97,7 +97,6 @@ from pkcs11_kmip.kmip.messages.structures import (
 )
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
-    BlockCipherMode,
     CryptographicAlgorithm,
     CryptographicUsageMask,
     DerivationMethod,
@@ -200,6 +199,8 @@ WRAPPED_FORMATS = {ObjectType.SYMMETRIC_KEY: KeyFormatType.RAW, ObjectType.PRIVA
 KEY_ALGORITHMS: dict[int | None, frozenset[CryptographicAlgorithm]] = {
     CKK.AES: frozenset({CryptographicAlgorithm.AES}),
     CKK.DES3: frozenset({CryptographicAlgorithm.DES3}),
+    MoreCKK.AES_XTS: frozenset({CryptographicAlgorithm.AES}),
+    MoreCKK.CHACHA20: frozenset({CryptographicAlgorithm.CHACHA20, CryptographicAlgorithm.CHACHA20_POLY1305}),
     MoreCKK.EC_EDWARDS: frozenset({CryptographicAlgorithm.ED25519, CryptographicAlgorithm.ED448}),
     CKK.RSA: frozenset({CryptographicAlgorithm.RSA}),
     CKK.EC: frozenset({CryptographicAlgorithm.EC, CryptographicAlgorithm.ECDSA}),
@@ -916,6 +917,9 @@ class NativeToken:
         algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
         if algorithm not in KEY_ALGORITHMS.get(found.key_type, ()) and not generic_hmac:
             raise CKRError(CKR.KEY_TYPE_INCONSISTENT)  # (a generic secret serves every HMAC)
+        # An AES-XTS key (two AES keys) is no AES key and the reverse, though both are KMIP AES.
+        if (objects.key_type(record) == MoreCKK.AES_XTS) != (found.key_type == MoreCKK.AES_XTS):
+            raise CKRError(CKR.KEY_TYPE_INCONSISTENT)
         state = refresh_state(record.attributes, kmip.now)
         if state in UNUSABLE_STATES or record.attributes.get(Tag.REVOCATION_REASON) is not None:
             raise CKRError(CKR.KEY_FUNCTION_NOT_PERMITTED)
@@ -1237,9 +1241,10 @@ class NativeToken:
         encrypt = active.use == "encrypt"
         if not encrypt and len(data) < call.tag_bytes:
             raise CKRError(CKR.ENCRYPTED_DATA_LEN_RANGE, "shorter than the tag")
-        if call.whole_blocks and len(data) % call.block:
+        if (call.whole_blocks and len(data) % call.block) or len(data) < call.least:
             raise CKRError(
-                CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE, "not whole blocks"
+                CKR.DATA_LEN_RANGE if encrypt else CKR.ENCRYPTED_DATA_LEN_RANGE,
+                "not whole blocks, or less than the mechanism enciphers",
             )
         if active.found.key_type is CKK.RSA:
             modulus = self._key_bytes(kmip, active.uid)
@@ -1472,7 +1477,7 @@ def _kmip(request: RequestContext | None) -> RequestContext:
 def _buffered(active: Active) -> bool:
     """Whether a multi-part cipher collects its parts rather than streaming them: an
     authenticated decryption (the tag ends the ciphertext)."""
-    return active.use == "decrypt" and active.found.mode is BlockCipherMode.GCM
+    return active.use == "decrypt" and active.found.aead
 
 
 def _within_counter(call: CipherCall, done: int, data: bytes, encrypt: bool) -> None:
