@@ -11,6 +11,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -2042,3 +2043,113 @@ def test_generic_secrets_mac_with_every_hash(make_app: Callable[[str], App], ali
         app("C_SignInit", hSession=session, pMechanism=Mechanism(0x271), hKey=made)[0]
         == CKR.KEY_TYPE_INCONSISTENT
     )
+
+
+@pytest.mark.parametrize("curve", sorted(MONTGOMERY))
+def test_x25519_x448_keys_are_imported_and_unwrapped(
+    make_app: Callable[[str], App], alice_pin: str, curve: str
+) -> None:
+    """C_CreateObject and C_UnwrapKey of CKK_EC_MONTGOMERY keys (KMIP Register of ECDH keys on
+    Curve25519/Curve448): the imported or unwrapped private key derives pyca's shared secret."""
+    oid, printable, size = MONTGOMERY[curve]
+    private_type: Any = x25519.X25519PrivateKey if size == 32 else x448.X448PrivateKey
+    app, session = logged_in(make_app, alice_pin)
+    token = true(CKA.TOKEN)
+    raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    ours, peer = private_type.generate(), private_type.generate()
+    secret = ours.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    point = bytes([4, size]) + ours.public_key().public_bytes(*raw)
+    params = Attribute.of(CKA.EC_PARAMS, oid)
+    public = import_key(
+        app, session, CKO.PUBLIC_KEY, CKK_EC_MONTGOMERY, params, Attribute.of(CKA.EC_POINT, point), token
+    )
+    assert read(app, session, public, CKA.KEY_TYPE, CKA.EC_POINT, CKA.EC_PARAMS) == [
+        ulong(CKK_EC_MONTGOMERY),
+        point,
+        oid,
+    ]
+    bare = import_key(
+        app,
+        session,
+        CKO.PUBLIC_KEY,
+        CKK_EC_MONTGOMERY,
+        Attribute.of(CKA.EC_PARAMS, printable),
+        Attribute.of(CKA.EC_POINT, point[2:]),
+    )
+    assert read(app, session, bare, CKA.EC_POINT) == [point]  # bare bytes and the curve's name too
+    private = import_key(
+        app, session, CKO.PRIVATE_KEY, CKK_EC_MONTGOMERY, params, Attribute.of(CKA.VALUE, secret), token
+    )
+    assert read(app, session, private, CKA.KEY_TYPE, CKA.DERIVE) == [ulong(CKK_EC_MONTGOMERY), b"\x01"]
+
+    def derived(base: int) -> bytes | None:
+        parameters: dict[str, wire.FieldValue] = {
+            "kdf": 1,
+            "pSharedData": None,
+            "pPublicData": peer.public_key().public_bytes(*raw),
+        }
+        rv, shared = app.made(
+            "C_DeriveKey",
+            "phKey",
+            hSession=session,
+            pMechanism=Mechanism(0x1050, parameters),
+            hBaseKey=base,
+            pTemplate=(Attribute.of(CKA.VALUE_LEN, ulong(32)), *SHOWN, token),
+        )
+        assert rv == CKR.OK and shared is not None, hex(rv)
+        return read(app, session, shared, CKA.VALUE)[0]
+
+    assert derived(private) == peer.exchange(ours.public_key())[:32]
+    # Unwrapped: the PKCS#8 of another key, wrapped by pyca with AES-KWP (RFC 5649).
+    wrapping = app.aes_key(session, (*AES_256, true(CKA.UNWRAP), *SHOWN))
+    (kek,) = read(app, session, wrapping, CKA.VALUE)
+    assert isinstance(kek, bytes)
+    other = private_type.generate()
+    pkcs8 = other.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    rv, unwrapped = app.made(
+        "C_UnwrapKey",
+        "phKey",
+        hSession=session,
+        pMechanism=Mechanism(0x210B),  # CKM_AES_KEY_WRAP_KWP
+        hUnwrappingKey=wrapping,
+        pWrappedKey=keywrap.aes_key_wrap_with_padding(kek, pkcs8),
+        pTemplate=(
+            Attribute.of(CKA.CLASS, ulong(CKO.PRIVATE_KEY)),
+            Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_MONTGOMERY)),
+            true(CKA.DERIVE),
+            token,
+        ),
+    )
+    assert rv == CKR.OK and unwrapped is not None, hex(rv)
+    assert read(app, session, unwrapped, CKA.KEY_TYPE) == [ulong(CKK_EC_MONTGOMERY)]
+    assert derived(unwrapped) == peer.exchange(other.public_key())[:32]
+    # Values that make no such key, another curve.
+    short = Attribute.of(CKA.VALUE, secret[:-1])
+    rv, _ = app.made(
+        "C_CreateObject",
+        "phObject",
+        hSession=session,
+        pTemplate=(
+            Attribute.of(CKA.CLASS, ulong(CKO.PRIVATE_KEY)),
+            Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_MONTGOMERY)),
+            params,
+            short,
+        ),
+    )
+    assert rv == CKR.ATTRIBUTE_VALUE_INVALID
+    rv, _ = app.made(
+        "C_CreateObject",
+        "phObject",
+        hSession=session,
+        pTemplate=(
+            Attribute.of(CKA.CLASS, ulong(CKO.PUBLIC_KEY)),
+            Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_MONTGOMERY)),
+            Attribute.of(CKA.EC_PARAMS, P256),
+            Attribute.of(CKA.EC_POINT, point),
+        ),
+    )
+    assert rv == CKR.CURVE_NOT_SUPPORTED

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKO, CKR
@@ -58,6 +58,8 @@ COMPONENTS: dict[tuple[int, int], tuple[int, ...]] = {
     (CKO.PRIVATE_KEY, CKK.EC): (CKA.EC_PARAMS, CKA.VALUE),
     (CKO.PUBLIC_KEY, MoreCKK.EC_EDWARDS): (CKA.EC_PARAMS, CKA.EC_POINT),
     (CKO.PRIVATE_KEY, MoreCKK.EC_EDWARDS): (CKA.EC_PARAMS, CKA.VALUE),
+    (CKO.PUBLIC_KEY, MoreCKK.EC_MONTGOMERY): (CKA.EC_PARAMS, CKA.EC_POINT),
+    (CKO.PRIVATE_KEY, MoreCKK.EC_MONTGOMERY): (CKA.EC_PARAMS, CKA.VALUE),
     **{(CKO.SECRET_KEY, ckk): (CKA.VALUE,) for ckk in objects.SECRET_ALGORITHMS if ckk != CKK.AES},
 }
 # The sizes of the secret keys C_CreateObject takes besides AES, in bytes: HMAC keys as the
@@ -199,11 +201,33 @@ def _edwards(entries: dict[int, CkAttribute], private: bool) -> KeyBlock:
             else ed448.Ed448PrivateKey.from_private_bytes(secret)
         )
         return formats.write_key(private_key, KeyFormatType.PKCS_8, algorithm)
+    public_type = ed25519.Ed25519PublicKey if ed25519_key else ed448.Ed448PublicKey
+    return formats.write_key(public_type.from_public_bytes(_octets(entries)), KeyFormatType.X_509, algorithm)
+
+
+def _octets(entries: dict[int, CkAttribute]) -> bytes:
+    """An Edwards or Montgomery CKA_EC_POINT: the public key's bytes, in a DER OCTET STRING
+    (PKCS#11 3.0 §2.3.5) or bare."""
     value = _bytes(entries, CKA.EC_POINT)
     if len(value) > 2 and value[0] == 0x04 and value[1] == len(value) - 2:
         value = value[2:]
-    public_type = ed25519.Ed25519PublicKey if ed25519_key else ed448.Ed448PublicKey
-    return formats.write_key(public_type.from_public_bytes(value), KeyFormatType.X_509, algorithm)
+    return value
+
+
+def _montgomery(entries: dict[int, CkAttribute], private: bool) -> KeyBlock:
+    """An X25519/X448 key (KMIP ECDH on Curve25519/Curve448) from its RFC 7748 bytes:
+    CKA_EC_POINT or the private CKA_VALUE; CKA_EC_PARAMS as key generation takes it."""
+    curve = objects.MONTGOMERY_CURVES.get(_bytes(entries, CKA.EC_PARAMS))
+    if curve is None:
+        raise CKRError(CKR.CURVE_NOT_SUPPORTED, "Montgomery keys are X25519 or X448")
+    on_25519 = curve is RecommendedCurve.CURVE25519
+    if private:
+        private_type = x25519.X25519PrivateKey if on_25519 else x448.X448PrivateKey
+        key = private_type.from_private_bytes(_bytes(entries, CKA.VALUE))
+        return formats.write_key(key, KeyFormatType.PKCS_8, CryptographicAlgorithm.ECDH)
+    public_type = x25519.X25519PublicKey if on_25519 else x448.X448PublicKey
+    public = public_type.from_public_bytes(_octets(entries))
+    return formats.write_key(public, KeyFormatType.X_509, CryptographicAlgorithm.ECDH)
 
 
 def _curve(entries: dict[int, CkAttribute]) -> ec.EllipticCurve:
@@ -275,6 +299,8 @@ BUILDERS: dict[tuple[int, int], Callable[[dict[int, CkAttribute]], KeyBlock]] = 
     (CKO.PRIVATE_KEY, CKK.EC): _ec_private,
     (CKO.PUBLIC_KEY, MoreCKK.EC_EDWARDS): lambda entries: _edwards(entries, private=False),
     (CKO.PRIVATE_KEY, MoreCKK.EC_EDWARDS): lambda entries: _edwards(entries, private=True),
+    (CKO.PUBLIC_KEY, MoreCKK.EC_MONTGOMERY): lambda entries: _montgomery(entries, private=False),
+    (CKO.PRIVATE_KEY, MoreCKK.EC_MONTGOMERY): lambda entries: _montgomery(entries, private=True),
     **{(CKO.SECRET_KEY, ckk): _secret(ckk) for ckk in objects.SECRET_ALGORITHMS if ckk != CKK.AES},
 }
 
@@ -322,6 +348,7 @@ UNWRAPPED: dict[tuple[int, int], tuple[KeyFormatType, CryptographicAlgorithm]] =
     (CKO.SECRET_KEY, CKK.AES): (KeyFormatType.RAW, CryptographicAlgorithm.AES),
     (CKO.PRIVATE_KEY, CKK.RSA): (KeyFormatType.PKCS_8, CryptographicAlgorithm.RSA),
     (CKO.PRIVATE_KEY, CKK.EC): (KeyFormatType.PKCS_8, CryptographicAlgorithm.EC),
+    (CKO.PRIVATE_KEY, MoreCKK.EC_MONTGOMERY): (KeyFormatType.PKCS_8, CryptographicAlgorithm.ECDH),
     **{(CKO.SECRET_KEY, ckk): (KeyFormatType.RAW, a) for ckk, a in objects.SECRET_ALGORITHMS.items()},
 }
 
@@ -335,7 +362,9 @@ def unwrapped_request(
     cko, ckk = _ulong(entries, CKA.CLASS), _ulong(entries, CKA.KEY_TYPE)
     form = UNWRAPPED.get((cko, ckk))
     if form is None:
-        raise CKRError(CKR.TEMPLATE_INCONSISTENT, "the token unwraps secret keys and RSA/EC private keys")
+        raise CKRError(
+            CKR.TEMPLATE_INCONSISTENT, "the token unwraps secret keys and RSA/EC/X25519/X448 private keys"
+        )
     wanted = objects.key_template(template, CKO(cko), ckk)
     block = KeyBlock(
         key_format_type=form[0],
