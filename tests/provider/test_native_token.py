@@ -95,6 +95,13 @@ MECHANISMS = {
         f"ECDSA-SHA3-{bits}": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}{MESSAGE_SIGN}"
         for bits in SHA3_BITS
     },
+    # pkcs11-tool 0.23 has no names for these: CKM_AES_XTS(_KEY_GEN), CKM_CHACHA20_KEY_GEN,
+    # CKM_CHACHA20, CKM_CHACHA20_POLY1305 (tests/provider/test_native_ciphers.py).
+    "mechtype-0x1071": "keySize={32,64}, encrypt, decrypt",
+    "mechtype-0x1072": "keySize={32,64}, generate",
+    "mechtype-0x1225": "keySize={32,32}, generate",
+    "mechtype-0x1226": "keySize={32,32}, encrypt, decrypt",
+    "mechtype-0x4021": "keySize={32,32}, encrypt, decrypt",
 }
 
 

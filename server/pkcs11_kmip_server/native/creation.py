@@ -12,7 +12,7 @@ template (`objects.key_template`), with the same defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
@@ -63,8 +63,13 @@ COMPONENTS: dict[tuple[int, int], tuple[int, ...]] = {
     **{(CKO.SECRET_KEY, ckk): (CKA.VALUE,) for ckk in objects.SECRET_ALGORITHMS if ckk != CKK.AES},
 }
 # The sizes of the secret keys C_CreateObject takes besides AES, in bytes: HMAC keys as the
-# server's HMAC keys are, 3DES keys 24 bytes (three keys with their parity bits).
-SECRET_BYTES: dict[int, range] = {CKK.DES3: range(24, 25)}
+# server's HMAC keys are, 3DES keys 24 bytes (three keys with their parity bits), ChaCha20
+# 32, AES-XTS 32 or 64 (two AES-128 or two AES-256 keys).
+SECRET_BYTES: dict[int, Collection[int]] = {
+    CKK.DES3: range(24, 25),
+    MoreCKK.CHACHA20: (mechanisms.CHACHA20_BYTES,),
+    MoreCKK.AES_XTS: mechanisms.XTS_BYTES,
+}
 HMAC_BYTES = range(mechanisms.HMAC_KEY_BYTES[0], mechanisms.HMAC_KEY_BYTES[1] + 1)
 # Certificate attributes a template may carry besides CKA_VALUE: those the server reads
 # out of the certificate must agree with it; the others are Cryptoki's defaults only.

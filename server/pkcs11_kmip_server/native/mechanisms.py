@@ -14,7 +14,13 @@ from pkcs11_kmip.cryptoki.constants import CKF, CKG_MGF1, CKK, CKM, CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import Mechanism
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
-from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, HashingAlgorithm, MaskGenerator, PaddingMethod
+from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
+    CryptographicAlgorithm,
+    HashingAlgorithm,
+    MaskGenerator,
+    PaddingMethod,
+)
 from pkcs11_kmip_server.native.constants import CKD_NULL, CKZ_DATA_SPECIFIED, MoreCKF, MoreCKK, MoreCKM
 
 H = HashingAlgorithm
@@ -36,6 +42,8 @@ class NativeMechanism:
     mac: bool = False  # C_Sign/C_Verify as KMIP MAC / MAC Verify (HMAC; CMAC with an AES key)
     general: bool = False  # a MAC of the length CK_MAC_GENERAL_PARAMS gives (CKM_AES_CMAC_GENERAL)
     bits: bool = False  # CKA_VALUE_LEN (bytes) is checked against sizes in bits (generic secrets, 3DES)
+    aead: bool = False  # authenticated (GCM, ChaCha20-Poly1305): the tag ends the ciphertext
+    algorithm: CryptographicAlgorithm | None = None  # a stream cipher the parameters name (ChaCha20)
 
 
 AES_CTR = 0x1086
@@ -63,7 +71,7 @@ _PKCS1, _PSS = PaddingMethod.PKCS1_V1_5, PaddingMethod.PSS
 
 MECHANISMS: dict[int, NativeMechanism] = {
     CKM.AES_KEY_GEN: NativeMechanism(CKK.AES, 16, 32, CKF.GENERATE),
-    CKM.AES_GCM: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.GCM),
+    CKM.AES_GCM: NativeMechanism(CKK.AES, 16, 32, _CIPHER, mode=BlockCipherMode.GCM, aead=True),
     MoreCKM.AES_ECB: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.ECB),
     MoreCKM.AES_CBC: NativeMechanism(CKK.AES, 16, 32, CKF.ENCRYPT | CKF.DECRYPT, mode=BlockCipherMode.CBC),
     AES_CTR: NativeMechanism(CKK.AES, 16, 32, _CIPHER, mode=BlockCipherMode.CTR),
@@ -207,6 +215,28 @@ MECHANISMS.update(
         ),
     }
 )
+# ChaCha20 (PKCS#11 3.0 §2.51-2.52, RFC 8439): a CKK_CHACHA20 key is 32 bytes, a KMIP ChaCha20 key;
+# CKM_CHACHA20 takes CK_CHACHA20_PARAMS, CKM_CHACHA20_POLY1305 CK_SALSA20_CHACHA20_POLY1305_PARAMS
+# (KMIP ChaCha20-Poly1305 with the same key). AES-XTS (§2.14): a CKK_AES_XTS key is two AES keys,
+# 32 or 64 bytes: a KMIP AES key of 256/512 bits whose Cryptographic Parameters name XTS, as
+# KMIP's AX profile makes them; CKM_AES_XTS takes the 16-byte tweak. Sizes in bytes, as for AES
+# (Java's SunPKCS11 reads every key generation's sizes as bytes but generic secrets' and RC4's).
+CHACHA20_BYTES = 32
+XTS_BYTES = frozenset({32, 64})
+POLY1305_TAG = 16
+_CHACHA20 = (MoreCKK.CHACHA20, CHACHA20_BYTES, CHACHA20_BYTES)
+_XTS = (MoreCKK.AES_XTS, min(XTS_BYTES), max(XTS_BYTES))
+MECHANISMS.update(
+    {
+        MoreCKM.CHACHA20_KEY_GEN: NativeMechanism(*_CHACHA20, CKF.GENERATE),
+        MoreCKM.CHACHA20: NativeMechanism(*_CHACHA20, _CIPHER, algorithm=CryptographicAlgorithm.CHACHA20),
+        MoreCKM.CHACHA20_POLY1305: NativeMechanism(
+            *_CHACHA20, _CIPHER, algorithm=CryptographicAlgorithm.CHACHA20_POLY1305, aead=True
+        ),
+        MoreCKM.AES_XTS_KEY_GEN: NativeMechanism(*_XTS, CKF.GENERATE),
+        MoreCKM.AES_XTS: NativeMechanism(*_XTS, _CIPHER, mode=BlockCipherMode.XTS),
+    }
+)
 # C_Digest*: KMIP Hash with that Hashing Algorithm.
 MECHANISMS.update(
     {ckm: NativeMechanism(None, 0, 0, CKF(MoreCKF.DIGEST), hashing=h) for ckm, h in DIGESTS.items()}
@@ -231,6 +261,11 @@ PKCS1_OVERHEAD = 11
 GCM_TAG_BITS = frozenset({96, 104, 112, 120, 128})
 AES_BLOCK = 16
 AES_BYTES = frozenset({16, 24, 32})
+# Key types whose generation takes only some sizes of their range (bytes).
+KEY_BYTES: dict[int | None, frozenset[int]] = {CKK.AES: AES_BYTES, MoreCKK.AES_XTS: XTS_BYTES}
+# CK_CHACHA20_PARAMS (counter, nonce) in bytes: RFC 8439's 32-bit counter and 96-bit nonce, or
+# the original ChaCha20's 64 and 64 (together the 128 bits of the cipher's state they fill).
+CHACHA20_SHAPES = frozenset({(4, 12), (8, 8)})
 
 
 def lookup(mechanism: Mechanism, use: CKF) -> NativeMechanism:
@@ -250,6 +285,7 @@ class CipherCall:
     aad: bytes | None = None
     tag_bytes: int = 0
     counter_bits: int = 0  # CTR: the low bits of the counter block that count
+    least: int = 0  # the fewest bytes the mechanism enciphers (XTS: one block)
     block: int = AES_BLOCK  # the cipher's block (3DES: 8 bytes)
 
     def counter_room(self) -> int | None:
@@ -304,7 +340,38 @@ def cipher_call(mechanism: Mechanism, found: NativeMechanism) -> CipherCall:
         if not isinstance(bits, int) or not 0 < bits <= AES_BLOCK * 8 or not isinstance(block, bytes):
             raise _bad("AES-CTR counts with 1-128 bits of a 16-byte counter block")
         return CipherCall(parameters, block, counter_bits=bits)
+    if found.algorithm is not None:
+        return _chacha20_call(parameter, found.algorithm)
+    if found.mode is BlockCipherMode.XTS:
+        if not isinstance(parameter, bytes) or len(parameter) != AES_BLOCK:
+            raise _bad("AES-XTS takes a 16-byte tweak")
+        return CipherCall(parameters, parameter, least=AES_BLOCK)
     return _block_call(parameters, parameter, AES_BLOCK, "AES")
+
+
+def _chacha20_call(parameter: object, algorithm: CryptographicAlgorithm) -> CipherCall:
+    """CKM_CHACHA20: the nonce as KMIP's IV and the block counter (little-endian, as the
+    cipher's state holds it) as its Initial Counter Value; CKM_CHACHA20_POLY1305: the nonce
+    (12 bytes: the server's AEAD is RFC 8439's) and the AAD, the 16-byte tag after the data."""
+    parameters = CryptographicParameters(cryptographic_algorithm=algorithm)
+    if not isinstance(parameter, dict):
+        raise _bad(f"{algorithm.name} takes its CK_*_PARAMS structure")
+    nonce = parameter.get("pNonce")
+    if algorithm is CryptographicAlgorithm.CHACHA20_POLY1305:
+        aad = parameter.get("pAAD")
+        if not isinstance(nonce, bytes) or len(nonce) != 12:
+            raise _bad("ChaCha20-Poly1305 takes a 12-byte nonce here (RFC 8439)")
+        parameters.tag_length = POLY1305_TAG
+        return CipherCall(parameters, nonce, aad if isinstance(aad, bytes) and aad else None, POLY1305_TAG)
+    counter = parameter.get("pBlockCounter")
+    if not isinstance(nonce, bytes):
+        raise _bad("ChaCha20 needs a nonce")
+    if counter is None:  # no counter given: block 0
+        counter = bytes(AES_BLOCK - len(nonce))
+    if not isinstance(counter, bytes) or (len(counter), len(nonce)) not in CHACHA20_SHAPES:
+        raise _bad("ChaCha20 takes a 32-bit counter with a 96-bit nonce, or 64 bits with 64")
+    parameters.initial_counter_value = int.from_bytes(counter, "little")
+    return CipherCall(parameters, nonce)
 
 
 def _block_call(parameters: CryptographicParameters, parameter: object, block: int, name: str) -> CipherCall:
@@ -321,16 +388,18 @@ def _block_call(parameters: CryptographicParameters, parameter: object, block: i
 def secret_bytes(found: NativeMechanism, value_len: int | None) -> int:
     """The bytes of a secret key C_GenerateKey makes, from CKA_VALUE_LEN: required for AES and
     generic secrets (CKR_TEMPLATE_INCOMPLETE), within the mechanism's sizes (CKR_KEY_SIZE_RANGE);
-    3DES keys have one size, which CKA_VALUE_LEN may only repeat (CKR_TEMPLATE_INCONSISTENT)."""
-    if found.key_type is CKK.DES3:
-        if value_len not in (None, found.max_key // 8):
-            raise CKRError(CKR.TEMPLATE_INCONSISTENT, "3DES keys are 24 bytes")
-        return found.max_key // 8
+    3DES and ChaCha20 keys have one size, which CKA_VALUE_LEN may only repeat
+    (CKR_TEMPLATE_INCONSISTENT); AES and AES-XTS keys only some sizes of their range."""
+    if found.min_key == found.max_key:  # one size (3DES, ChaCha20): CKA_VALUE_LEN may only repeat it
+        fixed = found.max_key // 8 if found.bits else found.max_key
+        if value_len not in (None, fixed):
+            raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"these keys are {fixed} bytes")
+        return fixed
     if value_len is None:
         raise CKRError(CKR.TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed")
     size = value_len * 8 if found.bits else value_len
-    if not found.min_key <= size <= found.max_key or (
-        found.key_type is CKK.AES and value_len not in AES_BYTES
+    if not found.min_key <= size <= found.max_key or value_len not in KEY_BYTES.get(
+        found.key_type, (value_len,)
     ):
         raise CKRError(CKR.KEY_SIZE_RANGE, f"{value_len} bytes is not a size this mechanism makes")
     return value_len

@@ -21,9 +21,15 @@ from pkcs11_kmip.cryptoki.wire import NATIVE_ULONG
 from pkcs11_kmip.cryptoki.wire import Attribute as CkAttribute
 from pkcs11_kmip.kmip.messages import Attribute, AttributeEntry, Attributes
 from pkcs11_kmip.kmip.messages.objects import Certificate
-from pkcs11_kmip.kmip.messages.structures import CryptographicDomainParameters, Link, Name
+from pkcs11_kmip.kmip.messages.structures import (
+    CryptographicDomainParameters,
+    CryptographicParameters,
+    Link,
+    Name,
+)
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
     CertificateType,
     CryptographicAlgorithm,
     CryptographicUsageMask,
@@ -70,6 +76,8 @@ KEY_TYPES: dict[CryptographicAlgorithm, int] = {
     A.HMAC_SHA3_512: MoreCKK.SHA3_512_HMAC,
     A.ED25519: MoreCKK.EC_EDWARDS,
     A.ED448: MoreCKK.EC_EDWARDS,
+    A.CHACHA20: MoreCKK.CHACHA20,
+    A.CHACHA20_POLY1305: MoreCKK.CHACHA20,  # the same 32-byte key (crypto.mechanisms.KEY_SHARING)
 }
 # The KMIP algorithm of a secret key of each type the token makes. KMIP has no generic
 # secret: a CKK_GENERIC_SECRET key is an HMAC-SHA256 key (the server's HMAC keys name their
@@ -78,6 +86,8 @@ SECRET_ALGORITHMS: dict[int, CryptographicAlgorithm] = {
     CKK.AES: A.AES,
     CKK.DES3: A.DES3,
     MoreCKK.GENERIC_SECRET: A.HMAC_SHA256,
+    MoreCKK.CHACHA20: A.CHACHA20,
+    MoreCKK.AES_XTS: A.AES,  # two AES keys, 256 or 512 bits, named for XTS (is_xts)
     **{ckk: algorithm for algorithm, ckk in KEY_TYPES.items() if algorithm.name.startswith("HMAC_")},
 }
 
@@ -101,6 +111,8 @@ _MACS = frozenset({CKA.SIGN, CKA.VERIFY})
 DEFAULT_USAGE: dict[tuple[CKO, int], frozenset[CKA]] = {
     (CKO.SECRET_KEY, CKK.AES): frozenset({CKA.ENCRYPT, CKA.DECRYPT, CKA.WRAP, CKA.UNWRAP}),
     (CKO.SECRET_KEY, CKK.DES3): frozenset({CKA.ENCRYPT, CKA.DECRYPT}),
+    (CKO.SECRET_KEY, MoreCKK.CHACHA20): frozenset({CKA.ENCRYPT, CKA.DECRYPT}),
+    (CKO.SECRET_KEY, MoreCKK.AES_XTS): frozenset({CKA.ENCRYPT, CKA.DECRYPT}),
     **{(CKO.SECRET_KEY, ckk): _MACS for ckk, a in SECRET_ALGORITHMS.items() if a.name.startswith("HMAC_")},
     (CKO.PRIVATE_KEY, MoreCKK.EC_EDWARDS): frozenset({CKA.SIGN}),
     (CKO.PUBLIC_KEY, MoreCKK.EC_EDWARDS): frozenset({CKA.VERIFY}),
@@ -150,6 +162,8 @@ MONTGOMERY_ALGORITHMS = frozenset({A.ECDH, A.EC})
 KEY_GEN_MECHANISMS: dict[int, int] = {
     CKK.AES: CKM.AES_KEY_GEN,
     CKK.DES3: MoreCKM.DES3_KEY_GEN,
+    MoreCKK.CHACHA20: MoreCKM.CHACHA20_KEY_GEN,
+    MoreCKK.AES_XTS: MoreCKM.AES_XTS_KEY_GEN,
     CKK.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN,
     CKK.EC: CKM.EC_KEY_PAIR_GEN,
     MoreCKK.EC_EDWARDS: MoreCKM.EC_EDWARDS_KEY_PAIR_GEN,
@@ -224,9 +238,27 @@ def key_type(record: ObjectRecord) -> int | None:
     algorithm = record.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
     if is_generic_secret(record):
         return MoreCKK.GENERIC_SECRET
+    if algorithm is A.AES and is_xts(record):
+        return MoreCKK.AES_XTS
     if algorithm in MONTGOMERY_ALGORITHMS and _named_curve(record) in MONTGOMERY_PARAMS:
         return MoreCKK.EC_MONTGOMERY
     return KEY_TYPES.get(algorithm)
+
+
+XTS = CryptographicParameters(block_cipher_mode=BlockCipherMode.XTS)
+"""The Cryptographic Parameters of an AES-XTS key (KMIP's AX profile: an AES key named for XTS)."""
+
+
+def is_xts(record: ObjectRecord) -> bool:
+    """Whether an AES key is an AES-XTS key (CKK_AES_XTS): 512 bits (two AES-256 keys; no
+    AES key is that long), or Cryptographic Parameters that name XTS (as KMIP's AX profile
+    and the token make them)."""
+    if record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) == 8 * max(mechanisms.XTS_BYTES):
+        return True
+    return any(
+        isinstance(p, CryptographicParameters) and p.block_cipher_mode is BlockCipherMode.XTS
+        for p in record.attributes.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS)
+    )
 
 
 def _named_curve(record: ObjectRecord) -> RecommendedCurve | None:
@@ -682,6 +714,8 @@ def kmip_attributes(wanted: KeyTemplate, with_label: bool = True) -> Attributes:
         attributes.entries.append(id_entry(wanted.key_id))
     # CKA_MODIFIABLE/COPYABLE/DESTROYABLE FALSE: the vendor attributes storage_flags reads.
     attributes.entries += [storage_flags.entry(flag, False) for flag, on in wanted.storage.items() if not on]
+    if wanted.key_type == MoreCKK.AES_XTS:
+        attributes.add(Tag.CRYPTOGRAPHIC_PARAMETERS, XTS)
     wrapping = U.WRAP_KEY | U.UNWRAP_KEY
     if wanted.key_type == CKK.RSA:
         wrapping |= U.ENCRYPT | U.DECRYPT
