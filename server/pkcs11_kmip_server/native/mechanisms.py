@@ -2,8 +2,8 @@
 the KMIP Cryptographic Parameters it becomes.
 
 C_GetMechanismList/Info answer from `MECHANISMS` exactly; C_*Init refuse anything not
-in it with CKR_MECHANISM_INVALID. Key sizes are in bytes for AES and HMAC, bits otherwise
-(generic secret key generation, 3DES, RSA, EC, EdDSA), as PKCS#11 counts them.
+in it with CKR_MECHANISM_INVALID. Key sizes are in bytes for AES, AES-XTS, ChaCha20 and HMAC,
+bits otherwise (generic secret key generation, 3DES, RSA, EC, EdDSA), as PKCS#11 counts them.
 """
 
 from __future__ import annotations
