@@ -11,6 +11,7 @@ A process of its own: the library hosts its own interpreter.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -238,29 +239,29 @@ def native(host: Host, session: int, aes_label: str, hmac_label: str) -> None:
     assert host.f.C_MessageVerifyFinal(session) == 0
 
 
-def encrypt_next(
-    host: Host, step: str, session: int, parameter: Any, data: bytes, capacity: int | None, last: bool
+def message_next(
+    function: str,
+    host: Host,
+    step: str,
+    session: int,
+    parameter: Any,
+    data: bytes,
+    capacity: int | None,
+    last: bool,
 ) -> bytes:
-    """C_EncryptMessageNext with a buffer of `capacity` bytes (None: a length query)."""
+    """C_EncryptMessageNext or C_DecryptMessageNext with a buffer of `capacity` bytes (None:
+    a length query); `last`: CKF_END_OF_MESSAGE."""
     size = ffi.new("CK_ULONG *", capacity or 0)
     buffer = ffi.new("CK_BYTE[]", max(capacity or 0, 1)) if capacity is not None else ffi.NULL
     size_of, flags = ffi.sizeof("CK_GCM_MESSAGE_PARAMS"), CKF_END_OF_MESSAGE if last else 0
-    rv = host.f.C_EncryptMessageNext(session, parameter, size_of, data, len(data), buffer, size, flags)
+    rv = getattr(host.f, function)(session, parameter, size_of, data, len(data), buffer, size, flags)
     out(f"rv.{step}", hex(rv))
     out(f"len.{step}", int(size[0]))
     return bytes(ffi.buffer(buffer, size[0])) if capacity is not None and rv == 0 else b""
 
 
-def decrypt_next(
-    host: Host, step: str, session: int, parameter: Any, data: bytes, capacity: int | None, last: bool
-) -> bytes:
-    size = ffi.new("CK_ULONG *", capacity or 0)
-    buffer = ffi.new("CK_BYTE[]", max(capacity or 0, 1)) if capacity is not None else ffi.NULL
-    size_of, flags = ffi.sizeof("CK_GCM_MESSAGE_PARAMS"), CKF_END_OF_MESSAGE if last else 0
-    rv = host.f.C_DecryptMessageNext(session, parameter, size_of, data, len(data), buffer, size, flags)
-    out(f"rv.{step}", hex(rv))
-    out(f"len.{step}", int(size[0]))
-    return bytes(ffi.buffer(buffer, size[0])) if capacity is not None and rv == 0 else b""
+encrypt_next = functools.partial(message_next, "C_EncryptMessageNext")
+decrypt_next = functools.partial(message_next, "C_DecryptMessageNext")
 
 
 def begin(

@@ -64,15 +64,20 @@ def host(server: RunningServer, module: Path, tmp: Path, pin: str, *args: str) -
     return run
 
 
+def scripted(native: RunningServer, module: Path, tmp: Path, mode: str) -> tuple[Run, bytes, bytes]:
+    """The host's `mode` script with an AES and an HMAC key of its own (named after the mode),
+    and those keys' bytes."""
+    aes = kmip_key(native, f"{mode}-aes", CryptographicAlgorithm.AES, U.ENCRYPT | U.DECRYPT)
+    mac = kmip_key(native, f"{mode}-hmac", CryptographicAlgorithm.HMAC_SHA256, U.MAC_GENERATE | U.MAC_VERIFY)
+    pin = (native.data_dir / "clients" / "admin" / "pin").read_text().strip()
+    return host(native, module, tmp, pin, mode, f"{mode}-aes", f"{mode}-hmac"), aes, mac
+
+
 @pytest.fixture(scope="module")
 def native_run(
     native: RunningServer, module_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Run, bytes, bytes]:
-    aes = kmip_key(native, "msg-aes", CryptographicAlgorithm.AES, U.ENCRYPT | U.DECRYPT)
-    mac = kmip_key(native, "msg-hmac", CryptographicAlgorithm.HMAC_SHA256, U.MAC_GENERATE | U.MAC_VERIFY)
-    pin = (native.data_dir / "clients" / "admin" / "pin").read_text().strip()
-    run = host(native, module_path, tmp_path_factory.mktemp("msg"), pin, "native", "msg-aes", "msg-hmac")
-    return run, aes, mac
+    return scripted(native, module_path, tmp_path_factory.mktemp("msg"), "native")
 
 
 def test_the_native_token_advertises_exactly_the_message_functions_it_has(
@@ -160,11 +165,7 @@ def test_ecdsa_messages_verify_with_pyca(native_run: tuple[Run, bytes, bytes]) -
 def parts_run(
     native: RunningServer, module_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Run, bytes, bytes]:
-    aes = kmip_key(native, "parts-aes", CryptographicAlgorithm.AES, U.ENCRYPT | U.DECRYPT)
-    mac = kmip_key(native, "parts-hmac", CryptographicAlgorithm.HMAC_SHA256, U.MAC_GENERATE | U.MAC_VERIFY)
-    pin = (native.data_dir / "clients" / "admin" / "pin").read_text().strip()
-    run = host(native, module_path, tmp_path_factory.mktemp("parts"), pin, "parts", "parts-aes", "parts-hmac")
-    return run, aes, mac
+    return scripted(native, module_path, tmp_path_factory.mktemp("parts"), "parts")
 
 
 def test_multi_message_is_advertised_where_messages_come_in_parts(

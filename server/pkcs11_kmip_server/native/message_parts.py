@@ -210,47 +210,58 @@ def _sign_begin(kind: str) -> Callable[[NativeToken, dict[str, Value], RequestCo
     return begin
 
 
-def sign_next(token: NativeToken, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-    """C_SignMessageNext: without a signature length pointer a part (collected), with one
-    the last: the whole message signed, under the length convention."""
-    from pkcs11_kmip_server.native.token import _kmip
-
-    active, _ = _open(token, inputs, "sign")
+def _whole(
+    token: NativeToken,
+    inputs: dict[str, Value],
+    kind: str,
+    last: Value,
+    finish: Callable[[Active, Active, bytes], Result],
+) -> Result:
+    """C_SignMessageNext, C_VerifyMessageNext: a part kept (`last` None), or the last one:
+    `finish` signs or verifies the whole message (the operation, its message, the data)."""
+    active, _ = _open(token, inputs, kind)
     _no_parameter(inputs["pParameter"])
-    part, out = _data(inputs["pData"]), inputs["pSignature"]
+    part = _data(inputs["pData"])
 
     def step(message: Active) -> Result:
-        if out is None:
+        if last is None:
             _collect(message, part, CKR.DATA_LEN_RANGE)
-            return CKR.OK, {"pSignature": None}
-        rv, outputs = signed(token, _kmip(request), message, bytes(message.parts or b"") + part, out)
+            return CKR.OK, ({"pSignature": None} if kind == "sign" else None)
+        return finish(active, message, bytes(message.parts or b"") + part)
+
+    return _next(active, step)
+
+
+def sign_next(token: NativeToken, inputs: dict[str, Value], request: RequestContext | None) -> Result:
+    """C_SignMessageNext: without a signature length pointer a part, with one the last: the
+    whole message signed, under the length convention (a length query keeps the message)."""
+    from pkcs11_kmip_server.native.token import _kmip
+
+    out = inputs["pSignature"]
+
+    def finish(active: Active, message: Active, data: bytes) -> Result:
+        rv, outputs = signed(token, _kmip(request), message, data, out)
         if rv == CKR.OK and outputs is not None and _given(outputs["pSignature"]):
             active.message = None
         return rv, outputs
 
-    return _next(active, step)
+    return _whole(token, inputs, "sign", out, finish)
 
 
 def verify_next(token: NativeToken, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-    """C_VerifyMessageNext: without a signature a part (collected), with one the last: the
-    whole message verified (CKR_SIGNATURE_INVALID ends it as CKR_OK does)."""
+    """C_VerifyMessageNext: without a signature a part, with one the last: the whole message
+    verified (CKR_SIGNATURE_INVALID ends it as CKR_OK does)."""
     from pkcs11_kmip_server.native.token import _kmip
 
-    active, _ = _open(token, inputs, "verify")
-    _no_parameter(inputs["pParameter"])
-    part, signature = _data(inputs["pData"]), inputs["pSignature"]
+    signature = inputs["pSignature"]
 
-    def step(message: Active) -> Result:
-        if signature is None:
-            _collect(message, part, CKR.DATA_LEN_RANGE)
-            return CKR.OK, None
+    def finish(active: Active, message: Active, data: bytes) -> Result:
         assert isinstance(signature, bytes)
-        data = bytes(message.parts or b"") + part
         valid = token._signature_valid(_kmip(request), message, data, signature)
         active.message = None
         return (CKR.OK if valid else CKR.SIGNATURE_INVALID), None
 
-    return _next(active, step)
+    return _whole(token, inputs, "verify", signature, finish)
 
 
 def abandon(token: NativeToken, kmip: RequestContext, message: Active) -> None:
