@@ -2129,28 +2129,12 @@ def test_x25519_x448_keys_are_imported_and_unwrapped(
     assert read(app, session, unwrapped, CKA.KEY_TYPE) == [ulong(CKK_EC_MONTGOMERY)]
     assert derived(unwrapped) == peer.exchange(other.public_key())[:32]
     # Values that make no such key, another curve.
+
+    def created(cko: int, *components: Attribute) -> int:
+        kind = (Attribute.of(CKA.CLASS, ulong(cko)), Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_MONTGOMERY)))
+        return app.made("C_CreateObject", "phObject", hSession=session, pTemplate=(*kind, *components))[0]
+
     short = Attribute.of(CKA.VALUE, secret[:-1])
-    rv, _ = app.made(
-        "C_CreateObject",
-        "phObject",
-        hSession=session,
-        pTemplate=(
-            Attribute.of(CKA.CLASS, ulong(CKO.PRIVATE_KEY)),
-            Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_MONTGOMERY)),
-            params,
-            short,
-        ),
-    )
-    assert rv == CKR.ATTRIBUTE_VALUE_INVALID
-    rv, _ = app.made(
-        "C_CreateObject",
-        "phObject",
-        hSession=session,
-        pTemplate=(
-            Attribute.of(CKA.CLASS, ulong(CKO.PUBLIC_KEY)),
-            Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_MONTGOMERY)),
-            Attribute.of(CKA.EC_PARAMS, P256),
-            Attribute.of(CKA.EC_POINT, point),
-        ),
-    )
-    assert rv == CKR.CURVE_NOT_SUPPORTED
+    assert created(CKO.PRIVATE_KEY, params, short) == CKR.ATTRIBUTE_VALUE_INVALID
+    other_curve = (Attribute.of(CKA.EC_PARAMS, P256), Attribute.of(CKA.EC_POINT, point))
+    assert created(CKO.PUBLIC_KEY, *other_curve) == CKR.CURVE_NOT_SUPPORTED
