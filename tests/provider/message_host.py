@@ -153,6 +153,17 @@ def verify(host: Host, step: str, session: int, data: bytes, signature: bytes) -
     out(f"rv.{step}", hex(rv))
 
 
+def ec_pair(host: Host, session: int) -> tuple[int, int]:
+    """A P-256 session key pair (public, private); its point printed as ec_point."""
+    public, private = ffi.new("CK_OBJECT_HANDLE *"), ffi.new("CK_OBJECT_HANDLE *")
+    pub, _keep_pub = attributes({CKA_EC_PARAMS: P256, CKA_VERIFY: b"\x01", CKA_TOKEN: b"\x00"})
+    priv, _keep_priv = attributes({CKA_SIGN: b"\x01", CKA_TOKEN: b"\x00"})
+    m = ffi.new("CK_MECHANISM *", {"mechanism": CKM_EC_KEY_PAIR_GEN})
+    assert host.f.C_GenerateKeyPair(session, m, pub, 3, priv, 2, public, private) == 0
+    out("ec_point", host.value(session, public[0], CKA_EC_POINT))
+    return int(public[0]), int(private[0])
+
+
 def native(host: Host, session: int, aes_label: str, hmac_label: str) -> None:
     info = ffi.new("CK_MECHANISM_INFO *")
     for name, mechanism in (("gcm", CKM_AES_GCM), ("hmac", CKM_SHA256_HMAC), ("ecdsa", CKM_ECDSA_SHA256)):
@@ -222,18 +233,13 @@ def native(host: Host, session: int, aes_label: str, hmac_label: str) -> None:
     verify(host, "mac_verify_bad", session, data, bytes(32))
     out("rv.verify_final", hex(host.f.C_MessageVerifyFinal(session)))
 
-    public, private = ffi.new("CK_OBJECT_HANDLE *"), ffi.new("CK_OBJECT_HANDLE *")
-    pub, _keep_pub = attributes({CKA_EC_PARAMS: P256, CKA_VERIFY: b"\x01", CKA_TOKEN: b"\x00"})
-    priv, _keep_priv = attributes({CKA_SIGN: b"\x01", CKA_TOKEN: b"\x00"})
-    m = ffi.new("CK_MECHANISM *", {"mechanism": CKM_EC_KEY_PAIR_GEN})
-    assert host.f.C_GenerateKeyPair(session, m, pub, 3, priv, 2, public, private) == 0
-    out("ec_point", host.value(session, public[0], CKA_EC_POINT))
-    host.init("ecdsa_init", "C_MessageSignInit", session, CKM_ECDSA_SHA256, private[0])
+    public, private = ec_pair(host, session)
+    host.init("ecdsa_init", "C_MessageSignInit", session, CKM_ECDSA_SHA256, private)
     sign(host, "ecdsa_query", session, data, None)
     signature = sign(host, "ecdsa", session, data, 64)
     out("ecdsa", signature)
     assert host.f.C_MessageSignFinal(session) == 0
-    host.init("ecdsa_verify_init", "C_MessageVerifyInit", session, CKM_ECDSA_SHA256, public[0])
+    host.init("ecdsa_verify_init", "C_MessageVerifyInit", session, CKM_ECDSA_SHA256, public)
     verify(host, "ecdsa_verify", session, data, signature)
     verify(host, "ecdsa_verify_bad", session, data + b"!", signature)
     assert host.f.C_MessageVerifyFinal(session) == 0
@@ -367,18 +373,13 @@ def parts(host: Host, session: int, aes_label: str, hmac_label: str) -> None:
     verify_next(host, "verify_bad_last", session, first, mac)
     out("rv.verify_final", hex(host.f.C_MessageVerifyFinal(session)))
 
-    public, private = ffi.new("CK_OBJECT_HANDLE *"), ffi.new("CK_OBJECT_HANDLE *")
-    pub, _keep_pub = attributes({CKA_EC_PARAMS: P256, CKA_VERIFY: b"\x01", CKA_TOKEN: b"\x00"})
-    priv, _keep_priv = attributes({CKA_SIGN: b"\x01", CKA_TOKEN: b"\x00"})
-    m = ffi.new("CK_MECHANISM *", {"mechanism": CKM_EC_KEY_PAIR_GEN})
-    assert host.f.C_GenerateKeyPair(session, m, pub, 3, priv, 2, public, private) == 0
-    out("ec_point", host.value(session, public[0], CKA_EC_POINT))
-    host.init("ecdsa_init", "C_MessageSignInit", session, CKM_ECDSA_SHA256, private[0])
+    _, private = ec_pair(host, session)
+    host.init("ecdsa_init", "C_MessageSignInit", session, CKM_ECDSA_SHA256, private)
     begin(host, "ecdsa_begin", "C_SignMessageBegin", session)
     sign_next(host, "ecdsa_part", session, first, None, False)
     out("ecdsa", sign_next(host, "ecdsa_last", session, second, 64, True))
     assert host.f.C_MessageSignFinal(session) == 0
-    host.init("ecdsa_raw_init", "C_MessageSignInit", session, CKM_ECDSA, private[0])
+    host.init("ecdsa_raw_init", "C_MessageSignInit", session, CKM_ECDSA, private)
     begin(host, "ecdsa_raw_begin", "C_SignMessageBegin", session)
     assert host.f.C_MessageSignFinal(session) == 0
 
