@@ -618,7 +618,7 @@ def test_bit_lengths_of_chacha20_params_in_c_memory() -> None:
     from pkcs11_kmip_server.hsm.module import ffi
 
     keep: list[object] = []
-    value = {"pBlockCounter": h("01000000"), "pNonce": bytes(12)}
+    value: wire.StructValue = {"pBlockCounter": h("01000000"), "pNonce": bytes(12)}
     built = cmem.build_mechanism(ffi, Mechanism(0x1226, value), keep)
     params = ffi.cast("CK_CHACHA20_PARAMS *", built.pParameter)
     assert (params.blockCounterBits, params.ulNonceBits) == (32, 96)
