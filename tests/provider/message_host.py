@@ -63,6 +63,13 @@ class Host:
         assert self.f.C_Login(session[0], CKU_USER, pin.encode(), len(pin)) == 0
         return int(session[0])
 
+    def close(self, session: int) -> None:
+        """Log out, close the session, finalize, and say the script ran to its end."""
+        assert self.f.C_Logout(session) == 0
+        assert self.f.C_CloseSession(session) == 0
+        assert self.f.C_Finalize(ffi.NULL) == 0
+        out("done", 1)
+
     def find(self, session: int, cls: int, label: str) -> int:
         template, keep = attributes({CKA_CLASS: ulong(cls), CKA_LABEL: label.encode()})
         assert self.f.C_FindObjectsInit(session, template, 2) == 0, keep
@@ -407,10 +414,7 @@ def main() -> int:
         parts(host, session, *sys.argv[4:6])
     else:
         passthrough(host, session)
-    assert host.f.C_Logout(session) == 0
-    assert host.f.C_CloseSession(session) == 0
-    assert host.f.C_Finalize(ffi.NULL) == 0
-    out("done", 1)
+    host.close(session)
     return 0
 
 

@@ -127,10 +127,7 @@ def main() -> int:
     host = Host(module)
     session = host.open(pin)
     run(host, session, json.loads(script))
-    assert host.f.C_Logout(session) == 0
-    assert host.f.C_CloseSession(session) == 0
-    assert host.f.C_Finalize(ffi.NULL) == 0
-    out("done", 1)
+    host.close(session)
     return 0
 
 
