@@ -56,8 +56,10 @@ HASHES = ("SHA1", "SHA224", "SHA256", "SHA384", "SHA512")
 SHA3_BITS = (224, 256, 384, 512)
 RSA_SIGN = "keySize={2048,4096}, sign, verify"
 EC_FLAGS = "EC F_P, EC OID, EC uncompressed"
-# The 3.0 message functions (native/messages.py): CKF_MESSAGE_ENCRYPT|DECRYPT, CKF_MESSAGE_SIGN|VERIFY.
-MESSAGE_CIPHER, MESSAGE_SIGN = ", other flags=0x6", ", other flags=0x18"
+# The 3.0 message functions (native/messages.py): CKF_MESSAGE_ENCRYPT|DECRYPT, CKF_MESSAGE_SIGN|VERIFY,
+# and CKF_MULTI_MESSAGE (messages in parts) but for CKM_ECDSA (a digest, in one part).
+MESSAGE_CIPHER, MESSAGE_SIGN = ", other flags=0x26", ", other flags=0x38"
+MESSAGE_SIGN_ONE_PART = ", other flags=0x18"
 MECHANISMS = {
     "AES-KEY-GEN": "keySize={16,32}, generate",
     "AES-GCM": f"keySize={{16,32}}, encrypt, decrypt{MESSAGE_CIPHER}",
@@ -71,7 +73,7 @@ MECHANISMS = {
     **{f"{h}-RSA-PKCS": RSA_SIGN for h in HASHES},
     **{f"{h}-RSA-PKCS-PSS": RSA_SIGN for h in HASHES},
     "ECDSA-KEY-PAIR-GEN": f"keySize={{256,521}}, generate_key_pair, {EC_FLAGS}",
-    "ECDSA": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}{MESSAGE_SIGN}",
+    "ECDSA": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}{MESSAGE_SIGN_ONE_PART}",
     **{f"ECDSA-{h}": f"keySize={{256,521}}, sign, verify, {EC_FLAGS}{MESSAGE_SIGN}" for h in HASHES},
     **{name: "digest" for name in ("SHA-1", "SHA224", "SHA256", "SHA384", "SHA512")},
     "AES-KEY-WRAP": "keySize={16,32}, wrap, unwrap",
