@@ -10,12 +10,17 @@ rolls back (an error, a Conflict the engine retries, an Undo batch, a savepoint 
 failed batch item), and a Destroy's token object goes only once the database has
 committed the destroyed record. A token object left behind then (the HSM failing
 after the commit) is logged with its CKA_ID, never silently kept.
+
+Key pairs are generated in the token before the write transaction (`PairAhead`), as the
+database store's are generated before it: the record that takes one renames it; one that
+no record takes is destroyed once its message is done.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import secrets
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -27,13 +32,21 @@ from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import RecommendedCurve
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.formats import convert_material
-from pkcs11_kmip_server.hsm_store.token import HsmToken, holds_record, reference_block, reference_of
+from pkcs11_kmip_server.hsm_store.token import (
+    HsmToken,
+    holds_record,
+    made_alike,
+    reference_block,
+    reference_of,
+)
 from pkcs11_kmip_server.objects import digest_of, place_digest
 from pkcs11_kmip_server.store import LocateQuery, ObjectRecord, Store, StoreSession
 from pkcs11_kmip_server.store.access import Rights
 from pkcs11_kmip_server.store.policy import PolicyTables
 
 log = logging.getLogger(__name__)
+
+AHEAD = b"made-ahead:"  # the CKA_ID prefix of a key pair made ahead, until a record takes it
 
 
 @dataclass
@@ -116,6 +129,50 @@ def add_digest(token: HsmToken, record: ObjectRecord) -> None:
     place_digest(attributes, digest)
 
 
+@dataclass
+class PairAhead:
+    """A private key generated in the token before the transaction that stores it (no writer
+    waits for the token then), under a CKA_ID of its own until a record takes it.
+
+    A record made alike takes it (`take`: renamed, then undone with that transaction as
+    any key it made); the engine releases it once the message is done, and one no record
+    took (a Name taken meanwhile, a changed policy, a batch stopped before it) is
+    destroyed then: never left in the token.
+    """
+
+    token: HsmToken
+    reference: bytes  # its CKA_ID until taken
+    made: dict[Any, Any]  # made_alike() of the record it was made for
+    key: Any  # the token object
+    public: formats.AnyKey
+    taken: bool = False  # by a record, or released
+
+    @classmethod
+    def generate(cls, token: HsmToken, private: ObjectRecord, curve: RecommendedCurve | None) -> PairAhead:
+        """Generate the key pair the planned record `private` will have (no transaction open)."""
+        reference = AHEAD + secrets.token_hex(16).encode()
+        key, public = token.generate_pair(private, curve, reference)
+        return cls(token, reference, made_alike(private), key, public)
+
+    def take(self, private: ObjectRecord) -> formats.AnyKey | None:
+        """Its public key, the token object now the record's; None if it is not for this record
+        (taken before, e.g. by an attempt rolled back, or made with other flags)."""
+        if self.taken:
+            return None
+        if made_alike(private) != self.made:
+            self.release()
+            return None
+        self.token.name(self.key, private)
+        self.taken = True
+        return self.public
+
+    def release(self) -> None:
+        """Destroy it unless a record took it."""
+        if not self.taken:
+            self.taken = True
+            _destroy(self.token, self.reference, "made ahead, not taken")
+
+
 class HsmSession:
     """One transaction: the database session's, with the keys going to the token."""
 
@@ -143,10 +200,15 @@ class HsmSession:
         record.material = with_block(record.material, block)
         add_digest(self.token, record)
 
-    def generate_pair(self, private: ObjectRecord, curve: RecommendedCurve | None) -> formats.AnyKey:
-        """Generate the private key of `private` inside the token (before `insert`); its public key."""
+    def generate_pair(
+        self, private: ObjectRecord, curve: RecommendedCurve | None, ahead: PairAhead | None = None
+    ) -> formats.AnyKey:
+        """Generate the private key of `private` inside the token (before `insert`), or take the
+        one made `ahead` for it if it was made alike; its public key."""
         assert private.material is not None
-        public = self.token.generate_pair(private, curve)
+        public = ahead.take(private) if ahead is not None else None
+        if public is None:
+            _, public = self.token.generate_pair(private, curve)
         self._journal.created.append(private.uid.encode())
         private.material = with_block(private.material, reference_block(private))
         add_digest(self.token, private)

@@ -241,8 +241,12 @@ class HsmToken:
             self._keep(record.uid.encode(), key)
         return reference_block(record)
 
-    def generate_pair(self, private: ObjectRecord, curve: RecommendedCurve | None) -> formats.AnyKey:
-        """Generate the private key of `private` inside the token; its public key (pyca's).
+    def generate_pair(
+        self, private: ObjectRecord, curve: RecommendedCurve | None, reference: bytes | None = None
+    ) -> tuple[Any, formats.AnyKey]:
+        """Generate the private key of `private` inside the token; its token object and its
+        public key (pyca's). `reference`: a CKA_ID other than the record's (a key pair made
+        ahead of its transaction, named by `name` once a record takes it).
 
         The public half is a session object, read and destroyed: the database keeps
         public keys itself (they are not secret, and verifying needs no HSM trip).
@@ -253,6 +257,9 @@ class HsmToken:
         if key_type is KeyType.EC:
             assert curve is not None
             public_template[Attribute.EC_PARAMS] = CURVE_PARAMS[curve]
+        private_template = _template(private, ObjectClass.PRIVATE_KEY)
+        if reference is not None:
+            private_template[Attribute.ID] = reference
         with self.session() as session, refusals("generate the key pair"):
             public, private_key = session.generate_keypair(
                 key_type,
@@ -260,13 +267,26 @@ class HsmToken:
                 store=False,
                 capabilities=0,
                 public_template=public_template,
-                private_template=_template(private, ObjectClass.PRIVATE_KEY),
+                private_template=private_template,
             )
-            self._keep(private.uid.encode(), private_key)
             try:
-                return _public_key(public)
+                public_key = _public_key(public)
+            except BaseException:
+                private_key.destroy()  # no record will name it
+                raise
             finally:
                 public.destroy()
+            if reference is None:
+                self._keep(private.uid.encode(), private_key)
+            return private_key, public_key
+
+    def name(self, key: Any, record: ObjectRecord) -> None:
+        """Give a key made ahead the record's CKA_LABEL, then its CKA_ID (last: until then the
+        object keeps the CKA_ID it was made with, by which it is destroyed if this fails)."""
+        with self.session(), refusals("name the key pair made ahead"):
+            key[Attribute.LABEL] = _label(record)
+            key[Attribute.ID] = record.uid.encode()
+            self._keep(record.uid.encode(), key)
 
     def import_key(self, record: ObjectRecord, block: KeyBlock) -> KeyBlock:
         """Put the record's key (in `block`) into the token; the reference block to store."""
@@ -441,6 +461,14 @@ def _algorithm_and_length(record: ObjectRecord) -> tuple[CryptographicAlgorithm,
     length = record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH)
     assert algorithm is not None and length is not None
     return algorithm, length
+
+
+def made_alike(record: ObjectRecord) -> dict[Attribute, Any]:
+    """What a private key made for `record` is made with, but for its names (CKA_ID, CKA_LABEL):
+    a key made ahead for one record serves another only if these are equal."""
+    template = _template(record, ObjectClass.PRIVATE_KEY)
+    del template[Attribute.ID], template[Attribute.LABEL]
+    return template
 
 
 def _template(record: ObjectRecord, object_class: ObjectClass) -> dict[Attribute, Any]:

@@ -12,7 +12,9 @@ happens before the message's write transaction (operations.prepares): the reques
 planned and checked in a read transaction (attributes, defaults, constraints, Names),
 the pair generated with none open, and the write transaction plans and checks it again
 and stores that pair. A Name taken meanwhile fails there as it always would, and the
-pair made ahead is dropped. The HSM key store's token makes its keys in the transaction.
+pair made ahead is dropped. The HSM key store's token makes its keys ahead too, under a
+CKA_ID of their own; the stored record takes it (hsm_store.store.PairAhead), and one that
+none takes is destroyed in the token when the message is done (MadeAhead.release).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pkcs11_kmip_server.attribute_edits import check_unique_name
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.hsm_store import hooks
-from pkcs11_kmip_server.hsm_store.store import HsmSession
+from pkcs11_kmip_server.hsm_store.store import HsmSession, PairAhead
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.objects import digest_of, new_record, place_digest, requested_attributes
 from pkcs11_kmip_server.operations import handles, prepares
@@ -144,10 +146,17 @@ class PairPlan:
 
 @dataclass(frozen=True)
 class MadeAhead:
-    """A key pair generated before the write transaction, for a plan of this spec."""
+    """A key pair generated before the write transaction, for a plan of this spec: by the
+    server (`blocks`), or in the HSM key store's token (`in_token`)."""
 
     spec: asymmetric.KeyPairSpec
-    blocks: tuple[KeyBlock, KeyBlock]
+    blocks: tuple[KeyBlock, KeyBlock] | None = None
+    in_token: PairAhead | None = None
+
+    def release(self) -> None:
+        """The engine's call once the message is done: a token key no record took is destroyed."""
+        if self.in_token is not None:
+            self.in_token.release()
 
 
 def plan_pair(context: RequestContext, private: Attributes, public: Attributes) -> PairPlan:
@@ -182,13 +191,13 @@ def plan_pair(context: RequestContext, private: Attributes, public: Attributes) 
     )
 
 
-def generate_ahead(plan: PairPlan) -> Callable[[], MadeAhead] | None:
+def generate_ahead(plan: PairPlan) -> Callable[[], MadeAhead]:
     """A preparer's slow half: the key pair of this plan, generated with no transaction open
-    (None when the HSM key store's token makes it, inside the transaction)."""
-    if plan.in_hsm is not None:
-        return None
-    spec = plan.spec
-    return lambda: MadeAhead(spec, asymmetric.generate_key_pair(spec))
+    (by the server, or in the HSM key store's token)."""
+    spec, in_hsm, private = plan.spec, plan.in_hsm, plan.private
+    if in_hsm is not None:
+        return lambda: MadeAhead(spec, in_token=PairAhead.generate(in_hsm.token, private, spec.curve))
+    return lambda: MadeAhead(spec, blocks=asymmetric.generate_key_pair(spec))
 
 
 def _fill(record: ObjectRecord, block: KeyBlock) -> None:
@@ -207,13 +216,15 @@ def store_pair(context: RequestContext, plan: PairPlan) -> tuple[ObjectRecord, O
     """Generate the planned key pair (or take the one made ahead for it) and store it, each key
     linked to the other."""
     spec, private_record, public_record = plan.spec, plan.private, plan.public
+    ahead = context.made_ahead
+    made = ahead if isinstance(ahead, MadeAhead) and ahead.spec == spec else None
     if plan.in_hsm is not None:
-        public_key = plan.in_hsm.generate_pair(private_record, spec.curve)
+        in_token = made.in_token if made else None
+        public_key = plan.in_hsm.generate_pair(private_record, spec.curve, in_token)
         public_block = formats.write_key(public_key, spec.kind.public_formats[0], spec.algorithm)
     else:
-        ahead = context.made_ahead
-        made = ahead if isinstance(ahead, MadeAhead) and ahead.spec == spec else None
-        private_block, public_block = made.blocks if made else asymmetric.generate_key_pair(spec)
+        blocks = made.blocks if made else None
+        private_block, public_block = blocks or asymmetric.generate_key_pair(spec)
         _fill(private_record, private_block)
     _fill(public_record, public_block)
     for record, link_type, other in (
