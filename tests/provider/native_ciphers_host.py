@@ -1,6 +1,7 @@
 """Runs a script of Cryptoki calls the test gives as JSON, through CK_FUNCTION_LIST_3_0 (cffi,
-ABI): key generation and import, C_GetAttributeValue, C_GetMechanismInfo and C_Encrypt/
-C_Decrypt with mechanism parameter structures (CK_CHACHA20_PARAMS ...), single or multi-part.
+ABI): key generation and import, C_GetAttributeValue, C_GetMechanismInfo, C_Encrypt/C_Decrypt
+with mechanism parameter structures (CK_CHACHA20_PARAMS ...), single or multi-part, and
+ChaCha20-Poly1305 messages (C_EncryptMessage/C_DecryptMessage).
 python-pkcs11 and PyKCS11 name neither ChaCha20 nor AES-XTS parameters, so this host does.
 
 Usage: python native_ciphers_host.py MODULE PIN SCRIPT_JSON
@@ -96,6 +97,33 @@ def crypt(host: Host, session: int, step: Step, handles: dict[str, int]) -> None
         out(f"out.{step['name']}", whole + bytes(ffi.buffer(buffer, size[0])))
 
 
+def message(host: Host, session: int, step: Step, handles: dict[str, int]) -> None:
+    """C_Message*Init, one C_EncryptMessage (its output and the tag written into the
+    CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS) or C_DecryptMessage (with the step's tag), or
+    with "begin" C_*MessageBegin; then C_Message*Final."""
+    kind = "Encrypt" if step["op"] == "encrypt_message" else "Decrypt"
+    m = ffi.new("CK_MECHANISM *", {"mechanism": step["mech"]})
+    assert getattr(host.f, f"C_Message{kind}Init")(session, m, handles[step["key"]]) == 0
+    nonce, tag = bytes.fromhex(step["nonce"]), bytes.fromhex(step.get("tag", "00" * 16))
+    nonce_buffer, tag_buffer = ffi.new("CK_BYTE[]", nonce), ffi.new("CK_BYTE[]", tag)
+    layout = "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS"
+    parameter = ffi.new(f"{layout} *", {"pNonce": nonce_buffer, "ulNonceLen": len(nonce), "pTag": tag_buffer})
+    aad, data = bytes.fromhex(step["aad"]), bytes.fromhex(step["data"])
+    if step.get("begin"):
+        rv = getattr(host.f, f"C_{kind}MessageBegin")(session, parameter, ffi.sizeof(layout), aad, len(aad))
+    else:
+        size, buffer = ffi.new("CK_ULONG *", 4096), ffi.new("CK_BYTE[]", 4096)
+        function = getattr(host.f, f"C_{kind}Message")
+        rv = function(session, parameter, ffi.sizeof(layout), aad, len(aad), data, len(data), buffer, size)
+        written = bytes(ffi.buffer(buffer, size[0])) + (
+            bytes(ffi.buffer(tag_buffer, 16)) if kind == "Encrypt" else b""
+        )
+        if rv == 0:
+            out(f"out.{step['name']}", written)
+    out(f"rv.{step['name']}", hex(rv))
+    assert getattr(host.f, f"C_Message{kind}Final")(session) == 0
+
+
 def run(host: Host, session: int, steps: list[Step]) -> None:
     handles: dict[str, int] = {}
     for step in steps:
@@ -118,6 +146,8 @@ def run(host: Host, session: int, steps: list[Step]) -> None:
             rv = host.f.C_GetMechanismInfo(host.slot, step["mech"], info)
             out(f"rv.{name}", hex(rv))
             out(f"out.{name}", f"{info.ulMinKeySize},{info.ulMaxKeySize},{info.flags:x}")
+        elif op.endswith("_message"):
+            message(host, session, step, handles)
         else:
             crypt(host, session, step, handles)
 

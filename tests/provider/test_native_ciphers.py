@@ -44,7 +44,7 @@ KEY_ATTRIBUTES = {"type": CKA.KEY_TYPE, "len": CKA.VALUE_LEN}
 CKO_SECRET_KEY, CKK_AES, CKK_CHACHA20, CKK_AES_XTS = 4, 0x1F, 0x33, 0x35
 CKM_CHACHA20_KEY_GEN, CKM_CHACHA20, CKM_CHACHA20_POLY1305 = 0x1225, 0x1226, 0x4021
 CKM_AES_XTS, CKM_AES_XTS_KEY_GEN, CKM_AES_KEY_GEN, CKM_AES_CBC = 0x1071, 0x1072, 0x1080, 0x1082
-CKF_ENCRYPT_DECRYPT, CKF_GENERATE = 0x100 | 0x200, 0x8000
+CKF_ENCRYPT_DECRYPT, CKF_GENERATE, CKF_MESSAGE_ENCRYPT_DECRYPT = 0x100 | 0x200, 0x8000, 0x2 | 0x4
 
 DATA = b"thirty-seven bytes of data, unaligned"  # XTS steals ciphertext for the last 5
 AAD = b"header"
@@ -163,6 +163,13 @@ def in_parts(
     return step(op, name, key, mech, param=param, parts=[data[:cut].hex(), data[cut:].hex()])
 
 
+def message(op: str, name: str, data: bytes, **more: Any) -> dict[str, Any]:
+    """A ChaCha20-Poly1305 message with the imported key: NONCE12 and AAD."""
+    return step(
+        op, name, "chacha", CKM_CHACHA20_POLY1305, nonce=NONCE12.hex(), aad=AAD.hex(), data=data.hex(), **more
+    )
+
+
 def script(made: dict[str, bytes]) -> list[dict[str, Any]]:
     """The host's steps: generation and import, attributes, ciphers, refusals, KMIP's ciphertexts."""
     tweak = {"raw": TWEAK.hex()}
@@ -232,6 +239,11 @@ def script(made: dict[str, bytes]) -> list[dict[str, Any]]:
         cipher("encrypt", "xts_short", "xts", CKM_AES_XTS, tweak, DATA[:15]),
         cipher("encrypt", "cbc_with_xts", "xts", CKM_AES_CBC, tweak, DATA[:16]),
         cipher("encrypt", "xts_with_aes", "aes", CKM_AES_XTS, tweak),
+        # ChaCha20-Poly1305 messages (PKCS#11 3.0), one part each.
+        message("encrypt_message", "msg_seal", DATA),
+        message("decrypt_message", "msg_open", sealed[:-16], tag=sealed[-16:].hex()),
+        message("decrypt_message", "msg_forged", sealed[:-16], tag=forged[-16:].hex()),
+        message("encrypt_message", "msg_begin", DATA, begin=True),
         # What KMIP encrypted, through PKCS#11.
         cipher("decrypt", "kmip.stream", "kmip_chacha", CKM_CHACHA20, chacha20(NONCE12), made["stream"]),
         cipher("decrypt", "kmip.aead", "kmip_chacha", CKM_CHACHA20_POLY1305, poly1305(NONCE12), made["aead"]),
@@ -277,7 +289,7 @@ def test_mechanism_info_is_exact(run: dict[str, str]) -> None:
     expected = {
         CKM_CHACHA20_KEY_GEN: (32, 32, CKF_GENERATE),
         CKM_CHACHA20: (32, 32, CKF_ENCRYPT_DECRYPT),
-        CKM_CHACHA20_POLY1305: (32, 32, CKF_ENCRYPT_DECRYPT),
+        CKM_CHACHA20_POLY1305: (32, 32, CKF_ENCRYPT_DECRYPT | CKF_MESSAGE_ENCRYPT_DECRYPT),
         CKM_AES_XTS_KEY_GEN: (32, 64, CKF_GENERATE),
         CKM_AES_XTS: (32, 64, CKF_ENCRYPT_DECRYPT),
     }
@@ -359,3 +371,13 @@ def test_bad_parameters_and_keys_have_their_ck_rv(run: dict[str, str]) -> None:
         assert rv(run, step) == CKR.MECHANISM_PARAM_INVALID, step
     for step in ("c20_aes_key", "cbc_with_xts", "xts_with_aes"):
         assert rv(run, step) == CKR.KEY_TYPE_INCONSISTENT, step
+
+
+def test_chacha20_poly1305_messages_are_the_aead_one_part_each(run: dict[str, str]) -> None:
+    """C_EncryptMessage writes the tag into the message parameter; a forged tag is
+    CKR_AEAD_DECRYPT_FAILED; a message in parts (C_EncryptMessageBegin) is not offered."""
+    sealed = ChaCha20Poly1305(CHACHA_KEY).encrypt(NONCE12, DATA, AAD)
+    assert out(run, "msg_seal") == sealed
+    assert out(run, "msg_open") == DATA
+    assert rv(run, "msg_forged") == CKR.AEAD_DECRYPT_FAILED
+    assert rv(run, "msg_begin") == CKR.FUNCTION_NOT_SUPPORTED

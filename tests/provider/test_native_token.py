@@ -103,7 +103,7 @@ MECHANISMS = {
     "mechtype-0x1072": "keySize={32,64}, generate",
     "mechtype-0x1225": "keySize={32,32}, generate",
     "mechtype-0x1226": "keySize={32,32}, encrypt, decrypt",
-    "mechtype-0x4021": "keySize={32,32}, encrypt, decrypt",
+    "mechtype-0x4021": "keySize={32,32}, encrypt, decrypt, other flags=0x6",  # messages in one part
 }
 
 

@@ -38,12 +38,14 @@ from pkcs11_kmip.cryptoki.wire import MessageParameter, OutData, OutRequest, Val
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.native.mechanisms import cipher_call
 from pkcs11_kmip_server.native.messages import (
+    CKF_MULTI_MESSAGE,
     Result,
     _gcm,
     _iv,
     _length_only,
     _message,
     _no_parameter,
+    message_flags,
     opened,
     signed,
 )
@@ -53,10 +55,13 @@ if TYPE_CHECKING:
 
 
 def _operation(token: NativeToken, inputs: dict[str, Value], kind: str) -> Active:
-    """The session's `kind` message operation (CKR_OPERATION_NOT_INITIALIZED without one)."""
+    """The session's `kind` message operation (CKR_OPERATION_NOT_INITIALIZED without one), for
+    a mechanism that takes a message in parts (CKF_MULTI_MESSAGE; else CKR_FUNCTION_NOT_SUPPORTED)."""
     active = token._session(inputs["hSession"]).messages.get(kind)
     if active is None:
         raise CKRError(CKR.OPERATION_NOT_INITIALIZED)
+    if not message_flags(active.mechanism.type) & CKF_MULTI_MESSAGE:
+        raise CKRError(CKR.FUNCTION_NOT_SUPPORTED, "the mechanism takes a message in one part")
     return active
 
 

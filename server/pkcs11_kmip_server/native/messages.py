@@ -11,6 +11,9 @@ parameters:
   counter generators need a per-key counter the token does not keep
   (CKR_MECHANISM_PARAM_INVALID). A tag that does not verify is CKR_AEAD_DECRYPT_FAILED,
   the CK_RV PKCS#11 3.0 gives authenticated decryption.
+- CKM_CHACHA20_POLY1305 likewise, with CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS: the caller's
+  12-byte nonce (no generator in that structure) and the 16-byte tag, as C_Encrypt with
+  CK_SALSA20_CHACHA20_POLY1305_PARAMS; one part per message (no CKF_MULTI_MESSAGE).
 - The HMAC and ECDSA mechanisms sign and verify: C_SignMessage / C_VerifyMessage are the
   token's KMIP MAC / MAC Verify / Sign / Signature Verify, per message, with no message
   parameter (NULL).
@@ -33,6 +36,7 @@ from pkcs11_kmip.cryptoki.wire import Mechanism, MessageParameter, OutData, OutR
 from pkcs11_kmip.kmip.messages.payloads import RNGRetrieveRequest, RNGRetrieveResponse
 from pkcs11_kmip.kmip.spec.enums import Operation
 from pkcs11_kmip_server.context import RequestContext
+from pkcs11_kmip_server.native.constants import MoreCKM
 from pkcs11_kmip_server.native.mechanisms import HASHED, HMACS, lookup
 
 if TYPE_CHECKING:
@@ -52,6 +56,7 @@ _CIPHER = CANCEL_FLAGS["encrypt"] | CANCEL_FLAGS["decrypt"]
 _SIGN = CANCEL_FLAGS["sign"] | CANCEL_FLAGS["verify"]
 MESSAGE_FLAGS: dict[int, int] = {
     CKM.AES_GCM: _CIPHER | CKF_MULTI_MESSAGE,
+    MoreCKM.CHACHA20_POLY1305: _CIPHER,
     CKM.ECDSA: _SIGN,
     **{ecdsa: _SIGN | CKF_MULTI_MESSAGE for _, _, _, ecdsa in HASHED},
     **{ckm: _SIGN | CKF_MULTI_MESSAGE for _, ckm, _ in HMACS},
@@ -116,36 +121,53 @@ def _operation(token: NativeToken, inputs: dict[str, Value], kind: str) -> tuple
 # --- AES-GCM ---------------------------------------------------------------------------------
 
 
+NONCES: dict[int, str] = {CKM.AES_GCM: "pIv", MoreCKM.CHACHA20_POLY1305: "pNonce"}
+"""The member of each AEAD mechanism's message parameter that holds its IV or nonce."""
+
+
 def _message(active: Active, parameter: Value, aad: Value, iv: bytes) -> Active:
     """The operation as one C_Encrypt/C_Decrypt of this message would have it: CK_GCM_PARAMS
-    with the message's IV, AAD and tag length (checked by the token's cipher_call)."""
+    with the message's IV, AAD and tag length, or CK_SALSA20_CHACHA20_POLY1305_PARAMS with
+    its nonce and AAD (checked by the token's cipher_call)."""
     assert isinstance(parameter, MessageParameter) and isinstance(parameter.value, dict)
-    gcm: StructValue = {
-        "pIv": iv,
-        "ulIvBits": len(iv) * 8,
-        "pAAD": aad if isinstance(aad, bytes) else None,
-        "ulTagBits": parameter.value.get("ulTagBits"),
-    }
-    return dataclasses.replace(active, mechanism=Mechanism(active.mechanism.type, gcm))
+    data = aad if isinstance(aad, bytes) else None
+    single: StructValue = {"pNonce": iv, "pAAD": data}
+    if active.mechanism.type == CKM.AES_GCM:
+        single = {
+            "pIv": iv,
+            "ulIvBits": len(iv) * 8,
+            "pAAD": data,
+            "ulTagBits": parameter.value.get("ulTagBits"),
+        }
+    return dataclasses.replace(active, mechanism=Mechanism(active.mechanism.type, single))
+
+
+def nonce(gcm: StructValue) -> bytes | None:
+    """The IV (CK_GCM_MESSAGE_PARAMS) or nonce (CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS) given."""
+    given = gcm["pIv"] if "pIv" in gcm else gcm.get("pNonce")
+    return given if isinstance(given, bytes) else None
 
 
 def _gcm(active: Active, parameter: Value) -> StructValue:
-    """The message's CK_GCM_MESSAGE_PARAMS (CKR_MECHANISM_PARAM_INVALID if it is not one)."""
+    """The message's CK_GCM_MESSAGE_PARAMS, or CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS for
+    ChaCha20-Poly1305 (CKR_MECHANISM_PARAM_INVALID if it is not the mechanism's)."""
     if (
         not isinstance(parameter, MessageParameter)
         or parameter.mechanism != active.mechanism.type
         or not isinstance(parameter.value, dict)
         or not isinstance(parameter.value.get("pTag"), bytes)
     ):
-        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "AES-GCM messages take CK_GCM_MESSAGE_PARAMS with a tag")
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "an AEAD message takes its message parameter with a tag")
     return parameter.value
 
 
 def _iv(token: NativeToken, kmip: RequestContext, gcm: StructValue) -> bytes:
-    """The message's IV: the caller's, or its fixed bits followed by random ones."""
-    given, generator, fixed = gcm.get("pIv"), gcm.get("ivGenerator"), gcm.get("ulIvFixedBits")
+    """The message's IV: the caller's, or its fixed bits followed by random ones (a
+    ChaCha20-Poly1305 nonce is the caller's: its structure names no generator)."""
+    given, generator = nonce(gcm), gcm.get("ivGenerator", CKG_NO_GENERATE)
+    fixed = gcm.get("ulIvFixedBits", 0)
     if not isinstance(given, bytes) or not given or not isinstance(fixed, int):
-        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "an AES-GCM message needs an IV buffer")
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "an AEAD message needs an IV or nonce buffer")
     if generator == CKG_NO_GENERATE:
         return given
     if generator not in (CKG_GENERATE, CKG_GENERATE_RANDOM) or fixed > len(given) * 8:
@@ -183,7 +205,7 @@ def encrypt_message(token: NativeToken, inputs: dict[str, Value], request: Reque
     message = _message(active, inputs["pParameter"], inputs["pAssociatedData"], iv)
     sealed = token._cipher(kmip, message, plaintext)
     ciphertext, tag = sealed[: len(plaintext)], sealed[len(plaintext) :]
-    answer = MessageParameter(active.mechanism.type, {"pIv": iv, "pTag": tag})
+    answer = MessageParameter(active.mechanism.type, {NONCES[active.mechanism.type]: iv, "pTag": tag})
     return CKR.OK, {"pParameter": answer, "pCiphertext": OutData(len(ciphertext), ciphertext)}
 
 
@@ -198,9 +220,9 @@ def decrypt_message(token: NativeToken, inputs: dict[str, Value], request: Reque
     short = _length_only(inputs["pPlaintext"], len(ciphertext), "pPlaintext")
     if short is not None:
         return short
-    iv = gcm.get("pIv")
+    iv = nonce(gcm)
     if not isinstance(iv, bytes) or not iv:
-        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "an AES-GCM message needs its IV")
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, "an AEAD message needs its IV or nonce")
     message = _message(active, inputs["pParameter"], inputs["pAssociatedData"], iv)
     plaintext = opened(token, _kmip(request), message, ciphertext, gcm)
     return CKR.OK, {"pPlaintext": OutData(len(plaintext), plaintext)}
