@@ -340,13 +340,23 @@ def put(context: RequestContext, record: ObjectRecord, entry: AttributeEntry) ->
 
 def remove(context: RequestContext, record: ObjectRecord, chosen: list[int]) -> list[AttributeEntry]:
     """Delete Attribute: the instances at these positions go; the removed entries."""
+    removed = discard(record, chosen)
+    _finish(context, record, removed[0].tag)
+    return removed
+
+
+def discard(record: ObjectRecord, chosen: list[int]) -> list[AttributeEntry]:
+    """The instances at these positions (of one attribute) go, those left keeping their 1.x
+    Attribute Indexes, without the checks and the save of `remove`: what the server itself
+    takes away (Re-key moving the Names). The removed entries."""
+    if not chosen:
+        return []
     gone = set(chosen)
     removed = [record.attributes.entries[position] for position in chosen]
     found = positions(record, target_of(removed[0]))
     numbers = _indexes_of(record, found)
     record.attributes.entries = [e for i, e in enumerate(record.attributes) if i not in gone]
     _vacate(record, rules.name_of(removed[0]), numbers, [numbers[found.index(p)] for p in chosen])
-    _finish(context, record, removed[0].tag)
     return removed
 
 

@@ -113,7 +113,9 @@ def new_record(
         # Every object has a Key Format Type in KMIP 2.x; a certificate's is X.509 (2.1 §4.26's
         # table of defaults; TC-ECC-3-20 lists it). 1.x clients never see it (a key block field there).
         attributes.add(Tag.KEY_FORMAT_TYPE, KeyFormatType.X_509)
-    attributes.entries.extend(requested.entries)
+    # A new object has lost no instance yet: the record of vacated 1.x Attribute Indexes of an
+    # object whose attributes it takes (Re-key's existing key) is not its own.
+    attributes.entries.extend(entry for entry in requested if entry.tag != rules.VACATED_INDEXES)
     digest = digest_of(material)
     if digest is not None:
         attributes.add(Tag.DIGEST, digest)

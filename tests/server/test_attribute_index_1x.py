@@ -21,17 +21,25 @@ from kmip.core.factories.attributes import AttributeFactory
 
 from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
 from pkcs11_kmip.kmip.messages import Attribute, ResponseMessage
-from pkcs11_kmip.kmip.messages.attributes import CurrentAttribute
+from pkcs11_kmip.kmip.messages.attributes import (
+    CommonTemplateAttribute,
+    CurrentAttribute,
+    PrivateKeyTemplateAttribute,
+    PublicKeyTemplateAttribute,
+)
 from pkcs11_kmip.kmip.messages.payloads import (
     AddAttributeRequest,
+    CreateKeyPairRequest,
     DeleteAttributeRequest,
     GetAttributesRequest,
     ModifyAttributeRequest,
+    ReKeyKeyPairRequest,
+    ReKeyRequest,
 )
 from pkcs11_kmip.kmip.spec import Tag, Version
-from pkcs11_kmip.kmip.spec.enums import ResultReason
+from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, CryptographicUsageMask, ResultReason
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS, ItemType
-from testsupport.kmip_builders import aes_create, name, named
+from testsupport.kmip_builders import aes_create, name, named, named_list
 from testsupport.pykmip import open_pykmip
 from testsupport.server import RunningServer
 
@@ -162,3 +170,64 @@ def test_no_client_writes_the_servers_record_of_vacated_indexes(v2: KmipClient) 
     forged = request.replace(contact, struct.pack(">I", 0x42FFFE << 8 | ItemType.TEXT_STRING))
     (item,) = ResponseMessage.decode(v2.exchange(forged), DEFAULT_LIMITS).batch_items
     assert item.result_reason is ResultReason.INVALID_ATTRIBUTE, item.result_message
+
+
+def test_re_key_moves_names_without_the_vacated_indexes(v1: KmipClient) -> None:
+    """Re-key moves the Names to the replacement: a new object, whose indexes start at 0,
+    and the existing key, with no Name left, keeps no vacancy: its next Name is index 0."""
+    old, (_, b, c) = key_named(v1, 3)
+    delete(v1, old, 0)
+    assert indexed_names(v1, old) == [(1, b), (2, c)]
+    new = v1.call(ReKeyRequest(unique_identifier=old)).unique_identifier
+    assert indexed_names(v1, new) == [(0, b), (1, c)]
+    assert modify(v1, new, 1, "c2-" + c).attribute_index == 1
+    assert indexed_names(v1, old) == []
+    fresh = "g-" + uuid.uuid4().hex[:8]
+    added = v1.call(AddAttributeRequest(unique_identifier=old, attribute=named(Tag.NAME, name(fresh))))
+    assert added.attribute.attribute_index in (None, 0)
+    assert indexed_names(v1, old) == [(0, fresh)]
+
+
+@pytest.mark.parametrize("version", [(1, 2), (1, 4)], ids=["1.2", "1.4"])
+def test_re_key_key_pair_moves_names_without_the_vacated_indexes(
+    kmip_server: RunningServer, version: Version
+) -> None:
+    """The same for both keys of a pair (Re-key Key Pair, KMIP 1.1 and later)."""
+    with kmip_server.client(CLIENT, version=version) as v1:
+        tag = uuid.uuid4().hex[:8]
+        labels = {half: [f"{half}-{i}-{tag}" for i in range(3)] for half in ("private", "public")}
+        pair = v1.call(
+            CreateKeyPairRequest(
+                common_template_attribute=CommonTemplateAttribute(
+                    attributes=named_list(
+                        (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.EC),
+                        (Tag.CRYPTOGRAPHIC_LENGTH, 256),
+                    )
+                ),
+                private_key_template_attribute=PrivateKeyTemplateAttribute(
+                    attributes=named_list(
+                        (Tag.CRYPTOGRAPHIC_USAGE_MASK, CryptographicUsageMask.SIGN),
+                        *((Tag.NAME, name(label)) for label in labels["private"]),
+                    )
+                ),
+                public_key_template_attribute=PublicKeyTemplateAttribute(
+                    attributes=named_list(
+                        (Tag.CRYPTOGRAPHIC_USAGE_MASK, CryptographicUsageMask.VERIFY),
+                        *((Tag.NAME, name(label)) for label in labels["public"]),
+                    )
+                ),
+            )
+        )
+        olds = {"private": pair.private_key_unique_identifier, "public": pair.public_key_unique_identifier}
+        for uid in olds.values():
+            delete(v1, uid, 0)
+        again = v1.call(ReKeyKeyPairRequest(private_key_unique_identifier=olds["private"]))
+        news = {"private": again.private_key_unique_identifier, "public": again.public_key_unique_identifier}
+        for half, (_, second, third) in labels.items():
+            assert indexed_names(v1, news[half]) == [(0, second), (1, third)]
+            assert indexed_names(v1, olds[half]) == []
+            fresh = f"h-{half}-{tag}"
+            request = AddAttributeRequest(
+                unique_identifier=olds[half], attribute=named(Tag.NAME, name(fresh))
+            )
+            assert v1.call(request).attribute.attribute_index in (None, 0)

@@ -23,7 +23,7 @@ from pkcs11_kmip.kmip.messages.structures import Link, UsageLimits
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import KeyFormatType, LinkType, ObjectType, Operation, ResultReason, State
 from pkcs11_kmip_server import keys
-from pkcs11_kmip_server.attribute_edits import check_unique_names, full_allowance
+from pkcs11_kmip_server.attribute_edits import check_unique_names, discard, full_allowance, positions
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
@@ -148,13 +148,18 @@ def re_key(context: RequestContext, request: ReKeyRequest) -> ReKeyResponse:
 
 
 def replaced_by(existing: ObjectRecord, replacement: ObjectRecord, context: RequestContext) -> None:
-    """The existing key gives up its Names and links to its replacement."""
-    existing.attributes.remove(Tag.NAME)
-    existing.attributes.entries = [
-        entry
-        for entry in existing.attributes
-        if not (entry.tag == Tag.LINK and entry.value.link_type is LinkType.REPLACEMENT_OBJECT_LINK)
-    ]
+    """The existing key gives up its Names and links to its replacement (instead of an earlier
+    one). Instances go as Delete Attribute takes them: the 1.x Attribute Indexes of the
+    Links left stay, and with no Name left none of its indexes stays vacant."""
+    discard(existing, positions(existing, Tag.NAME))
+    discard(
+        existing,
+        [
+            position
+            for position in positions(existing, Tag.LINK)
+            if existing.attributes.entries[position].value.link_type is LinkType.REPLACEMENT_OBJECT_LINK
+        ],
+    )
     existing.attributes.add(
         Tag.LINK, Link(link_type=LinkType.REPLACEMENT_OBJECT_LINK, linked_object_identifier=replacement.uid)
     )
