@@ -14,6 +14,8 @@ for a fixed time and time each one:
   encrypt-64  Encrypt 64 bytes with a registered AES-256 key, GCM, fresh 12-byte IV }
   encrypt-4k  the same with 4,096 bytes (both need --version 1.4 or later)        }
   encrypt-64x16  16 such Encrypts of 64 bytes in one request (one batch)          }
+  decrypt-64  Decrypt 64 bytes (AES-256-GCM, IV and tag given) the server encrypted }
+  decrypt-4k  the same with 4,096 bytes (both need --version 1.4 or later)        }
 
 For the Encrypt scenarios the report adds what pyca/cryptography does alone in the same
 number of processes (the same AES-GCM encryptions, no server): the ceiling a server's
@@ -78,6 +80,7 @@ from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue, ManagedObject,
 from pkcs11_kmip.kmip.messages.payloads import (
     ActivateRequest,
     CreateRequest,
+    DecryptRequest,
     EncryptRequest,
     GetAttributesRequest,
     GetRequest,
@@ -114,6 +117,8 @@ OPERATIONS = (
     "encrypt_64",
     "encrypt_4k",
     "encrypt_64x16",
+    "decrypt_64",
+    "decrypt_4k",
 )
 DEFAULT_MIX = "create=1,get=4,locate=1,get_attributes=2,activate=1"
 SCENARIOS = ("mix", "get", "create")
@@ -125,9 +130,14 @@ CRYPTO_SCENARIOS = {
     "encrypt-64": "encrypt_64",
     "encrypt-4k": "encrypt_4k",
     "encrypt-64x16": "encrypt_64x16",
+    "decrypt-64": "decrypt_64",
+    "decrypt-4k": "decrypt_4k",
 }
 CRYPTO_DATA = bytes(range(64))
 PLAINTEXTS = {"encrypt_64": bytes(64), "encrypt_4k": bytes(4096), "encrypt_64x16": bytes(64)}
+# What a Decrypt scenario decrypts: each worker has the server encrypt it once (its first
+# request), then decrypts that ciphertext, IV and tag again and again.
+DECRYPTED = {"decrypt_64": bytes(64), "decrypt_4k": bytes(4096)}
 BATCHED = {"encrypt_64x16": 16}  # Encrypt items per request
 AES_GCM = CryptographicParameters(
     cryptographic_algorithm=CryptographicAlgorithm.AES, block_cipher_mode=BlockCipherMode.GCM, tag_length=16
@@ -145,6 +155,8 @@ CRYPTO_PARAMETERS = {
     "encrypt_64": AES_GCM,
     "encrypt_4k": AES_GCM,
     "encrypt_64x16": AES_GCM,
+    "decrypt_64": AES_GCM,
+    "decrypt_4k": AES_GCM,
 }
 SAME_TLS_CIPHER = "ECDHE-RSA-AES256-SHA384"
 START_TIMEOUT = 60.0
@@ -261,6 +273,7 @@ class _Runner:
         self.created = 0
         self.get_requests: dict[str, tuple[int, bytes]] = {}  # uid -> (second, encoded Get)
         self.verified: dict[str, bytes] = {}  # uid -> a Batch Item decoded and checked once
+        self.sealed: dict[str, DecryptRequest] = {}  # Decrypt scenario -> the request it repeats
 
     def run(self, operation: str) -> str:
         """Run one operation; return the operation actually run (Activate needs a fresh key)."""
@@ -346,6 +359,38 @@ class _Runner:
         )
         signature: bytes | None = answer.signature_data
         return signature
+
+    def _decrypt(self, operation: str) -> None:
+        """Decrypt what the server encrypted for this worker (the first time, in the warm-up)."""
+        plaintext = DECRYPTED[operation]
+        asked = self.sealed.get(operation)
+        if asked is None:
+            if not self.job.targets:
+                raise ValueError("the server refused the key this scenario registers")
+            uid, iv = self._target().uid, os.urandom(12)
+            sealed = self.client.call(
+                EncryptRequest(
+                    unique_identifier=uid,
+                    cryptographic_parameters=AES_GCM,
+                    data=plaintext,
+                    iv_counter_nonce=iv,
+                )
+            )
+            asked = self.sealed[operation] = DecryptRequest(
+                unique_identifier=uid,
+                cryptographic_parameters=AES_GCM,
+                data=sealed.data,
+                iv_counter_nonce=iv,
+                authenticated_encryption_tag=sealed.authenticated_encryption_tag,
+            )
+        if self.client.call(asked).data != plaintext:
+            raise ValueError(f"Decrypt did not return the {len(plaintext):,} bytes encrypted")
+
+    def decrypt_64(self) -> None:
+        self._decrypt("decrypt_64")
+
+    def decrypt_4k(self) -> None:
+        self._decrypt("decrypt_4k")
 
     def sign_ecdsa(self) -> None:
         if not self._crypto("sign_ecdsa"):
@@ -814,8 +859,8 @@ def seed(endpoint: Endpoint, count: int, tag: str) -> tuple[Target, ...]:
 
 def crypto_key(operation: str) -> tuple[ObjectType, ManagedObject, CryptographicUsageMask]:
     """The key a crypto scenario registers: P-256 or RSA-2048 (PKCS#8), HMAC-SHA256 or AES-256 (Raw)."""
-    if operation == "mac" or operation in PLAINTEXTS:
-        encrypts = operation in PLAINTEXTS
+    if operation == "mac" or operation in PLAINTEXTS or operation in DECRYPTED:
+        encrypts = operation != "mac"
         block = KeyBlock(
             key_format_type=KeyFormatType.RAW,
             key_value=KeyValue(key_material=os.urandom(32)),
@@ -824,7 +869,13 @@ def crypto_key(operation: str) -> tuple[ObjectType, ManagedObject, Cryptographic
             else CryptographicAlgorithm.HMAC_SHA256,
             cryptographic_length=256,
         )
-        usage = CryptographicUsageMask.ENCRYPT if encrypts else CryptographicUsageMask.MAC_GENERATE
+        usage = (
+            CryptographicUsageMask.MAC_GENERATE
+            if not encrypts
+            else CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
+            if operation in DECRYPTED
+            else CryptographicUsageMask.ENCRYPT
+        )
         return ObjectType.SYMMETRIC_KEY, SymmetricKey(key_block=block), usage
     key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     if operation == "sign_ecdsa":
@@ -1260,7 +1311,7 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in args.scenarios:
         if scenario not in SCENARIOS and scenario not in CRYPTO_SCENARIOS:
             parser.error(f"unknown scenario {scenario!r}")
-        if CRYPTO_SCENARIOS.get(scenario) in PLAINTEXTS and args.version < (1, 4):
+        if CRYPTO_SCENARIOS.get(scenario) in {*PLAINTEXTS, *DECRYPTED} and args.version < (1, 4):
             parser.error(f"{scenario} needs --version 1.4 or later (AES-GCM's tag came with KMIP 1.4)")
     for server in args.servers:
         if server not in ("ours", "pykmip"):

@@ -21,6 +21,7 @@ expects) and only when non-empty for the parts of a stream (TC-STREAM-ENC-1-20).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from pkcs11_kmip.kmip.messages.payloads import DecryptRequest, EncryptRequest
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
@@ -32,7 +33,7 @@ from pkcs11_kmip_server.crypto.provider import CipherOperation
 from pkcs11_kmip_server.crypto.services import CryptoServices
 from pkcs11_kmip_server.crypto.streams import Stream
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.key_use import spend_usage, usable_key
+from pkcs11_kmip_server.key_use import plain_use, spend_usage, usable_key
 from pkcs11_kmip_server.store import ObjectRecord
 
 
@@ -122,6 +123,27 @@ def _first_part(
     )
     correlation = services.streams.open(stream)
     return CipherResult(record.uid, output or None, generated_iv, correlation)
+
+
+def plain_cipher(
+    record: ObjectRecord,
+    requested: CryptographicParameters | None,
+    version: Version,
+    now: datetime,
+    encrypt: bool,
+) -> tuple[CryptographicParameters, CipherMechanism] | None:
+    """The parameters and mechanism of a single-part Encrypt (`encrypt`) or Decrypt with the
+    caller's own key `record` at `now`, when the general path would write nothing for it and
+    check nothing more than the request's IV, additional data, tag and Data: None when it
+    must run (a refusal, Usage Limits, a key in the HSM key store's token). The crypto lane
+    (crypto_lane.py) keeps this verdict while the record's row is unchanged, until
+    `key_use.settled_until`."""
+    if not plain_use(record, _usage(encrypt), now):
+        return None
+    try:
+        return mechanism_for(record, requested, version, encrypt)
+    except KmipError:
+        return None
 
 
 def mechanism_for(

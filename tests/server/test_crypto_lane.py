@@ -1,7 +1,7 @@
 """The crypto lane (crypto_lane.py) against the general path, which is the reference.
 
-`read_request` must take exactly the plain single-part Encrypts and MACs and nothing
-else; for every key, parameters and protocol version the lane answers, its bytes and its
+`read_request` must take exactly the plain single-part Encrypts, Decrypts and MACs and
+nothing else; for every key, parameters and protocol version the lane answers, its bytes and its
 audit line must be the general path's (a client IV makes GCM deterministic); whatever
 the general path refuses, writes (Usage Limits) or judges by a date must be left to it;
 and a kept verdict must never outlive a write to the key made by another process
@@ -44,6 +44,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     CryptographicUsageMask,
     ObjectType,
+    Operation,
     ResultReason,
     ResultStatus,
     RevocationReasonCode,
@@ -86,6 +87,20 @@ def message(version: Version, payload: RequestPayload, time_stamp: bool = True, 
 def encrypt(uid: str, data: bytes = bytes(64), **more: Any) -> EncryptRequest:
     fields: dict[str, Any] = {"cryptographic_parameters": gcm(), "iv_counter_nonce": bytes(range(12))}
     return EncryptRequest(unique_identifier=uid, data=data, **{**fields, **more})
+
+
+def decrypt(sealed: Any, asked: EncryptRequest, **more: Any) -> DecryptRequest:
+    """The Decrypt of what the Encrypt `asked` gave (`sealed`: its payload), with its IV,
+    parameters and additional data, unless `more` says otherwise."""
+    fields: dict[str, Any] = {
+        "unique_identifier": asked.unique_identifier,
+        "data": sealed.data,
+        "cryptographic_parameters": asked.cryptographic_parameters,
+        "iv_counter_nonce": asked.iv_counter_nonce,
+        "authenticated_encryption_additional_data": asked.authenticated_encryption_additional_data,
+        "authenticated_encryption_tag": sealed.authenticated_encryption_tag,
+    }
+    return DecryptRequest(**{**fields, **more})
 
 
 class Pair(EnginePair):
@@ -154,6 +169,27 @@ def test_read_request_reads_plain_encrypts_and_macs(version: Version) -> None:
         assert asked is not None and asked[2]["iv"] == bytes(range(12))
 
 
+@pytest.mark.parametrize("version", GCM_VERSIONS)
+def test_read_request_reads_plain_decrypts(version: Version) -> None:
+    asked = DecryptRequest(
+        unique_identifier="k1",
+        data=b"x",
+        cryptographic_parameters=gcm(),
+        iv_counter_nonce=bytes(12),
+        authenticated_encryption_additional_data=b"a",
+        authenticated_encryption_tag=bytes(16),
+    )
+    read = read_request(message(version, asked))
+    assert read is not None
+    assert read[1] is Operation.DECRYPT
+    assert {name: read[2][name] for name in ("uid", "data", "aad", "tag")} == {
+        "uid": b"k1",
+        "data": b"x",
+        "aad": b"a",
+        "tag": bytes(16),
+    }
+
+
 def test_read_request_leaves_every_other_shape_to_the_general_path() -> None:
     version = (2, 1)
     others = [
@@ -162,8 +198,9 @@ def test_read_request_leaves_every_other_shape_to_the_general_path() -> None:
         encrypt("k", final_indicator=True),
         EncryptRequest(unique_identifier="k", iv_counter_nonce=bytes(12)),  # no Data
         EncryptRequest(data=b"x"),  # no Unique Identifier: the ID Placeholder's
-        DecryptRequest(unique_identifier="k", data=b"x", cryptographic_parameters=gcm()),
         MACRequest(unique_identifier="k", data=b"x", init_indicator=True),
+        DecryptRequest(unique_identifier="k", data=b"x", correlation_value=b"c"),
+        DecryptRequest(unique_identifier="k", data=b"x", final_indicator=True),
     ]
     for payload in others:
         assert read_request(message(version, payload)) is None, payload
@@ -228,6 +265,70 @@ def test_mac_answers_what_the_general_path_answers(pair: Pair, version: Version)
                 for data in (b"", bytes(range(64)), secrets.token_bytes(LARGEST)):
                     asked = MACRequest(unique_identifier=uid, data=data, cryptographic_parameters=parameters)
                     pair.same(version, asked)
+
+
+@pytest.mark.parametrize("version", GCM_VERSIONS)
+def test_decrypt_answers_what_the_general_path_answers(pair: Pair, version: Version) -> None:
+    uids = [key(pair, version, A.AES, size, U.ENCRYPT | U.DECRYPT) for size in (16, 24, 32)]
+    cases = [
+        {},
+        {"cryptographic_parameters": gcm(None)},  # a 16-byte tag, the default
+        {"iv_counter_nonce": secrets.token_bytes(16)},
+        {"authenticated_encryption_additional_data": b"header"},
+        {"data": b""},
+        {"data": secrets.token_bytes(1)},
+        {"data": secrets.token_bytes(LARGEST)},
+    ]
+    for uid in uids:
+        for case in cases:
+            asked = encrypt(uid, **case)
+            sealed = pair.succeed(version, asked)
+            for _ in range(2):  # judged, then kept
+                for other in GCM_VERSIONS:  # one key, in every version
+                    answer = pair.same(other, decrypt(sealed, asked), time_stamp=other != version)
+                    (item,) = ResponseMessage.decode(answer).batch_items
+                    assert item.response_payload.data == asked.data  # type: ignore[union-attr]
+
+
+def test_decrypt_with_a_bad_tag_is_the_general_paths_cryptographic_failure(pair: Pair) -> None:
+    """The lane leaves a tag that does not authenticate to the general path, whose answer and
+    audit line it then is; so are a tag of another length and additional data changed."""
+    version = (2, 1)
+    uid = key(pair, version, A.AES, 32, U.ENCRYPT | U.DECRYPT)
+    asked = encrypt(uid, authenticated_encryption_additional_data=b"header")
+    sealed = pair.succeed(version, asked)
+    pair.same(version, decrypt(sealed, asked))
+    tag = bytearray(sealed.authenticated_encryption_tag)
+    tag[0] ^= 1
+    for forged in (
+        decrypt(sealed, asked, authenticated_encryption_tag=bytes(tag)),
+        decrypt(sealed, asked, data=bytes([sealed.data[0] ^ 1]) + sealed.data[1:]),
+        decrypt(sealed, asked, authenticated_encryption_additional_data=b"other"),
+        decrypt(sealed, asked, authenticated_encryption_additional_data=None),
+    ):
+        assert pair.refused(version, forged) is ResultReason.CRYPTOGRAPHIC_FAILURE
+        (item,) = pair.last_audit("general")["items"]  # type: ignore[misc]
+        assert (item["operation"], item["reason"]) == ("Decrypt", "Cryptographic Failure"), item
+    short = encrypt(uid, cryptographic_parameters=gcm(12))
+    assert pair.refused(version, decrypt(pair.succeed(version, short), short)) is None  # succeeds there
+    assert pair.refused(version, decrypt(sealed, asked, iv_counter_nonce=None)) is not None
+
+
+def test_a_deactivated_key_decrypts_in_the_lane_but_does_not_encrypt(pair: Pair) -> None:
+    version = (2, 1)
+    soon = NOW + timedelta(hours=1)
+    uid = key(pair, version, A.AES, 32, U.ENCRYPT | U.DECRYPT, (Tag.DEACTIVATION_DATE, soon))
+    asked = encrypt(uid)
+    sealed = pair.succeed(version, asked)
+    pair.same(version, decrypt(sealed, asked))
+    pair.now = soon
+    assert pair.refused(version, encrypt(uid)) is ResultReason.WRONG_KEY_LIFECYCLE_STATE
+    pair.same(version, decrypt(sealed, asked))
+    pair.now = NOW
+    encrypt_only = key(pair, version, A.AES, 32, U.ENCRYPT)
+    asked = encrypt(encrypt_only)
+    sealed = pair.succeed(version, asked)
+    assert pair.refused(version, decrypt(sealed, asked)) is ResultReason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
 
 
 # --- left to the general path ---------------------------------------------------------------
@@ -349,3 +450,15 @@ def test_encrypt_and_mac_over_tls(kmip_server: RunningServer) -> None:
             assert (
                 AESGCM(material).decrypt(iv, got.data + got.authenticated_encryption_tag, None) == plaintext
             )
+            sealed = AESGCM(material).encrypt(iv, plaintext, b"aad")
+            opened = client.call(
+                DecryptRequest(
+                    unique_identifier=uid,
+                    data=sealed[:-16],
+                    cryptographic_parameters=gcm(),
+                    iv_counter_nonce=iv,
+                    authenticated_encryption_additional_data=b"aad",
+                    authenticated_encryption_tag=sealed[-16:],
+                )
+            )
+            assert opened.data == plaintext

@@ -52,7 +52,7 @@ def plain_mac(
     """The MAC a single-part MAC request with the caller's own key `record` computes at `now`,
     when the general path would write nothing for it (no Usage Limits) and refuse nothing;
     None when it must run. The crypto lane (crypto_lane.py) keeps this verdict as
-    `operations.encrypt.plain_encryption`'s."""
+    `ciphering.plain_cipher`'s."""
     if not plain_use(record, MAC_GENERATING.usage, now, MAC_GENERATING.object_types):
         return None
     try:
