@@ -55,7 +55,7 @@ from pkcs11_kmip_server.audit import LaneLines
 from pkcs11_kmip_server.ciphering import plain_cipher
 from pkcs11_kmip_server.crypto.derivation import HASH_NAMES
 from pkcs11_kmip_server.crypto.hsm_provider import DispatchingProvider
-from pkcs11_kmip_server.crypto.mechanisms import CipherMechanism, cipher_spec
+from pkcs11_kmip_server.crypto.mechanisms import CipherMechanism, CipherSpec, cipher_spec
 from pkcs11_kmip_server.crypto.pyca import secret_bytes
 from pkcs11_kmip_server.crypto.signatures import HMAC
 from pkcs11_kmip_server.get_lane import owned_row, read_single, remember, respond
@@ -172,6 +172,21 @@ class _Mac:
     truncated_to: int | None
 
 
+def _checked(verdict: _Gcm, iv: bytes, aad: bytes | None, tag: bytes | None) -> CipherSpec:
+    """The request's IV, additional data and tag checked as the general path checks them
+    (`crypto.mechanisms.cipher_spec`; its error, the general path's reason, propagates)."""
+    spec, _ = cipher_spec(
+        verdict.mechanism,
+        verdict.parameters,
+        encrypt=verdict.encrypt,
+        iv=iv,
+        aad=aad,
+        tag=tag,
+        random_bytes=bytes,
+    )
+    return spec
+
+
 class CryptoLane:
     """The event loop's lane for plain Encrypts, Decrypts and MACs (see the module)."""
 
@@ -234,15 +249,7 @@ class CryptoLane:
         if iv is None:
             return None  # the server generates the IV: the general path's
         try:
-            spec, _ = cipher_spec(
-                verdict.mechanism,
-                verdict.parameters,
-                encrypt=True,
-                iv=iv,
-                aad=fields.get("aad"),
-                tag=None,
-                random_bytes=bytes,
-            )
+            spec = _checked(verdict, iv, fields.get("aad"), None)
             sealed = verdict.cipher.encrypt(iv, fields["data"], spec.aad or None)
         except Exception:  # a bad IV or additional data: the general path's reason
             return None
@@ -260,15 +267,7 @@ class CryptoLane:
         if iv is None or tag is None or len(tag) != 16:
             return None
         try:
-            spec, _ = cipher_spec(
-                verdict.mechanism,
-                verdict.parameters,
-                encrypt=False,
-                iv=iv,
-                aad=fields.get("aad"),
-                tag=tag,
-                random_bytes=bytes,
-            )
+            spec = _checked(verdict, iv, fields.get("aad"), tag)
             plain = verdict.cipher.decrypt(iv, fields["data"] + tag, spec.aad or None)
         except Exception:  # a bad IV, additional data or tag: the general path's reason
             return None

@@ -84,6 +84,14 @@ def modify(kmip: KmipClient, uid: str, index: int, label: str) -> Any:
     return kmip.call(ModifyAttributeRequest(unique_identifier=uid, attribute=renamed)).attribute
 
 
+def next_name_is_index_0(kmip: KmipClient, uid: str) -> None:
+    """An object with no Name left: the next one added is index 0 (no vacancy is kept)."""
+    fresh = "f-" + uuid.uuid4().hex[:8]
+    added = kmip.call(AddAttributeRequest(unique_identifier=uid, attribute=named(Tag.NAME, name(fresh))))
+    assert added.attribute.attribute_index in (None, 0)
+    assert indexed_names(kmip, uid) == [(0, fresh)]
+
+
 def refused(call: Any) -> ResultReason | None:
     with pytest.raises(KmipResultError) as failure:
         call()
@@ -133,10 +141,7 @@ def test_once_every_instance_is_gone_indexes_start_at_0_again(v1: KmipClient) ->
     for index in (1, 0, 2):
         delete(v1, uid, index)
     assert indexed_names(v1, uid) == []
-    fresh = "f-" + uuid.uuid4().hex[:8]
-    added = v1.call(AddAttributeRequest(unique_identifier=uid, attribute=named(Tag.NAME, name(fresh))))
-    assert added.attribute.attribute_index in (None, 0)
-    assert indexed_names(v1, uid) == [(0, fresh)]
+    next_name_is_index_0(v1, uid)
 
 
 @pytest.mark.parametrize("version", [(1, 2), (1, 4)], ids=["1.2", "1.4"])
@@ -182,10 +187,7 @@ def test_re_key_moves_names_without_the_vacated_indexes(v1: KmipClient) -> None:
     assert indexed_names(v1, new) == [(0, b), (1, c)]
     assert modify(v1, new, 1, "c2-" + c).attribute_index == 1
     assert indexed_names(v1, old) == []
-    fresh = "g-" + uuid.uuid4().hex[:8]
-    added = v1.call(AddAttributeRequest(unique_identifier=old, attribute=named(Tag.NAME, name(fresh))))
-    assert added.attribute.attribute_index in (None, 0)
-    assert indexed_names(v1, old) == [(0, fresh)]
+    next_name_is_index_0(v1, old)
 
 
 @pytest.mark.parametrize("version", [(1, 2), (1, 4)], ids=["1.2", "1.4"])
@@ -226,8 +228,4 @@ def test_re_key_key_pair_moves_names_without_the_vacated_indexes(
         for half, (_, second, third) in labels.items():
             assert indexed_names(v1, news[half]) == [(0, second), (1, third)]
             assert indexed_names(v1, olds[half]) == []
-            fresh = f"h-{half}-{tag}"
-            request = AddAttributeRequest(
-                unique_identifier=olds[half], attribute=named(Tag.NAME, name(fresh))
-            )
-            assert v1.call(request).attribute.attribute_index in (None, 0)
+            next_name_is_index_0(v1, olds[half])
