@@ -22,7 +22,13 @@ from pkcs11 import Attribute
 
 from pkcs11_kmip.kmip.client import KmipClient
 from pkcs11_kmip.kmip.messages.attributes import CommonAttributes, PrivateKeyAttributes, PublicKeyAttributes
-from pkcs11_kmip.kmip.messages.payloads import CreateKeyPairRequest, CreateRequest, CreateResponse, GetRequest
+from pkcs11_kmip.kmip.messages.payloads import (
+    CreateKeyPairRequest,
+    CreateRequest,
+    CreateResponse,
+    GetRequest,
+    ReKeyKeyPairRequest,
+)
 from pkcs11_kmip.kmip.messages.structures import Name
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
@@ -135,3 +141,13 @@ def test_a_taken_pair_rolled_back_leaves_nothing(kmip: KmipClient, hsm_session: 
     assert first.result_status is ResultStatus.OPERATION_UNDONE
     assert second.result_reason is ResultReason.OBJECT_NOT_FOUND
     assert sorted(token_ids(hsm_session)) == sorted(before)
+
+
+def test_re_key_key_pair_takes_the_key_made_ahead_too(kmip: KmipClient, hsm_session: Any) -> None:
+    old = kmip.call(ec_pair(named("pair-ahead-rekeyed")))
+    before = token_ids(hsm_session)
+    new = kmip.call(ReKeyKeyPairRequest(private_key_unique_identifier=old.private_key_unique_identifier))
+    uid = new.private_key_unique_identifier
+    (key,) = hsm_session.get_objects({Attribute.ID: uid.encode(), Attribute.TOKEN: True})
+    assert key[Attribute.LABEL] == "pair-ahead-rekeyed"  # the Name moved to the replacement
+    assert sorted(token_ids(hsm_session)) == sorted([*before, uid.encode()])
