@@ -104,6 +104,10 @@ MECHANISMS = {
     "mechtype-0x1225": "keySize={32,32}, generate",
     "mechtype-0x1226": "keySize={32,32}, encrypt, decrypt",
     "mechtype-0x4021": "keySize={32,32}, encrypt, decrypt, other flags=0x6",  # messages in one part
+    # Derivation (tests/provider/test_native_derivation.py): CKM_HKDF_DERIVE (unnamed in 0.23), the
+    # base key's bytes; CKM_PKCS5_PBKD2, the bits of the key it makes.
+    "mechtype-0x402A": "keySize={1,512}, derive",
+    "PKCS5-PBKD2": "keySize={8,4096}, generate",
 }
 
 
