@@ -14,12 +14,19 @@ import pytest
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip.kmip.messages.structures import Name
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, NameType, ObjectType, State
+from pkcs11_kmip.kmip.spec.enums import (
+    CryptographicAlgorithm,
+    KeyFormatType,
+    NameType,
+    ObjectType,
+    ProtectionStorageMask,
+    State,
+)
 from pkcs11_kmip_server.access import ROLES
 from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, ObjectRecord, Storage, migrations
 from pkcs11_kmip_server.store.access import MERGED_TARGETS, AccessAdmin
 from pkcs11_kmip_server.store.sealing import Sealer
-from pkcs11_kmip_server.store.sqlite import SqliteStore
+from pkcs11_kmip_server.store.sqlite import NUMBER_COLUMNS, SqliteStore
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 # A plan step reading every object or attribute row (the partial index over the objects in
@@ -69,6 +76,23 @@ def test_locate_by_name_searches_the_text_index_once(store: SqliteStore) -> None
     assert (uids, total) == (["uid-10"], None)  # no count unless asked
     assert any("attribute_text" in step for step in steps), steps
     assert not any("CORRELATED" in step for step in steps), steps
+
+
+def test_locate_by_unique_identifier_reads_the_uid_column(store: SqliteStore) -> None:
+    """The Unique Identifier has no attribute row (a random leaf of the text index per
+    Create); Locate finds it by the object's uid index, still the caller's own only."""
+    by_uid = [AttributeFilter(Tag.UNIQUE_IDENTIFIER, "uid-10")]
+    uids, _, steps = plans(store, LocateQuery(owner="alice", now=NOW, filters=by_uid, count=True))
+    assert uids == ["uid-10"]
+    assert any("sqlite_autoindex_object_1 (uid=?)" in step for step in steps), steps
+    assert plans(store, LocateQuery(owner="bob", now=NOW, filters=by_uid))[0] == []
+    both = [*by_uid, AttributeFilter(Tag.UNIQUE_IDENTIFIER, "uid-12")]
+    assert plans(store, LocateQuery(owner="alice", now=NOW, filters=both))[0] == []
+    with store.session(write=False) as session:
+        rows = session.connection.execute(
+            "SELECT COUNT(*) FROM attribute WHERE tag = ?", (int(Tag.UNIQUE_IDENTIFIER),)
+        ).fetchone()
+    assert rows == (0,)
 
 
 def test_locate_counts_only_when_asked(store: SqliteStore) -> None:
@@ -389,6 +413,8 @@ def test_a_store_made_before_the_object_group_columns_upgrades_on_open(tmp_path:
         ALTER TABLE object DROP COLUMN object_group; ALTER TABLE object DROP COLUMN object_groups;
         DROP TABLE schema_version;"""
     )
+    for _, column in migrations._NUMBER_COLUMNS_2:  # a base-schema store has none of them
+        old.execute(f"ALTER TABLE object DROP COLUMN {column}")
     # The fill reads each object's attribute rows by (object_seq, tag), not a scan per object.
     old.execute("ALTER TABLE object ADD COLUMN object_group TEXT")
     old.execute("ALTER TABLE object ADD COLUMN object_groups INTEGER NOT NULL DEFAULT 0")
@@ -418,6 +444,103 @@ def test_a_store_made_before_the_object_group_columns_upgrades_on_open(tmp_path:
         again = sqlite3.connect(path, isolation_level=None)
         assert migrations.migrate(again) == []
         again.close()
+    finally:
+        upgraded.close()
+
+
+def numbered(index: int) -> Attributes:
+    """Dates, flags, a format and a mask: attributes Locate finds by the object's columns."""
+    return Attributes.of(
+        (Tag.NAME, name(f"n-{index}")),
+        (Tag.INITIAL_DATE, datetime(2026, 1, 1 + index, tzinfo=UTC)),
+        (Tag.SENSITIVE, index % 2 == 0),
+        (Tag.KEY_FORMAT_TYPE, (KeyFormatType.RAW, KeyFormatType.TRANSPARENT_SYMMETRIC_KEY)[index % 2]),
+        (
+            Tag.PROTECTION_STORAGE_MASK,
+            ProtectionStorageMask.SOFTWARE | (ProtectionStorageMask.HARDWARE if index % 3 == 0 else 0),
+        ),
+    )
+
+
+NUMBER_QUERIES: list[tuple[list[AttributeFilter], list[int]]] = [
+    ([AttributeFilter(Tag.INITIAL_DATE, datetime(2026, 1, 4, tzinfo=UTC))], [3]),
+    (
+        [
+            AttributeFilter(Tag.INITIAL_DATE, datetime(2026, 1, 6, tzinfo=UTC)),
+            AttributeFilter(Tag.INITIAL_DATE, datetime(2026, 1, 3, tzinfo=UTC)),
+        ],
+        [5, 4, 3, 2],
+    ),
+    ([AttributeFilter(Tag.SENSITIVE, True)], [8, 6, 4, 2, 0]),
+    ([AttributeFilter(Tag.SENSITIVE, False), AttributeFilter(Tag.KEY_FORMAT_TYPE, KeyFormatType.RAW)], []),
+    ([AttributeFilter(Tag.KEY_FORMAT_TYPE, KeyFormatType.TRANSPARENT_SYMMETRIC_KEY)], [9, 7, 5, 3, 1]),
+    ([AttributeFilter(Tag.PROTECTION_STORAGE_MASK, ProtectionStorageMask.HARDWARE)], [9, 6, 3, 0]),
+    ([AttributeFilter(Tag.FRESH, True)], []),
+    ([AttributeFilter(Tag.SENSITIVE, "yes")], []),  # no number: nothing, as no row matched it
+]
+
+
+def test_locate_by_the_number_columns_matches_as_the_rows_did(tmp_path: Path) -> None:
+    """Single-valued numbers (NUMBER_COLUMNS) have no attribute rows; Locate by them (one
+    date or a range, a flag, an enumeration, a mask's bits) reads the object's columns."""
+    store = SqliteStore(tmp_path / "store.sqlite3", Sealer(secrets.token_bytes(32)))
+    try:
+        with store.session() as session:
+            for index in range(10):
+                session.insert(
+                    ObjectRecord(f"n-{index}", ObjectType.SYMMETRIC_KEY, "alice", numbered(index), None)
+                )
+            tags = ", ".join(str(int(tag)) for tag in NUMBER_COLUMNS)
+            rows = session.connection.execute(
+                f"SELECT COUNT(*) FROM attribute WHERE tag IN ({tags})"
+            ).fetchone()
+        assert rows == (0,)
+        for filters, expected in NUMBER_QUERIES:
+            query = LocateQuery(owner="alice", now=NOW, filters=filters, count=True)
+            uids, total, steps = plans(store, query)
+            assert (uids, total) == ([f"n-{i}" for i in expected], len(expected)), filters
+            assert not any(re.match(SCAN_OF_OBJECTS, step) for step in steps), steps
+    finally:
+        store.close()
+
+
+def test_a_store_of_schema_1_moves_its_number_rows_to_columns_on_open(tmp_path: Path) -> None:
+    """Migration 2: a store whose numbers are attribute rows (schema 1) gets them in the
+    object's columns, the rows (and the Unique Identifier's) deleted; Locate answers alike."""
+    path = tmp_path / "store.sqlite3"
+    sealer = Sealer(secrets.token_bytes(32))
+    store = SqliteStore(path, sealer)
+    with store.session() as session:
+        for index in range(10):
+            session.insert(
+                ObjectRecord(f"n-{index}", ObjectType.SYMMETRIC_KEY, "alice", numbered(index), None)
+            )
+    store.close()
+    old = sqlite3.connect(path, isolation_level=None)
+    for tag, column in migrations._NUMBER_COLUMNS_2:  # back to schema 1: the numbers as rows
+        old.execute(
+            f"INSERT INTO attribute (object_seq, tag, int_value) SELECT seq, ?, {column} FROM object"
+            f" WHERE {column} IS NOT NULL",
+            (int(tag),),
+        )
+        old.execute(f"ALTER TABLE object DROP COLUMN {column}")
+    old.execute(
+        "INSERT INTO attribute (object_seq, tag, text_value) SELECT seq, ?, uid FROM object",
+        (int(Tag.UNIQUE_IDENTIFIER),),
+    )
+    old.execute("UPDATE schema_version SET version = 1")
+    old.close()
+    upgraded = SqliteStore(path, sealer)
+    try:
+        with upgraded.session(write=False) as session:
+            (left,) = session.connection.execute(
+                "SELECT COUNT(*) FROM attribute WHERE tag != ?", (int(Tag.NAME),)
+            ).fetchone()
+            (version,) = session.connection.execute("SELECT version FROM schema_version").fetchone()
+        assert (left, version) == (0, migrations.LATEST)
+        for filters, expected in NUMBER_QUERIES:
+            query = LocateQuery(owner="alice", now=NOW, filters=filters)
+            assert plans(upgraded, query)[0] == [f"n-{i}" for i in expected], filters
     finally:
         upgraded.close()
 

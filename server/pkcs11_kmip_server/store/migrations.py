@@ -39,6 +39,43 @@ _GROUP_VALUES = (
     " AND a.text_value IS NOT NULL"
 )
 
+# Migration 2's columns (store.sqlite.NUMBER_COLUMNS then; activation and deactivation
+# dates had theirs in the base schema), as they were: a migration does not change later.
+_NUMBER_COLUMNS_2 = (
+    (Tag.INITIAL_DATE, "initial_date"),
+    (Tag.LAST_CHANGE_DATE, "last_change_date"),
+    (Tag.ORIGINAL_CREATION_DATE, "original_creation_date"),
+    (Tag.SENSITIVE, "sensitive"),
+    (Tag.EXTRACTABLE, "extractable"),
+    (Tag.ALWAYS_SENSITIVE, "always_sensitive"),
+    (Tag.NEVER_EXTRACTABLE, "never_extractable"),
+    (Tag.FRESH, "fresh"),
+    (Tag.KEY_FORMAT_TYPE, "key_format_type"),
+    (Tag.PROTECTION_STORAGE_MASK, "protection_storage_mask"),
+)
+_ROWS_DROPPED_2 = (
+    *(tag for tag, _ in _NUMBER_COLUMNS_2),
+    Tag.ACTIVATION_DATE,
+    Tag.DEACTIVATION_DATE,
+    Tag.UNIQUE_IDENTIFIER,
+)
+
+
+def _number_columns() -> tuple[str, ...]:
+    """Migration 2's statements: each column added and filled from the object's attribute
+    rows, then the rows Locate no longer reads deleted."""
+    statements = []
+    for tag, column in _NUMBER_COLUMNS_2:
+        statements.append(f"ALTER TABLE object ADD COLUMN {column} INTEGER")
+        statements.append(
+            f"UPDATE object SET {column} = (SELECT a.int_value FROM attribute a"
+            f" WHERE a.object_seq = object.seq AND a.tag = {int(tag)} LIMIT 1)"
+        )
+    tags = ", ".join(str(int(tag)) for tag in _ROWS_DROPPED_2)
+    statements.append(f"DELETE FROM attribute WHERE tag IN ({tags})")
+    return tuple(statements)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -60,7 +97,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX object_in_groups ON object (storage, seq) WHERE object_groups > 1",
         ),
     ),
+    Migration(
+        2,
+        "A Create wrote 18 attribute rows, each three B-tree entries: the single-valued"
+        " numbers (dates, flags, Key Format Type, Protection Storage Mask) move to columns of"
+        " the object's row, which Locate reads; the Unique Identifier's rows go (Locate reads"
+        " the uid column)",
+        _number_columns(),
+    ),
 )
+
 
 LATEST = MIGRATIONS[-1].version
 

@@ -100,14 +100,34 @@ DROP INDEX IF EXISTS attribute_object;
 """
 
 
+# Single-valued attributes whose value is a number (dates, flags, enumerations, masks)
+# that Locate finds by a column of the object's row (`_number_condition`) instead of
+# attribute rows: 10 of a new key's 18 rows, each three B-tree entries per Create (the
+# table, (tag, int_value), (object_seq, tag)). The columns have no index (Locate by one of
+# them alone reads the caller's objects, through the owner index); the two dates of the
+# lifecycle had theirs before (EFFECTIVE_STATE), the others came with migration 2.
+NUMBER_COLUMNS: dict[int, str] = {
+    Tag.ACTIVATION_DATE: "activation_date",
+    Tag.DEACTIVATION_DATE: "deactivation_date",
+    Tag.INITIAL_DATE: "initial_date",
+    Tag.LAST_CHANGE_DATE: "last_change_date",
+    Tag.ORIGINAL_CREATION_DATE: "original_creation_date",
+    Tag.SENSITIVE: "sensitive",
+    Tag.EXTRACTABLE: "extractable",
+    Tag.ALWAYS_SENSITIVE: "always_sensitive",
+    Tag.NEVER_EXTRACTABLE: "never_extractable",
+    Tag.FRESH: "fresh",
+    Tag.KEY_FORMAT_TYPE: "key_format_type",
+    Tag.PROTECTION_STORAGE_MASK: "protection_storage_mask",
+}
+
 # What insert and save write to an object's row (the uid last: save finds the row by it).
 OBJECT_COLUMNS = (
     "object_type",
     "owner",
     "storage",
     "state",
-    "activation_date",
-    "deactivation_date",
+    *NUMBER_COLUMNS.values(),
     "attributes",
     "material",
     "object_group",
@@ -126,8 +146,10 @@ INSERT_ATTRIBUTE = (
 )
 
 # Attributes Locate finds by the object's own columns (see _condition), so they get
-# no attribute rows: each row costs an index entry, and a page written, per commit.
-LOCATED_BY_COLUMN = frozenset({Tag.STATE, Tag.OBJECT_TYPE})
+# no attribute rows: each row costs an index entry, and a page written, per commit (the
+# Unique Identifier's a random leaf of the text index, the uid column has its own).
+LOCATED_BY_COLUMN = frozenset({Tag.STATE, Tag.OBJECT_TYPE, Tag.UNIQUE_IDENTIFIER})
+_NO_ROWS = LOCATED_BY_COLUMN | NUMBER_COLUMNS.keys()
 
 # The effective state (lifecycle.effective_state) as SQL, for Locate by State.
 EFFECTIVE_STATE = f"""(CASE
@@ -297,6 +319,13 @@ class SqliteStore:
         self._writer.close()
 
 
+def _between(dates: list[AttributeFilter], parameters: dict[str, Any], prefix: str) -> str:
+    """Date criteria as SQL: one date that instant, two the range between them (KMIP Locate)."""
+    moments = sorted(epoch(f.value) for f in dates)
+    parameters[prefix + "low"], parameters[prefix + "high"] = moments[0], moments[-1]
+    return f"BETWEEN :{prefix}low AND :{prefix}high"
+
+
 def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
@@ -346,8 +375,9 @@ class SqliteSession:
         """The record's OBJECT_COLUMNS values, in that order."""
         attributes = record.attributes
         state = attributes.get(Tag.STATE)
-        activation = attributes.get(Tag.ACTIVATION_DATE)
-        deactivation = attributes.get(Tag.DEACTIVATION_DATE)
+        # One pass over the entries (a get per column would be a dozen); the first instance wins.
+        found = {tag: value for tag, value in reversed(attributes.entries) if tag in NUMBER_COLUMNS}
+        numbers = [index_values(tag, found[tag])[3] if tag in found else None for tag in NUMBER_COLUMNS]
         material = None
         if record.material is not None:
             material = self.sealer.seal(record.material.encode(), record.uid)
@@ -361,8 +391,7 @@ class SqliteSession:
             record.owner,
             int(record.storage),
             int(state if state is not None else State.PRE_ACTIVE),
-            epoch(activation) if activation is not None else None,
-            epoch(deactivation) if deactivation is not None else None,
+            *numbers,
             attributes.encode_any_version(),
             material,
             next(iter(groups)) if len(groups) == 1 else None,
@@ -381,9 +410,7 @@ class SqliteSession:
 
     def _index(self, seq: int | None, attributes: Attributes) -> None:
         rows = [
-            (seq, tag, *index_values(tag, value))
-            for tag, value in attributes.entries
-            if tag not in LOCATED_BY_COLUMN
+            (seq, tag, *index_values(tag, value)) for tag, value in attributes.entries if tag not in _NO_ROWS
         ]
         self._execute(INSERT_ATTRIBUTE, rows, many=True)
 
@@ -516,23 +543,46 @@ class SqliteSession:
         if tag == Tag.STATE:
             states = {int(f.value) for f in group}
             return f"{EFFECTIVE_STATE} IN ({', '.join(str(s) for s in sorted(states))})"
+        if tag == Tag.UNIQUE_IDENTIFIER:  # each given identifier, by the uid column's index
+            for index, criterion in enumerate(group):
+                parameters[f"{prefix}{index}"] = index_values(tag, criterion.value)[1]
+            return " AND ".join(f"o.uid = :{prefix}{index}" for index in range(len(group)))
         if tag == Tag.OBJECT_TYPE:
             parameters[prefix] = int(group[0].value)
             # "+" keeps SQLite off the (object_type) index when the parts' indexes drive:
             # it would read every object of the type for the caller's own stream.
             return f"{'+' if merged else ''}o.object_type = :{prefix}"
+        column = NUMBER_COLUMNS.get(tag)
+        if column is not None:
+            return self._number_condition(f"o.{column}", group, parameters, prefix)
         first = group[0].value
         if isinstance(first, datetime):
-            # One date: that instant; two: the range between them (KMIP Locate rules).
-            moments = sorted(epoch(f.value) for f in group)
-            parameters[prefix + "low"], parameters[prefix + "high"] = moments[0], moments[-1]
-            return self._exists(
-                tag, f"a.int_value BETWEEN :{prefix}low AND :{prefix}high", parameters, prefix
-            )
+            return self._exists(tag, f"a.int_value {_between(group, parameters, prefix)}", parameters, prefix)
         conditions = []
         for index, criterion in enumerate(group):
             key = f"{prefix}{index}"
             conditions.append(self._exists(tag, self._match(criterion, key, parameters), parameters, key))
+        return " AND ".join(conditions)
+
+    @staticmethod
+    def _number_condition(
+        column: str, group: list[AttributeFilter], parameters: dict[str, Any], prefix: str
+    ) -> str:
+        """SQL for criteria on a NUMBER_COLUMNS attribute, as `_exists` and `_match` would
+        have them on its rows: dates one instant or a range, a mask at least its bits, any
+        other value equal (one that is no number matches nothing, as no row had it)."""
+        if isinstance(group[0].value, datetime):
+            return f"{column} {_between(group, parameters, prefix)}"
+        conditions = []
+        for index, criterion in enumerate(group):
+            key = f"{prefix}{index}"
+            parameters[key] = number = index_values(criterion.tag, criterion.value)[3]
+            if number is None:
+                conditions.append("0 = 1")
+            elif isinstance(criterion.value, KmipMask):
+                conditions.append(f"({column} & :{key}) = :{key}")
+            else:
+                conditions.append(f"{column} = :{key}")
         return " AND ".join(conditions)
 
     @staticmethod
