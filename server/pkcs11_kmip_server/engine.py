@@ -482,17 +482,12 @@ class Engine:
         ahead: dict[int, object],
     ) -> list[Outcome]:
         """Run the batch in a transaction, again after a Conflict, with what was made ahead."""
-        option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
         write = not all(_operation(item) in READ_ONLY_OPERATIONS for item in batch)
         for attempt in range(ATTEMPTS):
             try:
                 with self.store.session(write=write or attempt > 0) as session:
                     context = self._context(principal, version, now, session, peer, delegation)
-                    outcomes = self._run_items(context, batch, option, ahead)
-                    failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
-                    # A lone item runs without a savepoint: its failure rolls back the lot.
-                    if failed and (option is BatchErrorContinuationOption.UNDO or len(batch) == 1):
-                        raise _Undo(outcomes)
+                    outcomes = self._run_message(context, header, batch, ahead)
                 context.committed()
                 return outcomes
             except _Undo as undo:
@@ -513,13 +508,9 @@ class Engine:
             with self.store.session(write=True) as session:
                 for m in group:
                     context = self._context(m.principal, m.version, m.now, session, m.peer, m.delegation)
-                    option = m.header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
                     try:
                         with session.savepoint():
-                            outcomes = self._run_items(context, m.batch, option)
-                            failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
-                            if failed and (option is BatchErrorContinuationOption.UNDO or len(m.batch) == 1):
-                                raise _Undo(outcomes)
+                            outcomes = self._run_message(context, m.header, m.batch)
                     except _Undo as undo:
                         results[id(m)] = [_undone(o) for o in undo.outcomes]
                         continue
@@ -536,6 +527,23 @@ class Engine:
         for context in committed:
             context.committed()
         return results
+
+    def _run_message(
+        self,
+        context: RequestContext,
+        header: RequestHeader,
+        batch: list[RequestBatchItem | Outcome],
+        ahead: dict[int, object] | None = None,
+    ) -> list[Outcome]:
+        """The batch's outcomes; raises _Undo for the transaction (or the message's savepoint)
+        to roll back: Undo asked and an item failed, or a lone item failed (it runs without a
+        savepoint of its own)."""
+        option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
+        outcomes = self._run_items(context, batch, option, ahead)
+        failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
+        if failed and (option is BatchErrorContinuationOption.UNDO or len(batch) == 1):
+            raise _Undo(outcomes)
+        return outcomes
 
     def _context(
         self,
