@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from native.test_token import P256, App, logged_in, read, true, ulong
 
 from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKM, CKO
@@ -14,6 +15,8 @@ from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm
 from pkcs11_kmip_server.native import finding, objects
 from pkcs11_kmip_server.native.constants import MoreCKK, MoreCKM
+from pkcs11_kmip_server.store import AttributeFilter, LocateQuery
+from pkcs11_kmip_server.store.sqlite import SqliteSession
 
 AES = Mechanism(CKM.AES_KEY_GEN)
 
@@ -83,6 +86,26 @@ def test_key_type_and_id_find_what_matching_every_object_finds(
     assert find(
         app, session, Attribute.of(CKA.CLASS, ulong(CKO.PUBLIC_KEY)), Attribute.of(CKA.ID, b"public id")
     ) == {public}
+
+
+def test_the_store_locates_by_the_criteria(
+    make_app: Callable[[str], App], alice_pin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """C_FindObjectsInit hands the key type and ID to the store's Locate (not only compares
+    them after): the criteria reach SqliteSession.locate."""
+    app, session = logged_in(make_app, alice_pin)
+    chosen = key(app, session, AES, Attribute.of(CKA.VALUE_LEN, ulong(16)), Attribute.of(CKA.ID, b"\x01"))
+    seen: list[list[AttributeFilter]] = []
+    locate = SqliteSession.locate
+
+    def recording(self: SqliteSession, query: LocateQuery) -> tuple[list[str], int | None]:
+        seen.append(list(query.filters))
+        return locate(self, query)
+
+    monkeypatch.setattr(SqliteSession, "locate", recording)
+    assert find(app, session, kind(CKK.AES), Attribute.of(CKA.ID, b"\x01")) == {chosen}
+    tags = {f.tag for filters in seen for f in filters}
+    assert {Tag.CRYPTOGRAPHIC_ALGORITHM, Tag.ATTRIBUTE} <= tags
 
 
 def test_the_criteria_keep_every_object_that_could_match() -> None:

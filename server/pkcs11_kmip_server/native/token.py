@@ -120,7 +120,16 @@ from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.key_use import usable_key
 from pkcs11_kmip_server.key_wrapping import WRAPPING_DEFAULTS
 from pkcs11_kmip_server.lifecycle import refresh_state
-from pkcs11_kmip_server.native import copying, creation, derivation, editing, ending, objects, storage_flags
+from pkcs11_kmip_server.native import (
+    copying,
+    creation,
+    derivation,
+    editing,
+    ending,
+    finding,
+    objects,
+    storage_flags,
+)
 from pkcs11_kmip_server.native.constants import MoreCKF, MoreCKK, MoreCKM
 from pkcs11_kmip_server.native.mechanisms import (
     GENERIC_SECRET_TYPES,
@@ -1404,8 +1413,9 @@ class NativeToken:
         return label
 
     def _candidates(self, kmip: RequestContext, template: tuple[Attribute, ...]) -> list[str]:
-        """The store's Locate narrowed by CKA_CLASS and CKA_LABEL (the rest is matched after),
-        over the client's objects (and its grants) and this application's session objects."""
+        """The store's Locate narrowed by CKA_CLASS, CKA_LABEL, CKA_KEY_TYPE and CKA_ID where
+        SQL can (native.finding; every attribute is matched after), over the client's objects
+        (and its grants) and this application's session objects."""
         filters = []
         label = None
         for entry in template:
@@ -1419,6 +1429,7 @@ class NativeToken:
         if label is not None:
             name = Name(name_value=label, name_type=NameType.UNINTERPRETED_TEXT_STRING)
             filters = [AttributeFilter(Tag.NAME, name)]
+        filters += finding.criteria(template, labelled=label is not None)  # CKA_KEY_TYPE, CKA_ID
         uids = []
         for owner in (self.principal, self._hidden) if self._session_objects else (self.principal,):
             query = LocateQuery(owner=owner, now=kmip.now, filters=filters, shared=owner == self.principal)
