@@ -40,7 +40,7 @@ from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
 from pkcs11_kmip_server.objects import touch
 from pkcs11_kmip_server.operations.archive import require_online
-from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, ObjectRecord, Storage
+from pkcs11_kmip_server.store import ObjectRecord
 from pkcs11_kmip_server.templates import same_attribute, same_instance
 
 # Dates a client may move only until they are reached (KMIP 2.1 §4.41, §4.44).
@@ -225,15 +225,7 @@ def _check_no_allocation(record: ObjectRecord) -> None:
 
 def check_unique_name(context: RequestContext, value: str | None, *, besides: str | None) -> None:
     """Refuse a Name another of the caller's objects (on-line or archived) has; `besides` may have it."""
-    query = LocateQuery(
-        owner=context.principal,
-        now=context.now,
-        filters=[AttributeFilter(Tag.NAME, Name(name_value=value))],
-        maximum=2,
-        storage=Storage.ONLINE | Storage.ARCHIVED,
-    )
-    uids, _total = context.session.locate(query)
-    if any(uid != besides for uid in uids):
+    if any(uid != besides for uid in context.session.named(context.principal, value)):
         raise KmipError(ResultReason.NON_UNIQUE_NAME_ATTRIBUTE, f"the name {value!r} is already in use")
 
 

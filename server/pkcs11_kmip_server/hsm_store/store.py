@@ -259,6 +259,9 @@ class HsmSession:
     def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
         return self._inner.locate(query)
 
+    def named(self, owner: str, value: str | None) -> list[str]:
+        return self._inner.named(owner, value)
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         mark = self._journal.mark()

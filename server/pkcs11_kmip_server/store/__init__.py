@@ -117,6 +117,12 @@ class StoreSession(Protocol):
         """Matching uids, newest first, after offset and maximum; and, if asked, how many in all."""
         ...
 
+    def named(self, owner: str, value: str | None) -> list[str]:
+        """At most two of `owner`'s on-line or archived objects with a Name of this value,
+        newest first: what a Locate by that Name alone finds (the unique-name check's
+        question, asked on every Create without building a Locate)."""
+        ...
+
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested scope whose changes are undone if it raises (batch items run in one)."""
         ...

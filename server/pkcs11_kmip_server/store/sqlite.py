@@ -231,6 +231,15 @@ def index_values(tag: int, value: Any) -> IndexColumns:
     return (_columns_cache.get(kind) or _columns_for(kind))(value)
 
 
+# The SQL `locate` writes for a Locate by one Name value (no Name Type) of the owner's
+# on-line and archived objects, maximum 2: the unique-name check's (SqliteSession.named).
+_NAMED = (
+    "SELECT o.uid FROM object o WHERE o.owner = ?"
+    f" AND o.storage IN ({int(Storage.ONLINE)}, {int(Storage.ARCHIVED)})"
+    " AND o.seq IN (SELECT a.object_seq FROM attribute a WHERE a.tag = ? AND a.text_value = ?)"
+    " ORDER BY o.seq DESC LIMIT 2"
+)
+
 # Our own records: written by us, so no size limit applies; nesting as deep as allowed.
 _STORED = Limits(max_message_size=2**62, max_depth=MAX_SUPPORTED_DEPTH)
 _LOAD = (
@@ -451,6 +460,10 @@ class SqliteSession:
             self._execute(f"RELEASE {name}")
             raise
         self._execute(f"RELEASE {name}")
+
+    def named(self, owner: str, value: str | None) -> list[str]:
+        rows = self._execute(_NAMED, (owner, int(Tag.NAME), value)).fetchall()
+        return [row[0] for row in rows]
 
     def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
         parameters: dict[str, Any] = {"owner": query.owner, "now": epoch(query.now)}
