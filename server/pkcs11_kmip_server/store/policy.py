@@ -45,7 +45,23 @@ CREATE TABLE IF NOT EXISTS policy_constraint (
     created TEXT NOT NULL,
     created_by TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS policy_revision (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    revision INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO policy_revision (id, revision) VALUES (0, 0);
+""" + "".join(
+    # A new random value on every change to the tables, whoever makes it (another server
+    # process, `pkcs11-kmip admin`): PolicyCache keeps its copy while the value stays. Random,
+    # not a counter: a change rolled back after a read cached it, then another committed,
+    # would give a counter the cached value again.
+    f"""CREATE TRIGGER IF NOT EXISTS policy_revision_{table}_{event.lower()} AFTER {event} ON {table}
+BEGIN UPDATE policy_revision SET revision = random() WHERE id = 0; END;
 """
+    for table in ("policy_default", "policy_constraint")
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+REVISION = "SELECT revision FROM policy_revision WHERE id = 0"
 
 # :groups (a JSON list) and the object groups containing them, transitively (UNION: a
 # cycle made by hand still ends).
@@ -101,26 +117,63 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+class PolicyCache:
+    """The default sets and constraints as last read, kept while the tables' revision
+    (policy_revision) stays the same: every Create reads both, and they seldom change.
+
+    The revision is read in the caller's transaction, so a change committed by any
+    connection, or made earlier in that transaction, is seen at the next read. The
+    entries are shared between requests: read-only, as the grant cache's are.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[int, list[DefaultSet], list[ConstraintRule]] | None = None
+
+    def tables(self, execute: Any) -> tuple[list[DefaultSet], list[ConstraintRule]]:
+        (revision,) = execute(REVISION).fetchone()
+        entry = self._entry
+        if entry is None or entry[0] != revision:
+            entry = revision, _read_default_sets(execute), _read_constraints(execute)
+            self._entry = entry  # one assignment: threads sharing the cache see a whole entry
+        return entry[1], entry[2]
+
+
+def _read_default_sets(execute: Any) -> list[DefaultSet]:
+    rows = execute(
+        "SELECT name, selector, object_type, attributes, created, created_by FROM policy_default"
+        " ORDER BY name"
+    ).fetchall()
+    return [
+        DefaultSet(name, selector, object_type, Attributes.decode_any_version(blob), created, by)
+        for name, selector, object_type, blob, created, by in rows
+    ]
+
+
+def _read_constraints(execute: Any) -> list[ConstraintRule]:
+    rows = execute(
+        "SELECT name, rule, object_types, object_groups, created, created_by FROM policy_constraint"
+        " ORDER BY name"
+    ).fetchall()
+    return [_constraint_rule(*row) for row in rows]
+
+
 class PolicyTables:
     """Reads and changes of the policy tables through `execute` (one statement), inside
-    the caller's transaction: a store session's, or `open_policy`'s."""
+    the caller's transaction: a store session's, or `open_policy`'s (`cache`: the
+    store's PolicyCache, if it keeps one)."""
 
-    def __init__(self, execute: Any) -> None:
+    def __init__(self, execute: Any, cache: PolicyCache | None = None) -> None:
         self.execute = execute
+        self.cache = cache
 
     def is_admin(self, principal: str) -> bool:
         row = self.execute(IS_ADMIN, {"me": principal}).fetchone()
         return bool(row and row[0])
 
     def default_sets(self) -> list[DefaultSet]:
-        rows = self.execute(
-            "SELECT name, selector, object_type, attributes, created, created_by FROM policy_default"
-            " ORDER BY name"
-        ).fetchall()
-        return [
-            DefaultSet(name, selector, object_type, Attributes.decode_any_version(blob), created, by)
-            for name, selector, object_type, blob, created, by in rows
-        ]
+        if self.cache is not None:
+            return list(self.cache.tables(self.execute)[0])
+        return _read_default_sets(self.execute)
 
     def named_set(self, name: str) -> DefaultSet | None:
         """The set a 1.x Template name selects: a group- or prefix-selected set of that name."""
@@ -128,11 +181,9 @@ class PolicyTables:
         return found[0] if found else None
 
     def constraints(self) -> list[ConstraintRule]:
-        rows = self.execute(
-            "SELECT name, rule, object_types, object_groups, created, created_by FROM policy_constraint"
-            " ORDER BY name"
-        ).fetchall()
-        return [_constraint_rule(*row) for row in rows]
+        if self.cache is not None:
+            return list(self.cache.tables(self.execute)[1])
+        return _read_constraints(self.execute)
 
     def add_default_set(self, entry: DefaultSet, created_by: str) -> None:
         self._check_new("default", entry.name, "default set")

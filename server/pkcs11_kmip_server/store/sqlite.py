@@ -63,7 +63,7 @@ from pkcs11_kmip_server.store.access import (
 )
 from pkcs11_kmip_server.store.jobs import JOBS_SCHEMA, JobTable
 from pkcs11_kmip_server.store.migrations import migrate
-from pkcs11_kmip_server.store.policy import POLICY_SCHEMA, PolicyTables
+from pkcs11_kmip_server.store.policy import POLICY_SCHEMA, PolicyCache, PolicyTables
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.tickets import TICKETS_SCHEMA, TicketTable
 from pkcs11_kmip_server.store.writer_lock import WriterLock
@@ -272,6 +272,7 @@ class SqliteStore:
         # woken as soon as the previous one commits (store.writer_lock).
         self._writer = WriterLock(path)
         self._grants = GrantCache()  # each caller's Locate grants, per access revision
+        self._policy = PolicyCache()  # the default sets and constraints, per policy revision
         with self._connection() as connection:
             connection.executescript(SCHEMA + ACCESS_SCHEMA + POLICY_SCHEMA + JOBS_SCHEMA + TICKETS_SCHEMA)
             migrate(connection)
@@ -312,7 +313,7 @@ class SqliteStore:
         with self._writer if write else contextlib.nullcontext():
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield SqliteSession(connection, self.sealer, self._grants)
+                yield SqliteSession(connection, self.sealer, self._grants, self._policy)
                 connection.execute("COMMIT")
             except BaseException as error:
                 connection.execute("ROLLBACK")
@@ -363,11 +364,16 @@ class SqliteSession:
     _savepoints = itertools.count()
 
     def __init__(
-        self, connection: sqlite3.Connection, sealer: Sealer, grants: GrantCache | None = None
+        self,
+        connection: sqlite3.Connection,
+        sealer: Sealer,
+        grants: GrantCache | None = None,
+        policy: PolicyCache | None = None,
     ) -> None:
         self.connection = connection
         self.sealer = sealer
         self.grants = grants if grants is not None else GrantCache()
+        self.policy_cache = policy if policy is not None else PolicyCache()
 
     def _execute(self, sql: str, parameters: Any = (), many: bool = False) -> sqlite3.Cursor:
         """Run a statement (`many`: once per row of parameters); a busy database is a Conflict."""
@@ -431,7 +437,7 @@ class SqliteSession:
         return rights(self._execute, principal, record.uid, int(record.object_type), Tag.OBJECT_GROUP)
 
     def policy(self) -> PolicyTables:
-        return PolicyTables(self._execute)
+        return PolicyTables(self._execute, self.policy_cache)
 
     def jobs(self) -> JobTable:
         return JobTable(self._execute, self.sealer)
