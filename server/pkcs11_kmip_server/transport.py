@@ -14,7 +14,7 @@ PKCS#11 call the library writes, which the fast lane (fast_lane.py) hands straig
 the context's HSM worker pipe and answers when the pipe is readable, and a plain Get
 from the object's owner, which the Get lane (get_lane.py) answers at once from one
 indexed read that never waits for a lock and an answer kept while the object's row is
-unchanged, and likewise a plain Encrypt or MAC of at most 4 KB (crypto_lane.py, with
+unchanged, and likewise a plain Encrypt, Decrypt or MAC of at most 4 KB (crypto_lane.py, with
 the key and the checks' verdict kept per row); all write the general path's audit
 line. One message per connection is in flight at a time, so pipelined requests are
 answered in order. A peer that goes quiet in the middle of a message, or stays idle too
@@ -86,7 +86,7 @@ class KmipServer:
         self.writer = GroupCommit(engine)  # quick writes, queued ones in one transaction
         self.tls_context = server_tls_context(config)
         self.get_lane = GetLane(engine)  # plain Gets answered on the loop
-        self.crypto_lane = CryptoLane(engine)  # plain Encrypts and MACs of small data, too
+        self.crypto_lane = CryptoLane(engine)  # plain Encrypts, Decrypts and MACs of small data, too
         self.connections: set[KmipConnection] = set()
         self.stopping = False
         # What every connection's socket reads into (asyncio would allocate 256 kB per read,
@@ -134,9 +134,9 @@ class KmipServer:
         self.writer.close()
 
     def lane_answer(self, message: bytes, peer: Peer) -> bytes | None:
-        """On the loop: the answer to a plain Get (get_lane.py) or a plain small Encrypt or MAC
-        (crypto_lane.py) from the object's owner, or None for the engine's threads. A failure
-        of a lane leaves the message to them."""
+        """On the loop: the answer to a plain Get (get_lane.py) or a plain small Encrypt,
+        Decrypt or MAC (crypto_lane.py) from the object's owner, or None for the engine's
+        threads. A failure of a lane leaves the message to them."""
         try:
             return self.get_lane.answer(message, peer) or self.crypto_lane.answer(message, peer)
         except Exception:
@@ -284,7 +284,7 @@ class KmipConnection(asyncio.BufferedProtocol):
     def _next(self) -> None:
         """Hand the next whole message to a worker, or wait for one (with its deadline).
 
-        A plain Get, or a plain small Encrypt or MAC, from the object's owner is answered
+        A plain Get, or a plain small Encrypt, Decrypt or MAC, from the object's owner is answered
         here at once (get_lane.py, crypto_lane.py), and the message after it taken in the
         same turn.
         """
