@@ -52,18 +52,19 @@ class SessionHost:
 
 
 class NativeTool:
-    """pkcs11-tool through our library as the admin client of a native-token server, logged in
-    with the PIN `init` wrote."""
+    """pkcs11-tool through our library as a client of a native-token server (the admin by
+    default), logged in with the PIN the server wrote for it unless `login` is False."""
 
-    def __init__(self, server: RunningServer, module: Path, tmp: Path) -> None:
-        config = write_client_config(tmp / "admin.toml", server)
+    def __init__(self, server: RunningServer, module: Path, tmp: Path, identity: str = "admin") -> None:
+        config = write_client_config(tmp / f"{identity}.toml", server, identity)
         kept = {key: value for key, value in os.environ.items() if key != "SOFTHSM2_CONF"}
         self.env = {**kept, "PKCS11_KMIP_CONFIG": str(config)}
         self.module = module
-        self.pin = (server.data_dir / "clients" / "admin" / "pin").read_text().strip()
+        self.pin = (server.data_dir / "clients" / identity / "pin").read_text().strip()
 
-    def __call__(self, *args: str, ok: bool = True) -> str:
-        done = tools.pkcs11_tool(self.module, self.env, "--login", "--pin", self.pin, *args)
+    def __call__(self, *args: str, ok: bool = True, login: bool = True) -> str:
+        pin = ("--login", "--pin", self.pin) if login else ()
+        done = tools.pkcs11_tool(self.module, self.env, *pin, *args)
         assert (done.returncode == 0) is ok, done.stdout + done.stderr
         return done.stdout + done.stderr
 

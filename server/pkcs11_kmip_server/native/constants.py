@@ -11,6 +11,8 @@ import enum
 
 
 class MoreCKA(enum.IntEnum):
+    APPLICATION = 0x010
+    OBJECT_ID = 0x012
     CERTIFICATE_TYPE = 0x080
     ISSUER = 0x081
     SERIAL_NUMBER = 0x082
@@ -72,6 +74,7 @@ class MoreCKF(enum.IntFlag):
     DERIVE = 0x80000
 
 
+CKO_DATA = 0
 CKO_CERTIFICATE = 1
 CKC_X_509 = 0
 CKZ_DATA_SPECIFIED = 1

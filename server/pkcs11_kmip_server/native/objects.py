@@ -20,7 +20,7 @@ from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import NATIVE_ULONG
 from pkcs11_kmip.cryptoki.wire import Attribute as CkAttribute
 from pkcs11_kmip.kmip.messages import Attribute, AttributeEntry, Attributes
-from pkcs11_kmip.kmip.messages.objects import Certificate
+from pkcs11_kmip.kmip.messages.objects import Certificate, KeyValue, OpaqueObject
 from pkcs11_kmip.kmip.messages.structures import (
     CryptographicDomainParameters,
     CryptographicParameters,
@@ -43,7 +43,14 @@ from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.generic_secret import KEY_TYPE_ATTRIBUTE, is_generic_secret, vendor_attribute
 from pkcs11_kmip_server.native import mechanisms, storage_flags
-from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA, MoreCKK, MoreCKM
+from pkcs11_kmip_server.native.constants import (
+    CKC_X_509,
+    CKO_CERTIFICATE,
+    CKO_DATA,
+    MoreCKA,
+    MoreCKK,
+    MoreCKM,
+)
 from pkcs11_kmip_server.objects import key_block_of
 from pkcs11_kmip_server.store import ObjectRecord
 
@@ -56,8 +63,14 @@ CLASSES: dict[ObjectType, int] = {
     ObjectType.PRIVATE_KEY: CKO.PRIVATE_KEY,
     ObjectType.PUBLIC_KEY: CKO.PUBLIC_KEY,
     ObjectType.CERTIFICATE: CKO_CERTIFICATE,
+    # Data objects: KMIP's two kinds of bytes that are no key (docs/native-token.md).
+    ObjectType.SECRET_DATA: CKO_DATA,
+    ObjectType.OPAQUE_OBJECT: CKO_DATA,
 }
-OBJECT_TYPES: dict[int, ObjectType] = {cko: object_type for object_type, cko in CLASSES.items()}
+OBJECT_TYPES: dict[int, tuple[ObjectType, ...]] = {
+    cko: tuple(object_type for object_type, shown in CLASSES.items() if shown == cko)
+    for cko in set(CLASSES.values())
+}
 
 KEY_TYPES: dict[CryptographicAlgorithm, int] = {
     A.AES: CKK.AES,
@@ -228,6 +241,8 @@ def object_class(record: ObjectRecord) -> int | None:
     if cko == CKO_CERTIFICATE:
         certificate = record.material
         return cko if isinstance(certificate, Certificate) and certificate.certificate_type is X_509 else None
+    if cko == CKO_DATA:
+        return cko
     if cko is None or key_type(record) is None:
         return None
     return cko
@@ -280,10 +295,28 @@ def is_session_object(record: ObjectRecord) -> bool:
     return SESSION_MARK in record.owner
 
 
+PRIVATE_ATTRIBUTE = ("x", "pkcs11-private")
+"""CKA_PRIVATE FALSE of a data object: the vendor attribute "x" "pkcs11-private" (Boolean)."""
+APPLICATION_ATTRIBUTE = ("x", "pkcs11-application")
+"""A data object's CKA_APPLICATION: the vendor attribute "x" "pkcs11-application" (Text String)."""
+OBJECT_ID_ATTRIBUTE = ("x", "pkcs11-object-id")
+"""A data object's CKA_OBJECT_ID (a DER OID): the vendor attribute "x" "pkcs11-object-id" (Byte String)."""
+
+
 def is_private(record: ObjectRecord) -> bool:
     """CKA_PRIVATE: keys that are secret need a login to be seen; public keys and
-    certificates do not."""
+    certificates do not. A data object is private unless its vendor attribute says not
+    (C_CreateObject with CKA_PRIVATE FALSE): Secret Data is secret, and KMIP says nothing."""
+    if CLASSES.get(record.object_type) == CKO_DATA:
+        return _vendor_value(record, PRIVATE_ATTRIBUTE) is not False
     return record.object_type not in (ObjectType.PUBLIC_KEY, ObjectType.CERTIFICATE)
+
+
+def _vendor_value(record: ObjectRecord, name: tuple[str, str]) -> object:
+    """The value of one of the token's vendor attributes (None: the object has none)."""
+    entry = vendor_attribute(record, name)
+    value = entry.attribute_value if entry is not None else None
+    return value.value if isinstance(value, Item) else None
 
 
 def linked(record: ObjectRecord, link_type: LinkType) -> str | None:
@@ -544,6 +577,45 @@ CERTIFICATE_READERS: dict[int, Reader] = {
     MoreCKA.SERIAL_NUMBER: _certificate_field(Tag.X_509_CERTIFICATE_IDENTIFIER, "certificate_serial_number"),
 }
 
+
+def data_bytes(record: ObjectRecord) -> bytes:
+    """A data object's bytes: an Opaque Object's value, Secret Data's key material
+    (KeyError: wrapped, which the token cannot show)."""
+    material = record.material
+    if isinstance(material, OpaqueObject) and material.opaque_data_value is not None:
+        return material.opaque_data_value
+    block = key_block_of(material)
+    value = block.key_value if block is not None and block.key_wrapping_data is None else None
+    if isinstance(value, KeyValue) and isinstance(value.key_material, bytes):
+        return value.key_material
+    raise KeyError("CKA_VALUE")
+
+
+def _data_value(record: ObjectRecord, label: str | None) -> bytes:
+    """CKA_VALUE of a data object: refused as a key's is when it is Sensitive or not Extractable."""
+    if record.attributes.get(Tag.SENSITIVE) or record.attributes.get(Tag.EXTRACTABLE) is False:
+        raise Sensitive
+    return data_bytes(record)
+
+
+def _vendor_bytes(name: tuple[str, str], text: bool) -> Reader:
+    def value(record: ObjectRecord, label: str | None) -> bytes:
+        found = _vendor_value(record, name)
+        if isinstance(found, str) and text:
+            return found.encode()
+        return found if isinstance(found, bytes) and not text else b""
+
+    return value
+
+
+# A data object's attributes (PKCS#11 3.0 §4.5: no CKA_ID).
+DATA_READERS: dict[int, Reader] = {
+    **{type_: reader for type_, reader in _STORAGE.items() if type_ != CKA.ID},
+    MoreCKA.APPLICATION: _vendor_bytes(APPLICATION_ATTRIBUTE, text=True),
+    MoreCKA.OBJECT_ID: _vendor_bytes(OBJECT_ID_ATTRIBUTE, text=False),
+    CKA.VALUE: _data_value,
+}
+
 # Every attribute the token answers for a key, and how; anything else is CKR_ATTRIBUTE_TYPE_INVALID.
 READERS: dict[int, Reader] = {
     **_STORAGE,
@@ -572,9 +644,15 @@ READERS: dict[int, Reader] = {
 }
 
 
+_READERS_OF: dict[int | None, dict[int, Reader]] = {
+    CKO_CERTIFICATE: CERTIFICATE_READERS,
+    CKO_DATA: DATA_READERS,
+}
+
+
 def attribute(record: ObjectRecord, type_: int, label: str | None) -> bytes | None:
     """The value of one attribute (None: the object has no such attribute); Sensitive if hidden."""
-    readers = CERTIFICATE_READERS if record.object_type is ObjectType.CERTIFICATE else READERS
+    readers = _READERS_OF.get(CLASSES.get(record.object_type), READERS)
     reader = readers.get(type_)
     if reader is None:
         return None

@@ -1416,24 +1416,28 @@ class NativeToken:
         """The store's Locate narrowed by CKA_CLASS, CKA_LABEL, CKA_KEY_TYPE and CKA_ID where
         SQL can (native.finding; every attribute is matched after), over the client's objects
         (and its grants) and this application's session objects."""
-        filters = []
+        # One Locate per Object Type the class shows (CKO_DATA: Secret Data, Opaque Object).
+        types: list[list[AttributeFilter]] = [[]]
         label = None
         for entry in template:
             if entry.type == CKA.CLASS:
-                object_type = objects.OBJECT_TYPES.get(objects.read_ulong(entry))
-                if object_type is None:
+                object_types = objects.OBJECT_TYPES.get(objects.read_ulong(entry), ())
+                if not object_types:
                     return []
-                filters.append(AttributeFilter(Tag.OBJECT_TYPE, object_type))
+                types = [[AttributeFilter(Tag.OBJECT_TYPE, object_type)] for object_type in object_types]
             elif entry.type == CKA.LABEL and isinstance(entry.value, bytes):
                 label = entry.value.decode("utf-8", "replace")
+        filters = finding.criteria(template, labelled=label is not None)  # CKA_KEY_TYPE, CKA_ID
         if label is not None:
             name = Name(name_value=label, name_type=NameType.UNINTERPRETED_TEXT_STRING)
-            filters = [AttributeFilter(Tag.NAME, name)]
-        filters += finding.criteria(template, labelled=label is not None)  # CKA_KEY_TYPE, CKA_ID
+            types, filters = [[]], [AttributeFilter(Tag.NAME, name), *filters]
         uids = []
         for owner in (self.principal, self._hidden) if self._session_objects else (self.principal,):
-            query = LocateQuery(owner=owner, now=kmip.now, filters=filters, shared=owner == self.principal)
-            uids += kmip.session.locate(query)[0]
+            for narrowed in types:
+                query = LocateQuery(
+                    owner=owner, now=kmip.now, filters=narrowed + filters, shared=owner == self.principal
+                )
+                uids += kmip.session.locate(query)[0]
         if label is not None:
             for uid in list(uids):  # the public halves of named private keys carry no Name
                 record = kmip.session.load(uid, None)
