@@ -94,8 +94,9 @@ def true(type_: int) -> Attribute:
 
 
 MECHANISM_COUNT = (
-    77  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
+    88  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
     # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs; HKDF, PBKDF2;
+    # AES-ECB/CBC encrypt-data and 9 hash key derivations;
     # ChaCha20, ChaCha20-Poly1305, AES-XTS and the two key generations
 )
 
@@ -1938,6 +1939,119 @@ def test_hkdf_derives_through_kmip(make_app: Callable[[str], App], alice_pin: st
         )[0]
         == CKR.TEMPLATE_INCONSISTENT
     )  # a session key from a token key: KMIP derives into one owner
+
+
+# --- Encrypt and Hash derivations: KMIP Derive Key ----------------------------------------
+
+AES_ECB_ENCRYPT_DATA, AES_CBC_ENCRYPT_DATA = 0x1104, 0x1105
+HASH_KEY_DERIVATIONS = {  # CKM_*_KEY_DERIVATION (pkcs11t.h) and hashlib's name
+    0x392: "sha1",
+    0x393: "sha256",
+    0x394: "sha384",
+    0x395: "sha512",
+    0x396: "sha224",
+    0x397: "sha3_256",
+    0x398: "sha3_224",
+    0x399: "sha3_384",
+    0x39A: "sha3_512",
+}
+
+
+def test_encrypt_data_derivations(make_app: Callable[[str], App], alice_pin: str) -> None:
+    """CKM_AES_ECB/CBC_ENCRYPT_DATA: the new key is the data encrypted with the base key."""
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, AES_ECB_ENCRYPT_DATA) == (16, 32, CKF_DERIVE)
+    assert mechanism_info(app, AES_CBC_ENCRYPT_DATA) == (16, 32, CKF_DERIVE)
+    token = true(CKA.TOKEN)
+    rv, base = generate(app, session, CKM.AES_KEY_GEN, *AES_256, true(CKA.DERIVE), *SHOWN)
+    assert rv == CKR.OK and base is not None
+    (value,) = read(app, session, base, CKA.VALUE)
+    assert isinstance(value, bytes)
+    data, iv = bytes(range(48)), bytes(range(100, 116))
+
+    def derive(
+        ckm: int, parameter: dict[str, wire.FieldValue] | None, *template: Attribute
+    ) -> tuple[int, int | None]:
+        return app.made(
+            "C_DeriveKey",
+            "phKey",
+            hSession=session,
+            pMechanism=Mechanism(ckm, parameter),
+            hBaseKey=base,
+            pTemplate=(token, *template),
+        )
+
+    def encrypted(mode: modes.Mode) -> bytes:
+        context = Cipher(algorithms.AES(value), mode).encryptor()
+        return context.update(data) + context.finalize()
+
+    aes = (Attribute.of(CKA.KEY_TYPE, ulong(0x1F)), Attribute.of(CKA.VALUE_LEN, ulong(32)), *SHOWN)
+    for ckm, parameter, mode in (
+        (AES_ECB_ENCRYPT_DATA, {"pData": data}, modes.ECB()),
+        (AES_CBC_ENCRYPT_DATA, {"iv": iv, "pData": data}, modes.CBC(iv)),
+    ):
+        rv, key = derive(ckm, parameter, *aes)
+        assert rv == CKR.OK and key is not None
+        assert read(app, session, key, CKA.VALUE, CKA.KEY_TYPE) == [encrypted(mode)[:32], ulong(0x1F)]
+        # A generic secret takes the whole ciphertext without CKA_VALUE_LEN, and no more.
+        rv, whole = derive(ckm, parameter, *SHOWN)
+        assert rv == CKR.OK and whole is not None
+        assert read(app, session, whole, CKA.VALUE) == [encrypted(mode)]
+        assert derive(ckm, parameter, Attribute.of(CKA.VALUE_LEN, ulong(49)))[0] == CKR.TEMPLATE_INCONSISTENT
+        for bad in ({"pData": data[:20]}, {"pData": None}):  # whole blocks only (no padding)
+            assert derive(ckm, {**parameter, **bad}, *aes)[0] == CKR.MECHANISM_PARAM_INVALID, bad
+    assert derive(AES_ECB_ENCRYPT_DATA, None, *aes)[0] == CKR.MECHANISM_PARAM_INVALID
+    # The base must be an AES key.
+    other, _ = generic_secret(app, session, 32, true(CKA.DERIVE), token)
+    assert (
+        app.made(
+            "C_DeriveKey",
+            "phKey",
+            hSession=session,
+            pMechanism=Mechanism(AES_ECB_ENCRYPT_DATA, {"pData": data}),
+            hBaseKey=other,
+            pTemplate=(token, *aes),
+        )[0]
+        == CKR.KEY_TYPE_INCONSISTENT
+    )
+
+
+def test_hash_key_derivations(make_app: Callable[[str], App], alice_pin: str) -> None:
+    """CKM_SHA*_KEY_DERIVATION: the digest of the base key's value, its leading bytes."""
+    app, session = logged_in(make_app, alice_pin)
+    token = true(CKA.TOKEN)
+    base, value = generic_secret(app, session, 40, true(CKA.DERIVE), token)
+
+    def derive(ckm: int, *template: Attribute, parameter: bytes | None = None) -> tuple[int, int | None]:
+        return app.made(
+            "C_DeriveKey",
+            "phKey",
+            hSession=session,
+            pMechanism=Mechanism(ckm, parameter),
+            hBaseKey=base,
+            pTemplate=(token, *template),
+        )
+
+    for ckm, hash_name in HASH_KEY_DERIVATIONS.items():
+        assert mechanism_info(app, ckm) == (1, 512, CKF_DERIVE)
+        digest = hashlib.new(hash_name, value).digest()
+        rv, whole = derive(ckm, *SHOWN)  # no type, no length: a generic secret of the digest's size
+        assert rv == CKR.OK and whole is not None
+        assert read(app, session, whole, CKA.VALUE, CKA.KEY_TYPE) == [digest, ulong(CKK_GENERIC_SECRET)]
+        rv, short = derive(ckm, Attribute.of(CKA.VALUE_LEN, ulong(16)), *SHOWN)
+        assert rv == CKR.OK and short is not None
+        assert read(app, session, short, CKA.VALUE) == [digest[:16]]
+        too_long = Attribute.of(CKA.VALUE_LEN, ulong(len(digest) + 1))
+        assert derive(ckm, too_long)[0] == CKR.TEMPLATE_INCONSISTENT, hash_name
+    # An AES key: its length is needed (AES has three), and SHA-1's 20 bytes make no AES-256 key.
+    aes_type = Attribute.of(CKA.KEY_TYPE, ulong(0x1F))
+    assert derive(0x393, aes_type)[0] == CKR.TEMPLATE_INCOMPLETE
+    rv, aes = derive(0x393, aes_type, Attribute.of(CKA.VALUE_LEN, ulong(16)), *SHOWN)
+    assert rv == CKR.OK and aes is not None
+    assert read(app, session, aes, CKA.VALUE) == [hashlib.sha256(value).digest()[:16]]
+    assert derive(0x392, aes_type, Attribute.of(CKA.VALUE_LEN, ulong(32)))[0] == CKR.TEMPLATE_INCONSISTENT
+    assert derive(0x393, parameter=b"x")[0] == CKR.MECHANISM_PARAM_INVALID
+    assert derive(0x390)[0] == CKR.MECHANISM_INVALID  # CKM_MD5_KEY_DERIVATION: not a hash KMIP derives with
 
 
 def test_pbkdf2_makes_a_key_from_a_password(make_app: Callable[[str], App], alice_pin: str) -> None:

@@ -1,5 +1,6 @@
-"""HKDF and PBKDF2 on the native token through the library (cffi, ABI), as a C application
-calls them: CK_HKDF_PARAMS and CK_PKCS5_PBKD2_PARAMS2 in C memory. No common tool drives
+"""HKDF, PBKDF2, AES encrypt-data and hash key derivations on the native token through the
+library (cffi, ABI), as a C application calls them: CK_HKDF_PARAMS, CK_PKCS5_PBKD2_PARAMS2,
+CK_AES_CBC_ENCRYPT_DATA_PARAMS and CK_KEY_DERIVATION_STRING_DATA in C memory. No common tool drives
 these mechanisms, so this host does.
 
 Usage: python derive_host.py MODULE PIN
@@ -22,6 +23,8 @@ CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_DERIVE, CKA_ENCRYPT = 0x103, 0x162, 0x10C, 0
 CKO_SECRET_KEY, CKK_GENERIC_SECRET, CKK_AES = 4, 0x10, 0x1F
 CKM_GENERIC_SECRET_KEY_GEN, CKM_HKDF_DERIVE, CKM_PKCS5_PBKD2 = 0x350, 0x402A, 0x3B0
 CKM_SHA256, CKM_SHA384 = 0x250, 0x260
+CKM_AES_KEY_GEN, CKM_AES_ECB_ENCRYPT_DATA, CKM_AES_CBC_ENCRYPT_DATA = 0x1080, 0x1104, 0x1105
+CKM_SHA256_KEY_DERIVATION = 0x393
 CKF_HKDF_SALT_NULL, CKF_HKDF_SALT_DATA, CKF_HKDF_SALT_KEY = 1, 2, 4
 CKZ_SALT_SPECIFIED, CKP_PKCS5_PBKD2_HMAC_SHA256 = 1, 4
 TRUE, FALSE = b"\x01", b"\x00"
@@ -76,6 +79,51 @@ def mechanism_info(host: Host, type_: int) -> str:
     info = ffi.new("CK_MECHANISM_INFO *")
     assert host.f.C_GetMechanismInfo(host.slot, type_, info) == 0
     return f"{info.ulMinKeySize},{info.ulMaxKeySize},{info.flags:x}"
+
+
+def encrypt_data(host: Host, session: int, keep: list[Any]) -> None:
+    """An AES-256 base key; CKM_AES_CBC_ENCRYPT_DATA into an AES-128 key, and
+    CKM_AES_ECB_ENCRYPT_DATA of data that is not whole blocks."""
+    out("info.aes_ecb_encrypt_data", mechanism_info(host, CKM_AES_ECB_ENCRYPT_DATA))
+    out("info.aes_cbc_encrypt_data", mechanism_info(host, CKM_AES_CBC_ENCRYPT_DATA))
+    out("info.sha256_key", mechanism_info(host, CKM_SHA256_KEY_DERIVATION))
+    generate = ffi.new("CK_MECHANISM *", {"mechanism": CKM_AES_KEY_GEN})
+    base = made(
+        host,
+        "aes_base",
+        "C_GenerateKey",
+        session,
+        generate,
+        {CKA_VALUE_LEN: ulong(32), CKA_DERIVE: TRUE, **READABLE},
+    )
+    out("aes_base", host.value(session, base, CKA_VALUE))
+    data = bytes(range(32))
+    cbc = ffi.new(
+        "CK_AES_CBC_ENCRYPT_DATA_PARAMS *",
+        {"iv": list(range(0xA0, 0xB0)), "pData": buffer(data, keep), "length": len(data)},
+    )
+    keep.append(cbc)
+    derived = made(
+        host,
+        "aes_cbc_encrypt_data",
+        "C_DeriveKey",
+        session,
+        mechanism(CKM_AES_CBC_ENCRYPT_DATA, cbc, "CK_AES_CBC_ENCRYPT_DATA_PARAMS"),
+        base,
+        {CKA_KEY_TYPE: ulong(CKK_AES), CKA_VALUE_LEN: ulong(16), CKA_LABEL: b"from-cbc", **READABLE},
+    )
+    out("aes_cbc_encrypt_data", host.value(session, derived, CKA_VALUE))
+    ragged = ffi.new("CK_KEY_DERIVATION_STRING_DATA *", {"pData": buffer(data[:20], keep), "ulLen": 20})
+    keep.append(ragged)
+    made(
+        host,
+        "aes_ecb_ragged",
+        "C_DeriveKey",
+        session,
+        mechanism(CKM_AES_ECB_ENCRYPT_DATA, ragged, "CK_KEY_DERIVATION_STRING_DATA"),
+        base,
+        {CKA_VALUE_LEN: ulong(16), **READABLE},
+    )
 
 
 def main() -> int:
@@ -168,6 +216,18 @@ def main() -> int:
         mechanism(CKM_PKCS5_PBKD2, parameter, "CK_PKCS5_PBKD2_PARAMS2"),
         {CKA_VALUE_LEN: ulong(16), **READABLE},
     )
+    encrypt_data(host, session, keep)
+    # SHA-256 of the generic secret, no template length: a generic secret of 32 bytes.
+    hashed = made(
+        host,
+        "sha256_key",
+        "C_DeriveKey",
+        session,
+        ffi.new("CK_MECHANISM *", {"mechanism": CKM_SHA256_KEY_DERIVATION}),
+        base,
+        READABLE,
+    )
+    out("sha256_key", host.value(session, hashed, CKA_VALUE))
     assert host.f.C_Logout(session) == 0
     assert host.f.C_CloseSession(session) == 0
     assert host.f.C_Finalize(ffi.NULL) == 0

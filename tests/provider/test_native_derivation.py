@@ -1,15 +1,17 @@
-"""HKDF and PBKDF2 on the native token end to end: a C application's CK_HKDF_PARAMS and
-CK_PKCS5_PBKD2_PARAMS2 (derive_host.py, cffi) through our library and a real server over
-TLS, as KMIP Derive Key; the derived bytes checked against pyca/cryptography, and the keys
+"""HKDF, PBKDF2, AES encrypt-data and hash key derivations on the native token end to end: a
+C application's parameter structures (derive_host.py, cffi) through our library and a real
+server over TLS, as KMIP Derive Key; the derived bytes checked against pyca/cryptography, and the keys
 seen and used through KMIP (docs/native-token.md, "Mechanisms")."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
@@ -44,6 +46,18 @@ def value(run: Run, key: str) -> bytes:
 def test_mechanism_info_is_exact(run: Run) -> None:
     assert run["info.hkdf"] == "1,512,80000"  # the base key's bytes; CKF_DERIVE
     assert run["info.pbkdf2"] == "8,4096,8000"  # bits, as generic secrets; CKF_GENERATE
+    assert run["info.aes_ecb_encrypt_data"] == run["info.aes_cbc_encrypt_data"] == "16,32,80000"  # AES bytes
+    assert run["info.sha256_key"] == "1,512,80000"
+
+
+def test_encrypt_data_and_hash_derive_what_pyca_computes(run: Run) -> None:
+    """CKM_AES_CBC_ENCRYPT_DATA: the leading 16 bytes of AES-CBC of the data (KMIP Encrypt);
+    CKM_SHA256_KEY_DERIVATION: SHA-256 of the base key's value (KMIP Hash)."""
+    assert run["rv.aes_cbc_encrypt_data"] == run["rv.sha256_key"] == "0x0"
+    context = Cipher(algorithms.AES(value(run, "aes_base")), modes.CBC(bytes(range(0xA0, 0xB0)))).encryptor()
+    assert value(run, "aes_cbc_encrypt_data") == (context.update(bytes(range(32))) + context.finalize())[:16]
+    assert value(run, "sha256_key") == hashlib.sha256(value(run, "ikm")).digest()
+    assert int(run["rv.aes_ecb_ragged"], 16) == CKR.MECHANISM_PARAM_INVALID  # 20 bytes: not whole blocks
 
 
 def test_hkdf_derives_what_pyca_derives(run: Run) -> None:

@@ -108,6 +108,12 @@ MECHANISMS = {
     # base key's bytes; CKM_PKCS5_PBKD2, the bits of the key it makes.
     "mechtype-0x402A": "keySize={1,512}, derive",
     "PKCS5-PBKD2": "keySize={8,4096}, generate",
+    # KMIP Encrypt from an AES key's bytes; KMIP Hash from a secret key of 1-512 bytes: OpenSC 0.23
+    # names SHA-1's only (CKM_SHA256/384/512/224 and SHA3-*_KEY_DERIVATION are 0x393-0x39A).
+    "AES-ECB-ENCRYPT-DATA": "keySize={16,32}, derive",
+    "AES-CBC-ENCRYPT-DATA": "keySize={16,32}, derive",
+    "SHA1-KEY-DERIVATION": "keySize={1,512}, derive",
+    **{f"mechtype-0x{ckm:X}": "keySize={1,512}, derive" for ckm in range(0x393, 0x39B)},
 }
 
 

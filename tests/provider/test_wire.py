@@ -279,6 +279,37 @@ SPELLED_OUT: list[tuple[str, dict[str, Value], bytes]] = [
         ),
     ),
     (
+        "C_DeriveKey",  # CK_AES_CBC_ENCRYPT_DATA_PARAMS: the 16-byte IV inline, then the data
+        {
+            "hSession": 1,
+            "pMechanism": Mechanism(
+                0x1105,  # CKM_AES_CBC_ENCRYPT_DATA
+                {"iv": bytes(range(16)), "pData": bytes(range(16, 32))},
+            ),
+            "hBaseKey": 7,
+            "pTemplate": (),
+        },
+        h(
+            "0000000000000001 0000000000001105 01 00000025"
+            "000102030405060708090a0b0c0d0e0f 01 00000010 101112131415161718191a1b1c1d1e1f"
+            "0000000000000007 00000000"
+        ),
+    ),
+    (
+        "C_DeriveKey",  # CK_KEY_DERIVATION_STRING_DATA: the data (pData, ulLen)
+        {
+            "hSession": 1,
+            "pMechanism": Mechanism(0x1104, {"pData": bytes(range(16))}),  # CKM_AES_ECB_ENCRYPT_DATA
+            "hBaseKey": 7,
+            "pTemplate": (),
+        },
+        h(
+            "0000000000000001 0000000000001104 01 00000015"
+            "01 00000010 000102030405060708090a0b0c0d0e0f"
+            "0000000000000007 00000000"
+        ),
+    ),
+    (
         "C_Sign",  # hSession · data · output request (a length query: NULL buffer)
         {"hSession": 1, "pData": b"hello", "pSignature": OutRequest(False, 0)},
         h("0000000000000001 01 00000005 68656c6c6f 00 00000000"),

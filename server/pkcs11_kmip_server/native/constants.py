@@ -53,6 +53,8 @@ class MoreCKM(enum.IntEnum):
     CHACHA20_POLY1305 = 0x4021
     PKCS5_PBKD2 = 0x03B0
     HKDF_DERIVE = 0x402A
+    AES_ECB_ENCRYPT_DATA = 0x1104
+    AES_CBC_ENCRYPT_DATA = 0x1105
 
 
 class MoreCKK(enum.IntEnum):

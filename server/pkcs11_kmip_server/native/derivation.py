@@ -11,10 +11,20 @@ becomes one for the length of the call: Registered as Secret Data (Password), De
 PBKDF2 from it, then revoked and destroyed, all in the request's transaction. The store
 keeps the Destroyed record (no material), and the derived key a Derivation Base Object link
 to it. This module turns the parameters into KMIP's; the token (token.py) runs the operations.
+
+CKM_AES_ECB_ENCRYPT_DATA and CKM_AES_CBC_ENCRYPT_DATA (PKCS#11 3.0, AES key derivation) are KMIP Derive
+Key, Derivation Method Encrypt: the data (whole blocks: these modes do not pad) encrypted with
+the AES base key, ECB or CBC with the parameter's IV, Padding Method None; the key is the
+ciphertext's leading bytes. CKM_SHA*_KEY_DERIVATION (PKCS#11 3.0, SHA-n key derivation) are Derivation
+Method Hash: the digest of the base key's value, its leading bytes; without CKA_VALUE_LEN a
+generic secret or HMAC key takes the whole digest (an AES key has no one length: it needs one).
+A key longer than the method outputs is CKR_TEMPLATE_INCONSISTENT.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pkcs11_kmip.cryptoki.constants import CKK, CKM, CKO, CKR
@@ -27,14 +37,17 @@ from pkcs11_kmip.kmip.messages.payloads import RegisterRequest
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, DerivationParameters
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
+    CryptographicAlgorithm,
     CryptographicUsageMask,
     DerivationMethod,
     HashingAlgorithm,
     KeyFormatType,
     ObjectType,
+    PaddingMethod,
     SecretDataType,
 )
-from pkcs11_kmip_server.crypto.derivation import MAX_ITERATIONS
+from pkcs11_kmip_server.crypto.derivation import HASH_NAMES, MAX_ITERATIONS
 from pkcs11_kmip_server.native import objects
 from pkcs11_kmip_server.native.constants import (
     CKF_HKDF_SALT_DATA,
@@ -46,6 +59,7 @@ from pkcs11_kmip_server.native.constants import (
 from pkcs11_kmip_server.native.mechanisms import (
     DIGESTS,
     GENERIC_SECRET_TYPES,
+    HASH_KEY_DERIVATIONS,
     MECHANISMS,
     NativeMechanism,
     secret_bytes,
@@ -80,6 +94,8 @@ class Derivation:
     method: DerivationMethod
     parameters: DerivationParameters
     password: bytes | None = None  # PBKDF2: registered as Secret Data for the call
+    output: int | None = None  # the most bytes the method makes (Hash, Encrypt); None: enough
+    aes_base: bool = False  # the base key must be an AES key (Encrypt)
 
 
 def _bad(message: str) -> CKRError:
@@ -145,12 +161,76 @@ def pbkdf2(mechanism: Mechanism) -> Derivation:
     return Derivation(DerivationMethod.PBKDF2, parameters, password)
 
 
-def made_key(template: tuple[CkAttribute, ...]) -> tuple[objects.KeyTemplate, Attributes]:
+AES_BLOCK = 16
+
+
+def _encrypted_data(mode: BlockCipherMode, data: object, iv: bytes | None) -> Derivation:
+    """KMIP Encrypt derivation of `data` (whole AES blocks) by the AES base key, no padding."""
+    if not isinstance(data, bytes) or not data or len(data) % AES_BLOCK:
+        raise _bad(f"the data is whole {AES_BLOCK}-byte blocks (these modes do not pad)")
+    parameters = DerivationParameters(
+        cryptographic_parameters=CryptographicParameters(
+            block_cipher_mode=mode,
+            padding_method=PaddingMethod.NONE,
+            cryptographic_algorithm=CryptographicAlgorithm.AES,
+        ),
+        derivation_data=data,
+        initialization_vector=iv,
+    )
+    return Derivation(DerivationMethod.ENCRYPT, parameters, output=len(data), aes_base=True)
+
+
+def aes_ecb_encrypt_data(mechanism: Mechanism) -> Derivation:
+    """CK_KEY_DERIVATION_STRING_DATA as KMIP Encrypt, AES-ECB."""
+    fields = _fields(mechanism, "CK_KEY_DERIVATION_STRING_DATA")
+    return _encrypted_data(BlockCipherMode.ECB, fields.get("pData"), None)
+
+
+def aes_cbc_encrypt_data(mechanism: Mechanism) -> Derivation:
+    """CK_AES_CBC_ENCRYPT_DATA_PARAMS as KMIP Encrypt, AES-CBC with its IV."""
+    fields = _fields(mechanism, "CK_AES_CBC_ENCRYPT_DATA_PARAMS")
+    iv = fields.get("iv")
+    if not isinstance(iv, bytes) or len(iv) != AES_BLOCK:
+        raise _bad(f"the IV is {AES_BLOCK} bytes")
+    return _encrypted_data(BlockCipherMode.CBC, fields.get("pData"), iv)
+
+
+def hash_key(mechanism: Mechanism) -> Derivation:
+    """CKM_SHA*_KEY_DERIVATION (no parameter) as KMIP Hash: the digest of the base key."""
+    if mechanism.parameter not in (None, b""):
+        raise _bad("the hash key derivations take no parameter")
+    hashing = HASH_KEY_DERIVATIONS[mechanism.type]
+    parameters = DerivationParameters(
+        cryptographic_parameters=CryptographicParameters(hashing_algorithm=hashing)
+    )
+    digest = hashlib.new(HASH_NAMES[hashing]).digest_size
+    return Derivation(DerivationMethod.HASH, parameters, output=digest)
+
+
+# C_DeriveKey mechanisms whose base is a secret key, and what KMIP Derive Key each asks for.
+FROM_SECRET_KEY: dict[int, Callable[[Mechanism], Derivation]] = {
+    MoreCKM.HKDF_DERIVE: hkdf,
+    MoreCKM.AES_ECB_ENCRYPT_DATA: aes_ecb_encrypt_data,
+    MoreCKM.AES_CBC_ENCRYPT_DATA: aes_cbc_encrypt_data,
+    **{ckm: hash_key for ckm in HASH_KEY_DERIVATIONS},
+}
+
+
+def made_key(
+    template: tuple[CkAttribute, ...], output: int | None = None
+) -> tuple[objects.KeyTemplate, Attributes]:
     """The secret key a derivation makes (a generic secret unless CKA_KEY_TYPE names AES or an
-    HMAC type), checked as C_GenerateKey checks it, and its KMIP attributes."""
+    HMAC type), checked as C_GenerateKey checks it, and its KMIP attributes. A method that
+    makes `output` bytes gives a generic secret or HMAC key that many without CKA_VALUE_LEN
+    (PKCS#11's hash key derivations), and no key longer (CKR_TEMPLATE_INCONSISTENT)."""
     ckk = objects.template_key_type(template, MoreCKK.GENERIC_SECRET, frozenset(MADE_KEYS))
     wanted = objects.key_template(template, CKO.SECRET_KEY, ckk)
-    size = secret_bytes(_KEY_GENERATION[MADE_KEYS[ckk]], wanted.value_len)
+    value_len = wanted.value_len
+    if value_len is None and output is not None and MADE_KEYS[ckk] != CKK.AES:
+        value_len = output
+    size = secret_bytes(_KEY_GENERATION[MADE_KEYS[ckk]], value_len)
+    if output is not None and size > output:
+        raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"this derivation makes at most {output} bytes")
     attributes = objects.kmip_attributes(wanted)
     attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, objects.SECRET_ALGORITHMS[ckk])
     attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, size * 8)

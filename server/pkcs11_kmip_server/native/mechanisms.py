@@ -202,6 +202,32 @@ MECHANISMS[MoreCKM.HKDF_DERIVE] = NativeMechanism(
     MoreCKK.GENERIC_SECRET, *HMAC_KEY_BYTES, CKF(MoreCKF.DERIVE)
 )
 MECHANISMS[MoreCKM.PKCS5_PBKD2] = MECHANISMS[MoreCKM.GENERIC_SECRET_KEY_GEN]
+# CKM_AES_ECB/CBC_ENCRYPT_DATA: C_DeriveKey from an AES key (KMIP Derive Key, Encrypt).
+MECHANISMS.update(
+    {
+        MoreCKM.AES_ECB_ENCRYPT_DATA: NativeMechanism(CKK.AES, 16, 32, CKF(MoreCKF.DERIVE)),
+        MoreCKM.AES_CBC_ENCRYPT_DATA: NativeMechanism(CKK.AES, 16, 32, CKF(MoreCKF.DERIVE)),
+    }
+)
+# CKM_SHA*_KEY_DERIVATION (pkcs11t.h; no parameter): C_DeriveKey from a secret key of 1-512
+# bytes (KMIP Derive Key, Hash). MD2/MD5 and SHA-512/t, SHAKE: hashes the server does not derive with.
+HASH_KEY_DERIVATIONS: dict[int, HashingAlgorithm] = {
+    0x392: H.SHA_1,
+    0x393: H.SHA_256,
+    0x394: H.SHA_384,
+    0x395: H.SHA_512,
+    0x396: H.SHA_224,
+    0x397: H.SHA3_256,
+    0x398: H.SHA3_224,
+    0x399: H.SHA3_384,
+    0x39A: H.SHA3_512,
+}
+MECHANISMS.update(
+    {
+        ckm: NativeMechanism(MoreCKK.GENERIC_SECRET, *HMAC_KEY_BYTES, CKF(MoreCKF.DERIVE))
+        for ckm in HASH_KEY_DERIVATIONS
+    }
+)
 # 3DES (three-key, 24 bytes with parity: 192 bits as tokens count it): KMIP Encrypt/Decrypt.
 DES_BLOCK = 8
 _DES3 = (CKK.DES3, 192, 192)

@@ -705,18 +705,22 @@ class NativeToken:
     def derive_key(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         """C_DeriveKey: CKM_ECDH1_DERIVE (CKD_NULL) as KMIP Derive Key by Asymmetric Key from the
         EC or X25519/X448 private key and the peer's public data, into an AES key of
-        CKA_VALUE_LEN bytes; CKM_HKDF_DERIVE as KMIP HKDF from a secret key (derivation.py);
-        then Activate."""
+        CKA_VALUE_LEN bytes; HKDF, AES-ECB/CBC encrypt-data and hash key derivations as KMIP
+        HKDF, Encrypt and Hash from a secret key (derivation.FROM_SECRET_KEY); then Activate."""
         mechanism = _mechanism(inputs["pMechanism"])
         lookup(mechanism, CKF(MoreCKF.DERIVE))
         template = _template(inputs["pTemplate"])
-        if mechanism.type == MoreCKM.HKDF_DERIVE:
-            found = derivation.hkdf(mechanism)
-            wanted, attributes = derivation.made_key(template)
+        from_secret = derivation.FROM_SECRET_KEY.get(mechanism.type)
+        if from_secret is not None:
+            found = from_secret(mechanism)
+            wanted, attributes = derivation.made_key(template, found.output)
             self._creating(inputs["hSession"], wanted.token)
             kmip = _kmip(request)
             base = self._object(kmip, inputs["hBaseKey"], Operation.DERIVE_KEY, CKR.KEY_HANDLE_INVALID)
-            if base.object_type is not ObjectType.SYMMETRIC_KEY:
+            algorithm = base.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+            if base.object_type is not ObjectType.SYMMETRIC_KEY or (
+                found.aes_base and algorithm is not CryptographicAlgorithm.AES
+            ):
                 return CKR.KEY_TYPE_INCONSISTENT, None
             session_base = objects.is_session_object(base)
             return self._derived(kmip, inputs["hSession"], wanted, attributes, base.uid, session_base, found)
