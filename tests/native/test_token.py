@@ -1802,6 +1802,15 @@ def generic_secret(app: App, session: int, length: int, *template: Attribute) ->
     return key, value
 
 
+def derive_key(
+    app: App, session: int, mechanism: Mechanism, base: int, *template: Attribute
+) -> tuple[int, int | None]:
+    """C_DeriveKey: its CK_RV and the new key's handle."""
+    return app.made(
+        "C_DeriveKey", "phKey", hSession=session, pMechanism=mechanism, hBaseKey=base, pTemplate=template
+    )
+
+
 def hkdf_parameters(
     prf: int = CKM.SHA256,
     salt_type: int = SALT_DATA,
@@ -1845,14 +1854,7 @@ def test_hkdf_derives_through_kmip(make_app: Callable[[str], App], alice_pin: st
     def derive(
         parameters: dict[str, wire.FieldValue], *template: Attribute, key: int = base
     ) -> tuple[int, int | None]:
-        return app.made(
-            "C_DeriveKey",
-            "phKey",
-            hSession=session,
-            pMechanism=Mechanism(HKDF_DERIVE, parameters),
-            hBaseKey=key,
-            pTemplate=(token, *template),
-        )
+        return derive_key(app, session, Mechanism(HKDF_DERIVE, parameters), key, token, *template)
 
     def expected(hashing: hashes.HashAlgorithm, length: int, salt: bytes | None, info: bytes | None) -> bytes:
         return HKDF(hashing, length, salt, info).derive(ikm)
@@ -1972,14 +1974,7 @@ def test_encrypt_data_derivations(make_app: Callable[[str], App], alice_pin: str
     def derive(
         ckm: int, parameter: dict[str, wire.FieldValue] | None, *template: Attribute
     ) -> tuple[int, int | None]:
-        return app.made(
-            "C_DeriveKey",
-            "phKey",
-            hSession=session,
-            pMechanism=Mechanism(ckm, parameter),
-            hBaseKey=base,
-            pTemplate=(token, *template),
-        )
+        return derive_key(app, session, Mechanism(ckm, parameter), base, token, *template)
 
     def encrypted(mode: modes.Mode) -> bytes:
         context = Cipher(algorithms.AES(value), mode).encryptor()
@@ -2003,17 +1998,8 @@ def test_encrypt_data_derivations(make_app: Callable[[str], App], alice_pin: str
     assert derive(AES_ECB_ENCRYPT_DATA, None, *aes)[0] == CKR.MECHANISM_PARAM_INVALID
     # The base must be an AES key.
     other, _ = generic_secret(app, session, 32, true(CKA.DERIVE), token)
-    assert (
-        app.made(
-            "C_DeriveKey",
-            "phKey",
-            hSession=session,
-            pMechanism=Mechanism(AES_ECB_ENCRYPT_DATA, {"pData": data}),
-            hBaseKey=other,
-            pTemplate=(token, *aes),
-        )[0]
-        == CKR.KEY_TYPE_INCONSISTENT
-    )
+    ecb = Mechanism(AES_ECB_ENCRYPT_DATA, {"pData": data})
+    assert derive_key(app, session, ecb, other, token, *aes)[0] == CKR.KEY_TYPE_INCONSISTENT
 
 
 def test_hash_key_derivations(make_app: Callable[[str], App], alice_pin: str) -> None:
@@ -2023,14 +2009,7 @@ def test_hash_key_derivations(make_app: Callable[[str], App], alice_pin: str) ->
     base, value = generic_secret(app, session, 40, true(CKA.DERIVE), token)
 
     def derive(ckm: int, *template: Attribute, parameter: bytes | None = None) -> tuple[int, int | None]:
-        return app.made(
-            "C_DeriveKey",
-            "phKey",
-            hSession=session,
-            pMechanism=Mechanism(ckm, parameter),
-            hBaseKey=base,
-            pTemplate=(token, *template),
-        )
+        return derive_key(app, session, Mechanism(ckm, parameter), base, token, *template)
 
     for ckm, hash_name in HASH_KEY_DERIVATIONS.items():
         assert mechanism_info(app, ckm) == (1, 512, CKF_DERIVE)

@@ -81,22 +81,28 @@ def mechanism_info(host: Host, type_: int) -> str:
     return f"{info.ulMinKeySize},{info.ulMaxKeySize},{info.flags:x}"
 
 
+def base_key(host: Host, session: int, step: str, generation: int, template: dict[int, bytes]) -> int:
+    """A readable 32-byte key that may derive, made by `generation`; its value printed as `step`."""
+    generate = ffi.new("CK_MECHANISM *", {"mechanism": generation})
+    base = made(
+        host,
+        step,
+        "C_GenerateKey",
+        session,
+        generate,
+        {CKA_VALUE_LEN: ulong(32), CKA_DERIVE: TRUE, **template, **READABLE},
+    )
+    out(step, host.value(session, base, CKA_VALUE))
+    return base
+
+
 def encrypt_data(host: Host, session: int, keep: list[Any]) -> None:
     """An AES-256 base key; CKM_AES_CBC_ENCRYPT_DATA into an AES-128 key, and
     CKM_AES_ECB_ENCRYPT_DATA of data that is not whole blocks."""
     out("info.aes_ecb_encrypt_data", mechanism_info(host, CKM_AES_ECB_ENCRYPT_DATA))
     out("info.aes_cbc_encrypt_data", mechanism_info(host, CKM_AES_CBC_ENCRYPT_DATA))
     out("info.sha256_key", mechanism_info(host, CKM_SHA256_KEY_DERIVATION))
-    generate = ffi.new("CK_MECHANISM *", {"mechanism": CKM_AES_KEY_GEN})
-    base = made(
-        host,
-        "aes_base",
-        "C_GenerateKey",
-        session,
-        generate,
-        {CKA_VALUE_LEN: ulong(32), CKA_DERIVE: TRUE, **READABLE},
-    )
-    out("aes_base", host.value(session, base, CKA_VALUE))
+    base = base_key(host, session, "aes_base", CKM_AES_KEY_GEN, {})
     data = bytes(range(32))
     cbc = ffi.new(
         "CK_AES_CBC_ENCRYPT_DATA_PARAMS *",
@@ -132,16 +138,7 @@ def main() -> int:
     session = host.open(pin)
     out("info.hkdf", mechanism_info(host, CKM_HKDF_DERIVE))
     out("info.pbkdf2", mechanism_info(host, CKM_PKCS5_PBKD2))
-    generate = ffi.new("CK_MECHANISM *", {"mechanism": CKM_GENERIC_SECRET_KEY_GEN})
-    base = made(
-        host,
-        "ikm",
-        "C_GenerateKey",
-        session,
-        generate,
-        {CKA_VALUE_LEN: ulong(32), CKA_DERIVE: TRUE, CKA_LABEL: b"hkdf-ikm", **READABLE},
-    )
-    out("ikm", host.value(session, base, CKA_VALUE))
+    base = base_key(host, session, "ikm", CKM_GENERIC_SECRET_KEY_GEN, {CKA_LABEL: b"hkdf-ikm"})
     keep: list[Any] = []
     # HKDF-SHA-256 with salt and info into a generic secret of 42 bytes.
     generic = made(
