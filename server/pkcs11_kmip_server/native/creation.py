@@ -21,13 +21,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pkcs11_kmip.cryptoki.constants import CKA, CKK, CKO, CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.wire import Attribute as CkAttribute
-from pkcs11_kmip.kmip.messages import Attributes
+from pkcs11_kmip.kmip.messages import AttributeEntry, Attributes
 from pkcs11_kmip.kmip.messages.objects import (
     Certificate,
     KeyBlock,
     KeyValue,
     PrivateKey,
     PublicKey,
+    SecretData,
     SymmetricKey,
 )
 from pkcs11_kmip.kmip.messages.payloads import RegisterRequest
@@ -40,12 +41,14 @@ from pkcs11_kmip.kmip.spec.enums import (
     KeyFormatType,
     ObjectType,
     RecommendedCurve,
+    SecretDataType,
     WrappingMethod,
 )
+from pkcs11_kmip.kmip.ttlv import ItemType
 from pkcs11_kmip_server import certificates, formats
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.native import mechanisms, objects, storage_flags
-from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, MoreCKA, MoreCKK
+from pkcs11_kmip_server.native.constants import CKC_X_509, CKO_CERTIFICATE, CKO_DATA, MoreCKA, MoreCKK
 
 AES_BYTES = mechanisms.AES_BYTES
 _RSA_PRIVATE = (CKA.MODULUS, CKA.PUBLIC_EXPONENT, *objects.RSA_PRIVATE_COMPONENTS)
@@ -92,6 +95,22 @@ CERTIFICATE_ACCEPTED = frozenset(
         MoreCKA.CERTIFICATE_CATEGORY,
     }
 )
+# A data object's template (PKCS#11 3.0 4.5); the value is needed (Secret Data is not empty).
+DATA_ACCEPTED = frozenset(
+    {
+        CKA.CLASS,
+        CKA.TOKEN,
+        CKA.PRIVATE,
+        CKA.LABEL,
+        CKA.VALUE,
+        MoreCKA.APPLICATION,
+        MoreCKA.OBJECT_ID,
+        *storage_flags.NAMES,
+    }
+)
+DATA_TYPE = SecretDataType.SEED
+"""The Secret Data Type of a data object the token registers: KMIP has Password (text) and
+Seed (bytes), and a data object's value is bytes."""
 KMIP_CLASSES: dict[int, ObjectType] = {
     CKO.SECRET_KEY: ObjectType.SYMMETRIC_KEY,
     CKO.PUBLIC_KEY: ObjectType.PUBLIC_KEY,
@@ -134,6 +153,8 @@ def register_request(template: tuple[CkAttribute, ...]) -> Import:
     cko = _ulong(entries, CKA.CLASS)
     if cko == CKO_CERTIFICATE:
         return _certificate(template, entries)
+    if cko == CKO_DATA:
+        return _data(template, entries)
     if cko not in KMIP_CLASSES:
         raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"the token does not create objects of class {cko}")
     ckk = _ulong(entries, CKA.KEY_TYPE)
@@ -337,15 +358,62 @@ def _certificate(template: tuple[CkAttribute, ...], entries: dict[int, CkAttribu
         if given is not None and given.value != getattr(read.get(tag), field, None):
             raise CKRError(CKR.TEMPLATE_INCONSISTENT, f"attribute 0x{type_:X} is not the certificate's")
     # Label, CKA_ID and the storage flags as for keys; a certificate has no usage of its own.
-    kept_types = (CKA.LABEL, CKA.ID, CKA.TOKEN, *storage_flags.NAMES)
+    wanted, attributes = _named(template, (CKA.ID,))
+    request = RegisterRequest(object_type=ObjectType.CERTIFICATE, attributes=attributes, object=certificate)
+    return Import(request, wanted.label, wanted.token)
+
+
+def _named(
+    template: tuple[CkAttribute, ...], more: tuple[int, ...]
+) -> tuple[objects.KeyTemplate, Attributes]:
+    """The label, CKA_TOKEN, the storage flags (and `more` of a key's attributes) of an object
+    that is no key, read as a key's are, and the KMIP Name and vendor attributes they make."""
+    kept_types = (CKA.LABEL, CKA.TOKEN, *storage_flags.NAMES, *more)
     names = tuple(entry for entry in template if entry.type in kept_types)
     wanted = objects.key_template(names, CKO.PUBLIC_KEY, CKK.RSA)
     attributes = Attributes()
     for kept in objects.kmip_attributes(wanted).entries:
         if kept.tag in (Tag.NAME, Tag.ATTRIBUTE):
             attributes.entries.append(kept)
-    request = RegisterRequest(object_type=ObjectType.CERTIFICATE, attributes=attributes, object=certificate)
+    return wanted, attributes
+
+
+def _data(template: tuple[CkAttribute, ...], entries: dict[int, CkAttribute]) -> Import:
+    """A data object as Secret Data (Seed) of its CKA_VALUE, neither Sensitive nor unextractable
+    (Cryptoki has no such flags for data; a KMIP client may set them later). CKA_PRIVATE FALSE,
+    CKA_APPLICATION and CKA_OBJECT_ID are vendor attributes (objects.DATA_READERS)."""
+    for entry in template:
+        if entry.type not in DATA_ACCEPTED:
+            raise CKRError(
+                CKR.ATTRIBUTE_TYPE_INVALID, f"attribute 0x{entry.type:X} in a data object template"
+            )
+    wanted, attributes = _named(template, ())
+    attributes.add(Tag.SENSITIVE, False)
+    attributes.add(Tag.EXTRACTABLE, True)
+    attributes.entries += _data_vendor_attributes(entries)
+    block = KeyBlock(
+        key_format_type=KeyFormatType.OPAQUE, key_value=KeyValue(key_material=_bytes(entries, CKA.VALUE))
+    )
+    secret = SecretData(secret_data_type=DATA_TYPE, key_block=block)
+    request = RegisterRequest(object_type=ObjectType.SECRET_DATA, attributes=attributes, object=secret)
     return Import(request, wanted.label, wanted.token)
+
+
+def _data_vendor_attributes(entries: dict[int, CkAttribute]) -> list[AttributeEntry]:
+    """CKA_PRIVATE FALSE, CKA_APPLICATION (UTF-8) and CKA_OBJECT_ID as the token's vendor attributes."""
+    made = []
+    private = entries.get(CKA.PRIVATE)
+    if private is not None and not objects.read_bool(private):
+        made.append(objects.vendor_entry(objects.PRIVATE_ATTRIBUTE, ItemType.BOOLEAN, False))
+    application = entries.get(MoreCKA.APPLICATION)
+    if application is not None and application.value:
+        text = objects.parse_label(application)
+        assert text is not None
+        made.append(objects.vendor_entry(objects.APPLICATION_ATTRIBUTE, ItemType.TEXT_STRING, text))
+    oid = entries.get(MoreCKA.OBJECT_ID)
+    if oid is not None and isinstance(oid.value, bytes) and oid.value:
+        made.append(objects.vendor_entry(objects.OBJECT_ID_ATTRIBUTE, ItemType.BYTE_STRING, oid.value))
+    return made
 
 
 # C_UnwrapKey: the form the unwrapped bytes are in, per class and key type.

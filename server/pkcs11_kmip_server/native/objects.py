@@ -342,8 +342,8 @@ def id_attribute(record: ObjectRecord) -> Attribute | None:
     return None
 
 
-def vendor_entry(name: tuple[str, str], kind: ItemType, value: int | bytes) -> AttributeEntry:
-    """One of the token's vendor attributes (CKA_ID, the generic secret mark), to add."""
+def vendor_entry(name: tuple[str, str], kind: ItemType, value: int | bytes | str) -> AttributeEntry:
+    """One of the token's vendor attributes (CKA_ID, the generic secret mark, a data object's), to add."""
     vendor, attribute_name = name
     item = Item(Tag.ATTRIBUTE_VALUE, kind, value)
     return AttributeEntry(

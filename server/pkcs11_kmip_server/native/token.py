@@ -546,8 +546,8 @@ class NativeToken:
             self._forget(uid)
 
     def create_object(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
-        """C_CreateObject: KMIP Register of the key or certificate, then Activate (an imported
-        object is usable at once, as a generated one)."""
+        """C_CreateObject: KMIP Register of the key, certificate or data object (Secret Data),
+        then Activate (an imported object is usable at once, as a generated one)."""
         made = creation.register_request(_template(inputs["pTemplate"]))
         self._creating(inputs["hSession"], made.token)
         kmip = _kmip(request)
