@@ -368,12 +368,9 @@ class Engine:
 
     def _run(self, message: _Admitted) -> list[Outcome]:
         """Run an admitted message in a transaction of its own (or queue it, if asynchronous)."""
-        m = message
-        if _wants_background(m.header, m.batch):
-            return self._start_in_background(
-                m.principal, m.version, m.now, m.header, m.batch, m.peer, m.delegation
-            )
-        return self._execute(m.principal, m.version, m.now, m.header, m.batch, m.peer, m.delegation)
+        if _wants_background(message.header, message.batch):
+            return self._start_in_background(message)
+        return self._execute(message)
 
     def _answer(self, message: _Admitted, outcomes: list[Outcome]) -> bytes:
         """The response to a message that ran, and its audit line."""
@@ -418,20 +415,12 @@ class Engine:
 
     # --- the batch -------------------------------------------------------------------------
 
-    def _start_in_background(
-        self,
-        principal: str,
-        version: Version,
-        now: datetime,
-        header: RequestHeader,
-        batch: list[RequestBatchItem | Outcome],
-        peer: Peer | None = None,
-        delegation: Delegation | None = None,
-    ) -> list[Outcome]:
+    def _start_in_background(self, message: _Admitted) -> list[Outcome]:
         """Queue the batch; each item answered Operation Pending with its correlation value."""
+        principal, version, batch = message.principal, message.version, message.batch
 
         def work() -> list[bytes]:
-            outcomes = self._execute(principal, version, now, header, batch, peer, delegation)
+            outcomes = self._execute(message)
             # Items after a Stop never ran: Poll says so rather than leaving them pending.
             outcomes += [_not_run(item) for item in batch[len(outcomes) :]]
             # Kept in the store for Poll, from any server process, as the response's items.
@@ -451,43 +440,26 @@ class Engine:
             for item, correlation in zip(batch, correlations, strict=True)
         ]
 
-    def _execute(
-        self,
-        principal: str,
-        version: Version,
-        now: datetime,
-        header: RequestHeader,
-        batch: list[RequestBatchItem | Outcome],
-        peer: Peer | None = None,
-        delegation: Delegation | None = None,
-    ) -> list[Outcome]:
-        ahead = self._made_ahead(principal, version, now, batch, peer, delegation)
+    def _execute(self, message: _Admitted) -> list[Outcome]:
+        """Run the batch in a transaction of its own, with what its items made ahead of it."""
+        ahead = self._made_ahead(message)
         try:
-            return self._transact(principal, version, now, header, batch, peer, delegation, ahead)
+            return self._transact(message, ahead)
         finally:  # what the items did not take goes (a key pair made ahead in an HSM's token)
             for made in ahead.values():
                 release = getattr(made, "release", None)
                 if callable(release):
                     release()
 
-    def _transact(
-        self,
-        principal: str,
-        version: Version,
-        now: datetime,
-        header: RequestHeader,
-        batch: list[RequestBatchItem | Outcome],
-        peer: Peer | None,
-        delegation: Delegation | None,
-        ahead: dict[int, object],
-    ) -> list[Outcome]:
+    def _transact(self, message: _Admitted, ahead: dict[int, object]) -> list[Outcome]:
         """Run the batch in a transaction, again after a Conflict, with what was made ahead."""
+        batch = message.batch
         write = not all(_operation(item) in READ_ONLY_OPERATIONS for item in batch)
         for attempt in range(ATTEMPTS):
             try:
                 with self.store.session(write=write or attempt > 0) as session:
-                    context = self._context(principal, version, now, session, peer, delegation)
-                    outcomes = self._run_message(context, header, batch, ahead)
+                    context = self._context(message, session)
+                    outcomes = self._run_message(context, message.header, batch, ahead)
                 context.committed()
                 return outcomes
             except _Undo as undo:
@@ -507,7 +479,7 @@ class Engine:
         try:
             with self.store.session(write=True) as session:
                 for m in group:
-                    context = self._context(m.principal, m.version, m.now, session, m.peer, m.delegation)
+                    context = self._context(m, session)
                     try:
                         with session.savepoint():
                             outcomes = self._run_message(context, m.header, m.batch)
@@ -545,40 +517,24 @@ class Engine:
             raise _Undo(outcomes)
         return outcomes
 
-    def _context(
-        self,
-        principal: str,
-        version: Version,
-        now: datetime,
-        session: StoreSession,
-        peer: Peer | None,
-        delegation: Delegation | None,
-    ) -> RequestContext:
+    def _context(self, message: _Admitted, session: StoreSession) -> RequestContext:
         """What the items of one message see, in its transaction (or its preparers' own)."""
         return RequestContext(
-            principal,
-            version,
-            now,
+            message.principal,
+            message.version,
+            message.now,
             session,
             self.jobs,
             crypto=self.crypto,
             pkcs11=self.pkcs11,
-            peer=peer,
+            peer=message.peer,
             audit=self.audit,
             users=self.users,
-            delegation=delegation,
+            delegation=message.delegation,
             max_ticket_lease=self.max_ticket_lease,
         )
 
-    def _made_ahead(
-        self,
-        principal: str,
-        version: Version,
-        now: datetime,
-        batch: list[RequestBatchItem | Outcome],
-        peer: Peer | None,
-        delegation: Delegation | None,
-    ) -> dict[int, object]:
+    def _made_ahead(self, message: _Admitted) -> dict[int, object]:
         """What the batch's items can make before the write transaction, by position.
 
         Their preparers (operations.prepares) read what their checks need in a transaction
@@ -588,7 +544,7 @@ class Engine:
         """
         wanted = [
             (position, PREPARERS[item.operation], item)
-            for position, item in enumerate(batch)
+            for position, item in enumerate(message.batch)
             if isinstance(item, RequestBatchItem)
             and item.operation in PREPARERS
             and not isinstance(item.request_payload, Item | None)
@@ -598,7 +554,7 @@ class Engine:
         works: dict[int, Callable[[], object]] = {}
         try:
             with self.store.session(write=False) as session:
-                context = self._context(principal, version, now, session, peer, delegation)
+                context = self._context(message, session)
                 for position, preparer, item in wanted:
                     context.operation = item.operation
                     try:
