@@ -10,7 +10,7 @@ the kernel spreads new connections over them; a connection stays with its proces
 
 What each process keeps to itself, and why that is correct:
   - the store's caches (grants, parsed keys, constraint rules) are checked against the
-    database (the access_revision counter, the key bytes, the rule text), not events
+    database (the access and policy revisions, the key bytes, the rule text), not events
     of the process; every write goes through SQLite, which serializes writers;
   - asynchronous operations keep their state in the store (store.jobs), so Poll and
     Cancel work from any process;

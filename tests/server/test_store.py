@@ -201,6 +201,32 @@ def test_the_cached_grants_follow_every_change_at_the_next_locate(store: SqliteS
         admin.close()
 
 
+def test_grants_cached_in_a_transaction_that_rolls_back_are_not_used_later(store: SqliteStore) -> None:
+    """A batch may change the grants and then Locate (the cache filled with what that
+    transaction saw); once it rolls back and another change commits, the next Locate must
+    see that change, not the rolled-back grants (a counter for a revision would be back
+    at the value cached)."""
+    with store.session() as session:
+        attributes = Attributes.of((Tag.NAME, name("shared")), (Tag.OBJECT_GROUP, "payments-eu"))
+        session.insert(ObjectRecord("uid-shared", ObjectType.SYMMETRIC_KEY, "alice", attributes, None))
+    admin = AccessAdmin.open(store.path)
+    admin.add_user("carol", admin=False)
+    admin.add_user("dave", admin=False)
+    admin.add_group("object", "payments", groups=["payments-eu"])
+    try:
+        assert statements_of(store, carol())[0] == []
+        with pytest.raises(RuntimeError), store.session() as session:
+            granting = session.access()
+            granting.add_grant("user", "carol", "group", "payments", ROLES["reader"], "reader", "test")
+            assert session.locate(carol())[0] == ["uid-shared"]
+            raise RuntimeError("roll back")
+        # The same change for someone else commits: as many rows, as many trigger runs.
+        admin.add_grant("user", "dave", "group", "payments", ROLES["reader"], "reader", "test")
+        assert statements_of(store, carol())[0] == []
+    finally:
+        admin.close()
+
+
 def test_a_criterion_within_the_grants_needs_no_rule_per_row(store: SqliteStore) -> None:
     """Locate by a granted Object Group (or a group nested in one) or a granted Object Type
     finds only what the grants allow by itself: it runs as without access control (no
@@ -541,6 +567,39 @@ def test_a_store_of_schema_1_moves_its_number_rows_to_columns_on_open(tmp_path: 
         for filters, expected in NUMBER_QUERIES:
             query = LocateQuery(owner="alice", now=NOW, filters=filters)
             assert plans(upgraded, query)[0] == [f"n-{i}" for i in expected], filters
+    finally:
+        upgraded.close()
+
+
+def test_a_store_of_schema_2_gets_access_revision_triggers_that_set_a_new_value(tmp_path: Path) -> None:
+    """Migration 3: the triggers of a store made before it (a counter, revision + 1) are
+    replaced by ones setting random(), and a grant change still moves the revision."""
+    path = tmp_path / "store.sqlite3"
+    sealer = Sealer(secrets.token_bytes(32))
+    SqliteStore(path, sealer).close()
+    old = sqlite3.connect(path, isolation_level=None)
+    for (statement,) in old.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'access_revision_%'"
+    ).fetchall():
+        name = statement.split()[2]
+        old.execute(f"DROP TRIGGER {name}")
+        old.execute(statement.replace("random()", "revision + 1"))
+    old.execute("UPDATE schema_version SET version = 2")
+    old.close()
+    upgraded = SqliteStore(path, sealer)
+    try:
+        with upgraded.session() as session:
+            bodies = [
+                sql
+                for (sql,) in session.connection.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'access_revision_%'"
+                )
+            ]
+            (before,) = session.connection.execute("SELECT revision FROM access_revision").fetchone()
+            session.access().add_user("erin", admin=False)
+            (after,) = session.connection.execute("SELECT revision FROM access_revision").fetchone()
+        assert len(bodies) == 15 and all("random()" in sql and "+ 1" not in sql for sql in bodies)
+        assert after != before
     finally:
         upgraded.close()
 

@@ -10,8 +10,10 @@ Tables:
   access_grant            (user | user group) x (object | object group | object type)
   access_grant_operation  the operations a grant allows (a role is stored expanded)
 
-  access_revision         one counter, bumped by triggers on every change to the tables
-                          above (whoever makes it: the admin command, SQL by hand)
+  access_revision         one value, made new (random) by triggers on every change to the
+                          tables above (whoever makes it: the admin command, SQL by hand);
+                          not a counter, which a rolled-back change followed by a committed
+                          one would bring back to a value a cache entry was made under
 
 Membership is evaluated transitively with recursive queries (UNION, so a cycle that got
 in anyway still terminates); `AccessAdmin` refuses to make one. The object check reads
@@ -82,7 +84,7 @@ CREATE TABLE IF NOT EXISTS access_revision (
 INSERT OR IGNORE INTO access_revision (id, revision) VALUES (0, 0);
 """ + "".join(
     f"""CREATE TRIGGER IF NOT EXISTS access_revision_{table}_{event.lower()} AFTER {event} ON {table}
-BEGIN UPDATE access_revision SET revision = revision + 1 WHERE id = 0; END;
+BEGIN UPDATE access_revision SET revision = random() WHERE id = 0; END;
 """
     for table in ("principal", "access_group", "access_member", "access_grant", "access_grant_operation")
     for event in ("INSERT", "UPDATE", "DELETE")

@@ -76,6 +76,24 @@ def _number_columns() -> tuple[str, ...]:
     return tuple(statements)
 
 
+# Migration 3's triggers, as they were: the access tables' revision made new by each change.
+_ACCESS_TABLES_3 = ("principal", "access_group", "access_member", "access_grant", "access_grant_operation")
+
+
+def _random_access_revision() -> tuple[str, ...]:
+    """Migration 3's statements: each access_revision trigger again, setting random()."""
+    statements = []
+    for table in _ACCESS_TABLES_3:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            trigger = f"access_revision_{table}_{event.lower()}"
+            statements.append(f"DROP TRIGGER IF EXISTS {trigger}")
+            statements.append(
+                f"CREATE TRIGGER {trigger} AFTER {event} ON {table}"
+                " BEGIN UPDATE access_revision SET revision = random() WHERE id = 0; END"
+            )
+    return tuple(statements)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -104,6 +122,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         " the object's row, which Locate reads; the Unique Identifier's rows go (Locate reads"
         " the uid column)",
         _number_columns(),
+    ),
+    Migration(
+        3,
+        "The access tables' revision was a counter: a change rolled back after a Locate had"
+        " cached grants under the counter's next value, then a committed change of as many"
+        " rows, brought that value back with the rolled-back grants; now each change sets a"
+        " random value",
+        _random_access_revision(),
     ),
 )
 
