@@ -30,7 +30,7 @@ from pkcs11_kmip.kmip.messages import Attribute, AttributeEntry, Attributes
 from pkcs11_kmip.kmip.messages.attributes import attribute_converters
 from pkcs11_kmip.kmip.messages.structures import AttributeReference, Name, UsageLimits
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import AdjustmentType, ResultReason, State, UniqueIdentifier
+from pkcs11_kmip.kmip.spec.enums import AdjustmentType, LinkType, ResultReason, State, UniqueIdentifier
 from pkcs11_kmip.kmip.ttlv import Item, ItemType
 from pkcs11_kmip_server import attributes as rules
 from pkcs11_kmip_server import policy
@@ -350,6 +350,21 @@ def discard(record: ObjectRecord, chosen: list[int]) -> list[AttributeEntry]:
     record.attributes.entries = [e for i, e in enumerate(record.attributes) if i not in gone]
     _vacate(record, rules.name_of(removed[0]), numbers, [numbers[found.index(p)] for p in chosen])
     return removed
+
+
+def discard_links(record: ObjectRecord, link_type: LinkType, to: str | None = None) -> list[AttributeEntry]:
+    """`discard` the object's Links of this type (only those to `to`, if given): what the server
+    does when it points a Link elsewhere (Re-key's Replacement Object Link, Re-certify's
+    Certificate Link), the other Links keeping their 1.x Attribute Indexes."""
+    return discard(
+        record,
+        [
+            position
+            for position in positions(record, Tag.LINK)
+            if (link := record.attributes.entries[position].value).link_type is link_type
+            and (to is None or link.linked_object_identifier == to)
+        ],
+    )
 
 
 def _vacate(record: ObjectRecord, name: str, numbers: list[int], deleted: list[int]) -> None:

@@ -59,7 +59,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultReason,
 )
 from pkcs11_kmip_server import certificates, formats
-from pkcs11_kmip_server.attribute_edits import check_unique_names
+from pkcs11_kmip_server.attribute_edits import check_unique_names, discard_links
 from pkcs11_kmip_server.by_parts import crypto_services
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.crypto.pyca import loaded_key
@@ -481,17 +481,10 @@ def certificate_record(
 def link_public_key(
     context: RequestContext, public: ObjectRecord, certificate: str, replacing: str | None = None
 ) -> None:
-    """The public key's Certificate Link to its new certificate (instead of `replacing`'s, on Re-certify)."""
-    public.attributes.entries = [
-        entry
-        for entry in public.attributes
-        if not (
-            replacing is not None
-            and entry.tag == Tag.LINK
-            and entry.value.link_type is LinkType.CERTIFICATE_LINK
-            and entry.value.linked_object_identifier == replacing
-        )
-    ]
+    """The public key's Certificate Link to its new certificate (instead of `replacing`'s, on
+    Re-certify: that Link goes as Delete Attribute takes it, the other Links keep their 1.x indexes)."""
+    if replacing is not None:
+        discard_links(public, LinkType.CERTIFICATE_LINK, to=replacing)
     public.attributes.add(
         Tag.LINK, Link(link_type=LinkType.CERTIFICATE_LINK, linked_object_identifier=certificate)
     )

@@ -31,6 +31,7 @@ from pkcs11_kmip.kmip.messages.objects import (
     PublicKey,
 )
 from pkcs11_kmip.kmip.messages.payloads import (
+    AddAttributeRequest,
     CertifyRequest,
     GetAttributesRequest,
     GetRequest,
@@ -52,7 +53,7 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server.attributes import from_named_list
 from testsupport import managed_keys
-from testsupport.kmip_builders import AttributeSpec, attribute_fields, name
+from testsupport.kmip_builders import AttributeSpec, attribute_fields, name, named
 from testsupport.managed_keys import reason_of_version as expected
 from testsupport.managed_keys import refusal as refused
 from testsupport.server import RunningServer
@@ -461,6 +462,47 @@ def test_re_certify_without_offset_keeps_the_dates_and_takes_a_request(
     assert refused(
         kmip, ReCertifyRequest(unique_identifier=new_uid, certificate_request_type=PKCS10, **other_key)
     ) is expected(kmip, ResultReason.INVALID_CSR)
+
+
+def test_re_certify_keeps_the_1x_indexes_of_the_public_keys_other_links(
+    kmip_server: RunningServer, rsa_key: rsa.RSAPrivateKey, subject_key: Any
+) -> None:
+    """Re-certify replaces the public key's Certificate Link as Delete Attribute would: the
+    Links after it keep their 1.x Attribute Index (1.4 §2.1.1), the new Link takes the next."""
+    with kmip_server.client(CLIENT, version=V1) as v1:
+        ca = register_ca(v1, rsa_key)
+        public_uid, private_uid = managed_keys.register_pair(v1, subject_key, A.EC, (U.VERIFY, U.SIGN))
+        value = request_value(v1, der(csr(subject_key)))
+        old_uid = v1.call(
+            CertifyRequest(
+                unique_identifier=public_uid,
+                certificate_request_type=PKCS10,
+                **value,
+                **attribute_fields(V1, issuer_link(ca)),
+            )
+        ).unique_identifier
+        for kind, target in ((LinkType.PRIVATE_KEY_LINK, private_uid), (LinkType.PARENT_LINK, ca.public_uid)):
+            link = named(Tag.LINK, Link(link_type=kind, linked_object_identifier=target))
+            v1.call(AddAttributeRequest(unique_identifier=public_uid, attribute=link))
+        before = [(LinkType.CERTIFICATE_LINK, old_uid), (LinkType.PRIVATE_KEY_LINK, private_uid)]
+        before.append((LinkType.PARENT_LINK, ca.public_uid))
+        assert indexed_links(v1, public_uid) == list(enumerate(before))
+
+        new_uid = v1.call(ReCertifyRequest(unique_identifier=old_uid)).unique_identifier
+        assert indexed_links(v1, public_uid) == [
+            (1, (LinkType.PRIVATE_KEY_LINK, private_uid)),
+            (2, (LinkType.PARENT_LINK, ca.public_uid)),
+            (3, (LinkType.CERTIFICATE_LINK, new_uid)),
+        ]
+
+
+def indexed_links(kmip: KmipClient, uid: str) -> list[tuple[int, tuple[LinkType, str]]]:
+    """Get Attributes of the Links in the 1.x form, as (Attribute Index, (Link Type, target))."""
+    answer = kmip.call(GetAttributesRequest(unique_identifier=uid, attribute_names=["Link"]))
+    return [
+        (a.attribute_index or 0, (a.attribute_value.link_type, a.attribute_value.linked_object_identifier))
+        for a in answer.attribute_list
+    ]
 
 
 # --- refusals --------------------------------------------------------------------------------

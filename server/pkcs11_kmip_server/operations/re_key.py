@@ -23,7 +23,13 @@ from pkcs11_kmip.kmip.messages.structures import Link, UsageLimits
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import KeyFormatType, LinkType, ObjectType, Operation, ResultReason, State
 from pkcs11_kmip_server import keys
-from pkcs11_kmip_server.attribute_edits import check_unique_names, discard, full_allowance, positions
+from pkcs11_kmip_server.attribute_edits import (
+    check_unique_names,
+    discard,
+    discard_links,
+    full_allowance,
+    positions,
+)
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import refresh_state
@@ -152,14 +158,7 @@ def replaced_by(existing: ObjectRecord, replacement: ObjectRecord, context: Requ
     one). Instances go as Delete Attribute takes them: the 1.x Attribute Indexes of the
     Links left stay, and with no Name left none of its indexes stays vacant."""
     discard(existing, positions(existing, Tag.NAME))
-    discard(
-        existing,
-        [
-            position
-            for position in positions(existing, Tag.LINK)
-            if existing.attributes.entries[position].value.link_type is LinkType.REPLACEMENT_OBJECT_LINK
-        ],
-    )
+    discard_links(existing, LinkType.REPLACEMENT_OBJECT_LINK)
     existing.attributes.add(
         Tag.LINK, Link(link_type=LinkType.REPLACEMENT_OBJECT_LINK, linked_object_identifier=replacement.uid)
     )
