@@ -36,6 +36,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+from pkcs11_kmip_server.store.revisions import revision_query, revision_schema
+
 ACCESS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS principal (
     name TEXT PRIMARY KEY,
@@ -77,17 +79,9 @@ CREATE TABLE IF NOT EXISTS access_grant_operation (
     operation INTEGER NOT NULL,
     PRIMARY KEY (grant_id, operation)
 );
-CREATE TABLE IF NOT EXISTS access_revision (
-    id INTEGER PRIMARY KEY CHECK (id = 0),
-    revision INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO access_revision (id, revision) VALUES (0, 0);
-""" + "".join(
-    f"""CREATE TRIGGER IF NOT EXISTS access_revision_{table}_{event.lower()} AFTER {event} ON {table}
-BEGIN UPDATE access_revision SET revision = random() WHERE id = 0; END;
-"""
-    for table in ("principal", "access_group", "access_member", "access_grant", "access_grant_operation")
-    for event in ("INSERT", "UPDATE", "DELETE")
+""" + revision_schema(
+    "access_revision",
+    ("principal", "access_group", "access_member", "access_grant", "access_grant_operation"),
 )
 
 # Common table expressions (after WITH RECURSIVE), parameter :me:
@@ -134,7 +128,7 @@ UNION SELECT 'type', target_type FROM op_grants WHERE target_type IS NOT NULL
 UNION SELECT 'group', name FROM op_groups"""
 )
 
-REVISION = "SELECT revision FROM access_revision WHERE id = 0"
+REVISION = revision_query("access_revision")
 
 
 # The most grant targets (object groups, object types, uids) a Locate reads as streams

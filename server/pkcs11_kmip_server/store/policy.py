@@ -27,6 +27,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pkcs11_kmip.kmip.messages import Attributes
 from pkcs11_kmip_server.store.access import IS_ADMIN
+from pkcs11_kmip_server.store.revisions import revision_query, revision_schema
 
 POLICY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS policy_default (
@@ -45,23 +46,8 @@ CREATE TABLE IF NOT EXISTS policy_constraint (
     created TEXT NOT NULL,
     created_by TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS policy_revision (
-    id INTEGER PRIMARY KEY CHECK (id = 0),
-    revision INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO policy_revision (id, revision) VALUES (0, 0);
-""" + "".join(
-    # A new random value on every change to the tables, whoever makes it (another server
-    # process, `pkcs11-kmip admin`): PolicyCache keeps its copy while the value stays. Random,
-    # not a counter: a change rolled back after a read cached it, then another committed,
-    # would give a counter the cached value again.
-    f"""CREATE TRIGGER IF NOT EXISTS policy_revision_{table}_{event.lower()} AFTER {event} ON {table}
-BEGIN UPDATE policy_revision SET revision = random() WHERE id = 0; END;
-"""
-    for table in ("policy_default", "policy_constraint")
-    for event in ("INSERT", "UPDATE", "DELETE")
-)
-REVISION = "SELECT revision FROM policy_revision WHERE id = 0"
+""" + revision_schema("policy_revision", ("policy_default", "policy_constraint"))
+REVISION = revision_query("policy_revision")  # PolicyCache keeps its copy while it stays
 
 # :groups (a JSON list) and the object groups containing them, transitively (UNION: a
 # cycle made by hand still ends).
