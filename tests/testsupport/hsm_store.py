@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
+
+import pytest
 
 from pkcs11_kmip.kmip.client import KmipClient
 from pkcs11_kmip.kmip.messages import Attributes
@@ -15,8 +18,8 @@ from pkcs11_kmip.kmip.messages.attributes import CommonAttributes, PrivateKeyAtt
 from pkcs11_kmip.kmip.messages.payloads import CreateKeyPairRequest, CreateRequest
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, CryptographicUsageMask, ObjectType
-from testsupport.server import cli
-from testsupport.softhsm import SOFTHSM_MODULE, Token
+from testsupport.server import RunningServer, cli
+from testsupport.softhsm import SOFTHSM_MODULE, Token, init_token
 
 A = CryptographicAlgorithm
 U = CryptographicUsageMask
@@ -49,6 +52,19 @@ def init_hsm_data_dir(data_dir: Path, token: Token, keys: bool = True, master_ke
     if master_key:
         text = text.replace("master_key_in_hsm = false", "master_key_in_hsm = true")
     toml.write_text(text + hsm_store_section(token))
+
+
+def hsm_store_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A fixture's body: a running server whose keys live in a SoftHSM2 token of its own,
+    stopped when the fixture ends."""
+    token = init_token(tmp_path_factory.mktemp("hsm-store-token"), label="kmip-keys")
+    data_dir = tmp_path_factory.mktemp("hsm-store-server") / "data"
+    init_hsm_data_dir(data_dir, token)
+    server = RunningServer(data_dir)
+    server.start()
+    yield server
+    if server.process is not None:
+        server.stop()
 
 
 def attributes_of(*entries: tuple[int, object], kind: type[AttributesT] = Attributes) -> AttributesT:  # type: ignore[assignment]

@@ -8,6 +8,7 @@ unconditionally.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from copy import deepcopy
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -43,14 +44,16 @@ def generator(
     algorithm: CryptographicAlgorithm | None,
     length: int | None,
     key_format: KeyFormatType | None = None,
+    parameters: Iterable[object] = (),
 ) -> HsmSession | None:
     """The session that generates this new key inside the token, or None (the server makes it).
 
     A symmetric key asked for in a format other than Raw is made by the server and
-    imported (the token gives Raw values only).
+    imported (the token gives Raw values only); one whose Cryptographic Parameters name a
+    mode the token lacks (XTS) is made by the server and kept in the database (`holds`).
     """
     session = context.session
-    if not isinstance(session, HsmSession) or not holds(object_type, algorithm, length):
+    if not isinstance(session, HsmSession) or not holds(object_type, algorithm, length, parameters):
         return None
     if object_type is ObjectType.SYMMETRIC_KEY and key_format not in (None, KeyFormatType.RAW):
         return None

@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import pkcs11
@@ -37,6 +37,7 @@ from pkcs11_kmip.kmip.messages import Structure
 from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
     CryptographicAlgorithm,
     CryptographicUsageMask,
     KeyFormatType,
@@ -423,8 +424,20 @@ def reference_block(record: ObjectRecord) -> KeyBlock:
     )
 
 
-def holds(object_type: ObjectType, algorithm: CryptographicAlgorithm | None, length: int | None) -> bool:
-    """Whether the token keeps keys of this kind (the others stay in the database)."""
+def holds(
+    object_type: ObjectType,
+    algorithm: CryptographicAlgorithm | None,
+    length: int | None,
+    parameters: Iterable[object] = (),
+) -> bool:
+    """Whether the token keeps keys of this kind (the others stay in the database).
+
+    An AES key whose Cryptographic Parameters name XTS (KMIP's AX profile, the native
+    token's CKK_AES_XTS of 32 bytes) stays in the database: PKCS#11 tokens (SoftHSM2) have
+    no AES-XTS, so a token object could never serve the use the key was made for.
+    """
+    if any(getattr(p, "block_cipher_mode", None) is BlockCipherMode.XTS for p in parameters):
+        return False
     if object_type is ObjectType.SYMMETRIC_KEY and algorithm in SECRET_TYPES:
         allowed = SECRET_TYPES[algorithm][1]
         return length is not None and length % 8 == 0 and (allowed is None or length in allowed)
@@ -443,6 +456,7 @@ def holds_record(record: ObjectRecord, material: Structure | None) -> bool:
         record.object_type,
         attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM),
         attributes.get(Tag.CRYPTOGRAPHIC_LENGTH),
+        attributes.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS),
     ):
         return False
     if record.object_type is ObjectType.PRIVATE_KEY:

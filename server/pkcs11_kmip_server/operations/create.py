@@ -30,7 +30,8 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
     in_hsm = None
     if request.object_type is ObjectType.SYMMETRIC_KEY:
         # The HSM key store makes the key inside its token (below, once it has an identifier).
-        in_hsm = hooks.generator(context, request.object_type, algorithm, length, wanted)
+        parameters = requested.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS)
+        in_hsm = hooks.generator(context, request.object_type, algorithm, length, wanted, parameters)
         if in_hsm is not None:
             keys.check_symmetric(algorithm, length)
         block = KeyBlock(
