@@ -52,7 +52,18 @@ def _member(m: wire.StructField) -> str:
     if m.kind is wire.FieldKind.TAG:
         length = f"{m.length_name} / 8" if m.bits else m.length_name or str(m.size)
         return f"{m.name} (data, length {length})"
+    if m.kind is wire.FieldKind.ARRAY:
+        return f"{m.name} (array: count (4) from {m.length_name}, then each {m.struct})"
+    if m.kind is wire.FieldKind.VARIANT:
+        return f"{m.name} (data, length from {m.length_name}, laid out by {m.selector}: {m.struct} below)"
     return f"{m.name} ({m.size})"
+
+
+def variants() -> list[str]:
+    lines = ["| variant | selector value | laid out as |", "|---|---|---|"]
+    for name, table in wire.VARIANTS.items():
+        lines += [f"| {name} | 0x{value:X} | {layout} |" for value, layout in table.items()]
+    return lines
 
 
 def mechanisms(table: dict[str, tuple[int, str]] | None = None) -> list[str]:
@@ -73,6 +84,7 @@ def generated() -> str:
     sections = [
         ("Every function", functions()),
         ("Structures", structures()),
+        ("Variant members (a pointer whose layout another member chooses)", variants()),
         ("Mechanism parameters", mechanisms()),
         ("Message parameters (C_EncryptMessage ...)", mechanisms(wire.MESSAGE_PARAMETERS)),
         ("Attribute values that are not plain bytes", attributes()),

@@ -235,6 +235,40 @@ typedef struct CK_PKCS5_PBKD2_PARAMS2 {
     CK_ULONG ulPasswordLen;
 } CK_PKCS5_PBKD2_PARAMS2;
 
+/* PKCS#11 3.0 SP 800-108 KDFs (wire.py: the ARRAY and VARIANT members). */
+typedef CK_ULONG CK_PRF_DATA_TYPE;
+
+typedef struct CK_PRF_DATA_PARAM {
+    CK_PRF_DATA_TYPE type;
+    CK_VOID_PTR pValue;
+    CK_ULONG ulValueLen;
+} CK_PRF_DATA_PARAM;
+
+typedef struct CK_SP800_108_COUNTER_FORMAT {
+    CK_BBOOL bLittleEndian;
+    CK_ULONG ulWidthInBits;
+} CK_SP800_108_COUNTER_FORMAT;
+
+typedef struct CK_SP800_108_DKM_LENGTH_FORMAT {
+    CK_ULONG dkmLengthMethod;
+    CK_BBOOL bLittleEndian;
+    CK_ULONG ulWidthInBits;
+} CK_SP800_108_DKM_LENGTH_FORMAT;
+
+typedef struct CK_DERIVED_KEY {
+    CK_ATTRIBUTE_PTR pTemplate;
+    CK_ULONG ulAttributeCount;
+    CK_OBJECT_HANDLE_PTR phKey;
+} CK_DERIVED_KEY;
+
+typedef struct CK_SP800_108_KDF_PARAMS {
+    CK_MECHANISM_TYPE prfType;
+    CK_ULONG ulNumberOfDataParams;
+    CK_PRF_DATA_PARAM *pDataParams;
+    CK_ULONG ulAdditionalDerivedKeys;
+    CK_DERIVED_KEY *pAdditionalDerivedKeys;
+} CK_SP800_108_KDF_PARAMS;
+
 /* Message parameters of the PKCS#11 3.0 message-based functions (wire.py MESSAGE_PARAMETERS). */
 typedef CK_ULONG CK_GENERATOR_FUNCTION;
 

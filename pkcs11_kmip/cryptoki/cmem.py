@@ -31,6 +31,9 @@ CData = Any  # and its cdata
 MAX_NESTING = 2
 """Template attributes (CKA_WRAP_TEMPLATE ...) nest this deep at most."""
 
+MAX_ARRAY = 256
+"""An ARRAY member (CK_SP800_108_KDF_PARAMS' data params) holds this many structures at most."""
+
 
 def is_null(ffi: FFI, pointer: CData) -> bool:
     return bool(pointer == ffi.NULL)
@@ -65,6 +68,12 @@ def read_struct(ffi: FFI, pointer: CData, name: str) -> StructValue:
             value[member.name] = bytes(ffi.buffer(item, member.size))
         elif member.kind is FieldKind.TAG:
             tags.append(member)  # its length member may come after it (CK_GCM_MESSAGE_PARAMS)
+        elif member.kind is FieldKind.ARRAY:
+            count = int(getattr(pointer, member.length_name))
+            value[member.name] = _read_array(ffi, item, count, member)
+        elif member.kind is FieldKind.VARIANT:  # its selector comes before it (C order)
+            length = int(getattr(pointer, member.length_name))
+            value[member.name] = _read_variant(ffi, item, length, member, value)
         else:
             length = int(getattr(pointer, member.length_name))
             if member.bits:  # a length in bits (CK_CHACHA20_PARAMS): only whole bytes travel
@@ -81,11 +90,82 @@ def read_struct(ffi: FFI, pointer: CData, name: str) -> StructValue:
     return {member.name: value[member.name] for member in wire.STRUCTS[name]}
 
 
+def _read_array(ffi: FFI, pointer: CData, count: int, member: wire.StructField) -> wire.FieldValue:
+    """`count` structures from the caller's array (NULL: None, when the count is 0)."""
+    if is_null(ffi, pointer):
+        if count:
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"NULL {member.name} with a count")
+        return None
+    if count > MAX_ARRAY:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"{count} {member.name} entries")
+    entries = ffi.cast(f"{member.struct} *", pointer)
+    return tuple(read_struct(ffi, entries + i, member.struct) for i in range(count))
+
+
+def _read_variant(
+    ffi: FFI, pointer: CData, length: int, member: wire.StructField, value: StructValue
+) -> wire.FieldValue:
+    """The value a VARIANT member points to, laid out as its selector says; an unknown
+    selector or a structure of the wrong size is CKR_MECHANISM_PARAM_INVALID."""
+    if is_null(ffi, pointer):
+        if length:
+            raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"NULL {member.name} with a length")
+        return None
+    try:
+        layout = wire.variant_layout(member, value)
+    except wire.WireError as error:
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, str(error)) from None
+    if layout == wire.RAW:
+        return read_bytes(ffi, pointer, length)
+    if length != ffi.sizeof(layout):
+        raise CKRError(CKR.MECHANISM_PARAM_INVALID, f"{layout} {member.name} of {length} bytes")
+    return read_struct(ffi, ffi.cast(f"{layout} *", pointer), layout)
+
+
+def _fill_array(ffi: FFI, pointer: CData, member: wire.StructField, item: object, keep: list[Any]) -> None:
+    if item is None:
+        setattr(pointer, member.name, ffi.NULL)
+        setattr(pointer, member.length_name, 0)
+        return
+    assert isinstance(item, tuple)
+    entries = ffi.new(f"{member.struct}[]", max(len(item), 1))
+    keep.append(entries)
+    for i, entry in enumerate(item):
+        fill_struct(ffi, entries + i, member.struct, entry, keep)
+    setattr(pointer, member.name, entries)
+    setattr(pointer, member.length_name, len(item))
+
+
+def _fill_variant(
+    ffi: FFI, pointer: CData, member: wire.StructField, value: StructValue, keep: list[Any]
+) -> None:
+    item = value.get(member.name)
+    if item is None:
+        setattr(pointer, member.name, ffi.NULL)
+        setattr(pointer, member.length_name, 0)
+        return
+    layout = wire.variant_layout(member, value)
+    if isinstance(item, bytes):
+        setattr(pointer, member.name, new_bytes(ffi, item, keep))
+        setattr(pointer, member.length_name, len(item))
+        return
+    assert isinstance(item, dict) and layout != wire.RAW
+    struct = ffi.new(f"{layout} *")
+    keep.append(struct)
+    fill_struct(ffi, struct, layout, item, keep)
+    setattr(pointer, member.name, struct)
+    setattr(pointer, member.length_name, ffi.sizeof(layout))
+
+
 def fill_struct(ffi: FFI, pointer: CData, name: str, value: StructValue, keep: list[Any]) -> None:
     """Write wire values into a structure; DATA members get C copies held in `keep`."""
     for member in wire.STRUCTS[name]:
         item = value.get(member.name)
-        if member.kind in (FieldKind.ULONG, FieldKind.BYTE):
+        if member.kind is FieldKind.ARRAY:
+            _fill_array(ffi, pointer, member, item, keep)
+        elif member.kind is FieldKind.VARIANT:
+            _fill_variant(ffi, pointer, member, value, keep)
+        elif member.kind in (FieldKind.ULONG, FieldKind.BYTE):
             setattr(pointer, member.name, item)
         elif member.kind is FieldKind.VERSION:
             assert isinstance(item, tuple)

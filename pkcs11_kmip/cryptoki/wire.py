@@ -20,6 +20,7 @@ import struct
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from pkcs11_kmip.cryptoki.calls import BY_ID, BY_NAME, CALLS, Call, Param
 from pkcs11_kmip.cryptoki.constants import CKR
@@ -47,8 +48,10 @@ class WireError(ValueError):
 # --- values -------------------------------------------------------------------------------
 
 Version = tuple[int, int]
-FieldValue = int | bytes | Version | None
-StructValue = dict[str, FieldValue]
+FieldValue: TypeAlias = "int | bytes | Version | StructValue | tuple[StructValue, ...] | None"
+"""A member's value; an ARRAY member's is a tuple of structures, a VARIANT's a structure
+or bytes."""
+StructValue: TypeAlias = "dict[str, FieldValue]"
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ Value = (
     | OutData
     | tuple[Attribute, ...]
     | tuple[AttributeQuery, ...]
-    | StructValue
+    | dict[str, FieldValue]
     | MessageParameter
 )
 Values = Mapping[str, Value]
@@ -141,6 +144,8 @@ class FieldKind(enum.Enum):
     CHARS = "fixed array"
     DATA = "pointer + length"
     TAG = "pointer to a tag"  # its length follows from another member (message parameters)
+    ARRAY = "pointer + count of structures"  # of one type (`struct`), counted by `length_name`
+    VARIANT = "pointer + length, laid out by another member"  # VARIANTS[struct][selector's value]
 
 
 @dataclass(frozen=True)
@@ -149,13 +154,19 @@ class StructField:
     bits when `bits`: CK_CHACHA20_PARAMS counts its counter and nonce in bits).
 
     TAG is a pointer whose buffer is as long as another member says (`length_name`, in
-    bits when `bits`), or `size` bytes when there is no such member (Poly1305's 16)."""
+    bits when `bits`), or `size` bytes when there is no such member (Poly1305's 16).
+
+    ARRAY points to `length_name` structures `struct` (CK_SP800_108_KDF_PARAMS' data
+    params). VARIANT points to `length_name` bytes laid out as VARIANTS[`struct`] says for
+    the value of the member `selector` (CK_PRF_DATA_PARAM's pValue, chosen by its type)."""
 
     name: str
     kind: FieldKind
     size: int = 0
     length_name: str = ""
     bits: bool = False
+    struct: str = ""
+    selector: str = ""
 
 
 def _byte(name: str) -> StructField:
@@ -180,6 +191,14 @@ def _data(name: str, length_name: str, bits: bool = False) -> StructField:
 
 def _tag(name: str, length_name: str = "", size: int = 0, bits: bool = False) -> StructField:
     return StructField(name, FieldKind.TAG, size, length_name, bits)
+
+
+def _array(name: str, count_name: str, struct: str) -> StructField:
+    return StructField(name, FieldKind.ARRAY, 0, count_name, struct=struct)
+
+
+def _variant(name: str, length_name: str, selector: str, table: str) -> StructField:
+    return StructField(name, FieldKind.VARIANT, 0, length_name, struct=table, selector=selector)
 
 
 def tag_length(member: StructField, value: StructValue) -> int:
@@ -301,6 +320,20 @@ STRUCTS: dict[str, tuple[StructField, ...]] = {
         _ulong("ulMACLen"),
     ),
     "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS": (_data("pNonce", "ulNonceLen"), _tag("pTag", size=16)),
+    # PKCS#11 3.0 SP 800-108 KDFs (pkcs11t.h). pAdditionalDerivedKeys is not carried: the
+    # count travels, and a receiver that is given additional keys refuses them.
+    "CK_SP800_108_COUNTER_FORMAT": (_byte("bLittleEndian"), _ulong("ulWidthInBits")),
+    "CK_SP800_108_DKM_LENGTH_FORMAT": (
+        _ulong("dkmLengthMethod"),
+        _byte("bLittleEndian"),
+        _ulong("ulWidthInBits"),
+    ),
+    "CK_PRF_DATA_PARAM": (_ulong("type"), _variant("pValue", "ulValueLen", "type", "CK_PRF_DATA_TYPE")),
+    "CK_SP800_108_KDF_PARAMS": (
+        _ulong("prfType"),
+        _array("pDataParams", "ulNumberOfDataParams", "CK_PRF_DATA_PARAM"),
+        _ulong("ulAdditionalDerivedKeys"),
+    ),
 }
 
 OUTPUT_STRUCTS = ("CK_INFO", "CK_SLOT_INFO", "CK_TOKEN_INFO", "CK_SESSION_INFO", "CK_MECHANISM_INFO")
@@ -309,6 +342,17 @@ RAW = "bytes"
 """A mechanism parameter that is a plain byte array (an IV): sent as it is."""
 ULONG = "CK_ULONG"
 """A mechanism parameter that is one CK_ULONG (CK_MAC_GENERAL_PARAMS): 8 bytes big-endian."""
+
+# A VARIANT member's layouts: the selector member's value -> a structure name or RAW bytes.
+# A value not listed is a WireError (CKR_MECHANISM_PARAM_INVALID in C memory).
+VARIANTS: dict[str, dict[int, str]] = {
+    "CK_PRF_DATA_TYPE": {
+        0x1: "CK_SP800_108_COUNTER_FORMAT",  # CK_SP800_108_ITERATION_VARIABLE
+        0x2: "CK_SP800_108_COUNTER_FORMAT",  # CK_SP800_108_OPTIONAL_COUNTER
+        0x3: "CK_SP800_108_DKM_LENGTH_FORMAT",  # CK_SP800_108_DKM_LENGTH
+        0x4: RAW,  # CK_SP800_108_BYTE_ARRAY
+    },
+}
 
 # Mechanism -> parameter layout. A mechanism not listed here sends its parameter as
 # raw bytes, and the server refuses it (it could hold pointers): add it here first.
@@ -332,6 +376,7 @@ PARAMETERS: dict[str, tuple[int, str]] = {
     "CKM_SHA224_HMAC_GENERAL": (0x0257, ULONG),
     "CKM_SHA384_HMAC_GENERAL": (0x0262, ULONG),
     "CKM_SHA512_HMAC_GENERAL": (0x0272, ULONG),
+    "CKM_SP800_108_COUNTER_KDF": (0x03AC, "CK_SP800_108_KDF_PARAMS"),
     "CKM_PKCS5_PBKD2": (0x03B0, "CK_PKCS5_PBKD2_PARAMS2"),
     "CKM_ECDH1_DERIVE": (0x1050, "CK_ECDH1_DERIVE_PARAMS"),
     "CKM_ECDH1_COFACTOR_DERIVE": (0x1051, "CK_ECDH1_DERIVE_PARAMS"),
@@ -725,18 +770,31 @@ class _Reader:
 # --- structures ---------------------------------------------------------------------------
 
 
+def variant_layout(member: StructField, value: StructValue) -> str:
+    """A VARIANT member's layout (RAW or a structure) for its selector's value in `value`."""
+    selector = value.get(member.selector)
+    layout = VARIANTS[member.struct].get(selector) if isinstance(selector, int) else None
+    if layout is None:
+        raise WireError(f"{member.selector} {selector!r} has no {member.name} layout")
+    return layout
+
+
 def _encode_struct(w: _Writer, name: str, value: StructValue) -> None:
     for member in STRUCTS[name]:
         item = value.get(member.name)
-        if member.kind is FieldKind.ULONG:
+        if member.kind is FieldKind.ARRAY:
+            _encode_array(w, member, item, f"{name}.{member.name}")
+        elif member.kind is FieldKind.VARIANT:
+            _encode_variant(w, member, value, f"{name}.{member.name}")
+        elif member.kind is FieldKind.ULONG:
             w.u64(_int(item, member.name))
         elif member.kind is FieldKind.BYTE:
             w.u8(_int(item, member.name))
         elif member.kind is FieldKind.VERSION:
             if not (isinstance(item, tuple) and len(item) == 2):
                 raise WireError(f"{name}.{member.name} is not a (major, minor) pair")
-            w.u8(item[0])
-            w.u8(item[1])
+            w.u8(_int(item[0], member.name))
+            w.u8(_int(item[1], member.name))
         elif member.kind is FieldKind.CHARS:
             if not isinstance(item, bytes) or len(item) != member.size:
                 raise WireError(f"{name}.{member.name} must be {member.size} bytes")
@@ -745,10 +803,60 @@ def _encode_struct(w: _Writer, name: str, value: StructValue) -> None:
             _encode_optional_data(w, item, f"{name}.{member.name}")
 
 
+def _encode_array(w: _Writer, member: StructField, item: object, what: str) -> None:
+    """Presence flag, then the count and each structure: an array of structures."""
+    if item is None:
+        w.flag(False)
+        return
+    if not isinstance(item, tuple) or not all(isinstance(entry, dict) for entry in item):
+        raise WireError(f"{what} must be a tuple of {member.struct} or None")
+    w.flag(True)
+    w.u32(len(item))
+    for entry in item:
+        _encode_struct(w, member.struct, entry)
+
+
+def _encode_variant(w: _Writer, member: StructField, value: StructValue, what: str) -> None:
+    """Presence flag, then the length and the value laid out as its selector says."""
+    item = value.get(member.name)
+    if item is None:
+        w.flag(False)
+        return
+    layout = variant_layout(member, value)
+    inner = _Writer()
+    if layout == RAW and isinstance(item, bytes):
+        inner.raw(item)
+    elif layout != RAW and isinstance(item, dict):
+        _encode_struct(inner, layout, item)
+    else:
+        raise WireError(f"{what} must be {layout} here")
+    w.flag(True)
+    w.data(bytes(inner.out))
+
+
+def _decode_variant(r: _Reader, member: StructField, value: StructValue) -> FieldValue:
+    if not r.flag():
+        return None
+    layout = variant_layout(member, value)
+    inner = _Reader(r.take(r.u32()))
+    if layout == RAW:
+        return inner.take(inner.left)
+    item = _decode_struct(inner, layout)
+    inner.end()
+    return item
+
+
 def _decode_struct(r: _Reader, name: str) -> StructValue:
     value: StructValue = {}
     for member in STRUCTS[name]:
-        if member.kind is FieldKind.ULONG:
+        if member.kind is FieldKind.ARRAY:
+            present = r.flag()
+            value[member.name] = (
+                tuple(_decode_struct(r, member.struct) for _ in range(r.count(1))) if present else None
+            )
+        elif member.kind is FieldKind.VARIANT:
+            value[member.name] = _decode_variant(r, member, value)
+        elif member.kind is FieldKind.ULONG:
             value[member.name] = r.u64()
         elif member.kind is FieldKind.BYTE:
             value[member.name] = r.u8()
@@ -763,7 +871,7 @@ def _decode_struct(r: _Reader, name: str) -> StructValue:
 
 def struct_size(name: str) -> int | None:
     """The fixed wire size of a structure (None if it has variable members)."""
-    if any(m.kind is FieldKind.DATA for m in STRUCTS[name]):
+    if any(m.kind in (FieldKind.DATA, FieldKind.ARRAY, FieldKind.VARIANT) for m in STRUCTS[name]):
         return None
     return sum(m.size for m in STRUCTS[name])
 

@@ -112,6 +112,16 @@ def test_pkcs11_m_1_21_round_trips_byte_for_byte() -> None:
 
 # --- layouts spelled out --------------------------------------------------------------------
 
+SP800_108_PARAMS: wire.StructValue = {
+    "prfType": 0x251,  # CKM_SHA256_HMAC
+    "pDataParams": (
+        {"type": 1, "pValue": {"bLittleEndian": 0, "ulWidthInBits": 32}},  # ITERATION_VARIABLE
+        {"type": 4, "pValue": b"label"},  # BYTE_ARRAY
+        {"type": 3, "pValue": {"dkmLengthMethod": 1, "bLittleEndian": 0, "ulWidthInBits": 32}},  # DKM_LENGTH
+    ),
+    "ulAdditionalDerivedKeys": 0,
+}
+
 SPELLED_OUT: list[tuple[str, dict[str, Value], bytes]] = [
     (
         "C_GetSlotList",  # tokenPresent · list request: NULL buffer, *pulCount = 0
@@ -306,6 +316,24 @@ SPELLED_OUT: list[tuple[str, dict[str, Value], bytes]] = [
         h(
             "0000000000000001 0000000000001104 01 00000015"
             "01 00000010 000102030405060708090a0b0c0d0e0f"
+            "0000000000000007 00000000"
+        ),
+    ),
+    (
+        "C_DeriveKey",  # CK_SP800_108_KDF_PARAMS: an array of CK_PRF_DATA_PARAM, each pValue by type
+        {
+            "hSession": 1,
+            "pMechanism": Mechanism(0x3AC, SP800_108_PARAMS),  # CKM_SP800_108_COUNTER_KDF
+            "hBaseKey": 7,
+            "pTemplate": (),
+        },
+        h(
+            "0000000000000001 00000000000003ac 01 0000005b"
+            "0000000000000251 01 00000003"  # prfType CKM_SHA256_HMAC, 3 data params
+            "0000000000000001 01 00000009 00 0000000000000020"  # iteration variable: 32-bit BE
+            "0000000000000004 01 00000005 6c6162656c"  # byte array "label"
+            "0000000000000003 01 00000011 0000000000000001 00 0000000000000020"  # DKM length
+            "0000000000000000"  # ulAdditionalDerivedKeys
             "0000000000000007 00000000"
         ),
     ),
@@ -659,3 +687,31 @@ def test_bit_lengths_of_chacha20_params_in_c_memory() -> None:
     with pytest.raises(CKRError) as refused:
         cmem.read_mechanism(ffi, int(ffi.cast("uintptr_t", built)))
     assert refused.value.rv == CKR.MECHANISM_PARAM_INVALID
+
+
+def test_arrays_of_variant_structures_in_c_memory() -> None:
+    """CK_SP800_108_KDF_PARAMS in C memory: the array of CK_PRF_DATA_PARAM, each pValue as
+    its type says, round-trips; an unknown type, a structure of the wrong ulValueLen or a
+    NULL array with a count is CKR_MECHANISM_PARAM_INVALID."""
+    from pkcs11_kmip.cryptoki import cmem
+    from pkcs11_kmip.cryptoki.errors import CKRError
+    from pkcs11_kmip_server.hsm.module import ffi
+
+    keep: list[object] = []
+    built = cmem.build_mechanism(ffi, Mechanism(0x3AC, SP800_108_PARAMS), keep)
+    params = ffi.cast("CK_SP800_108_KDF_PARAMS *", built.pParameter)
+    assert params.ulNumberOfDataParams == 3
+    assert params.pDataParams[2].ulValueLen == ffi.sizeof("CK_SP800_108_DKM_LENGTH_FORMAT")
+    address = int(ffi.cast("uintptr_t", built))
+    assert cmem.read_mechanism(ffi, address) == Mechanism(0x3AC, SP800_108_PARAMS)
+    for target, member, spoiled in (
+        (params.pDataParams[1], "type", 9),
+        (params.pDataParams[0], "ulValueLen", 4),
+        (params, "pDataParams", ffi.NULL),
+    ):
+        setattr(target, member, spoiled)
+        with pytest.raises(CKRError) as refused:
+            cmem.read_mechanism(ffi, address)
+        assert refused.value.rv == CKR.MECHANISM_PARAM_INVALID
+    with pytest.raises(WireError, match="has no pValue layout"):
+        wire.encode_struct("CK_PRF_DATA_PARAM", {"type": 9, "pValue": b"x"})
