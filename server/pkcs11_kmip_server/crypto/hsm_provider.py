@@ -14,9 +14,10 @@ becomes a short-lived session secret (CKA_TOKEN=FALSE) that the key wraps, or th
 unwrap makes and that is read and destroyed.
 
 What the token cannot do is refused: Feature Not Supported for a mechanism it lacks
-(XTS, 3DES, ChaCha20, SHA-3 HMAC, EdDSA, derivation from a token key), Invalid Field
-for input its mechanism refuses, Cryptographic Failure for data that does not decrypt
-or verify.
+(XTS, 3DES, ChaCha20, SHA-3 HMAC, EdDSA), Invalid Field for input its mechanism refuses,
+Cryptographic Failure for data that does not decrypt or verify. Derivation from a token key
+and an HMAC with a key shorter than the token takes read the key out (`_read_out`) if KMIP
+Get would give it (Extractable, not Sensitive), else are Feature Not Supported.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import hmac as constant_time
 import struct
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from cryptography import x509
@@ -31,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.mechanisms import GCMParams
 
+from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultReason
 from pkcs11_kmip_server.crypto import derivation, signing, wrapping
 from pkcs11_kmip_server.crypto.mechanisms import BUFFER_LIMIT, CipherSpec
@@ -39,7 +42,14 @@ from pkcs11_kmip_server.crypto.signatures import CMAC_AES, ECDSA, RSA_PKCS1, RSA
 from pkcs11_kmip_server.crypto.signing import _digest_check, _running_hash
 from pkcs11_kmip_server.crypto.software import SoftwareProvider
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.hsm_store.token import READABLE_SESSION_SECRET, current, reference_of, refusals
+from pkcs11_kmip_server.hsm_store.store import read_plain
+from pkcs11_kmip_server.hsm_store.token import (
+    READABLE_SESSION_SECRET,
+    SECRET_TYPES,
+    current,
+    reference_of,
+    refusals,
+)
 from pkcs11_kmip_server.store import ObjectRecord
 
 H = HashingAlgorithm
@@ -67,6 +77,8 @@ HMAC_MECHANISMS: dict[HashingAlgorithm, Mechanism] = {
     H.SHA_384: Mechanism.SHA384_HMAC,
     H.SHA_512: Mechanism.SHA512_HMAC,
 }
+# The KMIP algorithms whose keys are CKK_GENERIC_SECRET in the token (an AES key is no HMAC key there).
+GENERIC_SECRETS = frozenset(a for a, (kind, _) in SECRET_TYPES.items() if kind is KeyType.GENERIC_SECRET)
 GCM_IV_BYTES = 12  # the longest IV python-pkcs11's GCMParams takes
 KEY_WRAP: dict[str, Mechanism] = {"AES-KW": Mechanism.AES_KEY_WRAP, "AES-KWP": Mechanism.AES_KEY_WRAP_PAD}
 
@@ -120,6 +132,17 @@ class _Mac:
 def _call(key: ObjectRecord, doing: str, work: Callable[[Any], bytes]) -> bytes:
     """Run `work` on the record's token object, in the token's session."""
     return current().use(key, doing, work)
+
+
+def _read_out(key: ObjectRecord, what: str) -> ObjectRecord:
+    """The record with its key read out of the token, for `what` the token cannot do: only a
+    key that KMIP Get gives any client allowed to Get it (Extractable, not Sensitive), so the
+    server sees no more than Get shows. A key that must not leave the HSM is refused."""
+    attributes = key.attributes
+    if attributes.get(Tag.SENSITIVE) is True or attributes.get(Tag.EXTRACTABLE) is False:
+        raise _unsupported(f"{what} with a Sensitive or non-extractable key (it never leaves the token)")
+    assert key.material is not None
+    return replace(key, material=read_plain(current(), key, key.material))
 
 
 def _pkcs5(data: bytes, size: int) -> bytes:
@@ -264,6 +287,11 @@ class HsmProvider:
             mechanism = Mechanism.AES_CMAC
         elif spec.hashing in HMAC_MECHANISMS:
             mechanism = HMAC_MECHANISMS[spec.hashing]
+            size = (key.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) or 0) // 8
+            generic = key.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) in GENERIC_SECRETS
+            if generic and size < current().shortest_key(mechanism):  # RFC 2104 takes it, the token not
+                what = f"{spec.name} with a {size}-byte key"
+                return SoftwareProvider().mac(_read_out(key, what), spec)
         else:
             raise _unsupported(f"{spec.name} with {getattr(spec.hashing, 'name', '?')}")
         return _Mac(
@@ -280,7 +308,9 @@ class HsmProvider:
         return wrapping.software_unwrap(self.cipher, key, spec, wrapped)
 
     def derive(self, sources: Sequence[ObjectRecord], spec: derivation.DerivationSpec) -> bytes:
-        raise _unsupported("key derivation from a key in the HSM")
+        # PKCS#11 tokens (SoftHSM2) offer no HKDF, PBKDF2 over a key, or hash derivation.
+        read = [_read_out(s, "key derivation") if reference_of(s) is not None else s for s in sources]
+        return SoftwareProvider().derive(read, spec)
 
     def random_bytes(self, count: int) -> bytes:
         return SoftwareProvider().random_bytes(count)

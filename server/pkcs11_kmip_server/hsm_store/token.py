@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import pkcs11
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pkcs11 import Attribute, KeyType, ObjectClass
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11 import exceptions as p11
 
 from pkcs11_kmip.kmip.messages import Structure
@@ -154,6 +154,7 @@ class HsmToken:
         # CKA_ID -> the token object: a search (C_FindObjects) scans every object of the
         # token (bench/hsm_store_bench.py); a token object's handle lasts while the session does.
         self._known: OrderedDict[bytes, Any] = OrderedDict()
+        self._shortest: dict[Mechanism, int] = {}
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Any]:
@@ -311,6 +312,14 @@ class HsmToken:
             except (p11.ObjectHandleInvalid, p11.KeyHandleInvalid):
                 self.forget(record)
                 return work(self.key(session, record))
+
+    def shortest_key(self, mechanism: Mechanism) -> int:
+        """The fewest key bytes the token's `mechanism` takes (C_GetMechanismInfo's
+        ulMinKeySize; SoftHSM2: an HMAC key as long as the hash's output), asked once."""
+        if mechanism not in self._shortest:
+            with self.session() as session, refusals("describe its mechanisms"):
+                self._shortest[mechanism] = session.token.slot.get_mechanism_info(mechanism).min_key_length
+        return self._shortest[mechanism]
 
     def copy_key(self, source: ObjectRecord, copy: ObjectRecord) -> KeyBlock:
         """C_CopyObject of the source's key for the record `copy` (its CKA_ID and CKA_LABEL):
