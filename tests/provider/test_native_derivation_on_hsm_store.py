@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from provider.test_native_derivation import (  # noqa: F401 (the fixture and tests run here again)
     run,
     test_encrypt_data_and_hash_derive_what_pyca_computes,
@@ -16,6 +15,7 @@ from provider.test_native_derivation import (  # noqa: F401 (the fixture and tes
     test_mechanism_info_is_exact,
     test_pbkdf2_makes_what_pyca_makes,
 )
+
 from testsupport.hsm_store import hsm_store_server
 from testsupport.server import RunningServer
 

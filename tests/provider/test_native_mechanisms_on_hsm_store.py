@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from provider.test_native_mechanisms import (  # noqa: F401 (the fixture and tests run here again)
     results,
     test_3des_ciphertexts_decrypt_with_pyca,
@@ -18,6 +17,7 @@ from provider.test_native_mechanisms import (  # noqa: F401 (the fixture and tes
     test_python_pkcs11s_default_template_makes_a_key,
     test_sha3_through_python_pkcs11,
 )
+
 from testsupport.hsm_store import hsm_store_server
 from testsupport.server import RunningServer
 
