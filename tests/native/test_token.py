@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFCMAC, KBKDFHMAC, CounterLocation, Mode
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from pkcs11_kmip.cryptoki import wire
@@ -94,8 +95,8 @@ def true(type_: int) -> Attribute:
 
 
 MECHANISM_COUNT = (
-    88  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
-    # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs; HKDF, PBKDF2;
+    89  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
+    # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs; HKDF, PBKDF2, SP 800-108 counter;
     # AES-ECB/CBC encrypt-data and 9 hash key derivations;
     # ChaCha20, ChaCha20-Poly1305, AES-XTS and the two key generations
 )
@@ -2031,6 +2032,101 @@ def test_hash_key_derivations(make_app: Callable[[str], App], alice_pin: str) ->
     assert derive(0x392, aes_type, Attribute.of(CKA.VALUE_LEN, ulong(32)))[0] == CKR.TEMPLATE_INCONSISTENT
     assert derive(0x393, parameter=b"x")[0] == CKR.MECHANISM_PARAM_INVALID
     assert derive(0x390)[0] == CKR.MECHANISM_INVALID  # CKM_MD5_KEY_DERIVATION: not a hash KMIP derives with
+
+
+SP800_108_COUNTER_KDF, CKM_AES_CMAC = 0x3AC, 0x108A
+ITERATION_VARIABLE, OPTIONAL_COUNTER, DKM_LENGTH, BYTE_ARRAY = 1, 2, 3, 4
+COUNTER_32_BE: wire.StructValue = {
+    "type": ITERATION_VARIABLE,
+    "pValue": {"bLittleEndian": 0, "ulWidthInBits": 32},
+}
+
+
+def dkm_length(method: int, width: int = 32, little: int = 0) -> dict[str, wire.FieldValue]:
+    return {
+        "type": DKM_LENGTH,
+        "pValue": {"dkmLengthMethod": method, "bLittleEndian": little, "ulWidthInBits": width},
+    }
+
+
+def sp800_108(prf: int, *params: dict[str, wire.FieldValue], additional: int = 0) -> Mechanism:
+    return Mechanism(
+        SP800_108_COUNTER_KDF,
+        {"prfType": prf, "pDataParams": params or None, "ulAdditionalDerivedKeys": additional},
+    )
+
+
+def test_sp800_108_counter_kdf_as_kmip_nist800_108_c(make_app: Callable[[str], App], alice_pin: str) -> None:
+    """CKM_SP800_108_COUNTER_KDF: the bytes equal pyca's KBKDF (counter mode, the 32-bit counter
+    before the fixed data); layouts the server cannot compute are CKR_MECHANISM_PARAM_INVALID."""
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, SP800_108_COUNTER_KDF) == (1, 512, CKF_DERIVE)
+    token = true(CKA.TOKEN)
+    base, secret = generic_secret(app, session, 32, true(CKA.DERIVE), token)  # KMIP HMAC-SHA256
+    rv, aes_base = generate(app, session, CKM.AES_KEY_GEN, *AES_256, true(CKA.DERIVE), *SHOWN)
+    assert rv == CKR.OK and aes_base is not None
+    (aes_value,) = read(app, session, aes_base, CKA.VALUE)
+    assert isinstance(aes_value, bytes)
+    aes = (Attribute.of(CKA.KEY_TYPE, ulong(0x1F)), Attribute.of(CKA.VALUE_LEN, ulong(32)), *SHOWN)
+
+    def derived(mechanism: Mechanism, key: int, *template: Attribute) -> bytes:
+        rv, made = derive_key(app, session, mechanism, key, token, *template)
+        assert rv == CKR.OK and made is not None
+        (value,) = read(app, session, made, CKA.VALUE)
+        assert isinstance(value, bytes)
+        return value
+
+    # label || 00 || context || [L]32: what pyca builds from label, context and llen.
+    label, context = b"label", b"context"
+    standard = sp800_108(
+        0x251,  # CKM_SHA256_HMAC
+        COUNTER_32_BE,
+        {"type": BYTE_ARRAY, "pValue": label},
+        {"type": BYTE_ARRAY, "pValue": b"\x00"},
+        {"type": BYTE_ARRAY, "pValue": context},
+        dkm_length(1),  # CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS
+    )
+    kbkdf = KBKDFHMAC(
+        hashes.SHA256(), Mode.CounterMode, 32, 4, 4, CounterLocation.BeforeFixed, label, context, None
+    )
+    assert derived(standard, base, *aes) == kbkdf.derive(secret)
+    # SHA-512 from an AES key (no hash of its own); the DKM length of the PRF's whole output
+    # (SUM_OF_SEGMENTS: one 64-byte block for a 40-byte key), 16 bits little-endian.
+    fixed = b"ctx" + (64 * 8).to_bytes(2, "little")
+    segments = sp800_108(0x271, COUNTER_32_BE, {"type": BYTE_ARRAY, "pValue": b"ctx"}, dkm_length(2, 16, 1))
+    expected = KBKDFHMAC(
+        hashes.SHA512(), Mode.CounterMode, 40, 4, None, CounterLocation.BeforeFixed, None, None, fixed
+    ).derive(aes_value)
+    assert derived(segments, aes_base, Attribute.of(CKA.VALUE_LEN, ulong(40)), *SHOWN) == expected
+    # CMAC-AES as the PRF: an AES base key only.
+    cmac_kdf = sp800_108(CKM_AES_CMAC, COUNTER_32_BE, {"type": BYTE_ARRAY, "pValue": fixed})
+    expected = KBKDFCMAC(
+        algorithms.AES, Mode.CounterMode, 32, 4, None, CounterLocation.BeforeFixed, None, None, fixed
+    ).derive(aes_value)
+    assert derived(cmac_kdf, aes_base, *aes) == expected
+    assert derive_key(app, session, cmac_kdf, base, token, *aes)[0] == CKR.KEY_TYPE_INCONSISTENT
+    # The generic secret is a KMIP HMAC-SHA256 key, which names its PRF: another hash would
+    # not be what was asked.
+    assert derive_key(app, session, segments, base, token, *aes)[0] == CKR.MECHANISM_PARAM_INVALID
+    byte_array: wire.StructValue = {"type": BYTE_ARRAY, "pValue": b"x"}
+    for bad in (
+        sp800_108(0x251, {"type": ITERATION_VARIABLE, "pValue": {"bLittleEndian": 1, "ulWidthInBits": 32}}),
+        sp800_108(0x251, {"type": ITERATION_VARIABLE, "pValue": {"bLittleEndian": 0, "ulWidthInBits": 16}}),
+        sp800_108(0x251, {"type": ITERATION_VARIABLE, "pValue": None}, byte_array),
+        sp800_108(0x251, byte_array, COUNTER_32_BE),  # the server's counter comes first
+        sp800_108(0x251, COUNTER_32_BE, byte_array, COUNTER_32_BE),
+        sp800_108(0x251, COUNTER_32_BE, {"type": OPTIONAL_COUNTER, "pValue": COUNTER_32_BE["pValue"]}),
+        sp800_108(0x251, COUNTER_32_BE, dkm_length(1), dkm_length(2)),
+        sp800_108(0x251, COUNTER_32_BE, dkm_length(3)),
+        sp800_108(0x251, COUNTER_32_BE, dkm_length(1, 12)),
+        sp800_108(0x251, COUNTER_32_BE, dkm_length(1, 8)),  # 256 bits do not fit 8
+        sp800_108(0x251, COUNTER_32_BE, {"type": BYTE_ARRAY, "pValue": None}),
+        sp800_108(0x251, COUNTER_32_BE, byte_array, additional=1),
+        sp800_108(0x250, COUNTER_32_BE, byte_array),  # CKM_SHA256: not a PRF
+        sp800_108(0x251),
+        Mechanism(SP800_108_COUNTER_KDF),
+    ):
+        assert derive_key(app, session, bad, base, token, *aes)[0] == CKR.MECHANISM_PARAM_INVALID, bad
 
 
 def test_pbkdf2_makes_a_key_from_a_password(make_app: Callable[[str], App], alice_pin: str) -> None:

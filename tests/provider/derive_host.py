@@ -1,6 +1,7 @@
-"""HKDF, PBKDF2, AES encrypt-data and hash key derivations on the native token through the
-library (cffi, ABI), as a C application calls them: CK_HKDF_PARAMS, CK_PKCS5_PBKD2_PARAMS2,
-CK_AES_CBC_ENCRYPT_DATA_PARAMS and CK_KEY_DERIVATION_STRING_DATA in C memory. No common tool drives
+"""HKDF, PBKDF2, AES encrypt-data, hash and SP 800-108 counter key derivations on the native
+token through the library (cffi, ABI), as a C application calls them: CK_HKDF_PARAMS,
+CK_PKCS5_PBKD2_PARAMS2, CK_AES_CBC_ENCRYPT_DATA_PARAMS, CK_KEY_DERIVATION_STRING_DATA and
+CK_SP800_108_KDF_PARAMS (its array of CK_PRF_DATA_PARAM) in C memory. No common tool drives
 these mechanisms, so this host does.
 
 Usage: python derive_host.py MODULE PIN
@@ -25,6 +26,9 @@ CKM_GENERIC_SECRET_KEY_GEN, CKM_HKDF_DERIVE, CKM_PKCS5_PBKD2 = 0x350, 0x402A, 0x
 CKM_SHA256, CKM_SHA384 = 0x250, 0x260
 CKM_AES_KEY_GEN, CKM_AES_ECB_ENCRYPT_DATA, CKM_AES_CBC_ENCRYPT_DATA = 0x1080, 0x1104, 0x1105
 CKM_SHA256_KEY_DERIVATION = 0x393
+CKM_SP800_108_COUNTER_KDF, CKM_SHA256_HMAC = 0x3AC, 0x251
+CK_SP800_108_ITERATION_VARIABLE, CK_SP800_108_DKM_LENGTH, CK_SP800_108_BYTE_ARRAY = 1, 3, 4
+CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS = 1
 CKF_HKDF_SALT_NULL, CKF_HKDF_SALT_DATA, CKF_HKDF_SALT_KEY = 1, 2, 4
 CKZ_SALT_SPECIFIED, CKP_PKCS5_PBKD2_HMAC_SHA256 = 1, 4
 TRUE, FALSE = b"\x01", b"\x00"
@@ -132,6 +136,65 @@ def encrypt_data(host: Host, session: int, keep: list[Any]) -> None:
     )
 
 
+def prf_data(type_: int, ctype: str | None, value: Any, keep: list[Any]) -> dict[str, Any]:
+    """One CK_PRF_DATA_PARAM: a structure of `ctype` (made from `value`) or bytes."""
+    if ctype is None:
+        return {"type": type_, "pValue": buffer(value, keep), "ulValueLen": len(value)}
+    pointed = ffi.new(f"{ctype} *", value)
+    keep.append(pointed)
+    return {"type": type_, "pValue": pointed, "ulValueLen": ffi.sizeof(ctype)}
+
+
+def sp800_108_counter(host: Host, session: int, base: int, keep: list[Any]) -> None:
+    """CKM_SP800_108_COUNTER_KDF with HMAC-SHA-256: the 32-bit big-endian counter, then
+    label || 00 || context and the key's length in 32 bits (SUM_OF_KEYS), into an AES-256
+    key; then the same asking for an additional derived key (refused)."""
+    out("info.sp800_108_counter", mechanism_info(host, CKM_SP800_108_COUNTER_KDF))
+    params = ffi.new(
+        "CK_PRF_DATA_PARAM[]",
+        [
+            prf_data(
+                CK_SP800_108_ITERATION_VARIABLE,
+                "CK_SP800_108_COUNTER_FORMAT",
+                {"bLittleEndian": 0, "ulWidthInBits": 32},
+                keep,
+            ),
+            prf_data(CK_SP800_108_BYTE_ARRAY, None, b"label\x00context", keep),
+            prf_data(
+                CK_SP800_108_DKM_LENGTH,
+                "CK_SP800_108_DKM_LENGTH_FORMAT",
+                {
+                    "dkmLengthMethod": CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS,
+                    "bLittleEndian": 0,
+                    "ulWidthInBits": 32,
+                },
+                keep,
+            ),
+        ],
+    )
+    parameter = ffi.new(
+        "CK_SP800_108_KDF_PARAMS *",
+        {"prfType": CKM_SHA256_HMAC, "ulNumberOfDataParams": 3, "pDataParams": params},
+    )
+    keep += [params, parameter]
+    kdf = mechanism(CKM_SP800_108_COUNTER_KDF, parameter, "CK_SP800_108_KDF_PARAMS")
+    template = {CKA_KEY_TYPE: ulong(CKK_AES), CKA_VALUE_LEN: ulong(32), CKA_LABEL: b"kbkdf-aes", **READABLE}
+    derived = made(host, "sp800_108_counter", "C_DeriveKey", session, kdf, base, template)
+    out("sp800_108_counter", host.value(session, derived, CKA_VALUE))
+    extra = ffi.new("CK_DERIVED_KEY[]", 1)
+    keep.append(extra)
+    parameter.ulAdditionalDerivedKeys, parameter.pAdditionalDerivedKeys = 1, extra
+    made(
+        host,
+        "sp800_108_additional",
+        "C_DeriveKey",
+        session,
+        kdf,
+        base,
+        {CKA_VALUE_LEN: ulong(16), **READABLE},
+    )
+
+
 def main() -> int:
     module, pin = sys.argv[1:3]
     host = Host(module)
@@ -214,6 +277,7 @@ def main() -> int:
         {CKA_VALUE_LEN: ulong(16), **READABLE},
     )
     encrypt_data(host, session, keep)
+    sp800_108_counter(host, session, base, keep)
     # SHA-256 of the generic secret, no template length: a generic secret of 32 bytes.
     hashed = made(
         host,

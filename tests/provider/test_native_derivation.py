@@ -1,5 +1,5 @@
-"""HKDF, PBKDF2, AES encrypt-data and hash key derivations on the native token end to end: a
-C application's parameter structures (derive_host.py, cffi) through our library and a real
+"""HKDF, PBKDF2, AES encrypt-data, hash and SP 800-108 counter key derivations on the native
+token end to end: a C application's parameter structures (derive_host.py, cffi) through our library and a real
 server over TLS, as KMIP Derive Key; the derived bytes checked against pyca/cryptography, and the keys
 seen and used through KMIP (docs/native-token.md, "Mechanisms")."""
 
@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFHMAC, CounterLocation, Mode
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from pkcs11_kmip.cryptoki.constants import CKR
@@ -47,7 +48,7 @@ def test_mechanism_info_is_exact(run: Run) -> None:
     assert run["info.hkdf"] == "1,512,80000"  # the base key's bytes; CKF_DERIVE
     assert run["info.pbkdf2"] == "8,4096,8000"  # bits, as generic secrets; CKF_GENERATE
     assert run["info.aes_ecb_encrypt_data"] == run["info.aes_cbc_encrypt_data"] == "16,32,80000"  # AES bytes
-    assert run["info.sha256_key"] == "1,512,80000"
+    assert run["info.sha256_key"] == run["info.sp800_108_counter"] == "1,512,80000"
 
 
 def test_encrypt_data_and_hash_derive_what_pyca_computes(run: Run) -> None:
@@ -69,6 +70,17 @@ def test_hkdf_derives_what_pyca_derives(run: Run) -> None:
     assert int(run["rv.hkdf_salt_key"], 16) == CKR.MECHANISM_PARAM_INVALID
 
 
+def test_sp800_108_counter_derives_what_pyca_derives(run: Run) -> None:
+    """CK_SP800_108_KDF_PARAMS from C memory (counter, label || 00 || context, [L]32) as KMIP
+    NIST800-108-C: pyca's KBKDF with that label, context and a 4-byte length."""
+    assert run["rv.sp800_108_counter"] == "0x0"
+    kbkdf = KBKDFHMAC(
+        hashes.SHA256(), Mode.CounterMode, 32, 4, 4, CounterLocation.BeforeFixed, b"label", b"context", None
+    )
+    assert value(run, "sp800_108_counter") == kbkdf.derive(value(run, "ikm"))
+    assert int(run["rv.sp800_108_additional"], 16) == CKR.MECHANISM_PARAM_INVALID
+
+
 def test_pbkdf2_makes_what_pyca_makes(run: Run) -> None:
     assert run["rv.pbkdf2"] == "0x0"
     expected = PBKDF2HMAC(hashes.SHA256(), 32, b"pepper and salt", 2000).derive(b"correct horse")
@@ -80,7 +92,7 @@ def test_kmip_sees_and_uses_the_derived_keys(run: Run, native: RunningServer) ->
     """The derived AES keys are KMIP AES-256 keys of the client: they encrypt through KMIP
     (pyca decrypts with the bytes PKCS#11 read), linked to what they were derived from."""
     with native.client() as kmip:
-        for label in ("hkdf-aes", "from-password"):
+        for label in ("hkdf-aes", "from-password", "kbkdf-aes"):
             (uid,) = kmip.call(
                 LocateRequest(attributes=as_attributes((Tag.NAME, name(label))))
             ).unique_identifiers
@@ -96,6 +108,8 @@ def test_kmip_sees_and_uses_the_derived_keys(run: Run, native: RunningServer) ->
                     unique_identifier=uid, cryptographic_parameters=gcm, data=b"derived", iv_counter_nonce=iv
                 )
             )
-            key = value(run, "hkdf_aes" if label == "hkdf-aes" else "pbkdf2")
+            key = value(
+                run, {"hkdf-aes": "hkdf_aes", "from-password": "pbkdf2"}.get(label, "sp800_108_counter")
+            )
             opened = AESGCM(key).decrypt(iv, sealed.data + sealed.authenticated_encryption_tag, None)
             assert opened == b"derived"

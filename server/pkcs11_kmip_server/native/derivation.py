@@ -19,13 +19,23 @@ ciphertext's leading bytes. CKM_SHA*_KEY_DERIVATION (PKCS#11 3.0, SHA-n key deri
 Method Hash: the digest of the base key's value, its leading bytes; without CKA_VALUE_LEN a
 generic secret or HMAC key takes the whole digest (an AES key has no one length: it needs one).
 A key longer than the method outputs is CKR_TEMPLATE_INCONSISTENT.
+
+CKM_SP800_108_COUNTER_KDF (PKCS#11 3.0, CK_SP800_108_KDF_PARAMS) is Derivation Method
+NIST800-108-C, which computes PRF(key, [i]32 big-endian || fixed data), i from 1
+(crypto/derivation.sp800_108). So the data params must start with that counter (the
+iteration variable, 32 bits, big-endian); the byte arrays and at most one DKM length after
+it are constant across iterations and become the fixed data, the DKM length encoded here
+from the key's length. Any other layout, and additional derived keys, is
+CKR_MECHANISM_PARAM_INVALID: the server would compute another function.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from pkcs11_kmip.cryptoki.constants import CKK, CKM, CKO, CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
@@ -47,7 +57,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     PaddingMethod,
     SecretDataType,
 )
-from pkcs11_kmip_server.crypto.derivation import HASH_NAMES, MAX_ITERATIONS
+from pkcs11_kmip_server.crypto.derivation import HASH_NAMES, HMAC_KEY_HASHES, MAX_ITERATIONS
 from pkcs11_kmip_server.native import objects
 from pkcs11_kmip_server.native.constants import (
     CKF_HKDF_SALT_DATA,
@@ -60,6 +70,7 @@ from pkcs11_kmip_server.native.mechanisms import (
     DIGESTS,
     GENERIC_SECRET_TYPES,
     HASH_KEY_DERIVATIONS,
+    HMACS,
     MECHANISMS,
     NativeMechanism,
     secret_bytes,
@@ -95,7 +106,30 @@ class Derivation:
     parameters: DerivationParameters
     password: bytes | None = None  # PBKDF2: registered as Secret Data for the call
     output: int | None = None  # the most bytes the method makes (Hash, Encrypt); None: enough
-    aes_base: bool = False  # the base key must be an AES key (Encrypt)
+    aes_base: bool = False  # the base key must be an AES key (Encrypt, SP 800-108 with CMAC)
+    # An HMAC base key names its own PRF hash to the server (KMIP 2.1 §7.12): it must be this one.
+    keyed_hash: HashingAlgorithm | None = None
+    # Derivation Data that depends on the new key's length in bytes (SP 800-108's DKM length).
+    data_for_length: Callable[[int], bytes] | None = None
+
+    def base_refusal(self, algorithm: object) -> int | None:
+        """Why a secret base key of this KMIP algorithm cannot be used (None: it can): not AES
+        where the method needs AES, or an HMAC key whose own hash is not the PRF's (the server
+        would key the PRF with the key's hash, KMIP 2.1 §7.12; a generic secret is HMAC-SHA256)."""
+        if self.aes_base and algorithm is not CryptographicAlgorithm.AES:
+            return CKR.KEY_TYPE_INCONSISTENT
+        own = HMAC_KEY_HASHES.get(algorithm) if isinstance(algorithm, CryptographicAlgorithm) else None
+        if self.keyed_hash is not None and own not in (None, self.keyed_hash):
+            return CKR.MECHANISM_PARAM_INVALID
+        return None
+
+    def for_key(self, size: int) -> Derivation:
+        """This derivation for a key of `size` bytes (its DKM length filled in)."""
+        if self.data_for_length is None:
+            return self
+        data = self.data_for_length(size)
+        parameters = dataclasses.replace(self.parameters, derivation_data=data)
+        return dataclasses.replace(self, parameters=parameters, data_for_length=None)
 
 
 def _bad(message: str) -> CKRError:
@@ -207,11 +241,97 @@ def hash_key(mechanism: Mechanism) -> Derivation:
     return Derivation(DerivationMethod.HASH, parameters, output=digest)
 
 
+# CK_PRF_DATA_PARAM.type and CK_SP800_108_DKM_LENGTH_FORMAT.dkmLengthMethod (pkcs11t.h).
+ITERATION_VARIABLE, OPTIONAL_COUNTER, DKM_LENGTH, BYTE_ARRAY = 1, 2, 3, 4
+DKM_SUM_OF_KEYS, DKM_SUM_OF_SEGMENTS = 1, 2
+# The counter crypto/derivation.sp800_108 puts before the fixed data: 32 bits, big-endian.
+SERVER_COUNTER: dict[str, object] = {"bLittleEndian": 0, "ulWidthInBits": 32}
+CMAC_BLOCK = 16
+# CK_SP800_108_KDF_PARAMS.prfType -> the hash of its HMAC (None: CMAC-AES), the PRFs the server takes.
+SP800_108_PRFS: dict[int, HashingAlgorithm | None] = {
+    **{ckm: hashing for hashing, ckm, _ in HMACS},
+    MoreCKM.AES_CMAC: None,
+}
+
+
+def _constant(data: bytes) -> Callable[[int], bytes]:
+    return lambda _size: data
+
+
+def _dkm_length(value: object, block: int) -> Callable[[int], bytes]:
+    """CK_SP800_108_DKM_LENGTH_FORMAT as the bytes it stands for, given the key's length:
+    the key's bits (SUM_OF_KEYS: there are no additional keys) or the PRF's whole output's."""
+    if not isinstance(value, dict):
+        raise _bad("a DKM length param holds a CK_SP800_108_DKM_LENGTH_FORMAT")
+    method, width = value.get("dkmLengthMethod"), value.get("ulWidthInBits")
+    if method not in (DKM_SUM_OF_KEYS, DKM_SUM_OF_SEGMENTS):
+        raise _bad("dkmLengthMethod is SUM_OF_KEYS or SUM_OF_SEGMENTS")
+    if not isinstance(width, int) or width % 8 or not 8 <= width <= 64:
+        raise _bad("the DKM length is 8 to 64 bits, whole bytes")
+    order: Literal["little", "big"] = "little" if value.get("bLittleEndian") else "big"
+
+    def encode(size: int) -> bytes:
+        bits = 8 * (size if method == DKM_SUM_OF_KEYS else -(-size // block) * block)
+        if bits >= 1 << width:
+            raise _bad(f"a DKM length of {bits} bits does not fit {width} bits")
+        return bits.to_bytes(width // 8, order)
+
+    return encode
+
+
+def sp800_108_counter(mechanism: Mechanism) -> Derivation:
+    """CK_SP800_108_KDF_PARAMS as KMIP NIST800-108-C: the counter first, as the server puts
+    it, the byte arrays and DKM length after it as the fixed data, in their order."""
+    fields = _fields(mechanism, "CK_SP800_108_KDF_PARAMS")
+    prf = fields.get("prfType")
+    if not isinstance(prf, int) or prf not in SP800_108_PRFS:
+        raise _bad("prfType is an HMAC the server derives with (SHA-1, SHA-2, SHA-3) or CMAC-AES")
+    if fields.get("ulAdditionalDerivedKeys"):
+        raise _bad("additional derived keys are not offered")
+    hashing = SP800_108_PRFS[prf]
+    block = CMAC_BLOCK if hashing is None else hashlib.new(HASH_NAMES[hashing]).digest_size
+    params = fields.get("pDataParams")
+    if (
+        not isinstance(params, tuple)
+        or not params
+        or params[0]
+        != {
+            "type": ITERATION_VARIABLE,
+            "pValue": SERVER_COUNTER,
+        }
+    ):
+        raise _bad("the first data param is the counter: an iteration variable of 32 bits, big-endian")
+    rest = params[1:]
+    if sum(isinstance(p, dict) and p.get("type") == DKM_LENGTH for p in rest) > 1:
+        raise _bad("at most one DKM length")
+    pieces: list[Callable[[int], bytes]] = []
+    for param in rest:
+        kind, value = (param.get("type"), param.get("pValue")) if isinstance(param, dict) else (None, None)
+        if kind == BYTE_ARRAY and isinstance(value, bytes):
+            pieces.append(_constant(value))
+        elif kind == DKM_LENGTH:
+            pieces.append(_dkm_length(value, block))
+        else:  # a second counter, an optional counter (not in counter mode), a NULL byte array
+            raise _bad("after the counter: byte arrays and at most one DKM length")
+    named = CryptographicParameters(
+        hashing_algorithm=hashing,
+        cryptographic_algorithm=CryptographicAlgorithm.AES if hashing is None else None,
+    )
+    return Derivation(
+        DerivationMethod.NIST800_108_C,
+        DerivationParameters(cryptographic_parameters=named),
+        aes_base=hashing is None,
+        keyed_hash=hashing,
+        data_for_length=lambda size: b"".join(piece(size) for piece in pieces),
+    )
+
+
 # C_DeriveKey mechanisms whose base is a secret key, and what KMIP Derive Key each asks for.
 FROM_SECRET_KEY: dict[int, Callable[[Mechanism], Derivation]] = {
     MoreCKM.HKDF_DERIVE: hkdf,
     MoreCKM.AES_ECB_ENCRYPT_DATA: aes_ecb_encrypt_data,
     MoreCKM.AES_CBC_ENCRYPT_DATA: aes_cbc_encrypt_data,
+    MoreCKM.SP800_108_COUNTER_KDF: sp800_108_counter,
     **{ckm: hash_key for ckm in HASH_KEY_DERIVATIONS},
 }
 

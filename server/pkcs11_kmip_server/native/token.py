@@ -714,14 +714,15 @@ class NativeToken:
         if from_secret is not None:
             found = from_secret(mechanism)
             wanted, attributes = derivation.made_key(template, found.output)
+            found = found.for_key(attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) // 8)
             self._creating(inputs["hSession"], wanted.token)
             kmip = _kmip(request)
             base = self._object(kmip, inputs["hBaseKey"], Operation.DERIVE_KEY, CKR.KEY_HANDLE_INVALID)
-            algorithm = base.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
-            if base.object_type is not ObjectType.SYMMETRIC_KEY or (
-                found.aes_base and algorithm is not CryptographicAlgorithm.AES
-            ):
+            if base.object_type is not ObjectType.SYMMETRIC_KEY:
                 return CKR.KEY_TYPE_INCONSISTENT, None
+            refusal = found.base_refusal(base.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM))
+            if refusal is not None:
+                return refusal, None
             session_base = objects.is_session_object(base)
             return self._derived(kmip, inputs["hSession"], wanted, attributes, base.uid, session_base, found)
         peer = ecdh_peer(mechanism)
