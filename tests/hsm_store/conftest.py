@@ -15,7 +15,7 @@ from typing import Any
 import pkcs11
 import pytest
 
-from testsupport.hsm_store import init_hsm_data_dir
+from testsupport.hsm_store import hsm_store_server
 from testsupport.server import RunningServer
 from testsupport.softhsm import SOFTHSM_MODULE, Token, init_token
 
@@ -29,13 +29,7 @@ def store_token(tmp_path_factory: pytest.TempPathFactory) -> Token:
 
 @pytest.fixture(scope="session")
 def hsm_server(tmp_path_factory: pytest.TempPathFactory, store_token: Token) -> Iterator[RunningServer]:
-    data_dir = tmp_path_factory.mktemp("hsm-store-server") / "data"
-    init_hsm_data_dir(data_dir, store_token)
-    server = RunningServer(data_dir)
-    server.start()
-    yield server
-    if server.process is not None:
-        server.stop()
+    yield from hsm_store_server(tmp_path_factory, store_token)
 
 
 @pytest.fixture(params=STORE_KINDS)

@@ -14,11 +14,12 @@ import pytest
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from hsm_store.test_store_contract import key_value
 from pkcs11 import Attribute
 from server.test_derive_key import derive_request, derived_bytes
 
-from pkcs11_kmip.kmip.client import KmipClient, KmipResultError
-from pkcs11_kmip.kmip.messages.payloads import EncryptRequest, GetRequest, MACRequest
+from pkcs11_kmip.kmip.client import KmipClient
+from pkcs11_kmip.kmip.messages.payloads import EncryptRequest, MACRequest
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
@@ -29,6 +30,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultReason,
 )
 from testsupport.hsm_store import create_key
+from testsupport.managed_keys import refusal
 from testsupport.server import RunningServer
 
 A = CryptographicAlgorithm
@@ -47,17 +49,6 @@ def in_token(session: Any, uid: str) -> bool:
     return bool(list(session.get_objects({Attribute.ID: uid.encode(), Attribute.TOKEN: True})))
 
 
-def value(kmip: KmipClient, uid: str) -> bytes:
-    material: bytes = kmip.call(GetRequest(unique_identifier=uid)).object.key_block.key_value.key_material
-    return material
-
-
-def refusal(kmip: KmipClient, payload: Any) -> ResultReason | None:
-    with pytest.raises(KmipResultError) as failure:
-        kmip.call(payload)
-    return failure.value.reason
-
-
 def test_an_xts_key_is_sealed_in_the_database_and_encrypts(kmip: KmipClient, hsm_session: Any) -> None:
     """The AX profile's key: AES 256 bits whose Cryptographic Parameters name XTS."""
     xts = CryptographicParameters(block_cipher_mode=BlockCipherMode.XTS)
@@ -66,7 +57,7 @@ def test_an_xts_key_is_sealed_in_the_database_and_encrypts(kmip: KmipClient, hsm
     assert not in_token(hsm_session, uid) and in_token(hsm_session, plain_aes)
     tweak = os.urandom(16)
     sealed = kmip.call(EncryptRequest(unique_identifier=uid, data=DATA, iv_counter_nonce=tweak)).data
-    expected = Cipher(algorithms.AES(value(kmip, uid)), modes.XTS(tweak)).encryptor().update(DATA)
+    expected = Cipher(algorithms.AES(key_value(kmip, uid)), modes.XTS(tweak)).encryptor().update(DATA)
     assert sealed == expected
 
 
@@ -78,7 +69,7 @@ def test_an_hmac_with_a_hash_longer_than_the_key(kmip: KmipClient, algorithm: A,
     HMACs with every hash): shorter than the hash, which SoftHSM2 refuses to MAC with."""
     uid = create_key(kmip, algorithm, 256, U.MAC_GENERATE)
     mac = kmip.call(MACRequest(unique_identifier=uid, data=DATA)).mac_data
-    local = hmac.HMAC(value(kmip, uid), hashing())
+    local = hmac.HMAC(key_value(kmip, uid), hashing())
     local.update(DATA)
     assert mac == local.finalize()
     kept = create_key(kmip, algorithm, 256, U.MAC_GENERATE, SENSITIVE)
@@ -93,7 +84,7 @@ def test_hkdf_from_a_key_in_the_token(kmip: KmipClient, hsm_session: Any, algori
     uid = create_key(kmip, algorithm, bits, U.DERIVE_KEY)
     assert in_token(hsm_session, uid)
     request = derive_request(kmip, [uid], DerivationMethod.HKDF, 256, salt=b"salt", derivation_data=b"info")
-    expected = HKDF(hashes.SHA256(), 32, b"salt", b"info").derive(value(kmip, uid))
+    expected = HKDF(hashes.SHA256(), 32, b"salt", b"info").derive(key_value(kmip, uid))
     assert derived_bytes(kmip, request) == expected
     kept = create_key(kmip, algorithm, bits, U.DERIVE_KEY, SENSITIVE)
     request = derive_request(kmip, [kept], DerivationMethod.HKDF, 256, salt=b"salt")

@@ -19,7 +19,7 @@ from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, CryptographicUsageMask
 from testsupport import tools
 from testsupport.hosts import CopyHost, NativeTool
-from testsupport.hsm_store import init_hsm_data_dir
+from testsupport.hsm_store import hsm_store_server
 from testsupport.kmip_builders import as_attributes, name, symmetric_create
 from testsupport.server import RunningServer
 from testsupport.softhsm import SOFTHSM_MODULE, Token, init_token
@@ -32,14 +32,7 @@ def store_token(tmp_path_factory: pytest.TempPathFactory) -> Token:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, store_token: Token) -> Iterator[RunningServer]:
-    token = store_token
-    data_dir = tmp_path_factory.mktemp("native-hsm-server") / "data"
-    init_hsm_data_dir(data_dir, token)
-    running = RunningServer(data_dir)
-    running.start()
-    yield running
-    if running.process is not None:
-        running.stop()
+    yield from hsm_store_server(tmp_path_factory, store_token)
 
 
 @pytest.fixture(scope="module")

@@ -54,10 +54,13 @@ def init_hsm_data_dir(data_dir: Path, token: Token, keys: bool = True, master_ke
     toml.write_text(text + hsm_store_section(token))
 
 
-def hsm_store_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A fixture's body: a running server whose keys live in a SoftHSM2 token of its own,
-    stopped when the fixture ends."""
-    token = init_token(tmp_path_factory.mktemp("hsm-store-token"), label="kmip-keys")
+def hsm_store_server(
+    tmp_path_factory: pytest.TempPathFactory, token: Token | None = None
+) -> Iterator[RunningServer]:
+    """A fixture's body: a running server whose keys live in `token` (else a SoftHSM2 token
+    of its own), stopped when the fixture ends."""
+    if token is None:
+        token = init_token(tmp_path_factory.mktemp("hsm-store-token"), label="kmip-keys")
     data_dir = tmp_path_factory.mktemp("hsm-store-server") / "data"
     init_hsm_data_dir(data_dir, token)
     server = RunningServer(data_dir)
