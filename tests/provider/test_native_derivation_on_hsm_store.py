@@ -1,4 +1,4 @@
-"""The native token's HKDF, PBKDF2, AES encrypt-data and hash key derivations
+"""The native token's HKDF, PBKDF2, SP 800-108, AES encrypt-data and hash key derivations
 (test_native_derivation.py) over the HSM key store ([store] keys = "hsm", SoftHSM2): the same
 tests against a server whose AES and generic secret keys live in a PKCS#11 token."""
 
@@ -14,6 +14,7 @@ from provider.test_native_derivation import (  # noqa: F401 (the fixture and tes
     test_kmip_sees_and_uses_the_derived_keys,
     test_mechanism_info_is_exact,
     test_pbkdf2_makes_what_pyca_makes,
+    test_sp800_108_counter_derives_what_pyca_derives,
 )
 
 from testsupport.hsm_store import hsm_store_server
