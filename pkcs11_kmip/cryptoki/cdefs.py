@@ -211,6 +211,12 @@ typedef struct CK_AES_CBC_ENCRYPT_DATA_PARAMS {
     CK_ULONG length;
 } CK_AES_CBC_ENCRYPT_DATA_PARAMS;
 
+typedef struct CK_DES_CBC_ENCRYPT_DATA_PARAMS {
+    CK_BYTE iv[8];
+    CK_BYTE_PTR pData;
+    CK_ULONG length;
+} CK_DES_CBC_ENCRYPT_DATA_PARAMS;
+
 typedef struct CK_EDDSA_PARAMS {
     CK_BBOOL phFlag;
     CK_ULONG ulContextDataLen;

@@ -278,6 +278,7 @@ STRUCTS: dict[str, tuple[StructField, ...]] = {
     ),
     "CK_KEY_DERIVATION_STRING_DATA": (_data("pData", "ulLen"),),
     "CK_AES_CBC_ENCRYPT_DATA_PARAMS": (_chars("iv", 16), _data("pData", "length")),
+    "CK_DES_CBC_ENCRYPT_DATA_PARAMS": (_chars("iv", 8), _data("pData", "length")),
     "CK_EDDSA_PARAMS": (_byte("phFlag"), _data("pContextData", "ulContextDataLen")),
     "CK_CHACHA20_PARAMS": (
         _data("pBlockCounter", "blockCounterBits", bits=True),
@@ -390,6 +391,8 @@ PARAMETERS: dict[str, tuple[int, str]] = {
     "CKM_AES_CCM": (0x1088, "CK_CCM_PARAMS"),
     "CKM_AES_CTS": (0x1089, RAW),
     "CKM_AES_CMAC_GENERAL": (0x108B, ULONG),
+    "CKM_DES3_ECB_ENCRYPT_DATA": (0x1102, "CK_KEY_DERIVATION_STRING_DATA"),
+    "CKM_DES3_CBC_ENCRYPT_DATA": (0x1103, "CK_DES_CBC_ENCRYPT_DATA_PARAMS"),
     "CKM_AES_ECB_ENCRYPT_DATA": (0x1104, "CK_KEY_DERIVATION_STRING_DATA"),
     "CKM_AES_CBC_ENCRYPT_DATA": (0x1105, "CK_AES_CBC_ENCRYPT_DATA_PARAMS"),
     "CKM_CHACHA20": (0x1226, "CK_CHACHA20_PARAMS"),

@@ -95,9 +95,9 @@ def true(type_: int) -> Attribute:
 
 
 MECHANISM_COUNT = (
-    89  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
+    91  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
     # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs; HKDF, PBKDF2, SP 800-108 counter;
-    # AES-ECB/CBC encrypt-data and 9 hash key derivations;
+    # AES-ECB/CBC and 3DES-ECB/CBC encrypt-data and 9 hash key derivations;
     # ChaCha20, ChaCha20-Poly1305, AES-XTS and the two key generations
 )
 
@@ -2001,6 +2001,55 @@ def test_encrypt_data_derivations(make_app: Callable[[str], App], alice_pin: str
     other, _ = generic_secret(app, session, 32, true(CKA.DERIVE), token)
     ecb = Mechanism(AES_ECB_ENCRYPT_DATA, {"pData": data})
     assert derive_key(app, session, ecb, other, token, *aes)[0] == CKR.KEY_TYPE_INCONSISTENT
+
+
+DES3_ECB_ENCRYPT_DATA, DES3_CBC_ENCRYPT_DATA = 0x1102, 0x1103
+
+
+def test_des3_encrypt_data_derivations(make_app: Callable[[str], App], alice_pin: str) -> None:
+    """CKM_DES3_ECB/CBC_ENCRYPT_DATA: the new key is the data encrypted with the 3DES base key
+    (8-byte blocks and IV); any other base key, ragged data or IV is refused."""
+    app, session = logged_in(make_app, alice_pin)
+    assert mechanism_info(app, DES3_ECB_ENCRYPT_DATA) == (24, 24, CKF_DERIVE)
+    assert mechanism_info(app, DES3_CBC_ENCRYPT_DATA) == (24, 24, CKF_DERIVE)
+    token = true(CKA.TOKEN)
+    rv, base = generate(app, session, DES3_KEY_GEN, true(CKA.DERIVE), token, *SHOWN)
+    assert rv == CKR.OK and base is not None
+    (value,) = read(app, session, base, CKA.VALUE)
+    assert isinstance(value, bytes) and len(value) == 24
+    data, iv = bytes(range(40)), bytes(range(200, 208))
+
+    def derive(
+        key: int, ckm: int, parameter: dict[str, wire.FieldValue], *template: Attribute
+    ) -> tuple[int, int | None]:
+        return derive_key(app, session, Mechanism(ckm, parameter), key, token, *template)
+
+    def encrypted(mode: modes.Mode) -> bytes:
+        context = Cipher(TripleDES(value), mode).encryptor()
+        return context.update(data) + context.finalize()
+
+    aes = (Attribute.of(CKA.KEY_TYPE, ulong(0x1F)), Attribute.of(CKA.VALUE_LEN, ulong(16)), *SHOWN)
+    for ckm, parameter, mode in (
+        (DES3_ECB_ENCRYPT_DATA, {"pData": data}, modes.ECB()),
+        (DES3_CBC_ENCRYPT_DATA, {"iv": iv, "pData": data}, modes.CBC(iv)),
+    ):
+        rv, key = derive(base, ckm, parameter, *aes)
+        assert rv == CKR.OK and key is not None
+        assert read(app, session, key, CKA.VALUE) == [encrypted(mode)[:16]]
+        rv, whole = derive(base, ckm, parameter, *SHOWN)  # a generic secret: the whole ciphertext
+        assert rv == CKR.OK and whole is not None
+        assert read(app, session, whole, CKA.VALUE) == [encrypted(mode)]
+        assert (
+            derive(base, ckm, parameter, Attribute.of(CKA.VALUE_LEN, ulong(41)))[0]
+            == CKR.TEMPLATE_INCONSISTENT
+        )
+        for bad in ({"pData": data[:12]}, {"pData": None}):  # whole 8-byte blocks only
+            assert derive(base, ckm, {**parameter, **bad}, *aes)[0] == CKR.MECHANISM_PARAM_INVALID, bad
+    # The base must be a 3DES key: an AES key is another cipher.
+    rv, aes_key = generate(app, session, CKM.AES_KEY_GEN, *AES_256, true(CKA.DERIVE), *SHOWN)
+    assert rv == CKR.OK and aes_key is not None
+    ecb = {"pData": data}
+    assert derive(aes_key, DES3_ECB_ENCRYPT_DATA, ecb, *aes)[0] == CKR.KEY_TYPE_INCONSISTENT
 
 
 def test_hash_key_derivations(make_app: Callable[[str], App], alice_pin: str) -> None:

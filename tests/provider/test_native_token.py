@@ -113,6 +113,8 @@ MECHANISMS = {
     # names SHA-1's only (CKM_SHA256/384/512/224 and SHA3-*_KEY_DERIVATION are 0x393-0x39A).
     "AES-ECB-ENCRYPT-DATA": "keySize={16,32}, derive",
     "AES-CBC-ENCRYPT-DATA": "keySize={16,32}, derive",
+    "DES3-ECB-ENCRYPT-DATA": "keySize={24,24}, derive",  # from a 3DES key's 24 bytes
+    "DES3-CBC-ENCRYPT-DATA": "keySize={24,24}, derive",
     "SHA1-KEY-DERIVATION": "keySize={1,512}, derive",
     **{f"mechtype-0x{ckm:X}": "keySize={1,512}, derive" for ckm in range(0x393, 0x39B)},
 }

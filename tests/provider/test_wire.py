@@ -306,6 +306,23 @@ SPELLED_OUT: list[tuple[str, dict[str, Value], bytes]] = [
         ),
     ),
     (
+        "C_DeriveKey",  # CK_DES_CBC_ENCRYPT_DATA_PARAMS: the 8-byte IV inline, then the data
+        {
+            "hSession": 1,
+            "pMechanism": Mechanism(
+                0x1103,  # CKM_DES3_CBC_ENCRYPT_DATA
+                {"iv": bytes(range(8)), "pData": bytes(range(8, 16))},
+            ),
+            "hBaseKey": 7,
+            "pTemplate": (),
+        },
+        h(
+            "0000000000000001 0000000000001103 01 00000015"
+            "0001020304050607 01 00000008 08090a0b0c0d0e0f"
+            "0000000000000007 00000000"
+        ),
+    ),
+    (
         "C_DeriveKey",  # CK_KEY_DERIVATION_STRING_DATA: the data (pData, ulLen)
         {
             "hSession": 1,
@@ -715,3 +732,22 @@ def test_arrays_of_variant_structures_in_c_memory() -> None:
         assert refused.value.rv == CKR.MECHANISM_PARAM_INVALID
     with pytest.raises(WireError, match="has no pValue layout"):
         wire.encode_struct("CK_PRF_DATA_PARAM", {"type": 9, "pValue": b"x"})
+
+
+def test_des_cbc_encrypt_data_params_in_c_memory() -> None:
+    """CK_DES_CBC_ENCRYPT_DATA_PARAMS as pkcs11t.h lays it out (iv[8] inline, then pData and
+    length): built in C memory by the table, read back the same."""
+    from pkcs11_kmip.cryptoki import cmem
+    from pkcs11_kmip_server.hsm.module import ffi
+
+    keep: list[object] = []
+    value: wire.StructValue = {"iv": bytes(range(8)), "pData": bytes(range(8, 24))}
+    built = cmem.build_mechanism(ffi, Mechanism(0x1103, value), keep)  # CKM_DES3_CBC_ENCRYPT_DATA
+    params = ffi.cast("CK_DES_CBC_ENCRYPT_DATA_PARAMS *", built.pParameter)
+    assert built.ulParameterLen == ffi.sizeof("CK_DES_CBC_ENCRYPT_DATA_PARAMS") == 8 + 2 * wire.NATIVE_ULONG
+    assert (bytes(params.iv), params.length, bytes(ffi.buffer(params.pData, 16))) == (
+        bytes(range(8)),
+        16,
+        bytes(range(8, 24)),
+    )
+    assert cmem.read_mechanism(ffi, int(ffi.cast("uintptr_t", built))) == Mechanism(0x1103, value)

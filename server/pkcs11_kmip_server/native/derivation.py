@@ -15,9 +15,11 @@ to it. This module turns the parameters into KMIP's; the token (token.py) runs t
 CKM_AES_ECB_ENCRYPT_DATA and CKM_AES_CBC_ENCRYPT_DATA (PKCS#11 3.0, AES key derivation) are KMIP Derive
 Key, Derivation Method Encrypt: the data (whole blocks: these modes do not pad) encrypted with
 the AES base key, ECB or CBC with the parameter's IV, Padding Method None; the key is the
-ciphertext's leading bytes. CKM_SHA*_KEY_DERIVATION (PKCS#11 3.0, SHA-n key derivation) are Derivation
-Method Hash: the digest of the base key's value, its leading bytes; without CKA_VALUE_LEN a
-generic secret or HMAC key takes the whole digest (an AES key has no one length: it needs one).
+ciphertext's leading bytes. CKM_DES3_ECB/CBC_ENCRYPT_DATA are the same with a 3DES base key
+(8-byte blocks, CK_DES_CBC_ENCRYPT_DATA_PARAMS's 8-byte IV). CKM_SHA*_KEY_DERIVATION
+(PKCS#11 3.0, SHA-n key derivation) are Derivation Method Hash: the digest of the base key's
+value, its leading bytes; without CKA_VALUE_LEN a generic secret or HMAC key takes the whole
+digest (an AES key has no one length: it needs one).
 A key longer than the method outputs is CKR_TEMPLATE_INCONSISTENT.
 
 CKM_SP800_108_COUNTER_KDF (PKCS#11 3.0, CK_SP800_108_KDF_PARAMS) is Derivation Method
@@ -67,6 +69,8 @@ from pkcs11_kmip_server.native.constants import (
     MoreCKM,
 )
 from pkcs11_kmip_server.native.mechanisms import (
+    AES_BLOCK,
+    DES_BLOCK,
     DIGESTS,
     GENERIC_SECRET_TYPES,
     HASH_KEY_DERIVATIONS,
@@ -106,17 +110,18 @@ class Derivation:
     parameters: DerivationParameters
     password: bytes | None = None  # PBKDF2: registered as Secret Data for the call
     output: int | None = None  # the most bytes the method makes (Hash, Encrypt); None: enough
-    aes_base: bool = False  # the base key must be an AES key (Encrypt, SP 800-108 with CMAC)
+    # The KMIP algorithm the base key must be (Encrypt: the cipher; SP 800-108 with CMAC: AES).
+    base: CryptographicAlgorithm | None = None
     # An HMAC base key names its own PRF hash to the server (KMIP 2.1 §7.12): it must be this one.
     keyed_hash: HashingAlgorithm | None = None
     # Derivation Data that depends on the new key's length in bytes (SP 800-108's DKM length).
     data_for_length: Callable[[int], bytes] | None = None
 
     def base_refusal(self, algorithm: object) -> int | None:
-        """Why a secret base key of this KMIP algorithm cannot be used (None: it can): not AES
-        where the method needs AES, or an HMAC key whose own hash is not the PRF's (the server
+        """Why a secret base key of this KMIP algorithm cannot be used (None: it can): not the
+        cipher the method needs, or an HMAC key whose own hash is not the PRF's (the server
         would key the PRF with the key's hash, KMIP 2.1 §7.12; a generic secret is HMAC-SHA256)."""
-        if self.aes_base and algorithm is not CryptographicAlgorithm.AES:
+        if self.base is not None and algorithm is not self.base:
             return CKR.KEY_TYPE_INCONSISTENT
         own = HMAC_KEY_HASHES.get(algorithm) if isinstance(algorithm, CryptographicAlgorithm) else None
         if self.keyed_hash is not None and own not in (None, self.keyed_hash):
@@ -195,38 +200,50 @@ def pbkdf2(mechanism: Mechanism) -> Derivation:
     return Derivation(DerivationMethod.PBKDF2, parameters, password)
 
 
-AES_BLOCK = 16
+# The ciphers of the *_ENCRYPT_DATA derivations and their block sizes in bytes.
+ENCRYPT_DATA_BLOCKS: dict[CryptographicAlgorithm, int] = {
+    CryptographicAlgorithm.AES: AES_BLOCK,
+    CryptographicAlgorithm.DES3: DES_BLOCK,
+}
 
 
-def _encrypted_data(mode: BlockCipherMode, data: object, iv: bytes | None) -> Derivation:
-    """KMIP Encrypt derivation of `data` (whole AES blocks) by the AES base key, no padding."""
-    if not isinstance(data, bytes) or not data or len(data) % AES_BLOCK:
-        raise _bad(f"the data is whole {AES_BLOCK}-byte blocks (these modes do not pad)")
+def _encrypted_data(
+    cipher: CryptographicAlgorithm, mode: BlockCipherMode, data: object, iv: object = None
+) -> Derivation:
+    """KMIP Encrypt derivation of `data` (whole blocks) by a base key of `cipher`, no padding;
+    CBC takes an IV of one block."""
+    block = ENCRYPT_DATA_BLOCKS[cipher]
+    if not isinstance(data, bytes) or not data or len(data) % block:
+        raise _bad(f"the data is whole {block}-byte blocks (these modes do not pad)")
+    if mode is BlockCipherMode.CBC and (not isinstance(iv, bytes) or len(iv) != block):
+        raise _bad(f"the IV is {block} bytes")
     parameters = DerivationParameters(
         cryptographic_parameters=CryptographicParameters(
             block_cipher_mode=mode,
             padding_method=PaddingMethod.NONE,
-            cryptographic_algorithm=CryptographicAlgorithm.AES,
+            cryptographic_algorithm=cipher,
         ),
         derivation_data=data,
-        initialization_vector=iv,
+        initialization_vector=iv if isinstance(iv, bytes) else None,
     )
-    return Derivation(DerivationMethod.ENCRYPT, parameters, output=len(data), aes_base=True)
+    return Derivation(DerivationMethod.ENCRYPT, parameters, output=len(data), base=cipher)
 
 
-def aes_ecb_encrypt_data(mechanism: Mechanism) -> Derivation:
-    """CK_KEY_DERIVATION_STRING_DATA as KMIP Encrypt, AES-ECB."""
-    fields = _fields(mechanism, "CK_KEY_DERIVATION_STRING_DATA")
-    return _encrypted_data(BlockCipherMode.ECB, fields.get("pData"), None)
+A, M = CryptographicAlgorithm, BlockCipherMode
+# *_ENCRYPT_DATA (pkcs11t.h): the base key's cipher, the mode and the parameter's layout.
+ENCRYPT_DATA: dict[int, tuple[CryptographicAlgorithm, BlockCipherMode, str]] = {
+    MoreCKM.AES_ECB_ENCRYPT_DATA: (A.AES, M.ECB, "CK_KEY_DERIVATION_STRING_DATA"),
+    MoreCKM.AES_CBC_ENCRYPT_DATA: (A.AES, M.CBC, "CK_AES_CBC_ENCRYPT_DATA_PARAMS"),
+    MoreCKM.DES3_ECB_ENCRYPT_DATA: (A.DES3, M.ECB, "CK_KEY_DERIVATION_STRING_DATA"),
+    MoreCKM.DES3_CBC_ENCRYPT_DATA: (A.DES3, M.CBC, "CK_DES_CBC_ENCRYPT_DATA_PARAMS"),
+}
 
 
-def aes_cbc_encrypt_data(mechanism: Mechanism) -> Derivation:
-    """CK_AES_CBC_ENCRYPT_DATA_PARAMS as KMIP Encrypt, AES-CBC with its IV."""
-    fields = _fields(mechanism, "CK_AES_CBC_ENCRYPT_DATA_PARAMS")
-    iv = fields.get("iv")
-    if not isinstance(iv, bytes) or len(iv) != AES_BLOCK:
-        raise _bad(f"the IV is {AES_BLOCK} bytes")
-    return _encrypted_data(BlockCipherMode.CBC, fields.get("pData"), iv)
+def encrypt_data(mechanism: Mechanism) -> Derivation:
+    """An *_ENCRYPT_DATA parameter (its pData, and iv in CBC) as KMIP Encrypt by its cipher."""
+    cipher, mode, layout = ENCRYPT_DATA[mechanism.type]
+    fields = _fields(mechanism, layout)
+    return _encrypted_data(cipher, mode, fields.get("pData"), fields.get("iv"))
 
 
 def hash_key(mechanism: Mechanism) -> Derivation:
@@ -320,7 +337,7 @@ def sp800_108_counter(mechanism: Mechanism) -> Derivation:
     return Derivation(
         DerivationMethod.NIST800_108_C,
         DerivationParameters(cryptographic_parameters=named),
-        aes_base=hashing is None,
+        base=CryptographicAlgorithm.AES if hashing is None else None,
         keyed_hash=hashing,
         data_for_length=lambda size: b"".join(piece(size) for piece in pieces),
     )
@@ -329,8 +346,7 @@ def sp800_108_counter(mechanism: Mechanism) -> Derivation:
 # C_DeriveKey mechanisms whose base is a secret key, and what KMIP Derive Key each asks for.
 FROM_SECRET_KEY: dict[int, Callable[[Mechanism], Derivation]] = {
     MoreCKM.HKDF_DERIVE: hkdf,
-    MoreCKM.AES_ECB_ENCRYPT_DATA: aes_ecb_encrypt_data,
-    MoreCKM.AES_CBC_ENCRYPT_DATA: aes_cbc_encrypt_data,
+    **{ckm: encrypt_data for ckm in ENCRYPT_DATA},
     MoreCKM.SP800_108_COUNTER_KDF: sp800_108_counter,
     **{ckm: hash_key for ckm in HASH_KEY_DERIVATIONS},
 }

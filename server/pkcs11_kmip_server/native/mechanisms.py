@@ -209,6 +209,9 @@ MECHANISMS.update(
     {
         MoreCKM.AES_ECB_ENCRYPT_DATA: NativeMechanism(CKK.AES, 16, 32, CKF(MoreCKF.DERIVE)),
         MoreCKM.AES_CBC_ENCRYPT_DATA: NativeMechanism(CKK.AES, 16, 32, CKF(MoreCKF.DERIVE)),
+        # CKM_DES3_ECB/CBC_ENCRYPT_DATA: from a 3DES key (24 bytes), KMIP Derive Key, Encrypt.
+        MoreCKM.DES3_ECB_ENCRYPT_DATA: NativeMechanism(CKK.DES3, 24, 24, CKF(MoreCKF.DERIVE)),
+        MoreCKM.DES3_CBC_ENCRYPT_DATA: NativeMechanism(CKK.DES3, 24, 24, CKF(MoreCKF.DERIVE)),
     }
 )
 # CKM_SHA*_KEY_DERIVATION (pkcs11t.h; no parameter): C_DeriveKey from a secret key of 1-512
