@@ -275,6 +275,16 @@ typedef struct CK_SP800_108_KDF_PARAMS {
     CK_DERIVED_KEY *pAdditionalDerivedKeys;
 } CK_SP800_108_KDF_PARAMS;
 
+typedef struct CK_SP800_108_FEEDBACK_KDF_PARAMS {
+    CK_MECHANISM_TYPE prfType;
+    CK_ULONG ulNumberOfDataParams;
+    CK_PRF_DATA_PARAM *pDataParams;
+    CK_ULONG ulIVLen;
+    CK_BYTE_PTR pIV;
+    CK_ULONG ulAdditionalDerivedKeys;
+    CK_DERIVED_KEY *pAdditionalDerivedKeys;
+} CK_SP800_108_FEEDBACK_KDF_PARAMS;
+
 /* Message parameters of the PKCS#11 3.0 message-based functions (wire.py MESSAGE_PARAMETERS). */
 typedef CK_ULONG CK_GENERATOR_FUNCTION;
 

@@ -335,6 +335,12 @@ STRUCTS: dict[str, tuple[StructField, ...]] = {
         _array("pDataParams", "ulNumberOfDataParams", "CK_PRF_DATA_PARAM"),
         _ulong("ulAdditionalDerivedKeys"),
     ),
+    "CK_SP800_108_FEEDBACK_KDF_PARAMS": (
+        _ulong("prfType"),
+        _array("pDataParams", "ulNumberOfDataParams", "CK_PRF_DATA_PARAM"),
+        _data("pIV", "ulIVLen"),
+        _ulong("ulAdditionalDerivedKeys"),
+    ),
 }
 
 OUTPUT_STRUCTS = ("CK_INFO", "CK_SLOT_INFO", "CK_TOKEN_INFO", "CK_SESSION_INFO", "CK_MECHANISM_INFO")
@@ -378,6 +384,8 @@ PARAMETERS: dict[str, tuple[int, str]] = {
     "CKM_SHA384_HMAC_GENERAL": (0x0262, ULONG),
     "CKM_SHA512_HMAC_GENERAL": (0x0272, ULONG),
     "CKM_SP800_108_COUNTER_KDF": (0x03AC, "CK_SP800_108_KDF_PARAMS"),
+    "CKM_SP800_108_FEEDBACK_KDF": (0x03AD, "CK_SP800_108_FEEDBACK_KDF_PARAMS"),
+    "CKM_SP800_108_DOUBLE_PIPELINE_KDF": (0x03AE, "CK_SP800_108_KDF_PARAMS"),
     "CKM_PKCS5_PBKD2": (0x03B0, "CK_PKCS5_PBKD2_PARAMS2"),
     "CKM_ECDH1_DERIVE": (0x1050, "CK_ECDH1_DERIVE_PARAMS"),
     "CKM_ECDH1_COFACTOR_DERIVE": (0x1051, "CK_ECDH1_DERIVE_PARAMS"),

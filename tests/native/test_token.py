@@ -95,8 +95,8 @@ def true(type_: int) -> Attribute:
 
 
 MECHANISM_COUNT = (
-    91  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
-    # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs; HKDF, PBKDF2, SP 800-108 counter;
+    93  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
+    # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs; HKDF, PBKDF2, 3 SP 800-108 KDFs;
     # AES-ECB/CBC and 3DES-ECB/CBC encrypt-data and 9 hash key derivations;
     # ChaCha20, ChaCha20-Poly1305, AES-XTS and the two key generations
 )
@@ -2176,6 +2176,83 @@ def test_sp800_108_counter_kdf_as_kmip_nist800_108_c(make_app: Callable[[str], A
         Mechanism(SP800_108_COUNTER_KDF),
     ):
         assert derive_key(app, session, bad, base, token, *aes)[0] == CKR.MECHANISM_PARAM_INVALID, bad
+
+
+SP800_108_FEEDBACK_KDF, SP800_108_DOUBLE_PIPELINE_KDF = 0x3AD, 0x3AE
+ITERATION_NO_FORMAT: wire.StructValue = {"type": ITERATION_VARIABLE, "pValue": None}
+OPTIONAL_32_BE: wire.StructValue = {
+    "type": OPTIONAL_COUNTER,
+    "pValue": {"bLittleEndian": 0, "ulWidthInBits": 32},
+}
+
+
+def nist_sp800_108(key: bytes, feedback: bool, fixed: bytes, iv: bytes, length: int) -> bytes:
+    """SP 800-108 §5.2 (feedback: K(i) = PRF(K(i-1) || [i]32 || fixed), K(0) = IV) or §5.3
+    (double pipeline: A(i) = PRF(A(i-1)), A(0) = fixed; K(i) = PRF(A(i) || [i]32 || fixed)),
+    PRF HMAC-SHA256, written here from the standard (pyca has counter mode only)."""
+    out, previous, pipeline = b"", iv, fixed
+    for i in range(1, -(-length // 32) + 1):
+        if feedback:
+            previous = hmac.new(key, previous + i.to_bytes(4, "big") + fixed, "sha256").digest()
+            out += previous
+        else:
+            pipeline = hmac.new(key, pipeline, "sha256").digest()
+            out += hmac.new(key, pipeline + i.to_bytes(4, "big") + fixed, "sha256").digest()
+    return out[:length]
+
+
+def test_sp800_108_feedback_and_double_pipeline_kdfs(make_app: Callable[[str], App], alice_pin: str) -> None:
+    """CKM_SP800_108_FEEDBACK_KDF (NIST800-108-F, pIV as K(0)) and _DOUBLE_PIPELINE_KDF
+    (NIST800-108-DPI): bytes equal SP 800-108 computed here; the iteration variable must be
+    the chaining value (no format) and the counter an optional 32-bit big-endian one after it."""
+    app, session = logged_in(make_app, alice_pin)
+    for offered in (SP800_108_FEEDBACK_KDF, SP800_108_DOUBLE_PIPELINE_KDF):
+        assert mechanism_info(app, offered) == (1, 512, CKF_DERIVE)
+    token = true(CKA.TOKEN)
+    base, secret = generic_secret(app, session, 32, true(CKA.DERIVE), token)  # KMIP HMAC-SHA256
+    aes = (Attribute.of(CKA.KEY_TYPE, ulong(0x1F)), Attribute.of(CKA.VALUE_LEN, ulong(48)), *SHOWN)
+    label: wire.StructValue = {"type": BYTE_ARRAY, "pValue": b"label"}
+    fixed = b"label" + (48 * 8).to_bytes(4, "big")
+
+    def kdf(mechanism: int, *params: dict[str, wire.FieldValue], iv: bytes | None = None) -> Mechanism:
+        fields: dict[str, wire.FieldValue] = {
+            "prfType": 0x251,  # CKM_SHA256_HMAC
+            "pDataParams": params or None,
+            "ulAdditionalDerivedKeys": 0,
+        }
+        if mechanism == SP800_108_FEEDBACK_KDF:
+            fields["pIV"] = iv
+        return Mechanism(mechanism, fields)
+
+    def derived(mechanism: Mechanism) -> bytes:
+        rv, made = derive_key(
+            app, session, mechanism, base, token, Attribute.of(CKA.VALUE_LEN, ulong(48)), *SHOWN
+        )
+        assert rv == CKR.OK and made is not None
+        (value,) = read(app, session, made, CKA.VALUE)
+        assert isinstance(value, bytes)
+        return value
+
+    layout = (ITERATION_NO_FORMAT, OPTIONAL_32_BE, label, dkm_length(1))
+    feedback = derived(kdf(SP800_108_FEEDBACK_KDF, *layout, iv=b"\x01" * 32))
+    assert feedback == nist_sp800_108(secret, True, fixed, b"\x01" * 32, 48)
+    assert derived(kdf(SP800_108_FEEDBACK_KDF, *layout)) == nist_sp800_108(secret, True, fixed, b"", 48)
+    pipeline = derived(kdf(SP800_108_DOUBLE_PIPELINE_KDF, *layout))
+    assert pipeline == nist_sp800_108(secret, False, fixed, b"", 48)
+    for mechanism in (SP800_108_FEEDBACK_KDF, SP800_108_DOUBLE_PIPELINE_KDF):
+        for bad in (
+            kdf(mechanism, COUNTER_32_BE, label),  # counter mode's layout
+            kdf(mechanism, ITERATION_NO_FORMAT, label),  # no counter: the server always adds one
+            kdf(
+                mechanism,
+                ITERATION_NO_FORMAT,
+                {**OPTIONAL_32_BE, "pValue": {"bLittleEndian": 1, "ulWidthInBits": 32}},
+            ),
+            kdf(mechanism, label, ITERATION_NO_FORMAT, OPTIONAL_32_BE),  # data before the chaining value
+            kdf(mechanism, ITERATION_NO_FORMAT, OPTIONAL_32_BE, label, OPTIONAL_32_BE),
+            kdf(mechanism),
+        ):
+            assert derive_key(app, session, bad, base, token, *aes)[0] == CKR.MECHANISM_PARAM_INVALID, bad
 
 
 def test_pbkdf2_makes_a_key_from_a_password(make_app: Callable[[str], App], alice_pin: str) -> None:

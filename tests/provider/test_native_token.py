@@ -108,6 +108,8 @@ MECHANISMS = {
     # base key's bytes; CKM_PKCS5_PBKD2, the bits of the key it makes.
     "mechtype-0x402A": "keySize={1,512}, derive",
     "mechtype-0x3AC": "keySize={1,512}, derive",  # CKM_SP800_108_COUNTER_KDF (unnamed in 0.23)
+    "mechtype-0x3AD": "keySize={1,512}, derive",  # CKM_SP800_108_FEEDBACK_KDF
+    "mechtype-0x3AE": "keySize={1,512}, derive",  # CKM_SP800_108_DOUBLE_PIPELINE_KDF
     "PKCS5-PBKD2": "keySize={8,4096}, generate",
     # KMIP Encrypt from an AES key's bytes; KMIP Hash from a secret key of 1-512 bytes: OpenSC 0.23
     # names SHA-1's only (CKM_SHA256/384/512/224 and SHA3-*_KEY_DERIVATION are 0x393-0x39A).

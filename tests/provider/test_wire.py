@@ -122,6 +122,17 @@ SP800_108_PARAMS: wire.StructValue = {
     "ulAdditionalDerivedKeys": 0,
 }
 
+FEEDBACK_DATA_PARAMS: tuple[wire.StructValue, ...] = (
+    {"type": 1, "pValue": None},  # ITERATION_VARIABLE: K(i-1), no format
+    {"type": 2, "pValue": {"bLittleEndian": 0, "ulWidthInBits": 32}},  # OPTIONAL_COUNTER
+)
+SP800_108_FEEDBACK_PARAMS: wire.StructValue = {
+    "prfType": 0x251,
+    "pDataParams": FEEDBACK_DATA_PARAMS,
+    "pIV": b"\x01\x02\x03\x04",
+    "ulAdditionalDerivedKeys": 0,
+}
+
 SPELLED_OUT: list[tuple[str, dict[str, Value], bytes]] = [
     (
         "C_GetSlotList",  # tokenPresent · list request: NULL buffer, *pulCount = 0
@@ -350,6 +361,24 @@ SPELLED_OUT: list[tuple[str, dict[str, Value], bytes]] = [
             "0000000000000001 01 00000009 00 0000000000000020"  # iteration variable: 32-bit BE
             "0000000000000004 01 00000005 6c6162656c"  # byte array "label"
             "0000000000000003 01 00000011 0000000000000001 00 0000000000000020"  # DKM length
+            "0000000000000000"  # ulAdditionalDerivedKeys
+            "0000000000000007 00000000"
+        ),
+    ),
+    (
+        "C_DeriveKey",  # CK_SP800_108_FEEDBACK_KDF_PARAMS: the counter mode's, with pIV (K(0))
+        {
+            "hSession": 1,
+            "pMechanism": Mechanism(0x3AD, SP800_108_FEEDBACK_PARAMS),  # CKM_SP800_108_FEEDBACK_KDF
+            "hBaseKey": 7,
+            "pTemplate": (),
+        },
+        h(
+            "0000000000000001 00000000000003ad 01 0000003d"
+            "0000000000000251 01 00000002"  # prfType CKM_SHA256_HMAC, 2 data params
+            "0000000000000001 00"  # iteration variable: pValue NULL
+            "0000000000000002 01 00000009 00 0000000000000020"  # counter: 32-bit BE
+            "01 00000004 01020304"  # pIV
             "0000000000000000"  # ulAdditionalDerivedKeys
             "0000000000000007 00000000"
         ),
@@ -732,6 +761,11 @@ def test_arrays_of_variant_structures_in_c_memory() -> None:
         assert refused.value.rv == CKR.MECHANISM_PARAM_INVALID
     with pytest.raises(WireError, match="has no pValue layout"):
         wire.encode_struct("CK_PRF_DATA_PARAM", {"type": 9, "pValue": b"x"})
+    # CK_SP800_108_FEEDBACK_KDF_PARAMS: a NULL pValue and pIV (ulIVLen before it) round-trip.
+    feedback = cmem.build_mechanism(ffi, Mechanism(0x3AD, SP800_108_FEEDBACK_PARAMS), keep)
+    assert ffi.cast("CK_SP800_108_FEEDBACK_KDF_PARAMS *", feedback.pParameter).ulIVLen == 4
+    read_back = cmem.read_mechanism(ffi, int(ffi.cast("uintptr_t", feedback)))
+    assert read_back == Mechanism(0x3AD, SP800_108_FEEDBACK_PARAMS)
 
 
 def test_des_cbc_encrypt_data_params_in_c_memory() -> None:

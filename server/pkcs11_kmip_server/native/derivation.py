@@ -296,10 +296,26 @@ def _dkm_length(value: object, block: int) -> Callable[[int], bytes]:
     return encode
 
 
-def sp800_108_counter(mechanism: Mechanism) -> Derivation:
-    """CK_SP800_108_KDF_PARAMS as KMIP NIST800-108-C: the counter first, as the server puts
-    it, the byte arrays and DKM length after it as the fixed data, in their order."""
-    fields = _fields(mechanism, "CK_SP800_108_KDF_PARAMS")
+# The data params before the fixed data, as the server's sp800_108 places its 32-bit
+# big-endian counter: counter mode's iteration variable is that counter; feedback and double
+# pipeline modes' is K(i-1) or A(i) (no format, pValue NULL), the counter an optional one after it.
+SERVER_LAYOUTS: dict[DerivationMethod, tuple[dict[str, object], ...]] = {
+    DerivationMethod.NIST800_108_C: ({"type": ITERATION_VARIABLE, "pValue": SERVER_COUNTER},),
+    **{
+        method: (
+            {"type": ITERATION_VARIABLE, "pValue": None},
+            {"type": OPTIONAL_COUNTER, "pValue": SERVER_COUNTER},
+        )
+        for method in (DerivationMethod.NIST800_108_F, DerivationMethod.NIST800_108_DPI)
+    },
+}
+
+
+def _sp800_108(mechanism: Mechanism, struct: str, method: DerivationMethod) -> Derivation:
+    """CK_SP800_108_(FEEDBACK_)KDF_PARAMS as KMIP `method`: the leading data params as the
+    server places its counter (SERVER_LAYOUTS), the byte arrays and DKM length after them as
+    the fixed data, in their order; feedback mode's pIV as the Initialization Vector, K(0)."""
+    fields = _fields(mechanism, struct)
     prf = fields.get("prfType")
     if not isinstance(prf, int) or prf not in SP800_108_PRFS:
         raise _bad("prfType is an HMAC the server derives with (SHA-1, SHA-2, SHA-3) or CMAC-AES")
@@ -308,17 +324,10 @@ def sp800_108_counter(mechanism: Mechanism) -> Derivation:
     hashing = SP800_108_PRFS[prf]
     block = CMAC_BLOCK if hashing is None else hashlib.new(HASH_NAMES[hashing]).digest_size
     params = fields.get("pDataParams")
-    if (
-        not isinstance(params, tuple)
-        or not params
-        or params[0]
-        != {
-            "type": ITERATION_VARIABLE,
-            "pValue": SERVER_COUNTER,
-        }
-    ):
-        raise _bad("the first data param is the counter: an iteration variable of 32 bits, big-endian")
-    rest = params[1:]
+    lead = SERVER_LAYOUTS[method]
+    if not isinstance(params, tuple) or params[: len(lead)] != lead:
+        raise _bad("the first data params are the iteration variable and counter as the server places them")
+    rest = params[len(lead) :]
     if sum(isinstance(p, dict) and p.get("type") == DKM_LENGTH for p in rest) > 1:
         raise _bad("at most one DKM length")
     pieces: list[Callable[[int], bytes]] = []
@@ -328,19 +337,39 @@ def sp800_108_counter(mechanism: Mechanism) -> Derivation:
             pieces.append(_constant(value))
         elif kind == DKM_LENGTH:
             pieces.append(_dkm_length(value, block))
-        else:  # a second counter, an optional counter (not in counter mode), a NULL byte array
+        else:  # a second counter or iteration variable, a NULL byte array
             raise _bad("after the counter: byte arrays and at most one DKM length")
     named = CryptographicParameters(
         hashing_algorithm=hashing,
         cryptographic_algorithm=CryptographicAlgorithm.AES if hashing is None else None,
     )
+    iv = fields.get("pIV")
     return Derivation(
-        DerivationMethod.NIST800_108_C,
-        DerivationParameters(cryptographic_parameters=named),
+        method,
+        DerivationParameters(
+            cryptographic_parameters=named,
+            initialization_vector=iv if isinstance(iv, bytes) and iv else None,
+        ),
         base=CryptographicAlgorithm.AES if hashing is None else None,
         keyed_hash=hashing,
         data_for_length=lambda size: b"".join(piece(size) for piece in pieces),
     )
+
+
+def sp800_108_counter(mechanism: Mechanism) -> Derivation:
+    """CKM_SP800_108_COUNTER_KDF: KMIP NIST800-108-C, PRF(key, [i]32 || fixed)."""
+    return _sp800_108(mechanism, "CK_SP800_108_KDF_PARAMS", DerivationMethod.NIST800_108_C)
+
+
+def sp800_108_feedback(mechanism: Mechanism) -> Derivation:
+    """CKM_SP800_108_FEEDBACK_KDF: KMIP NIST800-108-F, K(i) = PRF(key, K(i-1) || [i]32 || fixed)."""
+    return _sp800_108(mechanism, "CK_SP800_108_FEEDBACK_KDF_PARAMS", DerivationMethod.NIST800_108_F)
+
+
+def sp800_108_double_pipeline(mechanism: Mechanism) -> Derivation:
+    """CKM_SP800_108_DOUBLE_PIPELINE_KDF: KMIP NIST800-108-DPI, A(i) = PRF(key, A(i-1)) with
+    A(0) the fixed data, K(i) = PRF(key, A(i) || [i]32 || fixed)."""
+    return _sp800_108(mechanism, "CK_SP800_108_KDF_PARAMS", DerivationMethod.NIST800_108_DPI)
 
 
 # C_DeriveKey mechanisms whose base is a secret key, and what KMIP Derive Key each asks for.
@@ -348,6 +377,8 @@ FROM_SECRET_KEY: dict[int, Callable[[Mechanism], Derivation]] = {
     MoreCKM.HKDF_DERIVE: hkdf,
     **{ckm: encrypt_data for ckm in ENCRYPT_DATA},
     MoreCKM.SP800_108_COUNTER_KDF: sp800_108_counter,
+    MoreCKM.SP800_108_FEEDBACK_KDF: sp800_108_feedback,
+    MoreCKM.SP800_108_DOUBLE_PIPELINE_KDF: sp800_108_double_pipeline,
     **{ckm: hash_key for ckm in HASH_KEY_DERIVATIONS},
 }
 
