@@ -26,8 +26,9 @@ CKM_GENERIC_SECRET_KEY_GEN, CKM_HKDF_DERIVE, CKM_PKCS5_PBKD2 = 0x350, 0x402A, 0x
 CKM_SHA256, CKM_SHA384 = 0x250, 0x260
 CKM_AES_KEY_GEN, CKM_AES_ECB_ENCRYPT_DATA, CKM_AES_CBC_ENCRYPT_DATA = 0x1080, 0x1104, 0x1105
 CKM_SHA256_KEY_DERIVATION = 0x393
-CKM_SP800_108_COUNTER_KDF, CKM_SHA256_HMAC = 0x3AC, 0x251
-CK_SP800_108_ITERATION_VARIABLE, CK_SP800_108_DKM_LENGTH, CK_SP800_108_BYTE_ARRAY = 1, 3, 4
+CKM_SP800_108_COUNTER_KDF, CKM_SP800_108_FEEDBACK_KDF, CKM_SHA256_HMAC = 0x3AC, 0x3AD, 0x251
+CK_SP800_108_ITERATION_VARIABLE, CK_SP800_108_OPTIONAL_COUNTER = 1, 2
+CK_SP800_108_DKM_LENGTH, CK_SP800_108_BYTE_ARRAY = 3, 4
 CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS = 1
 CKF_HKDF_SALT_NULL, CKF_HKDF_SALT_DATA, CKF_HKDF_SALT_KEY = 1, 2, 4
 CKZ_SALT_SPECIFIED, CKP_PKCS5_PBKD2_HMAC_SHA256 = 1, 4
@@ -195,6 +196,42 @@ def sp800_108_counter(host: Host, session: int, base: int, keep: list[Any]) -> N
     )
 
 
+def sp800_108_feedback(host: Host, session: int, base: int, keep: list[Any]) -> None:
+    """CKM_SP800_108_FEEDBACK_KDF with HMAC-SHA-256 from C memory: the iteration variable
+    (K(i-1), pValue NULL), the 32-bit big-endian counter, then "fixed"; pIV 32 bytes of 0x01
+    as K(0); into a 48-byte generic secret (two PRF blocks, so the feedback shows)."""
+    out("info.sp800_108_feedback", mechanism_info(host, CKM_SP800_108_FEEDBACK_KDF))
+    params = ffi.new(
+        "CK_PRF_DATA_PARAM[]",
+        [
+            {"type": CK_SP800_108_ITERATION_VARIABLE, "pValue": ffi.NULL, "ulValueLen": 0},
+            prf_data(
+                CK_SP800_108_OPTIONAL_COUNTER,
+                "CK_SP800_108_COUNTER_FORMAT",
+                {"bLittleEndian": 0, "ulWidthInBits": 32},
+                keep,
+            ),
+            prf_data(CK_SP800_108_BYTE_ARRAY, None, b"fixed", keep),
+        ],
+    )
+    parameter = ffi.new(
+        "CK_SP800_108_FEEDBACK_KDF_PARAMS *",
+        {
+            "prfType": CKM_SHA256_HMAC,
+            "ulNumberOfDataParams": 3,
+            "pDataParams": params,
+            "ulIVLen": 32,
+            "pIV": buffer(b"\x01" * 32, keep),
+        },
+    )
+    keep += [params, parameter]
+    kdf = mechanism(CKM_SP800_108_FEEDBACK_KDF, parameter, "CK_SP800_108_FEEDBACK_KDF_PARAMS")
+    derived = made(
+        host, "sp800_108_feedback", "C_DeriveKey", session, kdf, base, {CKA_VALUE_LEN: ulong(48), **READABLE}
+    )
+    out("sp800_108_feedback", host.value(session, derived, CKA_VALUE))
+
+
 def main() -> int:
     module, pin = sys.argv[1:3]
     host = Host(module)
@@ -278,6 +315,7 @@ def main() -> int:
     )
     encrypt_data(host, session, keep)
     sp800_108_counter(host, session, base, keep)
+    sp800_108_feedback(host, session, base, keep)
     # SHA-256 of the generic secret, no template length: a generic secret of 32 bytes.
     hashed = made(
         host,

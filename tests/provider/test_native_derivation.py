@@ -6,6 +6,7 @@ seen and used through KMIP (docs/native-token.md, "Mechanisms")."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import sys
 from pathlib import Path
 
@@ -79,6 +80,17 @@ def test_sp800_108_counter_derives_what_pyca_derives(run: Run) -> None:
     )
     assert value(run, "sp800_108_counter") == kbkdf.derive(value(run, "ikm"))
     assert int(run["rv.sp800_108_additional"], 16) == CKR.MECHANISM_PARAM_INVALID
+
+
+def test_sp800_108_feedback_derives_what_the_standard_says(run: Run) -> None:
+    """CK_SP800_108_FEEDBACK_KDF_PARAMS from C memory (pValue NULL iteration variable, optional
+    counter, pIV) as KMIP NIST800-108-F: K(i) = HMAC(K(i-1) || [i]32 || "fixed"), K(0) = pIV."""
+    assert run["rv.sp800_108_feedback"] == "0x0"
+    assert run["info.sp800_108_feedback"] == "1,512,80000"
+    ikm, blocks = value(run, "ikm"), [b"\x01" * 32]
+    for i in (1, 2):
+        blocks.append(hmac.new(ikm, blocks[-1] + i.to_bytes(4, "big") + b"fixed", "sha256").digest())
+    assert value(run, "sp800_108_feedback") == b"".join(blocks[1:])[:48]
 
 
 def test_pbkdf2_makes_what_pyca_makes(run: Run) -> None:

@@ -15,6 +15,7 @@ from provider.test_native_derivation import (  # noqa: F401 (the fixture and tes
     test_mechanism_info_is_exact,
     test_pbkdf2_makes_what_pyca_makes,
     test_sp800_108_counter_derives_what_pyca_derives,
+    test_sp800_108_feedback_derives_what_the_standard_says,
 )
 
 from testsupport.hsm_store import hsm_store_server
