@@ -13,10 +13,13 @@ from pkcs11_kmip_server.errors import KmipError
 
 A = CryptographicAlgorithm
 
+DES3_LENGTHS = frozenset({112, 128, 168, 192})
+"""3DES: two keys (CKK_DES2) or three, counted without or with their parity bits."""
+
 # Algorithm -> allowed lengths in bits (None: any multiple of 8 from 8 to 4096 bits).
 SYMMETRIC_LENGTHS: dict[CryptographicAlgorithm, frozenset[int] | None] = {
     A.AES: frozenset({128, 192, 256, 512}),  # 512: two AES-256 keys, for XTS
-    A.DES3: frozenset({112, 168, 192}),
+    A.DES3: DES3_LENGTHS,
     A.DES: frozenset({56, 64}),
     A.CHACHA20: frozenset({256}),
     A.CHACHA20_POLY1305: frozenset({256}),
@@ -35,7 +38,7 @@ SYMMETRIC_LENGTHS: dict[CryptographicAlgorithm, frozenset[int] | None] = {
 }
 
 # Bytes of key material for lengths counted without parity bits.
-_DES_BYTES = {56: 8, 64: 8, 112: 16, 168: 24, 192: 24}
+_DES_BYTES = {56: 8, 64: 8, 112: 16, 128: 16, 168: 24, 192: 24}
 
 
 def symmetric_key(algorithm: CryptographicAlgorithm | None, length: int | None) -> bytes:

@@ -95,7 +95,7 @@ def true(type_: int) -> Attribute:
 
 
 MECHANISM_COUNT = (
-    93  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 4 3DES,
+    94  # 26 for keys, 5 HMACs, 5 digests, 3 key wraps, ECDH, generic secrets, 2 CMAC, 2 EdDSA, 5 3DES,
     # SHA-3: 4 digests, 4 HMACs, 12 signatures; X25519/X448 key pairs; HKDF, PBKDF2, 3 SP 800-108 KDFs;
     # AES-ECB/CBC and 3DES-ECB/CBC encrypt-data and 9 hash key derivations;
     # ChaCha20, ChaCha20-Poly1305, AES-XTS and the two key generations
@@ -424,6 +424,15 @@ def read(app: App, session: int, handle: int, *types: int) -> list[bytes | None]
     template = outputs["pTemplate"]
     assert isinstance(template, tuple)
     return [entry.value if isinstance(entry, Attribute) else None for entry in template]
+
+
+def find_all(app: App, session: int, *template: Attribute) -> set[int]:
+    """The handles C_FindObjects gives for `template` (at most 100)."""
+    app.ok("C_FindObjectsInit", hSession=session, pTemplate=template)
+    found = app.ok("C_FindObjects", hSession=session, phObject=OutRequest(True, 100))["phObject"]
+    app.ok("C_FindObjectsFinal", hSession=session)
+    assert isinstance(found, OutData) and isinstance(found.data, tuple)
+    return set(found.data)
 
 
 def decrypt_in_parts(
@@ -1569,7 +1578,7 @@ def test_3des_is_kmip_encrypt(make_app: Callable[[str], App], alice_pin: str) ->
     app, session = logged_in(make_app, alice_pin)
     assert mechanism_info(app, DES3_KEY_GEN) == (192, 192, 0x8000)
     for ckm in (DES3_ECB, DES3_CBC, DES3_CBC_PAD):
-        assert mechanism_info(app, ckm) == (192, 192, 0x100 | 0x200)
+        assert mechanism_info(app, ckm) == (128, 192, 0x100 | 0x200)  # CKK_DES2 or CKK_DES3 keys
     rv, key = generate(app, session, DES3_KEY_GEN, *SHOWN)
     assert rv == CKR.OK and key is not None
     assert read(app, session, key, CKA.KEY_TYPE, CKA.VALUE_LEN, CKA.KEY_GEN_MECHANISM) == [
@@ -1624,6 +1633,114 @@ def test_3des_is_kmip_encrypt(make_app: Callable[[str], App], alice_pin: str) ->
     assert app("C_CreateObject", hSession=session, pTemplate=(*short, Attribute.of(CKA.VALUE, bytes(16))))[
         0
     ] == (CKR.ATTRIBUTE_VALUE_INVALID)
+
+
+DES2_KEY_GEN, CKK_DES2 = 0x130, 0x14
+
+
+def test_two_key_3des_is_ckk_des2_from_both_protocols(make_app: Callable[[str], App], alice_pin: str) -> None:
+    """A two-key 3DES key (16 bytes, K1 K2 K1) is CKK_DES2 whichever protocol made it: a KMIP
+    3DES key of 112 bits encrypts through the DES3 mechanisms as pyca does with its bytes,
+    CKM_DES2_KEY_GEN makes one KMIP Encrypt uses, and a find by key type tells it from CKK_DES3."""
+    app, session = logged_in(make_app, alice_pin)
+
+    def three_keys(two: bytes) -> TripleDES:  # two-key 3DES is K1 K2 K1 (SP 800-67)
+        return TripleDES(two + two[:8])
+
+    assert mechanism_info(app, DES2_KEY_GEN) == (128, 128, 0x8000)
+    created = app.kmip(
+        Operation.CREATE,
+        CreateRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            attributes=as_attributes(
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.DES3),
+                (Tag.CRYPTOGRAPHIC_LENGTH, 112),
+                (
+                    Tag.CRYPTOGRAPHIC_USAGE_MASK,
+                    CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT,
+                ),
+                (Tag.NAME, name("two-key")),
+                (Tag.SENSITIVE, False),
+                (Tag.EXTRACTABLE, True),
+            ),
+        ),
+    )
+    app.kmip(Operation.ACTIVATE, ActivateRequest(unique_identifier=created.unique_identifier))  # type: ignore[attr-defined]
+    (from_kmip,) = find_all(app, session, Attribute.of(CKA.LABEL, b"two-key"))
+    kind, value_len, value = read(app, session, from_kmip, CKA.KEY_TYPE, CKA.VALUE_LEN, CKA.VALUE)
+    assert (kind, value_len) == (ulong(CKK_DES2), ulong(14))  # 112 bits: KMIP counts no parity here
+    assert isinstance(value, bytes) and len(value) == 16
+    iv = secrets.token_bytes(8)
+    for mechanism, mode in ((Mechanism(DES3_ECB), modes.ECB()), (Mechanism(DES3_CBC, iv), modes.CBC(iv))):
+        app.ok("C_EncryptInit", hSession=session, pMechanism=mechanism, hKey=from_kmip)
+        sealed = output(
+            app.ok("C_Encrypt", hSession=session, pData=DATA[:16], pEncryptedData=OutRequest(True, 64)),
+            "pEncryptedData",
+        )
+        encryptor = Cipher(three_keys(value), mode).encryptor()
+        assert sealed == encryptor.update(DATA[:16]) + encryptor.finalize()
+
+    # CKM_DES2_KEY_GEN: a KMIP 3DES key of 128 bits (16 bytes with parity) that KMIP Encrypt uses.
+    rv, made = generate(
+        app, session, DES2_KEY_GEN, Attribute.of(CKA.LABEL, b"des2-made"), true(CKA.TOKEN), *SHOWN
+    )
+    assert rv == CKR.OK and made is not None
+    kind, value_len, mechanism_made, value = read(
+        app, session, made, CKA.KEY_TYPE, CKA.VALUE_LEN, CKA.KEY_GEN_MECHANISM, CKA.VALUE
+    )
+    assert (kind, value_len, mechanism_made) == (ulong(CKK_DES2), ulong(16), ulong(DES2_KEY_GEN))
+    assert isinstance(value, bytes) and len(value) == 16
+    assert all(bin(byte).count("1") % 2 == 1 for byte in value)  # odd parity, as DES keys have
+    app.ok("C_EncryptInit", hSession=session, pMechanism=Mechanism(DES3_CBC_PAD, iv), hKey=made)
+    sealed = output(
+        app.ok("C_Encrypt", hSession=session, pData=DATA, pEncryptedData=OutRequest(True, 256)),
+        "pEncryptedData",
+    )
+    decryptor = Cipher(three_keys(value), modes.CBC(iv)).decryptor()
+    unpadder = padding.PKCS7(64).unpadder()
+    opened = decryptor.update(sealed) + decryptor.finalize()
+    assert unpadder.update(opened) + unpadder.finalize() == DATA
+    located = app.kmip(
+        Operation.LOCATE, LocateRequest(attributes=as_attributes((Tag.NAME, name("des2-made"))))
+    )
+    (made_uid,) = located.unique_identifiers  # type: ignore[attr-defined]
+    by_kmip = app.kmip(Operation.ENCRYPT, EncryptRequest(unique_identifier=made_uid, data=DATA))
+    assert isinstance(by_kmip, EncryptResponse) and by_kmip.data and by_kmip.iv_counter_nonce
+    assert (
+        decrypt_in_parts(
+            app, session, Mechanism(DES3_CBC_PAD, by_kmip.iv_counter_nonce), made, by_kmip.data, (7,)
+        )
+        == DATA
+    )
+    assert generate(app, session, DES2_KEY_GEN, Attribute.of(CKA.VALUE_LEN, ulong(24)))[0] == (
+        CKR.TEMPLATE_INCONSISTENT
+    )
+
+    # C_CreateObject: CKK_DES2 takes 16 bytes, not 24; CKK_DES3 24, not 16.
+    material = secrets.token_bytes(16)
+    imported = import_key(app, session, CKO.SECRET_KEY, CKK_DES2, Attribute.of(CKA.VALUE, material))
+    app.ok("C_EncryptInit", hSession=session, pMechanism=Mechanism(DES3_ECB), hKey=imported)
+    sealed = output(
+        app.ok("C_Encrypt", hSession=session, pData=DATA[:8], pEncryptedData=OutRequest(True, 8)),
+        "pEncryptedData",
+    )
+    encryptor = Cipher(three_keys(material), modes.ECB()).encryptor()
+    assert sealed == encryptor.update(DATA[:8]) + encryptor.finalize()
+    short = (Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY)), Attribute.of(CKA.KEY_TYPE, ulong(CKK_DES2)))
+    assert app("C_CreateObject", hSession=session, pTemplate=(*short, Attribute.of(CKA.VALUE, bytes(24))))[
+        0
+    ] == (CKR.ATTRIBUTE_VALUE_INVALID)
+
+    # A find by key type tells two-key keys from three-key ones.
+    rv, three = generate(app, session, DES3_KEY_GEN, *SHOWN)
+    assert rv == CKR.OK and three is not None
+    secret = Attribute.of(CKA.CLASS, ulong(CKO.SECRET_KEY))
+    by_type = {
+        ckk: find_all(app, session, secret, Attribute.of(CKA.KEY_TYPE, ulong(ckk)))
+        for ckk in (CKK_DES2, CKK_DES3)
+    }
+    assert by_type[CKK_DES2] == {from_kmip, made, imported}
+    assert by_type[CKK_DES3] == {three}
 
 
 # SHA-3 (PKCS#11 3.0): digest, HMAC, RSA PKCS#1 v1.5 and PSS, ECDSA mechanisms per hash.
@@ -2010,8 +2127,8 @@ def test_des3_encrypt_data_derivations(make_app: Callable[[str], App], alice_pin
     """CKM_DES3_ECB/CBC_ENCRYPT_DATA: the new key is the data encrypted with the 3DES base key
     (8-byte blocks and IV); any other base key, ragged data or IV is refused."""
     app, session = logged_in(make_app, alice_pin)
-    assert mechanism_info(app, DES3_ECB_ENCRYPT_DATA) == (24, 24, CKF_DERIVE)
-    assert mechanism_info(app, DES3_CBC_ENCRYPT_DATA) == (24, 24, CKF_DERIVE)
+    assert mechanism_info(app, DES3_ECB_ENCRYPT_DATA) == (16, 24, CKF_DERIVE)
+    assert mechanism_info(app, DES3_CBC_ENCRYPT_DATA) == (16, 24, CKF_DERIVE)
     token = true(CKA.TOKEN)
     rv, base = generate(app, session, DES3_KEY_GEN, true(CKA.DERIVE), token, *SHOWN)
     assert rv == CKR.OK and base is not None

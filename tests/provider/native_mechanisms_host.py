@@ -1,5 +1,5 @@
 """python-pkcs11 on the native token: a generic secret for HMAC, Ed25519 and Ed448, AES-CMAC
-and 3DES, each made and used through PKCS#11.
+and 3DES (two- and three-key), each made and used through PKCS#11.
 
 Usage: python native_mechanisms_host.py MODULE PIN
 Prints key=value lines (bytes as hex) for the test to check against pyca/cryptography
@@ -93,22 +93,26 @@ def cmac(session: Any) -> None:
 
 
 def triple_des(session: Any) -> None:
-    """CKM_DES3_KEY_GEN, then ECB, CBC and CBC-PAD encryptions the token also decrypts."""
-    key = session.generate_key(KeyType.DES3, id=b"d", template=READABLE)
-    show("des3_key", bytes(key[Attribute.VALUE]))
+    """CKM_DES3_KEY_GEN and CKM_DES2_KEY_GEN (a token key, for KMIP to find), then ECB, CBC and
+    CBC-PAD encryptions the token also decrypts."""
+    three = session.generate_key(KeyType.DES3, id=b"d", template=READABLE)
+    two = session.generate_key(KeyType.DES2, id=b"d2", label="p11-des2", store=True, template=READABLE)
     iv = bytes(range(8))
     show("des3_iv", iv)
-    for name, mechanism, param, data in (
-        ("ecb", Mechanism.DES3_ECB, None, DATA[:48]),
-        ("cbc", Mechanism.DES3_CBC, iv, DATA[:48]),
-        ("cbc_pad", Mechanism.DES3_CBC_PAD, iv, DATA),
-    ):
-        sealed = bytes(key.encrypt(data, mechanism=mechanism, mechanism_param=param))
-        show(f"des3_{name}", sealed)
-        show(
-            f"des3_{name}_opened",
-            bytes(key.decrypt(sealed, mechanism=mechanism, mechanism_param=param)) == data,
-        )
+    for prefix, key in (("des3", three), ("des2", two)):
+        show(f"{prefix}_key", bytes(key[Attribute.VALUE]))
+        show(f"{prefix}_key_type", int(key[Attribute.KEY_TYPE]))
+        for name, mechanism, param, data in (
+            ("ecb", Mechanism.DES3_ECB, None, DATA[:48]),
+            ("cbc", Mechanism.DES3_CBC, iv, DATA[:48]),
+            ("cbc_pad", Mechanism.DES3_CBC_PAD, iv, DATA),
+        ):
+            sealed = bytes(key.encrypt(data, mechanism=mechanism, mechanism_param=param))
+            show(f"{prefix}_{name}", sealed)
+            show(
+                f"{prefix}_{name}_opened",
+                bytes(key.decrypt(sealed, mechanism=mechanism, mechanism_param=param)) == data,
+            )
 
 
 def plain(session: Any) -> None:

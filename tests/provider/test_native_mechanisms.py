@@ -18,9 +18,22 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pkcs11_kmip.kmip.client import KmipClient
 from pkcs11_kmip.kmip.messages import Attributes
-from pkcs11_kmip.kmip.messages.payloads import GetAttributesRequest, LocateRequest, MACRequest
+from pkcs11_kmip.kmip.messages.payloads import (
+    DecryptRequest,
+    GetAttributesRequest,
+    GetRequest,
+    LocateRequest,
+    MACRequest,
+)
+from pkcs11_kmip.kmip.messages.structures import CryptographicParameters
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import CryptographicAlgorithm, CryptographicUsageMask, RecommendedCurve
+from pkcs11_kmip.kmip.spec.enums import (
+    BlockCipherMode,
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    PaddingMethod,
+    RecommendedCurve,
+)
 from testsupport import tools
 from testsupport.hosts import NativeTool
 from testsupport.kmip_builders import as_attributes, name
@@ -94,21 +107,48 @@ def test_cmac_matches_pyca(results: dict[str, str]) -> None:
     assert results["cmac_4"] == "MechanismParamInvalid"  # shorter than the server's 8-byte least
 
 
-def test_3des_ciphertexts_decrypt_with_pyca(results: dict[str, str]) -> None:
-    key, iv = value(results, "des3_key"), value(results, "des3_iv")
-    assert len(key) == 24
+@pytest.mark.parametrize(("prefix", "ckk", "size"), [("des3", 0x15, 24), ("des2", 0x14, 16)])
+def test_3des_ciphertexts_decrypt_with_pyca(
+    results: dict[str, str], prefix: str, ckk: int, size: int
+) -> None:
+    """Three-key (CKK_DES3) and two-key (CKK_DES2: K1 K2 K1) 3DES keys encrypt as pyca does."""
+    key, iv = value(results, f"{prefix}_key"), value(results, "des3_iv")
+    assert (len(key), results[f"{prefix}_key_type"]) == (size, str(ckk))
     for mode, cipher_mode, data in (
         ("ecb", modes.ECB(), DATA[:48]),
         ("cbc", modes.CBC(iv), DATA[:48]),
         ("cbc_pad", modes.CBC(iv), DATA),
     ):
-        decryptor = Cipher(TripleDES(key), cipher_mode).decryptor()
-        opened = decryptor.update(value(results, f"des3_{mode}")) + decryptor.finalize()
+        decryptor = Cipher(TripleDES(key + key[:8] if size == 16 else key), cipher_mode).decryptor()
+        opened = decryptor.update(value(results, f"{prefix}_{mode}")) + decryptor.finalize()
         if mode == "cbc_pad":
             unpadder = padding.PKCS7(64).unpadder()
             opened = unpadder.update(opened) + unpadder.finalize()
         assert opened == data
-        assert results[f"des3_{mode}_opened"] == "True"
+        assert results[f"{prefix}_{mode}_opened"] == "True"
+
+
+def test_a_two_key_3des_key_is_a_kmip_3des_key(results: dict[str, str], native: RunningServer) -> None:
+    """CKM_DES2_KEY_GEN's key through KMIP: 3DES of 128 bits (16 bytes with parity), its bytes,
+    and KMIP Decrypt opens what PKCS#11 sealed."""
+    with native.client() as kmip:
+        uid, attributes = located(kmip, "p11-des2")
+        assert attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) is CryptographicAlgorithm.DES3
+        assert attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) == 128
+        got = kmip.call(GetRequest(unique_identifier=uid)).object.key_block.key_value.key_material
+        assert got == value(results, "des2_key")
+        parameters = CryptographicParameters(
+            block_cipher_mode=BlockCipherMode.CBC, padding_method=PaddingMethod.PKCS5
+        )
+        opened = kmip.call(
+            DecryptRequest(
+                unique_identifier=uid,
+                cryptographic_parameters=parameters,
+                data=value(results, "des2_cbc_pad"),
+                iv_counter_nonce=value(results, "des3_iv"),
+            )
+        )
+        assert opened.data == DATA
 
 
 def test_python_pkcs11s_default_template_makes_a_key(results: dict[str, str]) -> None:

@@ -11,6 +11,7 @@ from provider.test_native_mechanisms import (  # noqa: F401 (the fixture and tes
     results,
     test_3des_ciphertexts_decrypt_with_pyca,
     test_a_generic_secret_is_an_hmac_key_kmip_uses,
+    test_a_two_key_3des_key_is_a_kmip_3des_key,
     test_cmac_matches_pyca,
     test_eddsa_signatures_verify_with_pyca,
     test_pkcs11_tool_makes_and_uses_the_new_keys,

@@ -87,8 +87,9 @@ MECHANISMS = {
     "mechtype-0x108B": "keySize={16,32}, sign, verify",  # CKM_AES_CMAC_GENERAL: unnamed in OpenSC 0.23
     "EC-EDWARDS-KEY-PAIR-GEN": "keySize={255,448}, generate_key_pair",
     "EDDSA": "keySize={255,448}, sign, verify",
+    "DES2-KEY-GEN": "keySize={128,128}, generate",
     "DES3-KEY-GEN": "keySize={192,192}, generate",
-    **{f"DES3-{mode}": "keySize={192,192}, encrypt, decrypt" for mode in ("ECB", "CBC", "CBC-PAD")},
+    **{f"DES3-{mode}": "keySize={128,192}, encrypt, decrypt" for mode in ("ECB", "CBC", "CBC-PAD")},
     # SHA-3 (tests/native/test_token.py checks each against hashlib and pyca).
     **{f"SHA3-{bits}": "digest" for bits in SHA3_BITS},
     **{f"SHA3-{bits}-HMAC": f"keySize={{1,512}}, sign, verify{MESSAGE_SIGN}" for bits in SHA3_BITS},
@@ -115,8 +116,8 @@ MECHANISMS = {
     # names SHA-1's only (CKM_SHA256/384/512/224 and SHA3-*_KEY_DERIVATION are 0x393-0x39A).
     "AES-ECB-ENCRYPT-DATA": "keySize={16,32}, derive",
     "AES-CBC-ENCRYPT-DATA": "keySize={16,32}, derive",
-    "DES3-ECB-ENCRYPT-DATA": "keySize={24,24}, derive",  # from a 3DES key's 24 bytes
-    "DES3-CBC-ENCRYPT-DATA": "keySize={24,24}, derive",
+    "DES3-ECB-ENCRYPT-DATA": "keySize={16,24}, derive",  # from a 3DES key's 16 or 24 bytes
+    "DES3-CBC-ENCRYPT-DATA": "keySize={16,24}, derive",
     "SHA1-KEY-DERIVATION": "keySize={1,512}, derive",
     **{f"mechtype-0x{ckm:X}": "keySize={1,512}, derive" for ckm in range(0x393, 0x39B)},
 }

@@ -43,6 +43,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     ResultReason,
 )
 from pkcs11_kmip_server.errors import KmipError
+from pkcs11_kmip_server.keys import DES3_LENGTHS
 
 A = CryptographicAlgorithm
 M = BlockCipherMode
@@ -91,7 +92,7 @@ class CipherMechanism:
 
 
 _AES = frozenset({128, 192, 256})
-_DES3 = frozenset({112, 168, 192})
+_DES3 = DES3_LENGTHS
 _BLOCK_PADDINGS = frozenset({None, P.PKCS5})
 _NO_PADDING: frozenset[PaddingMethod | None] = frozenset({None})
 _TAGS = range(12, 17)  # NIST SP 800-38D §5.2.1.2 (without the 4- and 8-byte special cases)

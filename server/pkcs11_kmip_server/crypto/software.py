@@ -43,6 +43,12 @@ except ImportError:  # pragma: no cover - older pyca/cryptography
     TripleDES = algorithms.TripleDES  # type: ignore[misc]
 
 
+def _triple_des(key: bytes) -> CipherAlgorithm:
+    """3DES with a two-key key as the three keys K1 K2 K1 it stands for (pyca deprecates
+    16-byte keys but means the same)."""
+    return TripleDES(key + key[:8] if len(key) == 16 else key)
+
+
 def _failure(message: str) -> KmipError:
     return KmipError(ResultReason.CRYPTOGRAPHIC_FAILURE, message)
 
@@ -322,8 +328,8 @@ BUILDERS: dict[str, Builder] = {
     "AES-XTS": _aes_xts,
     "AES-KW": _aes_key_wrap(padded=False),
     "AES-KWP": _aes_key_wrap(padded=True),
-    "3DES-ECB": _block_cipher(TripleDES, lambda spec: modes.ECB()),
-    "3DES-CBC": _block_cipher(TripleDES, lambda spec: modes.CBC(spec.iv or b"")),
+    "3DES-ECB": _block_cipher(_triple_des, lambda spec: modes.ECB()),
+    "3DES-CBC": _block_cipher(_triple_des, lambda spec: modes.CBC(spec.iv or b"")),
     "ChaCha20": _chacha20_stream,
     "ChaCha20-Poly1305": _chacha20_poly1305,
     "RSA-PKCS1-v1_5": _rsa,

@@ -42,6 +42,7 @@ class MoreCKM(enum.IntEnum):
     EDDSA = 0x1057
     AES_CMAC = 0x108A
     AES_CMAC_GENERAL = 0x108B
+    DES2_KEY_GEN = 0x0130
     DES3_KEY_GEN = 0x0131
     DES3_ECB = 0x0132
     DES3_CBC = 0x0133
@@ -64,6 +65,7 @@ class MoreCKM(enum.IntEnum):
 
 class MoreCKK(enum.IntEnum):
     GENERIC_SECRET = 0x10
+    DES2 = 0x14
     CHACHA20 = 0x33
     AES_XTS = 0x35
     SHA3_224_HMAC = 0x36

@@ -66,10 +66,12 @@ COMPONENTS: dict[tuple[int, int], tuple[int, ...]] = {
     **{(CKO.SECRET_KEY, ckk): (CKA.VALUE,) for ckk in objects.SECRET_ALGORITHMS if ckk != CKK.AES},
 }
 # The sizes of the secret keys C_CreateObject takes besides AES, in bytes: HMAC keys as the
-# server's HMAC keys are, 3DES keys 24 bytes (three keys with their parity bits), ChaCha20
+# server's HMAC keys are, 3DES keys 24 bytes (three keys with their parity bits; two-key
+# ones 16), ChaCha20
 # 32, AES-XTS 32 or 64 (two AES-128 or two AES-256 keys).
 SECRET_BYTES: dict[int, Collection[int]] = {
     CKK.DES3: range(24, 25),
+    MoreCKK.DES2: range(16, 17),
     MoreCKK.CHACHA20: (mechanisms.CHACHA20_BYTES,),
     MoreCKK.AES_XTS: mechanisms.XTS_BYTES,
 }

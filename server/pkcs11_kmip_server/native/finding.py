@@ -29,7 +29,11 @@ from pkcs11_kmip_server.store import AttributeFilter
 # A key type objects.key_type gives besides KEY_TYPES, for an algorithm of its own:
 # a generic secret is an HMAC-SHA256 key with the token's mark. (The other marked types,
 # Montgomery keys from ECDH or EC, are not narrowed: they are in no KEY_TYPES entry.)
-_MARKED: dict[int, frozenset[CryptographicAlgorithm]] = {MoreCKK.GENERIC_SECRET: frozenset({ALGORITHM})}
+# A two-key 3DES key is a 3DES key of 112 or 128 bits.
+_MARKED: dict[int, frozenset[CryptographicAlgorithm]] = {
+    MoreCKK.GENERIC_SECRET: frozenset({ALGORITHM}),
+    MoreCKK.DES2: frozenset({CryptographicAlgorithm.DES3}),
+}
 
 
 def algorithms_of(ckk: int) -> frozenset[CryptographicAlgorithm]:

@@ -219,9 +219,9 @@ MECHANISMS.update(
     {
         MoreCKM.AES_ECB_ENCRYPT_DATA: NativeMechanism(CKK.AES, 16, 32, CKF(MoreCKF.DERIVE)),
         MoreCKM.AES_CBC_ENCRYPT_DATA: NativeMechanism(CKK.AES, 16, 32, CKF(MoreCKF.DERIVE)),
-        # CKM_DES3_ECB/CBC_ENCRYPT_DATA: from a 3DES key (24 bytes), KMIP Derive Key, Encrypt.
-        MoreCKM.DES3_ECB_ENCRYPT_DATA: NativeMechanism(CKK.DES3, 24, 24, CKF(MoreCKF.DERIVE)),
-        MoreCKM.DES3_CBC_ENCRYPT_DATA: NativeMechanism(CKK.DES3, 24, 24, CKF(MoreCKF.DERIVE)),
+        # CKM_DES3_ECB/CBC_ENCRYPT_DATA: from a 3DES key (16 or 24 bytes), KMIP Derive Key, Encrypt.
+        MoreCKM.DES3_ECB_ENCRYPT_DATA: NativeMechanism(CKK.DES3, 16, 24, CKF(MoreCKF.DERIVE)),
+        MoreCKM.DES3_CBC_ENCRYPT_DATA: NativeMechanism(CKK.DES3, 16, 24, CKF(MoreCKF.DERIVE)),
     }
 )
 # CKM_SHA*_KEY_DERIVATION (pkcs11t.h; no parameter): C_DeriveKey from a secret key of 1-512
@@ -243,12 +243,14 @@ MECHANISMS.update(
         for ckm in HASH_KEY_DERIVATIONS
     }
 )
-# 3DES (three-key, 24 bytes with parity: 192 bits as tokens count it): KMIP Encrypt/Decrypt.
+# 3DES: KMIP Encrypt/Decrypt with a three-key (CKK_DES3, 24 bytes with parity: 192 bits as
+# tokens count it) or two-key (CKK_DES2, 16 bytes: 128 bits) key; the DES3 mechanisms take both.
 DES_BLOCK = 8
-_DES3 = (CKK.DES3, 192, 192)
+_DES3 = (CKK.DES3, 128, 192)
 MECHANISMS.update(
     {
-        MoreCKM.DES3_KEY_GEN: NativeMechanism(*_DES3, CKF.GENERATE, bits=True),
+        MoreCKM.DES2_KEY_GEN: NativeMechanism(MoreCKK.DES2, 128, 128, CKF.GENERATE, bits=True),
+        MoreCKM.DES3_KEY_GEN: NativeMechanism(CKK.DES3, 192, 192, CKF.GENERATE, bits=True),
         MoreCKM.DES3_ECB: NativeMechanism(*_DES3, _CIPHER, mode=BlockCipherMode.ECB),
         MoreCKM.DES3_CBC: NativeMechanism(*_DES3, _CIPHER, mode=BlockCipherMode.CBC),
         MoreCKM.DES3_CBC_PAD: NativeMechanism(

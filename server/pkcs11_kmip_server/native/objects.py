@@ -98,6 +98,7 @@ KEY_TYPES: dict[CryptographicAlgorithm, int] = {
 SECRET_ALGORITHMS: dict[int, CryptographicAlgorithm] = {
     CKK.AES: A.AES,
     CKK.DES3: A.DES3,
+    MoreCKK.DES2: A.DES3,  # two keys, 128 bits with parity (is_two_key)
     MoreCKK.GENERIC_SECRET: A.HMAC_SHA256,
     MoreCKK.CHACHA20: A.CHACHA20,
     MoreCKK.AES_XTS: A.AES,  # two AES keys, 256 or 512 bits, named for XTS (is_xts)
@@ -124,6 +125,7 @@ _MACS = frozenset({CKA.SIGN, CKA.VERIFY})
 DEFAULT_USAGE: dict[tuple[CKO, int], frozenset[CKA]] = {
     (CKO.SECRET_KEY, CKK.AES): frozenset({CKA.ENCRYPT, CKA.DECRYPT, CKA.WRAP, CKA.UNWRAP}),
     (CKO.SECRET_KEY, CKK.DES3): frozenset({CKA.ENCRYPT, CKA.DECRYPT}),
+    (CKO.SECRET_KEY, MoreCKK.DES2): frozenset({CKA.ENCRYPT, CKA.DECRYPT}),
     (CKO.SECRET_KEY, MoreCKK.CHACHA20): frozenset({CKA.ENCRYPT, CKA.DECRYPT}),
     (CKO.SECRET_KEY, MoreCKK.AES_XTS): frozenset({CKA.ENCRYPT, CKA.DECRYPT}),
     **{(CKO.SECRET_KEY, ckk): _MACS for ckk, a in SECRET_ALGORITHMS.items() if a.name.startswith("HMAC_")},
@@ -175,6 +177,7 @@ MONTGOMERY_ALGORITHMS = frozenset({A.ECDH, A.EC})
 KEY_GEN_MECHANISMS: dict[int, int] = {
     CKK.AES: CKM.AES_KEY_GEN,
     CKK.DES3: MoreCKM.DES3_KEY_GEN,
+    MoreCKK.DES2: MoreCKM.DES2_KEY_GEN,
     MoreCKK.CHACHA20: MoreCKM.CHACHA20_KEY_GEN,
     MoreCKK.AES_XTS: MoreCKM.AES_XTS_KEY_GEN,
     CKK.RSA: CKM.RSA_PKCS_KEY_PAIR_GEN,
@@ -255,10 +258,15 @@ def key_type(record: ObjectRecord) -> int | None:
         return MoreCKK.GENERIC_SECRET
     if algorithm is A.AES and is_xts(record):
         return MoreCKK.AES_XTS
+    if algorithm is A.DES3 and is_two_key(record):
+        return MoreCKK.DES2
     if algorithm in MONTGOMERY_ALGORITHMS and _named_curve(record) in MONTGOMERY_PARAMS:
         return MoreCKK.EC_MONTGOMERY
     return KEY_TYPES.get(algorithm)
 
+
+TWO_KEY_BITS = 128
+"""The longest two-key 3DES key: 16 bytes, parity bits counted."""
 
 XTS = CryptographicParameters(block_cipher_mode=BlockCipherMode.XTS)
 """The Cryptographic Parameters of an AES-XTS key (KMIP's AX profile: an AES key named for XTS)."""
@@ -274,6 +282,13 @@ def is_xts(record: ObjectRecord) -> bool:
         isinstance(p, CryptographicParameters) and p.block_cipher_mode is BlockCipherMode.XTS
         for p in record.attributes.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS)
     )
+
+
+def is_two_key(record: ObjectRecord) -> bool:
+    """Whether a 3DES key is a two-key one (CKK_DES2): 112 bits, or 128 with the parity bits
+    (KMIP counts either way; the server's 3DES takes both, as K1 K2 K1)."""
+    length = record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH)
+    return isinstance(length, int) and length <= TWO_KEY_BITS
 
 
 def _named_curve(record: ObjectRecord) -> RecommendedCurve | None:

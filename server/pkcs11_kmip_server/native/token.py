@@ -207,7 +207,7 @@ WRAP_KEY_OBJECTS = {True: ObjectType.PUBLIC_KEY, False: ObjectType.PRIVATE_KEY}
 WRAPPED_FORMATS = {ObjectType.SYMMETRIC_KEY: KeyFormatType.RAW, ObjectType.PRIVATE_KEY: KeyFormatType.PKCS_8}
 KEY_ALGORITHMS: dict[int | None, frozenset[CryptographicAlgorithm]] = {
     CKK.AES: frozenset({CryptographicAlgorithm.AES}),
-    CKK.DES3: frozenset({CryptographicAlgorithm.DES3}),
+    CKK.DES3: frozenset({CryptographicAlgorithm.DES3}),  # also a CKK_DES2 key, as PKCS#11's 3DES takes both
     MoreCKK.AES_XTS: frozenset({CryptographicAlgorithm.AES}),
     MoreCKK.CHACHA20: frozenset({CryptographicAlgorithm.CHACHA20, CryptographicAlgorithm.CHACHA20_POLY1305}),
     MoreCKK.EC_EDWARDS: frozenset({CryptographicAlgorithm.ED25519, CryptographicAlgorithm.ED448}),
