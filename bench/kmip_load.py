@@ -617,6 +617,21 @@ def tree_cpu_seconds(root: int) -> float:
     return sum(times.get(pid, 0.0) for pid in members)
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, tuple[float, float]]:
+    """CPU (user, system) used so far by each thread of one process, by thread id."""
+    times = {}
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{entry}/stat") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            times[int(entry)] = (int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK)
+    return times
+
+
 def stall_seconds() -> dict[str, float]:
     """Seconds some task waited for CPU / for I/O since boot (Linux PSI; empty if unavailable)."""
     stalls = {}
@@ -652,6 +667,9 @@ class Phase:
     errors: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     server_cpu: float = 0.0
+    # The server process's threads' (user, system) CPU: the main (event-loop) thread first,
+    # then the others, busiest first.
+    thread_cpu: list[tuple[float, float]] = field(default_factory=list)
     client_cpu: float | None = None
     machine_busy: float = 0.0
     load_before: float = 0.0
@@ -690,6 +708,9 @@ class Phase:
             "operations": ops,
             "server_cpu_ms_per_op": 1000 * self.server_cpu / total if total else None,
             "server_cores": self.server_cpu / self.duration,
+            "thread_cpu_ms_per_op": [[1000 * u / total, 1000 * s / total] for u, s in self.thread_cpu]
+            if total
+            else None,
             "client_cpu_ms_per_op": 1000 * self.client_cpu / total if total and self.client_cpu else None,
             "other_cores": self.other_cores,
             "loadavg_1min": [self.load_before, self.load_after],
@@ -786,9 +807,17 @@ def run_phase(
         time.sleep(max(window - time.monotonic(), 0))
         phase.load_before = os.getloadavg()[0]
         cpu0, busy0, stalls0 = tree_cpu_seconds(server.pid), machine_busy_seconds(), stall_seconds()
+        threads0 = thread_cpu_seconds(server.pid)
         spy = start_profile(server.pid, profile, args.duration) if profile else None
         time.sleep(max(stop - time.monotonic(), 0))
         cpu1, busy1, stalls1 = tree_cpu_seconds(server.pid), machine_busy_seconds(), stall_seconds()
+        threads1 = thread_cpu_seconds(server.pid)
+        used = {
+            tid: (user - threads0.get(tid, (0.0, 0.0))[0], system - threads0.get(tid, (0.0, 0.0))[1])
+            for tid, (user, system) in threads1.items()
+        }
+        main = used.pop(server.pid, (0.0, 0.0))
+        phase.thread_cpu = [main, *sorted(used.values(), key=sum, reverse=True)]
         phase.stalls = {k: (stalls1[k] - v) / args.duration for k, v in stalls0.items() if k in stalls1}
         phase.load_after = os.getloadavg()[0]
         phase.server_cpu, phase.machine_busy = cpu1 - cpu0, busy1 - busy0
@@ -1057,6 +1086,17 @@ def phase_line(phase: Phase) -> str:
         f"({fmt(summary['server_cores'], 2)} cores) client={fmt(summary['client_cpu_ms_per_op'], 3)}ms/op "
         f"others={fmt(other, 2)} cores cpu-stall={fmt(100 * phase.stalls.get('cpu', 0), 0)}% "
         f"io-stall={fmt(100 * phase.stalls.get('io', 0), 0)}% | {ops}"
+        + threads_note(summary["thread_cpu_ms_per_op"])
+    )
+
+
+def threads_note(per_op: list[list[float]] | None) -> str:
+    """The server's main (event-loop) thread, then its busiest other threads: CPU ms/op (of it system)."""
+    if not per_op:
+        return ""
+    busy = [per_op[0], *(t for t in per_op[1:4] if sum(t) >= 0.005)]
+    return " | threads ms/op:" + "".join(
+        f" {'main=' if i == 0 else ''}{fmt(u + s, 3)} (sys {fmt(s, 3)})" for i, (u, s) in enumerate(busy)
     )
 
 
