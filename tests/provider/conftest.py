@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from testsupport import tools
+from testsupport.hsm_store import hsm_store_server
 from testsupport.server import RunningServer
 from testsupport.softhsm import Token, init_token, start_pkcs11_server, write_client_config
 
@@ -174,7 +175,11 @@ def other_pythons() -> list[Path]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests taking `other_python` run once per other interpreter found."""
+    """Tests taking `other_python` run once per other interpreter found; in a module that
+    names its `NATIVE_KEY_STORES`, tests on the native token run once per key store."""
+    stores = getattr(metafunc.module, "NATIVE_KEY_STORES", None)
+    if stores and "native" in metafunc.fixturenames:
+        metafunc.parametrize("native", stores, indirect=True, scope="module")
     if "other_python" in metafunc.fixturenames:
         pythons = other_pythons()
         metafunc.parametrize(
@@ -185,8 +190,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="module")
-def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server with no HSM module, so its default slot is the native token; one per test module."""
+def native(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A server with no HSM module, so its default slot is the native token; one per test module
+    (and key store: pytest_generate_tests)."""
+    if getattr(request, "param", "database") == "hsm":
+        yield from hsm_store_server(tmp_path_factory)
+        return
     server = start_pkcs11_server(tmp_path_factory.mktemp("native"), None)
     yield server
     if server.process is not None:

@@ -35,8 +35,13 @@ from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, CryptographicAlgorithm
 from pkcs11_kmip.kmip.spec.enums import CryptographicUsageMask as U
 from testsupport import tools
 from testsupport.hosts import NativeTool
+from testsupport.hsm_store import BOTH_KEY_STORES
 from testsupport.kmip_builders import as_attributes, name, symmetric_create
 from testsupport.server import RunningServer
+
+# Every test runs on the native token over the database key store, then over the HSM key store
+# (key material in SoftHSM2). AES-XTS keys stay sealed in the database there (SoftHSM2 has no XTS).
+NATIVE_KEY_STORES = BOTH_KEY_STORES
 
 HOST = Path(__file__).with_name("native_ciphers_host.py")
 KEY_ATTRIBUTES = {"type": CKA.KEY_TYPE, "len": CKA.VALUE_LEN}

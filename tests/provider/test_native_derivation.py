@@ -25,8 +25,13 @@ from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import BlockCipherMode, CryptographicAlgorithm, LinkType
 from testsupport import tools
 from testsupport.hosts import NativeTool
+from testsupport.hsm_store import BOTH_KEY_STORES
 from testsupport.kmip_builders import as_attributes, name
 from testsupport.server import RunningServer
+
+# Every test runs on the native token over the database key store, then over the HSM key store
+# (key material in SoftHSM2).
+NATIVE_KEY_STORES = BOTH_KEY_STORES
 
 HOST = Path(__file__).with_name("derive_host.py")
 Run = dict[str, str]

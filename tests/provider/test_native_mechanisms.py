@@ -36,9 +36,13 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from testsupport import tools
 from testsupport.hosts import NativeTool
+from testsupport.hsm_store import BOTH_KEY_STORES
 from testsupport.kmip_builders import as_attributes, name
 from testsupport.server import RunningServer
 
+# Every test runs on the native token over the database key store, then over the HSM key store
+# (key material in SoftHSM2).
+NATIVE_KEY_STORES = BOTH_KEY_STORES
 HOST = Path(__file__).with_name("native_mechanisms_host.py")
 DATA = b"one key, two protocols " * 5
 CKK_GENERIC_SECRET = 0x10

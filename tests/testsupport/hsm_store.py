@@ -54,6 +54,12 @@ def init_hsm_data_dir(data_dir: Path, token: Token, keys: bool = True, master_ke
     toml.write_text(text + hsm_store_section(token))
 
 
+BOTH_KEY_STORES = ("database", "hsm")
+"""A provider test module's NATIVE_KEY_STORES (tests/provider/conftest.py): the native token over
+the database key store, then over the HSM key store ([store] keys = "hsm": key material in a
+SoftHSM2 token of the server's own)."""
+
+
 def hsm_store_server(
     tmp_path_factory: pytest.TempPathFactory, token: Token | None = None
 ) -> Iterator[RunningServer]:
