@@ -55,7 +55,7 @@ from pkcs11_kmip.kmip.messages.structures import (
     X509CertificateIssuer,
     X509CertificateSubject,
 )
-from pkcs11_kmip.kmip.spec import Tag, Version
+from pkcs11_kmip.kmip.spec import KmipEnum, KmipMask, Tag, Version
 from pkcs11_kmip.kmip.spec.enums import (
     CertificateType,
     CryptographicAlgorithm,
@@ -200,10 +200,8 @@ def decode_attribute_value(tag: int, item: Item, version: Version, where: str) -
 _writer_cache: dict[tuple[int, type], Converter] = {}
 
 
-def write_attribute_value(
-    out: bytearray, tag: int, item_tag: int, value: Any, version: Version, where: str
-) -> None:
-    """Write the value of attribute `tag` under `item_tag` (the attribute's own tag, or Attribute Value)."""
+def _value_converter(tag: int, value: Any, where: str) -> Converter:
+    """The converter that writes `value` as attribute `tag` (chosen by the value's class alone)."""
     key = (tag, type(value))
     converter = _writer_cache.get(key)
     if converter is None:
@@ -214,10 +212,65 @@ def write_attribute_value(
         else:
             name = spec.tag_xml_name(tag) or hex(tag)
             raise CodecError(f"{where}: {value!r} is not a value of attribute {name}")
+    return converter
+
+
+def write_attribute_value(
+    out: bytearray, tag: int, item_tag: int, value: Any, version: Version, where: str
+) -> None:
+    """Write the value of attribute `tag` under `item_tag` (the attribute's own tag, or Attribute Value)."""
+    converter = _value_converter(tag, value, where)
     try:
         converter.write(out, item_tag, value, version)
     except binary.ENCODE_ERRORS as error:
         raise CodecError(f"{where}: {error}") from None
+
+
+# How one entry of an Attributes structure writes itself: (output, value).
+EntryWriter = Callable[[bytearray, Any], None]
+
+# Values of these classes are immutable and come from a small set (enumeration members,
+# flags, booleans): an entry writer keeps the TTLV it wrote for each, up to _KEPT_PER_WRITER.
+_MEMOIZED = (KmipEnum, KmipMask, bool)
+_KEPT_PER_WRITER = 64
+
+# (tag, class of the value, version or None: each in the newest defining it) -> its writer.
+_entry_writers: dict[tuple[int, type, Version | None], EntryWriter] = {}
+
+
+def _entry_writer(tag: int, value: Any, version: Version | None, where: str) -> EntryWriter:
+    """The writer of entries of attribute `tag` whose values are of `value`'s class, made
+    once: what `write_attribute_value` (or a vendor Attribute's write_to) does, with the
+    converter and the version chosen ahead, and the bytes of memoizable values kept."""
+    written_in = version or _newest_defining(tag)
+    write: EntryWriter
+    if isinstance(value, Attribute):
+
+        def write(out: bytearray, value: Any) -> None:
+            value.write_to(out, written_in)
+
+    else:
+        write_value = _value_converter(tag, value, where).write
+        if isinstance(value, _MEMOIZED):
+            kept: dict[Any, bytes] = {}
+
+            def write(out: bytearray, value: Any) -> None:
+                encoded = kept.get(value)
+                if encoded is None:
+                    piece = bytearray()
+                    write_value(piece, tag, value, written_in)
+                    encoded = bytes(piece)
+                    if len(kept) < _KEPT_PER_WRITER:
+                        kept[value] = encoded
+                out += encoded
+
+        else:
+
+            def write(out: bytearray, value: Any) -> None:
+                write_value(out, tag, value, written_in)
+
+    _entry_writers[tag, type(value), version] = write
+    return write
 
 
 # --- KMIP 1.x: Attribute structures ------------------------------------------------------
@@ -358,14 +411,20 @@ class Attributes(Structure):
         self._write_entries(out, version)
 
     def _write_entries(self, out: bytearray, version: Version | None) -> None:
-        """Write the entries in `version`, or (None) each in the newest that defines it."""
-        where = type(self).__name__
-        for tag, value in self.entries:
-            written_in = version or _newest_defining(tag)
-            if isinstance(value, Attribute):
-                value.write_to(out, written_in)
-            else:
-                write_attribute_value(out, tag, tag, value, written_in, where)
+        """Write the entries in `version`, or (None) each in the newest that defines it.
+
+        Every stored object's attributes are written here (encode_any_version), mostly the
+        same few kinds of entry: each goes through its writer made once (`_entry_writer`).
+        """
+        writers = _entry_writers
+        try:
+            for tag, value in self.entries:
+                write = writers.get((tag, type(value), version))
+                if write is None:
+                    write = _entry_writer(tag, value, version, type(self).__name__)
+                write(out, value)
+        except binary.ENCODE_ERRORS as error:
+            raise CodecError(f"{type(self).__name__}: {error}") from None
 
     def encode_any_version(self) -> bytes:
         """These attributes as TTLV, whichever versions define them: for storage, never the wire.
