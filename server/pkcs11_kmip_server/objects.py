@@ -9,7 +9,7 @@ Sensitive/Extractable flags and their "always/never" companions).
 from __future__ import annotations
 
 import hashlib
-import uuid
+import os
 from datetime import datetime
 
 from pkcs11_kmip.kmip.messages import AttributeEntry, Attributes, Structure
@@ -83,6 +83,16 @@ def digest_of(material: Structure | None) -> Digest | None:
     )
 
 
+def new_uid() -> str:
+    """A random (version 4) UUID as text, what str(uuid.uuid4()) gives, without building a
+    UUID object: every new object gets one."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # the version, 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def new_record(
     context: RequestContext,
     object_type: ObjectType,
@@ -95,52 +105,60 @@ def new_record(
     `generated`: the server made the key material (Create, Create Key Pair, Re-key),
     so the object records the random number generator (KMIP 2.1 §4.46).
     """
-    uid = str(uuid.uuid4())
+    uid = new_uid()
     now = context.now
-    attributes = Attributes()
-    attributes.add(Tag.UNIQUE_IDENTIFIER, uid)
-    attributes.add(Tag.SHORT_UNIQUE_IDENTIFIER, hashlib.sha256(uid.encode()).digest())
-    attributes.add(Tag.OBJECT_TYPE, object_type)
+    given = {tag: value for tag, value in reversed(requested.entries)}  # each attribute's first value
+    entries = [
+        AttributeEntry(Tag.UNIQUE_IDENTIFIER, uid),
+        AttributeEntry(Tag.SHORT_UNIQUE_IDENTIFIER, hashlib.sha256(uid.encode()).digest()),
+        AttributeEntry(Tag.OBJECT_TYPE, object_type),
+    ]
     block = key_block_of(material)
     if block is not None:
-        if block.cryptographic_algorithm is not None and requested.get(Tag.CRYPTOGRAPHIC_ALGORITHM) is None:
-            attributes.add(Tag.CRYPTOGRAPHIC_ALGORITHM, block.cryptographic_algorithm)
-        if block.cryptographic_length is not None and requested.get(Tag.CRYPTOGRAPHIC_LENGTH) is None:
-            attributes.add(Tag.CRYPTOGRAPHIC_LENGTH, block.cryptographic_length)
+        if block.cryptographic_algorithm is not None and given.get(Tag.CRYPTOGRAPHIC_ALGORITHM) is None:
+            entries.append(AttributeEntry(Tag.CRYPTOGRAPHIC_ALGORITHM, block.cryptographic_algorithm))
+        if block.cryptographic_length is not None and given.get(Tag.CRYPTOGRAPHIC_LENGTH) is None:
+            entries.append(AttributeEntry(Tag.CRYPTOGRAPHIC_LENGTH, block.cryptographic_length))
         if block.key_format_type is not None:
-            attributes.add(Tag.KEY_FORMAT_TYPE, block.key_format_type)
-    elif isinstance(material, Certificate) and requested.get(Tag.KEY_FORMAT_TYPE) is None:
+            entries.append(AttributeEntry(Tag.KEY_FORMAT_TYPE, block.key_format_type))
+    elif isinstance(material, Certificate) and given.get(Tag.KEY_FORMAT_TYPE) is None:
         # Every object has a Key Format Type in KMIP 2.x; a certificate's is X.509 (2.1 §4.26's
         # table of defaults; TC-ECC-3-20 lists it). 1.x clients never see it (a key block field there).
-        attributes.add(Tag.KEY_FORMAT_TYPE, KeyFormatType.X_509)
+        entries.append(AttributeEntry(Tag.KEY_FORMAT_TYPE, KeyFormatType.X_509))
     # A new object has lost no instance yet: the record of vacated 1.x Attribute Indexes of an
     # object whose attributes it takes (Re-key's existing key) is not its own.
-    attributes.entries.extend(entry for entry in requested if entry.tag != rules.VACATED_INDEXES)
+    if rules.VACATED_INDEXES in given:
+        entries.extend(entry for entry in requested if entry.tag != rules.VACATED_INDEXES)
+    else:
+        entries.extend(requested.entries)
     digest = digest_of(material)
     if digest is not None:
-        attributes.add(Tag.DIGEST, digest)
-    attributes.add(Tag.STATE, State.PRE_ACTIVE)
-    attributes.add(Tag.INITIAL_DATE, now)
-    attributes.add(Tag.LAST_CHANGE_DATE, now)
-    attributes.add(Tag.ORIGINAL_CREATION_DATE, now)
+        entries.append(AttributeEntry(Tag.DIGEST, digest))
+    entries += (
+        AttributeEntry(Tag.STATE, State.PRE_ACTIVE),
+        AttributeEntry(Tag.INITIAL_DATE, now),
+        AttributeEntry(Tag.LAST_CHANGE_DATE, now),
+        AttributeEntry(Tag.ORIGINAL_CREATION_DATE, now),
+    )
     # Every object has the four flags (as AKLC-O-1 and TC-CERTATTR-1 show for public
     # keys and certificates), so PKCS#11 CKA_SENSITIVE/CKA_EXTRACTABLE always map.
-    sensitive = requested.get(Tag.SENSITIVE)
-    extractable = requested.get(Tag.EXTRACTABLE)
+    sensitive = given.get(Tag.SENSITIVE)
+    extractable = given.get(Tag.EXTRACTABLE)
     if sensitive is None:
-        attributes.add(Tag.SENSITIVE, False)
+        entries.append(AttributeEntry(Tag.SENSITIVE, False))
     if extractable is None:
-        attributes.add(Tag.EXTRACTABLE, True)
-    attributes.add(Tag.ALWAYS_SENSITIVE, bool(sensitive))
-    attributes.add(Tag.NEVER_EXTRACTABLE, extractable is False)
-    if requested.get(Tag.FRESH) is None:  # a client may set it initially (BL-M-13-21)
-        attributes.add(Tag.FRESH, True)
-    if generated and requested.get(Tag.RANDOM_NUMBER_GENERATOR) is None:
-        attributes.add(Tag.RANDOM_NUMBER_GENERATOR, SERVER_RNG)
-    if attributes.get(Tag.QUANTUM_SAFE) is True and not quantum_safe(attributes):
+        entries.append(AttributeEntry(Tag.EXTRACTABLE, True))
+    entries.append(AttributeEntry(Tag.ALWAYS_SENSITIVE, bool(sensitive)))
+    entries.append(AttributeEntry(Tag.NEVER_EXTRACTABLE, extractable is False))
+    if given.get(Tag.FRESH) is None:  # a client may set it initially (BL-M-13-21)
+        entries.append(AttributeEntry(Tag.FRESH, True))
+    if generated and given.get(Tag.RANDOM_NUMBER_GENERATOR) is None:
+        entries.append(AttributeEntry(Tag.RANDOM_NUMBER_GENERATOR, SERVER_RNG))
+    attributes = Attributes(entries=entries)
+    if given.get(Tag.QUANTUM_SAFE) is True and not quantum_safe(attributes):
         raise KmipError(ResultReason.GENERAL_FAILURE, "NOT_SAFE: the key is not quantum safe")
-    if requested.get(Tag.PROTECTION_STORAGE_MASK) is None:  # 2.x only; where the store keeps it
-        attributes.add(Tag.PROTECTION_STORAGE_MASK, ProtectionStorageMask.SOFTWARE)
+    if given.get(Tag.PROTECTION_STORAGE_MASK) is None:  # 2.x only; where the store keeps it
+        attributes.entries.append(AttributeEntry(Tag.PROTECTION_STORAGE_MASK, ProtectionStorageMask.SOFTWARE))
     policy.check_new(context, object_type, attributes)
     return ObjectRecord(uid, object_type, context.principal, attributes, material)
 
