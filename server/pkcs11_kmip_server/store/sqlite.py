@@ -121,6 +121,11 @@ NUMBER_COLUMNS: dict[int, str] = {
     Tag.PROTECTION_STORAGE_MASK: "protection_storage_mask",
 }
 
+# Where each NUMBER_COLUMNS attribute's value goes among the row's number columns.
+_NUMBER_POSITIONS: dict[int, int] = {tag: position for position, tag in enumerate(NUMBER_COLUMNS)}
+_STATE = int(Tag.STATE)
+_OBJECT_GROUP = int(Tag.OBJECT_GROUP)
+
 # What insert and save write to an object's row (the uid last: save finds the row by it).
 OBJECT_COLUMNS = (
     "object_type",
@@ -389,17 +394,26 @@ class SqliteSession:
     def _columns(self, record: ObjectRecord) -> tuple[Any, ...]:
         """The record's OBJECT_COLUMNS values, in that order."""
         attributes = record.attributes
-        state = attributes.get(Tag.STATE)
-        # One pass over the entries (a get per column would be a dozen); the first instance wins.
-        found = {tag: value for tag, value in reversed(attributes.entries) if tag in NUMBER_COLUMNS}
-        numbers = [index_values(tag, found[tag])[3] if tag in found else None for tag in NUMBER_COLUMNS]
+        # One pass over the entries (a get per column would be a dozen); the first instance
+        # wins, so the pass runs backwards and the last value seen stays.
+        state = None
+        found: list[Any] = [None] * len(NUMBER_COLUMNS)
+        group_values = []
+        for tag, value in reversed(attributes.entries):
+            position = _NUMBER_POSITIONS.get(tag)
+            if position is not None:
+                found[position] = value
+            elif tag == _STATE:
+                state = value
+            elif tag == _OBJECT_GROUP:
+                group_values.append(value)
+        pairs = zip(NUMBER_COLUMNS, found, strict=True)
+        numbers = [None if value is None else index_values(tag, value)[3] for tag, value in pairs]
         material = None
         if record.material is not None:
             material = self.sealer.seal(record.material.encode(), record.uid)
         groups = {
-            text
-            for value in attributes.get_all(Tag.OBJECT_GROUP)
-            if (text := index_values(Tag.OBJECT_GROUP, value)[1]) is not None
+            text for value in group_values if (text := index_values(_OBJECT_GROUP, value)[1]) is not None
         }
         return (
             int(record.object_type),
