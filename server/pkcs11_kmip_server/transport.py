@@ -6,8 +6,8 @@ the sans-I/O framer, with no coroutine, task or per-read timer in the path of a
 message: the socket is read into one buffer the server shares, whole messages go to a
 worker thread (a separate few for long operations such as key pair generation, so
 they hold up nobody; quick writes such as Create to the one writer thread, which
-commits those queued together in one transaction: group_commit.py), and the answer is
-written from the future's callback. The event
+commits those queued together in one transaction: group_commit.py, handed the messages
+of one loop turn at once), and the answers come back to the loop in batches. The event
 loop itself does no cryptography and runs no store transaction, so no connection waits
 for another's work; it recognises two kinds of message by their exact bytes: the plain
 PKCS#11 call the library writes, which the fast lane (fast_lane.py) hands straight to
@@ -83,7 +83,9 @@ class KmipServer:
         self.long_workers = ThreadPoolExecutor(
             max_workers=config.long_workers, thread_name_prefix="kmip-long"
         )
-        self.writer = GroupCommit(engine)  # quick writes, queued ones in one transaction
+        # Quick writes, queued ones in one transaction; those one loop turn read go together.
+        self.writer: GroupCommit[KmipConnection] = GroupCommit(engine, self._answered_group)
+        self._for_writer: list[tuple[bytes, Peer, KmipConnection]] = []
         self.tls_context = server_tls_context(config)
         self.get_lane = GetLane(engine)  # plain Gets answered on the loop
         self.crypto_lane = CryptoLane(engine)  # plain Encrypts, Decrypts and MACs of small data, too
@@ -98,7 +100,7 @@ class KmipServer:
         # Answers the workers finished, for the loop to send. One wake-up of the loop
         # (a byte through its self-pipe) serves every answer that arrives before it
         # runs: under load that is one syscall per loop turn, not one per message.
-        self._answers: deque[tuple[KmipConnection, concurrent.futures.Future[bytes]]] = deque()
+        self._answers: deque[tuple[KmipConnection, bytes | BaseException]] = deque()
         self._wake_pending = False
 
     async def start(self) -> None:
@@ -143,13 +145,40 @@ class KmipServer:
             log.exception("a lane failed; the general path answers")
             return None
 
-    def answered(self, connection: KmipConnection, work: concurrent.futures.Future[bytes]) -> None:
-        """In a worker thread: queue the answer, and wake the loop unless a wake-up is pending.
+    def to_writer(self, connection: KmipConnection, message: bytes, peer: Peer) -> None:
+        """On the loop: a quick write for the writer thread. The messages one turn of the
+        loop reads go to it together at the turn's end: one hand-over (and at most one
+        wake-up of the writer) for all of them, and a larger group."""
+        if not self._for_writer:
+            assert self._loop is not None
+            self._loop.call_soon(self._hand_to_writer)
+        self._for_writer.append((message, peer, connection))
 
-        The order matters: the answer is queued before the flag is read, and the loop
+    def _hand_to_writer(self) -> None:
+        messages, self._for_writer = self._for_writer, []
+        self.writer.submit(messages)
+
+    def answered(self, connection: KmipConnection, work: concurrent.futures.Future[bytes]) -> None:
+        """In a worker thread, the future done: queue its answer for the loop."""
+        outcome: bytes | BaseException
+        if work.cancelled():
+            outcome = concurrent.futures.CancelledError()
+        else:
+            outcome = work.exception() or work.result()
+        self._answers.append((connection, outcome))
+        self._wake()
+
+    def _answered_group(self, answers: list[tuple[KmipConnection, bytes | Exception]]) -> None:
+        """In the writer thread, its group committed: queue the group's answers for the loop."""
+        self._answers.extend(answers)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake the loop to send the queued answers, unless a wake-up is pending.
+
+        The order matters: answers are queued before the flag is read, and the loop
         clears the flag before it empties the queue, so no answer waits unseen.
         """
-        self._answers.append((connection, work))
         if not self._wake_pending:
             self._wake_pending = True
             assert self._loop is not None
@@ -160,9 +189,9 @@ class KmipServer:
         self._wake_pending = False
         answers = self._answers
         while answers:
-            connection, work = answers.popleft()
+            connection, outcome = answers.popleft()
             try:
-                connection.answer(work)
+                connection.answer(outcome)
             except Exception:  # one connection's failure must not strand the others' answers
                 log.exception("sending an answer failed")
                 connection.shut_down()
@@ -316,6 +345,11 @@ class KmipConnection(asyncio.BufferedProtocol):
                     self._transport.resume_reading()
                 return
             server = self._server
+            if is_grouped(message):  # a quick write (never a lane's): to the writer thread
+                self._busy = True
+                self._deadline = None
+                server.to_writer(self, message, self._peer)
+                return
             response = server.lane_answer(message, self._peer)
             if response is not None:
                 self._send(response)
@@ -327,27 +361,22 @@ class KmipConnection(asyncio.BufferedProtocol):
                 return  # a forwarded Cryptoki call: answered from this loop when its HSM worker replies
             # Straight to a thread and back with one call_soon_threadsafe: run_in_executor's
             # extra asyncio Future costs more than the rest of this edge (bench/kmip_load.py).
-            if is_grouped(message):  # a quick write: to the writer thread (group_commit.py)
-                work = server.writer.submit(message, self._peer)
-            else:
-                pool = server.long_workers if is_long(message) else server.workers
-                work = pool.submit(server.engine.handle, message, self._peer)
+            pool = server.long_workers if is_long(message) else server.workers
+            work = pool.submit(server.engine.handle, message, self._peer)
             work.add_done_callback(functools.partial(server.answered, self))
             return
         self._loop.call_soon(self._next)  # a client that pipelines Gets yields the loop to others
 
-    def answer(self, future: concurrent.futures.Future[bytes]) -> None:
-        """In the loop: send the worker's answer, then take the next message."""
+    def answer(self, outcome: bytes | BaseException) -> None:
+        """In the loop: send a thread's answer (or close, if it failed), then take the next message."""
         self._busy = False
         if self._closing:
             return
-        try:
-            response = future.result()
-        except Exception:
-            log.exception("no answer for %s", self._address)
+        if isinstance(outcome, BaseException):
+            log.error("no answer for %s", self._address, exc_info=outcome)
             self._close()
             return
-        self._send(response)
+        self._send(outcome)
         self._answered()
         self._next()
 
@@ -362,9 +391,7 @@ class KmipConnection(asyncio.BufferedProtocol):
 
     def _answer_now(self, response: bytes) -> None:
         """In the loop: an answer made without a worker thread (the PKCS#11 fast lane)."""
-        done: concurrent.futures.Future[bytes] = concurrent.futures.Future()
-        done.set_result(response)
-        self.answer(done)
+        self.answer(response)
 
     def shut_down(self) -> None:
         """Take no more messages; close now, or once the one in progress is answered."""

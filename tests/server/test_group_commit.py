@@ -11,6 +11,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,25 +203,60 @@ def test_a_group_that_cannot_commit_runs_each_message_alone(
     assert located(engine) == {uid_of(r) for r in responses}  # each once, none from the failed group
 
 
+class Submitter:
+    """A GroupCommit whose answers go to a future per message (the transport's are connections)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.writer: GroupCommit[Future[bytes]] = GroupCommit(engine, self._answered)
+        self.groups: list[int] = []  # the size of each group handed back
+
+    def _answered(self, answers: list[tuple[Future[bytes], bytes | Exception]]) -> None:
+        self.groups.append(len(answers))
+        for future, answer in answers:
+            if isinstance(answer, Exception):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
+
+    def submit(self, *messages: bytes) -> list[Future[bytes]]:
+        futures: list[Future[bytes]] = [Future() for _ in messages]
+        self.writer.submit([(m, ALICE, f) for m, f in zip(messages, futures, strict=True)])
+        return futures
+
+
 def test_the_writer_thread_answers_each_message_after_its_commit(engine: Engine) -> None:
-    writer = GroupCommit(engine)
+    submitter = Submitter(engine)
     try:
-        futures = [writer.submit(named(f"w{i}"), ALICE) for i in range(20)]
+        futures = [f for i in range(20) for f in submitter.submit(named(f"w{i}"))]
         responses = [ResponseMessage.decode(future.result(timeout=30)) for future in futures]
     finally:
-        writer.close()
+        submitter.writer.close()
     assert located(engine) == {uid_of(r) for r in responses}
     assert len(located(engine)) == 20
 
 
+def test_messages_submitted_together_are_one_group(engine: Engine, store: CountingStore) -> None:
+    """What one turn of the transport's loop read goes in one submit: one group, one COMMIT."""
+    submitter = Submitter(engine)
+    writes = store.writes
+    try:
+        futures = submitter.submit(*(named(f"t{i}") for i in range(8)))
+        responses = [ResponseMessage.decode(future.result(timeout=30)) for future in futures]
+    finally:
+        submitter.writer.close()
+    assert submitter.groups == [8]
+    assert store.writes == writes + 1
+    assert located(engine) == {uid_of(r) for r in responses}
+
+
 def test_the_writer_thread_serves_submitters_of_many_threads(engine: Engine) -> None:
-    writer = GroupCommit(engine)
+    submitter = Submitter(engine)
     made: list[str] = []
 
     def client(number: int) -> None:
         for round_ in range(5):
-            answer = writer.submit(named(f"c{number}-{round_}"), ALICE).result(timeout=30)
-            made.append(uid_of(ResponseMessage.decode(answer)))
+            (answer,) = submitter.submit(named(f"c{number}-{round_}"))
+            made.append(uid_of(ResponseMessage.decode(answer.result(timeout=30))))
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
     try:
@@ -229,7 +265,7 @@ def test_the_writer_thread_serves_submitters_of_many_threads(engine: Engine) -> 
         for thread in threads:
             thread.join()
     finally:
-        writer.close()
+        submitter.writer.close()
     assert len(made) == 40 and located(engine) == set(made)
 
 
