@@ -16,6 +16,7 @@ from pkcs11_kmip.kmip.messages.structures import Name
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
+    CryptographicUsageMask,
     KeyFormatType,
     NameType,
     ObjectType,
@@ -36,6 +37,19 @@ SCAN_OF_OBJECTS = r"SCAN (o|object|a|attribute)\b(?! USING INDEX object_in_group
 
 def name(value: str) -> Name:
     return Name(name_value=value, name_type=NameType.UNINTERPRETED_TEXT_STRING)
+
+
+def back_to_schema_3(old: sqlite3.Connection) -> None:
+    """Undo migration 4 on a store of the latest schema: its numbers as attribute rows again."""
+    old.execute("DROP INDEX object_algorithm")
+    for tag, column in migrations._NUMBER_COLUMNS_4:
+        old.execute(
+            f"INSERT INTO attribute (object_seq, tag, int_value) SELECT seq, ?, {column} FROM object"
+            f" WHERE {column} IS NOT NULL",
+            (int(tag),),
+        )
+        old.execute(f"ALTER TABLE object DROP COLUMN {column}")
+    old.execute("UPDATE schema_version SET version = 3")
 
 
 @pytest.fixture
@@ -434,6 +448,7 @@ def test_a_store_made_before_the_object_group_columns_upgrades_on_open(tmp_path:
     populate_for_parts(store)
     store.close()
     old = sqlite3.connect(path, isolation_level=None)
+    back_to_schema_3(old)
     old.executescript(
         """DROP INDEX object_in_group; DROP INDEX object_in_groups;
         ALTER TABLE object DROP COLUMN object_group; ALTER TABLE object DROP COLUMN object_groups;
@@ -543,6 +558,7 @@ def test_a_store_of_schema_1_moves_its_number_rows_to_columns_on_open(tmp_path: 
             )
     store.close()
     old = sqlite3.connect(path, isolation_level=None)
+    back_to_schema_3(old)
     for tag, column in migrations._NUMBER_COLUMNS_2:  # back to schema 1: the numbers as rows
         old.execute(
             f"INSERT INTO attribute (object_seq, tag, int_value) SELECT seq, ?, {column} FROM object"
@@ -578,6 +594,7 @@ def test_a_store_of_schema_2_gets_access_revision_triggers_that_set_a_new_value(
     sealer = Sealer(secrets.token_bytes(32))
     SqliteStore(path, sealer).close()
     old = sqlite3.connect(path, isolation_level=None)
+    back_to_schema_3(old)
     for (statement,) in old.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'access_revision_%'"
     ).fetchall():
@@ -600,6 +617,83 @@ def test_a_store_of_schema_2_gets_access_revision_triggers_that_set_a_new_value(
             (after,) = session.connection.execute("SELECT revision FROM access_revision").fetchone()
         assert len(bodies) == 15 and all("random()" in sql and "+ 1" not in sql for sql in bodies)
         assert after != before
+    finally:
+        upgraded.close()
+
+
+def keyed(index: int) -> Attributes:
+    """What a Create stores of the numbers migration 4 moved: algorithm, length, usage mask."""
+    return Attributes.of(
+        (Tag.NAME, name(f"k-{index}")),
+        (
+            Tag.CRYPTOGRAPHIC_ALGORITHM,
+            (CryptographicAlgorithm.AES, CryptographicAlgorithm.HMAC_SHA256)[index % 2],
+        ),
+        (Tag.CRYPTOGRAPHIC_LENGTH, (128, 256)[index % 3 == 0]),
+        (
+            Tag.CRYPTOGRAPHIC_USAGE_MASK,
+            CryptographicUsageMask.ENCRYPT | (CryptographicUsageMask.DECRYPT if index % 4 == 0 else 0),
+        ),
+    )
+
+
+KEYED_QUERIES: list[tuple[list[AttributeFilter], list[int]]] = [
+    ([AttributeFilter(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.HMAC_SHA256)], [11, 9, 7, 5, 3, 1]),
+    (
+        [
+            AttributeFilter(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES),
+            AttributeFilter(Tag.CRYPTOGRAPHIC_LENGTH, 256),
+        ],
+        [6, 0],
+    ),
+    ([AttributeFilter(Tag.CRYPTOGRAPHIC_LENGTH, 128)], [11, 10, 8, 7, 5, 4, 2, 1]),
+    ([AttributeFilter(Tag.CRYPTOGRAPHIC_USAGE_MASK, CryptographicUsageMask.DECRYPT)], [8, 4, 0]),
+    (
+        [AttributeFilter(Tag.CRYPTOGRAPHIC_USAGE_MASK, CryptographicUsageMask.ENCRYPT)],
+        list(range(11, -1, -1)),
+    ),
+    ([AttributeFilter(Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.RSA)], []),
+]
+
+
+def test_a_store_of_schema_3_moves_algorithm_length_and_mask_rows_to_columns_on_open(tmp_path: Path) -> None:
+    """Migration 4: a store whose algorithm, length and usage mask are attribute rows gets
+    them in the object's columns, the rows deleted; Locate answers alike before and after,
+    by algorithm (and length) through their index, never by reading every object."""
+    path = tmp_path / "store.sqlite3"
+    sealer = Sealer(secrets.token_bytes(32))
+    store = SqliteStore(path, sealer)
+    with store.session() as session:
+        for index in range(11):
+            owner = "alice" if index != 5 else "bob"
+            session.insert(ObjectRecord(f"k-{index}", ObjectType.SYMMETRIC_KEY, owner, keyed(index), None))
+    store.close()
+    old = sqlite3.connect(path, isolation_level=None)
+    back_to_schema_3(old)
+    old.close()
+    upgraded = SqliteStore(path, sealer)
+    try:
+        with upgraded.session(write=False) as session:
+            (left,) = session.connection.execute(
+                "SELECT COUNT(*) FROM attribute WHERE tag != ?", (int(Tag.NAME),)
+            ).fetchone()
+            (version,) = session.connection.execute("SELECT version FROM schema_version").fetchone()
+        assert (left, version) == (0, migrations.LATEST)
+        with upgraded.session() as session:  # a new object after the upgrade
+            session.insert(ObjectRecord("k-11", ObjectType.SYMMETRIC_KEY, "alice", keyed(11), None))
+        for filters, expected in KEYED_QUERIES:
+            query = LocateQuery(owner="alice", now=NOW, filters=filters, count=True)
+            uids, total, steps = plans(upgraded, query)
+            wanted = [f"k-{i}" for i in expected if i != 5]  # bob's
+            assert (uids, total) == (wanted, len(wanted)), filters
+            assert not any(re.match(SCAN_OF_OBJECTS, step) for step in steps), steps
+        with upgraded.session(write=False) as session:
+            by_algorithm = session.connection.execute(
+                "EXPLAIN QUERY PLAN SELECT uid FROM object WHERE cryptographic_algorithm = ?"
+                " AND cryptographic_length = ?",
+                (3, 256),
+            ).fetchall()
+        assert any("object_algorithm" in str(row[-1]) for row in by_algorithm), by_algorithm
     finally:
         upgraded.close()
 

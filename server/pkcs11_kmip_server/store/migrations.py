@@ -61,17 +61,25 @@ _ROWS_DROPPED_2 = (
 )
 
 
-def _number_columns() -> tuple[str, ...]:
-    """Migration 2's statements: each column added and filled from the object's attribute
-    rows, then the rows Locate no longer reads deleted."""
+# Migration 4's columns, as they were: the numbers that a Create still wrote as rows.
+_NUMBER_COLUMNS_4 = (
+    (Tag.CRYPTOGRAPHIC_ALGORITHM, "cryptographic_algorithm"),
+    (Tag.CRYPTOGRAPHIC_LENGTH, "cryptographic_length"),
+    (Tag.CRYPTOGRAPHIC_USAGE_MASK, "cryptographic_usage_mask"),
+)
+
+
+def _number_columns(columns: tuple[tuple[Tag, str], ...], dropped: tuple[Tag, ...]) -> tuple[str, ...]:
+    """Migrations 2 and 4: each column added and filled from the object's (first) attribute
+    row of its tag, then the rows of the `dropped` tags, which Locate no longer reads, deleted."""
     statements = []
-    for tag, column in _NUMBER_COLUMNS_2:
+    for tag, column in columns:
         statements.append(f"ALTER TABLE object ADD COLUMN {column} INTEGER")
         statements.append(
             f"UPDATE object SET {column} = (SELECT a.int_value FROM attribute a"
             f" WHERE a.object_seq = object.seq AND a.tag = {int(tag)} LIMIT 1)"
         )
-    tags = ", ".join(str(int(tag)) for tag in _ROWS_DROPPED_2)
+    tags = ", ".join(str(int(tag)) for tag in dropped)
     statements.append(f"DELETE FROM attribute WHERE tag IN ({tags})")
     return tuple(statements)
 
@@ -121,7 +129,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         " numbers (dates, flags, Key Format Type, Protection Storage Mask) move to columns of"
         " the object's row, which Locate reads; the Unique Identifier's rows go (Locate reads"
         " the uid column)",
-        _number_columns(),
+        _number_columns(_NUMBER_COLUMNS_2, _ROWS_DROPPED_2),
     ),
     Migration(
         3,
@@ -130,6 +138,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         " rows, brought that value back with the rolled-back grants; now each change sets a"
         " random value",
         _random_access_revision(),
+    ),
+    Migration(
+        4,
+        "A Create still wrote 7 attribute rows (each in the attribute table, (tag, int_value) and"
+        " (object_seq, tag)); the algorithm, length and usage mask, single-valued numbers, move"
+        " to columns of the object's row, algorithm and length indexed together for Locate (a"
+        " mask's bits are matched per object, which its (tag, int_value) rows did not help)",
+        (
+            *_number_columns(_NUMBER_COLUMNS_4, tuple(tag for tag, _ in _NUMBER_COLUMNS_4)),
+            "CREATE INDEX object_algorithm ON object (cryptographic_algorithm, cryptographic_length)",
+        ),
     ),
 )
 

@@ -5,7 +5,8 @@ Tables:
              the attributes (TTLV, no secrets) and the sealed material; its Object
              Group if it has exactly one, and how many it has (for access control)
   attribute  one row per attribute instance, indexed: what Locate searches (except the
-             attributes it finds by the object's columns: State, Object Type)
+             attributes it finds by the object's columns: State, Object Type, Unique
+             Identifier and the single-valued numbers, NUMBER_COLUMNS)
   principal, access_*  users, groups and grants (see store.access)
   policy_*   attribute defaults and constraints (see store.policy)
   async_job  asynchronous operations, for Poll and Cancel from any server process (store.jobs)
@@ -102,10 +103,11 @@ DROP INDEX IF EXISTS attribute_object;
 
 # Single-valued attributes whose value is a number (dates, flags, enumerations, masks)
 # that Locate finds by a column of the object's row (`_number_condition`) instead of
-# attribute rows: 10 of a new key's 18 rows, each three B-tree entries per Create (the
-# table, (tag, int_value), (object_seq, tag)). The columns have no index (Locate by one of
-# them alone reads the caller's objects, through the owner index); the two dates of the
-# lifecycle had theirs before (EFFECTIVE_STATE), the others came with migration 2.
+# attribute rows: 13 of a new key's 18 rows, each three B-tree entries per Create (the
+# table, (tag, int_value), (object_seq, tag)). Algorithm and length share one index
+# (object_algorithm); the others have none (Locate by one of them alone reads the caller's
+# objects, through the owner index). The two dates of the lifecycle had theirs before
+# (EFFECTIVE_STATE), the next ten came with migration 2, the last three with migration 4.
 NUMBER_COLUMNS: dict[int, str] = {
     Tag.ACTIVATION_DATE: "activation_date",
     Tag.DEACTIVATION_DATE: "deactivation_date",
@@ -119,6 +121,9 @@ NUMBER_COLUMNS: dict[int, str] = {
     Tag.FRESH: "fresh",
     Tag.KEY_FORMAT_TYPE: "key_format_type",
     Tag.PROTECTION_STORAGE_MASK: "protection_storage_mask",
+    Tag.CRYPTOGRAPHIC_ALGORITHM: "cryptographic_algorithm",
+    Tag.CRYPTOGRAPHIC_LENGTH: "cryptographic_length",
+    Tag.CRYPTOGRAPHIC_USAGE_MASK: "cryptographic_usage_mask",
 }
 
 # Where each NUMBER_COLUMNS attribute's value goes among the row's number columns.
