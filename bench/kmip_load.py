@@ -590,19 +590,23 @@ Server = OurServer | TheirServer
 # --- measuring the machine ----------------------------------------------------------------------
 
 
+def stat_fields(path: str) -> list[str] | None:
+    """The fields of a /proc stat file after the command's name (state first), or None if gone."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
 def tree_cpu_seconds(root: int) -> float:
     """CPU (user + system) used so far by a process and all its descendants."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        if not entry.isdigit() or (fields := stat_fields(f"/proc/{entry}/stat")) is None:
             continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                text = handle.read()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
         pid = int(entry)
         parents[pid] = int(fields[1])
         times[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
@@ -622,12 +626,8 @@ def thread_cpu_seconds(pid: int) -> dict[int, tuple[float, float]]:
     times = {}
     with contextlib.suppress(OSError):
         for entry in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{entry}/stat") as handle:
-                    text = handle.read()
-            except OSError:
+            if (fields := stat_fields(f"/proc/{pid}/task/{entry}/stat")) is None:
                 continue
-            fields = text[text.rindex(")") + 2 :].split()
             times[int(entry)] = (int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK)
     return times
 
