@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from pkcs11_kmip.conformance import prerequisites, run_files
 from testsupport.server import RunningServer
+from testsupport.testcases import PROFILES, Listed, replay
 
 COVERAGE = (
     Path(__file__).resolve().parents[2].parent
@@ -22,28 +20,10 @@ COVERAGE = (
     / "tables"
     / "profile-testcase-coverage.json"
 )
-PROFILES = ("BL", "SKLC", "AKLC", "SASED", "TL", "OMOS", "QS", "CS-BC", "CS-AC", "CS-RNG", "SKFF", "AX")
 
 
-def test_profile_file_passes(
-    kmip_server: RunningServer,
-    profile_file: Path,
-    listed_difference: str | None,
-    testcase_files: dict[str, Path],
-) -> None:
-    before = [testcase_files[name] for name in prerequisites(profile_file.stem)]
-    with kmip_server.client(f"conformance-{profile_file.stem}") as client:
-        results = run_files([*before, profile_file], client.exchange)
-    for result in results[:-1]:
-        assert result.passed, f"prerequisite {result.line()}"
-    result = results[-1]
-    if listed_difference is not None and result.difference is not None:
-        assert result.difference.startswith(listed_difference), (
-            f"{result.name} fails differently from expected_failures.toml: {result.difference}"
-        )
-        pytest.xfail(result.difference)
-    assert result.passed, result.line()
-    assert result.messages > 0
+def test_profile_file_passes(kmip_server: RunningServer, profile_file: Path, listed: Listed) -> None:
+    replay(kmip_server, profile_file, listed)
 
 
 def test_the_file_set_is_what_the_profiles_hold(
