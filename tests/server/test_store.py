@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pkcs11_kmip.kmip.messages import Attributes
-from pkcs11_kmip.kmip.messages.structures import Name
+from pkcs11_kmip.kmip.messages.structures import Name, RandomNumberGenerator
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
@@ -21,6 +21,7 @@ from pkcs11_kmip.kmip.spec.enums import (
     NameType,
     ObjectType,
     ProtectionStorageMask,
+    RNGAlgorithm,
     State,
 )
 from pkcs11_kmip_server.access import ROLES
@@ -39,8 +40,21 @@ def name(value: str) -> Name:
     return Name(name_value=value, name_type=NameType.UNINTERPRETED_TEXT_STRING)
 
 
+def back_to_schema_4(old: sqlite3.Connection) -> None:
+    """Undo migration 5 on a store of the latest schema: its byte strings as attribute rows again."""
+    for tag, column in migrations._BYTES_COLUMNS_5:
+        old.execute(
+            f"INSERT INTO attribute (object_seq, tag, blob_value) SELECT seq, ?, {column} FROM object"
+            f" WHERE {column} IS NOT NULL",
+            (int(tag),),
+        )
+        old.execute(f"ALTER TABLE object DROP COLUMN {column}")
+    old.execute("UPDATE schema_version SET version = 4")
+
+
 def back_to_schema_3(old: sqlite3.Connection) -> None:
-    """Undo migration 4 on a store of the latest schema: its numbers as attribute rows again."""
+    """Undo migrations 5 and 4 on a store of the latest schema: their values as attribute rows again."""
+    back_to_schema_4(old)
     old.execute("DROP INDEX object_algorithm")
     for tag, column in migrations._NUMBER_COLUMNS_4:
         old.execute(
@@ -694,6 +708,72 @@ def test_a_store_of_schema_3_moves_algorithm_length_and_mask_rows_to_columns_on_
                 (3, 256),
             ).fetchall()
         assert any("object_algorithm" in str(row[-1]) for row in by_algorithm), by_algorithm
+    finally:
+        upgraded.close()
+
+
+def test_a_store_of_schema_4_moves_short_identifier_and_generator_rows_to_columns_on_open(
+    tmp_path: Path,
+) -> None:
+    """Migration 5: the Short Unique Identifier and Random Number Generator rows of a store
+    made before it become BLOB columns of the object's row; Locate by them (bytes compared
+    whole, a structure as its TTLV) answers alike before and after, with no scan of every
+    object or row, and a new object writes no such rows."""
+    path = tmp_path / "store.sqlite3"
+    sealer = Sealer(secrets.token_bytes(32))
+    generators = [
+        RandomNumberGenerator(rng_algorithm=RNGAlgorithm.UNSPECIFIED),
+        RandomNumberGenerator(rng_algorithm=RNGAlgorithm.DRBG),
+    ]
+
+    def made(index: int) -> Attributes:
+        return Attributes.of(
+            (Tag.NAME, name(f"b-{index}")),
+            (Tag.SHORT_UNIQUE_IDENTIFIER, bytes([index]) * 32),
+            (Tag.RANDOM_NUMBER_GENERATOR, generators[index % 3 == 0]),
+        )
+
+    def found(store: SqliteStore, criteria: list[AttributeFilter]) -> list[str]:
+        uids, total, steps = plans(store, LocateQuery(owner="alice", now=NOW, filters=criteria, count=True))
+        assert total == len(uids)
+        assert not any(re.match(SCAN_OF_OBJECTS, step) for step in steps), steps
+        return uids
+
+    queries: list[tuple[list[AttributeFilter], list[str]]] = [
+        ([AttributeFilter(Tag.SHORT_UNIQUE_IDENTIFIER, bytes([4]) * 32)], ["b-4"]),
+        ([AttributeFilter(Tag.RANDOM_NUMBER_GENERATOR, generators[1])], ["b-9", "b-6", "b-3", "b-0"]),
+        (
+            [
+                AttributeFilter(Tag.RANDOM_NUMBER_GENERATOR, generators[0]),
+                AttributeFilter(Tag.SHORT_UNIQUE_IDENTIFIER, bytes([7]) * 32),
+            ],
+            ["b-7"],
+        ),
+        ([AttributeFilter(Tag.SHORT_UNIQUE_IDENTIFIER, "not bytes")], []),
+    ]
+    store = SqliteStore(path, sealer)
+    with store.session() as session:
+        for index in range(9):
+            session.insert(ObjectRecord(f"b-{index}", ObjectType.SYMMETRIC_KEY, "alice", made(index), None))
+    store.close()
+    old = sqlite3.connect(path, isolation_level=None)
+    back_to_schema_4(old)
+    old.close()
+    upgraded = SqliteStore(path, sealer)
+    try:
+        with upgraded.session() as session:
+            (left,) = session.connection.execute(
+                "SELECT COUNT(*) FROM attribute WHERE tag != ?", (int(Tag.NAME),)
+            ).fetchone()
+            (version,) = session.connection.execute("SELECT version FROM schema_version").fetchone()
+            session.insert(ObjectRecord("b-9", ObjectType.SYMMETRIC_KEY, "alice", made(9), None))
+            (rows,) = session.connection.execute("SELECT COUNT(*) FROM attribute").fetchone()
+        assert (left, version, rows) == (0, migrations.LATEST, 10)
+        for criteria, expected in queries:
+            assert found(upgraded, criteria) == expected, criteria
+        with upgraded.session(write=False) as session:
+            record = session.load("b-9", None)
+        assert record is not None and record.attributes == made(9)
     finally:
         upgraded.close()
 

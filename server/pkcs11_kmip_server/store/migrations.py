@@ -69,14 +69,25 @@ _NUMBER_COLUMNS_4 = (
 )
 
 
-def _number_columns(columns: tuple[tuple[Tag, str], ...], dropped: tuple[Tag, ...]) -> tuple[str, ...]:
-    """Migrations 2 and 4: each column added and filled from the object's (first) attribute
-    row of its tag, then the rows of the `dropped` tags, which Locate no longer reads, deleted."""
+# Migration 5's columns, as they were: the single-valued byte strings a Create wrote as rows.
+_BYTES_COLUMNS_5 = (
+    (Tag.SHORT_UNIQUE_IDENTIFIER, "short_unique_identifier"),
+    (Tag.RANDOM_NUMBER_GENERATOR, "random_number_generator"),
+)
+
+
+def _columns_from_rows(
+    columns: tuple[tuple[Tag, str], ...], dropped: tuple[Tag, ...], kind: str = "INTEGER"
+) -> tuple[str, ...]:
+    """Migrations 2, 4 and 5: each column added and filled from the object's (first) attribute
+    row of its tag (its int_value, or for a BLOB column its blob_value), then the rows of the
+    `dropped` tags, which Locate no longer reads, deleted."""
+    source = "blob_value" if kind == "BLOB" else "int_value"
     statements = []
     for tag, column in columns:
-        statements.append(f"ALTER TABLE object ADD COLUMN {column} INTEGER")
+        statements.append(f"ALTER TABLE object ADD COLUMN {column} {kind}")
         statements.append(
-            f"UPDATE object SET {column} = (SELECT a.int_value FROM attribute a"
+            f"UPDATE object SET {column} = (SELECT a.{source} FROM attribute a"
             f" WHERE a.object_seq = object.seq AND a.tag = {int(tag)} LIMIT 1)"
         )
     tags = ", ".join(str(int(tag)) for tag in dropped)
@@ -129,7 +140,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         " numbers (dates, flags, Key Format Type, Protection Storage Mask) move to columns of"
         " the object's row, which Locate reads; the Unique Identifier's rows go (Locate reads"
         " the uid column)",
-        _number_columns(_NUMBER_COLUMNS_2, _ROWS_DROPPED_2),
+        _columns_from_rows(_NUMBER_COLUMNS_2, _ROWS_DROPPED_2),
     ),
     Migration(
         3,
@@ -146,9 +157,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         " to columns of the object's row, algorithm and length indexed together for Locate (a"
         " mask's bits are matched per object, which its (tag, int_value) rows did not help)",
         (
-            *_number_columns(_NUMBER_COLUMNS_4, tuple(tag for tag, _ in _NUMBER_COLUMNS_4)),
+            *_columns_from_rows(_NUMBER_COLUMNS_4, tuple(tag for tag, _ in _NUMBER_COLUMNS_4)),
             "CREATE INDEX object_algorithm ON object (cryptographic_algorithm, cryptographic_length)",
         ),
+    ),
+    Migration(
+        5,
+        "Of the 4 attribute rows a Create still wrote, the Short Unique Identifier's and the"
+        " Random Number Generator's (single-valued, bytes) served no index: Locate by them read"
+        " every row of their tag. They move to BLOB columns of the object's row, compared whole",
+        _columns_from_rows(_BYTES_COLUMNS_5, tuple(tag for tag, _ in _BYTES_COLUMNS_5), "BLOB"),
     ),
 )
 

@@ -6,7 +6,8 @@ Tables:
              Group if it has exactly one, and how many it has (for access control)
   attribute  one row per attribute instance, indexed: what Locate searches (except the
              attributes it finds by the object's columns: State, Object Type, Unique
-             Identifier and the single-valued numbers, NUMBER_COLUMNS)
+             Identifier and the single-valued numbers and byte strings, NUMBER_COLUMNS
+             and BYTES_COLUMNS)
   principal, access_*  users, groups and grants (see store.access)
   policy_*   attribute defaults and constraints (see store.policy)
   async_job  asynchronous operations, for Poll and Cancel from any server process (store.jobs)
@@ -126,8 +127,22 @@ NUMBER_COLUMNS: dict[int, str] = {
     Tag.CRYPTOGRAPHIC_USAGE_MASK: "cryptographic_usage_mask",
 }
 
-# Where each NUMBER_COLUMNS attribute's value goes among the row's number columns.
-_NUMBER_POSITIONS: dict[int, int] = {tag: position for position, tag in enumerate(NUMBER_COLUMNS)}
+# Single-valued attributes whose value is bytes (a Byte String, or a structure as its TTLV
+# as index_values writes it) that Locate compares whole with a column of the object's row,
+# instead of attribute rows (migration 5): what a Create wrote that no index served, as
+# Locate by them read every row of their tag. Locate by one of them now reads the caller's
+# objects, through the owner index.
+BYTES_COLUMNS: dict[int, str] = {
+    Tag.SHORT_UNIQUE_IDENTIFIER: "short_unique_identifier",
+    Tag.RANDOM_NUMBER_GENERATOR: "random_number_generator",
+}
+
+# Each attribute kept in a column: its place among the row's NUMBER_COLUMNS and then
+# BYTES_COLUMNS, and which of index_values' columns it takes (the number, or the bytes).
+_IN_COLUMNS: dict[int, tuple[int, int]] = {
+    **{tag: (place, 3) for place, tag in enumerate(NUMBER_COLUMNS)},
+    **{tag: (len(NUMBER_COLUMNS) + place, 4) for place, tag in enumerate(BYTES_COLUMNS)},
+}
 _STATE = int(Tag.STATE)
 _OBJECT_GROUP = int(Tag.OBJECT_GROUP)
 
@@ -138,6 +153,7 @@ OBJECT_COLUMNS = (
     "storage",
     "state",
     *NUMBER_COLUMNS.values(),
+    *BYTES_COLUMNS.values(),
     "attributes",
     "material",
     "object_group",
@@ -159,7 +175,7 @@ INSERT_ATTRIBUTE = (
 # no attribute rows: each row costs an index entry, and a page written, per commit (the
 # Unique Identifier's a random leaf of the text index, the uid column has its own).
 LOCATED_BY_COLUMN = frozenset({Tag.STATE, Tag.OBJECT_TYPE, Tag.UNIQUE_IDENTIFIER})
-_NO_ROWS = LOCATED_BY_COLUMN | NUMBER_COLUMNS.keys()
+_NO_ROWS = LOCATED_BY_COLUMN | _IN_COLUMNS.keys()
 
 # The effective state (lifecycle.effective_state) as SQL, for Locate by State.
 EFFECTIVE_STATE = f"""(CASE
@@ -402,18 +418,20 @@ class SqliteSession:
         # One pass over the entries (a get per column would be a dozen); the first instance
         # wins, so the pass runs backwards and the last value seen stays.
         state = None
-        found: list[Any] = [None] * len(NUMBER_COLUMNS)
+        found: list[Any] = [None] * len(_IN_COLUMNS)
         group_values = []
         for tag, value in reversed(attributes.entries):
-            position = _NUMBER_POSITIONS.get(tag)
-            if position is not None:
-                found[position] = value
+            place = _IN_COLUMNS.get(tag)
+            if place is not None:
+                found[place[0]] = value
             elif tag == _STATE:
                 state = value
             elif tag == _OBJECT_GROUP:
                 group_values.append(value)
-        pairs = zip(NUMBER_COLUMNS, found, strict=True)
-        numbers = [None if value is None else index_values(tag, value)[3] for tag, value in pairs]
+        pairs = zip(_IN_COLUMNS.items(), found, strict=True)
+        in_columns = [
+            None if value is None else index_values(tag, value)[part] for (tag, (_, part)), value in pairs
+        ]
         material = None
         if record.material is not None:
             material = self.sealer.seal(record.material.encode(), record.uid)
@@ -425,7 +443,7 @@ class SqliteSession:
             record.owner,
             int(record.storage),
             int(state if state is not None else State.PRE_ACTIVE),
-            *numbers,
+            *in_columns,
             attributes.encode_any_version(),
             material,
             next(iter(groups)) if len(groups) == 1 else None,
@@ -593,6 +611,9 @@ class SqliteSession:
         column = NUMBER_COLUMNS.get(tag)
         if column is not None:
             return self._number_condition(f"o.{column}", group, parameters, prefix)
+        column = BYTES_COLUMNS.get(tag)
+        if column is not None:
+            return self._bytes_condition(f"o.{column}", group, parameters, prefix)
         first = group[0].value
         if isinstance(first, datetime):
             return self._exists(tag, f"a.int_value {_between(group, parameters, prefix)}", parameters, prefix)
@@ -621,6 +642,19 @@ class SqliteSession:
                 conditions.append(f"({column} & :{key}) = :{key}")
             else:
                 conditions.append(f"{column} = :{key}")
+        return " AND ".join(conditions)
+
+    @staticmethod
+    def _bytes_condition(
+        column: str, group: list[AttributeFilter], parameters: dict[str, Any], prefix: str
+    ) -> str:
+        """SQL for criteria on a BYTES_COLUMNS attribute, as `_match` had them on its rows:
+        the value's bytes equal (a value that has none matches nothing)."""
+        conditions = []
+        for index, criterion in enumerate(group):
+            key = f"{prefix}{index}"
+            parameters[key] = blob = index_values(criterion.tag, criterion.value)[4]
+            conditions.append("0 = 1" if blob is None else f"{column} = :{key}")
         return " AND ".join(conditions)
 
     @staticmethod
