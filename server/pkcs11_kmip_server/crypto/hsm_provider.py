@@ -40,7 +40,7 @@ from pkcs11_kmip_server.crypto.mechanisms import BUFFER_LIMIT, CipherSpec
 from pkcs11_kmip_server.crypto.provider import CipherOperation, CipherOutput, CryptoProvider, DigestOperation
 from pkcs11_kmip_server.crypto.signatures import CMAC_AES, ECDSA, RSA_PKCS1, RSA_PSS, MacSpec, SignatureSpec
 from pkcs11_kmip_server.crypto.signing import _digest_check, _running_hash
-from pkcs11_kmip_server.crypto.software import SoftwareProvider
+from pkcs11_kmip_server.crypto.software import SoftwareProvider, check_key_wrap_length
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.hsm_store.store import read_plain
 from pkcs11_kmip_server.hsm_store.token import (
@@ -80,7 +80,7 @@ HMAC_MECHANISMS: dict[HashingAlgorithm, Mechanism] = {
 # The KMIP algorithms whose keys are CKK_GENERIC_SECRET in the token (an AES key is no HMAC key there).
 GENERIC_SECRETS = frozenset(a for a, (kind, _) in SECRET_TYPES.items() if kind is KeyType.GENERIC_SECRET)
 GCM_IV_BYTES = 12  # the longest IV python-pkcs11's GCMParams takes
-KEY_WRAP: dict[str, Mechanism] = {"AES-KW": Mechanism.AES_KEY_WRAP, "AES-KWP": Mechanism.AES_KEY_WRAP_PAD}
+KEY_WRAP = frozenset({"AES-KW", "AES-KWP"})  # RFC 3394 and RFC 5649: see `key_wrap_mechanism`
 
 
 def _unsupported(what: str) -> KmipError:
@@ -197,7 +197,7 @@ class HsmProvider:
     def cipher(self, key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> CipherOperation:
         name = spec.mechanism.name
         if name in KEY_WRAP:
-            return _OneCall(lambda data: CipherOutput(_key_wrap(key, KEY_WRAP[name], data, encrypt)))
+            return _OneCall(lambda data: CipherOutput(_key_wrap_data(key, spec, data, encrypt)))
         mechanism, parameter = _cipher_call(spec, encrypt)
         # ECB with PKCS#5 padding: SoftHSM2 has no CKM_AES_ECB_PAD, and padding needs no key.
         pad = mechanism is Mechanism.AES_ECB and spec.padding is PaddingMethod.PKCS5
@@ -319,6 +319,37 @@ class HsmProvider:
         return 0
 
 
+def key_wrap_mechanism(name: str, length: int | None, encrypt: bool) -> Mechanism | None:
+    """The token's mechanism that gives exactly RFC 3394 (AES-KW) or RFC 5649 (AES-KWP) for a
+    value of `length` bytes (None: not known beforehand), or None if it has none.
+
+    CKM_AES_KEY_WRAP is RFC 3394 for whole 8-byte blocks (SoftHSM2 zero-pads a partial one,
+    which RFC 3394 does not wrap); RFC 5649 is `HsmToken.padded_wrap`'s answer."""
+    if name == "AES-KWP":
+        return current().padded_wrap(length, encrypt)
+    whole_blocks = not encrypt or (length is not None and length % 8 == 0)
+    return Mechanism.AES_KEY_WRAP if whole_blocks else None
+
+
+def _key_wrap_data(key: ObjectRecord, spec: CipherSpec, data: bytes, encrypt: bool) -> bytes:
+    """AES-KW/KWP of the data: in the token when its mechanism gives the RFC's bytes and the
+    key's token object may wrap (CKA_WRAP/CKA_UNWRAP: the Wrap/Unwrap Key usage); else in the
+    server with the key read out if it may leave (`_read_out`), else Feature Not Supported."""
+    name = spec.mechanism.name
+    check_key_wrap_length(name, encrypt, len(data))
+    mechanism = key_wrap_mechanism(name, len(data), encrypt)
+    flag = Attribute.WRAP if encrypt else Attribute.UNWRAP
+    if mechanism is not None and current().permits(key, flag):
+        return _key_wrap(key, mechanism, data, encrypt)
+    if mechanism is None:
+        what = f"{name} of {len(data)} bytes (the HSM's mechanism does not give the RFC's bytes for it)"
+    else:
+        what = f"{name} with a key the HSM may not {'wrap' if encrypt else 'unwrap'} with (no {flag.name})"
+    software = SoftwareProvider().cipher(_read_out(key, what), spec, encrypt)
+    software.update(data)
+    return software.finish().data
+
+
 def _key_wrap(key: ObjectRecord, mechanism: Mechanism, data: bytes, encrypt: bool) -> bytes:
     """AES-KW/KWP through C_WrapKey/C_UnwrapKey and a session secret holding the data."""
     token = current()
@@ -326,8 +357,6 @@ def _key_wrap(key: ObjectRecord, mechanism: Mechanism, data: bytes, encrypt: boo
     with token.session() as session, refusals(doing):
         wrapping_key = token.key(session, key)
         if encrypt:
-            if not data:
-                raise _invalid("there is nothing to wrap")
             secret = session.create_object(
                 {
                     Attribute.CLASS: ObjectClass.SECRET_KEY,

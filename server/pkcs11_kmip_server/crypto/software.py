@@ -241,6 +241,17 @@ def _aes_xts(key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> CipherOperat
     return _Buffered(lambda data: bytes(context.update(data) + context.finalize()), check, BUFFER_LIMIT)
 
 
+def check_key_wrap_length(name: str, encrypt: bool, size: int) -> None:
+    """Invalid Field for data AES-KW (RFC 3394: whole 8-byte blocks) or AES-KWP (RFC 5649)
+    cannot wrap or unwrap; shared with the HSM provider, which must refuse alike."""
+    if name == "AES-KWP":
+        fits = size >= 1 if encrypt else size >= 16 and size % 8 == 0
+    else:
+        fits = size % 8 == 0 and size >= (16 if encrypt else 24)
+    if not fits:
+        raise _invalid(f"{name} cannot {'wrap' if encrypt else 'unwrap'} {size} bytes")
+
+
 def _aes_key_wrap(padded: bool) -> Builder:
     def build(key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> CipherOperation:
         secret = _secret(key)
@@ -248,13 +259,7 @@ def _aes_key_wrap(padded: bool) -> Builder:
             raise _invalid(f"the key of {key.uid} is not an AES key")
 
         def check(size: int) -> None:
-            if padded:
-                fits = size >= 1 if encrypt else size >= 16 and size % 8 == 0
-            else:
-                fits = size % 8 == 0 and size >= (16 if encrypt else 24)
-            if not fits:
-                name = spec.mechanism.name
-                raise _invalid(f"{name} cannot {'wrap' if encrypt else 'unwrap'} {size} bytes")
+            check_key_wrap_length(spec.mechanism.name, encrypt, size)
 
         def compute(data: bytes) -> bytes:
             if encrypt:

@@ -25,8 +25,9 @@ from pkcs11_kmip.kmip.spec.enums import (
 )
 from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.context import RequestContext
-from pkcs11_kmip_server.crypto.hsm_provider import KEY_WRAP, _cipher_call
+from pkcs11_kmip_server.crypto.hsm_provider import KEY_WRAP, _cipher_call, key_wrap_mechanism
 from pkcs11_kmip_server.crypto.mechanisms import CipherSpec
+from pkcs11_kmip_server.crypto.software import check_key_wrap_length
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.hsm_store.store import HsmSession, read_plain
 from pkcs11_kmip_server.hsm_store.token import current, holds, reference_of
@@ -107,7 +108,8 @@ def sealed_in_token(record: ObjectRecord) -> bool:
 def wrap_in_token(wrapping_key: ObjectRecord, record: ObjectRecord, spec: CipherSpec) -> bytes:
     """The key of `record` (in the token) wrapped by `wrapping_key` with C_WrapKey.
 
-    AES-KW and AES-KWP with a wrapping key in the token; RSA-OAEP and PKCS#1 v1.5 with a
+    AES-KW and AES-KWP with a wrapping key in the token, where the token gives the RFC's
+    bytes for the key's length (`key_wrap_mechanism`; else Feature Not Supported); RSA-OAEP and PKCS#1 v1.5 with a
     public key (not secret: the database keeps it, the token takes it for the call), for
     a secret key, with the OAEP hashes the module takes (SoftHSM2: SHA-1). Other
     mechanisms are Feature Not Supported. A symmetric wrapping key whose material is in
@@ -134,4 +136,24 @@ def wrap_in_token(wrapping_key: ObjectRecord, record: ObjectRecord, spec: Cipher
             f"{record.uid} is a Sensitive key in the HSM: it is wrapped only by a wrapping key "
             f"in the HSM, and {wrapping_key.uid} is not",
         )
-    return current().wrap_key(wrapping_key, record, KEY_WRAP[name])
+    length = _value_length(record)
+    if length is not None:
+        check_key_wrap_length(name, True, length)
+    padded_or_not = key_wrap_mechanism(name, length, encrypt=True)
+    if padded_or_not is None:
+        size = f"{length} bytes" if length is not None else "a length known only to the HSM"
+        raise KmipError(
+            ResultReason.FEATURE_NOT_SUPPORTED,
+            f"the HSM cannot wrap {record.uid}, a Sensitive key it holds ({size}), with {name} as "
+            f"RFC {'5649' if name == 'AES-KWP' else '3394'} says",
+        )
+    return current().wrap_key(wrapping_key, record, padded_or_not)
+
+
+def _value_length(record: ObjectRecord) -> int | None:
+    """The bytes of a symmetric key's value (its Cryptographic Length); None for a private key,
+    whose PKCS#8 the token builds."""
+    bits = record.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH)
+    if record.object_type is not ObjectType.SYMMETRIC_KEY or not isinstance(bits, int):
+        return None
+    return (bits + 7) // 8

@@ -26,9 +26,11 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pkcs11
+from cryptography.hazmat.primitives import keywrap
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11 import exceptions as p11
@@ -83,6 +85,12 @@ READABLE_SESSION_SECRET: dict[Attribute, Any] = {
     Attribute.SENSITIVE: False,
     Attribute.EXTRACTABLE: True,
 }
+
+# RFC 5649 §6's key-encryption key, and values of whole 8-byte blocks and not, that the token's
+# CKM_AES_KEY_WRAP_PAD wraps and unwraps once to learn whether it gives RFC 5649 (`padded_wrap`).
+_PROBE_KEK = bytes.fromhex("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8")
+_PROBE_WHOLE = bytes(range(24))
+_PROBE_PARTIAL = bytes.fromhex("c37b7e6492584340bed12207808941155068f738")
 
 # Cryptographic Usage Mask bit -> the CKA flag that allows it (MACs are CKA_SIGN/VERIFY).
 FLAGS: dict[CryptographicUsageMask, Attribute] = {
@@ -155,6 +163,7 @@ class HsmToken:
         # token (bench/hsm_store_bench.py); a token object's handle lasts while the session does.
         self._known: OrderedDict[bytes, Any] = OrderedDict()
         self._shortest: dict[Mechanism, int] = {}
+        self._padded_wrap: _PaddedWrap | None = None
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Any]:
@@ -321,6 +330,30 @@ class HsmToken:
                 self._shortest[mechanism] = session.token.slot.get_mechanism_info(mechanism).min_key_length
         return self._shortest[mechanism]
 
+    def padded_wrap(self, length: int | None, encrypt: bool) -> Mechanism | None:
+        """The token's mechanism that wraps (or unwraps) a value of `length` bytes (None: not
+        known beforehand, e.g. a private key's PKCS#8) exactly as RFC 5649, or None.
+
+        KMIP's AES Key Wrap with Padding is RFC 5649: CKM_AES_KEY_WRAP_KWP if the token has
+        it; else CKM_AES_KEY_WRAP_PAD where a known-answer probe shows it gives RFC 5649
+        (SoftHSM2 2.6 zero-pads the value to whole 8-byte blocks before it wraps: right for
+        16/24/32-byte keys, wrong for 20 bytes; it unwraps any length right). Never other
+        bytes under the name KWP."""
+        if self._padded_wrap is None:
+            with self.session() as session, refusals("describe its key wrapping"):
+                self._padded_wrap = _probe_padded_wrap(session)
+        found = self._padded_wrap
+        if found.mechanism is None:
+            return None
+        if not encrypt:
+            return found.mechanism if found.unwraps else None
+        fits = found.any_length or (found.whole_blocks and length is not None and length % 8 == 0)
+        return found.mechanism if fits else None
+
+    def permits(self, record: ObjectRecord, flag: Attribute) -> bool:
+        """Whether the record's token object has `flag` (CKA_WRAP, CKA_UNWRAP, ...) set."""
+        return bool(self.use(record, "describe the key", lambda key: key[flag]))
+
     def copy_key(self, source: ObjectRecord, copy: ObjectRecord) -> KeyBlock:
         """C_CopyObject of the source's key for the record `copy` (its CKA_ID and CKA_LABEL):
         the value is copied inside the token and never seen here. The reference block to store;
@@ -386,6 +419,89 @@ class HsmToken:
                 if isinstance(wrapping, rsa.RSAPublicKey):
                     kek.destroy()
             return bytes(wrapped)
+
+
+@dataclass(frozen=True)
+class _PaddedWrap:
+    """What `_probe_padded_wrap` learnt of the token's AES key wrap with padding."""
+
+    mechanism: Mechanism | None
+    whole_blocks: bool = False  # wraps a value of whole 8-byte blocks as RFC 5649
+    any_length: bool = False  # wraps any value as RFC 5649
+    unwraps: bool = False  # unwraps RFC 5649
+
+
+def _probe_padded_wrap(session: Any) -> _PaddedWrap:
+    """The token's RFC 5649 mechanism, checked with session objects against pyca's RFC 5649."""
+    offered = set(session.token.slot.get_mechanisms())
+    if Mechanism.AES_KEY_WRAP_KWP in offered:  # PKCS#11 3.0's name for RFC 5649
+        return _PaddedWrap(Mechanism.AES_KEY_WRAP_KWP, True, True, True)
+    pad = Mechanism.AES_KEY_WRAP_PAD
+    if pad not in offered:
+        return _PaddedWrap(None)
+    kek = session.create_object(
+        {
+            Attribute.CLASS: ObjectClass.SECRET_KEY,
+            Attribute.KEY_TYPE: KeyType.AES,
+            Attribute.VALUE: _PROBE_KEK,
+            Attribute.WRAP: True,
+            Attribute.UNWRAP: True,
+            **READABLE_SESSION_SECRET,
+        }
+    )
+
+    def wraps_right(value: bytes) -> bool:
+        secret = session.create_object(
+            {
+                Attribute.CLASS: ObjectClass.SECRET_KEY,
+                Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+                Attribute.VALUE: value,
+                **READABLE_SESSION_SECRET,
+            }
+        )
+        try:
+            return bytes(kek.wrap_key(secret, mechanism=pad)) == keywrap.aes_key_wrap_with_padding(
+                _PROBE_KEK, value
+            )
+        except p11.PKCS11Error:
+            return False
+        finally:
+            secret.destroy()
+
+    def unwraps_right(value: bytes) -> bool:
+        wrapped = keywrap.aes_key_wrap_with_padding(_PROBE_KEK, value)
+        try:
+            secret = kek.unwrap_key(
+                ObjectClass.SECRET_KEY,
+                KeyType.GENERIC_SECRET,
+                wrapped,
+                mechanism=pad,
+                template=READABLE_SESSION_SECRET,
+            )
+        except p11.PKCS11Error:
+            return False
+        try:
+            return bytes(secret[Attribute.VALUE]) == value
+        finally:
+            secret.destroy()
+
+    try:
+        found = _PaddedWrap(
+            pad,
+            whole_blocks=wraps_right(_PROBE_WHOLE),
+            any_length=wraps_right(_PROBE_PARTIAL),
+            unwraps=unwraps_right(_PROBE_PARTIAL) and unwraps_right(_PROBE_WHOLE),
+        )
+    finally:
+        kek.destroy()
+    log.info(
+        "the HSM's CKM_AES_KEY_WRAP_PAD gives RFC 5649 for whole 8-byte blocks: %s, any length: %s, "
+        "unwrapping: %s",
+        found.whole_blocks,
+        found.any_length,
+        found.unwraps,
+    )
+    return found
 
 
 CLASSES: dict[ObjectType, ObjectClass] = {
