@@ -162,7 +162,7 @@ def test_aes_encrypts_as_pyca_does_with_the_key_get_gives(
     assert ciphertext == encryptor.update(plain) + encryptor.finalize()
 
 
-@pytest.mark.parametrize(("iv_size", "aad_size"), [(1, 0), (13, 20), (60, 20), (128, 0)])
+@pytest.mark.parametrize(("iv_size", "aad_size"), [(8, 0), (13, 20), (60, 20), (128, 0)])
 def test_gcm_with_any_iv_length_and_aad_is_what_pyca_gives(
     kmip: KmipClient, iv_size: int, aad_size: int
 ) -> None:

@@ -22,6 +22,7 @@ Get would give it (Extractable, not Sensitive), else are Feature Not Supported.
 
 from __future__ import annotations
 
+import ctypes
 import hmac as constant_time
 import struct
 from collections.abc import Callable, Sequence
@@ -31,7 +32,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11.mechanisms import GCMParams
 
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultReason
@@ -69,6 +69,10 @@ DIGEST_INFO: dict[HashingAlgorithm, bytes] = {
     H.SHA_256: bytes.fromhex("3031300d060960864801650304020105000420"),
     H.SHA_384: bytes.fromhex("3041300d060960864801650304020205000430"),
     H.SHA_512: bytes.fromhex("3051300d060960864801650304020305000440"),
+    H.SHA3_224: bytes.fromhex("302d300d06096086480165030402070500041c"),
+    H.SHA3_256: bytes.fromhex("3031300d060960864801650304020805000420"),
+    H.SHA3_384: bytes.fromhex("3041300d060960864801650304020905000430"),
+    H.SHA3_512: bytes.fromhex("3051300d060960864801650304020a05000440"),
 }
 HMAC_MECHANISMS: dict[HashingAlgorithm, Mechanism] = {
     H.SHA_1: Mechanism.SHA_1_HMAC,
@@ -79,12 +83,20 @@ HMAC_MECHANISMS: dict[HashingAlgorithm, Mechanism] = {
 }
 # The KMIP algorithms whose keys are CKK_GENERIC_SECRET in the token (an AES key is no HMAC key there).
 GENERIC_SECRETS = frozenset(a for a, (kind, _) in SECRET_TYPES.items() if kind is KeyType.GENERIC_SECRET)
-GCM_IV_BYTES = 12  # the longest IV python-pkcs11's GCMParams takes
 KEY_WRAP = frozenset({"AES-KW", "AES-KWP"})  # RFC 3394 and RFC 5649: see `key_wrap_mechanism`
 
 
+class _TokenLacks(KmipError):
+    """Feature Not Supported for `what` the token cannot do: done in the server instead if the
+    key may leave the token (`_in_server`)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(ResultReason.FEATURE_NOT_SUPPORTED, f"the HSM key store cannot do {what}")
+        self.what = what
+
+
 def _unsupported(what: str) -> KmipError:
-    return KmipError(ResultReason.FEATURE_NOT_SUPPORTED, f"the HSM key store cannot do {what}")
+    return _TokenLacks(what)
 
 
 def _invalid(message: str) -> KmipError:
@@ -134,15 +146,84 @@ def _call(key: ObjectRecord, doing: str, work: Callable[[Any], bytes]) -> bytes:
     return current().use(key, doing, work)
 
 
+def _may_leave(key: ObjectRecord) -> bool:
+    """Whether KMIP Get gives the key to any client allowed to Get it (Extractable, not Sensitive)."""
+    attributes = key.attributes
+    return attributes.get(Tag.SENSITIVE) is not True and attributes.get(Tag.EXTRACTABLE) is not False
+
+
 def _read_out(key: ObjectRecord, what: str) -> ObjectRecord:
     """The record with its key read out of the token, for `what` the token cannot do: only a
-    key that KMIP Get gives any client allowed to Get it (Extractable, not Sensitive), so the
-    server sees no more than Get shows. A key that must not leave the HSM is refused."""
-    attributes = key.attributes
-    if attributes.get(Tag.SENSITIVE) is True or attributes.get(Tag.EXTRACTABLE) is False:
-        raise _unsupported(f"{what} with a Sensitive or non-extractable key (it never leaves the token)")
+    key that may leave (`_may_leave`), so the server sees no more than Get shows. A key that
+    must not leave the HSM is refused (Feature Not Supported)."""
+    if not _may_leave(key):
+        raise KmipError(
+            ResultReason.FEATURE_NOT_SUPPORTED,
+            f"the HSM key store cannot do {what} with a Sensitive or non-extractable key (it never "
+            "leaves the token)",
+        )
     assert key.material is not None
     return replace(key, material=read_plain(current(), key, key.material))
+
+
+class _GcmParams(ctypes.Structure):
+    """CK_GCM_PARAMS as PKCS#11 2.40 (errata) and 3.0 lay it out, and SoftHSM2 2.6 reads it."""
+
+    _fields_ = [
+        ("pIv", ctypes.c_void_p),
+        ("ulIvLen", ctypes.c_ulong),
+        ("ulIvBits", ctypes.c_ulong),
+        ("pAAD", ctypes.c_void_p),
+        ("ulAADLen", ctypes.c_ulong),
+        ("ulTagBits", ctypes.c_ulong),
+    ]
+
+
+class _RawParameter(bytes):
+    """A mechanism parameter python-pkcs11 hands the token as it is (its `bytes` way), holding
+    the buffers its pointers name: they live as long as the parameter does."""
+
+    buffers: tuple[ctypes.Array[ctypes.c_char], ...]
+
+
+def _gcm_parameter(iv: bytes, aad: bytes, tag_bits: int) -> _RawParameter:
+    """CK_GCM_PARAMS made here, since python-pkcs11's GCMParams refuses IVs over 12 bytes,
+    which SP 800-38D, KMIP (CS-BC-M-GCM-2: 60 bytes) and the token take."""
+    iv_buffer, aad_buffer = (ctypes.create_string_buffer(part, len(part)) for part in (iv, aad))
+    fields = _GcmParams(
+        ctypes.addressof(iv_buffer) if iv else None,
+        len(iv),
+        8 * len(iv),
+        ctypes.addressof(aad_buffer) if aad else None,
+        len(aad),
+        tag_bits,
+    )
+    parameter = _RawParameter(bytes(fields))
+    parameter.buffers = (iv_buffer, aad_buffer)
+    return parameter
+
+
+def _in_server(key: ObjectRecord, spec: CipherSpec, encrypt: bool, what: str) -> CipherOperation:
+    """The software provider's operation with the key read out, for `what` the token cannot do."""
+    return SoftwareProvider().cipher(_read_out(key, what), spec, encrypt)
+
+
+def _finish_in_server(
+    key: ObjectRecord, spec: CipherSpec, encrypt: bool, what: str, data: bytes
+) -> CipherOutput:
+    """The whole operation over `data` in the server (see `_in_server`), after the token refused."""
+    if spec.mechanism.name == "AES-GCM" and not encrypt:  # the tag travels in the spec, not the data
+        data = data[: len(data) - len(spec.tag or b"")]
+    operation = _in_server(key, spec, encrypt, what)
+    head = operation.update(data)
+    final = operation.finish()
+    return replace(final, data=head + final.data)
+
+
+def _rsa_bytes(key: ObjectRecord) -> int | None:
+    """The modulus length of an RSA key in bytes, from its Cryptographic Length."""
+    bits = key.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH)
+    return (bits + 7) // 8 if isinstance(bits, int) else None
 
 
 def _pkcs5(data: bytes, size: int) -> bytes:
@@ -171,12 +252,9 @@ def _cipher_call(spec: CipherSpec, encrypt: bool) -> tuple[Mechanism, Any]:
     if name == "AES-CTR":  # CK_AES_CTR_PARAMS: the whole 16-byte block is the counter
         return Mechanism.AES_CTR, struct.pack("=L16s" if struct.calcsize("L") == 4 else "=Q16s", 128, iv)
     if name == "AES-GCM":
-        if len(iv) > GCM_IV_BYTES:
-            limit = f"python-pkcs11 passes at most {GCM_IV_BYTES}"
-            raise _unsupported(f"AES-GCM with a {len(iv)}-byte IV ({limit})")
         tag = spec.tag if not encrypt else None
         bits = 8 * (len(tag) if tag is not None else spec.tag_length or 16)
-        return Mechanism.AES_GCM, GCMParams(iv, spec.aad or None, bits)
+        return Mechanism.AES_GCM, _gcm_parameter(iv, spec.aad or b"", bits)
     if name == "RSA-PKCS1-v1_5":
         return Mechanism.RSA_PKCS, None
     if name == "RSA-OAEP":
@@ -198,21 +276,38 @@ class HsmProvider:
         name = spec.mechanism.name
         if name in KEY_WRAP:
             return _OneCall(lambda data: CipherOutput(_key_wrap_data(key, spec, data, encrypt)))
-        mechanism, parameter = _cipher_call(spec, encrypt)
+        doing = "encrypt" if encrypt else "decrypt"
+        flag = Attribute.ENCRYPT if encrypt else Attribute.DECRYPT
+        try:
+            mechanism, parameter = _cipher_call(spec, encrypt)
+        except _TokenLacks as lacking:
+            return _in_server(key, spec, encrypt, lacking.what)
+        if not current().permits(key, flag):  # e.g. a key with Wrap Key only wrapping with GCM
+            return _in_server(key, spec, encrypt, f"{name} with a key the HSM may not {doing} with")
         # ECB with PKCS#5 padding: SoftHSM2 has no CKM_AES_ECB_PAD, and padding needs no key.
         pad = mechanism is Mechanism.AES_ECB and spec.padding is PaddingMethod.PKCS5
+        rsa_size = _rsa_bytes(key) if mechanism in (Mechanism.RSA_PKCS, Mechanism.RSA_PKCS_OAEP) else None
+
+        def in_token(data: bytes) -> bytes:
+            if rsa_size is not None and len(data) != rsa_size:  # decryption: encryption is the public key's
+                raise _invalid(f"the ciphertext of this key is {rsa_size} bytes, not {len(data)}")
+            return _call(
+                key,
+                doing,
+                lambda k: bytes(getattr(k, doing)(data, mechanism=mechanism, mechanism_param=parameter)),
+            )
 
         def compute(data: bytes) -> CipherOutput:
             if pad and encrypt:
                 data = _pkcs5(data, 16)
             if mechanism is Mechanism.AES_GCM and not encrypt:
                 data += spec.tag or b""
-            doing = "encrypt" if encrypt else "decrypt"
-            output = _call(
-                key,
-                doing,
-                lambda k: bytes(getattr(k, doing)(data, mechanism=mechanism, mechanism_param=parameter)),
-            )
+            try:
+                output = in_token(data)
+            except KmipError as refused:  # a mechanism or parameter the token refuses (OAEP's label)
+                if refused.reason is not ResultReason.FEATURE_NOT_SUPPORTED or not _may_leave(key):
+                    raise
+                return _finish_in_server(key, spec, encrypt, name, data)
             if pad and not encrypt:
                 output = _unpad(output, 16)
             if mechanism is Mechanism.AES_GCM and encrypt:  # C_Encrypt gives ciphertext || tag
@@ -225,25 +320,45 @@ class HsmProvider:
         if verify:
             raise KmipError(ResultReason.INVALID_OBJECT_TYPE, "a private key signs, it does not verify")
         hashing = _running_hash(spec)
-        sign: Callable[[bytes], bytes]
-        if spec.scheme == RSA_PKCS1:
-            sign = self._rsa_pkcs1(key, spec)
-        elif spec.scheme == RSA_PSS:
-            sign = self._rsa_pss(key, spec)
-        elif spec.scheme == ECDSA:
-            sign = self._ecdsa(key)
-        else:
-            raise _unsupported(f"{spec.scheme} signatures")
+        in_token: Callable[[bytes], bytes]
+        try:
+            if spec.scheme == RSA_PKCS1:
+                in_token = self._rsa_pkcs1(key, spec)
+            elif spec.scheme == RSA_PSS:
+                in_token = self._rsa_pss(key, spec)
+            elif spec.scheme == ECDSA:
+                in_token = self._ecdsa(key)
+            else:
+                raise _unsupported(f"{spec.scheme} signatures")
+        except _TokenLacks as lacking:
+            return SoftwareProvider().sign(_read_out(key, lacking.what), spec, verify)
+
+        def sign(digest: bytes) -> bytes:
+            try:
+                return in_token(digest)
+            except _TokenLacks as lacking:  # found at the end: the digest is signed in the server
+                if not _may_leave(key):
+                    raise
+                server = SoftwareProvider().sign(
+                    _read_out(key, lacking.what), replace(spec, prehashed=True), verify
+                )
+                server.update(digest)
+                return server.finish()
+
         return signing.Signature(hashing, sign, None)
 
     @staticmethod
     def _rsa_pkcs1(key: ObjectRecord, spec: SignatureSpec) -> Callable[[bytes], bytes]:
+        room = (_rsa_bytes(key) or 0) - 11
+
         def sign(message: bytes) -> bytes:
             if spec.hashing is not None:  # the digest, after its DigestInfo
                 if spec.hashing not in DIGEST_INFO:
                     raise _unsupported(f"PKCS#1 v1.5 signatures with {spec.hashing.name}")
                 _digest_check(spec, len(message))
                 message = DIGEST_INFO[spec.hashing] + message
+            elif len(message) > room:  # the client's own DigestInfo, as the software provider checks
+                raise _invalid(f"this key signs at most {max(room, 0)} bytes as given")
             return _call(key, "sign", lambda k: bytes(k.sign(message, mechanism=Mechanism.RSA_PKCS)))
 
         return sign
@@ -254,9 +369,13 @@ class HsmProvider:
         if hashing not in HASH_MECHANISMS or mgf not in HASH_MECHANISMS:
             raise _unsupported(f"PSS with {getattr(hashing, 'name', 'no hash')}")
 
+        room = (_rsa_bytes(key) or 0) - 2  # RFC 8017 §9.1.1: emLen >= hLen + sLen + 2
+
         def sign(digest: bytes) -> bytes:
             size = _digest_check(spec, len(digest)).digest_size
             salt = spec.salt_length if spec.salt_length is not None else size
+            if size + salt > room:
+                raise _invalid(f"a salt of {salt} bytes is too long for this key and hash")
             parameter = (HASH_MECHANISMS[hashing][0], HASH_MECHANISMS[mgf][1], salt)
             return _call(
                 key,
@@ -283,17 +402,21 @@ class HsmProvider:
         raise _unsupported("certificates signed by a CA key in the HSM (Certify)")
 
     def mac(self, key: ObjectRecord, spec: MacSpec) -> DigestOperation:
-        if spec.name == CMAC_AES:
-            mechanism = Mechanism.AES_CMAC
-        elif spec.hashing in HMAC_MECHANISMS:
+        what: str | None = None  # what the token cannot do: done in the server if the key may leave
+        mechanism = Mechanism.AES_CMAC
+        if spec.name != CMAC_AES and spec.hashing not in HMAC_MECHANISMS:
+            what = f"{spec.name} with {getattr(spec.hashing, 'name', '?')}"
+        elif spec.name != CMAC_AES:
+            assert spec.hashing is not None
             mechanism = HMAC_MECHANISMS[spec.hashing]
             size = (key.attributes.get(Tag.CRYPTOGRAPHIC_LENGTH) or 0) // 8
-            generic = key.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) in GENERIC_SECRETS
-            if generic and size < current().shortest_key(mechanism):  # RFC 2104 takes it, the token not
+            algorithm = key.attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
+            if algorithm not in GENERIC_SECRETS:  # PKCS#11 keeps AES and HMAC key types apart
+                what = f"{spec.name} with a {getattr(algorithm, 'name', '?')} key"
+            elif size < current().shortest_key(mechanism):  # RFC 2104 takes it, the token not
                 what = f"{spec.name} with a {size}-byte key"
-                return SoftwareProvider().mac(_read_out(key, what), spec)
-        else:
-            raise _unsupported(f"{spec.name} with {getattr(spec.hashing, 'name', '?')}")
+        if what is not None:
+            return SoftwareProvider().mac(_read_out(key, what), spec)
         return _Mac(
             lambda data: _call(key, "compute the MAC", lambda k: bytes(k.sign(data, mechanism=mechanism)))
         )
@@ -345,9 +468,7 @@ def _key_wrap_data(key: ObjectRecord, spec: CipherSpec, data: bytes, encrypt: bo
         what = f"{name} of {len(data)} bytes (the HSM's mechanism does not give the RFC's bytes for it)"
     else:
         what = f"{name} with a key the HSM may not {'wrap' if encrypt else 'unwrap'} with (no {flag.name})"
-    software = SoftwareProvider().cipher(_read_out(key, what), spec, encrypt)
-    software.update(data)
-    return software.finish().data
+    return _finish_in_server(key, spec, encrypt, what, data).data
 
 
 def _key_wrap(key: ObjectRecord, mechanism: Mechanism, data: bytes, encrypt: bool) -> bytes:
