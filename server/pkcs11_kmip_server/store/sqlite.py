@@ -418,20 +418,16 @@ class SqliteSession:
         # One pass over the entries (a get per column would be a dozen); the first instance
         # wins, so the pass runs backwards and the last value seen stays.
         state = None
-        found: list[Any] = [None] * len(_IN_COLUMNS)
+        in_columns: list[Any] = [None] * len(_IN_COLUMNS)
         group_values = []
         for tag, value in reversed(attributes.entries):
             place = _IN_COLUMNS.get(tag)
             if place is not None:
-                found[place[0]] = value
+                in_columns[place[0]] = index_values(tag, value)[place[1]]
             elif tag == _STATE:
                 state = value
             elif tag == _OBJECT_GROUP:
                 group_values.append(value)
-        pairs = zip(_IN_COLUMNS.items(), found, strict=True)
-        in_columns = [
-            None if value is None else index_values(tag, value)[part] for (tag, (_, part)), value in pairs
-        ]
         material = None
         if record.material is not None:
             material = self.sealer.seal(record.material.encode(), record.uid)
