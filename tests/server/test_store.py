@@ -40,6 +40,16 @@ def name(value: str) -> Name:
     return Name(name_value=value, name_type=NameType.UNINTERPRETED_TEXT_STRING)
 
 
+def rows_besides_names(store: SqliteStore) -> tuple[int, int]:
+    """How many attribute rows a store has for other attributes than Name, and its schema version."""
+    with store.session(write=False) as session:
+        (left,) = session.connection.execute(
+            "SELECT COUNT(*) FROM attribute WHERE tag != ?", (int(Tag.NAME),)
+        ).fetchone()
+        (version,) = session.connection.execute("SELECT version FROM schema_version").fetchone()
+    return left, version
+
+
 def back_to_schema_4(old: sqlite3.Connection) -> None:
     """Undo migration 5 on a store of the latest schema: its byte strings as attribute rows again."""
     for tag, column in migrations._BYTES_COLUMNS_5:
@@ -588,12 +598,7 @@ def test_a_store_of_schema_1_moves_its_number_rows_to_columns_on_open(tmp_path: 
     old.close()
     upgraded = SqliteStore(path, sealer)
     try:
-        with upgraded.session(write=False) as session:
-            (left,) = session.connection.execute(
-                "SELECT COUNT(*) FROM attribute WHERE tag != ?", (int(Tag.NAME),)
-            ).fetchone()
-            (version,) = session.connection.execute("SELECT version FROM schema_version").fetchone()
-        assert (left, version) == (0, migrations.LATEST)
+        assert rows_besides_names(upgraded) == (0, migrations.LATEST)
         for filters, expected in NUMBER_QUERIES:
             query = LocateQuery(owner="alice", now=NOW, filters=filters)
             assert plans(upgraded, query)[0] == [f"n-{i}" for i in expected], filters
@@ -687,12 +692,7 @@ def test_a_store_of_schema_3_moves_algorithm_length_and_mask_rows_to_columns_on_
     old.close()
     upgraded = SqliteStore(path, sealer)
     try:
-        with upgraded.session(write=False) as session:
-            (left,) = session.connection.execute(
-                "SELECT COUNT(*) FROM attribute WHERE tag != ?", (int(Tag.NAME),)
-            ).fetchone()
-            (version,) = session.connection.execute("SELECT version FROM schema_version").fetchone()
-        assert (left, version) == (0, migrations.LATEST)
+        assert rows_besides_names(upgraded) == (0, migrations.LATEST)
         with upgraded.session() as session:  # a new object after the upgrade
             session.insert(ObjectRecord("k-11", ObjectType.SYMMETRIC_KEY, "alice", keyed(11), None))
         for filters, expected in KEYED_QUERIES:
@@ -761,14 +761,10 @@ def test_a_store_of_schema_4_moves_short_identifier_and_generator_rows_to_column
     old.close()
     upgraded = SqliteStore(path, sealer)
     try:
+        assert rows_besides_names(upgraded) == (0, migrations.LATEST)
         with upgraded.session() as session:
-            (left,) = session.connection.execute(
-                "SELECT COUNT(*) FROM attribute WHERE tag != ?", (int(Tag.NAME),)
-            ).fetchone()
-            (version,) = session.connection.execute("SELECT version FROM schema_version").fetchone()
             session.insert(ObjectRecord("b-9", ObjectType.SYMMETRIC_KEY, "alice", made(9), None))
-            (rows,) = session.connection.execute("SELECT COUNT(*) FROM attribute").fetchone()
-        assert (left, version, rows) == (0, migrations.LATEST, 10)
+        assert rows_besides_names(upgraded) == (0, migrations.LATEST)
         for criteria, expected in queries:
             assert found(upgraded, criteria) == expected, criteria
         with upgraded.session(write=False) as session:
