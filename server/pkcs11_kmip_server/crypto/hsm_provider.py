@@ -261,6 +261,8 @@ def _cipher_call(spec: CipherSpec, encrypt: bool) -> tuple[Mechanism, Any]:
         assert spec.hashing is not None and spec.mgf_hashing is not None
         if spec.hashing not in HASH_MECHANISMS or spec.mgf_hashing not in HASH_MECHANISMS:
             raise _unsupported(f"OAEP with {spec.hashing.name}")
+        if spec.label:  # SoftHSM2 2.6 fails C_Decrypt with CKR_GENERAL_ERROR for any pSourceData
+            raise _unsupported("OAEP with a label")
         return Mechanism.RSA_PKCS_OAEP, (
             HASH_MECHANISMS[spec.hashing][0],
             HASH_MECHANISMS[spec.mgf_hashing][1],

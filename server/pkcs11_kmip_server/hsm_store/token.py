@@ -92,6 +92,15 @@ _PROBE_KEK = bytes.fromhex("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8")
 _PROBE_WHOLE = bytes(range(24))
 _PROBE_PARTIAL = bytes.fromhex("c37b7e6492584340bed12207808941155068f738")
 
+# A CKA flag -> the class python-pkcs11 mixes into an object that has it set.
+_USE_MIXINS: dict[Attribute, type] = {
+    Attribute.ENCRYPT: pkcs11.types.EncryptMixin,
+    Attribute.DECRYPT: pkcs11.types.DecryptMixin,
+    Attribute.WRAP: pkcs11.types.WrapMixin,
+    Attribute.UNWRAP: pkcs11.types.UnwrapMixin,
+    Attribute.SIGN: pkcs11.types.SignMixin,
+}
+
 # Cryptographic Usage Mask bit -> the CKA flag that allows it (MACs are CKA_SIGN/VERIFY).
 FLAGS: dict[CryptographicUsageMask, Attribute] = {
     **{bit: Attribute(int(cka)) for cka, bit in USAGE.items()},
@@ -351,8 +360,12 @@ class HsmToken:
         return found.mechanism if fits else None
 
     def permits(self, record: ObjectRecord, flag: Attribute) -> bool:
-        """Whether the record's token object has `flag` (CKA_WRAP, CKA_UNWRAP, ...) set."""
-        return bool(self.use(record, "describe the key", lambda key: key[flag]))
+        """Whether the record's token object has `flag` (CKA_ENCRYPT, CKA_WRAP, ...) set: its
+        python-pkcs11 class has the flag's mixin (read when the handle was found, no call)."""
+        mixin = _USE_MIXINS.get(flag)
+        if mixin is None:
+            return bool(self.use(record, "describe the key", lambda key: key[flag]))
+        return self.use(record, "describe the key", lambda key: isinstance(key, mixin))
 
     def copy_key(self, source: ObjectRecord, copy: ObjectRecord) -> KeyBlock:
         """C_CopyObject of the source's key for the record `copy` (its CKA_ID and CKA_LABEL):
