@@ -30,6 +30,8 @@ from dataclasses import replace
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
 
@@ -38,8 +40,9 @@ from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultR
 from pkcs11_kmip_server.crypto import derivation, signing, wrapping
 from pkcs11_kmip_server.crypto.mechanisms import BUFFER_LIMIT, CipherSpec
 from pkcs11_kmip_server.crypto.provider import CipherOperation, CipherOutput, CryptoProvider, DigestOperation
+from pkcs11_kmip_server.crypto.pyca import HASHES
 from pkcs11_kmip_server.crypto.signatures import CMAC_AES, ECDSA, RSA_PKCS1, RSA_PSS, MacSpec, SignatureSpec
-from pkcs11_kmip_server.crypto.signing import _digest_check, _running_hash
+from pkcs11_kmip_server.crypto.signing import _digest_check, _rsa_padding, _running_hash
 from pkcs11_kmip_server.crypto.software import SoftwareProvider, check_key_wrap_length
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.hsm_store.store import read_plain
@@ -401,7 +404,22 @@ class HsmProvider:
     def sign_certificate(
         self, key: ObjectRecord, spec: SignatureSpec, builder: x509.CertificateBuilder
     ) -> x509.Certificate:
-        raise _unsupported("certificates signed by a CA key in the HSM (Certify)")
+        """The CA key in the token signs the certificate's TBSCertificate (RFC 5280 §4.1): pyca
+        builds it signed by a stand-in key of the same kind, so with the same signature
+        AlgorithmIdentifier (which TBSCertificate holds too); the token signs the TBS bytes and
+        the Certificate is assembled from them, that identifier and the signature. Issuing
+        then checks it against the CA certificate, as for any store."""
+        hashing = HASHES[spec.hashing]() if spec.hashing is not None else None
+        rsa_padding = _rsa_padding(spec, verify=False) if spec.scheme in (RSA_PKCS1, RSA_PSS) else None
+        draft = builder.sign(_stand_in(key, spec), hashing, rsa_padding=rsa_padding)  # type: ignore[arg-type]
+        signer = self.sign(key, replace(spec, prehashed=False), verify=False)
+        signer.update(draft.tbs_certificate_bytes)
+        signature = signer.finish()
+        ((_, certificate),) = _der_items(draft.public_bytes(serialization.Encoding.DER))
+        tbs, (algorithm, _), _ = _der_items(certificate)
+        assert tbs[0] == draft.tbs_certificate_bytes
+        der = _der(0x30, draft.tbs_certificate_bytes + algorithm + _der(0x03, b"\x00" + signature))
+        return x509.load_der_x509_certificate(der)
 
     def mac(self, key: ObjectRecord, spec: MacSpec) -> DigestOperation:
         what: str | None = None  # what the token cannot do: done in the server if the key may leave
@@ -471,6 +489,51 @@ def _key_wrap_data(key: ObjectRecord, spec: CipherSpec, data: bytes, encrypt: bo
     else:
         what = f"{name} with a key the HSM may not {'wrap' if encrypt else 'unwrap'} with (no {flag.name})"
     return _finish_in_server(key, spec, encrypt, what, data).data
+
+
+# Stand-in keys for `sign_certificate`, made once per process: (kind, bits) -> private key.
+_STAND_INS: dict[tuple[str, int], rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey] = {}
+
+
+def _stand_in(key: ObjectRecord, spec: SignatureSpec) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """A throwaway key whose certificate signatures have the AlgorithmIdentifier the CA key's
+    have: RSA of the same size (a PSS salt must fit), or any EC key (ecdsa-with-SHA*)."""
+    if spec.scheme == ECDSA:
+        kind = ("ec", 0)
+        if kind not in _STAND_INS:
+            _STAND_INS[kind] = ec.generate_private_key(ec.SECP256R1())
+        return _STAND_INS[kind]
+    if spec.scheme not in (RSA_PKCS1, RSA_PSS):
+        raise _unsupported(f"certificates signed with {spec.scheme} by a CA key in the HSM")
+    kind = ("rsa", _rsa_bytes(key) or 256)
+    if kind not in _STAND_INS:
+        _STAND_INS[kind] = rsa.generate_private_key(65537, 8 * kind[1])
+    return _STAND_INS[kind]
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    """One DER TLV (X.690 §8.1: definite length, short form under 128)."""
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets + content
+
+
+def _der_items(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The TLVs one after another in `data`, each whole and its content (DER: one-byte tags,
+    definite lengths, which a certificate's top level has)."""
+    items: list[tuple[bytes, bytes]] = []
+    at = 0
+    while at < len(data):
+        first = data[at + 1]
+        start, size = at + 2, first
+        if first >= 0x80:
+            start = at + 2 + (first & 0x7F)
+            size = int.from_bytes(data[at + 2 : start], "big")
+        items.append((data[at : start + size], data[start : start + size]))
+        at = start + size
+    return items
 
 
 def _key_wrap(key: ObjectRecord, mechanism: Mechanism, data: bytes, encrypt: bool) -> bytes:
