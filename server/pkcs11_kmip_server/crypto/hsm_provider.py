@@ -128,6 +128,57 @@ class _OneCall:
         return self._compute(b"".join(self._parts))
 
 
+class _BlockStream:
+    """AES-ECB or CBC a part at a time, so a stream answers at each part as the database
+    store's does, without holding the token's session between requests: each part's whole
+    blocks are one C_Encrypt/C_Decrypt (CKM_AES_ECB, or CKM_AES_CBC with the chain's IV: the
+    last ciphertext block), and PKCS#5 padding is added and removed here (it needs no key;
+    SoftHSM2 has no CKM_AES_ECB_PAD). A decryption keeps its last block for `finish`, which
+    unpads it. A one-part request makes one call, two if padded."""
+
+    def __init__(self, key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> None:
+        self._key = key
+        self._encrypt = encrypt
+        self._chained = spec.mechanism.name == "AES-CBC"
+        self._iv = spec.iv or b""
+        self._padded = spec.padding is PaddingMethod.PKCS5
+        self._pending = b""
+        self._seen = 0
+
+    def _run(self, blocks: bytes) -> bytes:
+        if not blocks:
+            return b""
+        doing = "encrypt" if self._encrypt else "decrypt"
+        mechanism = Mechanism.AES_CBC if self._chained else Mechanism.AES_ECB
+        parameter = self._iv if self._chained else None
+        output = _call(
+            self._key,
+            doing,
+            lambda k: bytes(getattr(k, doing)(blocks, mechanism=mechanism, mechanism_param=parameter)),
+        )
+        if self._chained:
+            self._iv = (output if self._encrypt else blocks)[-16:]
+        return output
+
+    def update(self, data: bytes) -> bytes:
+        self._seen += len(data)
+        self._pending += data
+        keep = len(self._pending) % 16
+        if self._padded and not self._encrypt and not keep:  # the last block holds the padding
+            keep = min(16, len(self._pending))
+        whole = len(self._pending) - keep
+        output = self._run(self._pending[:whole])
+        self._pending = self._pending[whole:]
+        return output
+
+    def finish(self) -> CipherOutput:
+        if self._padded and self._encrypt:
+            return CipherOutput(self._run(_pkcs5(self._pending, 16)))
+        if len(self._pending) % 16 or (self._padded and not self._seen):
+            raise _invalid("the data is not a whole number of 16-byte blocks")
+        return CipherOutput(_unpad(self._run(self._pending), 16) if self._padded else b"")
+
+
 class _Mac:
     """An HMAC or CMAC the token computes over the whole data; verified in constant time here."""
 
@@ -289,8 +340,8 @@ class HsmProvider:
             return _in_server(key, spec, encrypt, lacking.what)
         if not current().permits(key, flag):  # e.g. a key with Wrap Key only wrapping with GCM
             return _in_server(key, spec, encrypt, f"{name} with a key the HSM may not {doing} with")
-        # ECB with PKCS#5 padding: SoftHSM2 has no CKM_AES_ECB_PAD, and padding needs no key.
-        pad = mechanism is Mechanism.AES_ECB and spec.padding is PaddingMethod.PKCS5
+        if mechanism in (Mechanism.AES_ECB, Mechanism.AES_CBC, Mechanism.AES_CBC_PAD):
+            return _BlockStream(key, spec, encrypt)
         rsa_size = _rsa_bytes(key) if mechanism in (Mechanism.RSA_PKCS, Mechanism.RSA_PKCS_OAEP) else None
 
         def in_token(data: bytes) -> bytes:
@@ -303,8 +354,6 @@ class HsmProvider:
             )
 
         def compute(data: bytes) -> CipherOutput:
-            if pad and encrypt:
-                data = _pkcs5(data, 16)
             if mechanism is Mechanism.AES_GCM and not encrypt:
                 data += spec.tag or b""
             try:
@@ -313,8 +362,6 @@ class HsmProvider:
                 if refused.reason is not ResultReason.FEATURE_NOT_SUPPORTED or not _may_leave(key):
                     raise
                 return _finish_in_server(key, spec, encrypt, name, data)
-            if pad and not encrypt:
-                output = _unpad(output, 16)
             if mechanism is Mechanism.AES_GCM and encrypt:  # C_Encrypt gives ciphertext || tag
                 return CipherOutput(output[: len(data)], output[len(data) :])
             return CipherOutput(output)
