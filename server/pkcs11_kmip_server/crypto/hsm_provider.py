@@ -33,7 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11 import MGF, Attribute, KeyType, Mechanism
 
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultReason
@@ -47,11 +47,12 @@ from pkcs11_kmip_server.crypto.software import SoftwareProvider, check_key_wrap_
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.hsm_store.store import read_plain
 from pkcs11_kmip_server.hsm_store.token import (
-    READABLE_SESSION_SECRET,
     SECRET_TYPES,
     current,
     reference_of,
     refusals,
+    unwrap_value,
+    wrap_value,
 )
 from pkcs11_kmip_server.store import ObjectRecord
 
@@ -590,29 +591,8 @@ def _key_wrap(key: ObjectRecord, mechanism: Mechanism, data: bytes, encrypt: boo
     with token.session() as session, refusals(doing):
         wrapping_key = token.key(session, key)
         if encrypt:
-            secret = session.create_object(
-                {
-                    Attribute.CLASS: ObjectClass.SECRET_KEY,
-                    Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
-                    Attribute.VALUE: data,
-                    **READABLE_SESSION_SECRET,
-                }
-            )
-            try:
-                return bytes(wrapping_key.wrap_key(secret, mechanism=mechanism))
-            finally:
-                secret.destroy()
-        secret = wrapping_key.unwrap_key(
-            ObjectClass.SECRET_KEY,
-            KeyType.GENERIC_SECRET,
-            data,
-            mechanism=mechanism,
-            template=READABLE_SESSION_SECRET,
-        )
-        try:
-            return bytes(secret[Attribute.VALUE])
-        finally:
-            secret.destroy()
+            return wrap_value(session, wrapping_key, mechanism, data)
+        return unwrap_value(wrapping_key, mechanism, data)
 
 
 class DispatchingProvider:

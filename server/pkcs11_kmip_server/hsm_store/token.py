@@ -434,6 +434,37 @@ class HsmToken:
             return bytes(wrapped)
 
 
+def wrap_value(session: Any, kek: Any, mechanism: Mechanism, value: bytes) -> bytes:
+    """C_WrapKey of `value` by `kek`: the value becomes a session secret, wrapped and destroyed."""
+    secret = session.create_object(
+        {
+            Attribute.CLASS: ObjectClass.SECRET_KEY,
+            Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+            Attribute.VALUE: value,
+            **READABLE_SESSION_SECRET,
+        }
+    )
+    try:
+        return bytes(kek.wrap_key(secret, mechanism=mechanism))
+    finally:
+        secret.destroy()
+
+
+def unwrap_value(kek: Any, mechanism: Mechanism, wrapped: bytes) -> bytes:
+    """C_UnwrapKey of `wrapped` by `kek` into a session secret, read and destroyed."""
+    secret = kek.unwrap_key(
+        ObjectClass.SECRET_KEY,
+        KeyType.GENERIC_SECRET,
+        wrapped,
+        mechanism=mechanism,
+        template=READABLE_SESSION_SECRET,
+    )
+    try:
+        return bytes(secret[Attribute.VALUE])
+    finally:
+        secret.destroy()
+
+
 @dataclass(frozen=True)
 class _PaddedWrap:
     """What `_probe_padded_wrap` learnt of the token's AES key wrap with padding."""
@@ -464,39 +495,18 @@ def _probe_padded_wrap(session: Any) -> _PaddedWrap:
     )
 
     def wraps_right(value: bytes) -> bool:
-        secret = session.create_object(
-            {
-                Attribute.CLASS: ObjectClass.SECRET_KEY,
-                Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
-                Attribute.VALUE: value,
-                **READABLE_SESSION_SECRET,
-            }
-        )
         try:
-            return bytes(kek.wrap_key(secret, mechanism=pad)) == keywrap.aes_key_wrap_with_padding(
+            return wrap_value(session, kek, pad, value) == keywrap.aes_key_wrap_with_padding(
                 _PROBE_KEK, value
             )
         except p11.PKCS11Error:
             return False
-        finally:
-            secret.destroy()
 
     def unwraps_right(value: bytes) -> bool:
-        wrapped = keywrap.aes_key_wrap_with_padding(_PROBE_KEK, value)
         try:
-            secret = kek.unwrap_key(
-                ObjectClass.SECRET_KEY,
-                KeyType.GENERIC_SECRET,
-                wrapped,
-                mechanism=pad,
-                template=READABLE_SESSION_SECRET,
-            )
+            return unwrap_value(kek, pad, keywrap.aes_key_wrap_with_padding(_PROBE_KEK, value)) == value
         except p11.PKCS11Error:
             return False
-        try:
-            return bytes(secret[Attribute.VALUE]) == value
-        finally:
-            secret.destroy()
 
     try:
         found = _PaddedWrap(
