@@ -109,10 +109,10 @@ def wrap_in_token(wrapping_key: ObjectRecord, record: ObjectRecord, spec: Cipher
     """The key of `record` (in the token) wrapped by `wrapping_key` with C_WrapKey.
 
     AES-KW and AES-KWP with a wrapping key in the token, where the token gives the RFC's
-    bytes for the key's length (`key_wrap_mechanism`; else Feature Not Supported); RSA-OAEP and PKCS#1 v1.5 with a
-    public key (not secret: the database keeps it, the token takes it for the call), for
-    a secret key, with the OAEP hashes the module takes (SoftHSM2: SHA-1). Other
-    mechanisms are Feature Not Supported. A symmetric wrapping key whose material is in
+    bytes for the key's length (`key_wrap_mechanism`; else Feature Not Supported); RSA-OAEP
+    and PKCS#1 v1.5 with a public key (not secret: the database keeps it, the token takes
+    it for the call), for a secret key, with the OAEP hashes the module takes (SoftHSM2:
+    SHA-1). Other mechanisms are Feature Not Supported. A symmetric wrapping key whose material is in
     the database cannot be used without the key's plaintext leaving the token: Sensitive,
     as for a Get asking for it unwrapped.
     """
