@@ -89,3 +89,37 @@ def test_hkdf_from_a_key_in_the_token(kmip: KmipClient, hsm_session: Any, algori
     kept = create_key(kmip, algorithm, bits, U.DERIVE_KEY, SENSITIVE)
     request = derive_request(kmip, [kept], DerivationMethod.HKDF, 256, salt=b"salt")
     assert refusal(kmip, request) is ResultReason.FEATURE_NOT_SUPPORTED
+
+
+@pytest.mark.parametrize("sensitive", [False, True])
+def test_xts_and_hmac_with_an_aes_key_in_the_token(
+    kmip: KmipClient, hsm_session: Any, sensitive: bool
+) -> None:
+    """An AES key made without XTS in its parameters (in the token) asked for XTS, and an AES
+    key asked for HMAC-SHA256 (PKCS#11 keeps AES and HMAC key types apart): done in the
+    server as the database store does them while the key may leave, else Feature Not Supported."""
+    extra = (SENSITIVE,) if sensitive else ()
+    xts_key = create_key(kmip, A.AES, 256, U.ENCRYPT | U.DECRYPT, *extra)
+    mac_key = create_key(kmip, A.AES, 256, U.MAC_GENERATE, *extra)
+    assert in_token(hsm_session, xts_key) and in_token(hsm_session, mac_key)
+    tweak = os.urandom(16)
+    xts = EncryptRequest(
+        unique_identifier=xts_key,
+        data=DATA,
+        iv_counter_nonce=tweak,
+        cryptographic_parameters=CryptographicParameters(block_cipher_mode=BlockCipherMode.XTS),
+    )
+    hmac_sha256 = MACRequest(
+        unique_identifier=mac_key,
+        data=DATA,
+        cryptographic_parameters=CryptographicParameters(cryptographic_algorithm=A.HMAC_SHA256),
+    )
+    if sensitive:
+        assert refusal(kmip, xts) is ResultReason.FEATURE_NOT_SUPPORTED
+        assert refusal(kmip, hmac_sha256) is ResultReason.FEATURE_NOT_SUPPORTED
+        return
+    expected = Cipher(algorithms.AES(key_value(kmip, xts_key)), modes.XTS(tweak)).encryptor().update(DATA)
+    assert kmip.call(xts).data == expected
+    local = hmac.HMAC(key_value(kmip, mac_key), hashes.SHA256())
+    local.update(DATA)
+    assert kmip.call(hmac_sha256).mac_data == local.finalize()
