@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,15 +50,41 @@ def rows_besides_names(store: SqliteStore) -> tuple[int, int]:
     return left, version
 
 
-def back_to_schema_4(old: sqlite3.Connection) -> None:
-    """Undo migration 5 on a store of the latest schema: its byte strings as attribute rows again."""
-    for tag, column in migrations._BYTES_COLUMNS_5:
+def columns_back_to_rows(old: sqlite3.Connection, columns: tuple[tuple[Tag, str], ...], value: str) -> None:
+    """Undo a migration that moved attribute rows to columns: each column's values as rows
+    again (in the rows' `value` column), the column dropped."""
+    for tag, column in columns:
         old.execute(
-            f"INSERT INTO attribute (object_seq, tag, blob_value) SELECT seq, ?, {column} FROM object"
+            f"INSERT INTO attribute (object_seq, tag, {value}) SELECT seq, ?, {column} FROM object"
             f" WHERE {column} IS NOT NULL",
             (int(tag),),
         )
         old.execute(f"ALTER TABLE object DROP COLUMN {column}")
+
+
+def upgraded_from(
+    tmp_path: Path, records: list[ObjectRecord], back: Callable[[sqlite3.Connection], None]
+) -> SqliteStore:
+    """A store holding `records`, taken back to an older schema by `back`, opened again
+    (so upgraded): checked to be at the latest version with no rows but the Names'."""
+    path = tmp_path / "store.sqlite3"
+    sealer = Sealer(secrets.token_bytes(32))
+    store = SqliteStore(path, sealer)
+    with store.session() as session:
+        for record in records:
+            session.insert(record)
+    store.close()
+    old = sqlite3.connect(path, isolation_level=None)
+    back(old)
+    old.close()
+    upgraded = SqliteStore(path, sealer)
+    assert rows_besides_names(upgraded) == (0, migrations.LATEST)
+    return upgraded
+
+
+def back_to_schema_4(old: sqlite3.Connection) -> None:
+    """Undo migration 5 on a store of the latest schema: its byte strings as attribute rows again."""
+    columns_back_to_rows(old, migrations._BYTES_COLUMNS_5, "blob_value")
     old.execute("UPDATE schema_version SET version = 4")
 
 
@@ -66,13 +92,7 @@ def back_to_schema_3(old: sqlite3.Connection) -> None:
     """Undo migrations 5 and 4 on a store of the latest schema: their values as attribute rows again."""
     back_to_schema_4(old)
     old.execute("DROP INDEX object_algorithm")
-    for tag, column in migrations._NUMBER_COLUMNS_4:
-        old.execute(
-            f"INSERT INTO attribute (object_seq, tag, int_value) SELECT seq, ?, {column} FROM object"
-            f" WHERE {column} IS NOT NULL",
-            (int(tag),),
-        )
-        old.execute(f"ALTER TABLE object DROP COLUMN {column}")
+    columns_back_to_rows(old, migrations._NUMBER_COLUMNS_4, "int_value")
     old.execute("UPDATE schema_version SET version = 3")
 
 
@@ -583,13 +603,7 @@ def test_a_store_of_schema_1_moves_its_number_rows_to_columns_on_open(tmp_path: 
     store.close()
     old = sqlite3.connect(path, isolation_level=None)
     back_to_schema_3(old)
-    for tag, column in migrations._NUMBER_COLUMNS_2:  # back to schema 1: the numbers as rows
-        old.execute(
-            f"INSERT INTO attribute (object_seq, tag, int_value) SELECT seq, ?, {column} FROM object"
-            f" WHERE {column} IS NOT NULL",
-            (int(tag),),
-        )
-        old.execute(f"ALTER TABLE object DROP COLUMN {column}")
+    columns_back_to_rows(old, migrations._NUMBER_COLUMNS_2, "int_value")  # back to schema 1
     old.execute(
         "INSERT INTO attribute (object_seq, tag, text_value) SELECT seq, ?, uid FROM object",
         (int(Tag.UNIQUE_IDENTIFIER),),
@@ -679,20 +693,12 @@ def test_a_store_of_schema_3_moves_algorithm_length_and_mask_rows_to_columns_on_
     """Migration 4: a store whose algorithm, length and usage mask are attribute rows gets
     them in the object's columns, the rows deleted; Locate answers alike before and after,
     by algorithm (and length) through their index, never by reading every object."""
-    path = tmp_path / "store.sqlite3"
-    sealer = Sealer(secrets.token_bytes(32))
-    store = SqliteStore(path, sealer)
-    with store.session() as session:
-        for index in range(11):
-            owner = "alice" if index != 5 else "bob"
-            session.insert(ObjectRecord(f"k-{index}", ObjectType.SYMMETRIC_KEY, owner, keyed(index), None))
-    store.close()
-    old = sqlite3.connect(path, isolation_level=None)
-    back_to_schema_3(old)
-    old.close()
-    upgraded = SqliteStore(path, sealer)
+    records = [
+        ObjectRecord(f"k-{i}", ObjectType.SYMMETRIC_KEY, "alice" if i != 5 else "bob", keyed(i), None)
+        for i in range(11)
+    ]
+    upgraded = upgraded_from(tmp_path, records, back_to_schema_3)
     try:
-        assert rows_besides_names(upgraded) == (0, migrations.LATEST)
         with upgraded.session() as session:  # a new object after the upgrade
             session.insert(ObjectRecord("k-11", ObjectType.SYMMETRIC_KEY, "alice", keyed(11), None))
         for filters, expected in KEYED_QUERIES:
@@ -719,8 +725,6 @@ def test_a_store_of_schema_4_moves_short_identifier_and_generator_rows_to_column
     made before it become BLOB columns of the object's row; Locate by them (bytes compared
     whole, a structure as its TTLV) answers alike before and after, with no scan of every
     object or row, and a new object writes no such rows."""
-    path = tmp_path / "store.sqlite3"
-    sealer = Sealer(secrets.token_bytes(32))
     generators = [
         RandomNumberGenerator(rng_algorithm=RNGAlgorithm.UNSPECIFIED),
         RandomNumberGenerator(rng_algorithm=RNGAlgorithm.DRBG),
@@ -751,17 +755,9 @@ def test_a_store_of_schema_4_moves_short_identifier_and_generator_rows_to_column
         ),
         ([AttributeFilter(Tag.SHORT_UNIQUE_IDENTIFIER, "not bytes")], []),
     ]
-    store = SqliteStore(path, sealer)
-    with store.session() as session:
-        for index in range(9):
-            session.insert(ObjectRecord(f"b-{index}", ObjectType.SYMMETRIC_KEY, "alice", made(index), None))
-    store.close()
-    old = sqlite3.connect(path, isolation_level=None)
-    back_to_schema_4(old)
-    old.close()
-    upgraded = SqliteStore(path, sealer)
+    records = [ObjectRecord(f"b-{i}", ObjectType.SYMMETRIC_KEY, "alice", made(i), None) for i in range(9)]
+    upgraded = upgraded_from(tmp_path, records, back_to_schema_4)
     try:
-        assert rows_besides_names(upgraded) == (0, migrations.LATEST)
         with upgraded.session() as session:
             session.insert(ObjectRecord("b-9", ObjectType.SYMMETRIC_KEY, "alice", made(9), None))
         assert rows_besides_names(upgraded) == (0, migrations.LATEST)
