@@ -72,12 +72,15 @@ from pkcs11_kmip.kmip.spec.enums import (
     State,
 )
 from pkcs11_kmip.kmip.ttlv import DEFAULT_LIMITS
+from pkcs11_kmip_server.config import ServerConfig
+from pkcs11_kmip_server.datadir import MASTER_KEY_BYTES
 from pkcs11_kmip_server.engine import Engine, Peer
 from pkcs11_kmip_server.hsm.service import Pkcs11Service
 from pkcs11_kmip_server.hsm.settings import Pkcs11Settings
+from pkcs11_kmip_server.hsm_store.settings import HsmStoreSettings
 from pkcs11_kmip_server.native import pins
-from pkcs11_kmip_server.store.sealing import Sealer
-from pkcs11_kmip_server.store.sqlite import SqliteStore
+from pkcs11_kmip_server.pki import write_private
+from pkcs11_kmip_server.serve import open_store
 from testsupport import certificates
 from testsupport.kmip_builders import as_attributes, name, symmetric_create
 
@@ -175,10 +178,13 @@ class App:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> Iterator[Callable[[str], App]]:
-    """Applications of clients alice (PIN issued) and bob (none) on one engine."""
+def make_app(tmp_path: Path, key_store: HsmStoreSettings | None) -> Iterator[Callable[[str], App]]:
+    """Applications of clients alice (PIN issued) and bob (none) on one engine, whose store is
+    the one a server opens (serve.open_store): keys in the database, or in `key_store`'s token."""
     (tmp_path / "clients" / "alice").mkdir(parents=True)
-    store = SqliteStore(tmp_path / "store.sqlite3", Sealer(secrets.token_bytes(32)))
+    config = ServerConfig(tmp_path, store_path=Path("store.sqlite3"), key_store=key_store)
+    write_private(config.path(config.master_key), secrets.token_bytes(MASTER_KEY_BYTES))
+    store = open_store(config)
     service = Pkcs11Service(Pkcs11Settings(pins=tmp_path / pins.PINS_FILE))
     engine = Engine(store, DEFAULT_LIMITS, pkcs11=service)
     yield lambda principal: App(engine, principal)
