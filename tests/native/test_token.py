@@ -441,6 +441,37 @@ def find_all(app: App, session: int, *template: Attribute) -> set[int]:
     return set(found.data)
 
 
+def kmip_made(
+    app: App,
+    session: int,
+    label: str,
+    algorithm: CryptographicAlgorithm,
+    bits: int,
+    usage: CryptographicUsageMask,
+    *parameters: CryptographicParameters,
+) -> int:
+    """The token's handle of a symmetric key KMIP Create made (readable: not Sensitive,
+    Extractable) and Activate activated, named `label`."""
+    created = app.kmip(
+        Operation.CREATE,
+        CreateRequest(
+            object_type=ObjectType.SYMMETRIC_KEY,
+            attributes=as_attributes(
+                (Tag.CRYPTOGRAPHIC_ALGORITHM, algorithm),
+                (Tag.CRYPTOGRAPHIC_LENGTH, bits),
+                (Tag.CRYPTOGRAPHIC_USAGE_MASK, usage),
+                *((Tag.CRYPTOGRAPHIC_PARAMETERS, p) for p in parameters),
+                (Tag.NAME, name(label)),
+                (Tag.SENSITIVE, False),
+                (Tag.EXTRACTABLE, True),
+            ),
+        ),
+    )
+    app.kmip(Operation.ACTIVATE, ActivateRequest(unique_identifier=created.unique_identifier))  # type: ignore[attr-defined]
+    (handle,) = find_all(app, session, Attribute.of(CKA.LABEL, label.encode()))
+    return handle
+
+
 def decrypt_in_parts(
     app: App, session: int, mechanism: Mechanism, key: int, sealed: bytes, cuts: tuple[int, ...]
 ) -> bytes:
@@ -813,30 +844,8 @@ def test_keys_wrap_and_unwrap_through_kmip(make_app: Callable[[str], App], alice
     # AES-KW (RFC 3394) with a key whose Cryptographic Parameters name it (made through KMIP):
     # the same bytes a local implementation makes.
     nist = CryptographicParameters(block_cipher_mode=BlockCipherMode.NIST_KEY_WRAP)
-    created = app.kmip(
-        Operation.CREATE,
-        CreateRequest(
-            object_type=ObjectType.SYMMETRIC_KEY,
-            attributes=as_attributes(
-                (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.AES),
-                (Tag.CRYPTOGRAPHIC_LENGTH, 256),
-                (
-                    Tag.CRYPTOGRAPHIC_USAGE_MASK,
-                    CryptographicUsageMask.WRAP_KEY | CryptographicUsageMask.UNWRAP_KEY,
-                ),
-                (Tag.CRYPTOGRAPHIC_PARAMETERS, nist),
-                (Tag.NAME, name("kw-kek")),
-                (Tag.SENSITIVE, False),
-                (Tag.EXTRACTABLE, True),
-            ),
-        ),
-    )
-    app.kmip(Operation.ACTIVATE, ActivateRequest(unique_identifier=created.unique_identifier))  # type: ignore[attr-defined]
-    app.ok("C_FindObjectsInit", hSession=session, pTemplate=(Attribute.of(CKA.LABEL, b"kw-kek"),))
-    found = app.ok("C_FindObjects", hSession=session, phObject=OutRequest(True, 2))["phObject"]
-    app.ok("C_FindObjectsFinal", hSession=session)
-    assert isinstance(found, OutData) and isinstance(found.data, tuple)
-    (kw_kek,) = found.data
+    wrapping_use = CryptographicUsageMask.WRAP_KEY | CryptographicUsageMask.UNWRAP_KEY
+    kw_kek = kmip_made(app, session, "kw-kek", CryptographicAlgorithm.AES, 256, wrapping_use, nist)
     (kw_value,) = read(app, session, kw_kek, CKA.VALUE)
     assert isinstance(kw_value, bytes)
     for mechanism, wrapping, wrapping_value, label in (
@@ -1654,25 +1663,8 @@ def test_two_key_3des_is_ckk_des2_from_both_protocols(make_app: Callable[[str], 
         return TripleDES(two + two[:8])
 
     assert mechanism_info(app, DES2_KEY_GEN) == (128, 128, 0x8000)
-    created = app.kmip(
-        Operation.CREATE,
-        CreateRequest(
-            object_type=ObjectType.SYMMETRIC_KEY,
-            attributes=as_attributes(
-                (Tag.CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm.DES3),
-                (Tag.CRYPTOGRAPHIC_LENGTH, 112),
-                (
-                    Tag.CRYPTOGRAPHIC_USAGE_MASK,
-                    CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT,
-                ),
-                (Tag.NAME, name("two-key")),
-                (Tag.SENSITIVE, False),
-                (Tag.EXTRACTABLE, True),
-            ),
-        ),
-    )
-    app.kmip(Operation.ACTIVATE, ActivateRequest(unique_identifier=created.unique_identifier))  # type: ignore[attr-defined]
-    (from_kmip,) = find_all(app, session, Attribute.of(CKA.LABEL, b"two-key"))
+    cipher_use = CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT
+    from_kmip = kmip_made(app, session, "two-key", CryptographicAlgorithm.DES3, 112, cipher_use)
     kind, value_len, value = read(app, session, from_kmip, CKA.KEY_TYPE, CKA.VALUE_LEN, CKA.VALUE)
     assert (kind, value_len) == (ulong(CKK_DES2), ulong(14))  # 112 bits: KMIP counts no parity here
     assert isinstance(value, bytes) and len(value) == 16
