@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from pkcs11_kmip.kmip import spec
 from pkcs11_kmip.kmip.messages import (
@@ -306,17 +307,22 @@ class Engine:
         group = [m for m in admitted if isinstance(m, _Admitted) and _groupable(m)]
         grouped = self._execute_group(group) if len(group) > 1 else {}
         answers: list[bytes | Exception] = []
-        for message in admitted:
-            if isinstance(message, bytes):
-                answers.append(message)
-                continue
-            try:
-                outcomes = grouped.get(id(message))
-                answers.append(
-                    self._answer(message, outcomes if outcomes is not None else self._run(message))
-                )
-            except Exception as error:  # the transport ends that connection, as for `handle`
-                answers.append(error)
+        lines: list[dict[str, Any]] = []  # the ran messages' audit lines, written together
+        try:
+            for message in admitted:
+                if isinstance(message, bytes):
+                    answers.append(message)
+                    continue
+                try:
+                    outcomes = grouped.get(id(message))
+                    if outcomes is None:
+                        outcomes = self._run(message)
+                    answers.append(self._answer(message, outcomes, lines))
+                except Exception as error:  # the transport ends that connection, as for `handle`
+                    answers.append(error)
+        finally:
+            if self.audit is not None:
+                self.audit.write_many(lines)
         return answers
 
     def _admit(self, data: bytes, peer: Peer) -> _Admitted | bytes:
@@ -372,12 +378,21 @@ class Engine:
             return self._start_in_background(message)
         return self._execute(message)
 
-    def _answer(self, message: _Admitted, outcomes: list[Outcome]) -> bytes:
-        """The response to a message that ran, and its audit line."""
+    def _answer(
+        self, message: _Admitted, outcomes: list[Outcome], lines: list[dict[str, Any]] | None = None
+    ) -> bytes:
+        """The response to a message that ran, and its audit line: written now, or added to
+        `lines` for the caller to write with its group's (handle_many)."""
         m = message
         if self.audit is not None:
             extra = m.delegation.audit_fields(m.peer.principal) if m.delegation is not None else {}
-            self.audit.request(m.now, m.principal, m.peer.address, m.version, m.batch, outcomes, **extra)
+            entry = self.audit.request_entry(
+                m.now, m.principal, m.peer.address, m.version, m.batch, outcomes, **extra
+            )
+            if lines is None:
+                self.audit.write(entry)
+            else:
+                lines.append(entry)
         return self._respond(m.version, m.now, m.header, outcomes)
 
     def _refused(
