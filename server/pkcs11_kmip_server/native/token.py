@@ -1138,7 +1138,7 @@ class NativeToken:
         session, _ = self._active(inputs, "digest")
         record = self._object(_kmip(request), inputs["hKey"], Operation.GET, CKR.KEY_HANDLE_INVALID)
         try:
-            value = objects.attribute(record, CKA.VALUE, None)
+            value = objects.attribute(_readable(record), CKA.VALUE, None)
         except objects.Sensitive:
             value = None
         if value is None:
