@@ -180,6 +180,44 @@ class _BlockStream:
         return CipherOutput(_unpad(self._run(self._pending), 16) if self._padded else b"")
 
 
+def _ctr_parameter(counter_block: bytes) -> bytes:
+    """CK_AES_CTR_PARAMS: all 128 bits of the block count (as the database store's CTR)."""
+    return struct.pack("=L16s" if struct.calcsize("L") == 4 else "=Q16s", 128, counter_block)
+
+
+class _CtrStream:
+    """AES-CTR a part at a time, so a stream answers at each part as the database store's
+    does, without holding the token's session between requests: the keystream at any offset
+    is the counter block plus the blocks done, so each part is one C_Encrypt from there (a
+    part that starts inside a block is preceded by that block's done bytes as zeros, whose
+    output is dropped). Encryption and decryption are the same call."""
+
+    def __init__(self, key: ObjectRecord, spec: CipherSpec, encrypt: bool) -> None:
+        self._key = key
+        self._doing = "encrypt" if encrypt else "decrypt"
+        self._start = int.from_bytes(spec.iv or bytes(16), "big")
+        self._done = 0
+
+    def update(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        blocks, skip = divmod(self._done, 16)
+        counter = ((self._start + blocks) % 2**128).to_bytes(16, "big")
+        parameter, padded = _ctr_parameter(counter), bytes(skip) + data
+        output = _call(
+            self._key,
+            self._doing,
+            lambda k: bytes(
+                getattr(k, self._doing)(padded, mechanism=Mechanism.AES_CTR, mechanism_param=parameter)
+            ),
+        )
+        self._done += len(data)
+        return output[skip:]
+
+    def finish(self) -> CipherOutput:
+        return CipherOutput(b"")
+
+
 class _Mac:
     """An HMAC or CMAC the token computes over the whole data; verified in constant time here."""
 
@@ -304,8 +342,8 @@ def _cipher_call(spec: CipherSpec, encrypt: bool) -> tuple[Mechanism, Any]:
     if name == "AES-CBC":
         padded = spec.padding is PaddingMethod.PKCS5
         return (Mechanism.AES_CBC_PAD if padded else Mechanism.AES_CBC), iv
-    if name == "AES-CTR":  # CK_AES_CTR_PARAMS: the whole 16-byte block is the counter
-        return Mechanism.AES_CTR, struct.pack("=L16s" if struct.calcsize("L") == 4 else "=Q16s", 128, iv)
+    if name == "AES-CTR":
+        return Mechanism.AES_CTR, _ctr_parameter(iv)
     if name == "AES-GCM":
         tag = spec.tag if not encrypt else None
         bits = 8 * (len(tag) if tag is not None else spec.tag_length or 16)
@@ -343,6 +381,8 @@ class HsmProvider:
             return _in_server(key, spec, encrypt, f"{name} with a key the HSM may not {doing} with")
         if mechanism in (Mechanism.AES_ECB, Mechanism.AES_CBC, Mechanism.AES_CBC_PAD):
             return _BlockStream(key, spec, encrypt)
+        if mechanism is Mechanism.AES_CTR:
+            return _CtrStream(key, spec, encrypt)
         rsa_size = _rsa_bytes(key) if mechanism in (Mechanism.RSA_PKCS, Mechanism.RSA_PKCS_OAEP) else None
 
         def in_token(data: bytes) -> bytes:
