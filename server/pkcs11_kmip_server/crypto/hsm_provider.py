@@ -35,8 +35,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import MGF, Attribute, KeyType, Mechanism
 
+from pkcs11_kmip.kmip.messages.objects import KeyBlock
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, PaddingMethod, ResultReason
+from pkcs11_kmip.kmip.spec.enums import (
+    DerivationMethod,
+    HashingAlgorithm,
+    ObjectType,
+    PaddingMethod,
+    ResultReason,
+)
+from pkcs11_kmip_server import formats
 from pkcs11_kmip_server.crypto import derivation, signing, wrapping
 from pkcs11_kmip_server.crypto.mechanisms import BUFFER_LIMIT, CipherSpec
 from pkcs11_kmip_server.crypto.provider import CipherOperation, CipherOutput, CryptoProvider, DigestOperation
@@ -539,6 +547,9 @@ class HsmProvider:
         return wrapping.software_unwrap(self.cipher, key, spec, wrapped)
 
     def derive(self, sources: Sequence[ObjectRecord], spec: derivation.DerivationSpec) -> bytes:
+        secret = _ecdh_in_token(sources, spec)
+        if secret is not None:
+            return secret
         # PKCS#11 tokens (SoftHSM2) offer no HKDF, PBKDF2 over a key, or hash derivation.
         read = [_read_out(s, "key derivation") if reference_of(s) is not None else s for s in sources]
         return SoftwareProvider().derive(read, spec)
@@ -597,6 +608,51 @@ def _stand_in(key: ObjectRecord, spec: SignatureSpec) -> rsa.RSAPrivateKey | ec.
     if kind not in _STAND_INS:
         _STAND_INS[kind] = rsa.generate_private_key(65537, 8 * kind[1])
     return _STAND_INS[kind]
+
+
+def _ecdh_in_token(sources: Sequence[ObjectRecord], spec: derivation.DerivationSpec) -> bytes | None:
+    """ECDH (Derive Key, Asymmetric Key) with an EC private key the token holds and may derive
+    with (CKA_DERIVE, from the Derive Key usage): done in the token, so a Sensitive key is
+    used too. None for every other derivation (they run in the server, `derive`)."""
+    if spec.method is not DerivationMethod.ASYMMETRIC_KEY:
+        return None
+    private = [r for r in sources if r.object_type is ObjectType.PRIVATE_KEY]
+    public = [r for r in sources if r.object_type is ObjectType.PUBLIC_KEY]
+    if len(private) != 1 or reference_of(private[0]) is None:
+        return None  # not one private key, or not in the token: as in the server
+    if private[0].attributes.get(Tag.CRYPTOGRAPHIC_ALGORITHM) not in formats.EC.algorithms:
+        return None  # RSA: no ECDH, refused in the server as on the database store
+    if len(public) + (spec.peer_public_key is not None) != 1 or not current().permits(
+        private[0], Attribute.DERIVE
+    ):
+        return None
+
+    def peer_point(curve: ec.EllipticCurve) -> bytes:
+        if public:
+            block = getattr(public[0].material, "key_block", None)
+            assert isinstance(block, KeyBlock)
+            peer: object = formats.load_key(block, private=False)
+        else:
+            assert spec.peer_public_key is not None
+            peer = derivation._peer_key(_curve_stand_in(curve), spec.peer_public_key)
+        if not (isinstance(peer, ec.EllipticCurvePublicKey) and peer.curve.name == curve.name):
+            raise KmipError(
+                ResultReason.INVALID_OBJECT_TYPE, "ECDH needs a public key of the private key's curve"
+            )
+        return peer.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+
+    return derivation._fit(current().shared_secret(private[0], peer_point), spec.length, spec.method)
+
+
+def _curve_stand_in(curve: ec.EllipticCurve) -> ec.EllipticCurvePrivateKey:
+    """A throwaway key of the curve, for the database store's parsing of a peer's public key
+    given as Derivation Data (which reads the curve from the private key)."""
+    kind = (f"ec {curve.name}", 0)
+    if kind not in _STAND_INS:
+        _STAND_INS[kind] = ec.generate_private_key(curve)
+    found = _STAND_INS[kind]
+    assert isinstance(found, ec.EllipticCurvePrivateKey)
+    return found
 
 
 def _der(tag: int, content: bytes) -> bytes:

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import pkcs11
 from cryptography.hazmat.primitives import keywrap
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11 import KDF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11 import exceptions as p11
 
 from pkcs11_kmip.kmip.messages import Structure
@@ -378,6 +378,28 @@ class HsmToken:
             return reference_block(copy)
 
         return self.use(source, "copy the key", work)
+
+    def shared_secret(self, record: ObjectRecord, peer_point: Callable[[ec.EllipticCurve], bytes]) -> bytes:
+        """ECDH of the record's EC private key (CKM_ECDH1_DERIVE, no KDF) with the point
+        `peer_point` gives for the key's curve (it checks the peer's key): the shared secret,
+        read out of a session object made for it (not Sensitive, Extractable) and destroyed at
+        once. The private key never leaves the token; the secret is what Derive Key makes."""
+
+        def agree(key: Any) -> bytes:
+            curve = _curve(key)
+            secret = key.derive_key(
+                KeyType.GENERIC_SECRET,
+                8 * ((curve.key_size + 7) // 8),
+                mechanism=Mechanism.ECDH1_DERIVE,
+                mechanism_param=(KDF.NULL, None, peer_point(curve)),
+                template={Attribute.TOKEN: False, Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
+            )
+            try:
+                return bytes(secret[Attribute.VALUE])
+            finally:
+                secret.destroy()
+
+        return self.use(record, "derive a shared secret", agree)
 
     def public_key(self, record: ObjectRecord) -> formats.AnyKey | None:
         """The public part of an RSA private key in the token (CKA_MODULUS, CKA_PUBLIC_EXPONENT,
