@@ -183,18 +183,9 @@ class AuditLog:
                 for old in rotated[: -self.keep]:
                     old.unlink(missing_ok=True)
 
-    def request(
-        self,
-        now: datetime,
-        principal: str | None,
-        address: str,
-        version: tuple[int, int] | None,
-        batch: Sequence[RequestBatchItem | Outcome],
-        outcomes: Sequence[Outcome],
-        **details: Any,
-    ) -> None:
-        """One request message's line (`request_entry`)."""
-        self.write(self.request_entry(now, principal, address, version, batch, outcomes, **details))
+    def request(self, *arguments: Any, **details: Any) -> None:
+        """One request message's line, written now (`request_entry` says the arguments)."""
+        self.write(self.request_entry(*arguments, **details))
 
     @staticmethod
     def request_entry(
