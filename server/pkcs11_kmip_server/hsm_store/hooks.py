@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from copy import deepcopy
+from dataclasses import replace
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pkcs11_kmip.kmip.messages import Structure
-from pkcs11_kmip.kmip.messages.objects import KeyBlock
+from pkcs11_kmip.kmip.messages.objects import KeyBlock, KeyValue
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
@@ -29,10 +30,10 @@ from pkcs11_kmip_server.crypto.hsm_provider import KEY_WRAP, _cipher_call, key_w
 from pkcs11_kmip_server.crypto.mechanisms import CipherSpec
 from pkcs11_kmip_server.crypto.software import check_key_wrap_length
 from pkcs11_kmip_server.errors import KmipError
-from pkcs11_kmip_server.hsm_store.store import HsmSession, read_plain
+from pkcs11_kmip_server.hsm_store.store import HsmSession, read_plain, with_block
 from pkcs11_kmip_server.hsm_store.token import current, holds, reference_of
 from pkcs11_kmip_server.native.objects import CURVE_PARAMS
-from pkcs11_kmip_server.objects import require_material
+from pkcs11_kmip_server.objects import key_block_of, require_material
 from pkcs11_kmip_server.store import ObjectRecord
 
 # RSA mechanisms C_WrapKey wraps a secret key with, by a public key.
@@ -75,6 +76,26 @@ def plain_material(record: ObjectRecord, material: Structure) -> Structure:
     if reference_of(record) is None:
         return material
     return read_plain(current(), record, material)
+
+
+def sized_material(record: ObjectRecord, material: Structure) -> Structure:
+    """The object as KMIP Get gives it unwrapped, for C_GetObjectSize to count: read out of
+    the token where its flags let it be (Extractable, not Sensitive); a symmetric key the
+    token keeps to itself with as many zero bytes as its value has (Cryptographic Length:
+    the token holds AES and HMAC keys only); any other object as the store keeps it."""
+    if reference_of(record) is None:
+        return material
+    flags = record.attributes
+    if not flags.get(Tag.SENSITIVE) and flags.get(Tag.EXTRACTABLE) is not False:
+        return read_plain(current(), record, material)
+    bits = flags.get(Tag.CRYPTOGRAPHIC_LENGTH)
+    block = key_block_of(material)
+    if record.object_type is not ObjectType.SYMMETRIC_KEY or block is None or not isinstance(bits, int):
+        return material
+    stand_in = replace(
+        block, key_format_type=KeyFormatType.RAW, key_value=KeyValue(key_material=bytes(bits // 8))
+    )
+    return with_block(material, stand_in)
 
 
 def public_key_in_token(record: ObjectRecord) -> formats.AnyKey | None:

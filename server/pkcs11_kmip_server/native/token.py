@@ -500,13 +500,13 @@ class NativeToken:
 
     def get_object_size(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         """C_GetObjectSize: the bytes the object's KMIP managed object takes in its TTLV
-        encoding as the store keeps it (the key block in its Key Format Type, a certificate's
-        value; over the HSM key store the block naming its token object), attributes aside."""
+        encoding as KMIP Get gives it unwrapped (the key block in its Key Format Type, a
+        certificate's value; over the HSM key store: hooks.sized_material), attributes aside."""
         self._session(inputs["hSession"])
         record = self._object(_kmip(request), inputs["hObject"], Operation.GET_ATTRIBUTES)
         if record.material is None:
             return CKR.OK, {"pulSize": UNAVAILABLE}
-        return CKR.OK, {"pulSize": len(record.material.encode())}
+        return CKR.OK, {"pulSize": len(hooks.sized_material(record, record.material).encode())}
 
     def destroy_object(self, inputs: dict[str, Value], request: RequestContext | None) -> Result:
         session = self._session(inputs["hSession"])
