@@ -189,14 +189,21 @@ MONTGOMERY: dict[type, tuple[type[x25519.X25519PublicKey] | type[x448.X448Public
 }
 
 
-def _peer_key(private: object, encoded: bytes) -> object:
-    """The peer's public key given as bytes, on the private key's curve."""
+def peer_key(public_records: Sequence[ObjectRecord], encoded: bytes | None, on: object) -> object:
+    """The other party's public key: the public key object's, else `encoded` (the Derivation
+    Data) read on `on`, the private key or (for a key a token keeps) its EC curve."""
+    if public_records:
+        block = getattr(public_records[0].material, "key_block", None)
+        assert isinstance(block, KeyBlock)
+        return formats.load_key(block, private=False)
+    assert encoded is not None
+    curve = on.curve if isinstance(on, ec.EllipticCurvePrivateKey) else on
     try:
         for private_type, (public_type, size) in MONTGOMERY.items():
-            if isinstance(private, private_type) and len(encoded) == size:
+            if isinstance(on, private_type) and len(encoded) == size:
                 return public_type.from_public_bytes(encoded)
-        if isinstance(private, ec.EllipticCurvePrivateKey) and encoded[:1] in (b"\x02", b"\x03", b"\x04"):
-            return ec.EllipticCurvePublicKey.from_encoded_point(private.curve, encoded)
+        if isinstance(curve, ec.EllipticCurve) and encoded[:1] in (b"\x02", b"\x03", b"\x04"):
+            return ec.EllipticCurvePublicKey.from_encoded_point(curve, encoded)
         return serialization.load_der_public_key(encoded)
     except ValueError:
         raise _invalid("the Derivation Data is not a public key on the private key's curve") from None
@@ -210,13 +217,7 @@ def _shared_secret(sources: Sequence[ObjectRecord], spec: DerivationSpec) -> byt
     private_block = getattr(private_records[0].material, "key_block", None)
     assert isinstance(private_block, KeyBlock)
     private = formats.load_key(private_block, private=True)
-    if public_records:
-        public_block = getattr(public_records[0].material, "key_block", None)
-        assert isinstance(public_block, KeyBlock)
-        peer: object = formats.load_key(public_block, private=False)
-    else:
-        assert spec.peer_public_key is not None
-        peer = _peer_key(private, spec.peer_public_key)
+    peer = peer_key(public_records, spec.peer_public_key, private)
     try:
         if isinstance(private, x25519.X25519PrivateKey) and isinstance(peer, x25519.X25519PublicKey):
             return private.exchange(peer)

@@ -35,7 +35,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import MGF, Attribute, KeyType, Mechanism
 
-from pkcs11_kmip.kmip.messages.objects import KeyBlock
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     DerivationMethod,
@@ -628,13 +627,7 @@ def _ecdh_in_token(sources: Sequence[ObjectRecord], spec: derivation.DerivationS
         return None
 
     def peer_point(curve: ec.EllipticCurve) -> bytes:
-        if public:
-            block = getattr(public[0].material, "key_block", None)
-            assert isinstance(block, KeyBlock)
-            peer: object = formats.load_key(block, private=False)
-        else:
-            assert spec.peer_public_key is not None
-            peer = derivation._peer_key(_curve_stand_in(curve), spec.peer_public_key)
+        peer = derivation.peer_key(public, spec.peer_public_key, curve)
         if not (isinstance(peer, ec.EllipticCurvePublicKey) and peer.curve.name == curve.name):
             raise KmipError(
                 ResultReason.INVALID_OBJECT_TYPE, "ECDH needs a public key of the private key's curve"
@@ -642,17 +635,6 @@ def _ecdh_in_token(sources: Sequence[ObjectRecord], spec: derivation.DerivationS
         return peer.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
 
     return derivation._fit(current().shared_secret(private[0], peer_point), spec.length, spec.method)
-
-
-def _curve_stand_in(curve: ec.EllipticCurve) -> ec.EllipticCurvePrivateKey:
-    """A throwaway key of the curve, for the database store's parsing of a peer's public key
-    given as Derivation Data (which reads the curve from the private key)."""
-    kind = (f"ec {curve.name}", 0)
-    if kind not in _STAND_INS:
-        _STAND_INS[kind] = ec.generate_private_key(curve)
-    found = _STAND_INS[kind]
-    assert isinstance(found, ec.EllipticCurvePrivateKey)
-    return found
 
 
 def _der(tag: int, content: bytes) -> bytes:
