@@ -411,7 +411,7 @@ def test_a_job_one_process_runs_is_polled_and_canceled_through_another(tmp_path:
         assert poll(second, (2, 1), ran).result_status is ResultStatus.SUCCESS
 
         gate = threading.Event()
-        first.jobs.submit(first.store, "someone", (2, 1), lambda: [gate.wait(10) and b""], 1)
+        first.jobs.submit(first.store, "someone", (2, 1), lambda: [b"" if gate.wait(10) else b"timed out"], 1)
         try:
             queued = exchange(first, asynchronous).batch_items[0].asynchronous_correlation_value
             assert queued is not None
