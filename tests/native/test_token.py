@@ -1740,6 +1740,24 @@ def test_two_key_3des_is_ckk_des2_from_both_protocols(make_app: Callable[[str], 
     assert by_type[CKK_DES2] == {from_kmip, made, imported}
     assert by_type[CKK_DES3] == {three}
 
+    # C_UnwrapKey into a CKK_DES2 template (AES-KWP): the 16 bytes pyca wrapped, a two-key key.
+    kek_template = (Attribute.of(CKA.VALUE_LEN, ulong(32)), true(CKA.WRAP), true(CKA.UNWRAP), *SHOWN)
+    rv, kek = generate(app, session, CKM.AES_KEY_GEN, *kek_template)
+    assert rv == CKR.OK and kek is not None
+    (kek_value,) = read(app, session, kek, CKA.VALUE)
+    assert isinstance(kek_value, bytes)
+    rv, unwrapped = app.made(
+        "C_UnwrapKey",
+        "phKey",
+        hSession=session,
+        pMechanism=Mechanism(0x210B),  # CKM_AES_KEY_WRAP_KWP
+        hUnwrappingKey=kek,
+        pWrappedKey=keywrap.aes_key_wrap_with_padding(kek_value, material),
+        pTemplate=(*short, *SHOWN),
+    )
+    assert rv == CKR.OK and unwrapped is not None
+    assert read(app, session, unwrapped, CKA.KEY_TYPE, CKA.VALUE) == [ulong(CKK_DES2), material]
+
 
 # SHA-3 (PKCS#11 3.0): digest, HMAC, RSA PKCS#1 v1.5 and PSS, ECDSA mechanisms per hash.
 SHA3 = {
