@@ -472,6 +472,24 @@ def kmip_made(
     return handle
 
 
+def unwrapped_by_kwp(
+    app: App, session: int, wrapping: int, plain: bytes, *template: Attribute
+) -> tuple[int, int | None]:
+    """C_UnwrapKey with CKM_AES_KEY_WRAP_KWP of `plain` as pyca wraps it (RFC 5649) under the
+    value of the readable AES key `wrapping`: the CK_RV and the new handle."""
+    (kek,) = read(app, session, wrapping, CKA.VALUE)
+    assert isinstance(kek, bytes)
+    return app.made(
+        "C_UnwrapKey",
+        "phKey",
+        hSession=session,
+        pMechanism=Mechanism(0x210B),  # CKM_AES_KEY_WRAP_KWP
+        hUnwrappingKey=wrapping,
+        pWrappedKey=keywrap.aes_key_wrap_with_padding(kek, plain),
+        pTemplate=template,
+    )
+
+
 def decrypt_in_parts(
     app: App, session: int, mechanism: Mechanism, key: int, sealed: bytes, cuts: tuple[int, ...]
 ) -> bytes:
@@ -1741,20 +1759,11 @@ def test_two_key_3des_is_ckk_des2_from_both_protocols(make_app: Callable[[str], 
     assert by_type[CKK_DES3] == {three}
 
     # C_UnwrapKey into a CKK_DES2 template (AES-KWP): the 16 bytes pyca wrapped, a two-key key.
-    kek_template = (Attribute.of(CKA.VALUE_LEN, ulong(32)), true(CKA.WRAP), true(CKA.UNWRAP), *SHOWN)
-    rv, kek = generate(app, session, CKM.AES_KEY_GEN, *kek_template)
-    assert rv == CKR.OK and kek is not None
-    (kek_value,) = read(app, session, kek, CKA.VALUE)
-    assert isinstance(kek_value, bytes)
-    rv, unwrapped = app.made(
-        "C_UnwrapKey",
-        "phKey",
-        hSession=session,
-        pMechanism=Mechanism(0x210B),  # CKM_AES_KEY_WRAP_KWP
-        hUnwrappingKey=kek,
-        pWrappedKey=keywrap.aes_key_wrap_with_padding(kek_value, material),
-        pTemplate=(*short, *SHOWN),
+    rv, kek = generate(
+        app, session, CKM.AES_KEY_GEN, Attribute.of(CKA.VALUE_LEN, ulong(32)), true(CKA.UNWRAP), *SHOWN
     )
+    assert rv == CKR.OK and kek is not None
+    rv, unwrapped = unwrapped_by_kwp(app, session, kek, material, *short, *SHOWN)
     assert rv == CKR.OK and unwrapped is not None
     assert read(app, session, unwrapped, CKA.KEY_TYPE, CKA.VALUE) == [ulong(CKK_DES2), material]
 
@@ -2553,25 +2562,19 @@ def test_x25519_x448_keys_are_imported_and_unwrapped(
     assert derived(private) == peer.exchange(ours.public_key())[:32]
     # Unwrapped: the PKCS#8 of another key, wrapped by pyca with AES-KWP (RFC 5649).
     wrapping = app.aes_key(session, (*AES_256, true(CKA.UNWRAP), *SHOWN))
-    (kek,) = read(app, session, wrapping, CKA.VALUE)
-    assert isinstance(kek, bytes)
     other = private_type.generate()
     pkcs8 = other.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    rv, unwrapped = app.made(
-        "C_UnwrapKey",
-        "phKey",
-        hSession=session,
-        pMechanism=Mechanism(0x210B),  # CKM_AES_KEY_WRAP_KWP
-        hUnwrappingKey=wrapping,
-        pWrappedKey=keywrap.aes_key_wrap_with_padding(kek, pkcs8),
-        pTemplate=(
-            Attribute.of(CKA.CLASS, ulong(CKO.PRIVATE_KEY)),
-            Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_MONTGOMERY)),
-            true(CKA.DERIVE),
-            token,
-        ),
+    rv, unwrapped = unwrapped_by_kwp(
+        app,
+        session,
+        wrapping,
+        pkcs8,
+        Attribute.of(CKA.CLASS, ulong(CKO.PRIVATE_KEY)),
+        Attribute.of(CKA.KEY_TYPE, ulong(CKK_EC_MONTGOMERY)),
+        true(CKA.DERIVE),
+        token,
     )
     assert rv == CKR.OK and unwrapped is not None, hex(rv)
     assert read(app, session, unwrapped, CKA.KEY_TYPE) == [ulong(CKK_EC_MONTGOMERY)]
