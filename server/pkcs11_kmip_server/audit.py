@@ -183,10 +183,6 @@ class AuditLog:
                 for old in rotated[: -self.keep]:
                     old.unlink(missing_ok=True)
 
-    def request(self, *arguments: Any, **details: Any) -> None:
-        """One request message's line, written now (`request_entry` says the arguments)."""
-        self.write(self.request_entry(*arguments, **details))
-
     @staticmethod
     def request_entry(
         now: datetime,

@@ -365,7 +365,9 @@ class Engine:
         except TicketError as error:  # each item answers it, naming its operation (TC-LOGIN-2-20)
             refused = [_failed(item, error.reason, str(error)) for item in batch]
             if self.audit is not None:
-                self.audit.request(now, peer.principal, peer.address, version, batch, refused)
+                self.audit.write(
+                    self.audit.request_entry(now, peer.principal, peer.address, version, batch, refused)
+                )
             return self._respond(version, now, header, refused)
         except CredentialError as error:
             reason = ResultReason.AUTHENTICATION_NOT_SUCCESSFUL
@@ -401,7 +403,9 @@ class Engine:
         """A refusal of the whole message, recorded in the audit log."""
         if self.audit is not None:
             refusal = Outcome(None, None, ResultStatus.OPERATION_FAILED, reason)
-            self.audit.request(now, peer.principal, peer.address, version, [], [refusal])
+            self.audit.write(
+                self.audit.request_entry(now, peer.principal, peer.address, version, [], [refusal])
+            )
         return self._refusal(version, reason, message, now)
 
     def refuse(self, message: str) -> bytes:

@@ -164,7 +164,9 @@ class FastLane:
         reason = ResultReason.PKCS_11_CODEC_ERROR
         if engine.audit is not None:
             outcome = Outcome(Operation.PKCS_11, None, ResultStatus.OPERATION_FAILED, reason, message)
-            engine.audit.request(now, principal, peer.address, request.version, [], [outcome])
+            engine.audit.write(
+                engine.audit.request_entry(now, principal, peer.address, request.version, [], [outcome])
+            )
         header = ResponseHeader(
             protocol_version=ProtocolVersion.of(request.version),
             time_stamp=now,
