@@ -105,3 +105,43 @@ def test_a_change_rolled_back_after_a_read_leaves_no_stale_entry(
     with other.session() as session:  # a counter would now be back at the value cached above
         session.policy().add_constraint(ConstraintRule("kept", "max-length=AES:256"), "admin")
     assert read(one)[:2] == ([], ["kept"])
+
+
+def revision_reads(statements: list[str]) -> int:
+    return sum("FROM policy_revision" in sql for sql in statements)
+
+
+def test_a_transaction_reads_the_revision_once_while_it_changes_no_policy_row(
+    stores: tuple[SqliteStore, SqliteStore],
+) -> None:
+    """A Create reads the defaults and then the constraints: one revision read between them."""
+    one, _ = stores
+    with one.session() as session:
+        statements: list[str] = []
+        session.connection.set_trace_callback(statements.append)
+        for _ in range(3):
+            session.policy().default_sets()
+            session.policy().constraints()
+        session.connection.set_trace_callback(None)
+    assert revision_reads(statements) == 1
+
+
+def test_a_change_undone_by_its_savepoint_is_not_seen_later_in_the_transaction(
+    stores: tuple[SqliteStore, SqliteStore],
+) -> None:
+    """After a change of its own, a transaction reads the revision each time: a savepoint
+    rolled back brings the old revision back, and the old rules with it."""
+    one, other = stores
+    with one.session() as session:
+        assert session.policy().constraints() == []
+        with pytest.raises(RuntimeError), session.savepoint():
+            session.policy().add_constraint(ConstraintRule("gone", "min-length=AES:256"), "admin")
+            assert [rule.name for rule in session.policy().constraints()] == ["gone"]
+            raise RuntimeError("roll back the message")
+        statements: list[str] = []
+        session.connection.set_trace_callback(statements.append)
+        assert session.policy().constraints() == []
+        assert session.policy().default_sets() == []
+        session.connection.set_trace_callback(None)
+        assert revision_reads(statements) == 2
+    assert read(other)[:2] == ([], [])

@@ -107,16 +107,17 @@ class PolicyCache:
     """The default sets and constraints as last read, kept while the tables' revision
     (policy_revision) stays the same: every Create reads both, and they seldom change.
 
-    The revision is read in the caller's transaction, so a change committed by any
-    connection, or made earlier in that transaction, is seen at the next read. The
-    entries are shared between requests: read-only, as the grant cache's are.
+    The revision is read in the caller's transaction (`PolicyTables.revision`), so a
+    change committed by any connection, or made earlier in that transaction, is seen at
+    the next read. The entries are shared between requests: read-only, as the grant
+    cache's are.
     """
 
     def __init__(self) -> None:
         self._entry: tuple[int, list[DefaultSet], list[ConstraintRule]] | None = None
 
-    def tables(self, execute: Any) -> tuple[list[DefaultSet], list[ConstraintRule]]:
-        (revision,) = execute(REVISION).fetchone()
+    def tables(self, execute: Any, revision: int) -> tuple[list[DefaultSet], list[ConstraintRule]]:
+        """The tables at `revision`, read through `execute` unless this cache holds them."""
         entry = self._entry
         if entry is None or entry[0] != revision:
             entry = revision, _read_default_sets(execute), _read_constraints(execute)
@@ -146,11 +147,35 @@ def _read_constraints(execute: Any) -> list[ConstraintRule]:
 class PolicyTables:
     """Reads and changes of the policy tables through `execute` (one statement), inside
     the caller's transaction: a store session's, or `open_policy`'s (`cache`: the
-    store's PolicyCache, if it keeps one)."""
+    store's PolicyCache, if it keeps one).
+
+    A store session keeps one PolicyTables for its transaction, which reads the revision
+    once while it has changed no policy row: in that transaction only its own writes can
+    change the revision (SQLite: a writer holds the write lock, a reader its snapshot; a
+    PostgreSQL store needs Repeatable Read for the same). After a change of its own it
+    reads the revision each time, as a savepoint rolled back may have undone the change.
+    """
 
     def __init__(self, execute: Any, cache: PolicyCache | None = None) -> None:
         self.execute = execute
         self.cache = cache
+        self._revision: int | None = None  # read in this transaction, before any change of ours
+        self._changed = False
+
+    def revision(self) -> int:
+        """The tables' revision in this transaction (store.revisions)."""
+        revision = self._revision
+        if revision is None:
+            (revision,) = self.execute(REVISION).fetchone()
+            if not self._changed:
+                self._revision = revision
+        return revision
+
+    def _change(self, sql: str, parameters: Any = ()) -> Any:
+        """Run a statement that changes the tables: from now on, read the revision each time."""
+        self._changed = True
+        self._revision = None
+        return self.execute(sql, parameters)
 
     def is_admin(self, principal: str) -> bool:
         row = self.execute(IS_ADMIN, {"me": principal}).fetchone()
@@ -158,7 +183,7 @@ class PolicyTables:
 
     def default_sets(self) -> list[DefaultSet]:
         if self.cache is not None:
-            return list(self.cache.tables(self.execute)[0])
+            return list(self.cache.tables(self.execute, self.revision())[0])
         return _read_default_sets(self.execute)
 
     def named_set(self, name: str) -> DefaultSet | None:
@@ -168,14 +193,14 @@ class PolicyTables:
 
     def constraints(self) -> list[ConstraintRule]:
         if self.cache is not None:
-            return list(self.cache.tables(self.execute)[1])
+            return list(self.cache.tables(self.execute, self.revision())[1])
         return _read_constraints(self.execute)
 
     def add_default_set(self, entry: DefaultSet, created_by: str) -> None:
         self._check_new("default", entry.name, "default set")
         if entry.object_type is None:
             raise PolicyError("a default set is for one object type (KMIP 2.1 §7.22)")
-        self.execute(
+        self._change(
             "INSERT INTO policy_default (name, selector, object_type, attributes, created, created_by)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -190,7 +215,7 @@ class PolicyTables:
 
     def add_constraint(self, entry: ConstraintRule, created_by: str) -> None:
         self._check_new("constraint", entry.name, "constraint")
-        self.execute(
+        self._change(
             "INSERT INTO policy_constraint (name, rule, object_types, object_groups, created, created_by)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -210,12 +235,12 @@ class PolicyTables:
             raise PolicyError(f"a {what} {name!r} exists (remove it first)")
 
     def remove(self, table: Literal["default", "constraint"], name: str) -> None:
-        found = self.execute(f"DELETE FROM policy_{table} WHERE name = ? RETURNING name", (name,)).fetchall()
+        found = self._change(f"DELETE FROM policy_{table} WHERE name = ? RETURNING name", (name,)).fetchall()
         if not found:
             raise PolicyError(f"no {table} {name!r}" if table == "constraint" else f"no default set {name!r}")
 
     def clear(self, table: Literal["default", "constraint"]) -> None:
-        self.execute(f"DELETE FROM policy_{table}")
+        self._change(f"DELETE FROM policy_{table}")
 
     def enclosing_groups(self, groups: list[str]) -> list[str]:
         """These object groups and every object group that contains one, transitively

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -387,8 +386,6 @@ class Visible:
 
 
 class SqliteSession:
-    _savepoints = itertools.count()
-
     def __init__(
         self,
         connection: sqlite3.Connection,
@@ -400,6 +397,8 @@ class SqliteSession:
         self.sealer = sealer
         self.grants = grants if grants is not None else GrantCache()
         self.policy_cache = policy if policy is not None else PolicyCache()
+        self._policy: PolicyTables | None = None  # one for the transaction (PolicyTables.revision)
+        self._savepoints = 0  # how many are open: the next one's name
 
     def _execute(self, sql: str, parameters: Any = (), many: bool = False) -> sqlite3.Cursor:
         """Run a statement (`many`: once per row of parameters); a busy database is a Conflict."""
@@ -470,7 +469,9 @@ class SqliteSession:
         return rights(self._execute, principal, record.uid, int(record.object_type), Tag.OBJECT_GROUP)
 
     def policy(self) -> PolicyTables:
-        return PolicyTables(self._execute, self.policy_cache)
+        if self._policy is None:
+            self._policy = PolicyTables(self._execute, self.policy_cache)
+        return self._policy
 
     def jobs(self) -> JobTable:
         return JobTable(self._execute, self.sealer)
@@ -490,15 +491,22 @@ class SqliteSession:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        name = f"item{next(self._savepoints)}"
+        """All of the block or none of it. Named by its depth, as savepoints nest: the name
+        is unique among the open ones, and the statements' text repeats, so the
+        connection's statement cache holds them (a new name was a new parse, ~3 us)."""
+        name = f"item{self._savepoints}"
         self._execute(f"SAVEPOINT {name}")
+        self._savepoints += 1
         try:
             yield
         except BaseException:
             self._execute(f"ROLLBACK TO {name}")
             self._execute(f"RELEASE {name}")
             raise
-        self._execute(f"RELEASE {name}")
+        else:
+            self._execute(f"RELEASE {name}")
+        finally:
+            self._savepoints -= 1
 
     def named(self, owner: str, value: str | None) -> list[str]:
         rows = self._execute(_NAMED, (owner, int(Tag.NAME), value)).fetchall()
