@@ -298,16 +298,11 @@ class Attribute(Structure):
             return None
         return spec.tag_by_name(self.attribute_name)
 
-    @classmethod
-    def _construct(cls, values: dict[str, Any], other: list[Item], item: Item, version: Version) -> Self:
-        instance = super()._construct(values, other, item, version)
-        raw = instance.attribute_value
-        tag = instance.attribute_tag
+    def _decoded(self, version: Version) -> None:
+        raw = self.attribute_value
+        tag = self.attribute_tag
         if isinstance(raw, Item) and tag is not None:
-            instance.attribute_value = decode_attribute_value(
-                tag, raw, version, instance.attribute_name or ""
-            )
-        return instance
+            self.attribute_value = decode_attribute_value(tag, raw, version, self.attribute_name or "")
 
     def _write_value(self, out: bytearray, field: FieldSpec, value: Any, version: Version) -> None:
         tag = self.attribute_tag

@@ -411,10 +411,10 @@ class Structure:
     _by_tag: ClassVar[dict[int, FieldSpec]]
     # version -> (names of the fields it defines, fields it requires)
     _per_version: ClassVar[dict[Version, tuple[frozenset[str], tuple[FieldSpec, ...]]]]
-    # version -> the compiled writer of this class's fields (see _compile_writer)
-    _writers: ClassVar[dict[Version, Callable[[Any, bytearray, Version], None]]]
-    # version -> the compiled reader of this class's fields (see _compile_reader)
-    _readers: ClassVar[dict[Version, Callable[[list[Item], Version], tuple[dict[str, Any], list[Item]]]]]
+    # version -> the compiled writer of this class (see _compile_writer)
+    _writers: ClassVar[dict[Version, Callable[[Any, bytearray, Version, int], None]]]
+    # version -> the compiled reader of this class (see _compile_reader)
+    _readers: ClassVar[dict[Version, Callable[[Item, Version], Any]]]
     # Defaults of dataclass fields that no item fills, for building decoded instances.
     _blank: ClassVar[dict[str, Any]]
     # Fields whose values this class writes itself, through _write_value.
@@ -484,45 +484,28 @@ class Structure:
         except KeyError:
             cls.fields()  # builds this class's tables, _readers among them
             reader = cls._readers[version] = _compile_reader(cls, version)
-        values, other = reader(item.value, version)
-        return cls._construct(values, other, item, version)
-
-    @classmethod
-    def _construct(cls, values: dict[str, Any], other: list[Item], item: Item, version: Version) -> Self:
-        """Build the instance from decoded field values (structures with context override it).
-
-        `values` holds every declared field. Equivalent to `cls(**values, other=other)`
-        for these plain dataclasses (no __post_init__, every field defaulted), without
-        the keyword-argument overhead that dominated decoding.
-        """
-        if cls._blank:
-            values = {**cls._blank, **values}
-        values["other"] = other
-        instance = cls.__new__(cls)
-        instance.__dict__ = values
+        instance: Self = reader(item, version)
         return instance
+
+    def _decoded(self, version: Version) -> None:
+        """Called on a decoded instance once every field holds its value, for structures
+        whose fields depend on each other (a payload on its Operation); none by default."""
 
     # --- encoding -----------------------------------------------------------------------
 
     def write_to(self, out: bytearray, version: Version = LATEST, tag: int | None = None) -> None:
-        """Append this structure's TTLV to `out`, as `version` defines it."""
-        mark = len(out)
-        out += _STRUCTURE_PLACEHOLDER
-        self._write_fields(out, version)
-        for item in self.other:
-            binary.encode_into(out, item)
-        binary.HEADER.pack_into(
-            out, mark, ((self.TAG if tag is None else tag) << 8) | 0x01, len(out) - mark - 8
-        )
-
-    def _write_fields(self, out: bytearray, version: Version) -> None:
+        """Append this structure's TTLV to `out`, as `version` defines it (under `tag`, if
+        given: a field's tag, e.g. RNG Parameters under Random Number Generator)."""
         cls = type(self)
         try:
             writer = cls.__dict__["_writers"][version]
         except KeyError:
-            cls.fields()  # builds this class's tables, _writers among them
+            if hasattr(cls, "_write_fields"):  # writes its children itself: no field tables
+                cls._writers = cls.__dict__.get("_writers", {})
+            else:
+                cls.fields()  # builds this class's tables, _writers among them
             writer = cls._writers[version] = _compile_writer(cls, version)
-        writer(self, out, version)
+        writer(self, out, version, self.TAG if tag is None else tag)
 
     def _write_value(self, out: bytearray, field: FieldSpec, value: Any, version: Version) -> None:
         converter = field._by_python_type.get(type(value)) or field.converter_for_value(value)
@@ -541,23 +524,41 @@ class Structure:
         return binary.decode(self.encode(version), _UNLIMITED)
 
 
-def _compile_reader(
-    cls: type[Structure], version: Version
-) -> Callable[[list[Item], Version], tuple[dict[str, Any], list[Item]]]:
-    """Straight-line code that reads the children of a `cls` structure in `version`.
+def _read_expression(converter: Converter, index: int, env: dict[str, Any]) -> str:
+    """What the compiled reader evaluates for a `child` item of the converter's item type:
+    the converter's own `decode`, with the calls it would make in between left out."""
+    if isinstance(converter, _Plain):
+        return "child.value"
+    if isinstance(converter, _Enum):  # decode_value: the member, else the class's _missing_
+        env[f"M{index}"], env[f"E{index}"] = converter.members, converter.enum_class
+        return f"(M{index}.get(child.value) or E{index}(child.value))"
+    if isinstance(converter, _Mask | _DateTime):
+        env[f"D{index}"] = converter.decode_value
+        return f"D{index}(child.value, t)"
+    if isinstance(converter, _Nested):
+        env[f"D{index}"] = converter.structure.from_item
+    else:
+        env[f"D{index}"] = converter.decode
+    return f"D{index}(child, version)"
+
+
+def _compile_reader(cls: type[Structure], version: Version) -> Callable[[Item, Version], Any]:
+    """Straight-line code that reads a `cls` structure item in `version` into an instance.
 
     The counterpart of _compile_writer: one branch per field tag, values kept in
     local variables, unknown children collected in `other`; it raises on a child of
     the wrong item type, a repeated single-valued field, or a missing required one.
+    Building the instance directly, not through the keyword-argument __init__, is
+    most of what the reader saves over a generic loop.
     """
     required = {f.name for f in cls._version_rules(version)[1]}
     name = cls.__name__
     env: dict[str, Any] = {"CodecError": CodecError}
-    lines = ["def read_fields(children, version):", "    other = []"]
+    lines = ["def read_structure(item, version):", "    other = []"]
     fields = cls.fields()
     for index, field in enumerate(fields):
         lines.append(f"    v{index} = {'[]' if field.repeated else 'None'}")
-    lines.append("    for child in children:")
+    lines.append("    for child in item.value:")
     lines.append("        t = child.tag")
     keyword = "if"
     for index, field in enumerate(fields):
@@ -567,13 +568,12 @@ def _compile_reader(
             wrong_type = f"f'{name}.{field.name} cannot be a {{child.type.name}}'"
             if len(field.converters) == 1 and field.tag is not None and not field.raw:
                 converter = field.converters[0]
-                env[f"D{index}"] = converter.decode
                 env[f"T{index}"] = converter.item_type
                 lines += [
                     f"            if child.type is not T{index}:",
                     f"                raise CodecError({wrong_type})",
                 ]
-                value = f"D{index}(child, version)"
+                value = _read_expression(converter, index, env)
             else:
                 env[f"F{index}"] = field
                 lines += [
@@ -601,27 +601,63 @@ def _compile_reader(
                 f"        raise CodecError({f'{name} lacks its required {field.name}'!r})",
             ]
     pairs = ", ".join(f"{field.name!r}: v{index}" for index, field in enumerate(fields))
-    lines.append(f"    return {{{pairs}}}, other")
+    # The instance without __init__ (these dataclasses have no __post_init__ and every field
+    # a default): the defaults no item fills, the fields, then `other`.
+    env["NEW"], env["CLS"] = cls.__new__, cls
+    blanks = []
+    for number, (blank, default) in enumerate(cls._blank.items()):
+        env[f"B{number}"] = default
+        blanks.append(f"{blank!r}: B{number}, ")
+    lines += [
+        "    instance = NEW(CLS)",
+        f"    instance.__dict__ = {{{''.join(blanks)}{pairs}{', ' if pairs else ''}'other': other}}",
+    ]
+    if cls._decoded is not Structure._decoded:
+        lines.append("    instance._decoded(version)")
+    lines.append("    return instance")
     namespace: dict[str, Any] = {}
     exec(compile("\n".join(lines), f"<kmip reader {name} {version_text(version)}>", "exec"), env, namespace)
-    reader: Callable[[list[Item], Version], tuple[dict[str, Any], list[Item]]] = namespace["read_fields"]
+    reader: Callable[[Item, Version], Any] = namespace["read_structure"]
     return reader
 
 
-def _compile_writer(cls: type[Structure], version: Version) -> Callable[[Any, bytearray, Version], None]:
-    """Straight-line code that writes the fields of `cls` as `version` defines them.
+def _write_statement(converter: Converter, index: int, tag: int, env: dict[str, Any]) -> str:
+    """How the compiled writer writes a value `e` through the converter: its own `write`,
+    with the calls it would make in between left out."""
+    if isinstance(converter, _Plain | _Enum):
+        env[f"L{index}"] = converter.writer
+        value = "int(e)" if isinstance(converter, _Enum) else "e"
+        return f"L{index}(out, {(tag << 8) | converter.item_type}, {value})"
+    if isinstance(converter, _Nested):
+        return f"e.write_to(out, version, {tag})"
+    env[f"W{index}"] = converter.write
+    return f"W{index}(out, {tag}, e, version)"
+
+
+def _compile_writer(cls: type[Structure], version: Version) -> Callable[[Any, bytearray, Version, int], None]:
+    """Straight-line code that writes a `cls` structure as `version` defines it.
 
     Like dataclasses' generated __init__, this turns the field table into a plain
     function once per class and version: no loop over absent fields, no per-value
     dispatch where a field has a single converter. It raises what the generic rules
     say: a missing required field, a field the version does not define, a value of
-    the wrong type (as CodecError naming the field).
+    the wrong type (as CodecError naming the field). A class with a `_write_fields`
+    of its own (Attributes) writes its children there.
     """
-    defined = cls._version_rules(version)[0]
     name = cls.__name__
-    env: dict[str, Any] = {"CodecError": CodecError, "ENCODE_ERRORS": binary.ENCODE_ERRORS}
-    lines = ["def write_fields(self, out, version):"]
-    for index, field in enumerate(cls.fields()):
+    env: dict[str, Any] = {
+        "CodecError": CodecError,
+        "ENCODE_ERRORS": binary.ENCODE_ERRORS,
+        "PLACEHOLDER": _STRUCTURE_PLACEHOLDER,
+        "ENCODE_INTO": binary.encode_into,
+        "PACK_INTO": binary.HEADER.pack_into,
+    }
+    lines = ["def write_structure(self, out, version, tag):", "    mark = len(out)", "    out += PLACEHOLDER"]
+    own = hasattr(cls, "_write_fields")
+    if own:
+        lines.append("    self._write_fields(out, version)")
+    defined = frozenset[str]() if own else cls._version_rules(version)[0]
+    for index, field in enumerate(() if own else cls.fields()):
         attribute = field.name
         present = "v" if field.repeated else "v is not None"
         lines.append(f"    v = self.{attribute}")
@@ -633,8 +669,7 @@ def _compile_writer(cls: type[Structure], version: Version) -> Callable[[Any, by
             env[f"F{index}"] = field
             call = f"self._write_value(out, F{index}, e, version)"
         else:
-            env[f"W{index}"] = field.converters[0].write
-            call = f"W{index}(out, {field.tag}, e, version)"
+            call = _write_statement(field.converters[0], index, field.tag, env)
         lines += [f"    if {present}:", "        try:"]
         if field.repeated:
             lines += ["            for e in v:", f"                {call}"]
@@ -646,10 +681,14 @@ def _compile_writer(cls: type[Structure], version: Version) -> Callable[[Any, by
         ]
         if field.required:
             lines += ["    else:", f"        raise CodecError({f'{name}.{attribute} is required'!r})"]
-    lines.append("    return None")
+    lines += [
+        "    for item in self.other:",
+        "        ENCODE_INTO(out, item)",
+        "    PACK_INTO(out, mark, tag << 8 | 1, len(out) - mark - 8)",
+    ]
     namespace: dict[str, Any] = {}
     exec(compile("\n".join(lines), f"<kmip writer {name} {version_text(version)}>", "exec"), env, namespace)
-    writer: Callable[[Any, bytearray, Version], None] = namespace["write_fields"]
+    writer: Callable[[Any, bytearray, Version, int], None] = namespace["write_structure"]
     return writer
 
 

@@ -9,7 +9,7 @@ registered keeps its payload as a raw item.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pkcs11_kmip.kmip.messages.core import LATEST, FieldSpec, Structure, kmip, kmip_list, structure
 from pkcs11_kmip.kmip.messages.payloads import (
@@ -70,18 +70,18 @@ class _BatchItem(Structure):
 
     PAYLOAD_FIELD: ClassVar[str]
     REGISTRY: ClassVar[dict[Operation, Any]]
+    if TYPE_CHECKING:  # each subclass declares the field
+        operation: Operation | None
 
-    @classmethod
-    def _construct(cls, values: dict[str, Any], other: list[Item], item: Item, version: Version) -> Self:
-        raw = values.get(cls.PAYLOAD_FIELD)
-        operation = values.get("operation")
-        payload_class = cls.REGISTRY.get(operation) if operation is not None else None
+    def _decoded(self, version: Version) -> None:
+        raw = getattr(self, self.PAYLOAD_FIELD)
+        operation = self.operation
+        payload_class = self.REGISTRY.get(operation) if operation is not None else None
         if isinstance(raw, Item) and payload_class is not None and operation is not None:
             try:
-                values[cls.PAYLOAD_FIELD] = payload_class.from_item(raw, version)
+                setattr(self, self.PAYLOAD_FIELD, payload_class.from_item(raw, version))
             except CodecError as error:
                 raise CodecError(f"{operation.name} payload: {error}") from None
-        return super()._construct(values, other, item, version)
 
     def _write_value(self, out: bytearray, field: FieldSpec, value: Any, version: Version) -> None:
         if isinstance(value, Structure):
