@@ -110,11 +110,20 @@ def custom_name_of_vendor(vendor: str, name: str) -> str:
     return f"{vendor}-{name}" if vendor in ("x", "y") else name
 
 
+# The standard attributes by their 1.x Attribute Name: spec.tag_by_name's tag for each name
+# that names an attribute (not just a field), looked up once per name here.
+_ATTRIBUTE_TAG_BY_NAME = {
+    row.name: tag
+    for row in _tables.TAGS
+    if (tag := spec.tag_by_name(row.name)) is not None and int(tag) in ATTRIBUTE_TYPES_TAGS
+}
+
+
 def from_named(attribute: Attribute) -> AttributeEntry:
     """One 1.x Attribute as a canonical entry (a standard tag, or a vendor attribute)."""
     name = attribute.attribute_name or ""
-    tag = spec.tag_by_name(name) if attribute.vendor_identification is None else None
-    if tag is not None and int(tag) in ATTRIBUTE_TYPES_TAGS:
+    tag = _ATTRIBUTE_TAG_BY_NAME.get(name) if attribute.vendor_identification is None else None
+    if tag is not None:
         if isinstance(attribute.attribute_value, Item):
             raise KmipError(ResultReason.INVALID_FIELD, f"attribute {name!r} has a value of the wrong type")
         if attribute.attribute_value is None:
@@ -281,19 +290,26 @@ def server_only(tag: int) -> bool:
     return not rule(tag).client_sets_initially and tag not in CREATION_PARAMETERS
 
 
+@cache
+def _read_only(tag: int) -> bool:
+    """Whether a client may not set the attribute: the rule tables' server-only ones."""
+    return server_only(tag) and tag in _tables.ATTRIBUTE_RULES
+
+
 def check_client_settable(attributes: Iterable[AttributeEntry]) -> None:
     """Refuse attributes only the server sets (Unique Identifier, State, Initial Date ...)."""
     for entry in attributes:
         if entry.tag == VACATED_INDEXES:  # the server's own record, which no client may write
             raise KmipError(ResultReason.INVALID_ATTRIBUTE, f"0x{entry.tag:06X} is not an attribute")
-        if server_only(entry.tag) and entry.tag in _tables.ATTRIBUTE_RULES:
+        if _read_only(entry.tag):
             raise KmipError(ResultReason.ATTRIBUTE_READ_ONLY, f"{name_of(entry)} is set by the server")
 
 
 def check_single_valued(attributes: Attributes) -> None:
-    counts: dict[tuple[Any, ...], int] = {}
+    counts: dict[Any, int] = {}
     for entry in attributes:
-        key = _identity(entry)
-        counts[key] = counts.get(key, 0) + 1
-        if counts[key] > 1 and not rule(entry.tag).multiple:
+        # an attribute's identity: its tag, or (as _identity) a vendor attribute's names
+        key = _identity(entry) if isinstance(entry.value, Attribute) else entry.tag
+        count = counts[key] = counts.get(key, 0) + 1
+        if count > 1 and not rule(entry.tag).multiple:
             raise KmipError(ResultReason.MULTI_VALUED_ATTRIBUTE, f"{name_of(entry)} may have only one value")

@@ -109,22 +109,22 @@ def new_record(
     now = context.now
     given = {tag: value for tag, value in reversed(requested.entries)}  # each attribute's first value
     entries = [
-        AttributeEntry(Tag.UNIQUE_IDENTIFIER, uid),
-        AttributeEntry(Tag.SHORT_UNIQUE_IDENTIFIER, hashlib.sha256(uid.encode()).digest()),
-        AttributeEntry(Tag.OBJECT_TYPE, object_type),
+        _new(AttributeEntry, (_UNIQUE_IDENTIFIER, uid)),
+        _new(AttributeEntry, (_SHORT_UNIQUE_IDENTIFIER, hashlib.sha256(uid.encode()).digest())),
+        _OBJECT_TYPE_ENTRIES.get(object_type) or _new(AttributeEntry, (_OBJECT_TYPE, object_type)),
     ]
     block = key_block_of(material)
     if block is not None:
-        if block.cryptographic_algorithm is not None and given.get(Tag.CRYPTOGRAPHIC_ALGORITHM) is None:
-            entries.append(AttributeEntry(Tag.CRYPTOGRAPHIC_ALGORITHM, block.cryptographic_algorithm))
-        if block.cryptographic_length is not None and given.get(Tag.CRYPTOGRAPHIC_LENGTH) is None:
-            entries.append(AttributeEntry(Tag.CRYPTOGRAPHIC_LENGTH, block.cryptographic_length))
+        if block.cryptographic_algorithm is not None and given.get(_ALGORITHM) is None:
+            entries.append(_new(AttributeEntry, (_ALGORITHM, block.cryptographic_algorithm)))
+        if block.cryptographic_length is not None and given.get(_LENGTH) is None:
+            entries.append(_new(AttributeEntry, (_LENGTH, block.cryptographic_length)))
         if block.key_format_type is not None:
-            entries.append(AttributeEntry(Tag.KEY_FORMAT_TYPE, block.key_format_type))
-    elif isinstance(material, Certificate) and given.get(Tag.KEY_FORMAT_TYPE) is None:
+            entries.append(_new(AttributeEntry, (_KEY_FORMAT_TYPE, block.key_format_type)))
+    elif isinstance(material, Certificate) and given.get(_KEY_FORMAT_TYPE) is None:
         # Every object has a Key Format Type in KMIP 2.x; a certificate's is X.509 (2.1 §4.26's
         # table of defaults; TC-ECC-3-20 lists it). 1.x clients never see it (a key block field there).
-        entries.append(AttributeEntry(Tag.KEY_FORMAT_TYPE, KeyFormatType.X_509))
+        entries.append(_X_509_FORMAT)
     # A new object has lost no instance yet: the record of vacated 1.x Attribute Indexes of an
     # object whose attributes it takes (Re-key's existing key) is not its own.
     if rules.VACATED_INDEXES in given:
@@ -133,32 +133,28 @@ def new_record(
         entries.extend(requested.entries)
     digest = digest_of(material)
     if digest is not None:
-        entries.append(AttributeEntry(Tag.DIGEST, digest))
-    entries += (
-        AttributeEntry(Tag.STATE, State.PRE_ACTIVE),
-        AttributeEntry(Tag.INITIAL_DATE, now),
-        AttributeEntry(Tag.LAST_CHANGE_DATE, now),
-        AttributeEntry(Tag.ORIGINAL_CREATION_DATE, now),
-    )
+        entries.append(_new(AttributeEntry, (_DIGEST, digest)))
+    entries.append(_PRE_ACTIVE)
+    entries.extend([_new(AttributeEntry, (tag, now)) for tag in _CREATION_DATES])
     # Every object has the four flags (as AKLC-O-1 and TC-CERTATTR-1 show for public
     # keys and certificates), so PKCS#11 CKA_SENSITIVE/CKA_EXTRACTABLE always map.
-    sensitive = given.get(Tag.SENSITIVE)
-    extractable = given.get(Tag.EXTRACTABLE)
+    sensitive = given.get(_SENSITIVE)
+    extractable = given.get(_EXTRACTABLE)
     if sensitive is None:
-        entries.append(AttributeEntry(Tag.SENSITIVE, False))
+        entries.append(_NOT_SENSITIVE)
     if extractable is None:
-        entries.append(AttributeEntry(Tag.EXTRACTABLE, True))
-    entries.append(AttributeEntry(Tag.ALWAYS_SENSITIVE, bool(sensitive)))
-    entries.append(AttributeEntry(Tag.NEVER_EXTRACTABLE, extractable is False))
-    if given.get(Tag.FRESH) is None:  # a client may set it initially (BL-M-13-21)
-        entries.append(AttributeEntry(Tag.FRESH, True))
-    if generated and given.get(Tag.RANDOM_NUMBER_GENERATOR) is None:
-        entries.append(AttributeEntry(Tag.RANDOM_NUMBER_GENERATOR, SERVER_RNG))
+        entries.append(_EXTRACTABLE_ENTRY)
+    entries.append(_ALWAYS_SENSITIVE[bool(sensitive)])
+    entries.append(_NEVER_EXTRACTABLE[extractable is False])
+    if given.get(_FRESH) is None:  # a client may set it initially (BL-M-13-21)
+        entries.append(_FRESH_ENTRY)
+    if generated and given.get(_RANDOM_NUMBER_GENERATOR) is None:
+        entries.append(_SERVER_RNG_ENTRY)
     attributes = Attributes(entries=entries)
-    if given.get(Tag.QUANTUM_SAFE) is True and not quantum_safe(attributes):
+    if given.get(_QUANTUM_SAFE) is True and not quantum_safe(attributes):
         raise KmipError(ResultReason.GENERAL_FAILURE, "NOT_SAFE: the key is not quantum safe")
-    if given.get(Tag.PROTECTION_STORAGE_MASK) is None:  # 2.x only; where the store keeps it
-        attributes.entries.append(AttributeEntry(Tag.PROTECTION_STORAGE_MASK, ProtectionStorageMask.SOFTWARE))
+    if given.get(_PROTECTION_STORAGE_MASK) is None:  # 2.x only; where the store keeps it
+        entries.append(_SOFTWARE_STORAGE)
     policy.check_new(context, object_type, attributes)
     return ObjectRecord(uid, object_type, context.principal, attributes, material)
 
@@ -166,6 +162,37 @@ def new_record(
 # The operating system's CSPRNG (Python's secrets; OpenSSL's DRBG for key pairs): no
 # one NIST algorithm to name, which the spec says to record as Unspecified.
 SERVER_RNG = RandomNumberGenerator(rng_algorithm=RNGAlgorithm.UNSPECIFIED)
+
+# What new_record needs, made once. An entry is an immutable (tag, value) pair, so new
+# objects share those whose value is the same for all (enumerations, flags, the RNG), and
+# it makes the others with tuple.__new__ rather than the NamedTuple's Python-level
+# __new__; the tags are read once here, not through the Enum class's (slow) attribute
+# lookup at every use: a Create makes about twenty entries.
+_new = tuple.__new__
+_UNIQUE_IDENTIFIER = Tag.UNIQUE_IDENTIFIER
+_SHORT_UNIQUE_IDENTIFIER = Tag.SHORT_UNIQUE_IDENTIFIER
+_OBJECT_TYPE = Tag.OBJECT_TYPE
+_ALGORITHM = Tag.CRYPTOGRAPHIC_ALGORITHM
+_LENGTH = Tag.CRYPTOGRAPHIC_LENGTH
+_KEY_FORMAT_TYPE = Tag.KEY_FORMAT_TYPE
+_DIGEST = Tag.DIGEST
+_SENSITIVE = Tag.SENSITIVE
+_EXTRACTABLE = Tag.EXTRACTABLE
+_FRESH = Tag.FRESH
+_RANDOM_NUMBER_GENERATOR = Tag.RANDOM_NUMBER_GENERATOR
+_QUANTUM_SAFE = Tag.QUANTUM_SAFE
+_PROTECTION_STORAGE_MASK = Tag.PROTECTION_STORAGE_MASK
+_CREATION_DATES = (Tag.INITIAL_DATE, Tag.LAST_CHANGE_DATE, Tag.ORIGINAL_CREATION_DATE)
+_OBJECT_TYPE_ENTRIES = {kind: AttributeEntry(Tag.OBJECT_TYPE, kind) for kind in ObjectType}
+_X_509_FORMAT = AttributeEntry(Tag.KEY_FORMAT_TYPE, KeyFormatType.X_509)
+_PRE_ACTIVE = AttributeEntry(Tag.STATE, State.PRE_ACTIVE)
+_NOT_SENSITIVE = AttributeEntry(Tag.SENSITIVE, False)
+_EXTRACTABLE_ENTRY = AttributeEntry(Tag.EXTRACTABLE, True)
+_ALWAYS_SENSITIVE = {flag: AttributeEntry(Tag.ALWAYS_SENSITIVE, flag) for flag in (False, True)}
+_NEVER_EXTRACTABLE = {flag: AttributeEntry(Tag.NEVER_EXTRACTABLE, flag) for flag in (False, True)}
+_FRESH_ENTRY = AttributeEntry(Tag.FRESH, True)
+_SERVER_RNG_ENTRY = AttributeEntry(Tag.RANDOM_NUMBER_GENERATOR, SERVER_RNG)
+_SOFTWARE_STORAGE = AttributeEntry(Tag.PROTECTION_STORAGE_MASK, ProtectionStorageMask.SOFTWARE)
 
 # Symmetric algorithms that keep a useful margin against Grover's search at 256 bits.
 _QUANTUM_SAFE_SYMMETRIC = frozenset(

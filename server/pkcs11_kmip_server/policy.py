@@ -271,6 +271,8 @@ def violations(
 def _enforce(context: RequestContext, object_type: int, attributes: Attributes, changed: int | None) -> None:
     tables = context.session.policy()
     constraints = tables.constraints()
+    if not constraints:  # most servers have none: nothing to look up in the attributes
+        return
     groups = None  # the object's own groups: enough unless a rule is scoped to groups
     if any(rule.object_groups for rule in constraints):
         groups = tables.enclosing_groups(attributes.get_all(Tag.OBJECT_GROUP))

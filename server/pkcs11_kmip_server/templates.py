@@ -53,6 +53,8 @@ def overlay(base: Iterable[AttributeEntry], given: Iterable[AttributeEntry]) -> 
         return not rules.rule(entry.tag).multiple and any(same_attribute(entry, top) for top in layer)
 
     kept = [entry for entry in base if not overridden(entry)]
+    if not kept:  # nothing underneath (a request's own attributes, no template): all of `given`
+        return Attributes(entries=layer)
     added = [
         entry
         for entry in layer
