@@ -990,9 +990,11 @@ def sequences(args: argparse.Namespace) -> dict[str, tuple[str, ...]]:
     return {"mix": args.mix, "get": ("get",), "create": ("create",), **crypto}
 
 
-def make_template(workdir: Path, synchronous: str | None = None, processes: int = 1) -> Path:
+def make_template(
+    workdir: Path, synchronous: str | None = None, processes: int = 1, event_loop: str | None = None
+) -> Path:
     """A data directory every run of our server copies: one PKI (also PyKMIP's), empty store,
-    our server with `processes` server processes ([server] processes)."""
+    our server with `processes` server processes ([server] processes) on `event_loop`."""
     template = workdir / "template"
     subprocess.run(
         [*venv_script("pkcs11-kmip"), "init", "--data-dir", str(template)],
@@ -1003,6 +1005,8 @@ def make_template(workdir: Path, synchronous: str | None = None, processes: int 
     settings = {"processes": str(processes)}
     if synchronous:
         settings["synchronous"] = f'"{synchronous}"'
+    if event_loop:
+        settings["event_loop"] = f'"{event_loop}"'
     config = template / "server.toml"
     text = config.read_text()
     for key, value in settings.items():
@@ -1014,7 +1018,7 @@ def make_template(workdir: Path, synchronous: str | None = None, processes: int 
 
 
 def run(args: argparse.Namespace, workdir: Path) -> list[Phase]:
-    template = make_template(workdir, args.ours_synchronous, args.ours_processes)
+    template = make_template(workdir, args.ours_synchronous, args.ours_processes, args.ours_event_loop)
     admin = template / "clients" / "admin"
     phases: list[Phase] = []
     makers: dict[str, Callable[[Path], Server]] = {
@@ -1294,7 +1298,8 @@ def conditions(args: argparse.Namespace) -> list[str]:
     return [
         f"server code: {server_revision()}; "
         f"our store synchronous={args.ours_synchronous or 'NORMAL (default)'}, "
-        f"our server processes={args.ours_processes}",
+        f"our server processes={args.ours_processes}, "
+        f"our event loop={args.ours_event_loop or 'auto (default)'}",
         f"date {datetime.now(UTC).isoformat(timespec='minutes')}, {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}, PyKMIP {pykmip}, SQLAlchemy {sqlalchemy.__version__}, "
         f"cryptography {cryptography.__version__}",
@@ -1331,6 +1336,11 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         help="our [server] processes: server processes on the port under a supervisor (default 1)",
+    )
+    parser.add_argument(
+        "--ours-event-loop",
+        choices=("auto", "asyncio", "uvloop"),
+        help="our [server] event_loop (default: as `init` writes it, auto: uvloop when installed)",
     )
     parser.add_argument(
         "--get-check",
