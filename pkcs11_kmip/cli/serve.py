@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -19,8 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(options: argparse.Namespace) -> int:
     from pkcs11_kmip_server.datadir import DataDirError
-    from pkcs11_kmip_server.serve import prepare
-    from pkcs11_kmip_server.serve import run as serve
+    from pkcs11_kmip_server.serve import prepare, serve_until_stopped
 
     host = port = None
     if options.listen:
@@ -34,7 +32,7 @@ def run(options: argparse.Namespace) -> int:
         logging.basicConfig(
             level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        asyncio.run(serve(config))
+        serve_until_stopped(config)
     except DataDirError as error:
         print(f"pkcs11-kmip: {error}", file=sys.stderr)
         return 1

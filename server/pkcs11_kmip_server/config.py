@@ -38,6 +38,7 @@ DEFAULT_CIPHERS = ":".join(
 )
 
 DEFAULT_PORT = 5696
+EVENT_LOOPS = ("auto", "asyncio", "uvloop")  # [server] event_loop
 
 
 @dataclass
@@ -48,6 +49,9 @@ class ServerConfig:
     # Server processes on the one port (supervisor.py): Python runs one thread at a time per
     # process, so one process uses at most one core. 1: no supervisor, the process serves.
     processes: int = 1
+    # The event loop the edge runs on: "uvloop" (sockets and transports in C, less CPU per
+    # message on the loop's thread: bench/README.md) when installed, for "auto".
+    event_loop: str = "auto"
     # Few request threads: Python runs one at a time, and more of them only contend for
     # the interpreter (bench/kmip_load.py: 1.4k Get/s with 16 threads, 2.1k with 1-2).
     workers: int = 2
@@ -97,6 +101,7 @@ class ServerConfig:
             host=host.strip("[]") or "127.0.0.1",
             port=int(port),
             processes=processes_setting(server.get("processes", 1), path),
+            event_loop=str(server.get("event_loop", cls.event_loop)),
             workers=int(server.get("workers", cls.workers)),
             long_workers=int(server.get("long_workers", cls.long_workers)),
             max_message_size=int(server.get("max_message_size", 16 * 1024 * 1024)),
@@ -118,6 +123,8 @@ class ServerConfig:
             pkcs11=Pkcs11Settings.from_table(document.get("pkcs11", {}), data_dir),
         )
         config.limits  # noqa: B018 - validates the limits now, not at the first request
+        if config.event_loop not in EVENT_LOOPS:
+            raise ValueError(f'{path}: [server] event_loop must be "auto", "asyncio" or "uvloop"')
         if config.synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"{path}: [store] synchronous must be NORMAL or FULL")
         if config.audit_max_bytes < 0 or config.audit_keep < 0:
@@ -136,6 +143,7 @@ class ServerConfig:
 [server]
 listen = "{self.host}:{self.port}"
 processes = {self.processes}                 # server processes on the port; "auto": one per core
+event_loop = "{self.event_loop}"            # "auto" (uvloop if installed), "asyncio" or "uvloop"
 workers = {self.workers}                   # threads that execute requests
 long_workers = {self.long_workers}              # threads for long operations (key pair generation)
 max_message_size = {self.max_message_size}  # bytes; larger messages are refused before reading them

@@ -231,6 +231,8 @@ async def serve_one(config: ServerConfig, index: int) -> None:
 
 def main(argv: list[str]) -> int:
     """`python -m pkcs11_kmip_server.supervisor DATA_DIR HOST PORT INDEX` (the supervisor runs it)."""
+    from pkcs11_kmip_server.serve import run_on_event_loop
+
     data_dir, host, port, index = Path(argv[0]), argv[1], int(argv[2]), int(argv[3])
     config = ServerConfig.load(data_dir)
     config.host, config.port = host, port
@@ -238,7 +240,7 @@ def main(argv: list[str]) -> int:
         level=config.log_level.upper(),
         format=f"%(asctime)s %(levelname)s [{index}] %(name)s: %(message)s",
     )
-    asyncio.run(serve_one(config, index))
+    run_on_event_loop(serve_one(config, index), config.event_loop)
     return 0
 
 

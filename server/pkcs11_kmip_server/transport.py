@@ -34,7 +34,7 @@ import logging
 import ssl
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from pkcs11_kmip.kmip.framing import MessageReader
 from pkcs11_kmip.kmip.ttlv import CodecError
@@ -232,8 +232,8 @@ class KmipConnection(asyncio.BufferedProtocol):
     # --- asyncio.BufferedProtocol -------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not subclasses of asyncio.Transport, but are one.
+        self._transport = cast(asyncio.Transport, transport)
         self._address = _host_port(transport.get_extra_info("peername"))
         self._server.connections.add(self)
         self._set_deadline(self._loop.time() + self._config.read_timeout)  # for the handshake
