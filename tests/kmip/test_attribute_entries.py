@@ -1,10 +1,11 @@
 """Attributes' entry writers (attributes._entry_writer): made once per attribute, value class
 and version, keeping the bytes of enumeration members, masks and booleans. What they write
-must be what the generic per-value path writes, whatever order the values come in."""
+must be what the generic per-value path writes, whatever order the values come in; dates
+and integers keep the last value's bytes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -73,3 +74,25 @@ def test_a_value_out_of_range_is_a_codec_error_naming_the_structure() -> None:
         Attributes.of((Tag.CRYPTOGRAPHIC_LENGTH, 2**40)).encode_any_version()
     with pytest.raises(CodecError, match="not a value of attribute"):
         Attributes.of((Tag.CRYPTOGRAPHIC_LENGTH, "long")).encode_any_version()
+
+
+def test_kept_last_values_write_what_the_generic_path_writes() -> None:
+    """Dates and integers keep the last value's bytes: equal values (an aware date in
+    another zone, the same instant; a naive one, read as UTC), changes back and forth,
+    and a date with microseconds (dropped by Date-Time) all write the generic bytes."""
+    moment = datetime(2026, 11, 29, 7, 41, 57, tzinfo=UTC)
+    dates = [
+        moment,
+        moment,
+        moment.astimezone(timezone(timedelta(hours=5))),
+        moment.replace(tzinfo=None),
+        moment + timedelta(seconds=1),
+        moment,
+        moment.replace(microsecond=999_999),
+        moment.replace(tzinfo=None) + timedelta(hours=1),
+    ]
+    for index, date in enumerate(dates):
+        attributes = Attributes.of(
+            (Tag.INITIAL_DATE, date), (Tag.CRYPTOGRAPHIC_LENGTH, [256, 256, 128, -1, 256][index % 5])
+        )
+        assert attributes.encode_any_version() == generic(attributes, (2, 1)), date

@@ -31,6 +31,7 @@ from pkcs11_kmip.kmip.messages.core import (
     kmip,
     kmip_list,
     structure,
+    value_writer,
     version_text,
 )
 from pkcs11_kmip.kmip.messages.structures import (
@@ -233,6 +234,11 @@ EntryWriter = Callable[[bytearray, Any], None]
 # flags, booleans): an entry writer keeps the TTLV it wrote for each, up to _KEPT_PER_WRITER.
 _MEMOIZED = (KmipEnum, KmipMask, bool)
 _KEPT_PER_WRITER = 64
+# Values of these classes repeat from one object to the next (the dates of objects made in
+# the same second, a length): an entry writer keeps the last one's TTLV. Equal values write
+# equal bytes (aware datetimes equal as instants; a naive one is never equal to them).
+_KEPT_LAST = (datetime, int)
+_NOTHING = object()
 
 # (tag, class of the value, version or None: each in the newest defining it) -> its writer.
 _entry_writers: dict[tuple[int, type, Version | None], EntryWriter] = {}
@@ -250,7 +256,7 @@ def _entry_writer(tag: int, value: Any, version: Version | None, where: str) -> 
             value.write_to(out, written_in)
 
     else:
-        write_value = _value_converter(tag, value, where).write
+        write_value = value_writer(_value_converter(tag, value, where), tag, written_in)
         if isinstance(value, _MEMOIZED):
             kept: dict[Any, bytes] = {}
 
@@ -258,16 +264,27 @@ def _entry_writer(tag: int, value: Any, version: Version | None, where: str) -> 
                 encoded = kept.get(value)
                 if encoded is None:
                     piece = bytearray()
-                    write_value(piece, tag, value, written_in)
+                    write_value(piece, value)
                     encoded = bytes(piece)
                     if len(kept) < _KEPT_PER_WRITER:
                         kept[value] = encoded
                 out += encoded
 
-        else:
+        elif type(value) in _KEPT_LAST:
+            # The last value written and its bytes, one tuple: read whole by every thread.
+            last: list[tuple[Any, bytes]] = [(_NOTHING, b"")]
 
             def write(out: bytearray, value: Any) -> None:
-                write_value(out, tag, value, written_in)
+                seen, encoded = last[0]
+                if value != seen:
+                    piece = bytearray()
+                    write_value(piece, value)
+                    encoded = bytes(piece)
+                    last[0] = (value, encoded)
+                out += encoded
+
+        else:
+            write = write_value
 
     _entry_writers[tag, type(value), version] = write
     return write

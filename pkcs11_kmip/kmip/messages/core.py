@@ -634,6 +634,33 @@ def _write_statement(converter: Converter, index: int, tag: int, env: dict[str, 
     return f"W{index}(out, {tag}, e, version)"
 
 
+ValueWriter = Callable[[bytearray, Any], None]
+
+
+def value_writer(converter: Converter, tag: int, version: Version) -> ValueWriter:
+    """`converter.write(out, tag, value, version)` as a function of (out, value), with the
+    calls it would make in between left out (as the compiled writers do)."""
+    if isinstance(converter, _Plain):
+        leaf, head = converter.writer, (tag << 8) | converter.item_type
+
+        def write_plain(out: bytearray, value: Any) -> None:
+            leaf(out, head, value)
+
+        return write_plain
+    if isinstance(converter, _Nested):
+
+        def write_nested(out: bytearray, value: Any) -> None:
+            value.write_to(out, version, tag)
+
+        return write_nested
+    write = converter.write
+
+    def write_value(out: bytearray, value: Any) -> None:
+        write(out, tag, value, version)
+
+    return write_value
+
+
 def _compile_writer(cls: type[Structure], version: Version) -> Callable[[Any, bytearray, Version, int], None]:
     """Straight-line code that writes a `cls` structure as `version` defines it.
 
