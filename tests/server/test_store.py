@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from pkcs11_kmip.kmip.messages import Attributes
-from pkcs11_kmip.kmip.messages.structures import Name, RandomNumberGenerator
+from pkcs11_kmip.kmip.messages.structures import Digest, Name, RandomNumberGenerator
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
     CryptographicAlgorithm,
     CryptographicUsageMask,
+    HashingAlgorithm,
     KeyFormatType,
     NameType,
     ObjectType,
@@ -791,3 +792,83 @@ def test_grants_past_the_merged_limit_keep_the_rule_per_row(store: SqliteStore) 
     assert uids == online[2:32]
     assert any("json_each" in sql for sql in statements) and not any("UNION ALL" in sql for sql in statements)
     assert plans(store, query)[1] == len(online)
+
+
+def test_a_store_of_schema_5_indexes_only_the_rows_with_a_number_on_open(tmp_path: Path) -> None:
+    """Migration 6: (tag, int_value) keeps the rows that have a number (a Name's type, a
+    date's instant), not a Digest's; Locate by Name, by a date kept in rows and by Digest
+    answers alike before and after, the date through that index."""
+    path = tmp_path / "store.sqlite3"
+    sealer = Sealer(secrets.token_bytes(32))
+
+    def made(index: int) -> Attributes:
+        return Attributes.of(
+            (Tag.NAME, name(f"d-{index}")),
+            (
+                Tag.DIGEST,
+                Digest(hashing_algorithm=HashingAlgorithm.SHA_256, digest_value=bytes([index % 3]) * 32),
+            ),
+            (Tag.PROCESS_START_DATE, datetime(2026, 1, 1 + index, tzinfo=UTC)),
+        )
+
+    queries: list[tuple[list[AttributeFilter], list[str]]] = [
+        ([AttributeFilter(Tag.NAME, name("d-4"))], ["d-4"]),
+        (
+            [
+                AttributeFilter(Tag.PROCESS_START_DATE, datetime(2026, 1, 3, tzinfo=UTC)),
+                AttributeFilter(Tag.PROCESS_START_DATE, datetime(2026, 1, 6, tzinfo=UTC)),
+            ],
+            ["d-5", "d-4", "d-3", "d-2"],
+        ),
+        (
+            [
+                AttributeFilter(
+                    Tag.DIGEST,
+                    Digest(hashing_algorithm=HashingAlgorithm.SHA_256, digest_value=bytes([1]) * 32),
+                )
+            ],
+            ["d-7", "d-4", "d-1"],
+        ),
+    ]
+
+    def answers(store: SqliteStore) -> list[list[str]]:
+        found = []
+        for criteria, _ in queries:
+            uids, total, steps = plans(
+                store, LocateQuery(owner="alice", now=NOW, filters=criteria, count=True)
+            )
+            assert total == len(uids)
+            if criteria[0].tag == Tag.PROCESS_START_DATE:
+                assert any("attribute_int" in step for step in steps), steps
+            found.append(uids)
+        return found
+
+    def int_index(store: SqliteStore) -> str:
+        with store.session(write=False) as session:
+            (sql,) = session.connection.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'attribute_int'"
+            ).fetchone()
+        return str(sql)
+
+    store = SqliteStore(path, sealer)
+    with store.session() as session:
+        for index in range(8):
+            session.insert(ObjectRecord(f"d-{index}", ObjectType.SYMMETRIC_KEY, "alice", made(index), None))
+    assert answers(store) == [expected for _, expected in queries]
+    store.close()
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("DROP INDEX attribute_int")
+    old.execute("CREATE INDEX attribute_int ON attribute (tag, int_value)")
+    old.execute("UPDATE schema_version SET version = 5")
+    old.close()
+    upgraded = SqliteStore(path, sealer)
+    try:
+        assert int_index(upgraded).endswith("WHERE int_value IS NOT NULL")
+        with upgraded.session() as session:
+            session.insert(ObjectRecord("d-8", ObjectType.SYMMETRIC_KEY, "alice", made(8), None))
+        assert answers(upgraded) == [["d-4"], ["d-5", "d-4", "d-3", "d-2"], ["d-7", "d-4", "d-1"]]
+        with upgraded.session(write=False) as session:
+            (version,) = session.connection.execute("SELECT version FROM schema_version").fetchone()
+        assert version == migrations.LATEST == 6
+    finally:
+        upgraded.close()
