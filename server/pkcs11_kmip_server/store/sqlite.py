@@ -94,7 +94,7 @@ CREATE TABLE IF NOT EXISTS attribute (
     blob_value BLOB
 );
 CREATE INDEX IF NOT EXISTS attribute_text ON attribute (tag, text_value) WHERE text_value IS NOT NULL;
-CREATE INDEX IF NOT EXISTS attribute_int ON attribute (tag, int_value);
+CREATE INDEX IF NOT EXISTS attribute_int ON attribute (tag, int_value);  -- partial since migration 6
 CREATE INDEX IF NOT EXISTS attribute_named ON attribute (name, text_value) WHERE name IS NOT NULL;
 CREATE INDEX IF NOT EXISTS attribute_object_tag ON attribute (object_seq, tag);
 DROP INDEX IF EXISTS attribute_object;
@@ -265,6 +265,13 @@ _NAMED = (
     " ORDER BY o.seq DESC LIMIT 2"
 )
 
+# WAL pages a commit may leave before it copies them into the database (SQLite's default
+# 1,000): the pages a Create changes (its object's leaves, the uid index's random one) are
+# mostly changed again by the next ones, so copying less often copies each fewer times (a
+# replay of grouped Creates' SQL on a 48 MB store: COMMIT 26.7 -> 19.9 us per Create), with
+# two fsyncs per copy. At most ~16 MB of WAL; commits stay as durable (each is in the WAL).
+WAL_AUTOCHECKPOINT = 4000
+
 # Our own records: written by us, so no size limit applies; nesting as deep as allowed.
 _STORED = Limits(max_message_size=2**62, max_depth=MAX_SUPPORTED_DEPTH)
 _LOAD = (
@@ -311,6 +318,7 @@ class SqliteStore:
             )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(f"PRAGMA synchronous={self.synchronous}")
+            connection.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             connection.execute("PRAGMA foreign_keys=ON")
             local.connection = connection
             with self._all_lock:
@@ -679,9 +687,10 @@ class SqliteSession:
             parameters[key + "name"] = name
             parts.append(f"a.name = :{key}name")
         if isinstance(criterion.value, KmipMask):
-            # A usage mask matches an object whose mask has (at least) these bits.
+            # A usage mask matches an object whose mask has (at least) these bits ("IS NOT
+            # NULL", true of every match, lets SQLite read the partial (tag, int_value) index).
             parameters[key + "int"] = number
-            parts.append(f"(a.int_value & :{key}int) = :{key}int")
+            parts.append(f"a.int_value IS NOT NULL AND (a.int_value & :{key}int) = :{key}int")
         else:
             for column, value in (("text_value", text), ("text_value2", text2), ("int_value", number)):
                 if value is not None:
