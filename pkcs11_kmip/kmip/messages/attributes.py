@@ -190,12 +190,20 @@ def _value_decoder(tag: int, item_type: ItemType) -> ValueDecoder | None:
     return None
 
 
-def decode_attribute_value(tag: int, item: Item, version: Version, where: str) -> Any:
-    decoder = _decoder_cache.get(tag << 8 | item.type) or _value_decoder(tag, item.type)
+def _decoder_for(tag: int, item_type: ItemType, where: str) -> ValueDecoder:
+    decoder = _decoder_cache.get(tag << 8 | item_type) or _value_decoder(tag, item_type)
     if decoder is None:
         name = spec.tag_xml_name(tag) or hex(tag)
-        raise CodecError(f"{where}: attribute {name} cannot be a {item.type.name}")
-    return decoder(item, version)
+        raise CodecError(f"{where}: attribute {name} cannot be a {item_type.name}")
+    return decoder
+
+
+def decode_attribute_value(tag: int, item: Item, version: Version, where: str) -> Any:
+    return _decoder_for(tag, item.type, where)(item, version)
+
+
+# (a 1.x Attribute Name, item type) -> the decode of its value: one lookup per Attribute.
+_named_decoders: dict[tuple[str | None, ItemType], ValueDecoder] = {}
 
 
 _writer_cache: dict[tuple[int, type], Converter] = {}
@@ -317,9 +325,16 @@ class Attribute(Structure):
 
     def _decoded(self, version: Version) -> None:
         raw = self.attribute_value
-        tag = self.attribute_tag
-        if isinstance(raw, Item) and tag is not None:
-            self.attribute_value = decode_attribute_value(tag, raw, version, self.attribute_name or "")
+        if not isinstance(raw, Item) or self.vendor_identification is not None:
+            return
+        decoder = _named_decoders.get((self.attribute_name, raw.type))
+        if decoder is None:
+            tag = self.attribute_tag
+            if tag is None:  # a custom attribute: the raw item
+                return
+            decoder = _decoder_for(tag, raw.type, self.attribute_name or "")
+            _named_decoders[self.attribute_name, raw.type] = decoder
+        self.attribute_value = decoder(raw, version)
 
     def _write_value(self, out: bytearray, field: FieldSpec, value: Any, version: Version) -> None:
         tag = self.attribute_tag
