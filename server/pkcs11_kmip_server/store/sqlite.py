@@ -258,8 +258,11 @@ def index_values(tag: int, value: Any) -> IndexColumns:
 
 # The SQL `locate` writes for a Locate by one Name value (no Name Type) of the owner's
 # on-line and archived objects, maximum 2: the unique-name check's (SqliteSession.named).
+# "+" keeps SQLite off the (owner, seq) index: it reads the objects holding the Name by
+# rowid, newest first from the list of them, where through that index it sorted them after
+# (a temporary B-tree for ORDER BY): 16.2 -> 12.5 us for a Name no object has yet.
 _NAMED = (
-    "SELECT o.uid FROM object o WHERE o.owner = ?"
+    "SELECT o.uid FROM object o WHERE +o.owner = ?"
     f" AND o.storage IN ({int(Storage.ONLINE)}, {int(Storage.ARCHIVED)})"
     " AND o.seq IN (SELECT a.object_seq FROM attribute a WHERE a.tag = ? AND a.text_value = ?)"
     " ORDER BY o.seq DESC LIMIT 2"
