@@ -479,12 +479,7 @@ class Structure:
     def from_item(cls, item: Item, version: Version = LATEST) -> Self:
         if item.type is not ItemType.STRUCTURE:
             raise CodecError(f"{cls.__name__} must be a Structure, got a {item.type.name}")
-        try:
-            reader = cls.__dict__["_readers"][version]
-        except KeyError:
-            cls.fields()  # builds this class's tables, _readers among them
-            reader = cls._readers[version] = _compile_reader(cls, version)
-        instance: Self = reader(item, version)
+        instance: Self = _reader(cls, version)(item, version)
         return instance
 
     def _decoded(self, version: Version) -> None:
@@ -524,9 +519,25 @@ class Structure:
         return binary.decode(self.encode(version), _UNLIMITED)
 
 
-def _read_expression(converter: Converter, index: int, env: dict[str, Any]) -> str:
+def _reader(cls: type[Structure], version: Version) -> Callable[[Item, Version], Any]:
+    """The compiled reader of `cls` structures in `version` (compiled on first use)."""
+    try:
+        reader: Callable[[Item, Version], Any] = cls.__dict__["_readers"][version]
+    except KeyError:
+        cls.fields()  # builds this class's tables, _readers among them
+        reader = cls._readers[version] = _compile_reader(cls, version)
+    return reader
+
+
+# (class, version) of the readers being compiled: a structure nested in itself is read
+# through from_item, not a reader that does not exist yet.
+_compiling: set[tuple[type[Structure], Version]] = set()
+
+
+def _read_expression(converter: Converter, index: int, version: Version, env: dict[str, Any]) -> str:
     """What the compiled reader evaluates for a `child` item of the converter's item type:
-    the converter's own `decode`, with the calls it would make in between left out."""
+    the converter's own `decode`, with the calls it would make in between left out (a
+    nested structure: its reader, unless its class decodes itself)."""
     if isinstance(converter, _Plain):
         return "child.value"
     if isinstance(converter, _Enum):  # decode_value: the member, else the class's _missing_
@@ -536,7 +547,12 @@ def _read_expression(converter: Converter, index: int, env: dict[str, Any]) -> s
         env[f"D{index}"] = converter.decode_value
         return f"D{index}(child.value, t)"
     if isinstance(converter, _Nested):
-        env[f"D{index}"] = converter.structure.from_item
+        nested = converter.structure
+        plain = nested.from_item.__func__ is Structure.from_item.__func__  # type: ignore[attr-defined]
+        if plain and (nested, version) not in _compiling:
+            env[f"D{index}"] = _reader(nested, version)
+        else:
+            env[f"D{index}"] = nested.from_item
     else:
         env[f"D{index}"] = converter.decode
     return f"D{index}(child, version)"
@@ -551,6 +567,15 @@ def _compile_reader(cls: type[Structure], version: Version) -> Callable[[Item, V
     Building the instance directly, not through the keyword-argument __init__, is
     most of what the reader saves over a generic loop.
     """
+    _compiling.add((cls, version))
+    try:
+        return _generate_reader(cls, version)
+    finally:
+        _compiling.discard((cls, version))
+
+
+def _generate_reader(cls: type[Structure], version: Version) -> Callable[[Item, Version], Any]:
+    """_compile_reader's work, while (cls, version) is in _compiling."""
     required = {f.name for f in cls._version_rules(version)[1]}
     name = cls.__name__
     env: dict[str, Any] = {"CodecError": CodecError}
@@ -573,7 +598,7 @@ def _compile_reader(cls: type[Structure], version: Version) -> Callable[[Item, V
                     f"            if child.type is not T{index}:",
                     f"                raise CodecError({wrong_type})",
                 ]
-                value = _read_expression(converter, index, env)
+                value = _read_expression(converter, index, version, env)
             else:
                 env[f"F{index}"] = field
                 lines += [
