@@ -33,8 +33,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +55,23 @@ log = logging.getLogger("pkcs11_kmip_server.audit")
 _ID_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _identifiers(payload: object) -> Iterator[str]:
+def _identifiers(payload: object) -> list[str]:
     """The Unique Identifiers a payload names (fields *unique_identifier*, and their lists)."""
     if payload is None:
-        return
+        return []
     kind = type(payload)
     names = _ID_FIELDS.get(kind)
     if names is None:
         fields = dataclasses.fields(payload) if dataclasses.is_dataclass(payload) else ()
         names = _ID_FIELDS[kind] = tuple(f.name for f in fields if "unique_identifier" in f.name)
+    found = []
     for name in names:
         value = getattr(payload, name)
-        for uid in value if isinstance(value, list) else [value]:
-            if isinstance(uid, str):
-                yield uid
+        if isinstance(value, list):
+            found += [uid for uid in value if isinstance(uid, str)]
+        elif isinstance(value, str):
+            found.append(value)
+    return found
 
 
 # One line's JSON: compact, and any value JSON has no form for (a date) as its text.
@@ -78,6 +81,20 @@ _dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
 @functools.cache
 def _title(name: str) -> str:
     return name.replace("_", " ").title()
+
+
+# A line's words for a Result Status or Reason, by member (an Enum member's name is a slow
+# property in Python 3.11); one cache each, as members of the two enumerations share values.
+_status_title = functools.cache(lambda status: _title(status.name))
+_reason_title = functools.cache(lambda reason: _title(reason.name))
+
+
+@functools.lru_cache(maxsize=4)
+def _time_text(now: datetime, _zone: tzinfo | None) -> str:
+    """`now` as a line's time: made once per second rather than per line (the messages of a
+    second share their `now`); keyed by the time zone too, as equal instants in two zones
+    are equal datetimes with different texts."""
+    return now.isoformat()
 
 
 _operation_name = functools.cache(display_name)
@@ -198,29 +215,21 @@ class AuditLog:
         items = []
         for position, outcome in enumerate(outcomes):
             request = batch[position] if position < len(batch) else None
-            ids = list(
-                dict.fromkeys(
-                    [
-                        *_identifiers(
-                            request.request_payload if isinstance(request, RequestBatchItem) else None
-                        ),
-                        *_identifiers(outcome.payload),
-                    ]
-                )
-            )
+            asked = _identifiers(request.request_payload) if isinstance(request, RequestBatchItem) else []
+            ids = list(dict.fromkeys(asked + _identifiers(outcome.payload)))
             item: dict[str, Any] = {
                 "operation": _operation_name(outcome.operation) if outcome.operation is not None else None,
                 "ids": ids[:MAX_IDS],
-                "status": _title(outcome.status.name),
+                "status": _status_title(outcome.status),
             }
             if len(ids) > MAX_IDS:
                 item["ids_total"] = len(ids)
             if outcome.reason is not None:
-                item["reason"] = _title(outcome.reason.name)
+                item["reason"] = _reason_title(outcome.reason)
             items.append(item)
         return {
             "kind": "request",
-            "time": now.isoformat(),
+            "time": _time_text(now, now.tzinfo),
             "principal": principal,
             "address": address,
             "version": f"{version[0]}.{version[1]}" if version else None,

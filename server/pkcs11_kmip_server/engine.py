@@ -9,7 +9,6 @@ of the server: whatever the input, a response comes out.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import random
@@ -531,8 +530,9 @@ class Engine:
         savepoint of its own)."""
         option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
         outcomes = self._run_items(context, batch, option, ahead)
-        failed = any(o.status is ResultStatus.OPERATION_FAILED for o in outcomes)
-        if failed and (option is BatchErrorContinuationOption.UNDO or len(batch) == 1):
+        if (option is BatchErrorContinuationOption.UNDO or len(batch) == 1) and any(
+            o.status is ResultStatus.OPERATION_FAILED for o in outcomes
+        ):
             raise _Undo(outcomes)
         return outcomes
 
@@ -622,37 +622,31 @@ class Engine:
         """Run one item; `isolated`: in a savepoint, so that its failure undoes only itself."""
         operation = item.operation
         context.operation = operation  # what access.authorize checks for the objects it loads
-        outcome = Outcome(operation, item.unique_batch_item_id, ResultStatus.OPERATION_FAILED)
         handler = self.handlers.get(operation) if operation is not None else None
         payload = item.request_payload
         if handler is None or isinstance(payload, Item) or payload is None:
             name = operation.name if operation is not None else "?"
-            outcome.reason = ResultReason.OPERATION_NOT_SUPPORTED
-            outcome.message = f"operation {name} is not supported"
-            return outcome
+            message = f"operation {name} is not supported"
+            return _failed(item, ResultReason.OPERATION_NOT_SUPPORTED, message)
         try:
             if context.delegation is not None and operation is not None:  # before anything runs
                 context.delegation.check_operation(operation)
-            with context.session.savepoint() if isolated else contextlib.nullcontext():
+            if isolated:
+                with context.session.savepoint():
+                    result = handler(context, payload)
+            else:  # the message's own savepoint or transaction is the item's
                 result = handler(context, payload)
         except KmipError as error:
-            outcome.reason, outcome.message = error.reason, error.message
-            return outcome
+            return _failed(item, error.reason, error.message)
         except Conflict:
             raise
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("%s failed [ref %s]", operation.name if operation else "?", reference)
-            outcome.reason, outcome.message = (
-                ResultReason.GENERAL_FAILURE,
-                f"internal error [ref {reference}]",
-            )
-            return outcome
+            return _failed(item, ResultReason.GENERAL_FAILURE, f"internal error [ref {reference}]")
         if isinstance(result, Outcome):  # Poll: the polled operation's own answer
             return replace(result, batch_item_id=item.unique_batch_item_id)
-        outcome.status = ResultStatus.SUCCESS
-        outcome.payload = result
-        return outcome
+        return Outcome(operation, item.unique_batch_item_id, ResultStatus.SUCCESS, payload=result)
 
     # --- the response ----------------------------------------------------------------------
 
@@ -762,11 +756,11 @@ def _wants_background(header: RequestHeader, batch: list[RequestBatchItem | Outc
 def _groupable(message: _Admitted) -> bool:
     """Whether a message can run in a group's transaction (Engine._execute_group): it
     writes, runs at once, and has no item to prepare before its transaction."""
-    operations = [_operation(item) for item in message.batch]
+    operations = {item.operation for item in message.batch}
     return (
         not _wants_background(message.header, message.batch)
-        and not all(operation in READ_ONLY_OPERATIONS for operation in operations)
-        and not any(operation in PREPARERS for operation in operations)
+        and not operations <= READ_ONLY_OPERATIONS
+        and operations.isdisjoint(PREPARERS)
     )
 
 

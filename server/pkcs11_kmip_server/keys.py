@@ -39,12 +39,13 @@ SYMMETRIC_LENGTHS: dict[CryptographicAlgorithm, frozenset[int] | None] = {
 
 # Bytes of key material for lengths counted without parity bits.
 _DES_BYTES = {56: 8, 64: 8, 112: 16, 128: 16, 168: 24, 192: 24}
+_WITH_PARITY = frozenset({A.DES, A.DES3})
 
 
 def symmetric_key(algorithm: CryptographicAlgorithm | None, length: int | None) -> bytes:
     """Random key bytes of an allowed algorithm and length (`check_symmetric`)."""
     algorithm, length = check_symmetric(algorithm, length)
-    if algorithm in (A.DES, A.DES3):
+    if algorithm in _WITH_PARITY:
         return _with_odd_parity(secrets.token_bytes(_DES_BYTES[length]))
     return secrets.token_bytes(length // 8)
 
