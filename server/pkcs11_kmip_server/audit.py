@@ -74,8 +74,9 @@ def _identifiers(payload: object) -> list[str]:
     return found
 
 
-# One line's JSON: compact, and any value JSON has no form for (a date) as its text.
-_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+# One line's JSON: compact, and any value JSON has no form for (a date) as its text. A line
+# is a tree of dicts, lists and scalars made for it, never a cycle: no cycle check.
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str, check_circular=False).encode
 
 
 @functools.cache
