@@ -1,7 +1,8 @@
-"""The writer's short wait for active senders (group_commit.py, LINGER and ACTIVE).
+"""The writer's short wait for active senders (group_commit.py, LINGER, ACTIVE, CROWD).
 
-A group waits for the senders that wrote lately, so their messages share its
-transaction; a lone sender, or one whose peers went quiet, is never held, and the wait
+A group waits for the senders that wrote lately, if there are a crowd of them, so their
+messages share its transaction; a lone sender, a few, or one whose peers went quiet,
+is never held, and the wait
 ends after `linger` whatever comes. The engine here only records the groups it is
 given: what a group does in the store is test_group_commit.py's.
 """
@@ -35,12 +36,12 @@ class RecordingEngine:
 class Writer:
     """A GroupCommit with a recording engine; `send` waits for its message's answer."""
 
-    def __init__(self, linger: float, active: float) -> None:
+    def __init__(self, linger: float, active: float, crowd: int) -> None:
         self.engine = RecordingEngine()
         self._answered: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         engine: Any = self.engine  # the one Engine method the writer calls
-        self.commit: GroupCommit[str] = GroupCommit(engine, self._answer, linger, active)
+        self.commit: GroupCommit[str] = GroupCommit(engine, self._answer, linger, active, crowd)
 
     def _answer(self, answers: list[tuple[str, bytes | Exception]]) -> None:
         with self._lock:
@@ -64,13 +65,13 @@ class Writer:
 
 @pytest.fixture
 def writer(request: pytest.FixtureRequest) -> Iterator[Writer]:
-    linger, active = request.param
-    made = Writer(linger, active)
+    linger, active, crowd = request.param
+    made = Writer(linger, active, crowd)
     yield made
     made.commit.close()
 
 
-@pytest.mark.parametrize("writer", [(5.0, 60.0)], indirect=True)
+@pytest.mark.parametrize("writer", [(5.0, 60.0, 3)], indirect=True)
 def test_a_group_waits_for_the_senders_seen_lately(writer: Writer) -> None:
     writer.send("a", "b", "c")  # all three active from now on
     waiting = writer.submit("a")
@@ -82,14 +83,21 @@ def test_a_group_waits_for_the_senders_seen_lately(writer: Writer) -> None:
     assert writer.engine.groups[-1] == [b"a", b"b", b"c"]
 
 
-@pytest.mark.parametrize("writer", [(5.0, 60.0)], indirect=True)
+@pytest.mark.parametrize("writer", [(5.0, 60.0, 3)], indirect=True)
+def test_fewer_active_senders_than_the_crowd_never_wait(writer: Writer) -> None:
+    writer.send("a", "b")  # two active, the crowd is three
+    assert writer.send("a") < 2.0
+    assert writer.engine.groups[-1] == [b"a"]
+
+
+@pytest.mark.parametrize("writer", [(5.0, 60.0, 1)], indirect=True)
 def test_a_lone_sender_never_waits(writer: Writer) -> None:
     for _ in range(5):
         assert writer.send("alone") < 2.0  # the linger is 5 s
     assert writer.engine.groups == [[b"alone"]] * 5
 
 
-@pytest.mark.parametrize("writer", [(5.0, 0.1)], indirect=True)
+@pytest.mark.parametrize("writer", [(5.0, 0.1, 2)], indirect=True)
 def test_senders_quiet_for_longer_than_active_are_not_waited_for(writer: Writer) -> None:
     writer.send("a", "b")
     time.sleep(0.3)
@@ -97,7 +105,7 @@ def test_senders_quiet_for_longer_than_active_are_not_waited_for(writer: Writer)
     assert writer.engine.groups[-1] == [b"a"]
 
 
-@pytest.mark.parametrize("writer", [(0.3, 60.0)], indirect=True)
+@pytest.mark.parametrize("writer", [(0.3, 60.0, 2)], indirect=True)
 def test_the_wait_ends_after_linger(writer: Writer) -> None:
     writer.send("a", "b")
     took = writer.send("a")  # b never writes again
@@ -105,7 +113,7 @@ def test_the_wait_ends_after_linger(writer: Writer) -> None:
     assert writer.engine.groups[-1] == [b"a"]
 
 
-@pytest.mark.parametrize("writer", [(5.0, 60.0)], indirect=True)
+@pytest.mark.parametrize("writer", [(5.0, 60.0, 2)], indirect=True)
 def test_close_answers_a_group_that_is_waiting(writer: Writer) -> None:
     writer.send("a", "b")
     waiting = writer.submit("a")
