@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from datetime import datetime
 
 from pkcs11_kmip.kmip.messages import AttributeEntry, Attributes, Structure
@@ -84,11 +85,15 @@ def digest_of(material: Structure | None) -> Digest | None:
 
 
 def new_uid() -> str:
-    """A random (version 4) UUID as text, what str(uuid.uuid4()) gives, without building a
-    UUID object: every new object gets one."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # the version, 4
-    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    """A time-ordered (version 7, RFC 9562) UUID as text: the Unix time in milliseconds,
+    then 74 random bits. New objects' uids then sort after older ones, so the store's uid
+    index grows at its end: a Create dirties the same last leaf as the others of its group
+    instead of a random page of a large index (fewer pages written per COMMIT). The
+    random bits keep uids unguessable; what they reveal is the creation time, to the
+    millisecond, which the object's Initial Date already tells whoever may see it."""
+    raw = bytearray((time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(10))
+    raw[6] = raw[6] & 0x0F | 0x70  # the version, 7
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 9562 variant
     text = raw.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
