@@ -51,7 +51,7 @@ WARM = 200  # Creates before the measured ones (the store's first pages, the cod
 # The steps of a grouped Create that --steps times: (label, where the callable is, its name).
 # Indented labels are parts of the step above them.
 STEPS: tuple[tuple[str, Any, str], ...] = (
-    ("request: admission (decode, caller)", Engine, "_admit"),
+    ("request: admission (decode, caller)", Engine, "admit"),
     ("  TTLV decode", binary, "decode"),
     ("  typed decode", Engine, "_decode"),
     ("requested_attributes", create, "requested_attributes"),

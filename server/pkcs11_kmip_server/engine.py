@@ -223,6 +223,10 @@ class _Admitted:
     delegation: Delegation | None
 
 
+Admission = _Admitted | bytes
+"""What `Engine.admit` gives: the admitted message, or the answer that refuses it."""
+
+
 class _Discard(Exception):
     """Raised out of the preparers' read transaction: nothing they touched is kept."""
 
@@ -286,7 +290,7 @@ class Engine:
 
     def handle(self, data: bytes, peer: Peer) -> bytes:
         """Answer one request message (never raises)."""
-        admitted = self._admit(data, peer)
+        admitted = self.admit(data, peer)
         if isinstance(admitted, bytes):
             return admitted
         return self._answer(admitted, self._run(admitted))
@@ -302,14 +306,18 @@ class Engine:
         do all of them if the group's transaction fails. An answer is the message's bytes,
         or the exception `handle` would have raised for it.
         """
-        admitted = [self._admit(data, peer) for data, peer in messages]
+        return self.handle_admitted([self.admit(data, peer) for data, peer in messages])
+
+    def handle_admitted(self, admitted: Sequence[Admission | Exception]) -> list[bytes | Exception]:
+        """`handle_many` for messages `admit` took already; an exception in their place (one
+        `admit` raised) is that message's answer."""
         group = [m for m in admitted if isinstance(m, _Admitted) and _groupable(m)]
         grouped = self._execute_group(group) if len(group) > 1 else {}
         answers: list[bytes | Exception] = []
         lines: list[dict[str, Any]] = []  # the ran messages' audit lines, written together
         try:
             for message in admitted:
-                if isinstance(message, bytes):
+                if not isinstance(message, _Admitted):
                     answers.append(message)
                     continue
                 try:
@@ -324,8 +332,10 @@ class Engine:
                 self.audit.write_many(lines)
         return answers
 
-    def _admit(self, data: bytes, peer: Peer) -> _Admitted | bytes:
-        """The message decoded and its caller known, or the answer that refuses it."""
+    def admit(self, data: bytes, peer: Peer) -> Admission:
+        """The message decoded and its caller known, or the answer that refuses it: the first
+        half of answering it, which needs no transaction (the writer thread admits the
+        messages it holds while it waits for more: group_commit.py)."""
         fast = self.fast_lane.answer(data, peer)  # a plain forwarded Cryptoki call
         if fast is not None:
             return fast

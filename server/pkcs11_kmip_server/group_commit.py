@@ -5,8 +5,11 @@ BEGIN IMMEDIATE, and a COMMIT writing its WAL frames (the index pages a Create t
 most of them shared with the next Create's), with every thread handing the GIL over
 around each SQLite call. Here one thread takes every message the transport queued for
 it (engine.is_grouped: Create, Register, Activate, attribute edits... with no long
-operation) and runs them with `Engine.handle_many`: each in a savepoint, one COMMIT for
-all, then each answered. The durability is the same: no message is answered before the
+operation) and runs them as `Engine.handle_many` does: each in a savepoint, one COMMIT for
+all, then each answered. It admits each message (`Engine.admit`: decoded, its caller
+known; no transaction needed) as soon as it holds it, while more may still come, so a
+message that arrives during that work joins the group, and then runs them all with
+`Engine.handle_admitted`. The durability is the same: no message is answered before the
 COMMIT that made it durable. While one group runs, the next one queues, so a group is
 as large as the load makes it, and a lone message waits for nobody.
 
@@ -37,7 +40,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from pkcs11_kmip_server.engine import Engine, Peer
+    from pkcs11_kmip_server.engine import Admission, Engine, Peer
 
 log = logging.getLogger("pkcs11_kmip_server.group_commit")
 
@@ -100,6 +103,7 @@ class GroupCommit(Generic[R]):
             if first is None:
                 return
             group = list(first)
+            admitted: list[Admission | Exception] = []  # of group's first messages, in order
             active = self._senders_active()  # before this group's senders count again
             self._saw(first)
             deadline: float | None = None
@@ -107,6 +111,9 @@ class GroupCommit(Generic[R]):
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
+                    if len(admitted) < len(group):  # work while the others' messages come
+                        admitted.append(self._admit(*group[len(admitted)][:2]))
+                        continue
                     if deadline is None:
                         if len(group) >= active or active < self._crowd:
                             break
@@ -120,8 +127,16 @@ class GroupCommit(Generic[R]):
                     break
                 group.extend(more)
                 self._saw(more)
+            admitted.extend(self._admit(message, peer) for message, peer, _ in group[len(admitted) :])
             for start in range(0, len(group), MOST):
-                self._run(group[start : start + MOST])
+                self._run(group[start : start + MOST], admitted[start : start + MOST])
+
+    def _admit(self, message: bytes, peer: Peer) -> Admission | Exception:
+        try:
+            return self._engine.admit(message, peer)
+        except Exception as error:  # the engine's own bug: this message fails, not the group
+            log.exception("admitting a message failed")
+            return error
 
     def _saw(self, messages: Sequence[tuple[bytes, Peer, R]]) -> None:
         now = time.monotonic()
@@ -136,11 +151,11 @@ class GroupCommit(Generic[R]):
             del seen[sender]
         return len(seen)
 
-    def _run(self, group: list[tuple[bytes, Peer, R]]) -> None:
+    def _run(self, group: list[tuple[bytes, Peer, R]], admitted: list[Admission | Exception]) -> None:
         answers: list[bytes | Exception]
         try:
-            answers = self._engine.handle_many([(message, peer) for message, peer, _ in group])
-        except Exception as error:  # handle_many's own bug: every message of the group fails
+            answers = self._engine.handle_admitted(admitted)
+        except Exception as error:  # handle_admitted's own bug: every message of the group fails
             log.exception("a group of %d messages failed", len(group))
             answers = [error] * len(group)
         try:

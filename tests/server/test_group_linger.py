@@ -27,10 +27,16 @@ class RecordingEngine:
 
     def __init__(self) -> None:
         self.groups: list[list[bytes]] = []
+        self.slow: dict[bytes, threading.Event] = {}  # admitting these waits for the event
 
-    def handle_many(self, messages: list[tuple[bytes, Peer]]) -> list[bytes]:
-        self.groups.append([message for message, _ in messages])
-        return [message for message, _ in messages]
+    def admit(self, message: bytes, peer: Peer) -> bytes:
+        if message in self.slow:
+            assert self.slow[message].wait(10)
+        return message
+
+    def handle_admitted(self, admitted: list[bytes]) -> list[bytes]:
+        self.groups.append(list(admitted))
+        return list(admitted)
 
 
 class Writer:
@@ -40,7 +46,7 @@ class Writer:
         self.engine = RecordingEngine()
         self._answered: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
-        engine: Any = self.engine  # the one Engine method the writer calls
+        engine: Any = self.engine  # the two Engine methods the writer calls
         self.commit: GroupCommit[str] = GroupCommit(engine, self._answer, linger, active, crowd)
 
     def _answer(self, answers: list[tuple[str, bytes | Exception]]) -> None:
@@ -121,3 +127,18 @@ def test_close_answers_a_group_that_is_waiting(writer: Writer) -> None:
     start = time.monotonic()
     writer.commit.close()
     assert waiting[0].is_set() and time.monotonic() - start < 2.0  # the fixture's close is a no-op now
+
+
+@pytest.mark.parametrize("writer", [(5.0, 60.0, 100)], indirect=True)
+def test_a_message_that_comes_while_the_group_is_admitted_joins_it(writer: Writer) -> None:
+    """No wait applies (the crowd is 100), but the writer admits what it holds before it
+    closes the group, and what came meanwhile joins it."""
+    admitting = threading.Event()
+    writer.engine.slow[b"a"] = admitting
+    first = writer.submit("a")
+    time.sleep(0.1)  # the writer is admitting a
+    second = writer.submit("b")
+    admitting.set()
+    for event in [*first, *second]:
+        assert event.wait(10)
+    assert writer.engine.groups == [[b"a", b"b"]]
