@@ -44,7 +44,8 @@ def test_a_new_data_dir_says_auto_and_bad_values_are_refused(tmp_path: Path) -> 
 
 
 def test_loop_factory_falls_back_to_asyncio_only_for_auto(monkeypatch: pytest.MonkeyPatch) -> None:
-    uvloop = pytest.importorskip("uvloop")
+    import uvloop  # a dependency of the package (pyproject.toml), so here
+
     assert loop_factory("auto") is uvloop.new_event_loop
     assert loop_factory("uvloop") is uvloop.new_event_loop
     assert loop_factory("asyncio") is None
@@ -68,8 +69,6 @@ def aes_key(length: int, name: str) -> CreateRequest:
 
 @pytest.mark.parametrize("choice", ["asyncio", "uvloop"])
 def test_each_loop_serves_over_tls(tmp_path: Path, choice: str) -> None:
-    if choice == "uvloop":
-        pytest.importorskip("uvloop")
     data_dir = tmp_path / "data"
     subprocess.run([*cli(), "init", "--data-dir", str(data_dir)], check=True, capture_output=True, timeout=60)
     set_event_loop(data_dir, choice)
