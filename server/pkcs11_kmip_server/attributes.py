@@ -163,7 +163,7 @@ def to_named_list(
 ) -> list[Attribute]:
     """Entries as 1.x Attributes, leaving out what `version` does not define; each instance
     with its Attribute Index (`vacated`: the object's `vacated_indexes`)."""
-    seen: dict[tuple[Any, ...], int] = {}
+    seen: dict[int | tuple[Any, ...], int] = {}
     out = []
     for entry in attributes:
         if entry.tag != Tag.ATTRIBUTE and not spec.attribute_defined_in(entry.tag, version):
@@ -208,10 +208,12 @@ def for_version(attributes: Iterable[AttributeEntry], version: Version) -> Attri
     )
 
 
-def _identity(entry: AttributeEntry) -> tuple[Any, ...]:
+def _identity(entry: AttributeEntry) -> int | tuple[Any, ...]:
+    """Which attribute an entry is an instance of: its tag, or a vendor attribute's names
+    (the tag alone, not a tuple of it: every Create counts its entries by this)."""
     if isinstance(entry.value, Attribute):
         return (Tag.ATTRIBUTE, entry.value.vendor_identification or "", entry.value.attribute_name)
-    return (entry.tag,)
+    return entry.tag
 
 
 # --- selecting attributes by name or reference -----------------------------------------
@@ -306,10 +308,9 @@ def check_client_settable(attributes: Iterable[AttributeEntry]) -> None:
 
 
 def check_single_valued(attributes: Attributes) -> None:
-    counts: dict[Any, int] = {}
+    counts: dict[int | tuple[Any, ...], int] = {}
     for entry in attributes:
-        # an attribute's identity: its tag, or (as _identity) a vendor attribute's names
-        key = _identity(entry) if isinstance(entry.value, Attribute) else entry.tag
+        key = _identity(entry)
         count = counts[key] = counts.get(key, 0) + 1
         if count > 1 and not rule(entry.tag).multiple:
             raise KmipError(ResultReason.MULTI_VALUED_ATTRIBUTE, f"{name_of(entry)} may have only one value")
