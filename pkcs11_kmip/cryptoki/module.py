@@ -20,6 +20,7 @@ from pkcs11_kmip.cryptoki.constants import CKR, CRYPTOKI_VERSION
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.local import LocalAnswers
 from pkcs11_kmip.cryptoki.log import log
+from pkcs11_kmip.cryptoki.sessions import Session, SessionHandles
 from pkcs11_kmip.cryptoki.wire import StructValue, Value
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class Library:
         self._transport: Transport | None = None
         self._local: LocalAnswers | None = None  # per C_Initialize, and per server context
         self._local_contexts = 0
+        self._sessions = SessionHandles()  # the application's handles: sessions.py
 
     @property
     def initialized(self) -> bool:
@@ -122,6 +124,7 @@ class Library:
     def after_fork_in_child(self) -> None:
         """Drop a lock that another (now gone) thread of the parent may have held."""
         self._lock = threading.Lock()
+        self._sessions.after_fork_in_child()
 
     def initialize(self, args: InitArgs | None) -> None:
         if args is not None:
@@ -141,6 +144,7 @@ class Library:
                 transport.initialize()
             self._transport = transport
             self._local = None
+            self._sessions.clear()
             self._owner_pid = self._getpid()
 
     def finalize(self, reserved: bool) -> None:
@@ -150,6 +154,7 @@ class Library:
             self.require_initialized()
             transport, self._transport = self._transport, None
             self._local = None
+            self._sessions.clear()
             self._owner_pid = None
         if transport is not None:
             transport.finalize()
@@ -197,7 +202,7 @@ class Library:
     def _local_answers(self, transport: Transport) -> LocalAnswers:
         """This context's local answers; new ones when the server context was made anew
         (its sessions and handles are gone)."""
-        contexts = getattr(transport, "contexts", 0)
+        contexts = transport.contexts
         local = self._local
         if local is None or self._local_contexts != contexts:
             with self._lock:
@@ -209,11 +214,37 @@ class Library:
     def _forward(
         self, transport: Transport, call: Call, inputs: Mapping[str, Value]
     ) -> tuple[int, dict[str, Value] | None]:
-        rv, output = transport.call(call, wire.encode_inputs(call, inputs))
-        if output is None or not wire.carries_outputs(call, rv):
-            return rv, None
-        try:
-            return rv, wire.decode_outputs(call, output)
-        except wire.WireError as error:
-            log(f"{call.name}: CKR_DEVICE_ERROR: the server's Output Parameters are malformed: {error}")
-            raise CKRError(CKR.DEVICE_ERROR) from error
+        """The call sent with the server's handle for the application's session, and
+        answered with the application's handle for a session the server opened."""
+        shown = inputs.get("hSession")
+        session = None if shown is None else self._sessions.get(_int(shown))
+        if shown is not None:
+            if session is None:
+                return CKR.SESSION_HANDLE_INVALID, None
+            inputs = {**inputs, "hSession": session.handle}
+        rv, output, ran_in = transport.call(
+            call, wire.encode_inputs(call, inputs), None if session is None else session.context
+        )
+        outputs = None
+        if output is not None and wire.carries_outputs(call, rv):
+            try:
+                outputs = wire.decode_outputs(call, output)
+            except wire.WireError as error:
+                log(f"{call.name}: CKR_DEVICE_ERROR: the server's Output Parameters are malformed: {error}")
+                raise CKRError(CKR.DEVICE_ERROR) from error
+        if shown is not None and (rv in _SESSION_GONE or (call.name == "C_CloseSession" and rv == CKR.OK)):
+            self._sessions.closed(_int(shown))
+        elif call.name == "C_CloseAllSessions" and rv == CKR.OK:
+            self._sessions.closed_on(_int(inputs["slotID"]))
+        elif call.name == "C_OpenSession" and rv == CKR.OK and outputs is not None:
+            opened = Session(ran_in, _int(inputs["slotID"]), _int(outputs["phSession"]))
+            outputs["phSession"] = self._sessions.opened(opened)
+        return rv, outputs
+
+
+_SESSION_GONE = frozenset({CKR.SESSION_HANDLE_INVALID, CKR.SESSION_CLOSED})
+
+
+def _int(value: Value) -> int:
+    assert isinstance(value, int)
+    return value

@@ -4,14 +4,16 @@ One KmipClient (one TLS connection, thread-safe, reconnecting after a failure) p
 initialized process, and one server-side application context, named by the
 Correlation Value the server's C_Initialize returned. A server that has lost the
 context (it restarted, or closed it as idle) answers CKR_CRYPTOKI_NOT_INITIALIZED:
-the context is then made again and the call repeated once; its sessions are gone,
-so they answer CKR_SESSION_HANDLE_INVALID, as after a token removal.
+the context is then made again and the call repeated once, unless it was made in one of
+the lost context's sessions: those are gone, so such a call answers
+CKR_SESSION_HANDLE_INVALID, as after a token removal, and is not repeated (the new
+context may have a session of the same number, another thread's).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pkcs11_kmip.cryptoki import frames
 from pkcs11_kmip.cryptoki.calls import BY_NAME, Call
@@ -41,14 +43,29 @@ REASON_TO_CKR: dict[ResultReason, int] = {
 }
 
 
+class Reply(NamedTuple):
+    """A forwarded call's CK_RV and Output Parameters, and the server context it ran in."""
+
+    rv: int
+    output: bytes | None
+    context: int
+
+
 class Transport(Protocol):
     """Where forwarded calls go (Remote; tests use an in-process server)."""
+
+    @property
+    def contexts(self) -> int:
+        """Server contexts opened so far: another one means the old sessions and handles are gone."""
+        ...
 
     def initialize(self) -> None: ...
 
     def finalize(self) -> None: ...
 
-    def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]: ...
+    def call(self, call: Call, data: bytes, context: int | None = None) -> Reply:
+        """`context`: the one the call's session was opened in (None: no session)."""
+        ...
 
 
 class Remote:
@@ -57,10 +74,13 @@ class Remote:
     def __init__(self, config: ClientConfig, client: KmipClient | Servers | None = None) -> None:
         self.config = config
         self.client: KmipClient | Servers = client or servers(config)  # failover: connection.py
-        self._correlation_value: bytes | None = None
-        self.contexts = 0
-        """Server contexts opened so far: another one means the old sessions and handles are gone."""
+        self._context: tuple[int, bytes | None] = (0, None)
+        """Contexts opened so far, and the current one's Correlation Value: read together."""
         self._lock = threading.Lock()
+
+    @property
+    def contexts(self) -> int:
+        return self._context[0]
 
     def _send(self, call: Call, data: bytes, correlation_value: bytes | None) -> frames.Answer:
         message = frames.request(call.id, correlation_value, data, self.client.version, frames.now())
@@ -106,8 +126,7 @@ class Remote:
         if not response.correlation_value:
             log("C_Initialize: CKR_DEVICE_ERROR: the server gave no Correlation Value")
             raise CKRError(CKR.DEVICE_ERROR)
-        self._correlation_value = response.correlation_value
-        self.contexts += 1
+        self._context = (self.contexts + 1, response.correlation_value)
 
     def initialize(self) -> None:
         """The forwarded C_Initialize: a new context on the server (CKRError on failure)."""
@@ -122,7 +141,8 @@ class Remote:
         """The forwarded C_Finalize: the server closes the context's sessions. Best effort:
         the application is finalized whatever the server says."""
         with self._lock:
-            correlation_value, self._correlation_value = self._correlation_value, None
+            correlation_value = self._context[1]
+            self._context = (self.contexts, None)
             try:
                 if correlation_value is not None:
                     self._send(C_FINALIZE, b"", correlation_value)
@@ -131,15 +151,19 @@ class Remote:
             finally:
                 self.client.close()
 
-    def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]:
-        """One forwarded call: its CK_RV and Output Parameters."""
-        correlation_value = self._correlation_value
+    def call(self, call: Call, data: bytes, context: int | None = None) -> Reply:
+        """One forwarded call, in the session of `context` if given."""
+        current, correlation_value = self._context
+        if context is not None and context != current:
+            return Reply(CKR.SESSION_HANDLE_INVALID, None, current)
         response = self._send(call, data, correlation_value)
         if response.return_code == CKR.CRYPTOKI_NOT_INITIALIZED:
             with self._lock:
-                if self._correlation_value == correlation_value:  # no other thread did it yet
+                if self.contexts == current:  # no other thread did it yet
                     log(f"{call.name}: the server lost this process's context; opening a new one")
                     self._open_context()
-                correlation_value = self._correlation_value
+                current, correlation_value = self._context
+            if context is not None:
+                return Reply(CKR.SESSION_HANDLE_INVALID, None, current)
             response = self._send(call, data, correlation_value)
-        return response.return_code, response.output
+        return Reply(response.return_code, response.output, current)

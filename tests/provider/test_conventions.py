@@ -26,7 +26,7 @@ from pkcs11_kmip.cryptoki.config import ClientConfig
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.module import Library, default_info
-from pkcs11_kmip.cryptoki.remote import Remote
+from pkcs11_kmip.cryptoki.remote import Remote, Reply
 from pkcs11_kmip.cryptoki.wire import OutData
 from pkcs11_kmip.kmip.messages import RequestMessage, ResponseBatchItem, ResponseHeader, ResponseMessage
 from pkcs11_kmip.kmip.messages.payloads import PKCS11Request, PKCS11Response
@@ -98,6 +98,8 @@ UNUSED_CONFIG = ClientConfig(Path("unused.toml"), "127.0.0.1", 1, Path("ca"), Pa
 class ServiceTransport:
     """The server's PKCS#11 service in this process, as the library's transport."""
 
+    contexts = 0
+
     def __init__(self, service: Pkcs11Service, principal: str = "tester") -> None:
         self.service = service
         self.principal = principal
@@ -112,9 +114,9 @@ class ServiceTransport:
     def finalize(self) -> None:
         self.service.handle(self.principal, 2, b"", self.correlation_value)
 
-    def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]:
+    def call(self, call: Call, data: bytes, context: int | None = None) -> Reply:
         reply = self.service.handle(self.principal, call.id, data, self.correlation_value)
-        return reply.rv, reply.output
+        return Reply(reply.rv, reply.output, self.contexts)
 
 
 @pytest.fixture(scope="module")
@@ -296,29 +298,71 @@ def test_a_lost_context_is_opened_again(host: Host, session: int, service: Pkcs1
     and runs there; the old sessions are gone, as after a token removal."""
     remote = host.dispatcher.library._transport
     assert isinstance(remote, Remote)
-    service.finalize("tester", remote._correlation_value)
+    service.finalize("tester", remote._context[1])
     info = host.ffi.new("CK_SESSION_INFO *")
     assert host("C_GetSessionInfo", session, info) == CKR.SESSION_HANDLE_INVALID
     count = host.ulong()
     assert host("C_GetSlotList", 1, 0, count) == CKR.OK and count[0] == 2
 
 
+def test_a_session_of_a_lost_context_never_names_a_new_one(
+    host: Host, session: int, service: Pkcs11Service
+) -> None:
+    """The context in place of a lost one numbers its sessions anew (a new module worker):
+    a thread still holding a lost session must not reach another thread's new session
+    of the same number (tests/provider/test_failover.py met CKR_OPERATION_ACTIVE so)."""
+    library = host.dispatcher.library
+    remote = library._transport
+    assert isinstance(remote, Remote)
+    lost = library._sessions.get(session)
+    assert lost is not None
+    service.finalize("tester", remote._context[1])
+    handle = host.ffi.new("CK_SESSION_HANDLE *")
+    assert host("C_OpenSession", token_slot(host), CKF_SERIAL_RW, 0, 0, handle) == CKR.OK
+    fresh = int(handle[0])
+    opened = library._sessions.get(fresh)
+    assert opened is not None and opened.handle == lost.handle  # the server's numbers collide...
+    assert fresh != session  # ...the application's do not
+    sha256 = host.ffi.new("CK_MECHANISM *", {"mechanism": CKM_SHA256})
+    assert host("C_DigestInit", fresh, sha256) == CKR.OK
+    assert host("C_DigestInit", session, sha256) == CKR.SESSION_HANDLE_INVALID
+    data, digest, length = host.ffi.new("CK_BYTE[]", b"abc"), host.buffer(32), host.ulong(32)
+    assert host("C_Digest", fresh, data, 3, digest, length) == CKR.OK
+    assert bytes(digest) == hashlib.sha256(b"abc").digest()
+
+
+def test_a_call_in_a_lost_session_is_not_repeated_in_the_new_context(
+    counted: tuple[Host, CountingClient, int], service: Pkcs11Service
+) -> None:
+    host, client, session = counted
+    remote = host.dispatcher.library._transport
+    assert isinstance(remote, Remote)
+    service.finalize("tester", remote._context[1])
+    sent = len(client.sent)
+    assert host("C_GetSessionInfo", session, host.ffi.new("CK_SESSION_INFO *")) == CKR.SESSION_HANDLE_INVALID
+    assert client.sent[sent:] == ["C_GetSessionInfo", "C_Initialize"]  # not sent to the new context
+    assert host("C_CloseSession", session) == CKR.SESSION_HANDLE_INVALID and client.sent[sent + 2 :] == []
+
+
 class LyingTransport(ServiceTransport):
     """A server that answers more than the caller asked for."""
 
-    def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]:
+    def call(self, call: Call, data: bytes, context: int | None = None) -> Reply:
         if call.name == "C_GenerateRandom":
-            return CKR.OK, wire.encode_outputs(call, {"RandomData": OutData(64, bytes(64))})
+            return Reply(CKR.OK, wire.encode_outputs(call, {"RandomData": OutData(64, bytes(64))}), 0)
         if call.name == "C_GetSlotList":
-            return CKR.OK, wire.encode_outputs(call, {"pSlotList": OutData(3, (1, 2, 3))})
-        return super().call(call, data)
+            return Reply(CKR.OK, wire.encode_outputs(call, {"pSlotList": OutData(3, (1, 2, 3))}), 0)
+        return super().call(call, data, context)
 
 
-def test_an_answer_that_does_not_fit_is_never_written(ffi: Any, service: Pkcs11Service) -> None:
+def test_an_answer_that_does_not_fit_is_never_written(ffi: Any, service: Pkcs11Service, host: Host) -> None:
+    slot = token_slot(host)  # asked by an honest host: the lying one answers three slots
     host = Host(ffi, Library(default_info("0.1.0"), connect=lambda: LyingTransport(service)))
     assert host("C_Initialize", 0) == CKR.OK
+    session = host.ffi.new("CK_SESSION_HANDLE *")
+    assert host("C_OpenSession", slot, CKF_SERIAL_RW, 0, 0, session) == CKR.OK
     buffer = host.buffer(40)
-    assert host("C_GenerateRandom", 1, buffer, 32) == CKR.DEVICE_ERROR
+    assert host("C_GenerateRandom", session[0], buffer, 32) == CKR.DEVICE_ERROR
     assert bytes(buffer) == bytes([SENTINEL]) * 40
     slots, count = ffi.new("CK_SLOT_ID[2]", [7, 7]), host.ulong(2)
     assert host("C_GetSlotList", 0, slots, count) == CKR.DEVICE_ERROR
@@ -328,8 +372,8 @@ def test_an_answer_that_does_not_fit_is_never_written(ffi: Any, service: Pkcs11S
 
 def test_unreadable_outputs_are_a_device_error(ffi: Any, service: Pkcs11Service, tmp_path: Path) -> None:
     class Garbled(ServiceTransport):
-        def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]:
-            return CKR.OK, b"\x07"
+        def call(self, call: Call, data: bytes, context: int | None = None) -> Reply:
+            return Reply(CKR.OK, b"\x07", 0)
 
     host = Host(ffi, Library(default_info("0.1.0"), connect=lambda: Garbled(service)))
     assert host("C_Initialize", 0) == CKR.OK

@@ -16,6 +16,7 @@ from pkcs11_kmip.cryptoki.calls import BY_NAME, Call
 from pkcs11_kmip.cryptoki.cdefs import TYPES
 from pkcs11_kmip.cryptoki.constants import CKR
 from pkcs11_kmip.cryptoki.module import Library, default_info
+from pkcs11_kmip.cryptoki.remote import Reply
 from pkcs11_kmip.cryptoki.wire import MessageParameter, OutData, OutRequest, WireError
 
 CKM_AES_GCM, CKM_AES_CCM, CKM_CHACHA20_POLY1305, CKM_ECDSA = 0x1087, 0x1088, 0x4021, 0x1041
@@ -168,8 +169,11 @@ def test_malformed_message_parameters_are_wire_errors() -> None:
 class Scripted:
     """A server that answers the message functions from a script, and records what it got."""
 
+    contexts = 0
+
     def __init__(self, answers: dict[str, tuple[int, dict[str, Any] | None]]) -> None:
-        self.answers = answers
+        self.answers = answers  # the test may change them as it goes
+        answers.setdefault("C_OpenSession", (CKR.OK, {"phSession": 1}))
         self.got: dict[str, dict[str, wire.Value]] = {}
 
     def initialize(self) -> None:
@@ -178,10 +182,10 @@ class Scripted:
     def finalize(self) -> None:
         pass
 
-    def call(self, call: Call, data: bytes) -> tuple[int, bytes | None]:
+    def call(self, call: Call, data: bytes, context: int | None = None) -> Reply:
         self.got[call.name] = wire.decode_inputs(call, data)
         rv, outputs = self.answers.get(call.name, (CKR.OK, None))
-        return rv, None if outputs is None else wire.encode_outputs(call, outputs)
+        return Reply(rv, None if outputs is None else wire.encode_outputs(call, outputs), self.contexts)
 
 
 @pytest.fixture
@@ -198,6 +202,8 @@ class App:
         self.ffi, self.server = ffi, server
         self.dispatcher = embed.Dispatcher(ffi, Library(default_info("1.0"), connect=lambda: server))
         assert self("C_Initialize", 0) == CKR.OK
+        handle = ffi.new("CK_SESSION_HANDLE *")
+        assert self("C_OpenSession", 0, 6, 0, 0, handle) == CKR.OK and handle[0] == 1  # used below
         self.iv, self.tag = ffi.new("CK_BYTE[12]", [7] * 12), ffi.new("CK_BYTE[16]", [7] * 16)
         self.data = ffi.new("CK_BYTE[4]", list(b"data"))
         self.parameter = ffi.new(
