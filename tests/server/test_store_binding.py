@@ -6,15 +6,30 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
-from pkcs11_kmip.kmip.messages import Attributes
-from pkcs11_kmip.kmip.messages.structures import Digest, Name
+from pkcs11_kmip.kmip.messages import Attribute, Attributes
+from pkcs11_kmip.kmip.messages.structures import (
+    AlternativeName,
+    ApplicationSpecificInformation,
+    Digest,
+    Link,
+    Name,
+)
 from pkcs11_kmip.kmip.spec import Tag
-from pkcs11_kmip.kmip.spec.enums import HashingAlgorithm, NameType, ObjectType
+from pkcs11_kmip.kmip.spec.enums import (
+    AlternativeNameType,
+    CryptographicAlgorithm,
+    CryptographicUsageMask,
+    HashingAlgorithm,
+    LinkType,
+    NameType,
+    ObjectType,
+)
 from pkcs11_kmip_server.store import ObjectRecord, Storage
 from pkcs11_kmip_server.store.sealing import Sealer
-from pkcs11_kmip_server.store.sqlite import SqliteStore
+from pkcs11_kmip_server.store.sqlite import SqliteStore, column_value, index_values
 
 
 def test_adapted_parameters_bind_as_null_blob_and_integer(tmp_path: Path) -> None:
@@ -48,3 +63,30 @@ def test_adapted_parameters_bind_as_null_blob_and_integer(tmp_path: Path) -> Non
         ("integer", int(Tag.DIGEST), "null", "null", "null", "null", "blob"),
         ("integer", int(Tag.NAME), "null", "text", "null", "integer", "null"),
     ]
+
+
+def test_column_value_is_that_column_of_index_values() -> None:
+    """_columns reads its column values through column_value; Locate and the attribute
+    rows through index_values: the same table, the same column for every kind of value."""
+    values = [
+        Attribute(vendor_identification="x", attribute_name="y", attribute_value=None),
+        Name(name_value="n", name_type=NameType.URI),
+        AlternativeName(alternative_name_value="a", alternative_name_type=AlternativeNameType.URI),
+        ApplicationSpecificInformation(application_namespace="ns", application_data="data"),
+        Link(link_type=LinkType.PUBLIC_KEY_LINK, linked_object_identifier="uid-2"),
+        "text",
+        datetime(2026, 11, 29, 11, 0, tzinfo=UTC),
+        datetime(2026, 11, 29, 11, 0),
+        256,
+        True,
+        CryptographicAlgorithm.AES,
+        CryptographicUsageMask.ENCRYPT | CryptographicUsageMask.DECRYPT,
+        b"\x03" * 8,
+        Digest(hashing_algorithm=HashingAlgorithm.SHA_256, digest_value=b"\x01" * 32),
+        1.5,  # no entry: no columns
+    ]
+    for value in values:
+        columns = index_values(0, value)
+        assert any(column is not None for column in columns) or isinstance(value, float | Attribute)
+        for place in range(len(columns)):
+            assert column_value(place, value) == columns[place], (value, place)

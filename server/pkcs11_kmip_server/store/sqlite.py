@@ -201,6 +201,8 @@ sqlite3.register_adapter(bytes, _same)
 sqlite3.register_adapter(Tag, int)
 
 
+# A Create's dates are mostly one instant (Initial, Last Change, Original Creation Date).
+@functools.lru_cache(maxsize=64)
 def epoch(moment: datetime) -> int:
     return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
@@ -240,35 +242,68 @@ def _link_columns(value: Link) -> IndexColumns:
     return None, str(linked) if linked is not None else None, None, int(value.link_type or 0), None
 
 
+def _encoded(value: Structure) -> bytes:
+    return value.encode()
+
+
 # What indexes a value, by its class, most specific first: a value takes the first
 # entry its class is a subclass of (Attribute and Name before any Structure, bool
-# and the enums and masks as int).
-_COLUMNS_BY_CLASS: tuple[tuple[type, Callable[[Any], IndexColumns]], ...] = (
-    (Attribute, _vendor_columns),
-    (Name, _name_columns),
-    (AlternativeName, _alternative_name_columns),
-    (ApplicationSpecificInformation, _application_columns),
-    (Link, _link_columns),
-    (str, lambda value: (None, value, None, None, None)),
-    (datetime, lambda value: (None, None, None, epoch(value), None)),
-    (int, lambda value: (None, None, None, int(value), None)),
-    (bytes, lambda value: (None, None, None, None, value)),
-    (Structure, lambda value: (None, None, None, None, value.encode())),
+# and the enums and masks as int); and, for a class whose value fills one column, which
+# one and how (`column_value`; test_store_binding checks it against the columns).
+_COLUMNS_BY_CLASS: tuple[
+    tuple[type, Callable[[Any], IndexColumns], tuple[int, Callable[[Any], Any]] | None], ...
+] = (
+    (Attribute, _vendor_columns, None),
+    (Name, _name_columns, None),
+    (AlternativeName, _alternative_name_columns, None),
+    (ApplicationSpecificInformation, _application_columns, None),
+    (Link, _link_columns, None),
+    (str, lambda value: (None, value, None, None, None), (1, _same)),
+    (datetime, lambda value: (None, None, None, epoch(value), None), (3, epoch)),
+    (int, lambda value: (None, None, None, int(value), None), (3, int)),
+    (bytes, lambda value: (None, None, None, None, value), (4, _same)),
+    (Structure, lambda value: (None, None, None, None, value.encode()), (4, _encoded)),
 )
 # The same, per exact class, filled on first use: one dictionary lookup per value.
 _columns_cache: dict[type, Callable[[Any], IndexColumns]] = {}
+# Per column (a place in IndexColumns), what gives that column alone, per exact class.
+_column_caches: tuple[dict[type, Callable[[Any], Any]], ...] = tuple({} for _ in _NO_COLUMNS)
+
+
+def _entry_for(kind: type) -> tuple[Callable[[Any], IndexColumns], tuple[int, Callable[[Any], Any]] | None]:
+    return next(
+        ((columns, one) for base, columns, one in _COLUMNS_BY_CLASS if issubclass(kind, base)),
+        (lambda value: _NO_COLUMNS, None),
+    )
 
 
 def _columns_for(kind: type) -> Callable[[Any], IndexColumns]:
-    columns = next((c for base, c in _COLUMNS_BY_CLASS if issubclass(kind, base)), lambda value: _NO_COLUMNS)
-    _columns_cache[kind] = columns
+    columns = _columns_cache[kind] = _entry_for(kind)[0]
     return columns
+
+
+def _column_for(kind: type, place: int) -> Callable[[Any], Any]:
+    """The class's converter if its value fills that column (int() for an int: no tuple,
+    no Python frame), None if it fills another, else that item of its columns."""
+    columns, one = _entry_for(kind)
+    if one is None:
+        getter: Callable[[Any], Any] = lambda value: columns(value)[place]  # noqa: E731
+    else:
+        getter = one[1] if one[0] == place else lambda value: None
+    _column_caches[place][kind] = getter
+    return getter
 
 
 def index_values(tag: int, value: Any) -> IndexColumns:
     """(name, text, text2, int, blob) columns of one attribute instance."""
     kind = type(value)
     return (_columns_cache.get(kind) or _columns_for(kind))(value)
+
+
+def column_value(place: int, value: Any) -> Any:
+    """index_values(tag, value)[place], without the others."""
+    kind = type(value)
+    return (_column_caches[place].get(kind) or _column_for(kind, place))(value)
 
 
 # The SQL `locate` writes for a Locate by one Name value (no Name Type) of the owner's
@@ -447,8 +482,10 @@ class SqliteSession:
         group_values = []
         for tag, value in reversed(attributes.entries):
             place = _IN_COLUMNS.get(tag)
-            if place is not None:
-                in_columns[place[0]] = index_values(tag, value)[place[1]]
+            if place is not None:  # column_value, inline: 15 values a Create
+                kind = type(value)
+                getter = _column_caches[place[1]].get(kind) or _column_for(kind, place[1])
+                in_columns[place[0]] = getter(value)
             elif tag == _STATE:
                 state = value
             elif tag == _OBJECT_GROUP:
@@ -456,9 +493,7 @@ class SqliteSession:
         material = None
         if record.material is not None:
             material = self.sealer.seal(record.material.encode(), record.uid)
-        groups = {
-            text for value in group_values if (text := index_values(_OBJECT_GROUP, value)[1]) is not None
-        }
+        groups = {text for value in group_values if (text := column_value(1, value)) is not None}
         return (
             int(record.object_type),
             record.owner,
