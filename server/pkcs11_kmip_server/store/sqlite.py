@@ -446,6 +446,30 @@ class Visible:
     parts: tuple[VisiblePart, ...] = ()
 
 
+class _Savepoint(contextlib.AbstractContextManager[None]):
+    """SqliteSession.savepoint's block: a class, not a generator (@contextmanager), as
+    every message of a group runs in one (~1 us less per message)."""
+
+    __slots__ = ("_name", "_session")
+
+    def __init__(self, session: SqliteSession) -> None:
+        self._session = session
+        self._name = ""
+
+    def __enter__(self) -> None:
+        session = self._session
+        self._name = name = f"item{session._savepoints}"
+        session._execute(f"SAVEPOINT {name}")
+        session._savepoints += 1
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        session = self._session
+        session._savepoints -= 1
+        if kind is not None:
+            session._execute(f"ROLLBACK TO {self._name}")
+        session._execute(f"RELEASE {self._name}")
+
+
 class SqliteSession:
     def __init__(
         self,
@@ -550,24 +574,11 @@ class SqliteSession:
         ).fetchall()
         return [row[0] for row in rows]
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> _Savepoint:
         """All of the block or none of it. Named by its depth, as savepoints nest: the name
         is unique among the open ones, and the statements' text repeats, so the
         connection's statement cache holds them (a new name was a new parse, ~3 us)."""
-        name = f"item{self._savepoints}"
-        self._execute(f"SAVEPOINT {name}")
-        self._savepoints += 1
-        try:
-            yield
-        except BaseException:
-            self._execute(f"ROLLBACK TO {name}")
-            self._execute(f"RELEASE {name}")
-            raise
-        else:
-            self._execute(f"RELEASE {name}")
-        finally:
-            self._savepoints -= 1
+        return _Savepoint(self)
 
     def named(self, owner: str, value: str | None) -> list[str]:
         rows = self._execute(_NAMED, (owner, int(Tag.NAME), value)).fetchall()
