@@ -119,6 +119,9 @@ _ATTRIBUTE_TAG_BY_NAME = {
 }
 
 
+_new_entry = tuple.__new__  # AttributeEntry(tag, value) without the NamedTuple's Python-level __new__
+
+
 def from_named(attribute: Attribute) -> AttributeEntry:
     """One 1.x Attribute as a canonical entry (a standard tag, or a vendor attribute)."""
     name = attribute.attribute_name or ""
@@ -128,7 +131,7 @@ def from_named(attribute: Attribute) -> AttributeEntry:
             raise KmipError(ResultReason.INVALID_FIELD, f"attribute {name!r} has a value of the wrong type")
         if attribute.attribute_value is None:
             raise KmipError(ResultReason.INVALID_FIELD, f"attribute {name!r} has no value")
-        return AttributeEntry(tag, attribute.attribute_value)
+        return _new_entry(AttributeEntry, (tag, attribute.attribute_value))
     if attribute.vendor_identification is not None:
         return AttributeEntry(Tag.ATTRIBUTE, attribute)
     vendor, short = vendor_of_custom_name(name)
@@ -298,9 +301,18 @@ def _read_only(tag: int) -> bool:
     return server_only(tag) and tag in _tables.ATTRIBUTE_RULES
 
 
+# The tags check_client_settable refuses, as one set: a request's attributes pass with one
+# lookup each (the rule tables are fixed, so _read_only of a tag outside them is False).
+_NOT_CLIENT_SETTABLE = frozenset(
+    {VACATED_INDEXES, *(tag for tag in _tables.ATTRIBUTE_RULES if _read_only(tag))}
+)
+
+
 def check_client_settable(attributes: Iterable[AttributeEntry]) -> None:
     """Refuse attributes only the server sets (Unique Identifier, State, Initial Date ...)."""
     for entry in attributes:
+        if entry.tag not in _NOT_CLIENT_SETTABLE:
+            continue
         if entry.tag == VACATED_INDEXES:  # the server's own record, which no client may write
             raise KmipError(ResultReason.INVALID_ATTRIBUTE, f"0x{entry.tag:06X} is not an attribute")
         if _read_only(entry.tag):
@@ -308,6 +320,10 @@ def check_client_settable(attributes: Iterable[AttributeEntry]) -> None:
 
 
 def check_single_valued(attributes: Attributes) -> None:
+    """Refuse a second value of a single-valued attribute (Multi-Valued Attribute)."""
+    entries = attributes.entries
+    if len({entry.tag for entry in entries}) == len(entries):  # no tag twice: no attribute twice
+        return
     counts: dict[int | tuple[Any, ...], int] = {}
     for entry in attributes:
         key = _identity(entry)

@@ -97,6 +97,8 @@ def template_layer(context: RequestContext, name: Name) -> Attributes:
 
 def template_attributes(context: RequestContext, template_attribute: TemplateAttribute) -> Attributes:
     """What a 1.x Template-Attribute asks for: its named Templates, then its own attributes, combined."""
+    if not template_attribute.names:  # no layer underneath: `overlay` would return its own, as they are
+        return rules.from_named_list(template_attribute.attributes)
     combined = Attributes()
     for name in template_attribute.names:
         combined = overlay(combined, template_layer(context, name))
