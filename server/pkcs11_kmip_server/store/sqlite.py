@@ -144,6 +144,7 @@ _IN_COLUMNS: dict[int, tuple[int, int]] = {
 }
 _STATE = int(Tag.STATE)
 _OBJECT_GROUP = int(Tag.OBJECT_GROUP)
+_NAME = int(Tag.NAME)
 
 # What insert and save write to an object's row (the uid last: save finds the row by it).
 OBJECT_COLUMNS = (
@@ -459,15 +460,15 @@ class _Savepoint(contextlib.AbstractContextManager[None]):
     def __enter__(self) -> None:
         session = self._session
         self._name = name = f"item{session._savepoints}"
-        session._execute(f"SAVEPOINT {name}")
+        session._execute(f"SAVEPOINT {name}", reuse=True)
         session._savepoints += 1
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
         session = self._session
         session._savepoints -= 1
         if kind is not None:
-            session._execute(f"ROLLBACK TO {self._name}")
-        session._execute(f"RELEASE {self._name}")
+            session._execute(f"ROLLBACK TO {self._name}", reuse=True)
+        session._execute(f"RELEASE {self._name}", reuse=True)
 
 
 class SqliteSession:
@@ -484,13 +485,20 @@ class SqliteSession:
         self.policy_cache = policy if policy is not None else PolicyCache()
         self._policy: PolicyTables | None = None  # one for the transaction (PolicyTables.revision)
         self._savepoints = 0  # how many are open: the next one's name
+        self._cursor = connection.cursor()  # _execute's `reuse`
 
-    def _execute(self, sql: str, parameters: Any = (), many: bool = False) -> sqlite3.Cursor:
-        """Run a statement (`many`: once per row of parameters); a busy database is a Conflict."""
+    def _execute(
+        self, sql: str, parameters: Any = (), many: bool = False, reuse: bool = False
+    ) -> sqlite3.Cursor:
+        """Run a statement (`many`: once per row of parameters); a busy database is a Conflict.
+        `reuse`: on the session's own cursor instead of a new one (Connection.execute makes
+        and drops one per statement), for a statement whose caller reads its results before
+        the next: the savepoints, the Name check and the inserts, five a Create."""
+        target = self._cursor if reuse else self.connection
         try:
             if many:
-                return self.connection.executemany(sql, parameters)
-            return self.connection.execute(sql, parameters)
+                return target.executemany(sql, parameters)
+            return target.execute(sql, parameters)
         except sqlite3.OperationalError as error:
             if _is_busy(error):
                 raise Conflict(str(error)) from error
@@ -532,7 +540,7 @@ class SqliteSession:
         )
 
     def insert(self, record: ObjectRecord) -> None:
-        cursor = self._execute(INSERT_OBJECT, self._columns(record))
+        cursor = self._execute(INSERT_OBJECT, self._columns(record), reuse=True)
         self._index(cursor.lastrowid, record.attributes)
 
     def save(self, record: ObjectRecord) -> None:
@@ -544,7 +552,7 @@ class SqliteSession:
         rows = [
             (seq, tag, *index_values(tag, value)) for tag, value in attributes.entries if tag not in _NO_ROWS
         ]
-        self._execute(INSERT_ATTRIBUTE, rows, many=True)
+        self._execute(INSERT_ATTRIBUTE, rows, many=True, reuse=True)
 
     def load(self, uid: str, owner: str | None) -> ObjectRecord | None:
         row = self._execute(_LOAD, (uid, owner, owner)).fetchone()
@@ -581,7 +589,7 @@ class SqliteSession:
         return _Savepoint(self)
 
     def named(self, owner: str, value: str | None) -> list[str]:
-        rows = self._execute(_NAMED, (owner, int(Tag.NAME), value)).fetchall()
+        rows = self._execute(_NAMED, (owner, _NAME, value), reuse=True).fetchall()
         return [row[0] for row in rows]
 
     def locate(self, query: LocateQuery) -> tuple[list[str], int | None]:
