@@ -14,7 +14,7 @@ from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import NameType, ObjectType
 from pkcs11_kmip_server.store import AttributeFilter, LocateQuery, ObjectRecord, Storage
 from pkcs11_kmip_server.store.sealing import Sealer
-from pkcs11_kmip_server.store.sqlite import _NAMED, SqliteStore
+from pkcs11_kmip_server.store.sqlite import _ANY_NAMED, _NAMED, SqliteStore
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -72,7 +72,13 @@ def test_named_answers_as_the_locate_by_that_name_did(tmp_path: Path) -> None:
             plan = session.connection.execute(
                 f"EXPLAIN QUERY PLAN {_NAMED}", ("a", int(Tag.NAME), "x")
             ).fetchall()
+            probe = session.connection.execute(
+                f"EXPLAIN QUERY PLAN {_ANY_NAMED}", (int(Tag.NAME), "x")
+            ).fetchall()
         assert any("attribute_text" in str(row[-1]) for row in plan), plan
         assert not any("TEMP B-TREE" in str(row[-1]) for row in plan), plan  # no sort: newest first
+        assert [str(row[-1]) for row in probe] == [
+            "SEARCH attribute USING COVERING INDEX attribute_text (tag=? AND text_value=?)"
+        ]
     finally:
         store.close()

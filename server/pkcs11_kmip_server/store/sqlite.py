@@ -318,6 +318,10 @@ _NAMED = (
     " AND o.seq IN (SELECT a.object_seq FROM attribute a WHERE a.tag = ? AND a.text_value = ?)"
     " ORDER BY o.seq DESC LIMIT 2"
 )
+# Whether any object at all has the Name value: most Creates name a value no object has,
+# and this one probe of the (tag, text_value) index answers them, where _NAMED first
+# builds the list of the objects holding it (an ephemeral B-tree, opened even if empty).
+_ANY_NAMED = "SELECT 1 FROM attribute WHERE tag = ? AND text_value = ? LIMIT 1"
 
 # WAL pages a commit may leave before it copies them into the database (SQLite's default
 # 1,000): the pages a Create changes (its object's leaves, the uid index's random one) are
@@ -589,6 +593,8 @@ class SqliteSession:
         return _Savepoint(self)
 
     def named(self, owner: str, value: str | None) -> list[str]:
+        if self._execute(_ANY_NAMED, (_NAME, value), reuse=True).fetchone() is None:
+            return []
         rows = self._execute(_NAMED, (owner, _NAME, value), reuse=True).fetchall()
         return [row[0] for row in rows]
 
