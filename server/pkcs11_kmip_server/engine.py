@@ -9,6 +9,7 @@ of the server: whatever the input, a response comes out.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import random
@@ -61,6 +62,21 @@ from pkcs11_kmip_server.versions import SUPPORTED_VERSIONS
 log = logging.getLogger("pkcs11_kmip_server.engine")
 
 ATTEMPTS = 8  # runs of a message whose transaction met a concurrent write
+
+# The enumeration members every message's path tests, read once: on Python 3.11 each
+# `Enum.MEMBER` lookup goes through EnumType's __getattr__ hook (0.3-0.5 us), and a
+# Create tests a dozen of them between its admission and its response.
+_REQUEST_MESSAGE = Tag.REQUEST_MESSAGE
+_REQUEST_HEADER = Tag.REQUEST_HEADER
+_BATCH_ITEM = Tag.BATCH_ITEM
+_STRUCTURE = ItemType.STRUCTURE
+_SUCCESS = ResultStatus.SUCCESS
+_FAILED = ResultStatus.OPERATION_FAILED
+_WITH_PAYLOAD = (ResultStatus.SUCCESS, ResultStatus.OPERATION_UNDONE)
+_STOP = BatchErrorContinuationOption.STOP
+_UNDO = BatchErrorContinuationOption.UNDO
+_CONTINUE = BatchErrorContinuationOption.CONTINUE
+_MANDATORY = AsynchronousIndicator.MANDATORY
 
 # Operations that (nearly always) only read: a batch of them starts a read transaction.
 # Get may still write (it clears Fresh); the store then reports a Conflict if another
@@ -342,12 +358,12 @@ class Engine:
         now = self.clock().replace(microsecond=0)
         try:
             item = binary.decode(data, self.limits)
-            if item.tag != Tag.REQUEST_MESSAGE or item.type is not ItemType.STRUCTURE:
+            if item.tag != _REQUEST_MESSAGE or item.type is not _STRUCTURE:
                 raise CodecError("not a Request Message")
         except CodecError as error:
             return self._refused(peer, None, ResultReason.INVALID_MESSAGE, str(error), now)
         try:
-            requested = header_version(item, Tag.REQUEST_HEADER)
+            requested = header_version(item, _REQUEST_HEADER)
         except CodecError as error:
             return self._refused(peer, None, ResultReason.INVALID_MESSAGE, str(error), now)
         version = negotiated(requested)
@@ -423,10 +439,10 @@ class Engine:
 
     def _decode(self, item: Item, version: Version) -> tuple[RequestHeader, list[RequestBatchItem | Outcome]]:
         """The header and each batch item; an item whose payload does not decode is an Outcome."""
-        header_item = item.find(Tag.REQUEST_HEADER)
+        header_item = item.find(_REQUEST_HEADER)
         assert header_item is not None  # header_version found it
         header = RequestHeader.from_item(header_item, version)
-        raw_items = list(item.find_all(Tag.BATCH_ITEM))
+        raw_items = list(item.find_all(_BATCH_ITEM))
         if not raw_items:
             raise CodecError("the message has no Batch Item")
         if header.batch_count != len(raw_items):
@@ -538,11 +554,9 @@ class Engine:
         """The batch's outcomes; raises _Undo for the transaction (or the message's savepoint)
         to roll back: Undo asked and an item failed, or a lone item failed (it runs without a
         savepoint of its own)."""
-        option = header.batch_error_continuation_option or BatchErrorContinuationOption.STOP
+        option = header.batch_error_continuation_option or _STOP
         outcomes = self._run_items(context, batch, option, ahead)
-        if (option is BatchErrorContinuationOption.UNDO or len(batch) == 1) and any(
-            o.status is ResultStatus.OPERATION_FAILED for o in outcomes
-        ):
+        if (option is _UNDO or len(batch) == 1) and any(o.status is _FAILED for o in outcomes):
             raise _Undo(outcomes)
         return outcomes
 
@@ -621,10 +635,7 @@ class Engine:
             outcome = item if isinstance(item, Outcome) else self._run_item(context, item, len(batch) > 1)
             outcomes.append(outcome)
             context.batch_objects.append(_created_uid(outcome))
-            if (
-                outcome.status is ResultStatus.OPERATION_FAILED
-                and option is not BatchErrorContinuationOption.CONTINUE
-            ):
+            if outcome.status is _FAILED and option is not _CONTINUE:
                 break
         return outcomes
 
@@ -656,7 +667,7 @@ class Engine:
             return _failed(item, ResultReason.GENERAL_FAILURE, f"internal error [ref {reference}]")
         if isinstance(result, Outcome):  # Poll: the polled operation's own answer
             return replace(result, batch_item_id=item.unique_batch_item_id)
-        return Outcome(operation, item.unique_batch_item_id, ResultStatus.SUCCESS, payload=result)
+        return Outcome(operation, item.unique_batch_item_id, _SUCCESS, payload=result)
 
     # --- the response ----------------------------------------------------------------------
 
@@ -664,7 +675,7 @@ class Engine:
         self, version: Version, now: datetime, request: RequestHeader | None, count: int
     ) -> ResponseHeader:
         header = ResponseHeader(
-            protocol_version=ProtocolVersion.of(version), time_stamp=now, batch_count=count
+            protocol_version=_protocol_version(version), time_stamp=now, batch_count=count
         )
         if version >= (1, 4):
             header.server_correlation_value = self.server_correlation_value()
@@ -727,7 +738,7 @@ class Engine:
             unique_batch_item_id=outcome.batch_item_id,
             result_status=outcome.status,
         )
-        if outcome.status in (ResultStatus.SUCCESS, ResultStatus.OPERATION_UNDONE):
+        if outcome.status in _WITH_PAYLOAD:
             item.response_payload = outcome.payload
         elif outcome.status is ResultStatus.OPERATION_PENDING:
             item.asynchronous_correlation_value = outcome.asynchronous_correlation_value
@@ -747,6 +758,13 @@ class Engine:
         return response.encode(answer)
 
 
+@functools.cache
+def _protocol_version(version: Version) -> ProtocolVersion:
+    """The response header's Protocol Version, made once per version: a response is encoded
+    as soon as it is built and never changed, so every one may share it."""
+    return ProtocolVersion.of(version)
+
+
 # Operations that answer about other operations; a batch with them runs at once.
 _ALWAYS_SYNCHRONOUS = frozenset({Operation.POLL, Operation.CANCEL, Operation.DISCOVER_VERSIONS})
 
@@ -758,7 +776,7 @@ def _wants_background(header: RequestHeader, batch: list[RequestBatchItem | Outc
     and every operation we have is quick enough to answer at once.
     """
     asked = header.asynchronous_indicator
-    if asked is not True and asked is not AsynchronousIndicator.MANDATORY:
+    if asked is not True and asked is not _MANDATORY:
         return False
     return not any(_operation(item) in _ALWAYS_SYNCHRONOUS for item in batch)
 

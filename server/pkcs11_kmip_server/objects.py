@@ -78,7 +78,7 @@ def digest_of(material: Structure | None) -> Digest | None:
     if value is None:
         return None
     return Digest(
-        hashing_algorithm=HashingAlgorithm.SHA_256,
+        hashing_algorithm=_SHA_256,
         digest_value=hashlib.sha256(value).digest(),
         key_format_type=key_format,
     )
@@ -181,6 +181,7 @@ _ALGORITHM = Tag.CRYPTOGRAPHIC_ALGORITHM
 _LENGTH = Tag.CRYPTOGRAPHIC_LENGTH
 _KEY_FORMAT_TYPE = Tag.KEY_FORMAT_TYPE
 _DIGEST = Tag.DIGEST
+_SHA_256 = HashingAlgorithm.SHA_256
 _SENSITIVE = Tag.SENSITIVE
 _EXTRACTABLE = Tag.EXTRACTABLE
 _FRESH = Tag.FRESH

@@ -15,6 +15,14 @@ from pkcs11_kmip_server.hsm_store import hooks
 from pkcs11_kmip_server.objects import new_record, requested_attributes
 from pkcs11_kmip_server.operations import handles
 
+# The members each Create reads, looked up once (an Enum member lookup costs 0.3-0.5 us
+# on Python 3.11: EnumType's __getattr__ hook; see engine.py).
+_ALGORITHM = Tag.CRYPTOGRAPHIC_ALGORITHM
+_LENGTH = Tag.CRYPTOGRAPHIC_LENGTH
+_KEY_FORMAT_TYPE = Tag.KEY_FORMAT_TYPE
+_PARAMETERS = Tag.CRYPTOGRAPHIC_PARAMETERS
+_SYMMETRIC_KEY = ObjectType.SYMMETRIC_KEY
+_RAW = KeyFormatType.RAW
 
 @handles(Operation.CREATE)
 def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
@@ -24,18 +32,18 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
     if request.object_type is not None:
         requested = policy.with_defaults(context, request.object_type, requested)
     check_unique_names(context, requested)
-    algorithm = requested.get(Tag.CRYPTOGRAPHIC_ALGORITHM)
-    length = requested.get(Tag.CRYPTOGRAPHIC_LENGTH)
-    wanted = requested.get(Tag.KEY_FORMAT_TYPE)
+    algorithm = requested.get(_ALGORITHM)
+    length = requested.get(_LENGTH)
+    wanted = requested.get(_KEY_FORMAT_TYPE)
     in_hsm = None
-    if request.object_type is ObjectType.SYMMETRIC_KEY:
+    if request.object_type is _SYMMETRIC_KEY:
         # The HSM key store makes the key inside its token (below, once it has an identifier).
-        parameters = requested.get_all(Tag.CRYPTOGRAPHIC_PARAMETERS)
+        parameters = requested.get_all(_PARAMETERS)
         in_hsm = hooks.generator(context, request.object_type, algorithm, length, wanted, parameters)
         if in_hsm is not None:
             keys.check_symmetric(algorithm, length)
         block = KeyBlock(
-            key_format_type=KeyFormatType.RAW,
+            key_format_type=_RAW,
             key_value=None if in_hsm else KeyValue(key_material=keys.symmetric_key(algorithm, length)),
             cryptographic_algorithm=algorithm,
             cryptographic_length=length,
@@ -55,7 +63,7 @@ def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
         )
     # A Key Format Type in the request is the one to keep the key in (KMIP 2.1 §4.26):
     # honoured or refused, and recorded from the key block by new_record.
-    requested.remove(Tag.KEY_FORMAT_TYPE)
+    requested.remove(_KEY_FORMAT_TYPE)
     if wanted is not None and in_hsm is None:
         material = convert_material(material, wanted, None)  # type: ignore[assignment]
     record = new_record(context, request.object_type, material, requested, generated=True)
