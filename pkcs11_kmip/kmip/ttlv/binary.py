@@ -43,6 +43,7 @@ _DATE_TIME = ItemType.DATE_TIME
 _INTERVAL = ItemType.INTERVAL
 _DATE_TIME_EXTENDED = ItemType.DATE_TIME_EXTENDED
 _TYPES = {int(t): t for t in ItemType}
+_new_object = object.__new__
 
 
 def _check_tag(tag: int, offset: int) -> None:
@@ -118,11 +119,14 @@ def decode_children(
 
 
 def _decode_items(
-    buf: bytes, pos: int, end: int, depth: int, max_depth: int, out: list[Any], make: ItemMaker = Item
+    buf: bytes, pos: int, end: int, depth: int, max_depth: int, out: list[Any], make: ItemMaker | None = None
 ) -> None:
     # Hot loop: one unpack reads a header and the 8 value bytes every fixed-size item has.
-    # `make` builds the items of this level only; nested structures hold Items.
+    # `make` builds the items of this level only (None: Items); nested structures hold Items.
+    # Each branch leaves the item's type in `kind` and its value in `value`; an Item is
+    # built by assigning its slots, which skips type.__call__'s dispatch to Item.__init__.
     append = out.append
+    new = _new_object
     while pos < end:
         remaining = end - pos
         if remaining >= 16:
@@ -137,6 +141,7 @@ def _decode_items(
         if not (0x420000 <= tag <= 0x42FFFF or 0x540000 <= tag <= 0x54FFFF):
             _check_tag(tag, pos)
         start = pos + HEADER_SIZE
+        value: Any
         if code == 0x01:
             stop = start + length
             if stop > end:
@@ -145,9 +150,9 @@ def _decode_items(
                 )
             if depth >= max_depth:
                 raise LimitExceeded(f"structures nested deeper than {max_depth} levels", offset=pos)
-            children: list[Item] = []
-            _decode_items(buf, start, stop, depth + 1, max_depth, children)
-            append(make(tag, _STRUCTURE, children))
+            value = []
+            _decode_items(buf, start, stop, depth + 1, max_depth, value)
+            kind = _STRUCTURE
             pos = stop
         elif code == 0x05 or code == 0x02 or code == 0x0A:
             if length != 4:
@@ -157,9 +162,9 @@ def _decode_items(
             if low:
                 raise CodecError(f"padding of 0x{tag:06X} is not zero", offset=pos)
             if code == 0x02:
-                append(make(tag, _INTEGER, high - 0x100000000 if high & 0x80000000 else high))
+                kind, value = _INTEGER, high - 0x100000000 if high & 0x80000000 else high
             else:
-                append(make(tag, _ENUMERATION if code == 0x05 else _INTERVAL, high))
+                kind, value = _ENUMERATION if code == 0x05 else _INTERVAL, high
             pos += 16
         elif code == 0x07 or code == 0x08:
             stop = start + ((length + 7) & ~7)
@@ -167,14 +172,15 @@ def _decode_items(
                 raise CodecError(
                     f"value of 0x{tag:06X} claims {length} bytes, {end - start} remain", offset=pos
                 )
-            raw = buf[start : start + length]
+            value = buf[start : start + length]
             if stop - start != length and buf[start + length : stop].strip(b"\x00"):
                 raise CodecError(f"padding of 0x{tag:06X} is not zero", offset=pos)
             if code == 0x08:
-                append(make(tag, _BYTE_STRING, raw))
+                kind = _BYTE_STRING
             else:
+                kind = _TEXT_STRING
                 try:
-                    append(make(tag, _TEXT_STRING, raw.decode("utf-8")))
+                    value = value.decode("utf-8")
                 except UnicodeDecodeError as error:
                     raise CodecError(
                         f"text string 0x{tag:06X} is not valid UTF-8 ({error.reason})", offset=pos
@@ -190,10 +196,10 @@ def _decode_items(
                     raise CodecError(
                         f"boolean 0x{tag:06X} holds {(high << 32) | low}, not 0 or 1", offset=pos
                     )
-                append(make(tag, _BOOLEAN, low == 1))
+                kind, value = _BOOLEAN, low == 1
             else:
                 value = (high << 32) | low
-                append(make(tag, _TYPES[code], value - (1 << 64) if high & 0x80000000 else value))
+                kind, value = _TYPES[code], value - (1 << 64) if high & 0x80000000 else value
             pos += 16
         elif code == 0x04:
             if length == 0 or length % 8:
@@ -205,10 +211,18 @@ def _decode_items(
                 raise CodecError(
                     f"value of 0x{tag:06X} claims {length} bytes, {end - start} remain", offset=pos
                 )
-            append(make(tag, _BIG_INTEGER, int.from_bytes(buf[start:stop], "big", signed=True)))
+            kind, value = _BIG_INTEGER, int.from_bytes(buf[start:stop], "big", signed=True)
             pos = stop
         else:
             raise CodecError(f"item 0x{tag:06X} has unknown type 0x{code:02X}", offset=pos)
+        if make is None:
+            item = new(Item)
+            item.tag = tag
+            item.type = kind
+            item.value = value
+            append(item)
+        else:
+            append(make(tag, kind, value))
 
 
 def encode(item: Item) -> bytes:
