@@ -143,6 +143,8 @@ class _Mask:
     def __init__(self, mask_class: type[KmipMask]) -> None:
         self.item_type = ItemType.INTEGER
         self.mask_class = mask_class
+        # The masks met so far (the flag class adds each new combination to it).
+        self.members = mask_class._value2member_map_
         self.writer = binary.LEAF_WRITERS[ItemType.INTEGER]
 
     def accepts(self, value: object) -> bool:
@@ -158,7 +160,10 @@ class _Mask:
 
     def decode_value(self, value: Any, tag: int) -> Any:
         assert isinstance(value, int)
-        return self.mask_class(value & 0xFFFFFFFF)
+        value &= 0xFFFFFFFF
+        # What mask_class(value) finds first, without the enum machinery's calls around it.
+        member = self.members.get(value)
+        return member if member is not None else self.mask_class(value)
 
 
 class _Nested:
@@ -424,6 +429,13 @@ class Structure:
     # verbatim and re-encoded after the declared fields.
     other: list[Item] = dataclasses.field(default_factory=list, repr=False)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Each class's own compiled readers and writers, so `cls._writers` never finds a
+        # base class's: read through the type's attribute cache, not a `cls.__dict__` proxy.
+        super().__init_subclass__(**kwargs)
+        cls._writers = {}
+        cls._readers = {}
+
     @classmethod
     def fields(cls) -> tuple[FieldSpec, ...]:
         if cls.__dict__.get("_fields") is None:
@@ -460,8 +472,6 @@ class Structure:
         cls._fields = tuple(specs)
         cls._by_tag = {tag: f for f in specs for tag in f.tags()}
         cls._per_version = {}
-        cls._writers = {}
-        cls._readers = {}
         declared = {f.name for f in specs}
         cls._blank = {}  # defaults of the dataclass fields no item fills
         for field in dataclasses.fields(cls):
@@ -493,12 +503,10 @@ class Structure:
         given: a field's tag, e.g. RNG Parameters under Random Number Generator)."""
         cls = type(self)
         try:
-            writer = cls.__dict__["_writers"][version]
+            writer = cls._writers[version]
         except KeyError:
-            if hasattr(cls, "_write_fields"):  # writes its children itself: no field tables
-                cls._writers = cls.__dict__.get("_writers", {})
-            else:
-                cls.fields()  # builds this class's tables, _writers among them
+            if not hasattr(cls, "_write_fields"):  # else it writes its children itself: no tables
+                cls.fields()  # builds this class's tables
             writer = cls._writers[version] = _compile_writer(cls, version)
         writer(self, out, version, self.TAG if tag is None else tag)
 
@@ -522,9 +530,9 @@ class Structure:
 def _reader(cls: type[Structure], version: Version) -> Callable[[Item, Version], Any]:
     """The compiled reader of `cls` structures in `version` (compiled on first use)."""
     try:
-        reader: Callable[[Item, Version], Any] = cls.__dict__["_readers"][version]
+        reader: Callable[[Item, Version], Any] = cls._readers[version]
     except KeyError:
-        cls.fields()  # builds this class's tables, _readers among them
+        cls.fields()  # builds this class's tables
         reader = cls._readers[version] = _compile_reader(cls, version)
     return reader
 
@@ -717,9 +725,19 @@ def _compile_writer(cls: type[Structure], version: Version) -> Callable[[Any, by
             message = f"{name}.{attribute} is not defined in KMIP {version_text(version)}"
             lines += [f"    if {present}:", f"        raise CodecError({message!r})"]
             continue
-        if attribute in cls.CUSTOM_WRITE or len(field.converters) != 1 or field.tag is None:
+        union = len(field.converters) != 1
+        if (
+            attribute in cls.CUSTOM_WRITE
+            or field.tag is None
+            or (union and cls._write_value is not _GENERIC_WRITE)
+        ):
             env[f"F{index}"] = field
             call = f"self._write_value(out, F{index}, e, version)"
+        elif union:
+            # A union (bytes | TransparentKeyMaterial): the writer of each class of value
+            # met, made once (what _write_value would call, without the calls between).
+            env[f"F{index}"], env[f"V{index}"], env["NEW_WRITER"] = field, {}, _union_writer
+            call = f"(V{index}.get(type(e)) or NEW_WRITER(V{index}, F{index}, e, version, {name!r}))(out, e)"
         else:
             call = _write_statement(field.converters[0], index, field.tag, env)
         lines += [f"    if {present}:", "        try:"]
@@ -742,6 +760,22 @@ def _compile_writer(cls: type[Structure], version: Version) -> Callable[[Any, by
     exec(compile("\n".join(lines), f"<kmip writer {name} {version_text(version)}>", "exec"), env, namespace)
     writer: Callable[[Any, bytearray, Version, int], None] = namespace["write_structure"]
     return writer
+
+
+_GENERIC_WRITE = Structure._write_value
+
+
+def _union_writer(
+    writers: dict[type, ValueWriter], field: FieldSpec, value: Any, version: Version, owner: str
+) -> ValueWriter:
+    """The writer of `value`'s class for a field of several converters, kept in `writers`:
+    the converter `Structure._write_value` picks, and its error if there is none."""
+    converter = field._by_python_type.get(type(value)) or field.converter_for_value(value)
+    if converter is None:
+        raise CodecError(f"{owner}.{field.name} cannot hold {value!r}")
+    assert field.tag is not None  # fields of no tag write through _write_value
+    write = writers[type(value)] = value_writer(converter, field.tag, version)
+    return write
 
 
 _STRUCTURE_PLACEHOLDER = bytes(binary.HEADER_SIZE)  # a Structure's header, filled in once its length is known
