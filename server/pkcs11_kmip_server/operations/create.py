@@ -24,6 +24,7 @@ _PARAMETERS = Tag.CRYPTOGRAPHIC_PARAMETERS
 _SYMMETRIC_KEY = ObjectType.SYMMETRIC_KEY
 _RAW = KeyFormatType.RAW
 
+
 @handles(Operation.CREATE)
 def create(context: RequestContext, request: CreateRequest) -> CreateResponse:
     requested = requested_attributes(
