@@ -13,14 +13,22 @@ Works on wire values (module.Library's inputs and outputs), never on C memory.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pkcs11_kmip.cryptoki.calls import Call
 from pkcs11_kmip.cryptoki.constants import CKA, CKR
 from pkcs11_kmip.cryptoki.find_ahead import FindAhead
 from pkcs11_kmip.cryptoki.messages import MessageOperations
 from pkcs11_kmip.cryptoki.single_part import SingleParts
-from pkcs11_kmip.cryptoki.wire import Attribute, AttributeQuery, OutData, OutRequest, StructValue, Value
+from pkcs11_kmip.cryptoki.wire import (
+    Attribute,
+    AttributeQuery,
+    OutData,
+    OutRequest,
+    StructValue,
+    Value,
+    ulong,
+)
 
 Answer = tuple[int, dict[str, Value] | None]
 
@@ -59,15 +67,17 @@ class LocalAnswers:
     `answer` gives the local answer of a call, or None (forward it); `learn` takes a
     forwarded call's answer. `before` is read before forwarding and given back to
     `learn`: an answer that raced with a call that invalidated what it says (another
-    thread destroying the object meanwhile) is not kept.
+    thread destroying the object meanwhile) is not kept. `session_open` says whether the
+    application has a session of that handle open in this context (module.Library's
+    session handles).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, session_open: Callable[[int], bool]) -> None:
         self._lock = threading.Lock()
         self._changes = 0
         self._mechanism_lists: dict[int, tuple[int, ...]] = {}
         self._mechanism_info: dict[tuple[int, int], StructValue] = {}
-        self._sessions: dict[int, int] = {}  # open session handle -> its slot
+        self._session_open = session_open
         self._objects: dict[int, dict[int, bytes]] = {}  # object handle -> immutable values
         self.single_parts = SingleParts()
         self.find_ahead = FindAhead()
@@ -86,12 +96,12 @@ class LocalAnswers:
         if name == "C_GetMechanismList":
             return self._mechanism_list(inputs)
         if name == "C_GetMechanismInfo":
-            info = self._mechanism_info.get((_int(inputs["slotID"]), _int(inputs["type"])))
+            info = self._mechanism_info.get((ulong(inputs["slotID"]), ulong(inputs["type"])))
             return None if info is None else (CKR.OK, {"pInfo": dict(info)})
         return None
 
     def _mechanism_list(self, inputs: Mapping[str, Value]) -> Answer | None:
-        mechanisms = self._mechanism_lists.get(_int(inputs["slotID"]))
+        mechanisms = self._mechanism_lists.get(ulong(inputs["slotID"]))
         request = inputs["pMechanismList"]
         if mechanisms is None or not isinstance(request, OutRequest):
             return None
@@ -106,8 +116,8 @@ class LocalAnswers:
         """All asked attributes known, in a session this application has open: the
         module's answer, buffer rules included; else None (the whole call is forwarded)."""
         query = inputs["pTemplate"]
-        known = self._objects.get(_int(inputs["hObject"]))
-        if known is None or _int(inputs["hSession"]) not in self._sessions or not isinstance(query, tuple):
+        known = self._objects.get(ulong(inputs["hObject"]))
+        if known is None or not self._session_open(ulong(inputs["hSession"])) or not isinstance(query, tuple):
             return None
         rv = CKR.OK
         results = []
@@ -140,23 +150,18 @@ class LocalAnswers:
             if name in _FORGET_OBJECTS or name in _FORGET_OBJECT or rv == CKR.OBJECT_HANDLE_INVALID:
                 self._forget(name, inputs, rv)
                 return
-            if rv == CKR.SESSION_HANDLE_INVALID and "hSession" in inputs:
-                self._sessions.pop(_int(inputs["hSession"]), None)
-                return
             if outputs is None or before != self._changes:
                 return
-            if name == "C_OpenSession" and rv == CKR.OK:
-                self._sessions[_int(outputs["phSession"])] = _int(inputs["slotID"])
-            elif name == "C_GetAttributeValue":
-                self._keep_attributes(_int(inputs["hObject"]), outputs["pTemplate"])
+            if name == "C_GetAttributeValue":
+                self._keep_attributes(ulong(inputs["hObject"]), outputs["pTemplate"])
             elif name == "C_GetMechanismList" and rv == CKR.OK:
                 answer = outputs["pMechanismList"]
                 if isinstance(answer, OutData) and isinstance(answer.data, tuple):
-                    self._mechanism_lists[_int(inputs["slotID"])] = answer.data
+                    self._mechanism_lists[ulong(inputs["slotID"])] = answer.data
             elif name == "C_GetMechanismInfo" and rv == CKR.OK:
                 info = outputs["pInfo"]
                 if isinstance(info, dict):
-                    self._mechanism_info[(_int(inputs["slotID"]), _int(inputs["type"]))] = dict(info)
+                    self._mechanism_info[(ulong(inputs["slotID"]), ulong(inputs["type"]))] = dict(info)
 
     def _keep_attributes(self, handle: int, results: Value) -> None:
         if not isinstance(results, tuple):
@@ -176,18 +181,6 @@ class LocalAnswers:
         if name in _FORGET_OBJECT or rv == CKR.OBJECT_HANDLE_INVALID:
             for handle in ("hObject", "hKey"):
                 if handle in inputs:
-                    self._objects.pop(_int(inputs[handle]), None)
+                    self._objects.pop(ulong(inputs[handle]), None)
             return
         self._objects.clear()
-        if name == "C_CloseSession":
-            self._sessions.pop(_int(inputs["hSession"]), None)
-        elif name == "C_CloseAllSessions":
-            slot = _int(inputs["slotID"])
-            self._sessions = {h: s for h, s in self._sessions.items() if s != slot}
-        elif name == "C_InitToken":
-            self._sessions.clear()
-
-
-def _int(value: Value) -> int:
-    assert isinstance(value, int)
-    return value

@@ -21,7 +21,7 @@ from pkcs11_kmip.cryptoki.errors import CKRError
 from pkcs11_kmip.cryptoki.local import LocalAnswers
 from pkcs11_kmip.cryptoki.log import log
 from pkcs11_kmip.cryptoki.sessions import Session, SessionHandles
-from pkcs11_kmip.cryptoki.wire import StructValue, Value
+from pkcs11_kmip.cryptoki.wire import StructValue, Value, ulong
 
 if TYPE_CHECKING:
     from pkcs11_kmip.cryptoki.remote import Transport
@@ -207,7 +207,8 @@ class Library:
         if local is None or self._local_contexts != contexts:
             with self._lock:
                 if self._local is None or self._local_contexts != contexts:
-                    self._local, self._local_contexts = LocalAnswers(), contexts
+                    open_here = functools.partial(self._sessions.open_in, context=contexts)
+                    self._local, self._local_contexts = LocalAnswers(open_here), contexts
                 local = self._local
         return local
 
@@ -217,7 +218,7 @@ class Library:
         """The call sent with the server's handle for the application's session, and
         answered with the application's handle for a session the server opened."""
         shown = inputs.get("hSession")
-        session = None if shown is None else self._sessions.get(_int(shown))
+        session = None if shown is None else self._sessions.get(ulong(shown))
         if shown is not None:
             if session is None:
                 return CKR.SESSION_HANDLE_INVALID, None
@@ -233,18 +234,13 @@ class Library:
                 log(f"{call.name}: CKR_DEVICE_ERROR: the server's Output Parameters are malformed: {error}")
                 raise CKRError(CKR.DEVICE_ERROR) from error
         if shown is not None and (rv in _SESSION_GONE or (call.name == "C_CloseSession" and rv == CKR.OK)):
-            self._sessions.closed(_int(shown))
+            self._sessions.closed(ulong(shown))
         elif call.name == "C_CloseAllSessions" and rv == CKR.OK:
-            self._sessions.closed_on(_int(inputs["slotID"]))
+            self._sessions.closed_on(ulong(inputs["slotID"]))
         elif call.name == "C_OpenSession" and rv == CKR.OK and outputs is not None:
-            opened = Session(ran_in, _int(inputs["slotID"]), _int(outputs["phSession"]))
+            opened = Session(ran_in, ulong(inputs["slotID"]), ulong(outputs["phSession"]))
             outputs["phSession"] = self._sessions.opened(opened)
         return rv, outputs
 
 
 _SESSION_GONE = frozenset({CKR.SESSION_HANDLE_INVALID, CKR.SESSION_CLOSED})
-
-
-def _int(value: Value) -> int:
-    assert isinstance(value, int)
-    return value

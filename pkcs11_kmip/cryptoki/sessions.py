@@ -51,6 +51,11 @@ class SessionHandles:
     def get(self, shown: int) -> Session | None:
         return self._open.get(shown)
 
+    def open_in(self, shown: int, context: int) -> bool:
+        """Whether the handle names a session open in that server context."""
+        session = self._open.get(shown)
+        return session is not None and session.context == context
+
     def closed(self, shown: int) -> None:
         with self._lock:
             self._open.pop(shown, None)

@@ -887,6 +887,12 @@ def struct_size(name: str) -> int | None:
     return sum(m.size for m in STRUCTS[name])
 
 
+def ulong(value: Value) -> int:
+    """A CK_ULONG among decoded values (a handle, a slot ID): its int, which decoding made sure of."""
+    assert isinstance(value, int)
+    return value
+
+
 def _int(value: object, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise WireError(f"{what} must be an integer, not {type(value).__name__}")
