@@ -518,10 +518,8 @@ class SqliteSession:
         group_values = []
         for tag, value in reversed(attributes.entries):
             place = _IN_COLUMNS.get(tag)
-            if place is not None:  # column_value, inline: 15 values a Create
-                kind = type(value)
-                getter = _column_caches[place[1]].get(kind) or _column_for(kind, place[1])
-                in_columns[place[0]] = getter(value)
+            if place is not None:
+                in_columns[place[0]] = column_value(place[1], value)
             elif tag == _STATE:
                 state = value
             elif tag == _OBJECT_GROUP:
