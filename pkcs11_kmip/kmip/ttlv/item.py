@@ -36,6 +36,8 @@ class ItemType(enum.IntEnum):
 
 
 # The names the XML and JSON encodings use for each type.
+_STRUCTURE = ItemType.STRUCTURE  # read once: `children` runs for every find
+
 TYPE_NAMES: dict[ItemType, str] = {
     ItemType.STRUCTURE: "Structure",
     ItemType.INTEGER: "Integer",
@@ -101,7 +103,7 @@ class Item:
 
     @property
     def children(self) -> list[Item]:
-        if self.type is not ItemType.STRUCTURE:
+        if self.type is not _STRUCTURE:
             raise CodecError(f"item 0x{self.tag:06X} is a {self.type.name}, not a Structure")
         value = self.value
         assert isinstance(value, list)
