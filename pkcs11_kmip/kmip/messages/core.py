@@ -656,15 +656,39 @@ def _generate_reader(cls: type[Structure], version: Version) -> Callable[[Item, 
 
 def _write_statement(converter: Converter, index: int, tag: int, env: dict[str, Any]) -> str:
     """How the compiled writer writes a value `e` through the converter: its own `write`,
-    with the calls it would make in between left out."""
-    if isinstance(converter, _Plain | _Enum):
+    with the calls it would make in between left out (an enumeration member: the bytes
+    its item had the first time, kept by the writer)."""
+    if isinstance(converter, _Enum):
+        env[f"L{index}"], env[f"C{index}"], env[f"K{index}"] = converter.writer, converter.enum_class, {}
+        env["ENUM_ITEM"] = _enum_item
+        head = (tag << 8) | converter.item_type
+        kept = f"(K{index}.get(e) if type(e) is C{index} else None)"
+        return f"out += {kept} or ENUM_ITEM(K{index}, C{index}, L{index}, {head}, e)"
+    if isinstance(converter, _Plain):
         env[f"L{index}"] = converter.writer
-        value = "int(e)" if isinstance(converter, _Enum) else "e"
-        return f"L{index}(out, {(tag << 8) | converter.item_type}, {value})"
+        return f"L{index}(out, {(tag << 8) | converter.item_type}, e)"
     if isinstance(converter, _Nested):
         return f"e.write_to(out, version, {tag})"
     env[f"W{index}"] = converter.write
     return f"W{index}(out, {tag}, e, version)"
+
+
+# Members of one enumeration whose items a compiled writer keeps, per field (pseudo-members
+# of extension values are made on demand: the bound keeps their number finite).
+_KEPT_MEMBERS = 64
+
+
+def _enum_item(
+    kept: dict[Any, bytes], enum_class: type, leaf: binary.LeafWriter, head: int, value: Any
+) -> bytes:
+    """The Enumeration item (head: tag << 8 | type) of `value`, as `int(value)` through the
+    leaf writer (so a value it refuses raises what it raises); a member's kept in `kept`."""
+    piece = bytearray()
+    leaf(piece, head, int(value))
+    encoded = bytes(piece)
+    if type(value) is enum_class and len(kept) < _KEPT_MEMBERS:
+        kept[value] = encoded
+    return encoded
 
 
 ValueWriter = Callable[[bytearray, Any], None]
