@@ -34,6 +34,7 @@ from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import set_single
 from pkcs11_kmip_server.store import ObjectRecord
+from pkcs11_kmip_server.store.sqlite import share_encoding
 from pkcs11_kmip_server.templates import template_attributes
 
 
@@ -167,6 +168,7 @@ def new_record(
 # The operating system's CSPRNG (Python's secrets; OpenSSL's DRBG for key pairs): no
 # one NIST algorithm to name, which the spec says to record as Unspecified.
 SERVER_RNG = RandomNumberGenerator(rng_algorithm=RNGAlgorithm.UNSPECIFIED)
+share_encoding(SERVER_RNG)  # never changed: the store's column for it encodes it once
 
 # What new_record needs, made once. An entry is an immutable (tag, value) pair, so new
 # objects share those whose value is the same for all (enumerations, flags, the RNG), and

@@ -16,6 +16,7 @@ from pkcs11_kmip.kmip.messages.structures import (
     Digest,
     Link,
     Name,
+    RandomNumberGenerator,
 )
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import (
@@ -26,7 +27,9 @@ from pkcs11_kmip.kmip.spec.enums import (
     LinkType,
     NameType,
     ObjectType,
+    RNGAlgorithm,
 )
+from pkcs11_kmip_server.objects import SERVER_RNG
 from pkcs11_kmip_server.store import ObjectRecord, Storage
 from pkcs11_kmip_server.store.sealing import Sealer
 from pkcs11_kmip_server.store.sqlite import SqliteStore, column_value, index_values
@@ -90,3 +93,30 @@ def test_column_value_is_that_column_of_index_values() -> None:
         assert any(column is not None for column in columns) or isinstance(value, float | Attribute)
         for place in range(len(columns)):
             assert column_value(place, value) == columns[place], (value, place)
+
+
+def test_a_shared_structure_binds_its_own_encoding(tmp_path: Path) -> None:
+    """objects.SERVER_RNG's TTLV is made once (share_encoding); the Random Number Generator
+    column of a generated key holds exactly its encoding, and any other structure of the
+    class (an equal one too) is encoded itself."""
+    assert column_value(4, SERVER_RNG) == SERVER_RNG.encode()
+    other = RandomNumberGenerator(rng_algorithm=RNGAlgorithm.DRBG)
+    assert column_value(4, other) == other.encode() != SERVER_RNG.encode()
+    equal = RandomNumberGenerator(rng_algorithm=RNGAlgorithm.UNSPECIFIED)
+    assert column_value(4, equal) == SERVER_RNG.encode()
+    store = SqliteStore(tmp_path / "store.sqlite3", Sealer(secrets.token_bytes(32)))
+    try:
+        with store.session() as session:
+            for uid, rng in (("uid-1", SERVER_RNG), ("uid-2", other)):
+                attributes = Attributes.of((Tag.RANDOM_NUMBER_GENERATOR, rng))
+                session.insert(ObjectRecord(uid, ObjectType.SECRET_DATA, "alice", attributes, None))
+        connection = sqlite3.connect(tmp_path / "store.sqlite3")
+        try:
+            rows = connection.execute(
+                "SELECT uid, random_number_generator FROM object ORDER BY uid"
+            ).fetchall()
+        finally:
+            connection.close()
+    finally:
+        store.close()
+    assert rows == [("uid-1", SERVER_RNG.encode()), ("uid-2", other.encode())]

@@ -196,9 +196,13 @@ def _same(value: Any) -> Any:
 # attribute lookups (__adapt__, __conform__) that each raise and clear an AttributeError in
 # C, ~0.4 us a parameter, 17 of a Create's. Adapters registered for the types the store
 # binds make the registry lookup hit: None and bytes bind as themselves, a Tag as its int,
-# exactly as before (process-wide, as the registry is the module's).
-sqlite3.register_adapter(type(None), _same)
-sqlite3.register_adapter(bytes, _same)
+# exactly as before (process-wide, as the registry is the module's). The adapters are C
+# callables, not a Python function (a frame per parameter, ~16 a Create): an empty dict's
+# `get` answers None for None, `bytes.__bytes__` an exact bytes object itself (callgrind,
+# bench/create_instructions.py: -3.8k instructions a Create).
+_NO_ADAPTED: dict[None, None] = {}  # stays empty
+sqlite3.register_adapter(type(None), _NO_ADAPTED.get)
+sqlite3.register_adapter(bytes, bytes.__bytes__)
 sqlite3.register_adapter(Tag, int)
 
 
@@ -243,7 +247,21 @@ def _link_columns(value: Link) -> IndexColumns:
     return None, str(linked) if linked is not None else None, None, int(value.link_type or 0), None
 
 
+# Structures that every new object of a kind shares and nobody changes (objects.SERVER_RNG,
+# each generated key's Random Number Generator, a bytes column): their TTLV made once, kept
+# with the value itself so that only that very object (not a later one at its address) hits.
+_SHARED_TTLV: dict[int, tuple[Structure, bytes]] = {}
+
+
+def share_encoding(value: Structure) -> None:
+    """Encode `value` once for the columns: for a constant its owner never changes."""
+    _SHARED_TTLV[id(value)] = (value, value.encode())
+
+
 def _encoded(value: Structure) -> bytes:
+    shared = _SHARED_TTLV.get(id(value))
+    if shared is not None and shared[0] is value:
+        return shared[1]
     return value.encode()
 
 
