@@ -656,37 +656,42 @@ def _generate_reader(cls: type[Structure], version: Version) -> Callable[[Item, 
 
 def _write_statement(converter: Converter, index: int, tag: int, env: dict[str, Any]) -> str:
     """How the compiled writer writes a value `e` through the converter: its own `write`,
-    with the calls it would make in between left out (an enumeration member: the bytes
-    its item had the first time, kept by the writer)."""
-    if isinstance(converter, _Enum):
-        env[f"L{index}"], env[f"C{index}"], env[f"K{index}"] = converter.writer, converter.enum_class, {}
-        env["ENUM_ITEM"] = _enum_item
+    with the calls it would make in between left out (an enumeration member, an int or a
+    bool: the bytes its item had the first time, kept by the writer)."""
+    if isinstance(converter, _Enum | _Plain):
         head = (tag << 8) | converter.item_type
-        kept = f"(K{index}.get(e) if type(e) is C{index} else None)"
-        return f"out += {kept} or ENUM_ITEM(K{index}, C{index}, L{index}, {head}, e)"
-    if isinstance(converter, _Plain):
         env[f"L{index}"] = converter.writer
-        return f"L{index}(out, {(tag << 8) | converter.item_type}, e)"
+        if isinstance(converter, _Plain) and converter.python_type not in _KEPT_TYPES:
+            return f"L{index}(out, {head}, e)"
+        kind = converter.enum_class if isinstance(converter, _Enum) else converter.python_type
+        env[f"C{index}"], env[f"K{index}"], env["KEPT_ITEM"] = kind, {}, _kept_item
+        written = "int(e)" if isinstance(converter, _Enum) else "e"
+        kept = f"(K{index}.get(e) if type(e) is C{index} else None)"
+        return f"out += {kept} or KEPT_ITEM(K{index}, C{index}, L{index}, {head}, e, {written})"
     if isinstance(converter, _Nested):
         return f"e.write_to(out, version, {tag})"
     env[f"W{index}"] = converter.write
     return f"W{index}(out, {tag}, e, version)"
 
 
-# Members of one enumeration whose items a compiled writer keeps, per field (pseudo-members
-# of extension values are made on demand: the bound keeps their number finite).
+# Plain values whose items a compiled writer keeps (besides enumeration members): few
+# distinct values per field (lengths, counts, flags).
+_KEPT_TYPES = (int, bool)
+# Values whose items a compiled writer keeps, per field: the first ones met (pseudo-members
+# of extension values are made on demand, ints are many: the bound keeps memory finite).
 _KEPT_MEMBERS = 64
 
 
-def _enum_item(
-    kept: dict[Any, bytes], enum_class: type, leaf: binary.LeafWriter, head: int, value: Any
+def _kept_item(
+    kept: dict[Any, bytes], kind: type, leaf: binary.LeafWriter, head: int, value: Any, written: Any
 ) -> bytes:
-    """The Enumeration item (head: tag << 8 | type) of `value`, as `int(value)` through the
-    leaf writer (so a value it refuses raises what it raises); a member's kept in `kept`."""
+    """The item (head: tag << 8 | type) the leaf writer writes for `written` (what the field
+    writes for `value`: itself, or int() of a member), kept in `kept` if `value` is of `kind`
+    (so a value it refuses raises what it raises, and is never kept)."""
     piece = bytearray()
-    leaf(piece, head, int(value))
+    leaf(piece, head, written)
     encoded = bytes(piece)
-    if type(value) is enum_class and len(kept) < _KEPT_MEMBERS:
+    if type(value) is kind and len(kept) < _KEPT_MEMBERS:
         kept[value] = encoded
     return encoded
 
