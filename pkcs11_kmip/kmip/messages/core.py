@@ -607,6 +607,8 @@ def _generate_reader(cls: type[Structure], version: Version) -> Callable[[Item, 
                     f"                raise CodecError({wrong_type})",
                 ]
                 value = _read_expression(converter, index, version, env)
+            elif field.raw:  # converter_for_item is RAW_ITEM, whose decode is the item
+                value = "child"
             else:
                 env[f"F{index}"] = field
                 lines += [
