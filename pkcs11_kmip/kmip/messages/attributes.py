@@ -248,8 +248,9 @@ _KEPT_PER_WRITER = 64
 _KEPT_LAST = (datetime, int)
 _NOTHING = object()
 
-# (tag, class of the value, version or None: each in the newest defining it) -> its writer.
-_entry_writers: dict[tuple[int, type, Version | None], EntryWriter] = {}
+# version (None: each in the newest defining it) -> class of the value -> tag -> its writer
+# (nested by the parts of the key: cheaper to look up than one tuple of them per entry).
+_entry_writers: dict[Version | None, dict[type, dict[int, EntryWriter]]] = {}
 
 
 def _entry_writer(tag: int, value: Any, version: Version | None, where: str) -> EntryWriter:
@@ -294,7 +295,7 @@ def _entry_writer(tag: int, value: Any, version: Version | None, where: str) -> 
         else:
             write = write_value
 
-    _entry_writers[tag, type(value), version] = write
+    _entry_writers.setdefault(version, {}).setdefault(type(value), {})[tag] = write
     return write
 
 
@@ -443,10 +444,11 @@ class Attributes(Structure):
         Every stored object's attributes are written here (encode_any_version), mostly the
         same few kinds of entry: each goes through its writer made once (`_entry_writer`).
         """
-        writers = _entry_writers
+        writers = _entry_writers.get(version) or {}
         try:
             for tag, value in self.entries:
-                write = writers.get((tag, type(value), version))
+                by_tag = writers.get(type(value))
+                write = by_tag.get(tag) if by_tag is not None else None
                 if write is None:
                     write = _entry_writer(tag, value, version, type(self).__name__)
                 write(out, value)
