@@ -671,7 +671,11 @@ def _write_statement(converter: Converter, index: int, tag: int, env: dict[str, 
         kept = f"(K{index}.get(e) if type(e) is C{index} else None)"
         return f"out += {kept} or KEPT_ITEM(K{index}, C{index}, L{index}, {head}, e, {written})"
     if isinstance(converter, _Nested):
-        return f"e.write_to(out, version, {tag})"
+        # The nested class's compiled writer, called as write_to would call it (a value of
+        # another class, or a writer not compiled yet: through write_to).
+        env[f"S{index}"] = converter.structure
+        nested = f"type(e) is S{index} and (w := S{index}._writers.get(version)) is not None"
+        return f"w(e, out, version, {tag}) if {nested} else e.write_to(out, version, {tag})"
     env[f"W{index}"] = converter.write
     return f"W{index}(out, {tag}, e, version)"
 
@@ -712,9 +716,14 @@ def value_writer(converter: Converter, tag: int, version: Version) -> ValueWrite
 
         return write_plain
     if isinstance(converter, _Nested):
+        structure, writers = converter.structure, converter.structure._writers
 
         def write_nested(out: bytearray, value: Any) -> None:
-            value.write_to(out, version, tag)
+            # As the compiled writers write a nested structure (see _write_statement).
+            if type(value) is structure and (w := writers.get(version)) is not None:
+                w(value, out, version, tag)
+            else:
+                value.write_to(out, version, tag)
 
         return write_nested
     write = converter.write
