@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from pkcs11_kmip.kmip.messages import ResponseBatchItem, core
+from pkcs11_kmip.kmip.messages.objects import TransparentKeyMaterial
 from pkcs11_kmip.kmip.messages.structures import CryptographicParameters, Name, ProtocolVersion
 from pkcs11_kmip.kmip.spec import Tag
 from pkcs11_kmip.kmip.spec.enums import NameType, Operation, ResultStatus
@@ -103,3 +104,16 @@ def test_a_refused_int_gets_the_leaf_writers_error(value: object, message: str) 
         assert str(raised.value) == f"ProtocolVersion.protocol_version_minor: {message}"
     with pytest.raises(CodecError, match="random_iv: a Boolean needs a bool"):
         CryptographicParameters(random_iv=1).encode()  # type: ignore[arg-type]
+
+
+def test_big_integers_are_written_and_never_kept() -> None:
+    """A Big Integer field carries key material (a transparent key's private exponent): its
+    writer writes each value afresh and holds no item of it."""
+    exponent = 2**2047 + 12345
+    material = TransparentKeyMaterial(modulus=2**2048 - 1, private_exponent=exponent)
+    for _ in range(2):
+        decoded = TransparentKeyMaterial.from_item(binary.decode(material.encode()), (2, 1))
+        assert decoded.private_exponent == exponent
+    writer = TransparentKeyMaterial._writers[(2, 1)]
+    kept = [value for key, value in writer.__globals__.items() if key[0] == "K" and key[1:].isdigit()]
+    assert all(exponent not in values for values in kept)

@@ -658,12 +658,12 @@ def _generate_reader(cls: type[Structure], version: Version) -> Callable[[Item, 
 
 def _write_statement(converter: Converter, index: int, tag: int, env: dict[str, Any]) -> str:
     """How the compiled writer writes a value `e` through the converter: its own `write`,
-    with the calls it would make in between left out (an enumeration member, an int or a
-    bool: the bytes its item had the first time, kept by the writer)."""
+    with the calls it would make in between left out (an enumeration member, an Integer
+    or a Boolean: the bytes its item had the first time, kept by the writer)."""
     if isinstance(converter, _Enum | _Plain):
         head = (tag << 8) | converter.item_type
         env[f"L{index}"] = converter.writer
-        if isinstance(converter, _Plain) and converter.python_type not in _KEPT_TYPES:
+        if isinstance(converter, _Plain) and converter.item_type not in _KEPT_ITEM_TYPES:
             return f"L{index}(out, {head}, e)"
         kind = converter.enum_class if isinstance(converter, _Enum) else converter.python_type
         env[f"C{index}"], env[f"K{index}"], env["KEPT_ITEM"] = kind, {}, _kept_item
@@ -680,9 +680,10 @@ def _write_statement(converter: Converter, index: int, tag: int, env: dict[str, 
     return f"W{index}(out, {tag}, e, version)"
 
 
-# Plain values whose items a compiled writer keeps (besides enumeration members): few
-# distinct values per field (lengths, counts, flags).
-_KEPT_TYPES = (int, bool)
+# Plain items a compiled writer keeps (besides enumeration members): Integers and Booleans,
+# few distinct values per field (lengths, counts, flags). Never a Big Integer: those carry
+# key material (a transparent key's private exponent), which no cache may hold.
+_KEPT_ITEM_TYPES = (ItemType.INTEGER, ItemType.BOOLEAN)
 # Values whose items a compiled writer keeps, per field: the first ones met (pseudo-members
 # of extension values are made on demand, ints are many: the bound keeps memory finite).
 _KEPT_MEMBERS = 64
