@@ -674,3 +674,43 @@ def test_find_objects_reads_ahead(counted: tuple[Host, CountingClient, int]) -> 
     assert made <= seen and client.sent[sent:] == ["C_FindObjects"]
     assert host("C_FindObjectsFinal", session) == CKR.OK
     assert host("C_FindObjects", session, found, 1, count) == CKR.OPERATION_NOT_INITIALIZED
+
+
+class RacingClient(CountingClient):
+    """Before the first call named `racing` reaches the server, another thread's call finds the
+    context lost and opens a new one: the call then goes out with the old Correlation Value."""
+
+    def __init__(self, service: Pkcs11Service, racing: str) -> None:
+        super().__init__(service)
+        self.racing = racing
+        self.remote: Remote | None = None
+
+    def call(self, request: PKCS11Request) -> PKCS11Response:
+        if self.remote is not None and BY_ID[int(request.pkcs_11_function or 0)].name == self.racing:
+            remote, self.remote = self.remote, None
+            self.service.finalize("tester", remote._context[1])  # the server lost the context
+            remote._open_context()  # as Remote.call does for the other thread, under its lock
+        return super().call(request)
+
+
+def test_a_context_remade_while_a_session_call_is_sent_is_not_used_for_it(
+    ffi: Any, service: Pkcs11Service, token: Token
+) -> None:
+    """A call that read the context just before another thread remade it: the server refuses
+    the old Correlation Value, and the call neither opens a third context nor is repeated in
+    the new one, where its session handle would name another session."""
+    client = RacingClient(service, "C_GetSessionInfo")
+    remote = Remote(UNUSED_CONFIG, client=client)  # type: ignore[arg-type]
+    host = Host(ffi, Library(default_info("0.1.0"), connect=lambda: remote))
+    assert host("C_Initialize", 0) == CKR.OK
+    try:
+        session = open_session(host, token)
+        contexts, sent = remote.contexts, len(client.sent)
+        client.remote = remote
+        info = host.ffi.new("CK_SESSION_INFO *")
+        assert host("C_GetSessionInfo", session, info) == CKR.SESSION_HANDLE_INVALID
+        assert client.sent[sent:] == ["C_Initialize", "C_GetSessionInfo"]  # the other thread's, then ours
+        assert remote.contexts == contexts + 1
+        assert open_session(host, token) != session  # the new context serves new sessions
+    finally:
+        host("C_Finalize", 0)
