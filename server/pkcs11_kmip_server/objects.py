@@ -33,8 +33,7 @@ from pkcs11_kmip_server import policy
 from pkcs11_kmip_server.context import RequestContext
 from pkcs11_kmip_server.errors import KmipError
 from pkcs11_kmip_server.lifecycle import set_single
-from pkcs11_kmip_server.store import ObjectRecord
-from pkcs11_kmip_server.store.sqlite import share_encoding
+from pkcs11_kmip_server.store import ObjectRecord, share_encoding
 from pkcs11_kmip_server.templates import template_attributes
 
 

@@ -136,6 +136,23 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+# Structures every new object of a kind shares and nobody changes (objects.SERVER_RNG): a
+# store encodes each once for its columns. Kept with the value itself, so that only that
+# very object hits, not a later one at its address.
+_SHARED_TTLV: dict[int, tuple[Structure, bytes]] = {}
+
+
+def share_encoding(value: Structure) -> None:
+    """Declare `value` a constant its owner never changes: stores encode it once."""
+    _SHARED_TTLV[id(value)] = (value, value.encode())
+
+
+def shared_encoding(value: Structure) -> bytes | None:
+    """The TTLV of a structure declared by `share_encoding`, else None."""
+    shared = _SHARED_TTLV.get(id(value))
+    return shared[1] if shared is not None and shared[0] is value else None
+
+
 def iter_filters_by_tag(filters: list[AttributeFilter]) -> Iterator[tuple[int, list[AttributeFilter]]]:
     """Group a Locate's criteria by attribute (two dates of one attribute make a range)."""
     groups: dict[tuple[int, str | None, str | None], list[AttributeFilter]] = {}

@@ -53,6 +53,7 @@ from pkcs11_kmip_server.store import (
     ObjectRecord,
     Storage,
     iter_filters_by_tag,
+    shared_encoding,
 )
 from pkcs11_kmip_server.store.access import (
     ACCESS_SCHEMA,
@@ -247,22 +248,9 @@ def _link_columns(value: Link) -> IndexColumns:
     return None, str(linked) if linked is not None else None, None, int(value.link_type or 0), None
 
 
-# Structures that every new object of a kind shares and nobody changes (objects.SERVER_RNG,
-# each generated key's Random Number Generator, a bytes column): their TTLV made once, kept
-# with the value itself so that only that very object (not a later one at its address) hits.
-_SHARED_TTLV: dict[int, tuple[Structure, bytes]] = {}
-
-
-def share_encoding(value: Structure) -> None:
-    """Encode `value` once for the columns: for a constant its owner never changes."""
-    _SHARED_TTLV[id(value)] = (value, value.encode())
-
-
 def _encoded(value: Structure) -> bytes:
-    shared = _SHARED_TTLV.get(id(value))
-    if shared is not None and shared[0] is value:
-        return shared[1]
-    return value.encode()
+    shared = shared_encoding(value)  # a constant every new object shares (objects.SERVER_RNG)
+    return value.encode() if shared is None else shared
 
 
 # What indexes a value, by its class, most specific first: a value takes the first
