@@ -87,8 +87,7 @@ def _entries(answer: Any) -> list[tuple[int, Any]]:
     """GetAttributes' answer as (tag, value) pairs, in the 1.x or the 2.x form."""
     if getattr(answer, "attributes", None) is not None:
         return list(answer.attributes.entries)
-    named = {"Cryptographic Algorithm": Tag.CRYPTOGRAPHIC_ALGORITHM}
-    return [(named.get(entry.attribute_name, 0), entry.attribute_value) for entry in answer.attribute_list]
+    return [(entry.attribute_tag, entry.attribute_value) for entry in answer.attribute_list]
 
 
 def _answer(*items: ResponseBatchItem) -> bytes:
