@@ -409,14 +409,17 @@ class SqliteStore:
         connection = self._connection()
         with self._writer if write else contextlib.nullcontext():
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            session = SqliteSession(connection, self.sealer, self._grants, self._policy)
             try:
-                yield SqliteSession(connection, self.sealer, self._grants, self._policy)
+                yield session
                 connection.execute("COMMIT")
             except BaseException as error:
                 connection.execute("ROLLBACK")
                 if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
                     raise Conflict(str(error)) from error
                 raise
+            finally:
+                session.close()
 
     def close(self) -> None:
         with self._all_lock:
@@ -496,6 +499,19 @@ class SqliteSession:
         self._policy: PolicyTables | None = None  # one for the transaction (PolicyTables.revision)
         self._savepoints = 0  # how many are open: the next one's name
         self._cursor = connection.cursor()  # _execute's `reuse`
+
+    def close(self) -> None:
+        """Let go of the connection's statements here, in the thread that owns the connection.
+
+        The session's cursor keeps the last statement it ran, one of the connection's cached
+        statements. Freed later by the garbage collector (a session can be in a reference
+        cycle: its PolicyTables holds its `_execute`), which runs in whichever thread
+        allocates, the cursor resets that statement there, and a reset racing with this
+        thread's next session binding the same statement is SQLITE_MISUSE ("bad parameter or
+        other API misuse"). tests/server/test_store_threads.py.
+        """
+        self._cursor.close()
+        self._policy = None
 
     def _execute(
         self, sql: str, parameters: Any = (), many: bool = False, reuse: bool = False
