@@ -469,11 +469,8 @@ class Structure:
             if since is None and until is None:
                 spec_field.since, spec_field.until = _tag_since_until(spec_field.tags())
             specs.append(spec_field)
-        cls._fields = tuple(specs)
-        cls._by_tag = {tag: f for f in specs for tag in f.tags()}
-        cls._per_version = {}
         declared = {f.name for f in specs}
-        cls._blank = {}  # defaults of the dataclass fields no item fills
+        blank: dict[str, Any] = {}  # defaults of the dataclass fields no item fills
         for field in dataclasses.fields(cls):
             if field.name in declared or field.name == "other":
                 continue
@@ -481,7 +478,13 @@ class Structure:
                 raise TypeError(
                     f"{cls.__name__}.{field.name}: a decoded structure cannot run default factories"
                 )
-            cls._blank[field.name] = field.default
+            blank[field.name] = field.default
+        cls._by_tag = {tag: f for f in specs for tag in f.tags()}
+        cls._per_version = {}
+        cls._blank = blank
+        # Last: `fields()` takes a set _fields to mean every table is there, and another
+        # thread may be asking (two threads that both build make the same tables).
+        cls._fields = tuple(specs)
 
     # --- decoding -----------------------------------------------------------------------
 
