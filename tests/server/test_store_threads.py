@@ -60,10 +60,10 @@ def test_sessions_freed_by_another_threads_collector_leave_the_next_insert_alone
                 with store.session() as session:
                     session.policy()
                     session.insert(record(made))
+                    cycle: list[object] = [session]
+                    cycle.append(cycle)  # garbage only the collector frees
             except Exception as error:
                 failures.append(f"session {made}: {error!r}")
-            cycle: list[object] = [session]
-            cycle.append(cycle)  # garbage only the collector frees
             made += 1
     finally:
         stop.set()
